@@ -1,0 +1,1 @@
+"""Wire contracts (protobuf) shared by edge, relay and cloud. Regenerate with `make contracts`."""

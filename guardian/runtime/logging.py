@@ -1,0 +1,101 @@
+"""Structured JSON logs on stdout (journald keeps them) that never carry secrets or personal data.
+
+Redaction runs on every event dict, for structlog loggers and for the standard library's loggers
+(uvicorn, grpc, sqlalchemy) alike, so a credential cannot slip out through a third-party library:
+
+- values of keys that name a secret (``password``, ``token``, ``secret``, ``authorization``, …);
+- credentials inside URLs (``rtsp://user:pass@cam`` → ``rtsp://***@cam``);
+- bearer tokens, JWTs and e-mail addresses anywhere inside a string.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+import structlog
+
+REDACTED = "[redacted]"
+
+_SECRET_KEY = re.compile(
+    r"pass(word|wd|phrase)?|secret|token|authori[sz]ation|api[_-]?key|private[_-]?key|credential|cookie",
+    re.IGNORECASE,
+)
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/\s@:]*(:[^/\s@]*)?@", re.IGNORECASE)
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# Query parameters that carry secrets in URLs (e.g. ?token=…).
+_SECRET_QUERY = re.compile(r"(?i)([?&](?:token|access_token|sig|signature|key|password|secret)=)[^&\s]+")
+
+
+def redact_text(text: str) -> str:
+    """Remove credentials and personal data from free text."""
+    text = _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}***@", text)
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    text = _JWT.sub(REDACTED, text)
+    text = _SECRET_QUERY.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+    return _EMAIL.sub("[email]", text)
+
+
+def redact_value(key: str | None, value: Any) -> Any:
+    if key is not None and _SECRET_KEY.search(key) and value not in (None, "", False):
+        return REDACTED
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {k: redact_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [redact_value(None, v) for v in value]
+    if isinstance(value, BaseException):
+        return redact_text(f"{type(value).__name__}: {value}")
+    return value
+
+
+def redact_event(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: redact every field of the event."""
+    return {key: redact_value(key if key != "event" else None, value) for key, value in event_dict.items()}
+
+
+def _render_exception(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    # Tracebacks can quote URLs and tokens too: render them first, then redaction sees the text.
+    return structlog.processors.format_exc_info(_logger, _method, event_dict)
+
+
+def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
+    """Send all logs (structlog and stdlib) as one JSON object per line to ``stream`` (stdout)."""
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.stdlib.ExtraAdder(),
+    ]
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            _render_exception,
+            redact_event,
+            structlog.processors.JSONRenderer(default=str),
+        ],
+    )
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str, **context: Any) -> structlog.stdlib.BoundLogger:
+    """A logger with ``context`` (camera, device, tenant …) bound to every line."""
+    return structlog.stdlib.get_logger(name).bind(**context)
