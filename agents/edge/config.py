@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from agents.edge.detection.config import DetectionSettings, ModelsSettings
+from agents.edge.uplink.config import UplinkSettings
 from guardian.runtime.config import AgentSettings, Section
 from guardian.runtime.metrics import MetricsSettings
 
@@ -31,6 +33,25 @@ class StorageSettings(Section):
     data_dir: Path = Field(Path("/var/lib/guardian-edge"), description="Recordings, clips, database.")
 
 
+class RecordingSettings(Section):
+    segment_seconds: float = Field(10.0, ge=2, le=300, description="Length of a continuous-recording segment (cut at the next keyframe).")
+    transport: str = Field("tcp", pattern=r"^(tcp|udp)$", description="RTSP transport; TCP survives loss and NAT.")
+    open_timeout_s: float = Field(10.0, gt=0, le=120, description="Time allowed to connect and get the stream.")
+    stall_timeout_s: float = Field(5.0, gt=0, le=120, description="No packet for this long while streaming: reconnect.")
+    backoff_initial_s: float = Field(0.5, gt=0, le=60, description="First reconnect delay; doubles per failure, jittered.")
+    backoff_max_s: float = Field(30.0, gt=0, le=600, description="Longest reconnect delay.")
+    fsync: bool = Field(True, description="fsync every completed segment before indexing it.")
+
+
+class RetentionSettings(Section):
+    continuous_days: float = Field(7.0, gt=0, description="Keep continuous recordings this many days.")
+    events_days: float = Field(30.0, gt=0, description="Keep event clips this many days.")
+    min_free_bytes: int = Field(2 * 1024**3, ge=0, description="Free disk space to keep; oldest footage goes first below it.")
+    min_free_percent: float = Field(5.0, ge=0, le=90, description="Free disk space to keep, in percent of the filesystem.")
+    max_bytes: int | None = Field(None, ge=0, description="Optional budget: most bytes recordings and clips may use.")
+    interval_s: float = Field(30.0, gt=0, le=3600, description="How often retention runs (also at once on a write error).")
+
+
 class EdgeSettings(AgentSettings):
     model_config = SettingsConfigDict(env_prefix="GUARDIAN_EDGE_")
 
@@ -38,6 +59,11 @@ class EdgeSettings(AgentSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     cameras: list[CameraSettings] = Field(default_factory=list, description="The cameras this appliance watches.")
+    recording: RecordingSettings = Field(default_factory=RecordingSettings, description="Continuous recording.")
+    retention: RetentionSettings = Field(default_factory=RetentionSettings, description="What footage is kept.")
+    detection: DetectionSettings = Field(default_factory=DetectionSettings, description="Object detection.")
+    models: ModelsSettings = Field(default_factory=ModelsSettings, description="The detection model store.")
+    uplink: UplinkSettings = Field(default_factory=UplinkSettings, description="The link to the relay.")
 
     @field_validator("cameras")
     @classmethod

@@ -34,6 +34,7 @@ def open_database(path: Path) -> tuple[Engine, sessionmaker]:
     engine = create_engine(f"sqlite:///{path}", future=True)
     event.listen(engine, "connect", _sqlite_pragmas)
     # Import the table modules so every table is registered before create_all.
+    import agents.edge.events.store  # noqa: F401
     import agents.edge.outbox  # noqa: F401
 
     EdgeBase.metadata.create_all(engine)

@@ -3,14 +3,30 @@
 A row is written in the same transaction as the thing it announces (an event, a telemetry sample), so
 a crash can never leave an event that is not queued or a queued event that does not exist. The uplink
 deletes a row only after the relay acknowledged it.
+
+Order: events before telemetry (``kind``), then oldest first (``id``).
+
+Re-queueing an event that is still waiting (the same ``key``, e.g. the event ended after it was first
+queued) updates that one row and bumps its ``generation``; an acknowledgement deletes a row only if it
+names the generation that was sent, so an update that raced with the send is sent again, never lost.
+
+Size bound (:class:`OutboxLimits`, enforced by :func:`enforce_limits`, which the uplink runs
+periodically, so ``enqueue`` stays one INSERT):
+
+1. Telemetry is capped on its own at ``max_telemetry`` rows: the oldest samples go first.
+2. When the whole outbox is over ``max_items``, the oldest telemetry goes, then nothing else:
+   events are kept beyond ``max_items``.
+3. Events are only dropped past ``max_events`` (the hard cap), oldest first, each drop counted and
+   logged. At the default (1,000,000 events) that is weeks of a busy site without a relay.
 """
 
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Index, Integer, LargeBinary, String
+from sqlalchemy import DateTime, Index, Integer, LargeBinary, String, delete, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from agents.edge.db import EdgeBase
@@ -33,12 +49,101 @@ class OutboxItem(EdgeBase):
     payload: Mapped[bytes] = mapped_column(LargeBinary)  # a serialised guardian.edge.v1 message
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Bumped when the payload is replaced; an ack only deletes the generation that was sent.
+    generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (Index("ix_outbox_kind_id", "kind", "id"), Index("ix_outbox_key", "key"))
 
 
 def enqueue(session: Session, kind: OutboxKind, key: str, payload: bytes) -> OutboxItem:
-    """Queue ``payload`` in the caller's transaction (the caller commits)."""
-    item = OutboxItem(kind=int(kind), key=key, payload=payload)
+    """Queue ``payload`` in the caller's transaction (the caller commits).
+
+    An event whose ``key`` is already queued has its row updated instead of a second row added.
+    """
+    if kind == OutboxKind.EVENT:
+        existing = session.scalars(
+            select(OutboxItem).where(OutboxItem.kind == int(kind), OutboxItem.key == key).limit(1)
+        ).first()
+        if existing is not None:
+            existing.payload = payload
+            existing.generation = (existing.generation or 0) + 1
+            return existing
+    item = OutboxItem(kind=int(kind), key=key, payload=payload, generation=0)
     session.add(item)
     return item
+
+
+@dataclass(frozen=True)
+class PendingItem:
+    id: int
+    kind: OutboxKind
+    key: str
+    payload: bytes
+    generation: int
+
+
+def fetch_after(session: Session, kind: OutboxKind, after_id: int, limit: int) -> list[PendingItem]:
+    """Rows of ``kind`` with id above ``after_id``, oldest first (the sender keeps a cursor per kind)."""
+    rows = session.execute(
+        select(OutboxItem.id, OutboxItem.key, OutboxItem.payload, OutboxItem.generation)
+        .where(OutboxItem.kind == int(kind), OutboxItem.id > after_id)
+        .order_by(OutboxItem.id)
+        .limit(limit)
+    ).all()
+    return [PendingItem(r.id, kind, r.key, r.payload, r.generation or 0) for r in rows]
+
+
+def acknowledge(session: Session, acked: list[tuple[int, int]]) -> int:
+    """Delete acknowledged rows, each only at the generation that was sent; returns rows deleted."""
+    deleted = 0
+    for row_id, generation in acked:
+        result = session.execute(
+            delete(OutboxItem).where(OutboxItem.id == row_id, OutboxItem.generation == generation)
+        )
+        deleted += result.rowcount or 0
+    return deleted
+
+
+def mark_attempt(session: Session, ids: list[int]) -> None:
+    if ids:
+        session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids)).values(attempts=OutboxItem.attempts + 1))
+
+
+def length(session: Session, kind: OutboxKind | None = None) -> int:
+    query = select(func.count()).select_from(OutboxItem)
+    if kind is not None:
+        query = query.where(OutboxItem.kind == int(kind))
+    return int(session.scalar(query) or 0)
+
+
+@dataclass(frozen=True)
+class OutboxLimits:
+    max_items: int = 200_000
+    max_telemetry: int = 10_000
+    max_events: int = 1_000_000
+
+
+@dataclass(frozen=True)
+class Trimmed:
+    telemetry: int = 0
+    events: int = 0
+
+
+def _drop_oldest(session: Session, kind: OutboxKind, count: int) -> int:
+    if count <= 0:
+        return 0
+    oldest = (
+        select(OutboxItem.id).where(OutboxItem.kind == int(kind)).order_by(OutboxItem.id).limit(count).scalar_subquery()
+    )
+    return session.execute(delete(OutboxItem).where(OutboxItem.id.in_(oldest))).rowcount or 0
+
+
+def enforce_limits(session: Session, limits: OutboxLimits) -> Trimmed:
+    """Apply the size policy in the module docstring (the caller commits)."""
+    events = length(session, OutboxKind.EVENT)
+    others = length(session) - events
+    telemetry_drop = max(0, length(session, OutboxKind.TELEMETRY) - limits.max_telemetry)
+    telemetry_drop = max(telemetry_drop, min(length(session, OutboxKind.TELEMETRY), events + others - limits.max_items))
+    dropped_t = _drop_oldest(session, OutboxKind.TELEMETRY, telemetry_drop)
+    dropped_e = _drop_oldest(session, OutboxKind.EVENT, events - limits.max_events)
+    return Trimmed(telemetry=dropped_t, events=dropped_e)

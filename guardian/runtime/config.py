@@ -55,8 +55,16 @@ def _dotted(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _env_name(settings_cls: type[AgentSettings], loc: tuple[int | str, ...]) -> str:
+    prefix = settings_cls.model_config.get("env_prefix", "")
+    return (prefix + "__".join(str(part) for part in loc)).upper()
+
+
+def _describe(settings_cls: type[AgentSettings], error: dict[str, Any]) -> str:
     key = _dotted(error["loc"])
+    env_name = _env_name(settings_cls, error["loc"])
+    if env_name in os.environ:
+        key = f"{key} (from ${env_name})"
     if error["type"] == "extra_forbidden":
         return f"{key}: unknown key (check its spelling and section)"
     if error["type"] == "missing":
@@ -92,4 +100,4 @@ def load_settings(settings_cls: type[SettingsT], path: Path | None) -> SettingsT
             _secrets_dir=secrets_dir if secrets_dir and Path(secrets_dir).is_dir() else None,
         )
     except ValidationError as exc:
-        raise ConfigError(source, [_describe(e) for e in exc.errors()]) from None
+        raise ConfigError(source, [_describe(settings_cls, e) for e in exc.errors()]) from None

@@ -28,8 +28,10 @@ _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/\s@:]*(:[^/\s
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-# Query parameters that carry secrets in URLs (e.g. ?token=…).
-_SECRET_QUERY = re.compile(r"(?i)([?&](?:token|access_token|sig|signature|key|password|secret)=)[^&\s]+")
+# key=value pairs that carry secrets, in URL queries (?token=…) and in free text (password=…).
+_SECRET_QUERY = re.compile(
+    r"(?i)(\b(?:token|access_token|refresh_token|sig|signature|key|password|passwd|secret)=)[^&\s\"',;]+"
+)
 
 
 def redact_text(text: str) -> str:
@@ -97,5 +99,8 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
 
 
 def get_logger(name: str, **context: Any) -> structlog.stdlib.BoundLogger:
-    """A logger with ``context`` (camera, device, tenant …) bound to every line."""
-    return structlog.stdlib.get_logger(name).bind(**context)
+    """A logger with ``context`` (camera, device, tenant …) bound to every line.
+
+    It stays lazy: created at import time, it still uses the configuration made later in ``main``.
+    """
+    return structlog.stdlib.get_logger(name, **context)

@@ -1,0 +1,66 @@
+"""The ``[detection]`` and ``[models]`` sections of the edge config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+
+from guardian.runtime.config import Section
+
+
+class ModelsSettings(Section):
+    store_dir: Path | None = Field(None, description="Model store; default <storage.data_dir>/models.")
+    cache_dir: Path | None = Field(
+        None, description="Where fetched packages are kept; default $GUARDIAN_CACHE or ~/.cache/guardian."
+    )
+    reload_interval_s: float = Field(5.0, gt=0, description="How often the detector checks for a newly activated model.")
+
+
+class MotionSection(Section):
+    width: int = Field(160, ge=32, le=640, description="Width of the downscaled grey image motion is measured on.")
+    pixel_threshold: float = Field(18.0, gt=0, description="Grey-level change (0..255) that counts as changed.")
+    min_cells: int = Field(2, ge=1, description="Moving grid cells (8×8 on the small image) that make a frame 'moving'.")
+    static_interval_s: float = Field(30.0, gt=0, description="Infer at least this often on a static scene.")
+
+
+class TrackingSection(Section):
+    confirm_hits: int = Field(3, ge=1, description="Consecutive detections before a track becomes an event.")
+    end_after_s: float = Field(4.0, gt=0, description="An event ends after its object is unseen this long.")
+    iou_match: float = Field(0.25, gt=0, lt=1, description="Minimum IoU to match a detection to a track.")
+
+
+class EventsSection(Section):
+    pre_roll_s: float = Field(5.0, ge=0, description="Seconds of video before the event in its clip.")
+    post_roll_s: float = Field(5.0, ge=0, description="Seconds of video after the event in its clip.")
+
+
+class DetectionSettings(Section):
+    enabled: bool = Field(True, description="Run the detector service.")
+    model: str = Field("nanodet", description="Model name in the store used when none is activated.")
+    device: str = Field("CPU", description="OpenVINO device: CPU, GPU, NPU, AUTO (or AUTO:GPU,CPU).")
+    performance_hint: str = Field("THROUGHPUT", pattern="^(LATENCY|THROUGHPUT)$", description="OpenVINO performance hint.")
+    infer_requests: int = Field(0, ge=0, le=16, description="Parallel infer requests; 0 lets OpenVINO choose.")
+    fps: float = Field(5.0, gt=0, le=30, description="Frames per second analysed per camera (the rest are skipped).")
+    labels: list[str] = Field(
+        default_factory=lambda: ["person", "car", "truck", "bus", "motorcycle", "bicycle"],
+        description="Labels that become events; empty means every label the model knows.",
+    )
+    threshold: float = Field(0.5, gt=0, lt=1, description="Default minimum score.")
+    thresholds: dict[str, float] = Field(
+        default_factory=lambda: {"car": 0.35, "truck": 0.35, "bus": 0.35},
+        description="Per-label minimum scores (override the default).",
+    )
+    min_area: float = Field(0.0005, ge=0, lt=1, description="Minimum box area as a fraction of the frame.")
+    nms_iou: float = Field(0.5, gt=0, lt=1, description="IoU above which overlapping boxes of one label are merged.")
+    motion: MotionSection = Field(default_factory=MotionSection, description="Motion gating.")
+    tracking: TrackingSection = Field(default_factory=TrackingSection, description="Object tracking.")
+    events: EventsSection = Field(default_factory=EventsSection, description="Event clips.")
+
+    @field_validator("thresholds")
+    @classmethod
+    def _scores(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [k for k, v in value.items() if not 0 < v < 1]
+        if bad:
+            raise ValueError(f"thresholds must be between 0 and 1: {', '.join(bad)}")
+        return value

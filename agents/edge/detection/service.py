@@ -1,0 +1,301 @@
+"""``guardian-edge run-detector``: the detection service, a process of its own.
+
+It shares nothing with the recorder but the database file (WAL) and the recordings on disk, so a crash
+or hang here never stops recording, and systemd restarts it on its own. Per camera a thread reads decoded
+frames (:class:`agents.edge.video.frames.FrameReader` on the detect URL), gates them by motion and
+submits the survivors to the shared :class:`Detector` (asynchronous infer requests, so cameras overlap on
+the device); results come back on OpenVINO's callback threads and are queued to one event thread, which
+runs the per-camera tracker and event manager (database writes stay on one thread).
+
+The active model is polled in the store; a new activation is validated and swapped in without a restart.
+If validation fails, the running model stays and the failure is logged and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from agents.edge.config import CameraSettings, EdgeSettings
+from agents.edge.db import open_database
+from agents.edge.detection.detector import Detector, FilterSettings, InferenceResult
+from agents.edge.detection.motion import MotionGate, MotionSettings
+from agents.edge.events.manager import EventManager, EventMedia, EventSettings
+from agents.edge.events.store import EventStore
+from agents.edge.models.errors import ModelError
+from agents.edge.models.store import ModelStore, StoredModel
+from agents.edge.tracking.tracker import Tracker, TrackerSettings
+from guardian.runtime.errors import GuardianError
+from guardian.runtime.logging import get_logger
+from guardian.runtime.metrics import AgentMetrics, MetricsServer, serve_metrics
+from guardian.runtime.service import ServiceContext
+
+log = get_logger("guardian.edge.detector")
+
+LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0)
+
+
+def store_dir(settings: EdgeSettings) -> Path:
+    return settings.models.store_dir or settings.storage.data_dir / "models"
+
+
+def cache_dir(settings: EdgeSettings) -> Path:
+    return settings.models.cache_dir or Path(os.environ.get("GUARDIAN_CACHE", Path.home() / ".cache" / "guardian"))
+
+
+class DetectorMetrics:
+    def __init__(self, metrics: AgentMetrics) -> None:
+        m = metrics
+        self.latency = m.histogram("detection", "inference_seconds", "Submit-to-result time of one inference.",
+                                   ("model",), buckets=LATENCY_BUCKETS)
+        self.detections = m.counter("detection", "detections_total", "Detections after filtering.", ("camera", "label"))
+        self.frames = m.counter("detection", "frames_total", "Frames read, by what happened to them.", ("camera", "outcome"))
+        self.events_opened = m.counter("events", "opened_total", "Events opened.", ("camera", "label"))
+        self.events_closed = m.counter("events", "closed_total", "Events closed.", ("camera", "label"))
+        self.events_open = m.gauge("events", "open", "Events open now.", ("camera",))
+        self.in_flight = m.gauge("detection", "requests_in_flight", "Infer requests running.")
+        self.result_queue = m.gauge("detection", "result_queue_depth", "Results waiting for the tracker.")
+        self.reloads = m.counter("detection", "model_loads_total", "Model loads, by result.", ("result",))
+        self.model = m.info("detection", "model", "The model in use.")
+
+
+@dataclass
+class _Job:
+    camera: str
+    at: float  # capture time, unix seconds
+    frame: np.ndarray
+
+
+class CameraPipeline:
+    """Reading, motion gating and submission for one camera (runs in its own thread)."""
+
+    def __init__(self, service: DetectionService, camera: CameraSettings) -> None:
+        self.service = service
+        self.camera = camera
+        self.gate = MotionGate(service.motion_settings)
+        self.tracker = Tracker(service.tracker_settings)
+        self.events = EventManager(camera.name, service.event_store, service.media, service.data_dir,
+                                   service.detector.ref, service.event_settings)
+        self.last_result_at = 0.0
+        self.reader = None
+        self.thread = threading.Thread(target=self._run, name=f"detect-{camera.name}", daemon=True)
+
+    def _run(self) -> None:
+        from agents.edge.video.frames import FrameReader
+
+        s = self.service
+        url = self.camera.detect_url or self.camera.record_url
+        self.reader = FrameReader(self.camera.name, url, fps=s.settings.detection.fps)
+        frames = s.metrics.frames
+        for frame in self.reader:
+            if s.stopping.is_set():
+                break
+            image = frame.bgr()
+            at = frame.time.timestamp()
+            s.frames_read += 1
+            infer, reason, _ = self.gate.decide(image, at, tracking=self.tracker.active)
+            if not infer:
+                frames.labels(self.camera.name, "skipped_motion").inc()
+                continue
+            if not s.detector.submit(image, _Job(self.camera.name, at, image)):
+                frames.labels(self.camera.name, "skipped_busy").inc()
+                continue
+            self.gate.inferred(at)
+            frames.labels(self.camera.name, f"inferred_{reason}").inc()
+
+    def on_result(self, job: _Job, result: InferenceResult) -> None:
+        """On the event thread."""
+        if job.at < self.last_result_at:
+            return  # an older frame finished after a newer one: the tracker has moved on
+        self.last_result_at = job.at
+        m = self.service.metrics
+        for det in result.detections:
+            m.detections.labels(self.camera.name, det.label).inc()
+        update = self.tracker.update(result.detections, job.at)
+        self.events.handle(update, job.frame, job.at)
+        for track in update.confirmed:
+            m.events_opened.labels(self.camera.name, track.label).inc()
+        for track in update.ended:
+            m.events_closed.labels(self.camera.name, track.label).inc()
+        m.events_open.labels(self.camera.name).set(len(self.events.open))
+
+
+class DetectionService:
+    """The detector process's work; :class:`DetectorAgent` runs it under the service runner."""
+
+    def __init__(self, settings: EdgeSettings, metrics: AgentMetrics, media: EventMedia | None = None) -> None:
+        self.settings = settings
+        d = settings.detection
+        self.metrics = DetectorMetrics(metrics)
+        self.data_dir = settings.storage.data_dir
+        self.store = ModelStore(store_dir(settings))
+        self.engine, self.sessions = open_database(self.data_dir / "edge.db")
+        self.event_store = EventStore(self.sessions)
+        if media is None:
+            from agents.edge.events.media import VideoMedia
+
+            media = VideoMedia(self.sessions, self.data_dir)
+        self.media = media
+        self.filters = FilterSettings(
+            labels=set(d.labels) or None, default_threshold=d.threshold, thresholds=dict(d.thresholds),
+            min_area=d.min_area, iou_threshold=d.nms_iou,
+        )
+        self.motion_settings = MotionSettings(
+            width=d.motion.width, pixel_threshold=d.motion.pixel_threshold, min_cells=d.motion.min_cells,
+            static_interval_s=d.motion.static_interval_s,
+        )
+        self.tracker_settings = TrackerSettings(
+            iou_match=d.tracking.iou_match, confirm_hits=d.tracking.confirm_hits, end_after_s=d.tracking.end_after_s
+        )
+        self.event_settings = EventSettings(pre_roll_s=d.events.pre_roll_s, post_roll_s=d.events.post_roll_s)
+        self.results: queue.Queue[InferenceResult | None] = queue.Queue()
+        self.stopping = threading.Event()
+        self.frames_read = 0
+        self.results_handled = 0
+        self.heartbeat = time.monotonic()
+        self.detector = self._load(self._initial_model())
+        self._active_token = self.store.active_token()
+        self.pipelines = {c.name: CameraPipeline(self, c) for c in settings.cameras if c.enabled}
+        self.event_thread = threading.Thread(target=self._event_loop, name="detect-events", daemon=True)
+
+    # -- models ----------------------------------------------------------------------------------
+    def _initial_model(self) -> StoredModel:
+        active = self.store.active()
+        if active is not None:
+            return active
+        try:
+            return self.store.get(self.settings.detection.model)
+        except ModelError:
+            raise ModelError(
+                f"no model in {self.store.root}: run `guardian-edge models fetch {self.settings.detection.model}`"
+            ) from None
+
+    def _load(self, stored: StoredModel) -> Detector:
+        d = self.settings.detection
+        try:
+            model = self.store.load(stored)
+            detector = Detector(stored, model, device=d.device, performance_hint=d.performance_hint,
+                                num_requests=d.infer_requests, filters=self.filters, on_result=self.results.put)
+        except GuardianError:
+            self.metrics.reloads.labels("refused").inc()
+            raise
+        self.metrics.reloads.labels("loaded").inc()
+        self.metrics.model.info({"name": stored.manifest.name, "version": stored.manifest.version,
+                                 "family": stored.manifest.family, "device": d.device})
+        log.info("model_loaded", model=stored.manifest.ref, device=d.device, requests=detector.capacity)
+        return detector
+
+    def check_reload(self) -> bool:
+        """Swap in a newly activated model; True when swapped. A model that fails validation is refused
+        and the running one is kept."""
+        token = self.store.active_token()
+        if token == self._active_token:
+            return False
+        self._active_token = token
+        try:
+            stored = self.store.active()
+            if stored is None or stored.manifest.ref == self.detector.ref:
+                return False
+            new = self._load(stored)
+        except GuardianError as exc:
+            log.error("model_refused", error=str(exc), keeping=self.detector.ref)
+            return False
+        old, self.detector = self.detector, new
+        for p in self.pipelines.values():
+            p.events.model_ref = new.ref
+        old.wait()
+        log.info("model_swapped", old=old.ref, new=new.ref)
+        return True
+
+    # -- results ---------------------------------------------------------------------------------
+    def _event_loop(self) -> None:
+        while True:
+            try:
+                result = self.results.get(timeout=0.5)
+            except queue.Empty:
+                result = None
+            now = time.time()
+            if result is None and self.stopping.is_set():
+                break
+            if result is not None:
+                job: _Job = result.userdata
+                self.metrics.latency.labels(self.detector.ref).observe(result.latency_s)
+                pipeline = self.pipelines.get(job.camera)
+                if pipeline is not None:
+                    pipeline.on_result(job, result)
+                self.results_handled += 1
+            self.metrics.result_queue.set(self.results.qsize())
+            self.metrics.in_flight.set(self.detector.in_flight)
+            for p in self.pipelines.values():
+                # Tracks end by time even when no frame is analysed (e.g. the camera went away).
+                if p.tracker.active and now - p.last_result_at > self.tracker_settings.end_after_s:
+                    ended = p.tracker.expire(now)
+                    if ended.ended:
+                        p.events.handle(ended, np.zeros((1, 1, 3), np.uint8), now)
+                p.events.tick(now)
+            self.heartbeat = time.monotonic()
+
+    def start(self) -> None:
+        self.event_thread.start()
+        for p in self.pipelines.values():
+            p.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for p in self.pipelines.values():
+            if p.reader is not None:
+                p.reader.close()
+        for p in self.pipelines.values():
+            if p.thread.is_alive():
+                p.thread.join(timeout=15)
+        self.detector.wait()
+        self.results.put(None)
+        if self.event_thread.is_alive():
+            self.event_thread.join(timeout=15)
+        now = time.time()
+        for p in self.pipelines.values():
+            p.events.shutdown(p.tracker.flush(), now)
+        self.engine.dispose()
+
+
+class DetectorAgent:
+    name = "edge-detector"
+
+    def __init__(self, settings: EdgeSettings) -> None:
+        self.settings = settings
+        self.metrics = AgentMetrics("edge")
+        self.service: DetectionService | None = None
+        self._metrics_server: MetricsServer | None = None
+
+    async def start(self, ctx: ServiceContext) -> None:
+        self.service = await asyncio.to_thread(DetectionService, self.settings, self.metrics)
+        self._metrics_server = serve_metrics(self.settings.metrics, self.metrics)
+        self.service.start()
+        ctx.tasks.create_task(self._supervise(ctx), name="supervise")
+
+    async def _supervise(self, ctx: ServiceContext) -> None:
+        assert self.service is not None
+        interval = self.settings.models.reload_interval_s
+        last_check = 0.0
+        while True:
+            # Progress = the event thread is turning (it wakes at least twice a second); a camera that is
+            # away is the reader's business (it reconnects), not a reason to restart the detector.
+            if time.monotonic() - self.service.heartbeat < 10.0:
+                ctx.watchdog.progress()
+            if time.monotonic() - last_check >= interval:
+                last_check = time.monotonic()
+                await asyncio.to_thread(self.service.check_reload)
+            await asyncio.sleep(1.0)
+
+    async def close(self) -> None:
+        if self.service is not None:
+            await asyncio.to_thread(self.service.stop)
+        if self._metrics_server is not None:
+            self._metrics_server.close()

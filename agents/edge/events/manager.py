@@ -1,0 +1,180 @@
+"""Turning a camera's tracks into events.
+
+A confirmed track opens an event (stored and queued at once, ``ended=False``); while it lives, its best
+frame (highest score) is kept; when it ends the snapshot and thumbnail are written, the event is closed
+and queued again; once the post-roll has been recorded the clip is assembled and the event queued a last
+time with its ``clip_ref``. The outbox keeps one row per event id, so the relay gets the newest state.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from agents.edge.events.store import EventRow, EventStore
+from agents.edge.tracking.tracker import Track, TrackerUpdate
+from guardian.runtime.logging import get_logger
+
+log = get_logger("guardian.edge.events")
+
+
+class EventMedia(Protocol):
+    """Snapshots and clips, provided by the video side."""
+
+    def snapshot(self, frame: np.ndarray, box: tuple[float, float, float, float], snapshot: Path, thumbnail: Path) -> None:
+        """Write a JPEG of ``frame`` (RGB) and a small thumbnail cropped around ``box``."""
+
+    def clip(self, camera: str, start: datetime, end: datetime, target: Path) -> float | None:
+        """Assemble [start, end] of ``camera``'s recording into ``target``; its duration, or None if the
+        recording does not cover the span (yet)."""
+
+
+@dataclass(frozen=True)
+class EventSettings:
+    pre_roll_s: float = 5.0
+    post_roll_s: float = 5.0
+    clip_wait_s: float = 15.0  # after end + post-roll, how long to keep trying to assemble the clip
+    max_track_points: int = 600  # kept per event in the database (the uplink sends fewer)
+
+
+@dataclass
+class _Open:
+    row: EventRow
+    track: Track
+    best_score: float = -1.0
+    best_frame: np.ndarray | None = None
+    best_box: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
+    dirty: bool = False
+
+
+@dataclass
+class _PendingClip:
+    row: EventRow
+    due: float  # unix time when the post-roll is recorded
+    give_up: float
+
+
+@dataclass
+class EventCounts:
+    opened: int = 0
+    closed: int = 0
+    clips: int = 0
+    clip_failures: int = 0
+    by_label: dict[str, int] = field(default_factory=dict)
+
+
+def _dt(t: float) -> datetime:
+    return datetime.fromtimestamp(t, UTC)
+
+
+class EventManager:
+    def __init__(self, camera: str, store: EventStore, media: EventMedia, data_dir: Path, model_ref: str,
+                 settings: EventSettings | None = None) -> None:
+        self.camera = camera
+        self.store = store
+        self.media = media
+        self.data_dir = data_dir
+        self.model_ref = model_ref
+        self.settings = settings or EventSettings()
+        self.open: dict[int, _Open] = {}
+        self.pending_clips: list[_PendingClip] = []
+        self.counts = EventCounts()
+
+    def _paths(self, row: EventRow) -> tuple[str, str, str]:
+        day = row.start_at.strftime("%Y-%m-%d")
+        base = f"events/{self.camera}/{day}/{row.id}"
+        return f"{base}.jpg", f"{base}-thumb.jpg", f"{base}.mp4"
+
+    def handle(self, update: TrackerUpdate, frame: np.ndarray, now: float) -> None:
+        for track in update.confirmed:
+            row = EventRow(
+                id=str(uuid.uuid4()), camera=self.camera, label=track.label, model=self.model_ref,
+                start_at=_dt(track.first_seen), end_at=None, ended=False, max_score=track.max_score,
+                mean_score=track.mean_score, hits=track.hits, snapshot_ref="", thumbnail_ref="", clip_ref="",
+                clip_duration_s=0.0, track_json=self._track_json(track),
+            )
+            self.open[track.id] = _Open(row, track)
+            self.store.save(row)
+            self.counts.opened += 1
+            self.counts.by_label[track.label] = self.counts.by_label.get(track.label, 0) + 1
+            log.info("event_opened", camera=self.camera, event_id=row.id, label=track.label)
+        for track, det in update.updated:
+            ev = self.open.get(track.id)
+            if ev is None:
+                continue
+            ev.dirty = True
+            if det.score > ev.best_score:
+                ev.best_score = det.score
+                ev.best_box = det.box
+                ev.best_frame = frame.copy()  # the decoder may reuse its buffer
+        for track in update.ended:
+            self._close(track, now)
+
+    def _track_json(self, track: Track) -> str:
+        hist = track.history[-self.settings.max_track_points :]
+        return json.dumps([[round(t, 3), *(round(v, 4) for v in box), round(score, 3)] for t, box, score in hist])
+
+    def _close(self, track: Track, now: float) -> None:
+        ev = self.open.pop(track.id, None)
+        if ev is None:
+            return
+        row = ev.row
+        snap, thumb, clip = self._paths(row)
+        if ev.best_frame is not None:
+            try:
+                (self.data_dir / snap).parent.mkdir(parents=True, exist_ok=True)
+                self.media.snapshot(ev.best_frame, ev.best_box, self.data_dir / snap, self.data_dir / thumb)
+                row.snapshot_ref, row.thumbnail_ref = snap, thumb
+            except Exception as exc:  # noqa: BLE001 - a failed snapshot must not lose the event
+                log.warning("snapshot_failed", camera=self.camera, event_id=row.id, error=str(exc))
+        row.end_at = _dt(track.last_seen)
+        row.ended = True
+        row.max_score, row.mean_score, row.hits = track.max_score, track.mean_score, track.hits
+        row.track_json = self._track_json(track)
+        row.clip_start = row.start_at - timedelta(seconds=self.settings.pre_roll_s)
+        row.clip_end = row.end_at + timedelta(seconds=self.settings.post_roll_s)
+        self.store.save(row)
+        self.counts.closed += 1
+        due = track.last_seen + self.settings.post_roll_s
+        self.pending_clips.append(_PendingClip(row, due, due + self.settings.clip_wait_s))
+        log.info("event_closed", camera=self.camera, event_id=row.id, label=row.label, hits=row.hits)
+
+    def tick(self, now: float) -> None:
+        """Assemble the clips whose post-roll has been recorded; call regularly."""
+        still: list[_PendingClip] = []
+        for pending in self.pending_clips:
+            if now < pending.due:
+                still.append(pending)
+                continue
+            row = pending.row
+            _, _, clip = self._paths(row)
+            try:
+                (self.data_dir / clip).parent.mkdir(parents=True, exist_ok=True)
+                assert row.clip_start is not None and row.clip_end is not None
+                duration = self.media.clip(self.camera, row.clip_start, row.clip_end, self.data_dir / clip)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("clip_failed", camera=self.camera, event_id=row.id, error=str(exc))
+                duration = None
+            if duration is None:
+                if now < pending.give_up:
+                    still.append(pending)
+                else:
+                    self.counts.clip_failures += 1
+                    log.warning("clip_unavailable", camera=self.camera, event_id=row.id)
+                continue
+            row.clip_ref, row.clip_duration_s = clip, float(duration)
+            self.store.save(row)
+            self.counts.clips += 1
+        self.pending_clips = still
+
+    def shutdown(self, tracks: list[Track], now: float) -> None:
+        """Close what is open (the service is stopping); clips that are due are tried once."""
+        for track in tracks:
+            self._close(track, now)
+        self.tick(now)

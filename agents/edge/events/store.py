@@ -1,0 +1,121 @@
+"""The events table and its queries; every write also queues the event in the outbox (same transaction)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import Boolean, DateTime, Float, Index, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from agents.edge.db import EdgeBase
+from agents.edge.outbox import OutboxKind, enqueue
+from guardian.contracts.edge.v1 import uplink_pb2
+
+
+class EventRow(EdgeBase):
+    __tablename__ = "events"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # UUID4, the id end to end
+    camera: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(80))  # name@version of the detector that saw it
+    start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    end_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ended: Mapped[bool] = mapped_column(Boolean, default=False)
+    max_score: Mapped[float] = mapped_column(Float)
+    mean_score: Mapped[float] = mapped_column(Float)
+    hits: Mapped[int] = mapped_column(Integer)
+    snapshot_ref: Mapped[str] = mapped_column(String(200), default="")
+    thumbnail_ref: Mapped[str] = mapped_column(String(200), default="")
+    clip_ref: Mapped[str] = mapped_column(String(200), default="")
+    clip_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    clip_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    clip_duration_s: Mapped[float] = mapped_column(Float, default=0.0)
+    # The box track, JSON [[unix_time, x0, y0, x1, y1, score], ...]; kept on the edge (and its relay).
+    track_json: Mapped[str] = mapped_column(Text, default="[]")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
+
+    __table_args__ = (
+        Index("ix_events_camera_start", "camera", "start_at"),
+        Index("ix_events_label_start", "label", "start_at"),
+        Index("ix_events_start", "start_at"),
+    )
+
+    @property
+    def track(self) -> list[list[float]]:
+        return json.loads(self.track_json)
+
+
+def _ts(value: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(value.astimezone(UTC))
+    return ts
+
+
+def to_proto(row: EventRow, max_track_points: int = 60) -> uplink_pb2.Event:
+    msg = uplink_pb2.Event(
+        event_id=row.id, camera=row.camera, label=row.label, max_score=row.max_score,
+        mean_score=row.mean_score, snapshot_ref=row.snapshot_ref, clip_ref=row.clip_ref,
+        clip_duration_s=row.clip_duration_s, ended=row.ended,
+    )
+    msg.start.CopyFrom(_ts(row.start_at))
+    if row.end_at is not None:
+        msg.end.CopyFrom(_ts(_aware(row.end_at)))
+    points = row.track
+    if len(points) > max_track_points:  # evenly thinned, first and last kept
+        step = (len(points) - 1) / (max_track_points - 1)
+        points = [points[round(i * step)] for i in range(max_track_points)]
+    for t, x0, y0, x1, y1, score in points:
+        tp = msg.track.add(box=uplink_pb2.Box(x_min=x0, y_min=y0, x_max=x1, y_max=y1), score=score)
+        tp.at.CopyFrom(_ts(datetime.fromtimestamp(t, UTC)))
+    return msg
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class EventStore:
+    def __init__(self, sessions: sessionmaker) -> None:
+        self.sessions = sessions
+
+    def save(self, row: EventRow) -> None:
+        """Insert or update ``row`` and queue its current state for the relay, in one transaction."""
+        with self.sessions.begin() as session:
+            row.updated_at = datetime.now(UTC)
+            merged = session.merge(row)
+            session.flush()
+            enqueue(session, OutboxKind.EVENT, merged.id, to_proto(merged).SerializeToString())
+
+    def get(self, event_id: str) -> EventRow | None:
+        with self.sessions() as session:
+            return session.get(EventRow, event_id)
+
+    def query(
+        self,
+        camera: str | None = None,
+        label: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        ended: bool | None = None,
+        limit: int = 1000,
+    ) -> Sequence[EventRow]:
+        """Events overlapping [since, until], newest first."""
+        stmt = select(EventRow)
+        if camera is not None:
+            stmt = stmt.where(EventRow.camera == camera)
+        if label is not None:
+            stmt = stmt.where(EventRow.label == label)
+        if until is not None:
+            stmt = stmt.where(EventRow.start_at <= until)
+        if since is not None:
+            stmt = stmt.where((EventRow.end_at.is_(None)) | (EventRow.end_at >= since))
+        if ended is not None:
+            stmt = stmt.where(EventRow.ended.is_(ended))
+        with self.sessions() as session:
+            return list(session.scalars(stmt.order_by(EventRow.start_at.desc()).limit(limit)))
+
+

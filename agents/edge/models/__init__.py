@@ -1,0 +1,1 @@
+"""Detection models: the on-disk store, converters (TensorFlow.js → OpenVINO IR) and output decoders."""

@@ -1,0 +1,104 @@
+"""``guardian-edge models …``: fetch, list, activate, validate and import detection models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from agents.edge.config import DEFAULT_CONFIG, EdgeSettings
+from guardian.runtime.cli import add_config_argument
+from guardian.runtime.config import load_settings
+
+
+def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from agents.edge.detection.service import cache_dir, store_dir
+    from agents.edge.models.store import ModelStore
+
+    settings = load_settings(EdgeSettings, args.config) if args.config.exists() or args.store is None else EdgeSettings()
+    root = args.store or store_dir(settings)
+    return ModelStore(root), (args.cache or cache_dir(settings))
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from agents.edge.models.fetch import fetch
+
+    store, cache = _store(args)
+    for name in args.names:
+        model = fetch(store, name, cache)
+        print(f"{model.manifest.ref}: {model.path}")
+        if args.activate or store.active() is None:
+            store.activate(model.manifest.name, model.manifest.version)
+            print(f"active: {model.manifest.ref}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    store, _ = _store(args)
+    active = store.active_token()
+    current = json.loads(active) if active else {}
+    for m in store.versions():
+        mark = "*" if (m.manifest.name, m.manifest.version) == (current.get("name"), current.get("version")) else " "
+        print(f"{mark} {m.manifest.ref:24} {m.manifest.family:8} {len(m.manifest.labels):3} labels  "
+              f"input {m.manifest.input_shape}  sha256 {m.manifest.sha256['model.bin'][:12]}  {m.manifest.created_at}")
+    return 0
+
+
+def _activate(args: argparse.Namespace) -> int:
+    store, _ = _store(args)
+    model = store.get(args.name, args.version)
+    store.load(model)  # refuse before switching, not after
+    store.activate(args.name, model.manifest.version)
+    print(f"active: {model.manifest.ref}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    store, _ = _store(args)
+    models = [store.get(args.name, args.version)] if args.name else store.versions()
+    for m in models:
+        store.load(m)
+        print(f"{m.manifest.ref}: ok")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from agents.edge.models.labels import read_labels
+
+    store, _ = _store(args)
+    model = store.import_file(args.path, name=args.name, family=args.family, labels=read_labels(args.labels))
+    print(f"{model.manifest.ref}: {model.path}")
+    return 0
+
+
+def add_models_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    models = sub.add_parser("models", help="manage detection models (fetch, list, activate, validate, import)")
+    msub = models.add_subparsers(metavar="ACTION")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        add_config_argument(p, DEFAULT_CONFIG, "GUARDIAN_EDGE_CONFIG")
+        p.add_argument("--store", type=Path, help="model store directory (default: from the config)")
+        p.add_argument("--cache", type=Path, help="download cache (default: $GUARDIAN_CACHE or ~/.cache/guardian)")
+
+    p = msub.add_parser("fetch", help="fetch and convert built-in models (nanodet, ssdlite-person)")
+    p.add_argument("names", nargs="*", default=["nanodet"], metavar="NAME")
+    p.add_argument("--activate", action="store_true", help="make the fetched model the active one")
+    common(p)
+    p.set_defaults(handler=_fetch)
+    p = msub.add_parser("list", help="list stored models (* marks the active one)")
+    common(p)
+    p.set_defaults(handler=_list)
+    for name, handler, text in (("activate", _activate, "validate a stored model and make it active"),
+                                ("validate", _validate, "check files, shapes and a smoke inference")):
+        p = msub.add_parser(name, help=text)
+        p.add_argument("name", nargs="?" if name == "validate" else None)
+        p.add_argument("version", nargs="?")
+        common(p)
+        p.set_defaults(handler=handler)
+    p = msub.add_parser("import", help="store an operator's ONNX / IR / frozen TF model of a known family")
+    p.add_argument("path", type=Path)
+    p.add_argument("--name", required=True)
+    p.add_argument("--family", required=True, choices=["nanodet", "ssd", "yolov8"])
+    p.add_argument("--labels", type=Path, required=True, help="labels file, one per line, in class order")
+    common(p)
+    p.set_defaults(handler=_import)

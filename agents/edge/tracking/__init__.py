@@ -1,0 +1,1 @@
+"""Object tracking: stable identities across frames."""

@@ -1,0 +1,46 @@
+"""Settings of the edge uplink (the ``[uplink]`` section of edge.toml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from guardian.runtime.config import Section
+
+
+class UplinkSettings(Section):
+    mode: Literal["wireguard", "tls"] = Field(
+        "wireguard",
+        description="wireguard: gRPC inside a WireGuard tunnel to the relay (production). tls: gRPC over "
+        "mutual TLS straight to the relay (the local demo), selected explicitly.",
+    )
+    state_dir: Path | None = Field(
+        None, description="Keys and the enrolment record (default: <storage.data_dir>/uplink)."
+    )
+    database: Path | None = Field(None, description="The edge SQLite file (default: <storage.data_dir>/edge.db).")
+    relay_ca_file: Path | None = Field(
+        None, description="CA that signed the relay's enrolment certificate (default: the system's CAs)."
+    )
+    interface: str = Field("wg-guardian", max_length=15, description="WireGuard interface name.")
+    implementation: Literal["auto", "kernel", "userspace"] = Field(
+        "auto", description="auto: kernel WireGuard when the kernel has it, else wireguard-go."
+    )
+    heartbeat_interval_s: float = Field(10.0, gt=0, description="Heartbeat period on the uplink stream.")
+    telemetry_interval_s: float = Field(30.0, gt=0, description="How often a telemetry sample is queued.")
+    max_in_flight: int = Field(512, ge=1, le=10_000, description="Messages sent but not yet acknowledged, at most.")
+    batch_size: int = Field(256, ge=1, description="Outbox rows read per query.")
+    poll_interval_s: float = Field(0.02, gt=0, description="How often the outbox is checked for new rows.")
+    ack_timeout_s: float = Field(30.0, gt=0, description="No ack for this long: the stream is restarted.")
+    backoff_base_s: float = Field(0.5, gt=0, description="First reconnect delay (doubles, with full jitter).")
+    backoff_max_s: float = Field(30.0, gt=0, description="Longest reconnect delay.")
+    tunnel_check_interval_s: float = Field(5.0, gt=0, description="How often the tunnel's health is checked.")
+    outbox_max_items: int = Field(200_000, ge=100, description="Above this, telemetry is dropped (oldest first).")
+    outbox_max_telemetry: int = Field(10_000, ge=10, description="Telemetry samples kept at most.")
+    outbox_max_events: int = Field(
+        1_000_000, ge=100, description="Hard cap on queued events: beyond it the oldest are dropped (and counted)."
+    )
+    media_address: str | None = Field(
+        None, description="tls mode only: where the EdgeMedia server listens (wireguard mode: the tunnel address)."
+    )

@@ -1,0 +1,162 @@
+"""The edge uplink agent (``guardian-edge run-uplink``): tunnel, outbox sender, telemetry, media server.
+
+Runs beside the recorder and the detector, sharing only the edge database with them: they write
+events into the outbox; this agent sends them and deletes what the relay acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import grpc
+
+from agents.edge import outbox
+from agents.edge.config import EdgeSettings
+from agents.edge.db import open_database
+from agents.edge.outbox import OutboxKind, OutboxLimits
+from agents.edge.uplink.client import AGENT_VERSION, UplinkClient
+from agents.edge.uplink.media_server import DirectoryLookup, EdgeMediaService, MediaLookup
+from agents.edge.uplink.state import Enrolment, database_path, enrolment_path
+from agents.edge.uplink.telemetry import (
+    CameraStatusSource,
+    ConfiguredCameras,
+    InferenceLatencySource,
+    NoInference,
+    TelemetrySampler,
+)
+from agents.edge.uplink.tunnel import EdgeTunnel
+from guardian.contracts.edge.v1 import media_pb2_grpc
+from guardian.runtime.errors import EX_CONFIG, GuardianError
+from guardian.runtime.logging import get_logger
+from guardian.runtime.metrics import AgentMetrics, MetricsServer, serve_metrics
+from guardian.runtime.service import ServiceContext
+
+log = get_logger("guardian.edge.uplink")
+
+
+class NotEnrolled(GuardianError):
+    exit_code = EX_CONFIG
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(f"not enrolled ({path} missing): run `guardian-edge enrol` first")
+
+
+class UplinkAgent:
+    name = "edge-uplink"
+
+    def __init__(
+        self,
+        settings: EdgeSettings,
+        metrics: AgentMetrics | None = None,
+        media: MediaLookup | None = None,
+        cameras: CameraStatusSource | None = None,
+        inference: InferenceLatencySource | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics or AgentMetrics("edge")
+        self.media = media or DirectoryLookup(settings.storage.data_dir / "media")
+        self.cameras = cameras or ConfiguredCameras(settings.cameras)
+        self.inference = inference or NoInference()
+        self.tunnel: EdgeTunnel | None = None
+        self._media_server: grpc.aio.Server | None = None
+        self._metrics_server: MetricsServer | None = None
+        self.outbox_length = self.metrics.gauge("outbox", "length", "Rows waiting in the outbox.", ("kind",))
+        self.dropped = self.metrics.counter(
+            "outbox", "dropped_total", "Rows dropped by the outbox size policy.", ("kind",)
+        )
+        for kind in ("event", "telemetry"):
+            self.outbox_length.labels(kind)
+            self.dropped.labels(kind)
+
+    async def start(self, ctx: ServiceContext) -> None:
+        s = self.settings
+        path = enrolment_path(s)
+        if not path.exists():
+            raise NotEnrolled(path)
+        enrolment = Enrolment.load(path)
+        _engine, self.sessions = open_database(database_path(s))
+        self._metrics_server = serve_metrics(s.metrics, self.metrics)
+
+        if s.uplink.mode == "wireguard":
+            self.tunnel = EdgeTunnel(s, enrolment, self.metrics)
+            await asyncio.to_thread(self.tunnel.up)
+            media_address = enrolment.tunnel_address
+            allowed_peer: str | None = enrolment.relay_tunnel_address
+            credentials = None
+        else:
+            raise GuardianError("uplink.mode = 'tls' is not implemented yet on the edge")
+        target = f"{enrolment.relay_tunnel_address}:{enrolment.uplink_port}"
+
+        tunnel = self.tunnel
+
+        def on_rtt(ms: float) -> None:
+            if tunnel is not None:
+                tunnel.rtt_ms = ms
+
+        self.client = UplinkClient(self.sessions, target, s.uplink, self.metrics, credentials, on_rtt)
+        self._media_server = grpc.aio.server()
+        media_pb2_grpc.add_EdgeMediaServicer_to_server(EdgeMediaService(self.media, allowed_peer), self._media_server)
+        self._media_server.add_insecure_port(f"{media_address}:{enrolment.media_port}")
+        await self._media_server.start()
+
+        self.sampler = TelemetrySampler(
+            self.sessions,
+            s.storage.data_dir,
+            self.cameras,
+            self.inference,
+            (lambda: tunnel.health()) if tunnel is not None else (lambda: None),
+            AGENT_VERSION,
+        )
+        ctx.tasks.create_task(self.client.run(ctx.watchdog.progress), name="uplink")
+        ctx.tasks.create_task(self._telemetry_loop(), name="telemetry")
+        ctx.tasks.create_task(self._outbox_loop(ctx), name="outbox-limits")
+        if tunnel is not None:
+            ctx.tasks.create_task(self._tunnel_loop(), name="tunnel")
+        log.info("uplink_started", device=enrolment.device_id, target=target)
+
+    async def _telemetry_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.uplink.telemetry_interval_s)
+            try:
+                await asyncio.to_thread(self.sampler.enqueue_sample)
+                self.client.wake.set()
+            except Exception as exc:  # a bad sample must not stop the uplink
+                log.error("telemetry_failed", error=str(exc))
+
+    async def _tunnel_loop(self) -> None:
+        assert self.tunnel is not None
+        while True:
+            await asyncio.sleep(self.settings.uplink.tunnel_check_interval_s)
+            try:
+                await asyncio.to_thread(self.tunnel.check)
+            except Exception as exc:  # retried next round
+                log.error("tunnel_check_failed", error=str(exc))
+
+    def _enforce(self) -> tuple[outbox.Trimmed, int, int]:
+        u = self.settings.uplink
+        limits = OutboxLimits(u.outbox_max_items, u.outbox_max_telemetry, u.outbox_max_events)
+        with self.sessions() as session, session.begin():
+            trimmed = outbox.enforce_limits(session, limits)
+            events = outbox.length(session, OutboxKind.EVENT)
+            telemetry = outbox.length(session, OutboxKind.TELEMETRY)
+        return trimmed, events, telemetry
+
+    async def _outbox_loop(self, ctx: ServiceContext) -> None:
+        while True:
+            trimmed, events, telemetry = await asyncio.to_thread(self._enforce)
+            if trimmed.telemetry or trimmed.events:
+                self.dropped.labels("telemetry").inc(trimmed.telemetry)
+                self.dropped.labels("event").inc(trimmed.events)
+                log.warning("outbox_trimmed", telemetry=trimmed.telemetry, events=trimmed.events)
+            self.outbox_length.labels("event").set(events)
+            self.outbox_length.labels("telemetry").set(telemetry)
+            ctx.watchdog.progress()
+            await asyncio.sleep(5.0)
+
+    async def close(self) -> None:
+        if self._media_server is not None:
+            await self._media_server.stop(grace=1.0)
+        if self._metrics_server is not None:
+            self._metrics_server.close()

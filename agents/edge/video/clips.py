@@ -1,0 +1,231 @@
+"""Clip assembly: one faststart H.264 MP4 out of the recorded segments covering a time span.
+
+``assemble_clip(store, camera, start, end, out_path, pre_roll=…, post_roll=…)`` remuxes (packet copy,
+no re-encode) the segments overlapping ``[start - pre_roll, end + post_roll)``:
+
+- the clip begins at the last keyframe at or before the span's start (so it decodes from its first
+  frame: up to one GOP earlier than asked) and ends with the last frame before the span's end (cut in
+  decode order, so every written frame has its references);
+- segments of one recording session join seamlessly (timestamps continue); a gap (camera outage)
+  stays a gap in time;
+- the file is written under a temporary name, read back (codec, frame count, duration, the first frame
+  decoded) and only then renamed into place; :class:`ClipInfo` carries what was verified;
+- with ``register=True`` the clip is indexed as event footage, which retention manages.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import av
+
+from agents.edge.video.errors import ClipError
+from agents.edge.video.segments import Segment, VideoStore, from_ts, to_ts
+from guardian.runtime.logging import get_logger
+
+log = get_logger("guardian.edge.clips")
+
+CONTIGUOUS_GAP_S = 1.0  # segments closer than this are one recording session and join seamlessly
+
+
+@dataclass(frozen=True)
+class ClipInfo:
+    """A clip as read back from disk."""
+
+    camera: str
+    path: Path
+    start: datetime  # wall time of the first frame
+    end: datetime  # wall time after the last frame
+    duration_s: float  # from the file's own timestamps
+    frames: int
+    codec: str
+    width: int
+    height: int
+    size_bytes: int
+    segments: int  # how many recorded segments it was cut from
+
+
+def _video_desc(stream: av.video.stream.VideoStream) -> tuple[str, int, int]:
+    ctx = stream.codec_context
+    return ctx.name, ctx.width, ctx.height
+
+
+def verify_clip(path: Path) -> tuple[str, int, int, int, float]:
+    """Read ``path`` back: ``(codec, width, height, frames, duration_s)``; decodes the first frame."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            tb = float(stream.time_base)
+            first_pts = last_end = None
+            frames = 0
+            decoded_first = False
+            for packet in container.demux(stream):
+                if packet.size == 0 or packet.pts is None:
+                    continue
+                frames += 1
+                first_pts = packet.pts if first_pts is None else min(first_pts, packet.pts)
+                end = packet.pts + (packet.duration or 0)
+                last_end = end if last_end is None else max(last_end, end)
+                if not decoded_first:
+                    decoded_first = bool(stream.codec_context.decode(packet)) or decoded_first
+            if not decoded_first:
+                for _ in stream.codec_context.decode(None):
+                    decoded_first = True
+                    break
+            codec, width, height = _video_desc(stream)
+    except (av.error.FFmpegError, IndexError) as exc:
+        raise ClipError("?", f"clip does not read back ({type(exc).__name__})") from exc
+    if frames == 0 or first_pts is None or last_end is None or not decoded_first:
+        raise ClipError("?", "clip has no decodable frame")
+    return codec, width, height, frames, (last_end - first_pts) * tb
+
+
+def assemble_clip(
+    store: VideoStore,
+    camera: str,
+    start: datetime | float,
+    end: datetime | float,
+    out_path: Path,
+    pre_roll: float | timedelta = 0.0,
+    post_roll: float | timedelta = 0.0,
+    *,
+    register: bool = True,
+) -> ClipInfo:
+    """Assemble the footage of ``camera`` for ``[start - pre_roll, end + post_roll)`` into ``out_path``
+    (an H.264 MP4 with the index at the front). Raises :class:`ClipError` when there is no footage for
+    the span or the result does not verify."""
+    pre = pre_roll.total_seconds() if isinstance(pre_roll, timedelta) else float(pre_roll)
+    post = post_roll.total_seconds() if isinstance(post_roll, timedelta) else float(post_roll)
+    span_start, span_end = to_ts(start) - pre, to_ts(end) + post
+    if span_end <= span_start:
+        raise ClipError(camera, "empty time span")
+    segments = store.segments(camera, span_start, span_end)
+    if not segments:
+        raise ClipError(camera, "no recorded footage in the span")
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(f".{out_path.name}.part")
+    try:
+        first_ts, used = _remux(store, segments, span_start, span_end, tmp)
+        codec, width, height, frames, duration = verify_clip(tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, out_path)
+    except ClipError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ClipError(camera, exc.reason) from exc
+    except (OSError, av.error.FFmpegError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise ClipError(camera, f"cannot write clip ({getattr(exc, 'strerror', None) or type(exc).__name__})") from exc
+    size = out_path.stat().st_size
+    info = ClipInfo(
+        camera=camera, path=out_path, start=from_ts(first_ts), end=from_ts(first_ts + duration),
+        duration_s=duration, frames=frames, codec=codec, width=width, height=height, size_bytes=size, segments=used,
+    )
+    if register:
+        store.add_clip(camera, out_path, first_ts, first_ts + duration, size, f"{codec} {width}x{height}", frames)
+    log.info("clip_assembled", camera=camera, duration_s=round(duration, 3), frames=frames, segments=used)
+    return info
+
+
+def _remux(store: VideoStore, segments: list[Segment], span_start: float, span_end: float, out: Path) -> tuple[float, int]:
+    """Copy packets into ``out``; returns (wall time of the first frame, segments used)."""
+    output = av.open(str(out), "w", format="mp4", options={"movflags": "+faststart"})
+    out_stream = None
+    desc = None
+    pending: list[av.Packet] = []  # the GOP being collected before the span starts
+    pending_ts: float | None = None
+    started = False
+    first_ts: float | None = None
+    shift = 0  # added to the segment's timestamps
+    last_dts = None  # last dts written (output time base units)
+    last_seg: Segment | None = None
+    last_end_dts = 0  # dts + duration of the last packet of the previous segment (output units)
+    used = 0
+    tb = None
+    try:
+        for seg in segments:
+            path = store.absolute(seg.path)
+            try:
+                container = av.open(str(path))
+            except (av.error.FFmpegError, OSError) as exc:
+                log.warning("clip_segment_unreadable", camera=seg.camera, segment=seg.path, error=type(exc).__name__)
+                continue
+            with container:
+                stream = container.streams.video[0]
+                if out_stream is None:
+                    out_stream = output.add_stream_from_template(stream)
+                    desc = _video_desc(stream)
+                    tb = stream.time_base
+                elif _video_desc(stream) != desc or stream.time_base != tb:
+                    log.warning("clip_segment_skipped", camera=seg.camera, reason="stream parameters changed")
+                    continue
+                assert tb is not None
+                seg_tb = float(tb)
+                base_pts: int | None = None
+                # Join to the previous segment seamlessly when contiguous; otherwise keep the wall gap.
+                if started and last_seg is not None:
+                    if seg.start_ts - last_seg.end_ts < CONTIGUOUS_GAP_S:
+                        shift_from_prev = last_end_dts
+                    else:
+                        shift_from_prev = last_end_dts + round((seg.start_ts - last_seg.end_ts) / seg_tb)
+                else:
+                    shift_from_prev = None
+                seg_used = False
+                if not started:
+                    pending = []  # a GOP never spans segments (they are cut at keyframes)
+                for packet in container.demux(stream):
+                    if packet.size == 0 or packet.dts is None or packet.pts is None:
+                        continue
+                    if base_pts is None:
+                        base_pts = packet.pts
+                    wall = seg.start_ts + (packet.pts - base_pts) * seg_tb
+                    wall_dts = seg.start_ts + (packet.dts - base_pts) * seg_tb
+                    if not started:
+                        if packet.is_keyframe and wall <= span_start:
+                            pending, pending_ts = [packet], wall  # a later keyframe may still be closer
+                            continue
+                        if packet.is_keyframe and not pending:
+                            pending, pending_ts = [packet], wall  # footage begins inside the span
+                        elif not pending:
+                            continue  # no keyframe yet: nothing decodable to start from
+                        else:
+                            pending.append(packet)
+                            if wall_dts < span_start:
+                                continue
+                        # The span has begun: flush the collected GOP, starting the clip at its keyframe.
+                        started = True
+                        first_ts = pending_ts
+                        shift = -pending[0].dts
+                        to_write, pending = pending, []
+                    else:
+                        if wall_dts >= span_end:
+                            break
+                        if shift_from_prev is not None:
+                            shift = shift_from_prev - packet.dts
+                            shift_from_prev = None
+                        to_write = [packet]
+                    for item in to_write:
+                        dts, pts = item.dts + shift, item.pts + shift
+                        if last_dts is not None and dts <= last_dts:
+                            bump = last_dts + 1 - dts
+                            dts, pts = dts + bump, pts + bump
+                        item.dts, item.pts = dts, pts
+                        last_dts = dts
+                        last_end_dts = dts + (item.duration or 0)
+                        item.stream = out_stream
+                        output.mux(item)
+                        seg_used = True
+                if seg_used:
+                    used += 1
+                    last_seg = seg
+            if started and last_seg is not None and last_seg.end_ts >= span_end:
+                break
+        if not started or first_ts is None:
+            raise ClipError("?", "no keyframe in the span")
+    finally:
+        output.close()
+    return first_ts, used

@@ -1,0 +1,228 @@
+"""Decoded frames for detection, at a chosen rate, without decoding more than needed.
+
+Usage (blocking, in a thread of the detector process)::
+
+    reader = FrameReader("front", detect_url, fps=2.0)
+    for frame in reader:              # reconnects forever; ends after reader.close()
+        image = frame.bgr()           # numpy uint8 H×W×3, BGR (converted only for yielded frames)
+        ...
+    reader.status()                   # CameraStatus: connecting / streaming / failed + reason
+
+or from asyncio: ``async for frame in reader.aiter(): ...`` (a thread reads; a small queue drops the
+oldest frame when the consumer is slower than ``fps``, so detection always sees the newest frame).
+
+How the cost is kept down (measured in ``bench/edge_recording.py``, see the figures there):
+
+- every packet must still be decoded for frames between keyframes (H.264 frames depend on each other),
+  but colour conversion to BGR, the expensive part per frame after decoding, is done only for the frames
+  yielded, and scaled in the same swscale pass when ``size`` is given;
+- when the wanted rate is at or below the camera's keyframe rate (``fps ≤ 1 / GOP duration``), the
+  decoder is told to skip every non-keyframe (``skip_frame = NONKEY``): only keyframes are decoded at
+  all, which is a fraction of the work (a GOP of 20 at 10 fps: 1 frame in 20);
+- ``keyframes_only=True`` forces that mode whatever the rate.
+
+The reconnect, stall detection and status are those of :mod:`agents.edge.video.ingest`, the same the
+recorder uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import av
+import numpy as np
+
+from agents.edge.video.ingest import StreamOptions, run_sessions
+from agents.edge.video.status import CameraStatus, StatusTracker
+
+
+@dataclass
+class Frame:
+    """One decoded frame. ``time`` is the wall-clock (UTC) moment it was captured, derived from the
+    stream's timestamps anchored at the session's first packet; ``pts_s`` is the stream time in seconds."""
+
+    camera: str
+    video_frame: av.VideoFrame
+    time: datetime
+    pts_s: float
+    keyframe: bool
+    size: tuple[int, int] | None = None  # (width, height) to scale to in bgr(); None keeps the source's
+    _bgr: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def width(self) -> int:
+        return self.size[0] if self.size else self.video_frame.width
+
+    @property
+    def height(self) -> int:
+        return self.size[1] if self.size else self.video_frame.height
+
+    def bgr(self) -> np.ndarray:
+        """The frame as a ``uint8`` array ``(height, width, 3)`` in BGR order (OpenCV's), cached."""
+        if self._bgr is None:
+            if self.size:
+                converted = self.video_frame.reformat(width=self.size[0], height=self.size[1], format="bgr24")
+            else:
+                converted = self.video_frame.reformat(format="bgr24")
+            self._bgr = converted.to_ndarray()
+        return self._bgr
+
+
+class FrameReader:
+    """Yield decoded frames of ``url`` at about ``fps`` per second, reconnecting forever.
+
+    ``fps`` is an upper bound: frames are picked by stream time, at most one per ``1/fps`` seconds.
+    ``size=(w, h)`` scales in the BGR conversion. ``keyframes_only`` decodes keyframes only.
+    """
+
+    def __init__(
+        self,
+        camera: str,
+        url: str,
+        fps: float = 5.0,
+        *,
+        size: tuple[int, int] | None = None,
+        keyframes_only: bool = False,
+        options: StreamOptions | None = None,
+    ) -> None:
+        if fps <= 0:
+            raise ValueError("fps must be positive")
+        self.camera = camera
+        self.fps = fps
+        self.size = size
+        self.keyframes_only = keyframes_only
+        self.options = options or StreamOptions()
+        self._url = url
+        self._stop = threading.Event()
+        self._status = StatusTracker(camera)
+        self.decoded_frames = 0  # frames the decoder produced (for measurements)
+        self.yielded_frames = 0
+
+    def status(self) -> CameraStatus:
+        return self._status.snapshot()
+
+    def close(self) -> None:
+        """Stop reading; iteration ends within the stall timeout."""
+        self._stop.set()
+
+    @property
+    def closed(self) -> bool:
+        return self._stop.is_set()
+
+    def __iter__(self) -> Iterator[Frame]:
+        return self._generate()
+
+    def _generate(self) -> Iterator[Frame]:
+        # run_sessions takes a callback; to yield from inside it, run it in a helper thread and pass
+        # frames through a bounded queue (size 1 + blocking put: no frame is read ahead of the consumer
+        # by more than one, so backpressure reaches the socket and nothing piles up in memory).
+        handoff: queue.Queue[Frame | BaseException | None] = queue.Queue(maxsize=1)
+
+        def session(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> None:
+            for frame in self._frames(container, stream):
+                while not self._stop.is_set():
+                    try:
+                        handoff.put(frame, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if self._stop.is_set():
+                    return
+
+        def reader() -> None:
+            try:
+                run_sessions(self._url, self._status, self.options, self._stop, session)
+            finally:
+                handoff.put(None)
+
+        thread = threading.Thread(target=reader, name=f"frames-{self.camera}", daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = handoff.get()
+                if item is None:
+                    return
+                assert isinstance(item, Frame)
+                self.yielded_frames += 1
+                yield item
+        finally:
+            self._stop.set()
+            # Unblock a pending put, then let the reader finish (bounded by the stall timeout).
+            try:
+                handoff.get_nowait()
+            except queue.Empty:
+                pass
+            thread.join(timeout=self.options.stall_timeout_s + 2)
+
+    def _frames(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> Iterator[Frame]:
+        codec = stream.codec_context
+        codec.thread_type = "AUTO"
+        tb = float(stream.time_base)
+        interval = 1.0 / self.fps
+        keyframes_only = self.keyframes_only
+        if keyframes_only:
+            codec.skip_frame = "NONKEY"
+        anchor: tuple[float, float] | None = None  # (pts seconds, wall time) at the session's first packet
+        last_key_pts: float | None = None
+        next_pts = float("-inf")
+        for packet in container.demux(stream):
+            if self._stop.is_set():
+                return
+            if packet.size == 0:
+                continue
+            self._status.packet(packet.size)
+            pts_s = (packet.pts if packet.pts is not None else packet.dts or 0) * tb
+            if anchor is None:
+                anchor = (pts_s, time.time())
+            if packet.is_keyframe:
+                if last_key_pts is not None and not keyframes_only:
+                    gop_s = pts_s - last_key_pts
+                    if gop_s > 0 and interval >= gop_s:
+                        # The wanted rate is no more than one frame per GOP: decode keyframes only.
+                        keyframes_only = True
+                        codec.skip_frame = "NONKEY"
+                last_key_pts = pts_s
+            elif keyframes_only:
+                continue  # not even handed to the decoder
+            for frame in codec.decode(packet):
+                self.decoded_frames += 1
+                frame_pts = frame.pts * tb if frame.pts is not None else pts_s
+                if frame_pts + 1e-6 < next_pts:
+                    continue
+                # A grid of 1/fps steps in stream time; after a gap it restarts from this frame.
+                next_pts = next_pts + interval if frame_pts - next_pts < interval else frame_pts + interval
+                captured = datetime.fromtimestamp(anchor[1], UTC) + timedelta(seconds=frame_pts - anchor[0])
+                yield Frame(self.camera, frame, captured, frame_pts, bool(frame.key_frame), self.size)
+
+    async def aiter(self, max_queue: int = 2) -> AsyncIterator[Frame]:
+        """Async iteration: frames read in a thread; when the consumer lags, the oldest queued frame is
+        dropped so the newest is always next. Ends after :meth:`close`."""
+        loop = asyncio.get_running_loop()
+        frames: asyncio.Queue[Frame | None] = asyncio.Queue(maxsize=max_queue)
+
+        def offer(item: Frame | None) -> None:
+            if frames.full():
+                frames.get_nowait()
+            frames.put_nowait(item)
+
+        def pump() -> None:
+            try:
+                for frame in self:
+                    loop.call_soon_threadsafe(offer, frame)
+            finally:
+                loop.call_soon_threadsafe(offer, None)
+
+        thread = threading.Thread(target=pump, name=f"frames-async-{self.camera}", daemon=True)
+        thread.start()
+        try:
+            while (item := await frames.get()) is not None:
+                yield item
+        finally:
+            self.close()
+            await asyncio.to_thread(thread.join, self.options.stall_timeout_s + 3)

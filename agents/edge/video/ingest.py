@@ -1,0 +1,171 @@
+"""Reading RTSP streams with PyAV, and the reconnect machinery every reader of a camera shares.
+
+:func:`run_sessions` is the loop both the recorder (packets) and :class:`~agents.edge.video.frames.
+FrameReader` (decoded frames) run in their thread: open the stream, hand it to a session function,
+and when anything goes wrong — refused, unauthorised, silent, stalled, ended, garbage — record a
+:class:`~agents.edge.video.errors.StreamError` in the camera's :class:`~agents.edge.video.status.
+StatusTracker`, wait an exponentially growing, jittered delay and try again. Nothing a camera sends can
+end the loop; only the ``stop`` event does.
+
+Failure reasons are built from FFmpeg's error text without the URL (FFmpeg's messages quote the URL,
+credentials included), so a status or log line never carries a camera password.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import av
+import av.error
+
+from agents.edge.video.errors import FailureKind, StreamError
+from agents.edge.video.status import StatusTracker
+from guardian.runtime.logging import get_logger
+
+log = get_logger("guardian.edge.ingest")
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """How to open and watch a camera stream."""
+
+    transport: str = "tcp"  # RTSP over TCP: no UDP loss, one connection through NAT and firewalls
+    open_timeout_s: float = 10.0  # connect + DESCRIBE/SETUP/PLAY + first packets
+    stall_timeout_s: float = 5.0  # no packet for this long while streaming: the stream has stalled
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 30.0
+    stable_after_s: float = 10.0  # a session that streamed this long resets the backoff
+
+    def av_options(self) -> dict[str, str]:
+        return {"rtsp_transport": self.transport, "fflags": "nobuffer", "allowed_media_types": "video"}
+
+
+class Backoff:
+    """Exponential backoff with jitter ("equal jitter": half fixed, half random) so that many cameras
+    behind one switch that rebooted do not reconnect in lock-step."""
+
+    def __init__(self, initial_s: float, maximum_s: float, factor: float = 2.0, rng: random.Random | None = None):
+        self.initial_s = initial_s
+        self.maximum_s = maximum_s
+        self.factor = factor
+        self._attempt = 0
+        self._rng = rng or random.Random()
+
+    def reset(self) -> None:
+        self._attempt = 0
+
+    def next_delay(self) -> float:
+        base = min(self.maximum_s, self.initial_s * self.factor**self._attempt)
+        self._attempt += 1
+        return base / 2 + self._rng.uniform(0, base / 2)
+
+
+def classify(exc: BaseException, *, opening: bool, elapsed_s: float, options: StreamOptions) -> StreamError:
+    """Turn a PyAV/FFmpeg exception into a :class:`StreamError` with a reason free of the URL."""
+    text = getattr(exc, "strerror", None) or type(exc).__name__
+    if isinstance(exc, StreamError):
+        return exc
+    if isinstance(exc, av.error.HTTPUnauthorizedError | av.error.HTTPForbiddenError):
+        return StreamError(FailureKind.UNAUTHORIZED, f"camera refused the credentials ({text})")
+    if isinstance(exc, av.error.HTTPNotFoundError):
+        return StreamError(FailureKind.NOT_FOUND, f"no stream at this path on the camera ({text})")
+    if isinstance(exc, ConnectionRefusedError | av.error.ConnectionRefusedError):
+        return StreamError(FailureKind.UNREACHABLE, "connection refused (nothing listening on the camera's port)")
+    if isinstance(exc, av.error.ExitError) or (opening and elapsed_s >= options.open_timeout_s * 0.95):
+        # PyAV's timeout interrupts FFmpeg with AVERROR_EXIT; while opening a silent peer it can also
+        # surface as "invalid data" once the deadline passed.
+        if opening:
+            return StreamError(
+                FailureKind.TIMEOUT, f"camera sent no stream within {options.open_timeout_s:g} s of connecting"
+            )
+        return StreamError(FailureKind.STALLED, f"no packet for {options.stall_timeout_s:g} s (stream stalled)")
+    if isinstance(exc, EOFError | av.error.EOFError):
+        return StreamError(FailureKind.ENDED, "camera closed the stream")
+    if isinstance(exc, av.error.HTTPClientError | av.error.HTTPServerError | av.error.HTTPBadRequestError):
+        return StreamError(FailureKind.BAD_STREAM, f"camera answered with an error ({text})")
+    if isinstance(exc, av.error.InvalidDataError | av.error.DecoderNotFoundError | av.error.PatchWelcomeError):
+        return StreamError(FailureKind.BAD_STREAM, f"unreadable stream ({text})")
+    if isinstance(exc, OSError):
+        kind = FailureKind.UNREACHABLE if opening else FailureKind.ENDED
+        return StreamError(kind, f"network error ({text})")
+    return StreamError(FailureKind.BAD_STREAM, f"unexpected error ({type(exc).__name__}: {text})")
+
+
+def open_stream(url: str, options: StreamOptions) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
+    """Open ``url`` and return the container and its video stream, or raise :class:`StreamError`."""
+    started = time.monotonic()
+    try:
+        container = av.open(
+            url, options=options.av_options(), timeout=(options.open_timeout_s, options.stall_timeout_s)
+        )
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a classified StreamError
+        raise classify(exc, opening=True, elapsed_s=time.monotonic() - started, options=options) from None
+    if not container.streams.video:
+        container.close()
+        raise StreamError(FailureKind.NO_VIDEO, "the stream has no video track")
+    return container, container.streams.video[0]
+
+
+Session = Callable[[av.container.InputContainer, Any], None]
+
+
+def run_sessions(
+    url: str,
+    status: StatusTracker,
+    options: StreamOptions,
+    stop: threading.Event,
+    session: Session,
+    *,
+    on_failure: Callable[[StreamError], None] | None = None,
+    rng: random.Random | None = None,
+) -> None:
+    """Read ``url`` until ``stop`` is set, reconnecting forever.
+
+    ``session(container, video_stream)`` consumes the stream; it returns when the stream ends or when
+    ``stop`` is set, and may raise anything: it is classified, recorded in ``status``, and followed by a
+    backoff delay and a new session. Only ``stop`` ends this function (it never raises for a stream).
+    """
+    backoff = Backoff(options.backoff_initial_s, options.backoff_max_s, rng=rng)
+    camera_log = log.bind(camera=status.camera)
+    while not stop.is_set():
+        status.connecting()
+        started = time.monotonic()
+        error: StreamError | None = None
+        try:
+            container, stream = open_stream(url, options)
+        except StreamError as exc:
+            error = exc
+        else:
+            try:
+                codec = stream.codec_context
+                status.streaming(codec.name, codec.width or None, codec.height or None)
+                camera_log.info("stream_open", codec=codec.name, width=codec.width, height=codec.height)
+                session(container, stream)
+                if not stop.is_set():
+                    error = StreamError(FailureKind.ENDED, "camera closed the stream")
+            except Exception as exc:  # noqa: BLE001 - a bad stream must never end the loop
+                error = classify(exc, opening=False, elapsed_s=time.monotonic() - started, options=options)
+                if error.kind == FailureKind.BAD_STREAM and not isinstance(exc, av.error.FFmpegError):
+                    camera_log.error("session_crashed", error=error.reason, exc_info=exc)
+            finally:
+                try:
+                    container.close()
+                except Exception as exc:  # noqa: BLE001
+                    camera_log.warning("close_failed", error=type(exc).__name__)
+        if stop.is_set():
+            break
+        if time.monotonic() - started >= options.stable_after_s:
+            backoff.reset()
+        assert error is not None
+        status.failed(error)
+        if on_failure is not None:
+            on_failure(error)
+        delay = backoff.next_delay()
+        camera_log.warning("stream_failed", failure=str(error.kind), reason=error.reason, retry_in_s=round(delay, 2))
+        stop.wait(delay)
+    status.stopped()

@@ -1,0 +1,265 @@
+"""The footage index in the edge database: recorded segments and assembled clips.
+
+Times are stored as UTC epoch seconds (floats): cheap to compare and index. Paths are stored relative to
+the store's root (the edge data directory) when inside it. The invariant that retention and the
+recorder keep: a row is inserted only after its file is complete on disk, and a row is deleted (and
+committed) before its file is removed — so the index never points at a missing file; a crash between
+the two leaves at worst an unindexed file, which :meth:`VideoStore.reconcile` sweeps up.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Float, Index, Integer, String, delete, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from agents.edge.db import EdgeBase, open_database
+
+
+def to_ts(moment: datetime | float) -> float:
+    """UTC epoch seconds of ``moment`` (a timezone-aware datetime, or already seconds)."""
+    if isinstance(moment, datetime):
+        if moment.tzinfo is None:
+            raise ValueError("naive datetime: give times in UTC with tzinfo")
+        return moment.timestamp()
+    return float(moment)
+
+
+def from_ts(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+class FootageClass(enum.StrEnum):
+    """Retention classes."""
+
+    CONTINUOUS = "continuous"
+    EVENT = "event"
+
+
+class Segment(EdgeBase):
+    """One fixed-length piece of continuous recording: packets copied from the camera, never re-encoded."""
+
+    __tablename__ = "video_segments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    camera: Mapped[str] = mapped_column(String(32))
+    path: Mapped[str] = mapped_column(String(512), unique=True)
+    start_ts: Mapped[float] = mapped_column(Float)  # wall time (UTC epoch s) of the first frame
+    end_ts: Mapped[float] = mapped_column(Float)  # wall time just after the last frame
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    codec: Mapped[str] = mapped_column(String(32))  # e.g. "h264 High 768x576"
+    frames: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_video_segments_camera_start", "camera", "start_ts"), Index("ix_video_segments_start", "start_ts"))
+
+    @property
+    def start(self) -> datetime:
+        return from_ts(self.start_ts)
+
+    @property
+    def end(self) -> datetime:
+        return from_ts(self.end_ts)
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_ts - self.start_ts
+
+
+class Clip(EdgeBase):
+    """An assembled clip (event footage) that retention manages as the ``event`` class."""
+
+    __tablename__ = "video_clips"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    camera: Mapped[str] = mapped_column(String(32))
+    path: Mapped[str] = mapped_column(String(512), unique=True)
+    start_ts: Mapped[float] = mapped_column(Float)
+    end_ts: Mapped[float] = mapped_column(Float)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    codec: Mapped[str] = mapped_column(String(32))
+    frames: Mapped[int] = mapped_column(Integer, default=0)
+    created_ts: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_video_clips_created", "created_ts"),)
+
+
+@dataclass(frozen=True)
+class NewSegment:
+    camera: str
+    path: Path
+    start_ts: float
+    end_ts: float
+    size_bytes: int
+    codec: str
+    frames: int
+
+
+class VideoStore:
+    """Footage on disk under ``root`` and its index in the edge database (shared by threads)."""
+
+    def __init__(self, root: Path, sessions: sessionmaker[Session]) -> None:
+        self.root = root
+        self.recordings_dir = root / "recordings"
+        self.clips_dir = root / "clips"
+        self.sessions = sessions
+
+    @classmethod
+    def open(cls, root: Path, db_path: Path | None = None) -> VideoStore:
+        """Open the store at ``root`` with its database (``root/edge.db`` unless given)."""
+        import agents.edge.video.cameras  # noqa: F401 - registers the cameras table
+
+        _engine, sessions = open_database(db_path or root / "edge.db")
+        return cls(root, sessions)
+
+    # paths ------------------------------------------------------------------------------------------
+    def relative(self, path: Path) -> str:
+        try:
+            return str(path.resolve().relative_to(self.root.resolve()))
+        except ValueError:
+            return str(path.resolve())
+
+    def absolute(self, stored: str) -> Path:
+        path = Path(stored)
+        return path if path.is_absolute() else self.root / path
+
+    def segment_path(self, camera: str, start_ts: float) -> Path:
+        """``recordings/<camera>/<YYYY-MM-DD>/<HH>/<MM>-<SS>.<micro>.mp4`` (UTC)."""
+        start = from_ts(start_ts)
+        return (
+            self.recordings_dir / camera / f"{start:%Y-%m-%d}" / f"{start:%H}" / f"{start:%M-%S}.{start:%f}.mp4"
+        )
+
+    # segments ---------------------------------------------------------------------------------------
+    def add_segment(self, new: NewSegment) -> Segment:
+        with self.sessions.begin() as session:
+            row = Segment(
+                camera=new.camera,
+                path=self.relative(new.path),
+                start_ts=new.start_ts,
+                end_ts=new.end_ts,
+                size_bytes=new.size_bytes,
+                codec=new.codec,
+                frames=new.frames,
+            )
+            session.add(row)
+        return row
+
+    def segments(self, camera: str, start: datetime | float | None = None, end: datetime | float | None = None) -> list[Segment]:
+        """Segments of ``camera`` overlapping ``[start, end)``, oldest first (all when unbounded)."""
+        query = select(Segment).where(Segment.camera == camera)
+        if end is not None:
+            query = query.where(Segment.start_ts < to_ts(end))
+        if start is not None:
+            query = query.where(Segment.end_ts > to_ts(start))
+        with self.sessions() as session:
+            return list(session.scalars(query.order_by(Segment.start_ts)))
+
+    def oldest_segments(self, limit: int, before_ts: float | None = None) -> list[Segment]:
+        query = select(Segment)
+        if before_ts is not None:
+            query = query.where(Segment.end_ts < before_ts)
+        with self.sessions() as session:
+            return list(session.scalars(query.order_by(Segment.start_ts).limit(limit)))
+
+    def bytes_by_camera(self) -> dict[str, int]:
+        with self.sessions() as session:
+            rows = session.execute(select(Segment.camera, func.sum(Segment.size_bytes)).group_by(Segment.camera))
+            return {camera: int(total or 0) for camera, total in rows}
+
+    def total_bytes(self) -> int:
+        with self.sessions() as session:
+            segments = session.scalar(select(func.coalesce(func.sum(Segment.size_bytes), 0))) or 0
+            clips = session.scalar(select(func.coalesce(func.sum(Clip.size_bytes), 0))) or 0
+        return int(segments) + int(clips)
+
+    # clips ------------------------------------------------------------------------------------------
+    def add_clip(self, camera: str, path: Path, start_ts: float, end_ts: float, size: int, codec: str, frames: int) -> Clip:
+        with self.sessions.begin() as session:
+            stored = self.relative(path)
+            session.execute(delete(Clip).where(Clip.path == stored))
+            row = Clip(
+                camera=camera, path=stored, start_ts=start_ts, end_ts=end_ts, size_bytes=size, codec=codec,
+                frames=frames, created_ts=datetime.now(UTC).timestamp(),
+            )
+            session.add(row)
+        return row
+
+    def clips(self) -> list[Clip]:
+        with self.sessions() as session:
+            return list(session.scalars(select(Clip).order_by(Clip.created_ts)))
+
+    def oldest_clips(self, limit: int, before_ts: float | None = None) -> list[Clip]:
+        query = select(Clip)
+        if before_ts is not None:
+            query = query.where(Clip.created_ts < before_ts)
+        with self.sessions() as session:
+            return list(session.scalars(query.order_by(Clip.created_ts).limit(limit)))
+
+    # deletion (row first, then file) ----------------------------------------------------------------
+    def delete(self, rows: Sequence[Segment | Clip]) -> int:
+        """Delete ``rows`` from the index, commit, then remove their files; returns the bytes freed."""
+        if not rows:
+            return 0
+        segment_ids = [r.id for r in rows if isinstance(r, Segment)]
+        clip_ids = [r.id for r in rows if isinstance(r, Clip)]
+        with self.sessions.begin() as session:
+            if segment_ids:
+                session.execute(delete(Segment).where(Segment.id.in_(segment_ids)))
+            if clip_ids:
+                session.execute(delete(Clip).where(Clip.id.in_(clip_ids)))
+        freed = 0
+        for row in rows:
+            path = self.absolute(row.path)
+            try:
+                freed += path.stat().st_size
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            _prune_empty_dirs(path.parent, stop=self.root)
+        return freed
+
+    def reconcile(self, recover: bool = True) -> tuple[int, int]:
+        """Make index and disk agree (run at start-up, before recording): drop rows whose file is gone;
+        index complete-looking unindexed segment files left by a crash (``recover``) or delete them.
+        Returns ``(rows dropped, files handled)``."""
+        from agents.edge.video.recording import probe_segment  # avoid an import cycle
+
+        dropped = handled = 0
+        with self.sessions.begin() as session:
+            known = set()
+            for model in (Segment, Clip):
+                for row_id, stored in session.execute(select(model.id, model.path)).all():
+                    if self.absolute(stored).is_file():
+                        known.add(str(self.absolute(stored).resolve()))
+                    else:
+                        session.execute(delete(model).where(model.id == row_id))
+                        dropped += 1
+        if self.recordings_dir.is_dir():
+            for path in sorted(self.recordings_dir.rglob("*.mp4")):
+                if str(path.resolve()) in known:
+                    continue
+                handled += 1
+                found = probe_segment(path) if recover else None
+                if found is not None:
+                    self.add_segment(found)
+                else:
+                    path.unlink(missing_ok=True)
+                    _prune_empty_dirs(path.parent, stop=self.root)
+        return dropped, handled
+
+
+def _prune_empty_dirs(directory: Path, stop: Path) -> None:
+    stop = stop.resolve()
+    current = directory.resolve()
+    while current != stop and stop in current.parents:
+        try:
+            os.rmdir(current)
+        except OSError:
+            return
+        current = current.parent

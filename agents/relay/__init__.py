@@ -1,0 +1,1 @@
+"""The tenant relay: enrolment, the WireGuard hub, the uplink receiver, the event cache and forwarding."""

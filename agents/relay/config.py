@@ -1,0 +1,127 @@
+"""The relay's settings: one TOML file (default /etc/guardian/relay.toml), env prefix GUARDIAN_RELAY_.
+
+Secrets (the relay's request-signing key) come from a file, normally a systemd credential
+(``LoadCredential=``), never from the TOML itself.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from guardian.runtime.config import AgentSettings, Section
+from guardian.runtime.metrics import MetricsSettings
+
+DEFAULT_CONFIG = "/etc/guardian/relay.toml"
+
+
+class EnrolmentSettings(Section):
+    address: str = Field("0.0.0.0", description="Address the HTTPS enrolment endpoint listens on (public).")
+    port: int = Field(8443, ge=0, le=65535, description="TCP port of the HTTPS enrolment endpoint.")
+    tls_cert_file: Path = Field(description="PEM certificate (chain) the enrolment endpoint presents.")
+    tls_key_file: Path = Field(description="PEM private key of that certificate.")
+    public_endpoint: str = Field(
+        description="host:port of the relay's WireGuard UDP port as edges reach it (returned at enrolment)."
+    )
+    token_public_keys: list[str] = Field(
+        description="The cloud's Ed25519 token keys (base64url), as served by the cloud at /api/v1/keys."
+    )
+    client_ca_file: Path | None = Field(
+        None, description="tls mode only: CA that signs edge client certificates (made at setup)."
+    )
+    client_ca_key_file: Path | None = Field(
+        None, description="tls mode only: private key of that CA (a credential)."
+    )
+
+
+class TunnelSettings(Section):
+    mode: Literal["wireguard", "tls"] = Field(
+        "wireguard",
+        description="wireguard: the uplink runs inside a WireGuard tunnel (production). tls: edge and relay "
+        "talk gRPC over mutual TLS on a local address (the local demo; no tunnel).",
+    )
+    interface: str = Field("wg-guardian", max_length=15, description="WireGuard interface name.")
+    implementation: Literal["auto", "kernel", "userspace"] = Field(
+        "auto", description="auto: kernel WireGuard when the kernel has it, else wireguard-go."
+    )
+    listen_port: int = Field(51820, ge=1, le=65535, description="WireGuard UDP port.")
+    network: str = Field("10.77.0.0/24", description="Tunnel network; the relay takes the first address.")
+    private_key_file: Path = Field(
+        Path("/var/lib/guardian-relay/wireguard.key"), description="Relay's WireGuard key (made on first start)."
+    )
+    keepalive_s: int = Field(25, ge=0, le=3600, description="Persistent keepalive the relay asks edges to use.")
+    reconcile_interval_s: float = Field(5.0, gt=0, description="How often peers are checked against the registry.")
+
+    @field_validator("network")
+    @classmethod
+    def _network(cls, value: str) -> str:
+        net = ipaddress.ip_network(value)
+        if net.num_addresses < 4:
+            raise ValueError("tunnel network too small")
+        return str(net)
+
+    @property
+    def relay_address(self) -> str:
+        return str(next(ipaddress.ip_network(self.network).hosts()))
+
+
+class UplinkSettings(Section):
+    port: int = Field(50051, ge=1, le=65535, description="gRPC port, bound on the tunnel address only.")
+    tls_listen_address: str = Field("127.0.0.1", description="tls mode only: where the gRPC server listens.")
+    edge_media_port: int = Field(50052, ge=1, le=65535, description="Port of each edge's EdgeMedia server.")
+    max_batch: int = Field(512, ge=1, description="Messages stored per transaction at most.")
+
+
+class CacheSettings(Section):
+    database: Path = Field(Path("/var/lib/guardian-relay/relay.db"), description="The relay's SQLite file.")
+    event_retention_days: float = Field(30.0, gt=0, description="Events older than this are deleted.")
+    telemetry_retention_hours: float = Field(24.0, gt=0, description="Telemetry samples kept this long.")
+    cleanup_interval_s: float = Field(600.0, gt=0, description="How often expired rows are deleted.")
+
+
+class HealthSettings(Section):
+    offline_after_s: float = Field(90.0, gt=0, description="No message for this long: the device is offline.")
+    degraded_outbox_length: int = Field(1000, ge=1, description="An outbox longer than this: degraded.")
+    degraded_disk_percent: float = Field(90.0, gt=0, le=100, description="Disk use above this: degraded.")
+    report_interval_s: float = Field(30.0, gt=0, description="How often DeviceHealth is sent to the cloud.")
+
+
+class CloudSettings(Section):
+    enabled: bool = Field(True, description="Forward summaries and health to the cloud.")
+    url: str = Field("https://cloud.invalid", description="Base URL of the cloud (https).")
+    ca_file: Path | None = Field(None, description="CA bundle to verify the cloud's certificate (default: system).")
+    relay_id: str = Field(description="This relay's id, as registered in the cloud.")
+    tenant_id: str = Field(description="The tenant this relay serves; bootstrap tokens must name it.")
+    signing_key_file: Path = Field(
+        Path("/var/lib/guardian-relay/relay-signing.key"),
+        description="Ed25519 key (base64url seed) that signs requests to the cloud; a credential.",
+    )
+    batch_size: int = Field(500, ge=1, le=5000, description="Events per ingest request at most.")
+    interval_s: float = Field(1.0, gt=0, description="Pause between forwarding rounds when idle.")
+    timeout_s: float = Field(10.0, gt=0, description="HTTP timeout per request.")
+    backoff_max_s: float = Field(60.0, gt=0, description="Longest pause between retries.")
+
+
+class RelaySettings(AgentSettings):
+    model_config = SettingsConfigDict(env_prefix="GUARDIAN_RELAY_")
+
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.", pattern=r"^(?i:debug|info|warning|error)$")
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    enrolment: EnrolmentSettings = Field(description="The public HTTPS enrolment endpoint.")
+    tunnel: TunnelSettings = Field(default_factory=TunnelSettings)
+    uplink: UplinkSettings = Field(default_factory=UplinkSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
+    cloud: CloudSettings = Field(description="Where privacy-minimised summaries go.")
+
+    @model_validator(mode="after")
+    def _tls_mode_needs_ca(self) -> RelaySettings:
+        if self.tunnel.mode == "tls" and (
+            self.enrolment.client_ca_file is None or self.enrolment.client_ca_key_file is None
+        ):
+            raise ValueError("tunnel.mode = 'tls' needs enrolment.client_ca_file and enrolment.client_ca_key_file")
+        return self

@@ -1,0 +1,196 @@
+"""Forwarding to the cloud: privacy-minimised summaries and device health, signed, retried, acked.
+
+What leaves the relay is built here and only here, from the cloud contract
+(:mod:`guardian.contracts.cloud.v1`), which has no field for boxes, tracks, scores, snapshots or clips:
+an :class:`EventSummary` carries the event id, device, camera, label, start/end, a coarse confidence
+bucket and whether a clip exists. Requests are ``POST {cloud}/api/v1/ingest`` with the proto3 JSON of an
+:class:`IngestBatch`, signed with the relay's Ed25519 key (:func:`guardian.tokens.sign_relay_request`);
+the cloud's certificate is verified against the configured CA, so both ends are authenticated. An event
+is marked forwarded only after a 2xx answer, at the version that was sent; anything else is retried
+with exponential backoff and full jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from dataclasses import dataclass
+
+import httpx
+from google.protobuf import json_format
+from sqlalchemy import select
+
+from agents.relay.cache import EventCache
+from agents.relay.config import CloudSettings
+from agents.relay.db import CachedEvent, UsedToken
+from agents.relay.health import HealthMonitor
+from guardian import tokens
+from guardian.contracts.cloud.v1 import ingest_pb2
+from guardian.runtime.errors import GuardianError
+from guardian.runtime.logging import get_logger
+from guardian.runtime.metrics import AgentMetrics
+
+log = get_logger("guardian.relay.forwarder")
+
+INGEST_PATH = "/api/v1/ingest"
+CONSUME_PATH = "/api/v1/relay/bootstrap/consume"
+
+
+class CloudRejected(GuardianError):
+    def __init__(self, status: int, body: str) -> None:
+        self.status = status
+        super().__init__(f"cloud answered {status}: {body[:200]}")
+
+
+def confidence_bucket(max_score: float) -> int:
+    if max_score >= 0.75:
+        return ingest_pb2.CONFIDENCE_HIGH
+    if max_score >= 0.5:
+        return ingest_pb2.CONFIDENCE_MEDIUM
+    if max_score > 0:
+        return ingest_pb2.CONFIDENCE_LOW
+    return ingest_pb2.CONFIDENCE_UNSPECIFIED
+
+
+def summarise(event: CachedEvent) -> ingest_pb2.EventSummary:
+    """The only view of an event the cloud ever gets."""
+    summary = ingest_pb2.EventSummary(
+        event_id=event.event_id,
+        device_id=event.device_id,
+        camera=event.camera,
+        label=event.label,
+        confidence=confidence_bucket(event.max_score),  # type: ignore[arg-type]
+        has_clip=bool(event.clip_ref),
+    )
+    if event.start is not None:
+        summary.start.FromDatetime(event.start)
+    if event.end is not None:
+        summary.end.FromDatetime(event.end)
+    return summary
+
+
+@dataclass
+class Backoff:
+    base: float = 0.5
+    cap: float = 60.0
+    attempt: int = 0
+
+    def next(self) -> float:
+        """Full jitter: uniform in [0, min(cap, base·2^attempt)]."""
+        delay = random.uniform(0, min(self.cap, self.base * (2**self.attempt)))
+        self.attempt += 1
+        return delay
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class CloudClient:
+    """Signed JSON requests to the cloud."""
+
+    def __init__(self, settings: CloudSettings, signing_key: tokens.Ed25519PrivateKey) -> None:
+        self.settings = settings
+        self.key = signing_key
+        verify: object = str(settings.ca_file) if settings.ca_file else True
+        self.http = httpx.AsyncClient(
+            base_url=settings.url.rstrip("/"), verify=verify, timeout=settings.timeout_s  # type: ignore[arg-type]
+        )
+
+    async def post(self, path: str, body: bytes) -> httpx.Response:
+        headers = tokens.sign_relay_request(
+            self.key, relay_id=self.settings.relay_id, method="POST", path=path, body=body
+        )
+        headers["Content-Type"] = "application/json"
+        return await self.http.post(path, content=body, headers=headers)
+
+    async def ingest(self, batch: ingest_pb2.IngestBatch) -> ingest_pb2.IngestResult:
+        body = json_format.MessageToJson(batch, indent=None).encode()
+        response = await self.post(INGEST_PATH, body)
+        if response.status_code // 100 != 2:
+            raise CloudRejected(response.status_code, response.text)
+        result = ingest_pb2.IngestResult()
+        json_format.Parse(response.text or "{}", result, ignore_unknown_fields=True)
+        return result
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+class Forwarder:
+    def __init__(
+        self,
+        settings: CloudSettings,
+        cache: EventCache,
+        health: HealthMonitor,
+        client: CloudClient,
+        metrics: AgentMetrics,
+    ) -> None:
+        self.settings = settings
+        self.cache = cache
+        self.health = health
+        self.client = client
+        self.backoff = Backoff(cap=settings.backoff_max_s)
+        self.sent = metrics.counter("forward", "events_total", "Event summaries acknowledged by the cloud.")
+        self.duplicates = metrics.counter("forward", "duplicates_total", "Summaries the cloud already held.")
+        self.failures = metrics.counter("forward", "failures_total", "Failed ingest requests.")
+        self.pending = metrics.gauge("forward", "pending_events", "Events not yet acknowledged by the cloud.")
+        self.latency = metrics.histogram("forward", "request_seconds", "Ingest request duration.")
+
+    async def run_once(self) -> int:
+        """One round: send what is pending; returns the number of events acknowledged."""
+        events = await asyncio.to_thread(self.cache.pending_forward, self.settings.batch_size)
+        reports = await asyncio.to_thread(self.health.evaluate)
+        if not events and not reports:
+            return 0
+        batch = ingest_pb2.IngestBatch(relay_id=self.settings.relay_id)
+        batch.events.extend(summarise(e) for e in events)
+        batch.health.extend(reports)
+        with self.latency.time():
+            result = await self.client.ingest(batch)
+        await asyncio.to_thread(self.cache.mark_forwarded, [(e.event_id, e.version) for e in events])
+        if reports:
+            await asyncio.to_thread(self.health.mark_reported, reports)
+        self.sent.inc(len(events))
+        self.duplicates.inc(result.events_duplicate)
+        return len(events)
+
+    async def report_consumed_tokens(self) -> None:
+        """Tell the cloud which bootstrap tokens this relay spent (it refuses their reuse elsewhere)."""
+        with self.cache.sessions() as session:
+            nonces = list(session.scalars(select(UsedToken.nonce).where(UsedToken.reported.is_(False)).limit(50)))
+        for nonce in nonces:
+            body = json.dumps({"nonce": nonce}).encode()
+            response = await self.client.post(CONSUME_PATH, body)
+            if response.status_code == 409:
+                log.warning("cloud_says_token_reused_or_revoked")
+            elif response.status_code // 100 != 2:
+                continue
+            with self.cache.sessions() as session, session.begin():
+                row = session.get(UsedToken, nonce)
+                if row is not None:
+                    row.reported = True
+
+    async def run(self, progress=lambda: None) -> None:  # type: ignore[no-untyped-def]
+        loop = asyncio.get_running_loop()
+        next_token_report = 0.0
+        while True:
+            try:
+                sent = await self.run_once()
+                if loop.time() >= next_token_report:
+                    next_token_report = loop.time() + 30.0
+                    try:
+                        await self.report_consumed_tokens()
+                    except httpx.HTTPError as exc:
+                        log.info("token_use_report_deferred", error=str(exc))
+                self.backoff.reset()
+                self.pending.set(await asyncio.to_thread(self.cache.pending_count))
+                progress()
+                if sent < self.settings.batch_size:
+                    await asyncio.sleep(self.settings.interval_s)
+            except (httpx.HTTPError, CloudRejected) as exc:
+                self.failures.inc()
+                delay = self.backoff.next()
+                log.warning("forward_failed", error=str(exc), retry_in_s=round(delay, 2))
+                progress()
+                await asyncio.sleep(delay)

@@ -1,0 +1,221 @@
+"""The relay agent: one process, one TaskGroup.
+
+Start order: database → WireGuard interface and peers (wireguard mode) → gRPC Uplink server on the
+tunnel address → HTTPS enrolment (public address, and the tunnel address for key rotation) → the
+reconcile, forwarding and cleanup loops. READY follows (``run_agent``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import grpc
+import uvicorn
+
+from agents.relay.cache import EventCache
+from agents.relay.config import RelaySettings
+from agents.relay.enrolment import RelayInfo, create_app
+from agents.relay.forwarder import CloudClient, Forwarder
+from agents.relay.grpc_server import (
+    UplinkService,
+    identify_by_certificate,
+    identify_by_tunnel_address,
+    make_server,
+)
+from agents.relay.health import HealthMonitor
+from agents.relay.registry import Registry
+from agents.relay.tunnel import RelayTunnel
+from guardian import tokens
+from guardian.runtime.errors import ConfigError
+from guardian.runtime.logging import get_logger
+from guardian.runtime.metrics import AgentMetrics, MetricsServer, serve_metrics
+from guardian.runtime.service import ServiceContext
+
+log = get_logger("guardian.relay")
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn without its own signal handling: the agent runner owns SIGTERM/SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _listen_socket(address: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((address, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def load_signing_key(path: Path) -> tokens.Ed25519PrivateKey:
+    try:
+        return tokens.private_key_from_text(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(str(path), ["cloud.signing_key_file: file not found"]) from None
+    except ValueError as exc:
+        raise ConfigError(str(path), [f"cloud.signing_key_file: {exc}"]) from None
+
+
+class RelayAgent:
+    name = "relay"
+
+    def __init__(self, settings: RelaySettings, metrics: AgentMetrics | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics or AgentMetrics("relay")
+        self._grpc: grpc.aio.Server | None = None
+        self._http: _Uvicorn | None = None
+        self._cloud: CloudClient | None = None
+        self._metrics_server: MetricsServer | None = None
+        self._reconcile_now = asyncio.Event()
+        self.tunnel: RelayTunnel | None = None
+
+    async def start(self, ctx: ServiceContext) -> None:
+        s = self.settings
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per forward request is noise
+        from agents.relay.db import open_database
+
+        try:
+            keys = tokens.load_public_keys(s.enrolment.token_public_keys)
+        except ValueError as exc:
+            raise ConfigError("enrolment.token_public_keys", [str(exc)]) from None
+        _engine, sessions = open_database(s.cache.database)
+        self.registry = Registry(
+            sessions,
+            tenant_id=s.cloud.tenant_id,
+            relay_id=s.cloud.relay_id,
+            token_keys=keys,
+            network=s.tunnel.network,
+            relay_address=s.tunnel.relay_address,
+        )
+        self.cache = EventCache(
+            sessions,
+            retention=timedelta(days=s.cache.event_retention_days),
+            telemetry_retention=timedelta(hours=s.cache.telemetry_retention_hours),
+        )
+        self.health = HealthMonitor(sessions, s.health, self.metrics)
+        self._metrics_server = serve_metrics(s.metrics, self.metrics)
+
+        if s.tunnel.mode == "wireguard":
+            self.tunnel = RelayTunnel(s.tunnel, self.registry, self.metrics)
+            await asyncio.to_thread(self.tunnel.up)
+            grpc_address = s.tunnel.relay_address
+            identify = identify_by_tunnel_address(self.registry)
+        else:
+            grpc_address = s.uplink.tls_listen_address
+            identify = identify_by_certificate(self.registry)
+
+        self.uplink = UplinkService(self.cache, identify, self.metrics, s.uplink.max_batch)
+        self._grpc = make_server(self.uplink)
+        target = f"{grpc_address}:{s.uplink.port}"
+        if s.tunnel.mode == "wireguard":
+            self._grpc.add_insecure_port(target)  # inside WireGuard: encrypted and authenticated already
+        else:
+            self._grpc.add_secure_port(target, self._server_credentials())
+        await self._grpc.start()
+        log.info("uplink_listening", address=target, mode=s.tunnel.mode)
+
+        loop = asyncio.get_running_loop()
+
+        def on_change() -> None:  # from the enrolment thread pool
+            loop.call_soon_threadsafe(loop.call_later, 1.0, self._reconcile_now.set)
+
+        prefix = ipaddress.ip_network(s.tunnel.network).prefixlen
+        info = RelayInfo(
+            relay_public_key=self.tunnel.public_key if self.tunnel else "",
+            relay_endpoint=s.enrolment.public_endpoint,
+            relay_tunnel_address=grpc_address,
+            tunnel_prefix=prefix,
+            uplink_port=s.uplink.port,
+            media_port=s.uplink.edge_media_port,
+            keepalive_s=s.tunnel.keepalive_s,
+        )
+        app = create_app(self.registry, info, on_change)
+        sockets = [_listen_socket(s.enrolment.address, s.enrolment.port)]
+        if self.tunnel is not None and s.enrolment.address not in ("0.0.0.0", "::", grpc_address):
+            sockets.append(_listen_socket(grpc_address, s.enrolment.port))
+        config = uvicorn.Config(
+            app,
+            ssl_certfile=str(s.enrolment.tls_cert_file),
+            ssl_keyfile=str(s.enrolment.tls_key_file),
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+        )
+        self._http = _Uvicorn(config)
+        ctx.tasks.create_task(self._http.serve(sockets=sockets), name="enrolment")
+        log.info("enrolment_listening", address=s.enrolment.address, port=s.enrolment.port)
+
+        if self.tunnel is not None:
+            ctx.tasks.create_task(self._reconcile_loop(ctx), name="reconcile")
+        ctx.tasks.create_task(self._cleanup_loop(ctx), name="cleanup")
+        if s.cloud.enabled:
+            self._cloud = CloudClient(s.cloud, load_signing_key(s.cloud.signing_key_file))
+            forwarder = Forwarder(s.cloud, self.cache, self.health, self._cloud, self.metrics)
+            ctx.tasks.create_task(forwarder.run(ctx.watchdog.progress), name="forwarder")
+
+    def _server_credentials(self) -> grpc.ServerCredentials:
+        e = self.settings.enrolment
+        assert e.client_ca_file is not None
+        return grpc.ssl_server_credentials(
+            [(e.tls_key_file.read_bytes(), e.tls_cert_file.read_bytes())],
+            root_certificates=e.client_ca_file.read_bytes(),
+            require_client_auth=True,
+        )
+
+    async def _reconcile_loop(self, ctx: ServiceContext) -> None:
+        assert self.tunnel is not None
+        interval = self.settings.tunnel.reconcile_interval_s
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._reconcile_now.wait(), timeout=interval)
+            self._reconcile_now.clear()
+            try:
+                await asyncio.to_thread(self.tunnel.reconcile)
+            except Exception as exc:  # a failed `wg` call must not end the relay; retried next round
+                log.error("reconcile_failed", error=str(exc))
+                continue
+            for device_id in await asyncio.to_thread(self._revoked_ids):
+                if self.uplink.active.get(device_id):
+                    self.uplink.disconnect(device_id)
+            ctx.watchdog.progress()
+
+    def _revoked_ids(self) -> list[str]:
+        from sqlalchemy import select
+
+        from agents.relay.db import Device
+
+        with self.registry.sessions() as session:
+            return list(session.scalars(select(Device.device_id).where(Device.revoked_at.is_not(None))))
+
+    async def _cleanup_loop(self, ctx: ServiceContext) -> None:
+        while True:
+            events, samples = await asyncio.to_thread(self.cache.cleanup)
+            tokens_forgotten = await asyncio.to_thread(self.registry.forget_expired_tokens)
+            if events or samples or tokens_forgotten:
+                log.info("cache_cleaned", events=events, telemetry=samples, tokens=tokens_forgotten)
+            if not self.settings.cloud.enabled:
+                await asyncio.to_thread(self.health.evaluate)
+            ctx.watchdog.progress()
+            await asyncio.sleep(self.settings.cache.cleanup_interval_s if self.settings.cloud.enabled else 5.0)
+
+    async def close(self) -> None:
+        if self._http is not None:
+            self._http.should_exit = True
+        if self._grpc is not None:
+            await self._grpc.stop(grace=1.0)
+        if self._cloud is not None:
+            await self._cloud.close()
+        if self._metrics_server is not None:
+            self._metrics_server.close()

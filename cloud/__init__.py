@@ -1,0 +1,1 @@
+"""The Guardian cloud control plane: accounts, tenants, relays, event inventory, tokens (FastAPI)."""

@@ -1,0 +1,190 @@
+"""Annotated dependencies: ``SessionDep``, ``CurrentUser``, ``TenantDep`` (every tenant-scoped query
+goes through it), ``TenantAdmin``, ``Operator`` and ``SignedRelay`` (relay → cloud requests)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Request
+from sqlalchemy import Select, delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cloud.core import security
+from cloud.core.db import utcnow
+from cloud.core.errors import Forbidden, NotFound, Unauthorized
+from cloud.core.state import Cloud
+from cloud.models import Relay, RelayNonce, Tenant, User
+from guardian import tokens
+
+from cloud.core.accounts import ACCESS_COOKIE
+
+M = TypeVar("M")
+
+
+def get_cloud(request: Request) -> Cloud:
+    return request.app.state.cloud  # type: ignore[no-any-return]
+
+
+CloudDep = Annotated[Cloud, Depends(get_cloud)]
+
+
+def get_session(cloud: CloudDep) -> Iterator[Session]:
+    with cloud.sessions() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return request.cookies.get(ACCESS_COOKIE)
+
+
+def get_current_user(request: Request, cloud: CloudDep, session: SessionDep) -> User:
+    token = _bearer(request)
+    if not token:
+        raise Unauthorized("not signed in", headers={"WWW-Authenticate": "Bearer"})
+    claims = security.read_access_token(cloud.secret, token)
+    if claims is None:
+        raise Unauthorized("access token invalid or expired", headers={"WWW-Authenticate": "Bearer"})
+    user = session.get(User, str(claims["sub"]))
+    if user is None or user.token_version != claims.get("ver"):
+        raise Unauthorized("access token no longer valid", headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+@dataclass
+class TenantScope:
+    """The signed-in member's tenant. Tenant-owned rows are only reachable through its methods."""
+
+    tenant: Tenant
+    user: User
+    session: Session
+
+    @property
+    def id(self) -> str:
+        return self.tenant.id
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user.role == "admin"
+
+    def select(self, model: type[M], *columns: Any) -> Select[Any]:
+        """``SELECT`` of ``model`` (or of ``columns``) already restricted to this tenant."""
+        stmt = select(*columns) if columns else select(model)
+        return stmt.where(model.tenant_id == self.tenant.id)  # type: ignore[attr-defined]
+
+    def get(self, model: type[M], ident: str, what: str = "object") -> M:
+        """One row of this tenant by primary-key ``id``, or 404 (also when it belongs to another tenant)."""
+        row = self.session.scalars(
+            self.select(model).where(model.id == ident)  # type: ignore[attr-defined]
+        ).first()
+        if row is None:
+            raise NotFound(f"{what} not found")
+        return row
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise Forbidden("tenant admin role required")
+
+
+def get_tenant(user: CurrentUser, session: SessionDep) -> TenantScope:
+    if user.tenant_id is None:
+        raise Forbidden("this account belongs to no tenant")
+    tenant = session.get(Tenant, user.tenant_id)
+    if tenant is None:
+        raise Forbidden("this account belongs to no tenant")
+    return TenantScope(tenant=tenant, user=user, session=session)
+
+
+TenantDep = Annotated[TenantScope, Depends(get_tenant)]
+
+
+def get_tenant_admin(scope: TenantDep) -> TenantScope:
+    scope.require_admin()
+    return scope
+
+
+TenantAdmin = Annotated[TenantScope, Depends(get_tenant_admin)]
+
+
+def get_operator(user: CurrentUser) -> User:
+    if not user.is_operator:
+        raise Forbidden("operator role required")
+    return user
+
+
+Operator = Annotated[User, Depends(get_operator)]
+
+
+# --- relays -----------------------------------------------------------------------------------------
+
+
+async def read_body(request: Request) -> bytes:
+    return await request.body()
+
+
+@dataclass
+class RelayCaller:
+    relay: Relay
+    body: bytes
+    session: Session
+
+    @property
+    def tenant_id(self) -> str:
+        if self.relay.tenant_id is None:
+            raise Forbidden("relay is not assigned to a tenant", code="relay_unassigned")
+        return self.relay.tenant_id
+
+
+def get_signed_relay(
+    request: Request, cloud: CloudDep, session: SessionDep, body: Annotated[bytes, Depends(read_body)]
+) -> RelayCaller:
+    """Authenticate a relay request by its Ed25519 signature (see :mod:`guardian.tokens`); refuse replays."""
+    relay_id = tokens.relay_id_of(request.headers)
+    relay = session.get(Relay, relay_id) if relay_id and len(relay_id) <= 36 else None
+    if relay is None or not relay.enabled:
+        raise Unauthorized("unknown or disabled relay", code="relay_auth")
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    try:
+        signed = tokens.verify_relay_request(
+            request.headers,
+            tokens.public_key_from_text(relay.public_key),
+            method=request.method,
+            path=path,
+            body=body,
+        )
+    except tokens.TokenError as exc:
+        raise Unauthorized(str(exc), code="relay_auth") from None
+    now = utcnow()
+    try:
+        with session.begin_nested():
+            session.add(RelayNonce(relay_id=relay.id, nonce=signed.nonce, seen_at=now))
+    except IntegrityError:
+        raise Unauthorized("request replayed (nonce already used)", code="relay_replay") from None
+    # Nonces older than the window cannot be replayed anyway (the timestamp check refuses them).
+    session.execute(
+        delete(RelayNonce).where(
+            RelayNonce.relay_id == relay.id, RelayNonce.seen_at < now - timedelta(seconds=2 * tokens.REQUEST_WINDOW)
+        )
+    )
+    relay.last_seen_at = now
+    return RelayCaller(relay=relay, body=body, session=session)
+
+
+SignedRelay = Annotated[RelayCaller, Depends(get_signed_relay)]

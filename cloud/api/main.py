@@ -1,0 +1,211 @@
+"""The FastAPI application: routers, error bodies, security headers, CORS, size limits, UI hook."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cloud.api.routes import auth, cameras, devices, events, health, keys, relay_api, relays, tenants, users
+from cloud.core.config import CloudSettings
+from cloud.core.db import session_scope
+from cloud.core.errors import ApiError
+from cloud.core.state import Cloud
+from cloud.models import ErrorResponse
+from guardian.runtime.logging import get_logger
+
+log = get_logger("cloud.api")
+
+ROUTERS = [auth.router, users.router, tenants.router, relays.router, devices.router, cameras.router,
+           events.router, relay_api.router, keys.router, health.router]
+
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+               422: "invalid_request", 429: "rate_limited", 500: "internal", 503: "unavailable"}
+
+
+def error_body(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None,
+               headers: dict[str, str] | None = None) -> JSONResponse:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    return JSONResponse({"error": jsonable_encoder(error)}, status_code=status, headers=headers)
+
+
+class BodyLimit:
+    """413 for bodies over the limit, by Content-Length or while streaming (chunked uploads)."""
+
+    def __init__(self, app: ASGIApp, default: int, ingest: int) -> None:
+        self.app, self.default, self.ingest = app, default, ingest
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.ingest if scope["path"] == "/api/v1/ingest" else self.default
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await error_body(413, "too_large", f"request body over {limit} bytes")(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _TooLarge(limit)
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge as exc:
+            await error_body(413, "too_large", f"request body over {exc.limit} bytes")(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+_CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+# Swagger UI loads its assets from a CDN and runs an inline script.
+_DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+             "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+             "frame-ancestors 'none'")
+
+
+def find_ui_dir(settings: CloudSettings) -> Path | None:
+    """The built web UI to serve at / (``http.ui_dir``, else ``ui/dist`` in the checkout) if it exists."""
+    candidate = settings.http.ui_dir or Path(__file__).resolve().parents[2] / "ui" / "dist"
+    return candidate if (candidate / "index.html").is_file() else None
+
+
+def create_app(settings: CloudSettings, cloud: Cloud | None = None) -> FastAPI:
+    cloud = cloud or Cloud.from_settings(settings)
+    # OIDC is optional; the client is created once per process and caches discovery and keys.
+    if settings.oidc.enabled and cloud.oidc is None:
+        from cloud.core.oidc import OidcClient
+
+        cloud.oidc = OidcClient(settings.oidc)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await cloud.bus.start()
+        task = asyncio.create_task(_retention_loop(cloud), name="retention")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await cloud.bus.close()
+
+    app = FastAPI(
+        title="Guardian cloud",
+        version="1",
+        description="Control plane of Private AI Guardian: accounts, tenants, relays, event inventory, tokens. "
+        "Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}`.",
+        lifespan=lifespan,
+        responses={401: {"model": ErrorResponse}, 403: {"model": ErrorResponse}, 404: {"model": ErrorResponse},
+                   422: {"model": ErrorResponse}},
+    )
+    app.state.cloud = cloud
+    for router in ROUTERS:
+        app.include_router(router)
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return error_body(exc.status, exc.code, exc.message, getattr(exc, "details", None), exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_body(exc.status_code, _HTTP_CODES.get(exc.status_code, "error"), str(exc.detail),
+                          headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()]
+        return error_body(422, "invalid_request", "request does not match the schema", details)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled_error", path=request.url.path, error=type(exc).__name__, exc_info=exc)
+        return error_body(500, "internal", "internal error")
+
+    @app.middleware("http")
+    async def _headers_and_metrics(request: Request, call_next):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        name = getattr(route, "path", "unmatched")
+        cloud.metrics.requests.labels(name, f"{response.status_code // 100}xx").inc()
+        cloud.metrics.latency.labels(name).observe(time.perf_counter() - started)
+        for key, value in _SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
+        docs = request.url.path in ("/docs", "/redoc")
+        response.headers.setdefault("Content-Security-Policy", _DOCS_CSP if docs else _CSP)
+        if request.url.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    if settings.http.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.http.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
+    app.add_middleware(BodyLimit, default=settings.http.max_body_bytes, ingest=settings.http.max_ingest_bytes)
+
+    # Hook for the web UI: served at / when built (ui/dist), after every API route.
+    ui_dir = find_ui_dir(settings)
+    if ui_dir is not None:
+        app.mount("/", StaticFiles(directory=ui_dir, html=True), name="ui")
+    return app
+
+
+async def _retention_loop(cloud: Cloud) -> None:
+    from cloud.retention import cleanup
+
+    while True:
+        await asyncio.sleep(cloud.settings.retention_interval_seconds)
+        try:
+            deleted = await run_in_threadpool(
+                _run_cleanup, cloud, cleanup
+            )
+            for table, count in deleted.items():
+                cloud.metrics.retention_deleted.labels(table).inc(count)
+            log.info("retention_cleanup", **deleted)
+        except Exception as exc:  # noqa: BLE001 - keep the loop alive; the next run retries
+            log.warning("retention_failed", error=type(exc).__name__)
+
+
+def _run_cleanup(cloud: Cloud, cleanup):  # type: ignore[no-untyped-def]
+    with session_scope(cloud.sessions) as session:
+        return cleanup(session, cloud.settings.auth.login_window_seconds)

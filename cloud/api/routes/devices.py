@@ -1,0 +1,82 @@
+"""Edge devices (from relay reports) and the bootstrap tokens that let new devices enrol."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from fastapi import APIRouter, Response, status
+
+from cloud.api.deps import CloudDep, TenantAdmin, TenantDep
+from cloud.core import accounts
+from cloud.core.db import utcnow
+from cloud.core.errors import Conflict
+from cloud.models import (
+    BootstrapToken,
+    BootstrapTokenCreate,
+    BootstrapTokenIssued,
+    BootstrapTokenPublic,
+    Device,
+    DevicePublic,
+    DeviceUpdate,
+)
+from guardian import tokens
+from guardian.runtime.logging import get_logger
+
+router = APIRouter(prefix="/api/v1", tags=["devices"])
+log = get_logger("cloud.devices")
+
+
+@router.get("/devices", response_model=list[DevicePublic])
+def list_devices(scope: TenantDep) -> list[DevicePublic]:
+    rows = scope.session.scalars(scope.select(Device).order_by(Device.created_at))
+    return [DevicePublic.model_validate(d) for d in rows]
+
+
+@router.get("/devices/{device_id}", response_model=DevicePublic)
+def get_device(device_id: str, scope: TenantDep) -> DevicePublic:
+    return DevicePublic.model_validate(scope.get(Device, device_id, "device"))
+
+
+@router.patch("/devices/{device_id}", response_model=DevicePublic)
+def rename_device(device_id: str, body: DeviceUpdate, scope: TenantAdmin) -> DevicePublic:
+    device = scope.get(Device, device_id, "device")
+    device.name = body.name
+    return DevicePublic.model_validate(device)
+
+
+@router.get("/bootstrap-tokens", response_model=list[BootstrapTokenPublic])
+def list_bootstrap_tokens(scope: TenantAdmin) -> list[BootstrapTokenPublic]:
+    rows = scope.session.scalars(scope.select(BootstrapToken).order_by(BootstrapToken.created_at.desc()))
+    return [BootstrapTokenPublic.model_validate(t) for t in rows]
+
+
+@router.post("/bootstrap-tokens", status_code=status.HTTP_201_CREATED, response_model=BootstrapTokenIssued)
+def create_bootstrap_token(body: BootstrapTokenCreate, scope: TenantAdmin, cloud: CloudDep) -> BootstrapTokenIssued:
+    """A single-use, expiring token for enrolling a new device with the tenant's relay. Shown once."""
+    relay = accounts.tenant_relay(scope.session, scope.id)
+    if relay is None:
+        raise Conflict("no relay is assigned to this tenant yet", code="no_relay")
+    ttl = cloud.settings.tokens.bootstrap_token_hours * 3600
+    nonce = secrets.token_urlsafe(18)
+    now = utcnow()
+    text = tokens.mint_bootstrap_token(
+        cloud.signing_key, tenant_id=scope.id, relay_id=relay.id, ttl=ttl, label=body.label, nonce=nonce, now=now.timestamp()
+    )
+    row = BootstrapToken(
+        id=nonce, tenant_id=scope.id, relay_id=relay.id, label=body.label, created_by=scope.user.id,
+        created_at=now, expires_at=now + timedelta(seconds=ttl),
+    )
+    scope.session.add(row)
+    scope.session.flush()
+    log.info("bootstrap_token_issued", tenant=scope.id, token_id=row.id)
+    return BootstrapTokenIssued(**BootstrapTokenPublic.model_validate(row).model_dump(), token=text)
+
+
+@router.delete("/bootstrap-tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_bootstrap_token(token_id: str, scope: TenantAdmin) -> Response:
+    """Revoke a token; relays learn of it from ``GET /api/v1/relay/revocations``."""
+    row = scope.get(BootstrapToken, token_id, "bootstrap token")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,85 @@
+"""What relays call, with Ed25519-signed requests (:mod:`guardian.tokens`): ingestion and enrolment."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from google.protobuf import json_format
+from sqlalchemy import select
+
+from cloud import ingest as ingestion
+from cloud.api.deps import CloudDep, SignedRelay
+from cloud.core.db import utcnow
+from cloud.core.errors import ApiError, Conflict, NotFound
+from cloud.models import BootstrapConsume, BootstrapToken, Revocation
+from guardian.runtime.logging import get_logger
+
+router = APIRouter(prefix="/api/v1", tags=["relay (signed requests)"])
+log = get_logger("cloud.ingest")
+
+_RESULT_EXAMPLE = {"eventsAccepted": 2, "eventsDuplicate": 0, "healthAccepted": 1, "archivesAccepted": 0}
+
+
+@router.post(
+    "/ingest",
+    responses={200: {"content": {"application/json": {"example": _RESULT_EXAMPLE}},
+                     "description": "An IngestResult (proto3 JSON)."}},
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"type": "object", "description": "guardian.cloud.v1.IngestBatch in the proto3 JSON mapping"}}}}},
+)
+def ingest(caller: SignedRelay, cloud: CloudDep) -> Response:
+    """Store an ``IngestBatch`` (event summaries, device health, archive records) from the calling relay.
+
+    Response headers ``X-Guardian-Rejected-Events`` / ``-Archives`` count items dropped by plan limits
+    (camera count, retention, archive bytes); they will not be accepted on retry either.
+    """
+    metrics = cloud.metrics
+    try:
+        batch = ingestion.parse_batch(caller.body)
+        outcome = ingestion.ingest(caller.session, cloud.bus, caller.relay, batch)
+    except ApiError as exc:
+        metrics.ingest_batches.labels(exc.code).inc()
+        log.warning("ingest_refused", relay=caller.relay.id, code=exc.code)
+        raise
+    metrics.ingest_batches.labels("ok").inc()
+    metrics.ingest_events.labels("accepted").inc(outcome.result.events_accepted)
+    metrics.ingest_events.labels("duplicate").inc(outcome.result.events_duplicate)
+    metrics.ingest_events.labels("rejected").inc(outcome.rejected_events)
+    body = json_format.MessageToJson(outcome.result, always_print_fields_with_no_presence=True, indent=None)
+    return Response(
+        body, media_type="application/json",
+        headers={"X-Guardian-Rejected-Events": str(outcome.rejected_events),
+                 "X-Guardian-Rejected-Archives": str(outcome.rejected_archives)},
+    )
+
+
+@router.get("/relay/whoami")
+def whoami(caller: SignedRelay) -> dict[str, str | None]:
+    """The calling relay's id and tenant (the tenant it must check clip tokens against)."""
+    return {"relay_id": caller.relay.id, "tenant_id": caller.relay.tenant_id}
+
+
+@router.get("/relay/revocations", response_model=list[Revocation])
+def revocations(caller: SignedRelay) -> list[Revocation]:
+    """Nonces of this relay's bootstrap tokens that are revoked or used and not yet expired."""
+    now = utcnow()
+    rows = caller.session.scalars(
+        select(BootstrapToken).where(
+            BootstrapToken.relay_id == caller.relay.id,
+            BootstrapToken.expires_at > now,
+            (BootstrapToken.revoked_at.is_not(None)) | (BootstrapToken.used_at.is_not(None)),
+        )
+    )
+    return [Revocation(nonce=r.id, expires_at=r.expires_at) for r in rows]
+
+
+@router.post("/relay/bootstrap/consume", status_code=204)
+def consume_bootstrap(body: BootstrapConsume, caller: SignedRelay) -> Response:
+    """Mark a bootstrap token used (the relay verified it offline first). 409 if used, revoked or expired."""
+    row = caller.session.get(BootstrapToken, body.nonce)
+    if row is None or row.relay_id != caller.relay.id:
+        raise NotFound("bootstrap token not found")
+    now = utcnow()
+    if row.revoked_at is not None or row.used_at is not None or row.expires_at <= now:
+        raise Conflict("bootstrap token already used, revoked or expired", code="token_spent")
+    row.used_at = now
+    return Response(status_code=204)

@@ -1,0 +1,222 @@
+"""``guardian-cloud``: the cloud's operator command line.
+
+    guardian-cloud check-config            validate settings (file + GUARDIAN_CLOUD_* + credentials)
+    guardian-cloud keygen                  print a new Ed25519 signing key (for GUARDIAN_CLOUD_SIGNING_KEY)
+    guardian-cloud migrate [--revision R]  upgrade the database schema (Alembic)
+    guardian-cloud serve                   run the API (uvicorn)
+    guardian-cloud create-admin EMAIL      create a platform operator (password from stdin or a prompt)
+    guardian-cloud relays register NAME --endpoint URL (--public-key KEY | --generate-key)
+    guardian-cloud relays list
+    guardian-cloud tenants list
+    guardian-cloud cleanup                 run retention once
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from cloud.core.config import DEFAULT_CONFIG, CloudSettings
+from guardian import tokens
+from guardian.runtime.cli import add_config_argument, run_cli
+from guardian.runtime.config import load_settings
+from guardian.runtime.errors import EX_CONFIG, EX_USAGE, GuardianError
+from guardian.runtime.logging import configure_logging
+
+
+class CliError(GuardianError):
+    exit_code = EX_USAGE
+
+
+def _settings(args: argparse.Namespace) -> CloudSettings:
+    path: Path | None = args.config
+    if path is not None and str(path) == DEFAULT_CONFIG and not path.exists() and "GUARDIAN_CLOUD_CONFIG" not in os.environ:
+        path = None  # no file at the default place: environment and credentials only
+    return load_settings(CloudSettings, path)
+
+
+def _sessions(settings: CloudSettings):  # type: ignore[no-untyped-def]
+    from cloud.core.db import make_engine, make_sessionmaker
+
+    return make_sessionmaker(make_engine(settings.database.url))
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    backend = "postgresql" if settings.database.is_postgres else "sqlite"
+    oidc = "on" if settings.oidc.enabled else "off"
+    print(f"config ok (database: {backend}, oidc: {oidc}, signing key id: "
+          f"{tokens.key_id(tokens.private_key_from_text(settings.signing_key.get_secret_value()))})")
+    return 0
+
+
+def _keygen(_args: argparse.Namespace) -> int:
+    key = tokens.generate_private_key()
+    print(json.dumps({"signing_key": tokens.private_key_to_text(key), "public_key": tokens.public_key_to_text(key),
+                      "kid": tokens.key_id(key)}, indent=2))
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from cloud.core.db import migrate
+
+    settings = _settings(args)
+    configure_logging(settings.log_level)
+    migrate(settings.database.url, args.revision)
+    print(f"database at revision {args.revision}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from cloud.api.main import create_app
+    from cloud.core.db import current_revision, make_engine
+
+    settings = _settings(args)
+    configure_logging(settings.log_level)
+    if current_revision(make_engine(settings.database.url)) is None:
+        raise GuardianError("database has no schema; run `guardian-cloud migrate` first")
+    app = create_app(settings)
+    uvicorn.run(app, host=args.host or settings.http.host, port=args.port or settings.http.port,
+                log_config=None, proxy_headers=settings.http.trusted_proxy_count > 0, server_header=False)
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("password: ")
+    if len(password) < 12:
+        raise CliError("password must be at least 12 characters")
+    return password
+
+
+def _create_admin(args: argparse.Namespace) -> int:
+    from cloud.core.security import hash_password
+    from cloud.models import User
+
+    settings = _settings(args)
+    password = _read_password(args)
+    with _sessions(settings)() as session:
+        session.add(User(email=args.email.lower(), password_hash=hash_password(password), is_operator=True, role="admin"))
+        try:
+            session.commit()
+        except IntegrityError:
+            raise CliError(f"an account with this e-mail exists") from None
+    print("operator account created")
+    return 0
+
+
+def _relay_register(args: argparse.Namespace) -> int:
+    from cloud.api.routes.relays import register_relay
+    from cloud.core.errors import ApiError
+    from cloud.models import RelayCreate
+
+    if bool(args.public_key) == bool(args.generate_key):
+        raise CliError("give exactly one of --public-key or --generate-key")
+    private = tokens.generate_private_key() if args.generate_key else None
+    public = tokens.public_key_to_text(private) if private else args.public_key
+    settings = _settings(args)
+    try:
+        body = RelayCreate(name=args.name, endpoint_url=args.endpoint, public_key=public)
+    except ValueError as exc:
+        raise CliError(f"invalid relay: {str(exc).splitlines()[0]}") from None
+    with _sessions(settings)() as session:
+        try:
+            relay = register_relay(session, body)
+            session.commit()
+        except ApiError as exc:
+            raise CliError(exc.message) from None
+        out = {"id": relay.id, "name": relay.name, "endpoint_url": relay.endpoint_url, "public_key": relay.public_key}
+    if private is not None:
+        # Shown once: install it on the relay as a credential; the cloud keeps only the public half.
+        out["private_key"] = tokens.private_key_to_text(private)
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def _relay_list(args: argparse.Namespace) -> int:
+    from cloud.models import Relay
+
+    with _sessions(_settings(args))() as session:
+        for r in session.scalars(select(Relay).order_by(Relay.created_at)):
+            seen = r.last_seen_at.isoformat() if r.last_seen_at else "never"
+            print(f"{r.id}  {r.name:20}  {r.endpoint_url:40}  tenant={r.tenant_id or '-':36}  "
+                  f"{'enabled' if r.enabled else 'disabled'}  last_seen={seen}")
+    return 0
+
+
+def _tenant_list(args: argparse.Namespace) -> int:
+    from cloud.models import Relay, Tenant, User
+
+    with _sessions(_settings(args))() as session:
+        members = dict(session.execute(select(User.tenant_id, func.count()).group_by(User.tenant_id)).all())
+        relays = dict(session.execute(select(Relay.tenant_id, Relay.name).where(Relay.tenant_id.is_not(None))).all())
+        for t in session.scalars(select(Tenant).order_by(Tenant.created_at)):
+            print(f"{t.id}  plan={t.plan:6}  members={members.get(t.id, 0):<3}  relay={relays.get(t.id, '-')}")
+    return 0
+
+
+def _cleanup(args: argparse.Namespace) -> int:
+    from cloud.core.db import session_scope
+    from cloud.retention import cleanup
+
+    settings = _settings(args)
+    with session_scope(_sessions(settings)) as session:
+        print(json.dumps(cleanup(session, settings.auth.login_window_seconds)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="guardian-cloud", description="Guardian cloud control plane")
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    def command(parent, name: str, handler, help_text: str, config: bool = True):  # type: ignore[no-untyped-def]
+        cmd = parent.add_parser(name, help=help_text, description=help_text)
+        if config:
+            add_config_argument(cmd, DEFAULT_CONFIG, "GUARDIAN_CLOUD_CONFIG")
+        cmd.set_defaults(handler=handler)
+        return cmd
+
+    command(sub, "check-config", _check_config, "validate the settings and exit")
+    command(sub, "keygen", _keygen, "print a new Ed25519 token-signing key", config=False)
+    m = command(sub, "migrate", _migrate, "upgrade the database schema")
+    m.add_argument("--revision", default="head", help="target revision (default: head)")
+    s = command(sub, "serve", _serve, "run the HTTP API")
+    s.add_argument("--host", default=None)
+    s.add_argument("--port", type=int, default=None)
+    a = command(sub, "create-admin", _create_admin, "create a platform operator account")
+    a.add_argument("email")
+    a.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    command(sub, "cleanup", _cleanup, "run retention cleanup once")
+
+    relays = sub.add_parser("relays", help="manage the relay pool").add_subparsers(metavar="ACTION")
+    r = command(relays, "register", _relay_register, "register a pre-provisioned relay")
+    r.add_argument("name")
+    r.add_argument("--endpoint", required=True, help="the relay's public URL, e.g. https://relay-7.example")
+    r.add_argument("--public-key", help="the relay's Ed25519 public key (base64url)")
+    r.add_argument("--generate-key", action="store_true", help="make a key pair; print the private key once")
+    command(relays, "list", _relay_list, "list relays")
+    tenants = sub.add_parser("tenants", help="inspect tenants").add_subparsers(metavar="ACTION")
+    command(tenants, "list", _tenant_list, "list tenants")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_cli(build_parser(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+__all__ = ["main", "EX_CONFIG"]

@@ -1,0 +1,1 @@
+"""Settings, database, security primitives and the live-event bus of the cloud."""

@@ -1,0 +1,155 @@
+"""The cloud's settings: a TOML file (default /etc/guardian/cloud.toml) overridden by ``GUARDIAN_CLOUD_*``.
+
+Secrets (``secret_key``, ``signing_key``, ``oidc.client_secret``) come from the environment or systemd
+credentials (``LoadCredential=secret_key:…`` → a file named ``secret_key`` in ``$CREDENTIALS_DIRECTORY``);
+the program refuses to start when they are missing, too short, or a known placeholder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from guardian import tokens
+from guardian.runtime.config import AgentSettings, Section
+from guardian.runtime.metrics import MetricsSettings
+
+DEFAULT_CONFIG = "/etc/guardian/cloud.toml"
+
+# Placeholders people copy from examples; refusing them keeps a demo secret out of production.
+_PLACEHOLDERS = {"changethis", "change-me", "changeme", "secret", "password", "default", "example"}
+
+
+class DatabaseSettings(Section):
+    url: str = Field(
+        "sqlite:////var/lib/guardian-cloud/cloud.db",
+        description="SQLAlchemy URL: sqlite:///PATH (one machine) or postgresql+psycopg://… (production).",
+    )
+    pool_size: int = Field(10, ge=1, le=200, description="PostgreSQL connection pool size per process.")
+    echo: bool = Field(False, description="Log every SQL statement (development only).")
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql+psycopg://", "postgresql://")):
+            raise ValueError("must be a sqlite:// or postgresql+psycopg:// URL")
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url.startswith("postgresql")
+
+
+class HttpSettings(Section):
+    host: str = Field("127.0.0.1", description="Address uvicorn listens on (put a TLS proxy in front).")
+    port: int = Field(8000, ge=1, le=65535, description="TCP port uvicorn listens on.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Browser origins allowed by CORS (exact, e.g. https://app.example)."
+    )
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body accepted (413 beyond).")
+    max_ingest_bytes: int = Field(
+        4_194_304, ge=1024, description="Largest ingestion batch accepted from a relay (413 beyond)."
+    )
+    ui_dir: Path | None = Field(
+        None, description="Built web UI (ui/dist) to serve at /; unset: look for ui/dist next to the code."
+    )
+    metrics_allow_from: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1/32", "::1/128"],
+        description="Networks allowed to read /metrics on the API port.",
+    )
+    trusted_proxy_count: int = Field(
+        0, ge=0, le=5, description="Reverse proxies in front that append to X-Forwarded-For (for rate limits)."
+    )
+
+
+class AuthSettings(Section):
+    access_token_minutes: int = Field(10, ge=1, le=60, description="Lifetime of an access token.")
+    refresh_token_days: int = Field(14, ge=1, le=90, description="Lifetime of a refresh token (cookie).")
+    login_max_failures: int = Field(5, ge=1, description="Failed logins per account per window before 429.")
+    login_max_failures_per_ip: int = Field(30, ge=1, description="Failed logins per client IP per window.")
+    login_window_seconds: int = Field(900, ge=10, description="Window for counting failed logins.")
+    cookie_secure: bool = Field(True, description="Mark cookies Secure (HTTPS only); keep on in production.")
+    allow_signup: bool = Field(True, description="Allow self-service sign-up with a local account.")
+
+
+class OidcSettings(Section):
+    enabled: bool = Field(False, description="Offer login through an OpenID Connect provider.")
+    issuer: str = Field("", description="Issuer URL; discovery at <issuer>/.well-known/openid-configuration.")
+    client_id: str = Field("", description="Client id registered at the provider.")
+    client_secret: SecretStr = Field(SecretStr(""), description="Client secret registered at the provider.")
+    redirect_url: str = Field("", description="This cloud's callback URL, e.g. https://cloud/api/v1/auth/oidc/callback.")
+    scopes: str = Field("openid email profile", description="Scopes requested.")
+    token_auth_method: str = Field(
+        "client_secret_basic",
+        pattern=r"^(client_secret_basic|client_secret_post)$",
+        description="How the client authenticates at the token endpoint.",
+    )
+    allowed_algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "ES256", "PS256", "EdDSA"], description="Accepted id_token algorithms."
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> OidcSettings:
+        if self.enabled:
+            missing = [n for n in ("issuer", "client_id", "redirect_url") if not getattr(self, n)]
+            if missing:
+                raise ValueError(f"OIDC enabled but {', '.join(missing)} not set")
+        return self
+
+
+class TokenSettings(Section):
+    clip_token_seconds: int = Field(
+        120, ge=10, le=tokens.CLIP_TOKEN_MAX_TTL, description="Lifetime of clip tokens (≤ 300 s)."
+    )
+    bootstrap_token_hours: int = Field(24, ge=1, le=168, description="Lifetime of device bootstrap tokens.")
+
+
+class CloudSettings(AgentSettings):
+    model_config = SettingsConfigDict(env_prefix="GUARDIAN_CLOUD_")
+
+    log_level: str = Field("INFO", pattern=r"^(?i:debug|info|warning|error)$", description="Log level.")
+    secret_key: SecretStr = Field(
+        description="≥ 32 random characters; signs access tokens (HS256). From env or credentials."
+    )
+    signing_key: SecretStr = Field(
+        description="Ed25519 private key (base64url 32-byte seed) for clip and bootstrap tokens; "
+        "make one with `guardian-cloud keygen`."
+    )
+    previous_public_keys: list[str] = Field(
+        default_factory=list, description="Old signing public keys still published during a rotation."
+    )
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    oidc: OidcSettings = Field(default_factory=OidcSettings)
+    tokens: TokenSettings = Field(default_factory=TokenSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    retention_interval_seconds: int = Field(3600, ge=10, description="How often retention cleanup runs.")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        if raw.strip().lower() in _PLACEHOLDERS or len(raw) < 32 or len(set(raw)) < 8:
+            raise ValueError("must be at least 32 random characters, not a placeholder")
+        return value
+
+    @field_validator("signing_key")
+    @classmethod
+    def _ed25519(cls, value: SecretStr) -> SecretStr:
+        try:
+            tokens.private_key_from_text(value.get_secret_value())
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("previous_public_keys")
+    @classmethod
+    def _public_keys(cls, value: list[str]) -> list[str]:
+        for text in value:
+            tokens.public_key_from_text(text)
+        return value

@@ -1,0 +1,242 @@
+"""Ingestion of relay batches (``IngestBatch`` in the proto3 JSON mapping).
+
+Strict: unknown fields, wrong types, missing or malformed ids and impossible times refuse the whole
+batch with a 422 listing each problem, so a relay bug is noticed rather than half-stored. Idempotent:
+event ids already held for the tenant are acknowledged as duplicates (``INSERT … ON CONFLICT DO
+NOTHING``), so a relay may resend a batch after a timeout. A relay writes only for its own tenant:
+the tenant comes from the relay's identity, never from the batch, and devices already enrolled for
+another tenant are refused.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from google.protobuf import json_format
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from cloud.core.bus import EventBus
+from cloud.core.db import utcnow
+from cloud.core.errors import ApiError, Forbidden
+from cloud.core.plan import plan_for
+from cloud.models import ArchiveRecord, Camera, Device, Event, Relay, Tenant
+from guardian.contracts.cloud.v1 import ingest_pb2
+
+MAX_EVENTS = 2000
+MAX_HEALTH = 200
+MAX_ARCHIVES = 2000
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+_CID = re.compile(r"^b[a-z2-7]{20,118}$")  # CIDv1, base32 multibase
+_FUTURE = timedelta(minutes=5)
+_HEALTH_STATUS = {0: "unknown", 1: "healthy", 2: "degraded", 3: "offline"}
+_CAMERA_STATES = {"connecting", "streaming", "failed", "disabled", ""}
+
+
+class MalformedBatch(ApiError):
+    status = 422
+    code = "malformed_batch"
+
+    def __init__(self, message: str, problems: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.details = problems or []
+
+
+@dataclass
+class IngestOutcome:
+    result: ingest_pb2.IngestResult
+    new_event_ids: list[str] = field(default_factory=list)
+    rejected_events: int = 0
+    rejected_archives: int = 0
+
+
+def parse_batch(body: bytes) -> ingest_pb2.IngestBatch:
+    batch = ingest_pb2.IngestBatch()
+    try:
+        json_format.Parse(body.decode("utf-8"), batch, ignore_unknown_fields=False)
+    except UnicodeDecodeError:
+        raise MalformedBatch("body is not UTF-8") from None
+    except json_format.ParseError as exc:
+        raise MalformedBatch(f"not a valid IngestBatch: {str(exc)[:300]}") from None
+    return batch
+
+
+def _ts(value: Any) -> datetime:
+    return value.ToDatetime(tzinfo=UTC)
+
+
+def validate_batch(batch: ingest_pb2.IngestBatch, now: datetime) -> None:
+    problems: list[dict[str, Any]] = []
+
+    def bad(where: str, message: str) -> None:
+        if len(problems) < 50:
+            problems.append({"field": where, "problem": message})
+
+    if len(batch.events) > MAX_EVENTS or len(batch.health) > MAX_HEALTH or len(batch.archives) > MAX_ARCHIVES:
+        raise MalformedBatch(f"batch too large (≤ {MAX_EVENTS} events, {MAX_HEALTH} health, {MAX_ARCHIVES} archives)")
+    seen: set[str] = set()
+    for i, ev in enumerate(batch.events):
+        where = f"events[{i}]"
+        try:
+            uuid.UUID(ev.event_id)
+        except ValueError:
+            bad(f"{where}.event_id", "must be a UUID")
+        if ev.event_id in seen:
+            bad(f"{where}.event_id", "repeated in this batch")
+        seen.add(ev.event_id)
+        if not _NAME.match(ev.device_id):
+            bad(f"{where}.device_id", "missing or not a short identifier")
+        if not _NAME.match(ev.camera):
+            bad(f"{where}.camera", "missing or not a short identifier")
+        if not _NAME.match(ev.label):
+            bad(f"{where}.label", "missing or not a short identifier")
+        if not ev.HasField("start"):
+            bad(f"{where}.start", "required")
+        elif _ts(ev.start) > now + _FUTURE:
+            bad(f"{where}.start", "in the future")
+        if ev.HasField("end") and ev.HasField("start") and _ts(ev.end) < _ts(ev.start):
+            bad(f"{where}.end", "before start")
+    for i, h in enumerate(batch.health):
+        where = f"health[{i}]"
+        if not _NAME.match(h.device_id):
+            bad(f"{where}.device_id", "missing or not a short identifier")
+        if not h.HasField("last_seen"):
+            bad(f"{where}.last_seen", "required")
+        if len(h.reason) > 500 or len(h.agent_version) > 50:
+            bad(where, "reason or agent_version too long")
+        for j, cam in enumerate(h.cameras):
+            if not _NAME.match(cam.camera):
+                bad(f"{where}.cameras[{j}].camera", "missing or not a short identifier")
+            if cam.state not in _CAMERA_STATES:
+                bad(f"{where}.cameras[{j}].state", "unknown state")
+    for i, a in enumerate(batch.archives):
+        where = f"archives[{i}]"
+        try:
+            uuid.UUID(a.event_id)
+        except ValueError:
+            bad(f"{where}.event_id", "must be a UUID")
+        if not _NAME.match(a.device_id):
+            bad(f"{where}.device_id", "missing or not a short identifier")
+        if not _CID.match(a.cid):
+            bad(f"{where}.cid", "not a CIDv1 (base32)")
+        if not a.HasField("stored_at"):
+            bad(f"{where}.stored_at", "required")
+    if problems:
+        raise MalformedBatch("batch refused: fix these fields", problems)
+
+
+def _insert(session: Session, model: type) -> Any:
+    return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(model)
+
+
+def ingest(session: Session, bus: EventBus, relay: Relay, batch: ingest_pb2.IngestBatch) -> IngestOutcome:
+    """Store a validated batch for the relay's tenant. The caller commits."""
+    if batch.relay_id != relay.id:
+        raise Forbidden("batch names another relay", code="wrong_relay")
+    if relay.tenant_id is None:
+        raise Forbidden("relay is not assigned to a tenant", code="relay_unassigned")
+    tenant = session.get(Tenant, relay.tenant_id)
+    assert tenant is not None
+    now = utcnow()
+    validate_batch(batch, now)
+    plan = plan_for(tenant.plan)
+    outcome = IngestOutcome(result=ingest_pb2.IngestResult())
+
+    # Devices: new ones are enrolled for this tenant; one owned by another tenant refuses the batch.
+    device_ids = {e.device_id for e in batch.events} | {h.device_id for h in batch.health} | {
+        a.device_id for a in batch.archives
+    }
+    known = {d.id: d for d in session.scalars(select(Device).where(Device.id.in_(device_ids)))}
+    foreign = sorted(d.id for d in known.values() if d.tenant_id != tenant.id)
+    if foreign:
+        raise Forbidden("batch names devices of another tenant", code="foreign_device")
+    new_devices = [
+        {"id": d, "tenant_id": tenant.id, "relay_id": relay.id, "name": d, "created_at": now}
+        for d in device_ids if d not in known
+    ]
+    if new_devices:
+        session.execute(_insert(session, Device).on_conflict_do_nothing(index_elements=["id"]), new_devices)
+        owners = dict(session.execute(select(Device.id, Device.tenant_id).where(Device.id.in_([d["id"] for d in new_devices]))).all())
+        if any(owner != tenant.id for owner in owners.values()):  # lost a race with another tenant
+            raise Forbidden("batch names devices of another tenant", code="foreign_device")
+
+    # Cameras: registered on first sight, within the plan's limit.
+    cameras = {(c.device_id, c.name) for c in session.scalars(select(Camera).where(Camera.tenant_id == tenant.id))}
+    wanted = [(e.device_id, e.camera) for e in batch.events] + [
+        (h.device_id, c.camera) for h in batch.health for c in h.cameras
+    ]
+    for key in dict.fromkeys(wanted):
+        if key not in cameras and len(cameras) < plan.max_cameras:
+            session.execute(
+                _insert(session, Camera).on_conflict_do_nothing(index_elements=["tenant_id", "device_id", "name"]),
+                [{"id": str(uuid.uuid4()), "tenant_id": tenant.id, "device_id": key[0], "name": key[1],
+                  "display_name": key[1], "updated_at": now}],
+            )
+            cameras.add(key)
+
+    # Events: idempotent by (tenant, event id); older than retention or over the camera limit: dropped.
+    cutoff = now - timedelta(days=plan.retention_days)
+    rows = []
+    for ev in batch.events:
+        start = _ts(ev.start)
+        if (ev.device_id, ev.camera) not in cameras or start < cutoff:
+            outcome.rejected_events += 1
+            continue
+        rows.append({
+            "tenant_id": tenant.id, "id": ev.event_id.lower(), "device_id": ev.device_id, "camera": ev.camera,
+            "label": ev.label, "start_at": start, "end_at": _ts(ev.end) if ev.HasField("end") else None,
+            "confidence": int(ev.confidence), "has_clip": ev.has_clip, "received_at": now,
+        })
+    if rows:
+        stmt = _insert(session, Event).on_conflict_do_nothing(index_elements=["tenant_id", "id"]).returning(Event.id)
+        inserted = list(session.scalars(stmt, rows))
+        outcome.new_event_ids = inserted
+    outcome.result.events_accepted = len(outcome.new_event_ids)
+    outcome.result.events_duplicate = len(rows) - len(outcome.new_event_ids)
+
+    # Health: the latest report wins; cameras' states follow.
+    for h in batch.health:
+        device = session.get(Device, h.device_id)
+        assert device is not None
+        seen = _ts(h.last_seen)
+        if device.last_seen_at is None or seen >= device.last_seen_at:
+            device.status = _HEALTH_STATUS.get(int(h.status), "unknown")
+            device.last_seen_at = seen
+            device.agent_version = h.agent_version
+            device.reason = h.reason
+            device.relay_id = relay.id
+        for cam in h.cameras:
+            camera = session.scalars(
+                select(Camera).where(Camera.tenant_id == tenant.id, Camera.device_id == h.device_id, Camera.name == cam.camera)
+            ).first()
+            if camera is not None:
+                camera.state = cam.state or "unknown"
+                camera.last_frame_at = _ts(cam.last_frame_at) if cam.HasField("last_frame_at") else camera.last_frame_at
+                camera.updated_at = now
+        outcome.result.health_accepted += 1
+
+    # Archive records: idempotent by (tenant, CID); beyond the plan's bytes: refused (counted).
+    if batch.archives:
+        used = session.scalar(
+            select(func.coalesce(func.sum(ArchiveRecord.size), 0)).where(ArchiveRecord.tenant_id == tenant.id)
+        ) or 0
+        for a in batch.archives:
+            if used + a.size > plan.max_archive_bytes:
+                outcome.rejected_archives += 1
+                continue
+            done = session.scalars(
+                _insert(session, ArchiveRecord).on_conflict_do_nothing(index_elements=["tenant_id", "cid"]).returning(ArchiveRecord.cid),
+                [{"tenant_id": tenant.id, "cid": a.cid, "event_id": a.event_id.lower(), "device_id": a.device_id,
+                  "size": int(a.size), "stored_at": _ts(a.stored_at)}],
+            ).all()
+            if done:
+                used += a.size
+            outcome.result.archives_accepted += 1
+
+    bus.announce(session, tenant.id, outcome.new_event_ids)
+    return outcome

@@ -1,0 +1,126 @@
+"""Relay → cloud ingestion: signatures, idempotency, tenant boundaries, strict validation, limits."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from guardian import tokens
+from tests.cloud import batches
+from tests.cloud.conftest import add_relay, signup
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def _setup(client, app):
+    relay = add_relay(app, "relay-a")
+    member = signup(client, "owner@a.example.org")
+    return relay, member
+
+
+def test_same_event_twice_is_one_row(client, app) -> None:
+    relay, member = _setup(client, app)
+    ev = batches.event("edge-1", "porch", "person", NOW - timedelta(minutes=1))
+    body = batches.batch(relay.id, events=[ev], healths=[batches.health("edge-1", {"porch": "streaming"})])
+    first = relay.post(client, "/api/v1/ingest", body)
+    assert first.status_code == 200, first.text
+    assert first.json() == {"eventsAccepted": 1, "eventsDuplicate": 0, "healthAccepted": 1, "archivesAccepted": 0}
+    # The relay retries (same batch, new signature): acknowledged as a duplicate, still one row.
+    second = relay.post(client, "/api/v1/ingest", body)
+    assert second.json()["eventsAccepted"] == 0 and second.json()["eventsDuplicate"] == 1
+    items = client.get("/api/v1/events", headers=member.auth).json()["items"]
+    assert [e["id"] for e in items] == [ev.event_id]
+    assert items[0]["camera"] == "porch" and items[0]["confidence"] == "high"
+    devices = client.get("/api/v1/devices", headers=member.auth).json()
+    assert [(d["id"], d["status"]) for d in devices] == [("edge-1", "healthy")]
+    cameras = client.get("/api/v1/cameras", headers=member.auth).json()
+    assert [(c["name"], c["state"]) for c in cameras] == [("porch", "streaming")]
+
+
+def test_relay_cannot_write_for_another_tenant(client, app) -> None:
+    relay_a, member_a = _setup(client, app)
+    relay_b = add_relay(app, "relay-b")
+    member_b = signup(client, "owner@b.example.org")
+    ok = relay_b.post(client, "/api/v1/ingest", batches.batch(relay_b.id, events=[
+        batches.event("edge-b", "yard", "car", NOW - timedelta(minutes=2))]))
+    assert ok.status_code == 200
+    # 1. A batch naming the other relay is refused.
+    ev = batches.event("edge-a", "porch", "person", NOW)
+    r = relay_a.post(client, "/api/v1/ingest", batches.batch(relay_b.id, events=[ev]))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "wrong_relay"
+    # 2. Signing as relay B with relay A's key fails the signature.
+    body = batches.batch(relay_b.id, events=[ev])
+    forged = tokens.sign_relay_request(relay_a.key, relay_id=relay_b.id, method="POST", path="/api/v1/ingest", body=body)
+    r = client.post("/api/v1/ingest", content=body, headers=forged)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "relay_auth"
+    # 3. Writing events of tenant B's device through relay A is refused.
+    r = relay_a.post(client, "/api/v1/ingest", batches.batch(relay_a.id, events=[
+        batches.event("edge-b", "yard", "person", NOW)]))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "foreign_device"
+    # Tenant B still has exactly its one event; tenant A has none.
+    assert len(client.get("/api/v1/events", headers=member_b.auth).json()["items"]) == 1
+    assert client.get("/api/v1/events", headers=member_a.auth).json()["items"] == []
+
+
+def test_signature_replay_and_tampering(client, app) -> None:
+    relay, _ = _setup(client, app)
+    body = batches.batch(relay.id, events=[batches.event("edge-1", "porch", "person", NOW)])
+    headers = {**relay.headers("POST", "/api/v1/ingest", body), "Content-Type": "application/json"}
+    assert client.post("/api/v1/ingest", content=body, headers=headers).status_code == 200
+    replay = client.post("/api/v1/ingest", content=body, headers=headers)
+    assert replay.status_code == 401 and replay.json()["error"]["code"] == "relay_replay"
+    tampered = body.replace(b"person", b"dog")
+    h2 = {**relay.headers("POST", "/api/v1/ingest", body), "Content-Type": "application/json"}
+    assert client.post("/api/v1/ingest", content=tampered, headers=h2).status_code == 401
+    stale = tokens.sign_relay_request(relay.key, relay_id=relay.id, method="POST", path="/api/v1/ingest",
+                                      body=body, now=NOW.timestamp() - 3600)
+    r = client.post("/api/v1/ingest", content=body, headers=stale)
+    assert r.status_code == 401 and "window" in r.json()["error"]["message"]
+    assert client.post("/api/v1/ingest", content=body).status_code == 401
+
+
+def test_malformed_and_oversize(client, app) -> None:
+    relay, _ = _setup(client, app)
+    cases = {
+        b"not json": "malformed_batch",
+        json.dumps({"relayId": relay.id, "events": [{"eventId": "x", "bogusField": 1}]}).encode(): "malformed_batch",
+        json.dumps({"relayId": relay.id, "events": [{"eventId": "not-a-uuid", "deviceId": "e", "camera": "c",
+                                                     "label": "person", "start": "2024-01-01T00:00:00Z"}]}).encode(): "malformed_batch",
+    }
+    for body, code in cases.items():
+        r = relay.post(client, "/api/v1/ingest", body)
+        assert r.status_code == 422 and r.json()["error"]["code"] == code, r.text
+    r = relay.post(client, "/api/v1/ingest", json.dumps({"relayId": relay.id, "events": [
+        {"eventId": "8d7b7c52-6a43-4f7e-9a55-0f1f5b8e1a11", "deviceId": "e", "camera": "c", "label": "",
+         "start": (NOW + timedelta(hours=2)).isoformat().replace("+00:00", "Z")}]}).encode())
+    fields = {d["field"] for d in r.json()["error"]["details"]}
+    assert fields == {"events[0].label", "events[0].start"}
+    huge = b"{" + b" " * (5 * 1024 * 1024) + b"}"
+    r = relay.post(client, "/api/v1/ingest", huge)
+    assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
+
+
+def test_free_plan_limits_cameras_and_retention(client, app) -> None:
+    relay, member = _setup(client, app)
+    plan = client.get("/api/v1/tenant/plan", headers=member.auth).json()
+    assert plan["name"] == "free" and plan["max_cameras"] == 4 and plan["retention_days"] == 7
+    events = [batches.event("edge-1", f"cam{i}", "person", NOW - timedelta(minutes=i)) for i in range(6)]
+    events.append(batches.event("edge-1", "cam0", "person", NOW - timedelta(days=8)))
+    r = relay.post(client, "/api/v1/ingest", batches.batch(relay.id, events=events))
+    assert r.json()["eventsAccepted"] == 4 and r.headers["x-guardian-rejected-events"] == "3"
+    plan = client.get("/api/v1/tenant/plan", headers=member.auth).json()
+    assert plan["cameras_used"] == 4
+    big = batches.archive("edge-1", events[0].event_id, "b" + "a" * 58, plan["max_archive_bytes"] + 1)
+    small = batches.archive("edge-1", events[0].event_id, "b" + "c" * 58, 1000)
+    r = relay.post(client, "/api/v1/ingest", batches.batch(relay.id, archives=[big, small]))
+    assert r.json()["archivesAccepted"] == 1 and r.headers["x-guardian-rejected-archives"] == "1"
+    assert client.get("/api/v1/tenant/plan", headers=member.auth).json()["archive_bytes_used"] == 1000
+
+
+def test_unassigned_relay_and_whoami(client, app) -> None:
+    relay = add_relay(app, "relay-idle")
+    r = relay.post(client, "/api/v1/ingest", batches.batch(relay.id, events=[batches.event("e", "c", "person", NOW)]))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "relay_unassigned"
+    member = signup(client, "late@a.example.org")
+    who = relay.get(client, "/api/v1/relay/whoami").json()
+    assert who == {"relay_id": relay.id, "tenant_id": member.tenant_id}

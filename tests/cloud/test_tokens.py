@@ -1,0 +1,116 @@
+"""Clip tokens (valid, expired, tampered, wrong tenant), bootstrap tokens (single use, revocation), keys."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from guardian import tokens
+from tests.cloud import batches
+from tests.cloud.conftest import add_relay, signup
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def _public_keys(client):
+    body = client.get("/api/v1/keys").json()
+    return tokens.load_public_keys(k["public_key"] for k in body["keys"])
+
+
+def _setup(client, app):
+    relay_a, relay_b = add_relay(app, "relay-a"), add_relay(app, "relay-b")
+    a, b = signup(client, "a@a.example.org"), signup(client, "b@b.example.org")
+    ev = batches.event("edge-a", "porch", "person", NOW - timedelta(minutes=1))
+    no_clip = batches.event("edge-a", "porch", "cat", NOW - timedelta(minutes=2), has_clip=False)
+    assert relay_a.post(client, "/api/v1/ingest", batches.batch(relay_a.id, events=[ev, no_clip])).status_code == 200
+    return relay_a, relay_b, a, b, ev, no_clip
+
+
+def test_clip_token_valid_expired_tampered_wrong_tenant(client, app) -> None:
+    relay_a, _, a, b, ev, no_clip = _setup(client, app)
+    keys = _public_keys(client)
+    r = client.post(f"/api/v1/events/{ev.event_id}/clip-token", json={"scopes": ["clip"]}, headers=a.auth)
+    assert r.status_code == 201, r.text
+    issued = r.json()
+    assert issued["relay_url"] == relay_a.endpoint and issued["scopes"] == ["clip"]
+    assert datetime.fromisoformat(issued["expires_at"]) - datetime.now(UTC) <= timedelta(minutes=5)
+
+    # Valid: the relay verifies offline with the published key.
+    grant = tokens.verify_clip_token(issued["token"], keys, tenant_id=a.tenant_id, event_id=ev.event_id, scope="clip")
+    assert (grant.device_id, grant.relay_url) == ("edge-a", relay_a.endpoint)
+    with pytest.raises(tokens.TokenMismatch):
+        tokens.verify_clip_token(issued["token"], keys, tenant_id=a.tenant_id, scope="snapshot")
+    # Expired.
+    with pytest.raises(tokens.TokenExpired):
+        tokens.verify_clip_token(issued["token"], keys, tenant_id=a.tenant_id, now=grant.expires_at + 60)
+    # Tampered: claims edited (another event), signature kept.
+    prefix, claims, sig = issued["token"].split(".")
+    data = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
+    data["evt"] = no_clip.event_id
+    forged = ".".join([prefix, base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("="), sig])
+    with pytest.raises(tokens.TokenInvalid):
+        tokens.verify_clip_token(forged, keys)
+    # Signed by another key.
+    other = tokens.mint_clip_token(tokens.generate_private_key(), tenant_id=a.tenant_id, device_id="edge-a",
+                                   event_id=ev.event_id, scopes=["clip"], relay_url=relay_a.endpoint)
+    with pytest.raises(tokens.TokenInvalid):
+        tokens.verify_clip_token(other, keys)
+    # Wrong tenant: tenant B's relay refuses tenant A's token.
+    with pytest.raises(tokens.TokenMismatch) as info:
+        tokens.verify_clip_token(issued["token"], keys, tenant_id=b.tenant_id)
+    assert info.value.reason == "wrong_tenant"
+    # Tenant B cannot get a token for A's event; no clip → no clip scope.
+    assert client.post(f"/api/v1/events/{ev.event_id}/clip-token", json={}, headers=b.auth).status_code == 404
+    r = client.post(f"/api/v1/events/{no_clip.event_id}/clip-token", json={"scopes": ["clip"]}, headers=a.auth)
+    assert r.status_code == 409
+    r = client.post(f"/api/v1/events/{no_clip.event_id}/clip-token", json={"scopes": ["thumbnail"]}, headers=a.auth)
+    assert r.status_code == 201
+
+
+def test_clip_token_lifetime_is_capped() -> None:
+    key = tokens.generate_private_key()
+    with pytest.raises(ValueError):
+        tokens.mint_clip_token(key, tenant_id="t", device_id="d", event_id="e", scopes=["clip"], relay_url="u", ttl=301)
+
+
+def test_bootstrap_tokens_single_use_and_revocation(client, app) -> None:
+    relay_a, relay_b, a, b, *_ = _setup(client, app)
+    keys = _public_keys(client)
+    r = client.post("/api/v1/bootstrap-tokens", json={"label": "garage"}, headers=a.auth)
+    assert r.status_code == 201
+    issued = r.json()
+    # Shown once: the list does not carry the token text.
+    listed = client.get("/api/v1/bootstrap-tokens", headers=a.auth).json()
+    assert [t["id"] for t in listed] == [issued["id"]] and "token" not in listed[0]
+    # The relay verifies offline; another relay refuses it.
+    grant = tokens.verify_bootstrap_token(issued["token"], keys, relay_id=relay_a.id)
+    assert (grant.tenant_id, grant.label, grant.nonce) == (a.tenant_id, "garage", issued["id"])
+    with pytest.raises(tokens.TokenMismatch):
+        tokens.verify_bootstrap_token(issued["token"], keys, relay_id=relay_b.id)
+    with pytest.raises(tokens.TokenExpired):
+        tokens.verify_bootstrap_token(issued["token"], keys, now=grant.expires_at + 10)
+    # Single use, reported by the relay; another relay cannot consume it.
+    body = json.dumps({"nonce": grant.nonce}).encode()
+    assert relay_b.post(client, "/api/v1/relay/bootstrap/consume", body).status_code == 404
+    assert relay_a.post(client, "/api/v1/relay/bootstrap/consume", body).status_code == 204
+    again = relay_a.post(client, "/api/v1/relay/bootstrap/consume", body)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "token_spent"
+    # Revocation: the relay learns of it.
+    second = client.post("/api/v1/bootstrap-tokens", json={}, headers=a.auth).json()
+    assert client.delete(f"/api/v1/bootstrap-tokens/{second['id']}", headers=b.auth).status_code == 404
+    assert client.delete(f"/api/v1/bootstrap-tokens/{second['id']}", headers=a.auth).status_code == 204
+    revoked = {r["nonce"] for r in relay_a.get(client, "/api/v1/relay/revocations").json()}
+    assert revoked == {grant.nonce, second["id"]}
+    assert relay_b.get(client, "/api/v1/relay/revocations").json() == []
+    r = relay_a.post(client, "/api/v1/relay/bootstrap/consume", json.dumps({"nonce": second["id"]}).encode())
+    assert r.status_code == 409
+
+
+def test_keys_endpoint(client) -> None:
+    body = client.get("/api/v1/keys").json()
+    key = body["keys"][0]
+    assert key["alg"] == "Ed25519" and key["jwk"]["kty"] == "OKP" and key["jwk"]["x"] == key["public_key"]
+    assert key["kid"] == tokens.key_id(tokens.public_key_from_text(key["public_key"]))

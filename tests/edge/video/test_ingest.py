@@ -1,0 +1,110 @@
+"""Ingest against the real RTSP test camera: streaming, outages, stalls, and bad cameras."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+
+from agents.edge.video.errors import FailureKind
+from agents.edge.video.status import CameraState
+from tests.conftest import free_port
+
+from .helpers import open_store, recorder, wait_state
+
+pytestmark = pytest.mark.slow
+
+
+def test_streams_fails_on_outage_and_recovers(tmp_path, fake_camera):
+    store = open_store(tmp_path)
+    rec = recorder(store, fake_camera.url())
+    try:
+        status = wait_state(rec, CameraState.STREAMING, 20)
+        assert status.codec == "h264" and (status.width, status.height) == (768, 576)
+        first = wait_state(rec, CameraState.STREAMING, 5)
+
+        fake_camera.stop()  # the camera goes away
+        failed = wait_state(rec, CameraState.FAILED, 15)
+        assert failed.failure in {FailureKind.ENDED, FailureKind.STALLED, FailureKind.UNREACHABLE}
+        assert failed.reason
+        assert rec.alive
+
+        fake_camera.start()  # and comes back on the same address
+        back = wait_state(rec, CameraState.STREAMING, 15)
+        assert back.reconnects >= 1
+        assert rec.alive
+        # Packets flow again after the recovery.
+        before = rec.status.snapshot().last_frame_at
+        wait_state(rec, CameraState.STREAMING, 5)
+        from .helpers import wait_for
+
+        wait_for(lambda: rec.status.snapshot().last_frame_at != before, 10, "packets after recovery")
+        assert first.last_frame_at is not None
+    finally:
+        rec.stop()
+    assert rec.status.snapshot().state == CameraState.STOPPED
+
+
+def test_stalled_stream_is_detected_and_recovers(tmp_path, fake_camera):
+    store = open_store(tmp_path)
+    rec = recorder(store, fake_camera.url())
+    try:
+        wait_state(rec, CameraState.STREAMING, 20)
+        fake_camera.pause()  # the connection stays open, no data flows
+        failed = wait_state(rec, CameraState.FAILED, 15)
+        assert failed.failure in {FailureKind.STALLED, FailureKind.TIMEOUT}
+        assert "no packet" in failed.reason or "no stream" in failed.reason
+        fake_camera.resume()
+        wait_state(rec, CameraState.STREAMING, 20)
+        assert rec.alive
+    finally:
+        rec.stop()
+
+
+def _silent_server() -> tuple[socket.socket, int]:
+    """A TCP server that accepts RTSP connections and never says anything (a hung camera)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            held.append(conn)
+
+    threading.Thread(target=accept, daemon=True).start()
+    return server, server.getsockname()[1]
+
+
+def test_bad_cameras_give_clear_status(tmp_path, fake_camera_factory):
+    camera = fake_camera_factory(user="admin", password="s3cret-pw")
+    silent, silent_port = _silent_server()
+    store = open_store(tmp_path)
+    cases = {
+        "refused": (f"rtsp://127.0.0.1:{free_port()}/cam", FailureKind.UNREACHABLE, "connection refused"),
+        "badpass": (camera.url(user="admin", password="wrong-pw"), FailureKind.UNAUTHORIZED, "credentials"),
+        "nocreds": (camera.url(), FailureKind.UNAUTHORIZED, "credentials"),
+        "badpath": (camera.url("/nope", user="admin", password="s3cret-pw"), FailureKind.NOT_FOUND, "no stream"),
+        "silent": (f"rtsp://127.0.0.1:{silent_port}/cam", FailureKind.TIMEOUT, "no stream within"),
+    }
+    recs = {name: recorder(store, url, name=name) for name, (url, _, _) in cases.items()}
+    good = recorder(store, camera.url(user="admin", password="s3cret-pw"), name="good")
+    try:
+        for name, (_url, kind, words) in cases.items():
+            status = wait_state(recs[name], CameraState.FAILED, 20)
+            assert status.failure == kind, (name, status)
+            assert words in status.reason, (name, status.reason)
+            assert "s3cret" not in status.reason and "wrong-pw" not in status.reason
+            assert recs[name].alive  # still trying, not crashed
+        wait_state(good, CameraState.STREAMING, 20)
+    finally:
+        for rec in [*recs.values(), good]:
+            rec.stop_event.set()
+        for rec in [*recs.values(), good]:
+            rec.stop()
+        silent.close()
