@@ -28,7 +28,7 @@ from cloud.core.config import DEFAULT_CONFIG, CloudSettings
 from guardian import tokens
 from guardian.runtime.cli import add_config_argument, run_cli
 from guardian.runtime.config import load_settings
-from guardian.runtime.errors import EX_CONFIG, EX_USAGE, GuardianError
+from guardian.runtime.errors import EX_USAGE, GuardianError
 from guardian.runtime.logging import configure_logging
 
 
@@ -87,7 +87,9 @@ def _serve(args: argparse.Namespace) -> int:
         raise GuardianError("database has no schema; run `guardian-cloud migrate` first")
     app = create_app(settings)
     uvicorn.run(app, host=args.host or settings.http.host, port=args.port or settings.http.port,
-                log_config=None, proxy_headers=settings.http.trusted_proxy_count > 0, server_header=False)
+                log_config=None, proxy_headers=settings.http.trusted_proxy_count > 0, server_header=False,
+                # uvicorn's access log prints raw URLs (OIDC codes, ids); cloud.access logs route templates.
+                access_log=False)
     return 0
 
 
@@ -112,7 +114,7 @@ def _create_admin(args: argparse.Namespace) -> int:
         try:
             session.commit()
         except IntegrityError:
-            raise CliError(f"an account with this e-mail exists") from None
+            raise CliError("an account with this e-mail exists") from None
     print("operator account created")
     return 0
 
@@ -218,5 +220,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-__all__ = ["main", "EX_CONFIG"]

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.protobuf import json_format
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -134,6 +134,28 @@ def _insert(session: Session, model: type) -> Any:
     return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(model)
 
 
+_EVENT_COLUMNS = ("tenant_id", "id", "device_id", "camera", "label", "start_at", "end_at", "confidence", "has_clip",
+                  "received_at")
+_PG_ARRAY_TYPES = ("text", "text", "text", "text", "text", "timestamptz", "timestamptz", "smallint", "boolean",
+                   "timestamptz")
+# One statement with one array per column: the query text stays small whatever the batch size, so
+# PostgreSQL parses it once and the driver does not rewrite thousands of placeholders.
+_PG_UNNEST_INSERT = text(
+    f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) "
+    f"SELECT * FROM unnest({', '.join(f'CAST(:{c} AS {t}[])' for c, t in zip(_EVENT_COLUMNS, _PG_ARRAY_TYPES))}) "
+    "ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id"
+)
+
+
+def _insert_events(session: Session, rows: list[dict[str, Any]]) -> list[str]:
+    """Insert event rows, skipping ids the tenant already has; returns the ids actually inserted."""
+    if session.get_bind().dialect.name == "postgresql":
+        columns = {c: [row[c] for row in rows] for c in _EVENT_COLUMNS}
+        return list(session.scalars(_PG_UNNEST_INSERT, columns))
+    stmt = _insert(session, Event).on_conflict_do_nothing(index_elements=["tenant_id", "id"]).returning(Event.id)
+    return list(session.scalars(stmt, rows))
+
+
 def ingest(session: Session, bus: EventBus, relay: Relay, batch: ingest_pb2.IngestBatch) -> IngestOutcome:
     """Store a validated batch for the relay's tenant. The caller commits."""
     if batch.relay_id != relay.id:
@@ -193,9 +215,7 @@ def ingest(session: Session, bus: EventBus, relay: Relay, batch: ingest_pb2.Inge
             "confidence": int(ev.confidence), "has_clip": ev.has_clip, "received_at": now,
         })
     if rows:
-        stmt = _insert(session, Event).on_conflict_do_nothing(index_elements=["tenant_id", "id"]).returning(Event.id)
-        inserted = list(session.scalars(stmt, rows))
-        outcome.new_event_ids = inserted
+        outcome.new_event_ids = _insert_events(session, rows)
     outcome.result.events_accepted = len(outcome.new_event_ids)
     outcome.result.events_duplicate = len(rows) - len(outcome.new_event_ids)
 

@@ -79,23 +79,20 @@ if [ "$(cat "$wheelhouse/deps.stamp" 2>/dev/null)" != "$stamp" ]; then
 fi
 log "building the project wheel from the working tree"
 rm -f "$wheelhouse"/project/*.whl
-"$PY313" -m pip wheel --quiet --disable-pip-version-check --no-deps --wheel-dir "$wheelhouse/project" "$src" \
-    || "$ROOT/.venv/bin/pip" wheel --quiet --no-deps --no-build-isolation --wheel-dir "$wheelhouse/project" "$src"
+# No build isolation: setuptools from the project's venv (no PyPI round trip on every build).
+"$ROOT/.venv/bin/pip" wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation \
+    --wheel-dir "$wheelhouse/project" "$src" 2>&1 | grep -v "^WARNING: Location" || true
+ls "$wheelhouse"/project/*.whl >/dev/null || { echo "building the project wheel failed" >&2; exit 1; }
 
 # The converted detection model (edge), so the image works offline on first boot.
 rm -rf "${wheelhouse:?}/model" && mkdir -p "$wheelhouse/model"
 if [ "$role" = edge ]; then
+    # The detector's model store as the detection set-up left it (<name>/<version>/model.xml|bin,
+    # labels.txt, manifest.json, active.json): IR only, no download caches.
     model_src="${GUARDIAN_MODEL_DIR:-$CACHE/models}"
-    if [ -d "$model_src" ]; then
-        find "$model_src" -maxdepth 3 -name '*.xml' | while read -r xml; do
-            bin="${xml%.xml}.bin"
-            [ -f "$bin" ] || continue
-            rel="${xml#"$model_src"/}"
-            mkdir -p "$wheelhouse/model/$(dirname "$rel")"
-            cp "$xml" "$bin" "$wheelhouse/model/$(dirname "$rel")/"
-            # Sidecar metadata (labels, normalisation) travels with the IR when present.
-            for side in "${xml%.xml}".json "${xml%.xml}".labels "${xml%.xml}".txt; do [ -f "$side" ] && cp "$side" "$wheelhouse/model/$(dirname "$rel")/"; done
-        done
+    if [ -f "$model_src/active.json" ]; then
+        (cd "$model_src" && find . -maxdepth 3 \( -name 'model.xml' -o -name 'model.bin' -o -name 'labels.txt' \
+            -o -name 'manifest.json' -o -name 'active.json' \) -print0 | cpio -0 -pdm --quiet "$wheelhouse/model")
     fi
     log "model files: $(find "$wheelhouse/model" -type f | wc -l)"
 fi

@@ -52,7 +52,12 @@ class OutboxItem(EdgeBase):
     # Bumped when the payload is replaced; an ack only deletes the generation that was sent.
     generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
-    __table_args__ = (Index("ix_outbox_kind_id", "kind", "id"), Index("ix_outbox_key", "key"))
+    # AUTOINCREMENT: ids are never reused after deletes, so the sender's per-kind cursor is sound.
+    __table_args__ = (
+        Index("ix_outbox_kind_id", "kind", "id"),
+        Index("ix_outbox_key", "key"),
+        {"sqlite_autoincrement": True},
+    )
 
 
 def enqueue(session: Session, kind: OutboxKind, key: str, payload: bytes) -> OutboxItem:

@@ -94,13 +94,16 @@ class UplinkService(uplink_pb2_grpc.UplinkServicer):
         log.info("uplink_stream_opened", device=device_id)
         try:
             ended = False
+            getter: asyncio.Task | None = None  # kept across timeouts: cancelling a get can drop an item
             while not ended:
-                try:
-                    first = await asyncio.wait_for(queue.get(), timeout=1.0)
-                except TimeoutError:
+                getter = getter or asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait({getter}, timeout=1.0)
+                if not done:
                     if device_id in self.revoked:
+                        getter.cancel()
                         await context.abort(grpc.StatusCode.PERMISSION_DENIED, "device revoked")
                     continue
+                first, getter = getter.result(), None
                 if first is None:
                     break
                 batch = [first]

@@ -28,6 +28,7 @@ from cloud.models import ErrorResponse
 from guardian.runtime.logging import get_logger
 
 log = get_logger("cloud.api")
+access_log = get_logger("cloud.access")
 
 ROUTERS = [auth.router, users.router, tenants.router, relays.router, devices.router, cameras.router,
            events.router, relay_api.router, keys.router, health.router]
@@ -61,25 +62,30 @@ class BodyLimit:
             await error_body(413, "too_large", f"request body over {limit} bytes")(scope, receive, send)
             return
         seen = 0
+        state = {"started": False, "refused": False}
+
+        async def guarded_send(message: Message) -> None:
+            if state["refused"]:
+                return  # we already answered 413; drop whatever the app still sends
+            if message["type"] == "http.response.start":
+                state["started"] = True
+            await send(message)
 
         async def limited() -> Message:
             nonlocal seen
+            if state["refused"]:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise _TooLarge(limit)
+                    if not state["started"]:
+                        await error_body(413, "too_large", f"request body over {limit} bytes")(scope, receive, send)
+                    state["refused"] = True
+                    return {"type": "http.disconnect"}
             return message
 
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge as exc:
-            await error_body(413, "too_large", f"request body over {exc.limit} bytes")(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+        await self.app(scope, limited, guarded_send)
 
 
 _SECURITY_HEADERS = {
@@ -162,8 +168,12 @@ def create_app(settings: CloudSettings, cloud: Cloud | None = None) -> FastAPI:
         response = await call_next(request)
         route = request.scope.get("route")
         name = getattr(route, "path", "unmatched")
+        elapsed = time.perf_counter() - started
         cloud.metrics.requests.labels(name, f"{response.status_code // 100}xx").inc()
-        cloud.metrics.latency.labels(name).observe(time.perf_counter() - started)
+        cloud.metrics.latency.labels(name).observe(elapsed)
+        # Our access log: the route template, never the raw path or query (ids, codes, states).
+        access_log.info("request", method=request.method, route=name, status=response.status_code,
+                        ms=round(elapsed * 1000, 1))
         for key, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(key, value)
         docs = request.url.path in ("/docs", "/redoc")

@@ -38,7 +38,14 @@ def generate(out_dir: Path) -> list[Path]:
     ]
     if protoc.main(args) != 0:
         raise RuntimeError(f"protoc failed for {files}")
-    return sorted((out_dir / CONTRACTS.relative_to(ROOT)).rglob("*_pb2*.py*"))
+    return generated_files(out_dir / CONTRACTS.relative_to(ROOT))
+
+
+def generated_files(contracts_dir: Path) -> list[Path]:
+    """The generated modules and stubs below ``contracts_dir`` (bytecode caches excluded)."""
+    return sorted(
+        p for p in contracts_dir.rglob("*_pb2*") if p.suffix in {".py", ".pyi"} and "__pycache__" not in p.parts
+    )
 
 
 def main() -> int:

@@ -24,9 +24,9 @@ from fastapi.testclient import TestClient
 
 from cloud.api.main import create_app
 from cloud.core.config import CloudSettings
-from cloud.core.db import make_engine, make_sessionmaker, migrate
-from cloud.models import Relay, User
+from cloud.core.db import migrate
 from cloud.core.security import hash_password
+from cloud.models import Relay, User
 from guardian import tokens
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")

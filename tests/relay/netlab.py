@@ -208,9 +208,21 @@ backoff_base_s = 0.2
 backoff_max_s = 2.0
 tunnel_check_interval_s = 2.0
 ack_timeout_s = 10.0
-{self.edge_overrides}
 """
         )
+        self._override(self.edge_config, self.edge_overrides)
+
+    @staticmethod
+    def _override(path: Path, overrides: str) -> None:
+        """Append ``key = value`` lines to the last section, replacing the template's same keys."""
+        lines = path.read_text().splitlines()
+        for line in overrides.splitlines():
+            key = line.split("=", 1)[0].strip()
+            if not key:
+                continue
+            lines = [ln for ln in lines if ln.split("=", 1)[0].strip() != key]
+            lines.append(line)
+        path.write_text("\n".join(lines) + "\n")
 
     # --- tokens ----------------------------------------------------------------------------------
     def token(self, *, tenant: str = TENANT, relay: str = RELAY_ID, ttl: int = 600, key=None, now: float | None = None) -> str:  # type: ignore[no-untyped-def]
@@ -274,6 +286,28 @@ ack_timeout_s = 10.0
 
     def kill9(self, name: str) -> None:
         self.stop(name, signal.SIGKILL)
+
+    # --- impairments (this kernel has no sch_netem: loss via nftables, slowness via tbf) ---------
+    def lose(self, percent: int) -> None:
+        """Drop ``percent`` % of the tunnel's UDP packets at random, in both directions."""
+        for ns in (self.ns_edge, self.ns_relay):
+            sh("ip", "netns", "exec", ns, "nft", "add", "table", "inet", "guardian_lossy")
+            sh("ip", "netns", "exec", ns, "nft", "add", "chain", "inet", "guardian_lossy", "input",
+               "{ type filter hook input priority 0; policy accept; }")
+            sh("ip", "netns", "exec", ns, "nft", "add", "rule", "inet", "guardian_lossy", "input",
+               "meta", "l4proto", "udp", "numgen", "random", "mod", "100", "<", str(percent), "drop")
+
+    def heal(self) -> None:
+        for ns in (self.ns_edge, self.ns_relay):
+            sh("ip", "netns", "exec", ns, "nft", "delete", "table", "inet", "guardian_lossy", check=False)
+
+    def throttle(self, rate: str) -> None:
+        """Limit the edge's upstream bandwidth (token bucket) so delivery takes a while."""
+        sh("ip", "netns", "exec", self.ns_edge, "tc", "qdisc", "replace", "dev", self.veth_edge, "root",
+           "tbf", "rate", rate, "burst", "8kbit", "latency", "5s")
+
+    def unthrottle(self) -> None:
+        sh("ip", "netns", "exec", self.ns_edge, "tc", "qdisc", "del", "dev", self.veth_edge, "root", check=False)
 
     # --- probes ----------------------------------------------------------------------------------
     def port_open(self, ns: str, host: str, port: int, timeout: float = 1.0) -> bool:

@@ -146,6 +146,25 @@ def _remux(store: VideoStore, segments: list[Segment], span_start: float, span_e
     last_end_dts = 0  # dts + duration of the last packet of the previous segment (output units)
     used = 0
     tb = None
+    prev_key_ts: float | None = None
+    gop_s: float | None = None
+    done = False
+    seg_used = False
+
+    def _write(packets: list[av.Packet]) -> None:
+        nonlocal last_dts, last_end_dts, seg_used
+        for item in packets:
+            dts, pts = item.dts + shift, item.pts + shift
+            if last_dts is not None and dts <= last_dts:
+                bump = last_dts + 1 - dts
+                dts, pts = dts + bump, pts + bump
+            item.dts, item.pts = dts, pts
+            last_dts = dts
+            last_end_dts = dts + (item.duration or 0)
+            item.stream = out_stream
+            output.mux(item)
+            seg_used = True
+
     try:
         for seg in segments:
             path = store.absolute(seg.path)
@@ -183,47 +202,48 @@ def _remux(store: VideoStore, segments: list[Segment], span_start: float, span_e
                     if base_pts is None:
                         base_pts = packet.pts
                     wall = seg.start_ts + (packet.pts - base_pts) * seg_tb
-                    wall_dts = seg.start_ts + (packet.dts - base_pts) * seg_tb
+                    if packet.is_keyframe:
+                        if prev_key_ts is not None and wall > prev_key_ts:
+                            gop_s = wall - prev_key_ts
+                        prev_key_ts = wall
                     if not started:
-                        if packet.is_keyframe and wall <= span_start:
-                            pending, pending_ts = [packet], wall  # a later keyframe may still be closer
+                        if not packet.is_keyframe:
+                            if pending:
+                                pending.append(packet)  # the GOP that may open the clip
                             continue
-                        if packet.is_keyframe and not pending:
-                            pending, pending_ts = [packet], wall  # footage begins inside the span
-                        elif not pending:
-                            continue  # no keyframe yet: nothing decodable to start from
-                        else:
-                            pending.append(packet)
-                            if wall_dts < span_start:
-                                continue
-                        # The span has begun: flush the collected GOP, starting the clip at its keyframe.
+                        if wall <= span_start:
+                            pending, pending_ts = [packet], wall  # a later keyframe may still be nearer
+                            continue
+                        # The first keyframe after the span's start: open the clip at whichever of it
+                        # and the previous keyframe is nearer to the start.
                         started = True
-                        first_ts = pending_ts
-                        shift = -pending[0].dts
-                        to_write, pending = pending, []
+                        if pending and span_start - pending_ts <= wall - span_start:
+                            first_ts, shift = pending_ts, -pending[0].dts
+                            to_write = [*pending, packet]
+                        else:
+                            first_ts, shift = wall, -packet.dts
+                            to_write = [packet]
+                        pending = []
                     else:
-                        if wall_dts >= span_end:
+                        # End at the keyframe nearest the span's end: whole GOPs only, so no frame
+                        # is left without the frames it is displayed between.
+                        if packet.is_keyframe and wall >= span_end - (gop_s or 0.0) / 2:
+                            done = True
                             break
                         if shift_from_prev is not None:
                             shift = shift_from_prev - packet.dts
                             shift_from_prev = None
                         to_write = [packet]
-                    for item in to_write:
-                        dts, pts = item.dts + shift, item.pts + shift
-                        if last_dts is not None and dts <= last_dts:
-                            bump = last_dts + 1 - dts
-                            dts, pts = dts + bump, pts + bump
-                        item.dts, item.pts = dts, pts
-                        last_dts = dts
-                        last_end_dts = dts + (item.duration or 0)
-                        item.stream = out_stream
-                        output.mux(item)
-                        seg_used = True
+                    _write(to_write)
                 if seg_used:
                     used += 1
                     last_seg = seg
-            if started and last_seg is not None and last_seg.end_ts >= span_end:
+            if done:
                 break
+        if not started and pending:
+            # The footage ends inside the GOP that holds the span's start.
+            started, first_ts, shift = True, pending_ts, -pending[0].dts
+            _write(pending)
         if not started or first_ts is None:
             raise ClipError("?", "no keyframe in the span")
     finally:

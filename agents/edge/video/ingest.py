@@ -143,7 +143,7 @@ def run_sessions(
         else:
             try:
                 codec = stream.codec_context
-                status.streaming(codec.name, codec.width or None, codec.height or None)
+                status.opened(codec.name, codec.width or None, codec.height or None)
                 camera_log.info("stream_open", codec=codec.name, width=codec.width, height=codec.height)
                 session(container, stream)
                 if not stop.is_set():

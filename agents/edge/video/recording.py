@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -67,7 +67,7 @@ class VideoMetrics:
 @dataclass(frozen=True)
 class RecordingOptions:
     segment_seconds: float = 10.0
-    stream: StreamOptions = StreamOptions()
+    stream: StreamOptions = field(default_factory=StreamOptions)
     fsync: bool = True
 
 

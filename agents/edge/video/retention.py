@@ -136,7 +136,7 @@ class Retention:
         while not stop.is_set():
             try:
                 self.run_once()
-            except Exception as exc:  # noqa: BLE001 - a failed pass is retried; recording goes on
+            except Exception as exc:
                 log.error("retention_failed", error=type(exc).__name__, exc_info=exc)
             self._wake.wait(self.settings.interval_s)
             self._wake.clear()

@@ -66,6 +66,7 @@ class StatusTracker:
         self._samples: deque[tuple[float, int]] = deque()  # (monotonic time, bytes)
         self._last_packet_wall: float | None = None
         self._sessions = 0
+        self._awaiting_packet = False
 
     @property
     def camera(self) -> str:
@@ -77,23 +78,30 @@ class StatusTracker:
             self._samples.clear()
             self._set(CameraState.CONNECTING, reconnects=max(0, self._sessions - 1))
 
-    def streaming(self, codec: str | None, width: int | None, height: int | None) -> None:
+    def opened(self, codec: str | None, width: int | None, height: int | None) -> None:
+        """The stream is open; the state becomes ``streaming`` with the first packet."""
         with self._lock:
-            self._set(CameraState.STREAMING, codec=codec, width=width, height=height)
+            self._status = replace(self._status, codec=codec, width=width, height=height)
+            self._awaiting_packet = True
 
     def failed(self, error: StreamError) -> None:
         with self._lock:
+            self._awaiting_packet = False
             self._samples.clear()
             self._set(CameraState.FAILED, reason=error.reason, failure=error.kind, fps=0.0, bitrate_bps=0.0)
 
     def stopped(self) -> None:
         with self._lock:
+            self._awaiting_packet = False
             self._set(CameraState.STOPPED, fps=0.0, bitrate_bps=0.0)
 
     def packet(self, size: int) -> None:
         """Record one received video packet (called for every packet: keep it cheap)."""
         now = time.monotonic()
         with self._lock:
+            if self._awaiting_packet:
+                self._awaiting_packet = False
+                self._set(CameraState.STREAMING)
             self._samples.append((now, size))
             self._last_packet_wall = time.time()
             horizon = now - self._window_s

@@ -11,7 +11,7 @@ from agents.edge.video.errors import FailureKind
 from agents.edge.video.status import CameraState
 from tests.conftest import free_port
 
-from .helpers import open_store, recorder, wait_state
+from .helpers import open_store, recorder, wait_for, wait_state
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +22,6 @@ def test_streams_fails_on_outage_and_recovers(tmp_path, fake_camera):
     try:
         status = wait_state(rec, CameraState.STREAMING, 20)
         assert status.codec == "h264" and (status.width, status.height) == (768, 576)
-        first = wait_state(rec, CameraState.STREAMING, 5)
 
         fake_camera.stop()  # the camera goes away
         failed = wait_state(rec, CameraState.FAILED, 15)
@@ -36,11 +35,7 @@ def test_streams_fails_on_outage_and_recovers(tmp_path, fake_camera):
         assert rec.alive
         # Packets flow again after the recovery.
         before = rec.status.snapshot().last_frame_at
-        wait_state(rec, CameraState.STREAMING, 5)
-        from .helpers import wait_for
-
         wait_for(lambda: rec.status.snapshot().last_frame_at != before, 10, "packets after recovery")
-        assert first.last_frame_at is not None
     finally:
         rec.stop()
     assert rec.status.snapshot().state == CameraState.STOPPED

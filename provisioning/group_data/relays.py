@@ -1,0 +1,11 @@
+"""Relay defaults; per-relay values (relay_id, tenant_id, relay_public_name) are host data in the inventory."""
+
+relay_enrolment_port = 8443
+relay_wireguard_port = 51820
+relay_wireguard_interface = "wg-guardian"
+relay_tunnel_network = "10.77.0.0/24"
+relay_uplink_port = 50051
+relay_log_level = "INFO"
+# Local paths (outside the repository) of the relay's certificate and key; unset: self-signed on the relay.
+relay_tls_cert = None
+relay_tls_key = None

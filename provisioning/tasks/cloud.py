@@ -1,0 +1,133 @@
+"""The cloud host: PostgreSQL, the cloud app (``guardian-cloud serve``) under systemd, migrations once
+per release, nginx as the TLS reverse proxy, Prometheus scraping the cloud, the relays and itself.
+
+units/ has no cloud unit (the images carry edge and relay agents only), so the unit is a template here:
+templates/guardian-cloud.service.j2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pyinfra import host, inventory
+from pyinfra.api import deploy
+from pyinfra.facts.files import File
+from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations.util import any_changed
+
+from tasks.common import BASE, TEMPLATES, activate_release, install_release, release_tar, release_version
+
+SECRETS = "/etc/guardian/cloud"
+STATE = "/var/lib/guardian-cloud"
+USER = "guardian-cloud"
+
+
+@deploy("Cloud packages")
+def packages() -> None:
+    apt.packages(
+        name="PostgreSQL, nginx, Prometheus and Python installed",
+        packages=["postgresql", host.data.cloud_nginx_package, "prometheus", "python3", "python3-venv", "openssl"],
+        update=host.data.apt_update, cache_time=86400, no_recommends=True,
+    )
+
+
+@deploy("Cloud database")
+def database() -> None:
+    systemd.service(name="PostgreSQL enabled and running", service="postgresql.service", running=True, enabled=True)
+    server.user(name=f"System user {USER} exists", user=USER, system=True, home=STATE, shell="/usr/sbin/nologin",
+                create_home=False)
+    files.directory(name=f"{STATE} exists", path=STATE, user=USER, group=USER, mode="750")
+    if not host.get_fact(File, path=f"{STATE}/.database-created"):
+        db = host.data.cloud_database
+        # Peer authentication over the local socket: the role is the service's system user, no password.
+        server.shell(
+            name=f"Database {db} owned by role {USER} exists",
+            commands=[
+                "set -e; until runuser -u postgres -- pg_isready -q; do sleep 0.2; done; "
+                f"runuser -u postgres -- psql -q -v ON_ERROR_STOP=1 -c \"DO \\$\\$ BEGIN IF NOT EXISTS "
+                f"(SELECT FROM pg_roles WHERE rolname = '{USER}') THEN CREATE ROLE \\\"{USER}\\\" LOGIN; END IF; END \\$\\$\"; "
+                f"runuser -u postgres -- psql -tAc \"SELECT 1 FROM pg_database WHERE datname = '{db}'\" | grep -q 1 || "
+                f"runuser -u postgres -- createdb -O {USER} {db}; touch {STATE}/.database-created"
+            ],
+        )
+
+
+@deploy("Cloud app")
+def app() -> list:
+    tar = release_tar("cloud")
+    version = release_version(tar)
+    changed = install_release(tar, "cloud")
+    changed += activate_release(version, ("guardian-cloud",))
+    files.directory(name="/etc/guardian exists", path="/etc/guardian", mode="755")
+    files.directory(name="Cloud secrets directory is root-only", path=SECRETS, mode="700")
+    for secret in ("secret_key", "signing_key"):
+        local = host.data.get(f"cloud_{secret}_file")
+        if local:
+            changed.append(files.put(name=f"Cloud {secret} installed", src=str(Path(local).expanduser()),
+                                     dest=f"{SECRETS}/{secret}", mode="600"))
+        elif not host.get_fact(File, path=f"{SECRETS}/{secret}"):
+            make = ("openssl rand -base64 48 | tr -d '\\n'" if secret == "secret_key" else
+                    f"{BASE}/current/bin/python -c 'from guardian import tokens; "
+                    "print(tokens.private_key_to_text(tokens.generate_private_key()), end=\"\")'")
+            changed.append(server.shell(name=f"Cloud {secret} generated on the host (none given)",
+                                        commands=[f"umask 077; {make} > {SECRETS}/{secret}"]))
+    changed.append(files.template(name="/etc/guardian/cloud.toml is current", src=str(TEMPLATES / "cloud.toml.j2"),
+                                  dest="/etc/guardian/cloud.toml", mode="644", service_user=USER))
+    unit = files.template(name="guardian-cloud.service installed", src=str(TEMPLATES / "guardian-cloud.service.j2"),
+                          dest="/etc/systemd/system/guardian-cloud.service", mode="644", secrets=SECRETS, service_user=USER)
+    changed.append(unit)
+    systemd.daemon_reload(name="systemd knows the cloud unit", _if=unit.did_change)
+    stamp = f"{STATE}/.migrated-{version}"
+    if not host.get_fact(File, path=stamp):
+        # Once per release, before the new version serves, with the service's user and credentials.
+        changed.append(server.shell(
+            name=f"Database schema migrated for {version}",
+            commands=[f"systemd-run --quiet --wait --pipe --collect -p User={USER} "
+                      f"-p LoadCredential=GUARDIAN_CLOUD_SECRET_KEY:{SECRETS}/secret_key "
+                      f"-p LoadCredential=GUARDIAN_CLOUD_SIGNING_KEY:{SECRETS}/signing_key "
+                      f"/usr/bin/guardian-cloud migrate -c /etc/guardian/cloud.toml && touch {stamp}"],
+        ))
+    systemd.service(name="guardian-cloud restarted after a change", service="guardian-cloud.service",
+                    restarted=True, _if=any_changed(*changed))
+    systemd.service(name="guardian-cloud enabled and running", service="guardian-cloud.service",
+                    running=True, enabled=True)
+    return changed
+
+
+@deploy("Cloud reverse proxy")
+def proxy() -> None:
+    tls = "/etc/guardian/cloud-tls"
+    files.directory(name="Proxy TLS directory is root-only", path=tls, mode="700")
+    cert, key = host.data.get("cloud_tls_cert"), host.data.get("cloud_tls_key")
+    changed = []
+    if cert and key:
+        changed.append(files.put(name="Proxy TLS certificate installed", src=str(Path(cert).expanduser()),
+                                 dest=f"{tls}/tls.crt", mode="644"))
+        changed.append(files.put(name="Proxy TLS key installed", src=str(Path(key).expanduser()),
+                                 dest=f"{tls}/tls.key", mode="600"))
+    elif not host.get_fact(File, path=f"{tls}/tls.key"):
+        name = host.data.cloud_public_name
+        changed.append(server.shell(
+            name=f"Self-signed proxy certificate for {name} exists",
+            commands=[f"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 -subj /CN={name} "
+                      f"-addext subjectAltName=DNS:{name} -keyout {tls}/tls.key -out {tls}/tls.crt 2>/dev/null"],
+        ))
+    site = files.template(name="nginx site proxies HTTPS to the cloud app", src=str(TEMPLATES / "nginx-cloud.conf.j2"),
+                          dest="/etc/nginx/sites-available/guardian-cloud", mode="644", tls=tls)
+    files.link(name="nginx site enabled", path="/etc/nginx/sites-enabled/guardian-cloud",
+               target="/etc/nginx/sites-available/guardian-cloud")
+    default = files.link(name="nginx default site disabled", path="/etc/nginx/sites-enabled/default", present=False)
+    systemd.service(name="nginx enabled and running", service="nginx.service", running=True, enabled=True)
+    systemd.service(name="nginx reloaded after a change", service="nginx.service", reloaded=True,
+                    _if=any_changed(site, default, *changed))
+
+
+@deploy("Prometheus")
+def prometheus() -> None:
+    relays = [h.data.get("relay_metrics_target") for h in inventory.get_group("relays", [])]
+    config = files.template(name="Prometheus scrapes the cloud, the relays and itself",
+                            src=str(TEMPLATES / "prometheus.yml.j2"), dest="/etc/prometheus/prometheus.yml",
+                            mode="644", relays=[r for r in relays if r])
+    systemd.service(name="Prometheus enabled and running", service="prometheus.service", running=True, enabled=True)
+    systemd.service(name="Prometheus reloaded after a change", service="prometheus.service", reloaded=True,
+                    _if=config.did_change)

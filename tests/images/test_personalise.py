@@ -1,0 +1,81 @@
+"""scripts/personalise-image.sh on a real GPT disk with a real FAT ESP (built here with sfdisk and
+mkfs.vfat, no loop devices), read back with mtools as the appliance's first boot reads it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.images.bootcheck import ROOT
+
+SCRIPT = ROOT / "scripts" / "personalise-image.sh"
+ESP_TYPE = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+
+pytestmark = pytest.mark.skipif(
+    any(shutil.which(t) is None for t in ("sfdisk", "mkfs.vfat", "mcopy", "mtype")),
+    reason="scripts/setup.d/60-images.sh installs fdisk, dosfstools and mtools",
+)
+
+
+@pytest.fixture
+def generic(tmp_path: Path) -> Path:
+    disk = tmp_path / "generic.raw"
+    with disk.open("wb") as f:
+        f.truncate(300 * 1024 * 1024)
+    subprocess.run(["sfdisk", "-q", str(disk)], input=f"label: gpt\nstart=2048, size=524288, type={ESP_TYPE}\n".encode(), check=True)
+    # Like the image's ESP (systemd-repart: FAT32, 256 MiB, 512-byte sectors; mkosi SectorSize=512).
+    esp = tmp_path / "esp.img"
+    subprocess.run(["mkfs.vfat", "-C", "-F", "32", "-S", "512", str(esp), str(256 * 1024)], check=True, capture_output=True)
+    subprocess.run(["dd", f"if={esp}", f"of={disk}", "bs=512", "seek=2048", "conv=notrunc,sparse", "status=none"], check=True)
+    return disk
+
+
+def _read_enrol(disk: Path) -> str:
+    proc = subprocess.run(
+        ["mtype", "-i", f"{disk}@@{2048 * 512}", "::/guardian/enrol.conf"],
+        capture_output=True, check=True, env={"MTOOLS_SKIP_CHECK": "1", "PATH": "/usr/bin:/bin"},
+    )
+    return proc.stdout.decode()
+
+
+def test_writes_the_enrolment_file_into_a_copy(generic: Path, tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("tok-123\n")
+    before = generic.read_bytes()
+    out = tmp_path / "device.raw"
+    subprocess.run(
+        [str(SCRIPT), str(generic), str(out), "--relay", "relay.example:8443", "--token-file", str(token),
+         "--address", "192.168.1.20/24", "--gateway", "192.168.1.1"],
+        check=True, capture_output=True,
+    )
+    conf = _read_enrol(out)
+    assert "GUARDIAN_RELAY_ENDPOINT=relay.example:8443" in conf
+    assert "GUARDIAN_BOOTSTRAP_TOKEN=tok-123" in conf
+    assert "GUARDIAN_ADDRESS=192.168.1.20/24" in conf
+    assert generic.read_bytes() == before, "the generic image must not change"
+
+
+def test_rejects_a_config_without_token(generic: Path, tmp_path: Path) -> None:
+    conf = tmp_path / "enrol.conf"
+    conf.write_text("GUARDIAN_RELAY_ENDPOINT=relay.example:8443\n")
+    proc = subprocess.run([str(SCRIPT), str(generic), str(tmp_path / "o.raw"), "--config", str(conf)], capture_output=True)
+    assert proc.returncode == 65
+    assert b"GUARDIAN_BOOTSTRAP_TOKEN" in proc.stderr
+    assert not (tmp_path / "o.raw").exists()
+
+
+def test_refuses_an_image_without_esp(tmp_path: Path) -> None:
+    disk = tmp_path / "plain.raw"
+    with disk.open("wb") as f:
+        f.truncate(8 * 1024 * 1024)
+    subprocess.run(["sfdisk", "-q", str(disk)], input=b"label: gpt\nstart=2048, type=linux\n", check=True)
+    token = tmp_path / "t"
+    token.write_text("x")
+    proc = subprocess.run(
+        [str(SCRIPT), str(disk), str(tmp_path / "o.raw"), "--relay", "r:1", "--token-file", str(token)], capture_output=True
+    )
+    assert proc.returncode != 0
+    assert b"no ESP" in proc.stderr

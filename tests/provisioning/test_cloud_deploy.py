@@ -1,0 +1,40 @@
+"""The cloud deploy against a real target: PostgreSQL, the app, migrations, nginx and Prometheus."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.provisioning.conftest import results
+from tests.provisioning.targets import Lab
+
+pytestmark = pytest.mark.slow
+
+
+def test_cloud_deploy_answers_healthz_through_the_proxy(lab: Lab, releases: Callable[..., Path]) -> None:
+    tar = releases("cloud")
+    cloud = lab.add("cloud")
+    lab.wait_ssh(cloud)
+    lab.write_inventory({"cloud": [["cloud", {"cloud_public_name": "cloud.lab"}]]})
+    env = {"GUARDIAN_LAB": str(lab.workdir / "lab.json"), "GUARDIAN_RELEASES": str(tar.parent),
+           "GUARDIAN_APT_UPDATE": "0"}
+
+    first = results(lab.pyinfra("--json", "-y", "inventories/lab.py", "deploy_cloud.py", env=env))
+    assert first["results"]["totals"]["error"] == 0
+
+    # Through nginx (TLS, self-signed here), from the host itself and from the controller's namespace.
+    health = lab.ssh(cloud, "curl -sk --retry 30 --retry-delay 1 --retry-all-errors https://127.0.0.1/healthz")
+    assert json.loads(health.stdout) == {"status": "ok"}
+    assert lab.ssh(cloud, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1/healthz").stdout == "301"
+    prom = lab.ssh(cloud, "curl -s --retry 10 --retry-delay 1 --retry-all-errors http://127.0.0.1:9090/api/v1/status/config")
+    assert "guardian-cloud" in prom.stdout
+    migrated = lab.ssh(cloud, "ls /var/lib/guardian-cloud/").stdout
+    assert ".migrated-0.1.0" in migrated
+
+    second = results(lab.pyinfra("--json", "-y", "inventories/lab.py", "deploy_cloud.py", env=env))
+    changed = [op["name"] for op in second["results"]["operations"] if op["success"] or op["error"]]
+    assert changed == [], f"second run changed: {changed}"
+    assert "Database schema migrated" not in json.dumps(second)  # migrations ran once

@@ -1,0 +1,59 @@
+"""The relay deploy against a real target: a debootstrapped Debian booted with systemd-nspawn in its
+own network namespace, reached over SSH by pyinfra."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from guardian import tokens
+from tests.provisioning.conftest import results
+from tests.provisioning.targets import Lab
+
+pytestmark = pytest.mark.slow
+
+
+def _env(lab: Lab, releases_dir: Path, admin: str) -> dict[str, str]:
+    return {
+        "GUARDIAN_LAB": str(lab.workdir / "lab.json"),
+        "GUARDIAN_RELEASES": str(releases_dir),
+        "GUARDIAN_APT_UPDATE": "0",  # the lab has no archive access; the tree has the packages
+        "GUARDIAN_ADMIN_NETWORKS": f"{admin}/32",
+        "GUARDIAN_CLOUD_TOKEN_KEYS": tokens.public_key_to_text(tokens.generate_private_key()),
+        "GUARDIAN_CLOUD_URL": "",
+    }
+
+
+def test_relay_deploy_makes_a_running_relay_and_is_idempotent(lab: Lab, releases: Callable[..., Path]) -> None:
+    tar = releases("relay")
+    relay = lab.add("relay")
+    lab.wait_ssh(relay)
+    lab.write_inventory({"relays": [["relay", {"relay_id": "rly-lab", "tenant_id": "ten-lab",
+                                               "relay_public_name": "relay.lab"}]]})
+    env = _env(lab, tar.parent, relay.peer_address)
+
+    dry = lab.pyinfra("--json", "--dry", "inventories/lab.py", "deploy_relay.py", env=env)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert "Release 0.1.0 installed" in dry.stdout  # the plan names what would happen
+
+    first = results(lab.pyinfra("--json", "-y", "inventories/lab.py", "deploy_relay.py", env=env))
+    assert first["results"]["totals"]["error"] == 0
+    assert first["results"]["totals"]["success"] > 5
+
+    state = lab.ssh(relay, "systemctl is-active guardian-relay; readlink /opt/guardian/current; "
+                           "nft list chain inet guardian input").stdout
+    assert state.splitlines()[0] == "active"
+    assert state.splitlines()[1] == "releases/0.1.0"
+    assert "udp dport 51820 accept" in state and "tcp dport 8443 accept" in state and "policy drop" in state
+    # The WireGuard hub is up (wireguard-go inside the target) and the enrolment port answers TLS.
+    assert "wg-guardian" in lab.ssh(relay, "ip -br link").stdout
+    probe = lab.ssh(relay, "curl -sk -o /dev/null -w '%{http_code}' https://127.0.0.1:8443/", check=False)
+    assert probe.stdout.isdigit() and probe.stdout != "000"
+
+    second = results(lab.pyinfra("--json", "-y", "inventories/lab.py", "deploy_relay.py", env=env))
+    changed = [op["name"] for op in second["results"]["operations"] if op["success"] or op["error"]]
+    assert changed == [], f"second run changed: {changed}"
+    assert second["results"]["totals"]["no_change"] == second["results"]["totals"]["hosts"] > 0
+    assert lab.ssh(relay, "systemctl is-active guardian-relay").stdout.strip() == "active"

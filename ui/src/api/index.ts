@@ -1,0 +1,26 @@
+// The typed API layer: one module per resource, all on one ApiClient (cookies + refresh).
+import { authApi } from "./auth";
+import { camerasApi } from "./cameras";
+import { ApiClient } from "./client";
+import { devicesApi } from "./devices";
+import { eventsApi } from "./events";
+import { tenantApi } from "./tenant";
+import { usersApi } from "./users";
+
+export function createApi(client: ApiClient = new ApiClient()) {
+  return {
+    client,
+    auth: authApi(client),
+    users: usersApi(client),
+    tenant: tenantApi(client),
+    cameras: camerasApi(client),
+    devices: devicesApi(client),
+    events: eventsApi(client),
+  };
+}
+
+export type Api = ReturnType<typeof createApi>;
+
+export { ApiClient } from "./client";
+export { ApiError, describeError, isApiError } from "./errors";
+export type * from "./types";

@@ -1,0 +1,233 @@
+import { useState, type FormEvent } from "react";
+import { bootstrapTokenState } from "../api/devices";
+import type { BootstrapTokenIssued, DevicePublic } from "../api/types";
+import { Badge, DeviceStatusBadge, EmptyState, ErrorNotice, Loading } from "../components/Feedback";
+import { Field } from "../components/Field";
+import { useServices } from "../context";
+import { useAsync, useDocumentTitle, useNow } from "../hooks";
+import { formatDateTime, formatRelative } from "../state/format";
+import { isAdmin } from "../state/session";
+import { useStore } from "../state/store";
+
+export function DevicesPage() {
+  useDocumentTitle("Devices");
+  const { api, session } = useServices();
+  const sessionState = useStore(session);
+  const admin = isAdmin(sessionState);
+  const relayUrl = sessionState.status === "signed-in" ? sessionState.tenant?.relay_url ?? null : null;
+  const now = useNow();
+  const devices = useAsync(() => api.devices.list(), [api]);
+  const tokens = useAsync(() => (admin ? api.devices.bootstrapTokens() : Promise.resolve([])), [api, admin]);
+  const [actionError, setActionError] = useState<unknown>(null);
+
+  async function revokeDevice(device: DevicePublic) {
+    if (!window.confirm(`Remove “${device.name || device.id}”? It will no longer be able to send events or video.`)) return;
+    setActionError(null);
+    try {
+      await api.devices.revoke(device.id);
+      devices.reload();
+    } catch (error) {
+      setActionError(error);
+    }
+  }
+
+  async function revokeToken(id: string) {
+    setActionError(null);
+    try {
+      await api.devices.revokeBootstrapToken(id);
+      tokens.reload();
+    } catch (error) {
+      setActionError(error);
+    }
+  }
+
+  return (
+    <section className="page">
+      <div className="page-head">
+        <h1>Devices</h1>
+      </div>
+      <ErrorNotice error={actionError} title="That did not work" />
+      <ErrorNotice error={devices.error} onRetry={devices.reload} title="Devices could not be loaded" />
+      {devices.loading && !devices.data && <Loading />}
+      {devices.data && devices.data.length === 0 && (
+        <EmptyState title="No devices yet">
+          <p>A device is the small computer at home that watches your cameras. Add one below.</p>
+        </EmptyState>
+      )}
+      {devices.data && devices.data.length > 0 && (
+        <div className="table-wrap card">
+          <table className="table">
+            <caption className="visually-hidden">Your devices</caption>
+            <thead>
+              <tr>
+                <th scope="col">Device</th>
+                <th scope="col">Health</th>
+                <th scope="col">Last report</th>
+                <th scope="col">Version</th>
+                {admin && <th scope="col"><span className="visually-hidden">Actions</span></th>}
+              </tr>
+            </thead>
+            <tbody>
+              {devices.data.map((d) => (
+                <tr key={d.id}>
+                  <td>
+                    <strong>{d.name || d.id}</strong>
+                    {d.name && <small className="block muted">{d.id}</small>}
+                  </td>
+                  <td>
+                    <DeviceStatusBadge status={d.status} />
+                    {d.reason && <small className="block muted">{d.reason}</small>}
+                  </td>
+                  <td>{formatRelative(d.last_seen_at, now)}</td>
+                  <td>{d.agent_version || "—"}</td>
+                  {admin && (
+                    <td>
+                      <button type="button" className="button danger small" onClick={() => revokeDevice(d)}
+                              aria-label={`Remove ${d.name || d.id}`}>
+                        Remove
+                      </button>
+                    </td>
+                  )}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+
+      {admin ? (
+        <>
+          <AddDevice relayUrl={relayUrl} onIssued={tokens.reload} />
+          <section className="card" aria-labelledby="tokens-heading">
+            <h2 id="tokens-heading">Enrolment tokens</h2>
+            <ErrorNotice error={tokens.error} onRetry={tokens.reload} />
+            {tokens.data && tokens.data.length === 0 && <p className="muted">No tokens issued yet.</p>}
+            {tokens.data && tokens.data.length > 0 && (
+              <ul className="plain-list">
+                {tokens.data.map((t) => {
+                  const state = bootstrapTokenState(t, now);
+                  return (
+                    <li key={t.id}>
+                      <span>
+                        <strong>{t.label || "Unlabelled"}</strong>
+                        <small className="muted"> issued {formatDateTime(t.created_at)}, expires {formatRelative(t.expires_at, now)}</small>
+                      </span>
+                      <span className="row-actions">
+                        <Badge tone={state === "pending" ? "warn" : state === "used" ? "ok" : "muted"}>{state}</Badge>
+                        {state === "pending" && (
+                          <button type="button" className="button secondary small" onClick={() => revokeToken(t.id)}
+                                  aria-label={`Revoke token ${t.label || t.id}`}>
+                            Revoke
+                          </button>
+                        )}
+                      </span>
+                    </li>
+                  );
+                })}
+              </ul>
+            )}
+          </section>
+        </>
+      ) : (
+        <p className="muted">Only administrators of your home can add or remove devices.</p>
+      )}
+    </section>
+  );
+}
+
+function relayAddress(relayUrl: string | null): string {
+  if (!relayUrl) return "RELAY";
+  try {
+    return new URL(relayUrl).host;
+  } catch {
+    return relayUrl;
+  }
+}
+
+function AddDevice({ relayUrl, onIssued }: { relayUrl: string | null; onIssued: () => void }) {
+  const { api } = useServices();
+  const [label, setLabel] = useState("");
+  const [issued, setIssued] = useState<BootstrapTokenIssued | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const [copied, setCopied] = useState(false);
+
+  async function issue(event: FormEvent) {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      setIssued(await api.devices.issueBootstrapToken(label.trim()));
+      setCopied(false);
+      onIssued();
+    } catch (reason) {
+      setError(reason);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function copy() {
+    if (!issued) return;
+    try {
+      await navigator.clipboard.writeText(issued.token);
+      setCopied(true);
+    } catch {
+      setCopied(false);
+    }
+  }
+
+  const relay = relayAddress(relayUrl);
+  return (
+    <section className="card" aria-labelledby="add-heading">
+      <h2 id="add-heading">Add a device</h2>
+      {!issued ? (
+        <form onSubmit={issue} className="inline-form">
+          <Field label="Where is it? (optional)" value={label} maxLength={100} placeholder="e.g. Hall cupboard"
+                 onChange={(e) => setLabel(e.target.value)} />
+          <button type="submit" className="button" disabled={busy}>
+            {busy ? "Creating…" : "Create enrolment token"}
+          </button>
+        </form>
+      ) : (
+        <div className="issued">
+          <div className="notice notice-warn" role="status">
+            <strong>Copy this token now: it is shown only once.</strong>
+            <p>
+              It lets one device join your home until {formatDateTime(issued.expires_at)}. Anyone holding it can enrol a device, so
+              keep it private.
+            </p>
+          </div>
+          <label htmlFor="issued-token">Enrolment token</label>
+          <textarea id="issued-token" readOnly value={issued.token} rows={3} onFocus={(e) => e.currentTarget.select()} />
+          <div className="row-actions">
+            <button type="button" className="button secondary" onClick={copy}>
+              {copied ? "Copied" : "Copy token"}
+            </button>
+            <button type="button" className="button secondary" onClick={() => setIssued(null)}>
+              Done, hide it
+            </button>
+          </div>
+          <h3>Then set up the device, one of two ways</h3>
+          <ol className="steps">
+            <li>
+              <strong>Flash a personalised image</strong> (new device): save the token to <code>token.txt</code>, then
+              <pre>
+                <code>{`scripts/personalise-image.sh guardian-edge.raw my-device.raw \\\n    --relay ${relay} --token-file token.txt\n# write it to the device's disk, e.g.:\nsudo dd if=my-device.raw of=/dev/sdX bs=4M conv=fsync status=progress`}</code>
+              </pre>
+              The device enrols by itself on first boot.
+            </li>
+            <li>
+              <strong>Enrol a running device</strong>: copy the token to it as <code>token.txt</code> and run
+              <pre>
+                <code>{`guardian-edge enrol --relay ${relay} --token-file token.txt`}</code>
+              </pre>
+            </li>
+          </ol>
+          <p className="muted small">Delete token.txt afterwards. The device appears in the list above once it reports in.</p>
+        </div>
+      )}
+      <ErrorNotice error={error} title="No token was created" />
+    </section>
+  );
+}

@@ -1,0 +1,83 @@
+import { Link, useParams } from "react-router";
+import { isApiError } from "../api";
+import { cameraTitle } from "../api/cameras";
+import { ClipPlayer } from "../components/ClipPlayer";
+import { DeviceStatusBadge, ErrorNotice, Loading } from "../components/Feedback";
+import { useServices } from "../context";
+import { useAsync, useDocumentTitle } from "../hooks";
+import { formatDateTime, formatDuration, formatLabel, viewerTimeZone } from "../state/format";
+
+export function EventDetailPage() {
+  const { eventId = "" } = useParams();
+  const { api } = useServices();
+  const { data, error, loading, reload } = useAsync(async () => {
+    const event = await api.events.get(eventId);
+    const [device, cameras] = await Promise.all([
+      api.devices.get(event.device_id).catch((e: unknown) => {
+        if (isApiError(e) && e.status === 404) return null;
+        throw e;
+      }),
+      api.cameras.list(),
+    ]);
+    const camera = cameras.find((c) => c.device_id === event.device_id && c.name === event.camera) ?? null;
+    return { event, device, camera };
+  }, [api, eventId]);
+  useDocumentTitle(data ? `${formatLabel(data.event.label)} event` : "Event");
+
+  return (
+    <section className="page">
+      <p>
+        <Link to="/events">← All events</Link>
+      </p>
+      <ErrorNotice error={error} onRetry={reload} title="This event could not be loaded" />
+      {loading && !data && <Loading />}
+      {data && (
+        <>
+          <h1>
+            {formatLabel(data.event.label)} on {data.camera ? cameraTitle(data.camera) : data.event.camera}
+          </h1>
+          <ClipPlayer event={data.event} device={data.device} />
+          <dl className="facts card">
+            <div>
+              <dt>Started</dt>
+              <dd>
+                <time dateTime={data.event.start_at}>{formatDateTime(data.event.start_at)}</time>
+              </dd>
+            </div>
+            {data.event.end_at && (
+              <div>
+                <dt>Duration</dt>
+                <dd>{formatDuration(data.event.start_at, data.event.end_at)}</dd>
+              </div>
+            )}
+            <div>
+              <dt>Confidence</dt>
+              <dd>{data.event.confidence}</dd>
+            </div>
+            <div>
+              <dt>Device</dt>
+              <dd>
+                {data.device ? (
+                  <>
+                    {data.device.name || data.device.id} <DeviceStatusBadge status={data.device.status} />
+                  </>
+                ) : (
+                  data.event.device_id
+                )}
+              </dd>
+            </div>
+            <div>
+              <dt>Time zone</dt>
+              <dd>{viewerTimeZone()}</dd>
+            </div>
+          </dl>
+        </>
+      )}
+      {isApiError(error) && error.status === 404 && (
+        <p>
+          <Link to="/events">Back to the events</Link>
+        </p>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,244 @@
+import { useCallback, useEffect, useMemo, useReducer, useRef, useState, type FormEvent } from "react";
+import { Link, useSearchParams } from "react-router";
+import { cameraTitle } from "../api/cameras";
+import type { CameraPublic, EventFilters, EventPublic } from "../api/types";
+import { EmptyState, ErrorNotice, Loading } from "../components/Feedback";
+import { Thumbnail } from "../components/Thumbnail";
+import { useServices } from "../context";
+import { useAsync, useDocumentTitle } from "../hooks";
+import { dayKey, formatDay, formatLabel, formatTime, viewerTimeZone } from "../state/format";
+import { LiveEvents, type LiveStatus } from "../state/live";
+import { useStore } from "../state/store";
+import {
+  filtersFromParams,
+  filtersToParams,
+  initialTimeline,
+  localInputToIso,
+  timelineReducer,
+} from "../state/timeline";
+
+const COMMON_LABELS = ["person", "car", "truck", "bicycle", "motorcycle", "bus", "dog", "cat"];
+const PAGE_SIZE = 50;
+
+/** ISO → the value a datetime-local input shows (viewer's zone). */
+function isoToLocalInput(iso: string | undefined): string {
+  if (!iso) return "";
+  const date = new Date(iso);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
+export function EventsPage() {
+  useDocumentTitle("Events");
+  const { api, session } = useServices();
+  const sessionState = useStore(session);
+  const hasRelay = sessionState.status === "signed-in" && Boolean(sessionState.tenant?.relay_url);
+  const [params, setParams] = useSearchParams();
+  const filters = useMemo(() => filtersFromParams(params), [params]);
+  const [state, dispatch] = useReducer(timelineReducer, filters, initialTimeline);
+  const [live, setLive] = useState<LiveStatus>("connecting");
+  const cameras = useAsync(() => api.cameras.list(), [api]);
+  const cameraNames = useMemo(() => new Map((cameras.data ?? []).map((c) => [c.name, cameraTitle(c)])), [cameras.data]);
+
+  const load = useCallback(
+    async (cursor: string | null, target: EventFilters) => {
+      dispatch({ type: "load", more: cursor !== null });
+      try {
+        const page = await api.events.list(target, cursor, PAGE_SIZE);
+        dispatch({ type: "page", items: page.items, nextCursor: page.next_cursor, append: cursor !== null });
+      } catch (error) {
+        dispatch({ type: "failed", error });
+      }
+    },
+    [api],
+  );
+
+  // New filters: start over.
+  const filterKey = JSON.stringify(filters);
+  useEffect(() => {
+    dispatch({ type: "filter", filters });
+    void load(null, filters);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [filterKey, load]);
+
+  // Live arrivals for the camera/label filters (the date range is checked here).
+  const resync = useRef<() => void>(() => undefined);
+  resync.current = () => {
+    api.events.list(filters, null, PAGE_SIZE).then(
+      (page) => dispatch({ type: "page", items: page.items, nextCursor: state.nextCursor, append: true }),
+      () => undefined,
+    );
+  };
+  useEffect(() => {
+    const stream = new LiveEvents({
+      url: api.events.streamUrl({ camera: filters.camera, label: filters.label }),
+      onEvent: (event) => dispatch({ type: "live", event }),
+      onStatus: setLive,
+      onResync: () => resync.current(),
+      refresh: () => api.client.refresh(),
+    });
+    stream.start();
+    return () => stream.stop();
+  }, [api, filters.camera, filters.label]);
+
+  const newest = state.arrived[0] ? state.items.find((e) => e.id === state.arrived[0]) : undefined;
+
+  return (
+    <section className="page">
+      <div className="page-head">
+        <h1>Events</h1>
+        <LiveIndicator status={live} />
+      </div>
+      <FilterForm filters={filters} cameras={cameras.data ?? []} onApply={(next) => setParams(filtersToParams(next))} />
+      <p className="visually-hidden" aria-live="polite" aria-atomic="true">
+        {newest ? `New event: ${formatLabel(newest.label)} on ${cameraNames.get(newest.camera) ?? newest.camera} at ${formatTime(newest.start_at)}` : ""}
+      </p>
+      <ErrorNotice error={state.status === "error" ? state.error : null} onRetry={() => load(null, filters)}
+                   title="Events could not be loaded" />
+      {state.status === "loading" && <Loading label="Loading events…" />}
+      {state.status !== "loading" && state.items.length === 0 && state.status !== "error" && (
+        <EmptyState title={Object.keys(filters).length ? "No events match these filters" : "No events yet"}>
+          <p>
+            {Object.keys(filters).length
+              ? "Try a wider date range or clear the filters."
+              : "When a camera sees a person, vehicle or animal, the event appears here within a second."}
+          </p>
+        </EmptyState>
+      )}
+      <EventList items={state.items} cameraNames={cameraNames} arrived={state.arrived} thumbnails={hasRelay} />
+      {state.nextCursor && (
+        <div className="more">
+          <button type="button" className="button secondary" disabled={state.status === "loading-more"}
+                  onClick={() => load(state.nextCursor, filters)}>
+            {state.status === "loading-more" ? "Loading…" : "Load older events"}
+          </button>
+        </div>
+      )}
+      <p className="muted small">Times are shown in your time zone ({viewerTimeZone()}).</p>
+    </section>
+  );
+}
+
+function LiveIndicator({ status }: { status: LiveStatus }) {
+  const text = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", stopped: "Paused" }[status];
+  return (
+    <span className={`live live-${status}`} role="status">
+      <span className="dot" aria-hidden="true" /> {text}
+    </span>
+  );
+}
+
+function FilterForm({ filters, cameras, onApply }: { filters: EventFilters; cameras: CameraPublic[]; onApply: (f: EventFilters) => void }) {
+  const [camera, setCamera] = useState(filters.camera ?? "");
+  const [label, setLabel] = useState(filters.label ?? "");
+  const [since, setSince] = useState(isoToLocalInput(filters.since));
+  const [until, setUntil] = useState(isoToLocalInput(filters.until));
+  const [problem, setProblem] = useState<string | null>(null);
+
+  useEffect(() => {
+    setCamera(filters.camera ?? "");
+    setLabel(filters.label ?? "");
+    setSince(isoToLocalInput(filters.since));
+    setUntil(isoToLocalInput(filters.until));
+  }, [filters]);
+
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    const next: EventFilters = {
+      camera: camera || undefined,
+      label: label.trim().toLowerCase() || undefined,
+      since: localInputToIso(since),
+      until: localInputToIso(until),
+    };
+    if (next.since && next.until && next.since >= next.until) {
+      setProblem("“From” must be before “To”.");
+      return;
+    }
+    setProblem(null);
+    onApply(next);
+  }
+
+  return (
+    <form className="filters card" onSubmit={submit} aria-label="Filter events">
+      <div className="field">
+        <label htmlFor="f-camera">Camera</label>
+        <select id="f-camera" value={camera} onChange={(e) => setCamera(e.target.value)}>
+          <option value="">All cameras</option>
+          {cameras.map((c) => (
+            <option key={c.id} value={c.name}>
+              {cameraTitle(c)}
+            </option>
+          ))}
+        </select>
+      </div>
+      <div className="field">
+        <label htmlFor="f-label">What</label>
+        <input id="f-label" list="f-labels" value={label} placeholder="Anything" onChange={(e) => setLabel(e.target.value)} />
+        <datalist id="f-labels">
+          {COMMON_LABELS.map((l) => (
+            <option key={l} value={l} />
+          ))}
+        </datalist>
+      </div>
+      <div className="field">
+        <label htmlFor="f-since">From</label>
+        <input id="f-since" type="datetime-local" value={since} onChange={(e) => setSince(e.target.value)} />
+      </div>
+      <div className="field">
+        <label htmlFor="f-until">To</label>
+        <input id="f-until" type="datetime-local" value={until} onChange={(e) => setUntil(e.target.value)} />
+      </div>
+      <div className="filter-actions">
+        <button type="submit" className="button">Apply</button>
+        <button type="button" className="button secondary" onClick={() => onApply({})}>
+          Clear
+        </button>
+      </div>
+      {problem && (
+        <p className="form-problem" role="alert">
+          {problem}
+        </p>
+      )}
+    </form>
+  );
+}
+
+function EventList({ items, cameraNames, arrived, thumbnails }: {
+  items: EventPublic[]; cameraNames: Map<string, string>; arrived: string[]; thumbnails: boolean;
+}) {
+  const groups: { key: string; title: string; events: EventPublic[] }[] = [];
+  for (const event of items) {
+    const key = dayKey(event.start_at);
+    const group = groups[groups.length - 1];
+    if (group && group.key === key) group.events.push(event);
+    else groups.push({ key, title: formatDay(event.start_at), events: [event] });
+  }
+  const fresh = new Set(arrived);
+  return (
+    <>
+      {groups.map((group) => (
+        <section key={group.key} className="day" aria-label={group.title}>
+          <h2 className="day-title">{group.title}</h2>
+          <ul className="events" data-testid="event-list">
+            {group.events.map((event) => (
+              <li key={event.id} className={fresh.has(event.id) ? "event fresh" : "event"}>
+                <Link to={`/events/${encodeURIComponent(event.id)}`} className="event-link">
+                  <Thumbnail event={event} enabled={thumbnails} />
+                  <span className="event-main">
+                    <span className="event-label">{formatLabel(event.label)}</span>
+                    <span className="muted">{cameraNames.get(event.camera) ?? event.camera}</span>
+                  </span>
+                  <span className="event-side">
+                    <time dateTime={event.start_at}>{formatTime(event.start_at)}</time>
+                    {fresh.has(event.id) && <span className="badge badge-ok">New</span>}
+                    {event.has_clip && <span className="muted small">Clip</span>}
+                  </span>
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </section>
+      ))}
+    </>
+  );
+}

@@ -1,0 +1,65 @@
+import type { Api } from "../api";
+import { isApiError } from "../api";
+import type { SignupInput } from "../api/auth";
+import type { TenantPublic, UserPublic } from "../api/types";
+import { Store } from "./store";
+
+export type Session =
+  | { status: "loading" }
+  | { status: "signed-out"; reason?: "expired" | "logged-out" }
+  | { status: "signed-in"; user: UserPublic; tenant: TenantPublic | null };
+
+/** Who is signed in. The tokens themselves are HTTP-only cookies the page never sees. */
+export class SessionStore extends Store<Session> {
+  constructor(private readonly api: Api) {
+    super({ status: "loading" });
+    api.client.onSessionExpired = () => this.expire();
+  }
+
+  /** Ask the cloud who we are (the cookies decide); signed-out on 401. */
+  async load(): Promise<void> {
+    try {
+      const user = await this.api.users.me();
+      const tenant = user.tenant_id ? await this.api.tenant.get() : null;
+      this.set({ status: "signed-in", user, tenant });
+    } catch (error) {
+      if (isApiError(error) && error.status === 401) {
+        this.set({ status: "signed-out" });
+        return;
+      }
+      throw error;
+    }
+  }
+
+  async login(email: string, password: string): Promise<void> {
+    await this.api.auth.login(email, password);
+    await this.load();
+  }
+
+  async signup(input: SignupInput): Promise<void> {
+    await this.api.auth.signup(input);
+    await this.load();
+  }
+
+  async logout(): Promise<void> {
+    try {
+      await this.api.auth.logout();
+    } finally {
+      this.set({ status: "signed-out", reason: "logged-out" });
+    }
+  }
+
+  /** The refresh token was refused: the session is over. */
+  expire(): void {
+    if (this.get().status === "signed-in") this.set({ status: "signed-out", reason: "expired" });
+  }
+
+  setTenant(tenant: TenantPublic): void {
+    const session = this.get();
+    if (session.status === "signed-in") this.set({ ...session, tenant });
+  }
+}
+
+export function isAdmin(session: Session): boolean {
+  return session.status === "signed-in" && session.user.role === "admin";
+}
