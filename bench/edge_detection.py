@@ -34,7 +34,7 @@ class NoMedia:
     def snapshot(self, frame, box, snapshot, thumbnail):  # noqa: ANN001
         pass
 
-    def clip(self, camera, start, end, target):  # noqa: ANN001
+    def clip(self, camera, start, end, target, partial_ok=False):  # noqa: ANN001
         return 0.0
 
 

@@ -11,7 +11,7 @@ function spaFallback(): Plugin {
     name: "guardian-spa-fallback",
     apply: "build",
     closeBundle() {
-      const dist = resolve(__dirname, "dist");
+      const dist = resolve(import.meta.dirname, "dist");
       copyFileSync(resolve(dist, "index.html"), resolve(dist, "404.html"));
     },
   };

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
 
@@ -37,5 +38,13 @@ def open_database(path: Path) -> tuple[Engine, sessionmaker]:
     import agents.edge.events.store  # noqa: F401
     import agents.edge.outbox  # noqa: F401
 
-    EdgeBase.metadata.create_all(engine)
+    # The services start together on a fresh box: another may create a table between create_all's
+    # check and its CREATE. Checking again then finds it.
+    for attempt in range(5):
+        try:
+            EdgeBase.metadata.create_all(engine)
+            break
+        except OperationalError as exc:
+            if "already exists" not in str(exc) or attempt == 4:
+                raise
     return engine, sessionmaker(engine, expire_on_commit=False)

@@ -31,7 +31,7 @@ def test_cloud_deploy_answers_healthz_through_the_proxy(lab: Lab, releases: Call
     assert lab.ssh(cloud, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1/healthz").stdout == "301"
     prom = lab.ssh(cloud, "curl -s --retry 10 --retry-delay 1 --retry-all-errors http://127.0.0.1:9090/api/v1/status/config")
     assert "guardian-cloud" in prom.stdout
-    migrated = lab.ssh(cloud, "ls /var/lib/guardian-cloud/").stdout
+    migrated = lab.ssh(cloud, "ls -a /var/lib/guardian-cloud/").stdout
     assert ".migrated-0.1.0" in migrated
 
     second = results(lab.pyinfra("--json", "-y", "inventories/lab.py", "deploy_cloud.py", env=env))

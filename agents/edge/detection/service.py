@@ -9,6 +9,11 @@ runs the per-camera tracker and event manager (database writes stay on one threa
 
 The active model is polled in the store; a new activation is validated and swapped in without a restart.
 If validation fails, the running model stays and the failure is logged and counted.
+
+Without a usable model (an empty store, a corrupt file) the service still starts: it tells systemd it is
+ready with a status saying what is missing (``systemctl status`` shows it), keeps polling the store, and
+starts detecting as soon as a model is there — no restart loop, no failed unit to restart by hand, and
+recording (another service) is never affected.
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ class DetectorMetrics:
         self.in_flight = m.gauge("detection", "requests_in_flight", "Infer requests running.")
         self.result_queue = m.gauge("detection", "result_queue_depth", "Results waiting for the tracker.")
         self.reloads = m.counter("detection", "model_loads_total", "Model loads, by result.", ("result",))
+        self.model_loaded = m.gauge("detection", "model_loaded", "1 while a model is loaded; 0 while waiting for one.")
         self.model = m.info("detection", "model", "The model in use.")
 
 
@@ -82,7 +88,7 @@ class CameraPipeline:
         self.gate = MotionGate(service.motion_settings)
         self.tracker = Tracker(service.tracker_settings)
         self.events = EventManager(camera.name, service.event_store, service.media, service.data_dir,
-                                   service.detector.ref, service.event_settings)
+                                   service.model_ref, service.event_settings)
         self.last_result_at = 0.0
         self.reader = None
         self.thread = threading.Thread(target=self._run, name=f"detect-{camera.name}", daemon=True)
@@ -104,7 +110,8 @@ class CameraPipeline:
             if not infer:
                 frames.labels(self.camera.name, "skipped_motion").inc()
                 continue
-            if not s.detector.submit(image, _Job(self.camera.name, at, image)):
+            detector = s.detector
+            if detector is None or not detector.submit(image, _Job(self.camera.name, at, image)):
                 frames.labels(self.camera.name, "skipped_busy").inc()
                 continue
             self.gate.inferred(at)
@@ -154,18 +161,44 @@ class DetectionService:
         self.tracker_settings = TrackerSettings(
             iou_match=d.tracking.iou_match, confirm_hits=d.tracking.confirm_hits, end_after_s=d.tracking.end_after_s
         )
-        self.event_settings = EventSettings(pre_roll_s=d.events.pre_roll_s, post_roll_s=d.events.post_roll_s)
+        self.event_settings = EventSettings(
+            pre_roll_s=d.events.pre_roll_s, post_roll_s=d.events.post_roll_s,
+            # The post-roll's segment is indexed once complete: up to a segment length (+ a GOP) later.
+            clip_wait_s=max(EventSettings.clip_wait_s, 2 * settings.recording.segment_seconds + 5),
+        )
         self.results: queue.Queue[InferenceResult | None] = queue.Queue()
         self.stopping = threading.Event()
         self.frames_read = 0
         self.results_handled = 0
         self.heartbeat = time.monotonic()
-        self.detector = self._load(self._initial_model())
+        self.detector: Detector | None = None
+        self.model_problem = ""  # why there is no model, while there is none
         self._active_token = self.store.active_token()
+        try:
+            self.detector = self._load(self._initial_model())
+        except ModelError as exc:
+            self._no_model(exc)
+        self.started = False
         self.pipelines = {c.name: CameraPipeline(self, c) for c in settings.cameras if c.enabled}
         self.event_thread = threading.Thread(target=self._event_loop, name="detect-events", daemon=True)
 
     # -- models ----------------------------------------------------------------------------------
+    @property
+    def model_ref(self) -> str:
+        return self.detector.ref if self.detector is not None else ""
+
+    @property
+    def status(self) -> str:
+        """One line for systemd's STATUS= (``systemctl status``)."""
+        if self.detector is None:
+            return f"waiting for a model: {self.model_problem}"
+        return f"detecting with {self.detector.ref} on {len(self.pipelines)} camera(s)"
+
+    def _no_model(self, exc: ModelError) -> None:
+        self.model_problem = str(exc)
+        self.metrics.model_loaded.set(0)
+        log.warning("no_usable_model", error=str(exc), store=str(self.store.root))
+
     def _initial_model(self) -> StoredModel:
         active = self.store.active()
         if active is not None:
@@ -187,6 +220,7 @@ class DetectionService:
             self.metrics.reloads.labels("refused").inc()
             raise
         self.metrics.reloads.labels("loaded").inc()
+        self.metrics.model_loaded.set(1)
         self.metrics.model.info({"name": stored.manifest.name, "version": stored.manifest.version,
                                  "family": stored.manifest.family, "device": d.device})
         log.info("model_loaded", model=stored.manifest.ref, device=d.device, requests=detector.capacity)
@@ -196,6 +230,8 @@ class DetectionService:
         """Swap in a newly activated model; True when swapped. A model that fails validation is refused
         and the running one is kept."""
         token = self.store.active_token()
+        if self.detector is None:
+            return self._first_model(token)
         if token == self._active_token:
             return False
         self._active_token = token
@@ -214,6 +250,23 @@ class DetectionService:
         log.info("model_swapped", old=old.ref, new=new.ref)
         return True
 
+    def _first_model(self, token: str | None) -> bool:
+        """While there is no model: look for one (fetched, activated or pushed), load it and start."""
+        self._active_token = token
+        try:
+            detector = self._load(self._initial_model())
+        except ModelError as exc:
+            if str(exc) != self.model_problem:
+                self._no_model(exc)
+            return False
+        self.detector, self.model_problem = detector, ""
+        for p in self.pipelines.values():
+            p.events.model_ref = detector.ref
+        if self.started and not self.stopping.is_set():
+            for p in self.pipelines.values():
+                p.thread.start()
+        return True
+
     # -- results ---------------------------------------------------------------------------------
     def _event_loop(self) -> None:
         while True:
@@ -226,13 +279,13 @@ class DetectionService:
                 break
             if result is not None:
                 job: _Job = result.userdata
-                self.metrics.latency.labels(self.detector.ref).observe(result.latency_s)
+                self.metrics.latency.labels(self.model_ref).observe(result.latency_s)
                 pipeline = self.pipelines.get(job.camera)
                 if pipeline is not None:
                     pipeline.on_result(job, result)
                 self.results_handled += 1
             self.metrics.result_queue.set(self.results.qsize())
-            self.metrics.in_flight.set(self.detector.in_flight)
+            self.metrics.in_flight.set(self.detector.in_flight if self.detector is not None else 0)
             for p in self.pipelines.values():
                 # Tracks end by time even when no frame is analysed (e.g. the camera went away).
                 if p.tracker.active and now - p.last_result_at > self.tracker_settings.end_after_s:
@@ -243,9 +296,11 @@ class DetectionService:
             self.heartbeat = time.monotonic()
 
     def start(self) -> None:
+        self.started = True
         self.event_thread.start()
-        for p in self.pipelines.values():
-            p.thread.start()
+        if self.detector is not None:  # else when the first model arrives (check_reload)
+            for p in self.pipelines.values():
+                p.thread.start()
 
     def stop(self) -> None:
         self.stopping.set()
@@ -255,7 +310,8 @@ class DetectionService:
         for p in self.pipelines.values():
             if p.thread.is_alive():
                 p.thread.join(timeout=15)
-        self.detector.wait()
+        if self.detector is not None:
+            self.detector.wait()
         self.results.put(None)
         if self.event_thread.is_alive():
             self.event_thread.join(timeout=15)
@@ -278,13 +334,20 @@ class DetectorAgent:
         self.service = await asyncio.to_thread(DetectionService, self.settings, self.metrics)
         self._metrics_server = serve_metrics(self.settings.metrics, self.metrics)
         self.service.start()
+        if self.service.detector is None:
+            log.warning("waiting_for_model", status=self.service.status)
         ctx.tasks.create_task(self._supervise(ctx), name="supervise")
 
     async def _supervise(self, ctx: ServiceContext) -> None:
         assert self.service is not None
         interval = self.settings.models.reload_interval_s
         last_check = 0.0
+        status = ""
         while True:
+            # READY=1 has gone out by now (the runner sends it when start() returns); STATUS= follows it.
+            if self.service.status != status:
+                status = self.service.status
+                ctx.notifier.status(status)
             # Progress = the event thread is turning (it wakes at least twice a second); a camera that is
             # away is the reader's business (it reconnects), not a reason to restart the detector.
             if time.monotonic() - self.service.heartbeat < 10.0:

@@ -30,16 +30,19 @@ class EventMedia(Protocol):
     def snapshot(self, frame: np.ndarray, box: tuple[float, float, float, float], snapshot: Path, thumbnail: Path) -> None:
         """Write a JPEG of ``frame`` (RGB) and a small thumbnail cropped around ``box``."""
 
-    def clip(self, camera: str, start: datetime, end: datetime, target: Path) -> float | None:
+    def clip(self, camera: str, start: datetime, end: datetime, target: Path, partial_ok: bool = False) -> float | None:
         """Assemble [start, end] of ``camera``'s recording into ``target``; its duration, or None if the
-        recording does not cover the span (yet)."""
+        recording does not cover the span (yet). With ``partial_ok`` (the last attempt) whatever part of
+        the span is recorded will do."""
 
 
 @dataclass(frozen=True)
 class EventSettings:
     pre_roll_s: float = 5.0
     post_roll_s: float = 5.0
-    clip_wait_s: float = 15.0  # after end + post-roll, how long to keep trying to assemble the clip
+    # After end + post-roll, how long to wait for the recording to cover the span (segments are indexed
+    # when complete, so at least a segment length plus a GOP); then the clip is made of what there is.
+    clip_wait_s: float = 25.0
     max_track_points: int = 600  # kept per event in the database (the uplink sends fewer)
 
 
@@ -145,24 +148,27 @@ class EventManager:
         self.pending_clips.append(_PendingClip(row, due, due + self.settings.clip_wait_s))
         log.info("event_closed", camera=self.camera, event_id=row.id, label=row.label, hits=row.hits)
 
-    def tick(self, now: float) -> None:
-        """Assemble the clips whose post-roll has been recorded; call regularly."""
+    def tick(self, now: float, final: bool = False) -> None:
+        """Assemble the clips whose post-roll has been recorded; call regularly. ``final``: the last
+        chance (shutdown), a clip of whatever part of the span is recorded beats none."""
         still: list[_PendingClip] = []
         for pending in self.pending_clips:
-            if now < pending.due:
+            if now < pending.due and not final:
                 still.append(pending)
                 continue
             row = pending.row
             _, _, clip = self._paths(row)
+            last_try = final or now >= pending.give_up
             try:
                 (self.data_dir / clip).parent.mkdir(parents=True, exist_ok=True)
                 assert row.clip_start is not None and row.clip_end is not None
-                duration = self.media.clip(self.camera, row.clip_start, row.clip_end, self.data_dir / clip)
+                duration = self.media.clip(self.camera, row.clip_start, row.clip_end, self.data_dir / clip,
+                                           partial_ok=last_try)
             except Exception as exc:  # noqa: BLE001
                 log.warning("clip_failed", camera=self.camera, event_id=row.id, error=str(exc))
                 duration = None
             if duration is None:
-                if now < pending.give_up:
+                if not last_try:
                     still.append(pending)
                 else:
                     self.counts.clip_failures += 1
@@ -174,7 +180,8 @@ class EventManager:
         self.pending_clips = still
 
     def shutdown(self, tracks: list[Track], now: float) -> None:
-        """Close what is open (the service is stopping); clips that are due are tried once."""
+        """Close what is open (the service is stopping); every pending clip is tried once, with what
+        is recorded so far."""
         for track in tracks:
             self._close(track, now)
-        self.tick(now)
+        self.tick(now, final=True)

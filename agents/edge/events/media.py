@@ -22,10 +22,14 @@ class VideoMedia:
 
         write_snapshot(frame, snapshot, thumbnail, box=box)
 
-    def clip(self, camera: str, start: datetime, end: datetime, target: Path) -> float | None:
+    def clip(self, camera: str, start: datetime, end: datetime, target: Path, partial_ok: bool = False) -> float | None:
         from agents.edge.video.clips import assemble_clip
         from agents.edge.video.errors import ClipError
 
+        # Segments are indexed when they are complete, so the one holding the post-roll shows up a
+        # segment length after the post-roll was filmed. Assembling earlier would cut the clip short.
+        if not partial_ok and not self.store.segments(camera, end, None):
+            return None
         try:
             return assemble_clip(self.store, camera, start, end, target).duration_s
         except ClipError:

@@ -26,7 +26,7 @@ class SnapshotsOnly:
     def snapshot(self, frame, box, snapshot, thumbnail):  # noqa: ANN001
         write_snapshot(frame, snapshot, thumbnail, box=box)
 
-    def clip(self, camera, start, end, target):  # noqa: ANN001
+    def clip(self, camera, start, end, target, partial_ok=False):  # noqa: ANN001
         return None
 
 

@@ -21,7 +21,7 @@ class NoMedia:
     def snapshot(self, frame, box, snapshot, thumbnail):  # noqa: ANN001
         raise AssertionError("not used")
 
-    def clip(self, camera, start, end, target):  # noqa: ANN001
+    def clip(self, camera, start, end, target, partial_ok=False):  # noqa: ANN001
         return None
 
 

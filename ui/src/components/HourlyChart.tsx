@@ -21,9 +21,9 @@ export function HourlyChart({ series }: { series: HourlySeries }) {
   const total = series.totals.reduce((a, b) => a + b, 0);
   return (
     <figure className="chart">
-      <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-labelledby="chart-title" preserveAspectRatio="none">
+      <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-labelledby="chart-title">
         <title id="chart-title">{`Events per hour over the last ${series.slots.length} hours: ${total} in all`}</title>
-        {[0, top / 2, top].map((tick) => (
+        {(top % 2 === 0 ? [0, top / 2, top] : [0, top]).map((tick) => (
           <g key={tick}>
             <line x1={pad.left} x2={width - pad.right} y1={y(tick)} y2={y(tick)} className="grid" />
             <text x={pad.left - 6} y={y(tick) + 4} textAnchor="end" className="axis">

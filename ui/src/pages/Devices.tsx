@@ -72,7 +72,7 @@ export function DevicesPage() {
                 <tr key={d.id}>
                   <td>
                     <strong>{d.name || d.id}</strong>
-                    {d.name && <small className="block muted">{d.id}</small>}
+                    {d.name && d.name !== d.id && <small className="block muted">{d.id}</small>}
                   </td>
                   <td>
                     <DeviceStatusBadge status={d.status} />
@@ -199,7 +199,7 @@ function AddDevice({ relayUrl, onIssued }: { relayUrl: string | null; onIssued: 
             </p>
           </div>
           <label htmlFor="issued-token">Enrolment token</label>
-          <textarea id="issued-token" readOnly value={issued.token} rows={3} onFocus={(e) => e.currentTarget.select()} />
+          <textarea id="issued-token" readOnly value={issued.token} rows={4} onFocus={(e) => e.currentTarget.select()} />
           <div className="row-actions">
             <button type="button" className="button secondary" onClick={copy}>
               {copied ? "Copied" : "Copy token"}

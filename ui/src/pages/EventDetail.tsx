@@ -29,7 +29,8 @@ export function EventDetailPage() {
       <p>
         <Link to="/events">← All events</Link>
       </p>
-      <ErrorNotice error={error} onRetry={reload} title="This event could not be loaded" />
+      <ErrorNotice error={error} onRetry={isApiError(error) && error.status === 404 ? undefined : reload}
+                   title="This event could not be loaded" />
       {loading && !data && <Loading />}
       {data && (
         <>

@@ -76,7 +76,7 @@ export function formatBytes(bytes: number, options: FormatOptions = {}): string 
     index += 1;
   }
   return new Intl.NumberFormat(options.locale, {
-    style: "unit", unit: units[index], unitDisplay: "short", maximumFractionDigits: value < 10 && index > 0 ? 1 : 0,
+    style: "unit", unit: units[index], unitDisplay: index === 0 ? "long" : "short", maximumFractionDigits: value < 10 && index > 0 ? 1 : 0,
   }).format(value);
 }
 

@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import type { EventPublic } from "../api/types";
+import { filtersFromParams, filtersToParams, initialTimeline, matchesFilters, timelineReducer } from "./timeline";
+
+function ev(id: string, start: string, extra: Partial<EventPublic> = {}): EventPublic {
+  return { id, device_id: "d", camera: "porch", label: "person", start_at: start, end_at: null, confidence: "high", has_clip: true, ...extra };
+}
+
+describe("timeline", () => {
+  it("appends pages by cursor without duplicates, newest first", () => {
+    let s = timelineReducer(initialTimeline(), { type: "filter", filters: {} });
+    s = timelineReducer(s, { type: "page", items: [ev("c", "2024-01-01T10:02:00Z"), ev("b", "2024-01-01T10:01:00Z")], nextCursor: "k", append: false });
+    s = timelineReducer(s, { type: "load", more: true });
+    expect(s.status).toBe("loading-more");
+    s = timelineReducer(s, { type: "page", items: [ev("b", "2024-01-01T10:01:00Z"), ev("a", "2024-01-01T10:00:00Z")], nextCursor: null, append: true });
+    expect(s.items.map((e) => e.id)).toEqual(["c", "b", "a"]);
+    expect(s.nextCursor).toBeNull();
+    expect(s.status).toBe("ready");
+  });
+
+  it("puts a live arrival on top and remembers it for the announcement", () => {
+    let s = timelineReducer(initialTimeline(), { type: "page", items: [ev("a", "2024-01-01T10:00:00Z")], nextCursor: null, append: false });
+    s = timelineReducer(s, { type: "live", event: ev("n", "2024-01-01T11:00:00Z") });
+    expect(s.items.map((e) => e.id)).toEqual(["n", "a"]);
+    expect(s.arrived).toEqual(["n"]);
+    const again = timelineReducer(s, { type: "live", event: ev("n", "2024-01-01T11:00:00Z") });
+    expect(again.items).toHaveLength(2);
+    expect(again.arrived).toEqual(["n"]);
+  });
+
+  it("ignores live events the filters exclude, and old ones a later page will bring", () => {
+    let s = timelineReducer(initialTimeline(), { type: "filter", filters: { label: "person", until: "2024-01-01T12:00:00Z" } });
+    s = timelineReducer(s, { type: "page", items: [ev("a", "2024-01-01T10:00:00Z")], nextCursor: "more", append: false });
+    expect(timelineReducer(s, { type: "live", event: ev("car", "2024-01-01T11:00:00Z", { label: "car" }) })).toBe(s);
+    expect(timelineReducer(s, { type: "live", event: ev("late", "2024-01-01T13:00:00Z") })).toBe(s);
+    expect(timelineReducer(s, { type: "live", event: ev("old", "2024-01-01T09:00:00Z") })).toBe(s);
+    expect(timelineReducer(s, { type: "live", event: ev("ok", "2024-01-01T11:00:00Z") }).items[0]!.id).toBe("ok");
+  });
+
+  it("keeps the error for the page to explain", () => {
+    const s = timelineReducer(initialTimeline(), { type: "failed", error: new Error("x") });
+    expect(s.status).toBe("error");
+  });
+
+  it("matches date ranges as the cloud does (since ≤ start < until)", () => {
+    const f = { since: "2024-01-01T10:00:00Z", until: "2024-01-01T11:00:00Z" };
+    expect(matchesFilters(ev("a", "2024-01-01T10:00:00Z"), f)).toBe(true);
+    expect(matchesFilters(ev("a", "2024-01-01T11:00:00Z"), f)).toBe(false);
+    expect(matchesFilters(ev("a", "2024-01-01T10:30:00Z", { camera: "yard" }), { camera: "porch" })).toBe(false);
+  });
+
+  it("round-trips filters through the URL", () => {
+    const filters = { camera: "porch", label: "person", since: "2024-01-01T00:00:00.000Z" };
+    expect(filtersFromParams(filtersToParams(filters))).toEqual(filters);
+    expect(filtersFromParams(new URLSearchParams("camera=&x=1"))).toEqual({});
+  });
+});
