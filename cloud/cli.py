@@ -5,7 +5,7 @@
     guardian-cloud migrate [--revision R]  upgrade the database schema (Alembic)
     guardian-cloud serve                   run the API (uvicorn)
     guardian-cloud create-admin EMAIL      create a platform operator (password from stdin or a prompt)
-    guardian-cloud relays register NAME --endpoint URL (--public-key KEY | --generate-key)
+    guardian-cloud relays register NAME --endpoint URL [--enrolment-endpoint HOST:PORT] (--public-key KEY | --generate-key)
     guardian-cloud relays list
     guardian-cloud tenants list
     guardian-cloud cleanup                 run retention once
@@ -130,7 +130,8 @@ def _relay_register(args: argparse.Namespace) -> int:
     public = tokens.public_key_to_text(private) if private else args.public_key
     settings = _settings(args)
     try:
-        body = RelayCreate(name=args.name, endpoint_url=args.endpoint, public_key=public)
+        body = RelayCreate(name=args.name, endpoint_url=args.endpoint, public_key=public,
+                           enrolment_endpoint=args.enrolment_endpoint)
     except ValueError as exc:
         raise CliError(f"invalid relay: {str(exc).splitlines()[0]}") from None
     with _sessions(settings)() as session:
@@ -139,7 +140,8 @@ def _relay_register(args: argparse.Namespace) -> int:
             session.commit()
         except ApiError as exc:
             raise CliError(exc.message) from None
-        out = {"id": relay.id, "name": relay.name, "endpoint_url": relay.endpoint_url, "public_key": relay.public_key}
+        out = {"id": relay.id, "name": relay.name, "endpoint_url": relay.endpoint_url,
+               "enrolment_endpoint": relay.enrolment_endpoint, "public_key": relay.public_key}
     if private is not None:
         # Shown once: install it on the relay as a credential; the cloud keeps only the public half.
         out["private_key"] = tokens.private_key_to_text(private)
@@ -206,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = command(relays, "register", _relay_register, "register a pre-provisioned relay")
     r.add_argument("name")
     r.add_argument("--endpoint", required=True, help="the relay's public URL, e.g. https://relay-7.example")
+    r.add_argument("--enrolment-endpoint", default=None,
+                   help="host:port edges enrol at, if not the host and port of --endpoint (e.g. relay-7.example:8443)")
     r.add_argument("--public-key", help="the relay's Ed25519 public key (base64url)")
     r.add_argument("--generate-key", action="store_true", help="make a key pair; print the private key once")
     command(relays, "list", _relay_list, "list relays")

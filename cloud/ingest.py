@@ -5,7 +5,8 @@ batch with a 422 listing each problem, so a relay bug is noticed rather than hal
 event ids already held for the tenant are acknowledged as duplicates (``INSERT … ON CONFLICT DO
 NOTHING``), so a relay may resend a batch after a timeout. A relay writes only for its own tenant:
 the tenant comes from the relay's identity, never from the batch, and devices already enrolled for
-another tenant are refused.
+another tenant are refused. Nothing from a revoked device is stored (its events and archive records
+are counted as rejected, its health is acknowledged and ignored).
 """
 
 from __future__ import annotations
@@ -177,6 +178,7 @@ def ingest(session: Session, bus: EventBus, relay: Relay, batch: ingest_pb2.Inge
     foreign = sorted(d.id for d in known.values() if d.tenant_id != tenant.id)
     if foreign:
         raise Forbidden("batch names devices of another tenant", code="foreign_device")
+    revoked = {d.id for d in known.values() if d.revoked_at is not None}
     new_devices = [
         {"id": d, "tenant_id": tenant.id, "relay_id": relay.id, "name": d, "created_at": now}
         for d in device_ids if d not in known
@@ -193,7 +195,7 @@ def ingest(session: Session, bus: EventBus, relay: Relay, batch: ingest_pb2.Inge
         (h.device_id, c.camera) for h in batch.health for c in h.cameras
     ]
     for key in dict.fromkeys(wanted):
-        if key not in cameras and len(cameras) < plan.max_cameras:
+        if key not in cameras and key[0] not in revoked and len(cameras) < plan.max_cameras:
             session.execute(
                 _insert(session, Camera).on_conflict_do_nothing(index_elements=["tenant_id", "device_id", "name"]),
                 [{"id": str(uuid.uuid4()), "tenant_id": tenant.id, "device_id": key[0], "name": key[1],
@@ -206,7 +208,7 @@ def ingest(session: Session, bus: EventBus, relay: Relay, batch: ingest_pb2.Inge
     rows = []
     for ev in batch.events:
         start = _ts(ev.start)
-        if (ev.device_id, ev.camera) not in cameras or start < cutoff:
+        if (ev.device_id, ev.camera) not in cameras or start < cutoff or ev.device_id in revoked:
             outcome.rejected_events += 1
             continue
         rows.append({
@@ -221,6 +223,9 @@ def ingest(session: Session, bus: EventBus, relay: Relay, batch: ingest_pb2.Inge
 
     # Health: the latest report wins; cameras' states follow.
     for h in batch.health:
+        outcome.result.health_accepted += 1
+        if h.device_id in revoked:
+            continue
         device = session.get(Device, h.device_id)
         assert device is not None
         seen = _ts(h.last_seen)
@@ -238,7 +243,6 @@ def ingest(session: Session, bus: EventBus, relay: Relay, batch: ingest_pb2.Inge
                 camera.state = cam.state or "unknown"
                 camera.last_frame_at = _ts(cam.last_frame_at) if cam.HasField("last_frame_at") else camera.last_frame_at
                 camera.updated_at = now
-        outcome.result.health_accepted += 1
 
     # Archive records: idempotent by (tenant, CID); beyond the plan's bytes: refused (counted).
     if batch.archives:
@@ -246,7 +250,7 @@ def ingest(session: Session, bus: EventBus, relay: Relay, batch: ingest_pb2.Inge
             select(func.coalesce(func.sum(ArchiveRecord.size), 0)).where(ArchiveRecord.tenant_id == tenant.id)
         ) or 0
         for a in batch.archives:
-            if used + a.size > plan.max_archive_bytes:
+            if used + a.size > plan.max_archive_bytes or a.device_id in revoked:
                 outcome.rejected_archives += 1
                 continue
             done = session.scalars(

@@ -42,6 +42,8 @@ class Relay(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     endpoint_url: Mapped[str] = mapped_column(String(500))
+    # host:port of the relay's HTTPS enrolment endpoint when edges reach it elsewhere than endpoint_url.
+    enrolment_endpoint: Mapped[str | None] = mapped_column(String(300), nullable=True)
     public_key: Mapped[str] = mapped_column(String(64))
     tenant_id: Mapped[str | None] = mapped_column(
         String(36), ForeignKey("tenants.id", ondelete="SET NULL"), unique=True, nullable=True
@@ -133,6 +135,9 @@ class Device(Base):
     agent_version: Mapped[str] = mapped_column(String(50), default="")
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set by a tenant admin (DELETE /devices/{id}): hidden from the tenant, listed to its relay at
+    # GET /relay/revocations, and nothing it reports from then on is stored.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Camera(Base):
@@ -248,7 +253,11 @@ class TenantPublic(Shape):
     name: str
     plan: str
     relay_id: str | None = None
-    relay_url: str | None = None
+    relay_url: str | None = Field(None, description="Where the browser fetches media (clip tokens name it too).")
+    relay_enrolment_endpoint: str | None = Field(
+        None, description="host:port new devices enrol at (guardian-edge enrol --relay): the relay's registered "
+        "enrolment endpoint, else the host and port of relay_url.",
+    )
 
 
 class TenantUpdate(Shape):
@@ -264,22 +273,33 @@ class PlanPublic(Shape):
     archive_bytes_used: int
 
 
+# host:port (a DNS name, IPv4 or [IPv6]); what `guardian-edge enrol --relay` takes.
+HOST_PORT = r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):[0-9]{1,5}$"
+
+
 class RelayCreate(Shape):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     endpoint_url: str = Field(min_length=8, max_length=500, pattern=r"^https?://")
     public_key: str = Field(min_length=43, max_length=44, description="The relay's Ed25519 public key (base64url).")
+    enrolment_endpoint: str | None = Field(
+        None, max_length=300, pattern=HOST_PORT,
+        description="host:port of the relay's enrolment endpoint if edges reach it elsewhere than endpoint_url.",
+    )
 
 
 class RelayUpdate(Shape):
     endpoint_url: str | None = Field(None, min_length=8, max_length=500, pattern=r"^https?://")
     public_key: str | None = Field(None, min_length=43, max_length=44)
     enabled: bool | None = None
+    enrolment_endpoint: str | None = Field(None, max_length=300, pattern=HOST_PORT + "|^$",
+                                           description="host:port; empty string: same as endpoint_url.")
 
 
 class RelayPublic(Shape):
     id: str
     name: str
     endpoint_url: str
+    enrolment_endpoint: str | None
     public_key: str
     tenant_id: str | None
     enabled: bool
@@ -331,6 +351,7 @@ class EventPage(Shape):
 
 class EventCount(Shape):
     bucket: datetime
+    label: str | None = Field(None, description="With group_by=label only.")
     count: int
 
 
@@ -338,6 +359,29 @@ class ClipTokenCreate(Shape):
     scopes: list[Literal["clip", "snapshot", "thumbnail"]] = Field(
         default_factory=lambda: ["clip", "snapshot", "thumbnail"], min_length=1
     )
+
+
+class ArchivePublic(Shape):
+    """An archived clip: ciphertext in the store under ``cid`` (CIDv1 raw sha2-256 of its bytes)."""
+
+    cid: str
+    event_id: str
+    device_id: str
+    size: int
+    stored_at: datetime
+
+
+class ArchiveDownload(Shape):
+    url: str = Field(description="Presigned GET of the ciphertext; expires at expires_at.")
+    expires_at: datetime
+    cid: str
+    size: int
+    event_id: str
+
+
+class ArchiveQuota(Shape):
+    max_archive_bytes: int
+    archive_bytes_used: int
 
 
 class ClipTokenPublic(Shape):
@@ -370,8 +414,24 @@ class BootstrapConsume(Shape):
 
 
 class Revocation(Shape):
-    nonce: str
-    expires_at: datetime
+    """Something a relay must refuse: a spent bootstrap token (until it expires anyway) or a device."""
+
+    kind: Literal["bootstrap_token", "device"] = "bootstrap_token"
+    nonce: str | None = Field(None, description="bootstrap_token: the token's nonce (jti).")
+    expires_at: datetime | None = Field(None, description="bootstrap_token: when it stops being valid anyway.")
+    device_id: str | None = Field(None, description="device: the revoked device; it stays revoked.")
+    revoked_at: datetime | None = Field(None, description="device: when a tenant admin revoked it.")
+
+
+class OidcProviderPublic(Shape):
+    name: str
+    login_url: str = Field(description="Send the browser here (a top-level navigation) to start the login.")
+
+
+class AuthProviders(Shape):
+    password: bool = Field(True, description="Local accounts (e-mail and password) can sign in.")
+    signup: bool = Field(description="Self-service sign-up is open.")
+    oidc: OidcProviderPublic | None = Field(description="The OpenID Connect provider, when one is configured.")
 
 
 class PublicKeyPublic(Shape):

@@ -69,20 +69,32 @@ def page(
     return rows, (encode_cursor(rows[-1].start_at, rows[-1].id) if more and rows else None)
 
 
+def _bucket_key(session: Session, bucket: Literal["hour", "day"]):  # type: ignore[no-untyped-def]
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date_trunc(bucket, func.timezone("UTC", Event.start_at))
+    fmt = "%Y-%m-%d %H:00:00" if bucket == "hour" else "%Y-%m-%d 00:00:00"
+    return func.strftime(fmt, Event.start_at)
+
+
+def _utc(value: object) -> datetime:
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
 def counts(
     session: Session, base: Select[tuple[Event]], bucket: Literal["hour", "day"]
 ) -> list[tuple[datetime, int]]:
     """Events per hour or day (UTC) within the filtered set, oldest first."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        key = func.date_trunc(bucket, func.timezone("UTC", Event.start_at))
-    else:
-        fmt = "%Y-%m-%d %H:00:00" if bucket == "hour" else "%Y-%m-%d 00:00:00"
-        key = func.strftime(fmt, Event.start_at)
-    sub = base.with_only_columns(key.label("bucket")).subquery()
+    sub = base.with_only_columns(_bucket_key(session, bucket).label("bucket")).subquery()
     stmt = select(sub.c.bucket, func.count()).group_by(sub.c.bucket).order_by(sub.c.bucket)
-    out = []
-    for value, count in session.execute(stmt):
-        when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-        out.append((when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC), int(count)))
-    return out
+    return [(_utc(value), int(count)) for value, count in session.execute(stmt)]
+
+
+def counts_by_label(
+    session: Session, base: Select[tuple[Event]], bucket: Literal["hour", "day"]
+) -> list[tuple[datetime, str, int]]:
+    """Events per hour or day (UTC) and label within the filtered set, oldest first, then by label."""
+    sub = base.with_only_columns(_bucket_key(session, bucket).label("bucket"), Event.label.label("label")).subquery()
+    stmt = (select(sub.c.bucket, sub.c.label, func.count()).group_by(sub.c.bucket, sub.c.label)
+            .order_by(sub.c.bucket, sub.c.label))
+    return [(_utc(value), str(label), int(count)) for value, label, count in session.execute(stmt)]

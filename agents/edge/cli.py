@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     from agents.edge.models.cli import add_models_parser
 
     add_models_parser(sub)
+    from agents.edge.archive.cli import add_archive_parser
+
+    add_archive_parser(sub)
     return parser
 
 

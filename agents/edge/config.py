@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from agents.edge.archive.config import ArchiveSettings
 from agents.edge.detection.config import DetectionSettings, ModelsSettings
 from agents.edge.uplink.config import UplinkSettings
 from guardian.runtime.config import AgentSettings, Section
@@ -64,6 +65,7 @@ class EdgeSettings(AgentSettings):
     detection: DetectionSettings = Field(default_factory=DetectionSettings, description="Object detection.")
     models: ModelsSettings = Field(default_factory=ModelsSettings, description="The detection model store.")
     uplink: UplinkSettings = Field(default_factory=UplinkSettings, description="The link to the relay.")
+    archive: ArchiveSettings = Field(default_factory=ArchiveSettings, description="The encrypted off-site archive.")
 
     @field_validator("cameras")
     @classmethod

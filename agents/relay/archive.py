@@ -260,7 +260,7 @@ class ArchiveService(archive_pb2_grpc.ArchiveServicer):
         if not fits:
             self._discard(part, meta)
             self.uploads.labels("over_quota").inc()
-            log.info("archive_over_quota", device=device_id, event=event_id, size=total)
+            log.info("archive_over_quota", device=device_id, event_id=event_id, size=total)
             return Receipt(upload_id=upload_id, size=total, result=Receipt.OVER_QUOTA, reason=reason)
         if not meta.exists():
             meta.write_text(json.dumps({"event_id": event_id, "total_size": total}))
@@ -322,7 +322,7 @@ class ArchiveService(archive_pb2_grpc.ArchiveServicer):
                            reason="archive quota exceeded (the cloud refused the record); the object was removed")
         self.uploads.labels("stored").inc()
         self.bytes.inc(size)
-        log.info("archive_stored", device=device_id, event=event_id, cid=cid, size=size)
+        log.info("archive_stored", device=device_id, event_id=event_id, cid=cid, size=size)
         return Receipt(upload_id=upload_id, cid=cid, size=size, result=Receipt.STORED)
 
     def _put_verified(self, cid: str, part: Path, size: int) -> None:

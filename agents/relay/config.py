@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from agents.relay.archive_config import ArchiveSettings
 from guardian.runtime.config import AgentSettings, Section
 from guardian.runtime.metrics import MetricsSettings
 
@@ -117,6 +118,7 @@ class RelaySettings(AgentSettings):
     cache: CacheSettings = Field(default_factory=CacheSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
     cloud: CloudSettings = Field(description="Where privacy-minimised summaries go.")
+    archive: ArchiveSettings = Field(default_factory=ArchiveSettings, description="Encrypted clip archive.")
 
     @model_validator(mode="after")
     def _tls_mode_needs_ca(self) -> RelaySettings:

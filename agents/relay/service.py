@@ -118,6 +118,14 @@ class RelayAgent:
 
         self.uplink = UplinkService(self.cache, identify, self.metrics, s.uplink.max_batch)
         self._grpc = make_server(self.uplink)
+        if s.archive.enabled:  # the Archive service (encrypted clips → object store), same server
+            from agents.relay.archive import make_archive_service
+            from guardian.contracts.edge.v1 import archive_pb2_grpc
+
+            self._cloud = CloudClient(s.cloud, load_signing_key(s.cloud.signing_key_file))
+            self.archive = make_archive_service(s, sessions, self._cloud, identify, self.metrics)
+            archive_pb2_grpc.add_ArchiveServicer_to_server(self.archive, self._grpc)
+            ctx.tasks.create_task(self.archive.run_reports(s.archive.report_interval_s), name="archive-reports")
         target = f"{grpc_address}:{s.uplink.port}"
         if s.tunnel.mode == "wireguard":
             self._grpc.add_insecure_port(target)  # inside WireGuard: encrypted and authenticated already
@@ -161,7 +169,7 @@ class RelayAgent:
             ctx.tasks.create_task(self._reconcile_loop(ctx), name="reconcile")
         ctx.tasks.create_task(self._cleanup_loop(ctx), name="cleanup")
         if s.cloud.enabled:
-            self._cloud = CloudClient(s.cloud, load_signing_key(s.cloud.signing_key_file))
+            self._cloud = self._cloud or CloudClient(s.cloud, load_signing_key(s.cloud.signing_key_file))
             forwarder = Forwarder(s.cloud, self.cache, self.health, self._cloud, self.metrics)
             ctx.tasks.create_task(forwarder.run(ctx.watchdog.progress), name="forwarder")
 

@@ -14,12 +14,26 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cloud.api.routes import auth, cameras, devices, events, health, keys, relay_api, relays, tenants, users
+from cloud.api.routes import (
+    archives,
+    auth,
+    cameras,
+    devices,
+    events,
+    health,
+    keys,
+    relay_api,
+    relays,
+    tenants,
+    users,
+)
 from cloud.core.config import CloudSettings
 from cloud.core.db import session_scope
 from cloud.core.errors import ApiError
@@ -31,7 +45,7 @@ log = get_logger("cloud.api")
 access_log = get_logger("cloud.access")
 
 ROUTERS = [auth.router, users.router, tenants.router, relays.router, devices.router, cameras.router,
-           events.router, relay_api.router, keys.router, health.router]
+           events.router, relay_api.router, keys.router, health.router, archives.router, archives.relay_router]
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
@@ -97,11 +111,52 @@ _SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
+# API answers. The UI's pages get cloud.csp's, which also names the relays' origins (media): cloud/core/csp.py.
 _CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
 # Swagger UI loads its assets from a CDN and runs an inline script.
 _DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
              "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
              "frame-ancestors 'none'")
+
+
+# What the API owns: an unknown path under these is a JSON 404, never the UI's index.html.
+_API_EXACT = frozenset({"/api", "/docs", "/redoc", "/openapi.json", "/healthz", "/metrics"})
+_API_PREFIXES = ("/api/", "/docs/", "/redoc/")
+
+
+def is_api_path(path: str) -> bool:
+    return path in _API_EXACT or path.startswith(_API_PREFIXES)
+
+
+def _accepts_html(scope: Scope) -> bool:
+    accept = Headers(scope=scope).get("accept", "")
+    return any(part.split(";", 1)[0].strip().lower() == "text/html" for part in accept.split(","))
+
+
+class UiFiles(StaticFiles):
+    """The built UI, answering what no API route matched (the router's default, so 405s stay the API's).
+
+    A file in the build is served as is; an unknown GET that accepts text/html is a client-side route
+    (``/events/<id>``) and gets ``index.html`` with 200; everything else, and anything under the API's
+    paths, is the API's JSON 404.
+    """
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if is_api_path(scope["path"]):
+            raise StarletteHTTPException(status_code=404)
+        try:
+            response = await super().get_response(path, scope)
+        except StarletteHTTPException as exc:
+            if exc.status_code != 404:
+                raise
+        else:
+            if response.status_code != 404:  # not the build's 404.html: StaticFiles' html mode serves that
+                return response
+        if scope["method"] not in ("GET", "HEAD") or not _accepts_html(scope):
+            raise StarletteHTTPException(status_code=404)
+        index = Path(str(self.directory)) / "index.html"
+        # The entry point names the hashed assets of the current build: always revalidate it.
+        return FileResponse(index, media_type="text/html", headers={"Cache-Control": "no-cache"})
 
 
 def find_ui_dir(settings: CloudSettings) -> Path | None:
@@ -176,9 +231,16 @@ def create_app(settings: CloudSettings, cloud: Cloud | None = None) -> FastAPI:
                         ms=round(elapsed * 1000, 1))
         for key, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(key, value)
-        docs = request.url.path in ("/docs", "/redoc")
-        response.headers.setdefault("Content-Security-Policy", _DOCS_CSP if docs else _CSP)
-        if request.url.path.startswith("/api/"):
+        path = request.url.path
+        if "content-security-policy" not in response.headers:
+            if path in ("/docs", "/redoc"):
+                csp = _DOCS_CSP
+            elif is_api_path(path):
+                csp = _CSP
+            else:  # the UI: its own origin plus the relays' (media) and the archive store's
+                csp = await cloud.csp.header()
+            response.headers["Content-Security-Policy"] = csp
+        if path.startswith("/api/"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
@@ -193,10 +255,11 @@ def create_app(settings: CloudSettings, cloud: Cloud | None = None) -> FastAPI:
         )
     app.add_middleware(BodyLimit, default=settings.http.max_body_bytes, ingest=settings.http.max_ingest_bytes)
 
-    # Hook for the web UI: served at / when built (ui/dist), after every API route.
+    # Hook for the web UI (ui/dist when built): what no route matches, so unknown API paths and wrong
+    # methods keep their JSON errors. Without a UI the default stays the JSON 404.
     ui_dir = find_ui_dir(settings)
     if ui_dir is not None:
-        app.mount("/", StaticFiles(directory=ui_dir, html=True), name="ui")
+        app.router.default = UiFiles(directory=ui_dir, html=True)
     return app
 
 

@@ -1,22 +1,33 @@
 """The cloud's settings: a TOML file (default /etc/guardian/cloud.toml) overridden by ``GUARDIAN_CLOUD_*``.
 
-Secrets (``secret_key``, ``signing_key``, ``oidc.client_secret``) come from the environment or systemd
-credentials (``LoadCredential=secret_key:…`` → a file named ``secret_key`` in ``$CREDENTIALS_DIRECTORY``);
-the program refuses to start when they are missing, too short, or a known placeholder.
+Secrets (``secret_key``, ``signing_key``, ``oidc.client_secret``, ``archive.secret_access_key``) come from
+the environment or systemd credentials: ``LoadCredential=secret_key:/etc/guardian/cloud/secret_key`` puts a
+file named ``secret_key`` in ``$CREDENTIALS_DIRECTORY``, and that name (the dotted key) is what is read.
+The env-style names (``GUARDIAN_CLOUD_SECRET_KEY``) are read there too. The program refuses to start when
+a secret is missing, too short, or a known placeholder.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from guardian import tokens
 from guardian.runtime.config import AgentSettings, Section
 from guardian.runtime.metrics import MetricsSettings
 
 DEFAULT_CONFIG = "/etc/guardian/cloud.toml"
+
+# The systemd credential names of the secrets: the dotted key of each secret field.
+CREDENTIAL_NAMES: tuple[str, ...] = ("secret_key", "signing_key", "oidc.client_secret", "archive.secret_access_key")
+
+# A CSP host-source with a scheme: optional leading wildcard label, optional port or *.
+_HOST_SOURCE = re.compile(r"^https?://(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:([0-9]{1,5}|\*))?/?$")
 
 # Placeholders people copy from examples; refusing them keeps a demo secret out of production.
 _PLACEHOLDERS = {"changethis", "change-me", "changeme", "secret", "password", "default", "example"}
@@ -61,9 +72,22 @@ class HttpSettings(Section):
         default_factory=lambda: ["127.0.0.1/32", "::1/128"],
         description="Networks allowed to read /metrics on the API port.",
     )
+    media_origins: list[str] = Field(
+        default_factory=list,
+        description="Extra CSP sources the UI may load media from, e.g. https://*.relays.example.org (wildcards "
+        "keep the header short with many relays); the registered relays' origins are always allowed.",
+    )
     trusted_proxy_count: int = Field(
         0, ge=0, le=5, description="Reverse proxies in front that append to X-Forwarded-For (for rate limits)."
     )
+
+    @field_validator("media_origins")
+    @classmethod
+    def _host_sources(cls, value: list[str]) -> list[str]:
+        for source in value:
+            if not _HOST_SOURCE.match(source):
+                raise ValueError(f"{source!r} is not an origin like https://*.relays.example.org[:port]")
+        return [v.lower().rstrip("/") for v in value]
 
 
 class AuthSettings(Section):
@@ -78,6 +102,9 @@ class AuthSettings(Section):
 
 class OidcSettings(Section):
     enabled: bool = Field(False, description="Offer login through an OpenID Connect provider.")
+    display_name: str = Field(
+        "", max_length=60, description="Provider name on the login button, e.g. Keycloak; empty: the issuer's host."
+    )
     issuer: str = Field("", description="Issuer URL; discovery at <issuer>/.well-known/openid-configuration.")
     client_id: str = Field("", description="Client id registered at the provider.")
     client_secret: SecretStr = Field(SecretStr(""), description="Client secret registered at the provider.")
@@ -108,6 +135,17 @@ class TokenSettings(Section):
     bootstrap_token_hours: int = Field(24, ge=1, le=168, description="Lifetime of device bootstrap tokens.")
 
 
+class ArchiveStoreSettings(Section):
+    """The S3-compatible store the tenants' relays archive ciphertext into (read access is enough here)."""
+
+    endpoint_url: str = Field("", description="S3 endpoint as browsers reach it; empty: archive downloads off.")
+    bucket: str = Field("guardian-archive", description="Bucket holding the archived objects (keys are CIDs).")
+    region: str = Field("us-east-1", description="S3 region name (signature scope).")
+    access_key_id: str = Field("", description="Access key of a read-only identity on that bucket.")
+    secret_access_key: SecretStr = Field(SecretStr(""), description="Its secret key (env or credentials).")
+    download_url_seconds: int = Field(300, ge=10, le=3600, description="Lifetime of a presigned download URL.")
+
+
 class CloudSettings(AgentSettings):
     model_config = SettingsConfigDict(env_prefix="GUARDIAN_CLOUD_")
 
@@ -128,7 +166,22 @@ class CloudSettings(AgentSettings):
     oidc: OidcSettings = Field(default_factory=OidcSettings)
     tokens: TokenSettings = Field(default_factory=TokenSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    archive: ArchiveStoreSettings = Field(default_factory=ArchiveStoreSettings, description="The archive store.")
     retention_interval_seconds: int = Field(3600, ge=10, description="How often retention cleanup runs.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment wins over the TOML file (init kwargs), which wins over credentials: first the
+        # documented names (``secret_key``), then the env-style ones (``GUARDIAN_CLOUD_SECRET_KEY``).
+        directory = getattr(file_secret_settings, "secrets_dir", None)
+        return env_settings, init_settings, CredentialFiles(settings_cls, directory), file_secret_settings
 
     @field_validator("secret_key")
     @classmethod
@@ -153,3 +206,33 @@ class CloudSettings(AgentSettings):
         for text in value:
             tokens.public_key_from_text(text)
         return value
+
+
+class CredentialFiles(PydanticBaseSettingsSource):
+    """Secrets from files named by their dotted key (``secret_key``, ``oidc.client_secret``) in a directory.
+
+    That is how systemd hands them over (``LoadCredential=NAME:PATH`` → ``$CREDENTIALS_DIRECTORY/NAME``);
+    pydantic-settings' own secrets source would look for ``GUARDIAN_CLOUD_SECRET_KEY`` instead.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], directory: Any) -> None:
+        super().__init__(settings_cls)
+        self.directory = Path(directory) if isinstance(directory, str | Path) else None
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads the files directly
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        if self.directory is None or not self.directory.is_dir():
+            return values
+        for name in CREDENTIAL_NAMES:
+            path = self.directory / name
+            if not path.is_file():
+                continue
+            *sections, key = name.split(".")
+            target = values
+            for section in sections:
+                target = target.setdefault(section, {})
+            target[key] = path.read_text(encoding="utf-8").strip()
+        return values

@@ -1,4 +1,4 @@
-"""What one API process holds: settings, database, live-event bus, signing key, metrics, OIDC client."""
+"""What one API process holds: settings, database, live-event bus, signing key, metrics, CSP, OIDC client."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.core.bus import EventBus, make_bus
 from cloud.core.config import CloudSettings
+from cloud.core.csp import ContentSecurityPolicy
 from cloud.core.db import make_engine, make_sessionmaker
 from guardian import tokens
 from guardian.runtime.metrics import AgentMetrics
@@ -44,18 +45,21 @@ class Cloud:
     bus: EventBus
     signing_key: Ed25519PrivateKey
     metrics: CloudMetrics
+    csp: ContentSecurityPolicy
     oidc: Any = None  # cloud.core.oidc.OidcClient when OIDC is enabled
 
     @classmethod
     def from_settings(cls, settings: CloudSettings) -> Cloud:
         engine = make_engine(settings.database.url, pool_size=settings.database.pool_size, echo=settings.database.echo)
+        sessions = make_sessionmaker(engine)
         return cls(
             settings=settings,
             engine=engine,
-            sessions=make_sessionmaker(engine),
+            sessions=sessions,
             bus=make_bus(settings.database.url),
             signing_key=tokens.private_key_from_text(settings.signing_key.get_secret_value()),
             metrics=CloudMetrics(),
+            csp=ContentSecurityPolicy(sessions, settings.http.media_origins, settings.archive.endpoint_url),
         )
 
     @property

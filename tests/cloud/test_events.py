@@ -83,6 +83,30 @@ def test_counts_per_hour_and_day(client, app) -> None:
     assert client.get("/api/v1/events", params={"cursor": "garbage!"}, headers=member.auth).status_code == 422
 
 
+def test_counts_grouped_by_label_in_one_request(client, app) -> None:
+    member, expected = _load(client, app)
+    since, until = BASE, BASE + timedelta(hours=31)
+    for bucket, trunc in (("hour", {"minute": 0, "second": 0}), ("day", {"hour": 0, "minute": 0, "second": 0})):
+        rows = client.get("/api/v1/events/counts", params={"bucket": bucket, "group_by": "label", "since": since.isoformat(),
+                                                          "until": until.isoformat()}, headers=member.auth).json()
+        want: dict[tuple[datetime, str], int] = {}
+        for start, _, _, label in expected:
+            key = (start.replace(**trunc), label)
+            want[key] = want.get(key, 0) + 1
+        assert {(datetime.fromisoformat(r["bucket"]), r["label"]): r["count"] for r in rows} == want
+        assert [(r["bucket"], r["label"]) for r in rows] == sorted((r["bucket"], r["label"]) for r in rows)
+    # Filters still apply, and the ungrouped answer keeps its shape (no label key).
+    cars = client.get("/api/v1/events/counts", params={"group_by": "label", "camera": "porch", "since": since.isoformat(),
+                                                      "until": until.isoformat()}, headers=member.auth).json()
+    assert sum(r["count"] for r in cars) == sum(1 for e in expected if e[2] == "porch")
+    assert {r["label"] for r in cars} <= {"person", "car", "cat"}
+    plain = client.get("/api/v1/events/counts", params={"since": since.isoformat(), "until": until.isoformat()},
+                       headers=member.auth).json()
+    assert plain and all(set(r) == {"bucket", "count"} for r in plain)
+    bad = client.get("/api/v1/events/counts", params={"group_by": "camera"}, headers=member.auth)
+    assert bad.status_code == 422
+
+
 def test_retention_cleanup_removes_old_events(client, app) -> None:
     member, expected = _load(client, app)
     cloud = app.state.cloud

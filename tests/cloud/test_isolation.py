@@ -19,7 +19,9 @@ from fastapi.routing import APIRoute
 from starlette.routing import Route
 
 from tests.cloud import batches
-from tests.cloud.conftest import add_operator, add_relay, login, signup
+import pytest
+
+from tests.cloud.conftest import add_operator, add_relay, login, make_settings, signup
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -47,6 +49,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/auth/login"): Case("public"),
     ("POST", "/api/v1/auth/refresh"): Case("public"),
     ("POST", "/api/v1/auth/logout"): Case("public"),
+    ("GET", "/api/v1/auth/providers"): Case("public"),
     ("GET", "/api/v1/auth/oidc/login"): Case("public"),
     ("GET", "/api/v1/auth/oidc/callback"): Case("public"),
     # The signed-in account itself (no ids in the path).
@@ -68,6 +71,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/devices"): Case("tenant", intruder_status=(200,)),
     ("GET", "/api/v1/devices/{device_id}"): Case("tenant"),
     ("PATCH", "/api/v1/devices/{device_id}"): Case("admin", body={"name": "mine now"}),
+    ("DELETE", "/api/v1/devices/{device_id}"): Case("admin", owner_status=204),
     ("GET", "/api/v1/bootstrap-tokens"): Case("admin", intruder_status=(200,)),
     ("POST", "/api/v1/bootstrap-tokens"): Case("admin", body={"label": "b"}, owner_status=201, intruder_status=(201,)),
     ("DELETE", "/api/v1/bootstrap-tokens/{token_id}"): Case("admin", owner_status=204),
@@ -79,6 +83,9 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/events/stream"): Case("tenant", intruder_status=(200,), stream=True),
     ("GET", "/api/v1/events/{event_id}"): Case("tenant"),
     ("POST", "/api/v1/events/{event_id}/clip-token"): Case("tenant", body={"scopes": ["clip"]}, owner_status=201),
+    ("GET", "/api/v1/archives"): Case("tenant", intruder_status=(200,)),
+    ("GET", "/api/v1/archives/{cid}"): Case("tenant"),
+    ("POST", "/api/v1/archives/{cid}/download"): Case("tenant"),
     # Operators only.
     ("GET", "/api/v1/relays"): Case("operator"),
     ("POST", "/api/v1/relays"): Case("operator", body={"name": "x", "endpoint_url": "https://x.example.org",
@@ -90,7 +97,18 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/relay/whoami"): Case("relay", intruder_status=(200,)),
     ("GET", "/api/v1/relay/revocations"): Case("relay", intruder_status=(200,)),
     ("POST", "/api/v1/relay/bootstrap/consume"): Case("relay", owner_status=204),
+    ("GET", "/api/v1/relay/archive-quota"): Case("relay", intruder_status=(200,)),
 }
+
+# A CIDv1 (raw, sha2-256) for tenant A's archived clip.
+A_CID = "bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq"
+
+
+@pytest.fixture
+def settings(db_url: str, signing_key: Any) -> Any:
+    """The shared settings plus an archive store (presigning needs no network)."""
+    return make_settings(db_url, signing_key, archive={
+        "endpoint_url": "http://127.0.0.1:9", "access_key_id": "reader", "secret_access_key": "reader-secret"})
 
 
 def app_routes(app: Any) -> set[tuple[str, str]]:
@@ -140,16 +158,19 @@ def _world(client, app) -> World:
     a_ev = batches.event("edge-alpha", "alpha-porch", "person", NOW - timedelta(minutes=5))
     b_ev = batches.event("edge-bravo", "bravo-yard", "car", NOW - timedelta(minutes=4))
     for relay, ev, dev, cam in ((a_relay, a_ev, "edge-alpha", "alpha-porch"), (b_relay, b_ev, "edge-bravo", "bravo-yard")):
-        r = relay.post(client, "/api/v1/ingest", batches.batch(relay.id, events=[ev], healths=[batches.health(dev, {cam: "streaming"})]))
+        archives = [batches.archive(dev, ev.event_id, A_CID, 1234)] if relay is a_relay else []
+        r = relay.post(client, "/api/v1/ingest", batches.batch(relay.id, events=[ev], healths=[batches.health(dev, {cam: "streaming"})],
+                                                             archives=archives))
         assert r.status_code == 200, r.text
     a_camera = client.get("/api/v1/cameras", headers=a_admin.auth).json()[0]
     a_tokens = [client.post("/api/v1/bootstrap-tokens", headers=a_admin.auth, json={"label": "alpha-garage"}).json()
                 for _ in range(2)]
     ids = {"event_id": a_ev.event_id, "device_id": "edge-alpha", "camera_id": a_camera["id"],
-           "user_id": a_viewer["id"], "token_id": a_tokens[0]["id"], "relay_id": a_relay.id}
+           "user_id": a_viewer["id"], "token_id": a_tokens[0]["id"], "relay_id": a_relay.id,
+           "cid": A_CID}
     secrets = [a_admin.tenant_id, a_admin.user_id, a_viewer["id"], a_ev.event_id, "edge-alpha", "alpha-porch",
                a_camera["id"], a_tokens[0]["id"], a_tokens[1]["id"], "Alpha household", "alpha-admin", "alpha-viewer",
-               "alpha-garage", a_relay.id, "relay-alpha"]
+               "alpha-garage", a_relay.id, "relay-alpha", A_CID]
     return World(a_admin, b_admin, a_relay, b_relay, ids, secrets, a_tokens[1]["id"])
 
 

@@ -39,7 +39,9 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API is open its event loop counts as running in
+# the main thread, so a later test's asyncio.run() (tests/archive) would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.fail("chromium is not installed; run scripts/setup.sh (scripts/setup.d/80-ui.sh)")

@@ -195,3 +195,67 @@ def test_signup_live_event_and_tenant_isolation(cloud, browser, artifacts: Path)
     p.get_by_role("heading", name="Sign in").wait_for()
     bob.close()
     alice.close()
+
+
+@pytest.fixture
+def cloud_with_sso(tmp_path: Path, ui_dist: Path) -> Iterator[tuple[str, RelayHandle]]:
+    """The cloud with an OpenID Connect provider configured (never contacted here) and one relay."""
+    url = f"sqlite:///{tmp_path / 'cloud.db'}"
+    migrate(url)
+    settings = make_settings(url, tokens.generate_private_key(), auth={"cookie_secure": False},
+                             http={"ui_dir": str(ui_dist), "cors_origins": []},
+                             oidc={"enabled": True, "issuer": "https://login.invalid/realms/home", "client_id": "guardian",
+                                   "redirect_url": "http://127.0.0.1/api/v1/auth/oidc/callback", "display_name": "Keycloak"})
+    app = create_app(settings)
+    relay = add_relay(app, "relay-a")
+    with serve(app) as base:
+        yield base, relay
+
+
+def test_sign_in_options_deep_links_media_policy_and_device_removal(cloud_with_sso, browser, artifacts: Path) -> None:
+    base, relay = cloud_with_sso
+    carol = Page(browser, base, artifacts, "tenant-c")
+    p = carol.page
+    requested: list[str] = []
+    p.on("request", lambda r: requested.append(r.url))
+    # Content-Security-Policy violations, as the page sees them.
+    p.add_init_script("window.__csp = []; document.addEventListener('securitypolicyviolation', "
+                      "e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));")
+
+    # The sign-in page offers the provider by name, without starting a login to find out.
+    p.goto("/login")
+    button = p.get_by_role("link", name="Continue with Keycloak")
+    button.wait_for()
+    assert button.get_attribute("href") == "/api/v1/auth/oidc/login"
+    assert not [u for u in requested if "/auth/oidc/" in u], requested
+    carol.shot("login-sso")
+
+    carol.signup(f"carol-{uuid.uuid4().hex[:6]}@example.org", "Cabin")
+    event = batches.event("edge-c", "porch", "person", datetime.now(UTC) - timedelta(seconds=5))
+    ingest(base, relay, events=[event], healths=[batches.health("edge-c", {"porch": "streaming"})])
+
+    # A deep link loads the app (200, the UI's index) and its page; the relay may serve the media.
+    response = p.goto(f"/events/{event.event_id}")
+    assert response is not None and response.status == 200
+    policy = response.headers["content-security-policy"]
+    assert "media-src 'self' blob: https://relay-a.relays.example.org" in policy
+    p.get_by_role("heading", name="Person on porch").wait_for()
+    p.locator("[data-clip-state=unreachable]").wait_for()  # the relay's name does not resolve here
+    assert p.evaluate("window.__csp") == []  # not blocked by the policy: unreachable for real
+    p.evaluate("fetch('https://elsewhere.example.net/x').catch(() => null)")
+    p.wait_for_function("window.__csp.length > 0")
+    assert p.evaluate("window.__csp")[0].startswith("connect-src https://elsewhere.example.net")
+
+    # Devices: an admin removes one; it is gone after the reload too.
+    response = p.goto("/devices")
+    assert response is not None and response.status == 200
+    p.get_by_role("cell", name="edge-c", exact=True).wait_for()
+    p.once("dialog", lambda dialog: dialog.accept())
+    p.get_by_role("button", name="Remove edge-c").click()
+    p.get_by_text("No devices yet").wait_for()
+    carol.shot("devices-removed")
+    p.reload()
+    p.get_by_text("No devices yet").wait_for()
+    feed = httpx.get(base + "/api/v1/relay/revocations", headers=relay.headers("GET", "/api/v1/relay/revocations"))
+    assert [r["device_id"] for r in feed.json() if r["kind"] == "device"] == ["edge-c"]
+    carol.close()

@@ -27,7 +27,7 @@ class NoArchiveKey(GuardianError):
 
 
 class WeakSecret(GuardianError):
-    pass
+    exit_code = 65  # EX_DATAERR: the input was refused
 
 
 def check_secret(secret: str) -> None:

@@ -23,6 +23,10 @@ from guardian.runtime.service import ServiceContext
 log = get_logger("guardian.edge.archive")
 
 
+class ArchiveDisabled(GuardianError):
+    exit_code = EX_CONFIG
+
+
 def key_path(settings: EdgeSettings):  # type: ignore[no-untyped-def]
     return settings.archive.key_file or settings.storage.data_dir / "archive" / "archive-key.json"
 
@@ -45,9 +49,7 @@ class ArchiveAgent:
     async def start(self, ctx: ServiceContext) -> None:
         s = self.settings
         if not s.archive.enabled:
-            raise GuardianError("archive.enabled is false in the config: nothing to do", exit_code=EX_CONFIG) \
-                if "exit_code" in GuardianError.__init__.__code__.co_varnames else GuardianError(
-                    "archive.enabled is false in the config: nothing to do")
+            raise ArchiveDisabled("archive.enabled is false in the config: nothing to do")
         target = s.archive.relay_target
         if target is None:
             path = enrolment_path(s)

@@ -94,14 +94,14 @@ class ArchiveUploader:
         delay = random.uniform(0, min(self.settings.backoff_max_s, self.settings.backoff_base_s * 2 ** attempts))
         self._update(item.event_id, attempts=attempts, reason=reason,
                      next_attempt_at=queue.now() + timedelta(seconds=max(delay, 0.05)))
-        log.warning("archive_retry", event=item.event_id, reason=reason, attempt=attempts, retry_in_s=round(delay, 2))
+        log.warning("archive_retry", event_id=item.event_id, reason=reason, attempt=attempts, retry_in_s=round(delay, 2))
 
     def _finish(self, item: ArchiveItem, status: str, **values: object) -> None:
         if item.ciphertext:
             Path(item.ciphertext).unlink(missing_ok=True)
         self._update(item.event_id, status=status, ciphertext="", **values)
         self.results.labels(status).inc()
-        log.info("archive_item_done", event=item.event_id, status=status, cid=values.get("cid", ""))
+        log.info("archive_item_done", event_id=item.event_id, status=status, cid=values.get("cid", ""))
 
     # --- work -------------------------------------------------------------------------------------------
 
@@ -156,7 +156,7 @@ class ArchiveUploader:
         try:
             status = await self.stub.Status(archive_pb2.ArchiveStatusRequest(upload_id=item.upload_id), timeout=30)
             offset = min(status.received, item.size)
-            log.info("archive_upload", event=item.event_id, size=item.size, resume_from=offset)
+            log.info("archive_upload", event_id=item.event_id, size=item.size, resume_from=offset)
             receipt: Receipt = await self.stub.Upload(self._chunks(item, offset), timeout=timeout)
         except grpc.RpcError as exc:
             code = exc.code() if hasattr(exc, "code") else None  # type: ignore[union-attr]

@@ -44,6 +44,8 @@ from guardian.runtime.service import ServiceContext
 
 log = get_logger("guardian.edge.detector")
 
+FRAME_OUTCOMES = ("skipped_motion", "skipped_busy", "inferred_warmup", "inferred_motion", "inferred_tracking",
+                  "inferred_periodic")
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0)
 
 
@@ -91,6 +93,8 @@ class CameraPipeline:
                                    service.model_ref, service.event_settings)
         self.last_result_at = 0.0
         self.reader = None
+        # Label sets made up front: every outcome shows (as 0) from the start, and no lookup per frame.
+        self.outcomes = {o: service.metrics.frames.labels(camera.name, o) for o in FRAME_OUTCOMES}
         self.thread = threading.Thread(target=self._run, name=f"detect-{camera.name}", daemon=True)
 
     def _run(self) -> None:
@@ -98,24 +102,34 @@ class CameraPipeline:
 
         s = self.service
         url = self.camera.detect_url or self.camera.record_url
-        self.reader = FrameReader(self.camera.name, url, fps=s.settings.detection.fps)
-        frames = s.metrics.frames
+        # The same reconnect and stall rules as the recorder ([recording] in the config).
+        from agents.edge.recorder_service import recording_options
+
+        self.reader = FrameReader(self.camera.name, url, fps=s.settings.detection.fps,
+                                  options=recording_options(s.settings).stream)
         for frame in self.reader:
             if s.stopping.is_set():
                 break
-            image = frame.bgr()
-            at = frame.time.timestamp()
-            s.frames_read += 1
-            infer, reason, _ = self.gate.decide(image, at, tracking=self.tracker.active)
-            if not infer:
-                frames.labels(self.camera.name, "skipped_motion").inc()
-                continue
+            self.process(frame.bgr(), frame.time.timestamp())
+
+    def process(self, image: np.ndarray, at: float, block: bool = False) -> str:
+        """Gate one frame (BGR, captured at unix time ``at``) and submit it if it is worth it; returns
+        the outcome counted in ``frames_total``. Without ``block`` a frame that finds every infer
+        request busy is dropped (the next one is newer); the benchmark blocks to measure capacity."""
+        s = self.service
+        s.frames_read += 1
+        infer, reason, _ = self.gate.decide(image, at, tracking=self.tracker.active)
+        if not infer:
+            outcome = "skipped_motion"
+        else:
             detector = s.detector
-            if detector is None or not detector.submit(image, _Job(self.camera.name, at, image)):
-                frames.labels(self.camera.name, "skipped_busy").inc()
-                continue
-            self.gate.inferred(at)
-            frames.labels(self.camera.name, f"inferred_{reason}").inc()
+            if detector is None or not detector.submit(image, _Job(self.camera.name, at, image), block=block):
+                outcome = "skipped_busy"
+            else:
+                self.gate.inferred(at)
+                outcome = f"inferred_{reason}"
+        self.outcomes[outcome].inc()
+        return outcome
 
     def on_result(self, job: _Job, result: InferenceResult) -> None:
         """On the event thread."""
@@ -295,10 +309,12 @@ class DetectionService:
                 p.events.tick(now)
             self.heartbeat = time.monotonic()
 
-    def start(self) -> None:
-        self.started = True
+    def start(self, readers: bool = True) -> None:
+        """Start the event thread and (``readers``) a reading thread per camera; the benchmark feeds
+        :meth:`CameraPipeline.process` itself."""
+        self.started = readers
         self.event_thread.start()
-        if self.detector is not None:  # else when the first model arrives (check_reload)
+        if readers and self.detector is not None:  # else when the first model arrives (check_reload)
             for p in self.pipelines.values():
                 p.thread.start()
 

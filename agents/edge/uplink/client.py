@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from agents.edge import outbox
@@ -127,6 +128,9 @@ class UplinkClient:
             except (grpc.aio.AioRpcError, _StreamBroken) as exc:
                 code = exc.code().name if isinstance(exc, grpc.aio.AioRpcError) else "ACK_TIMEOUT"
                 log.warning("uplink_stream_ended", code=code, error=str(exc.details() if isinstance(exc, grpc.aio.AioRpcError) else exc))
+            except OperationalError as exc:
+                # The database was busy for too long: start a new session (unacked rows are resent).
+                log.error("uplink_outbox_error", error=str(exc.orig))
             finally:
                 self.connected = False
                 self.connected_gauge.set(0)
@@ -251,10 +255,20 @@ class UplinkClient:
 
     def _delete(self, state: _Session, batch: list[tuple[int, int, OutboxKind]]) -> None:
         rewind: list[tuple[OutboxKind, int]] = []
-        with self.sessions() as session, session.begin():
-            for row_id, generation, kind in batch:
-                if not outbox.acknowledge(session, [(row_id, generation)]):
-                    rewind.append((kind, row_id))
+        for attempt in range(20):
+            try:
+                rewind.clear()
+                with self.sessions() as session, session.begin():
+                    for row_id, generation, kind in batch:
+                        if not outbox.acknowledge(session, [(row_id, generation)]):
+                            rewind.append((kind, row_id))
+                break
+            except OperationalError as exc:
+                # SQLITE_BUSY(_SNAPSHOT) while another process writes the outbox: wait and retry.
+                if attempt == 19:
+                    raise
+                log.info("outbox_busy_retry", error=str(exc.orig))
+                time.sleep(0.05 * (attempt + 1))
         with state.lock:
             state.acked_ids.difference_update(row_id for row_id, _g, _k in batch)
             for kind, row_id in rewind:

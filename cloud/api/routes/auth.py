@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Cookie, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
@@ -15,7 +16,15 @@ from cloud.core import accounts, security
 from cloud.core.db import utcnow
 from cloud.core.errors import ApiError, Conflict, Forbidden, NotFound, Unauthorized
 from cloud.core.oidc import OidcError
-from cloud.models import LoginCreate, OidcLogin, SignupCreate, TokenPublic, User
+from cloud.models import (
+    AuthProviders,
+    LoginCreate,
+    OidcLogin,
+    OidcProviderPublic,
+    SignupCreate,
+    TokenPublic,
+    User,
+)
 from guardian.runtime.logging import get_logger
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -81,6 +90,18 @@ def logout(cloud: CloudDep, session: SessionDep, guardian_refresh: Annotated[str
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     accounts.clear_cookies(cloud, response)
     return response
+
+
+@router.get("/providers", response_model=AuthProviders)
+def providers(cloud: CloudDep) -> AuthProviders:
+    """How one can sign in here, for the login page: answered from the settings alone (it neither
+    contacts the OpenID Connect provider nor starts a login, unlike ``GET /auth/oidc/login``)."""
+    oidc = cloud.settings.oidc
+    provider = None
+    if oidc.enabled:
+        name = oidc.display_name or urlsplit(oidc.issuer).hostname or "single sign-on"
+        provider = OidcProviderPublic(name=name, login_url=f"{router.prefix}/oidc/login")
+    return AuthProviders(password=True, signup=cloud.settings.auth.allow_signup, oidc=provider)
 
 
 def _oidc(cloud: CloudDep):  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""Edge devices (from relay reports) and the bootstrap tokens that let new devices enrol."""
+"""Edge devices (from relay reports), their revocation, and the bootstrap tokens that let new devices enrol."""
 
 from __future__ import annotations
 
@@ -6,16 +6,18 @@ import secrets
 from datetime import timedelta
 
 from fastapi import APIRouter, Response, status
+from sqlalchemy import delete
 
-from cloud.api.deps import CloudDep, TenantAdmin, TenantDep
+from cloud.api.deps import CloudDep, TenantAdmin, TenantDep, TenantScope
 from cloud.core import accounts
 from cloud.core.db import utcnow
-from cloud.core.errors import Conflict
+from cloud.core.errors import Conflict, NotFound
 from cloud.models import (
     BootstrapToken,
     BootstrapTokenCreate,
     BootstrapTokenIssued,
     BootstrapTokenPublic,
+    Camera,
     Device,
     DevicePublic,
     DeviceUpdate,
@@ -27,22 +29,47 @@ router = APIRouter(prefix="/api/v1", tags=["devices"])
 log = get_logger("cloud.devices")
 
 
+def _device(scope: TenantScope, device_id: str) -> Device:
+    """One of the tenant's devices that is not revoked (a revoked one is gone for the tenant), or 404."""
+    device = scope.get(Device, device_id, "device")
+    if device.revoked_at is not None:
+        raise NotFound("device not found")
+    return device
+
+
 @router.get("/devices", response_model=list[DevicePublic])
 def list_devices(scope: TenantDep) -> list[DevicePublic]:
-    rows = scope.session.scalars(scope.select(Device).order_by(Device.created_at))
+    rows = scope.session.scalars(scope.select(Device).where(Device.revoked_at.is_(None)).order_by(Device.created_at))
     return [DevicePublic.model_validate(d) for d in rows]
 
 
 @router.get("/devices/{device_id}", response_model=DevicePublic)
 def get_device(device_id: str, scope: TenantDep) -> DevicePublic:
-    return DevicePublic.model_validate(scope.get(Device, device_id, "device"))
+    return DevicePublic.model_validate(_device(scope, device_id))
 
 
 @router.patch("/devices/{device_id}", response_model=DevicePublic)
 def rename_device(device_id: str, body: DeviceUpdate, scope: TenantAdmin) -> DevicePublic:
-    device = scope.get(Device, device_id, "device")
+    device = _device(scope, device_id)
     device.name = body.name
     return DevicePublic.model_validate(device)
+
+
+@router.delete("/devices/{device_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_device(device_id: str, scope: TenantAdmin) -> Response:
+    """Revoke a device for good (tenant admins). Its relay learns it from ``GET /api/v1/relay/revocations``
+    and refuses it (tunnel peer removed, streams closed, no re-enrolment under this id); the cloud stores
+    nothing more it reports. Its cameras leave the list (and the plan's camera count); past events stay
+    until retention removes them. Repeating the call is harmless (204).
+    """
+    device = scope.get(Device, device_id, "device")
+    if device.revoked_at is None:
+        device.revoked_at = utcnow()
+        device.status = "offline"
+        device.reason = "revoked"
+        scope.session.execute(delete(Camera).where(Camera.tenant_id == scope.id, Camera.device_id == device.id))
+        log.info("device_revoked", tenant=scope.id, device=device.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/bootstrap-tokens", response_model=list[BootstrapTokenPublic])

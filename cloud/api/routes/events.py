@@ -62,7 +62,7 @@ def list_events(
     return EventPage(items=[to_public(e) for e in rows], next_cursor=next_cursor)
 
 
-@router.get("/counts", response_model=list[EventCount])
+@router.get("/counts", response_model=list[EventCount], response_model_exclude_none=True)
 def count_events(
     scope: TenantDep,
     bucket: Literal["hour", "day"] = "hour",
@@ -70,14 +70,21 @@ def count_events(
     label: LabelQ = None,
     since: SinceQ = None,
     until: UntilQ = None,
+    group_by: Annotated[Literal["label"] | None, Query(description="label: one row per bucket and label.")] = None,
 ) -> list[EventCount]:
-    """Events per hour or day (UTC) for charts; default range: the last 24 hours (hour) or 30 days (day)."""
+    """Events per hour or day (UTC) for charts; default range: the last 24 hours (hour) or 30 days (day).
+
+    Buckets without events are left out. With ``group_by=label`` each row also names its label (a
+    chart by label in one request); rows are oldest first, then by label.
+    """
     until = _aware(until, "until") or utcnow()
     span = timedelta(hours=24) if bucket == "hour" else timedelta(days=30)
     since = _aware(since, "since") or until - span
     if until - since > (timedelta(days=31) if bucket == "hour" else timedelta(days=400)):
         raise ApiError("time range too long for this bucket", code="range_too_long", status=422)
     base = timeline.filtered(scope.id, camera=camera, label=label, since=since, until=until)
+    if group_by == "label":
+        return [EventCount(bucket=b, label=lb, count=c) for b, lb, c in timeline.counts_by_label(scope.session, base, bucket)]
     return [EventCount(bucket=b, count=c) for b, c in timeline.counts(scope.session, base, bucket)]
 
 

@@ -10,7 +10,7 @@ from cloud import ingest as ingestion
 from cloud.api.deps import CloudDep, SignedRelay
 from cloud.core.db import utcnow
 from cloud.core.errors import ApiError, Conflict, NotFound
-from cloud.models import BootstrapConsume, BootstrapToken, Revocation
+from cloud.models import BootstrapConsume, BootstrapToken, Device, Revocation
 from guardian.runtime.logging import get_logger
 
 router = APIRouter(prefix="/api/v1", tags=["relay (signed requests)"])
@@ -58,9 +58,15 @@ def whoami(caller: SignedRelay) -> dict[str, str | None]:
     return {"relay_id": caller.relay.id, "tenant_id": caller.relay.tenant_id}
 
 
-@router.get("/relay/revocations", response_model=list[Revocation])
+@router.get("/relay/revocations", response_model=list[Revocation], response_model_exclude_none=True)
 def revocations(caller: SignedRelay) -> list[Revocation]:
-    """Nonces of this relay's bootstrap tokens that are revoked or used and not yet expired."""
+    """What this relay must refuse, by ``kind``:
+
+    - ``bootstrap_token``: ``nonce``, ``expires_at`` — its tokens revoked or used and not yet expired;
+    - ``device``: ``device_id``, ``revoked_at`` — devices of its tenant revoked by a tenant admin
+      (``DELETE /api/v1/devices/{id}``); revoke them locally (``guardian-relay device revoke``). Listed
+      for good: a relay that missed one, or was rebuilt, still learns it.
+    """
     now = utcnow()
     rows = caller.session.scalars(
         select(BootstrapToken).where(
@@ -69,7 +75,14 @@ def revocations(caller: SignedRelay) -> list[Revocation]:
             (BootstrapToken.revoked_at.is_not(None)) | (BootstrapToken.used_at.is_not(None)),
         )
     )
-    return [Revocation(nonce=r.id, expires_at=r.expires_at) for r in rows]
+    out = [Revocation(kind="bootstrap_token", nonce=r.id, expires_at=r.expires_at) for r in rows]
+    if caller.relay.tenant_id is not None:
+        devices = caller.session.scalars(
+            select(Device).where(Device.tenant_id == caller.relay.tenant_id, Device.revoked_at.is_not(None))
+            .order_by(Device.revoked_at, Device.id)
+        )
+        out += [Revocation(kind="device", device_id=d.id, revoked_at=d.revoked_at) for d in devices]
+    return out
 
 
 @router.post("/relay/bootstrap/consume", status_code=204)

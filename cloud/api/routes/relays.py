@@ -1,4 +1,8 @@
-"""Operators register pre-provisioned relays (endpoint + Ed25519 public key) into the pool."""
+"""Operators register pre-provisioned relays (endpoint + Ed25519 public key) into the pool.
+
+A relay's ``endpoint_url`` is where browsers fetch media, so changing relays changes the UI's
+Content-Security-Policy: each change here commits, then tells :class:`cloud.core.csp.ContentSecurityPolicy`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from fastapi import APIRouter, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from cloud.api.deps import Operator, SessionDep
+from cloud.api.deps import CloudDep, Operator, SessionDep
 from cloud.core.errors import ApiError, Conflict, NotFound
 from cloud.models import Relay, RelayCreate, RelayPublic, RelayUpdate
 from guardian import tokens
@@ -23,7 +27,8 @@ def _check_key(text: str) -> str:
 
 
 def register_relay(session: SessionDep, body: RelayCreate) -> Relay:
-    relay = Relay(name=body.name, endpoint_url=body.endpoint_url.rstrip("/"), public_key=_check_key(body.public_key))
+    relay = Relay(name=body.name, endpoint_url=body.endpoint_url.rstrip("/"), public_key=_check_key(body.public_key),
+                  enrolment_endpoint=body.enrolment_endpoint or None)
     session.add(relay)
     try:
         session.flush()
@@ -38,8 +43,11 @@ def list_relays(_op: Operator, session: SessionDep) -> list[RelayPublic]:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=RelayPublic)
-def create_relay(body: RelayCreate, _op: Operator, session: SessionDep) -> RelayPublic:
-    return RelayPublic.model_validate(register_relay(session, body))
+def create_relay(body: RelayCreate, _op: Operator, session: SessionDep, cloud: CloudDep) -> RelayPublic:
+    relay = RelayPublic.model_validate(register_relay(session, body))
+    session.commit()
+    cloud.csp.invalidate()
+    return relay
 
 
 @router.get("/{relay_id}", response_model=RelayPublic)
@@ -51,7 +59,7 @@ def get_relay(relay_id: str, _op: Operator, session: SessionDep) -> RelayPublic:
 
 
 @router.patch("/{relay_id}", response_model=RelayPublic)
-def update_relay(relay_id: str, body: RelayUpdate, _op: Operator, session: SessionDep) -> RelayPublic:
+def update_relay(relay_id: str, body: RelayUpdate, _op: Operator, session: SessionDep, cloud: CloudDep) -> RelayPublic:
     relay = session.get(Relay, relay_id)
     if relay is None:
         raise NotFound("relay not found")
@@ -61,4 +69,9 @@ def update_relay(relay_id: str, body: RelayUpdate, _op: Operator, session: Sessi
         relay.public_key = _check_key(body.public_key)
     if body.enabled is not None:
         relay.enabled = body.enabled
-    return RelayPublic.model_validate(relay)
+    if "enrolment_endpoint" in body.model_fields_set:
+        relay.enrolment_endpoint = body.enrolment_endpoint or None
+    public = RelayPublic.model_validate(relay)
+    session.commit()
+    cloud.csp.invalidate()
+    return public

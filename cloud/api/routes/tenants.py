@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cloud.api.deps import TenantAdmin, TenantDep
 from cloud.core import accounts, security
+from cloud.core.csp import host_port
 from cloud.core.errors import Conflict, Forbidden
 from cloud.core.plan import plan_for
 from cloud.models import (
@@ -30,6 +31,7 @@ def _public(scope: TenantDep) -> TenantPublic:
     return TenantPublic(
         id=scope.tenant.id, name=scope.tenant.name, plan=scope.tenant.plan,
         relay_id=relay.id if relay else None, relay_url=relay.endpoint_url if relay else None,
+        relay_enrolment_endpoint=(relay.enrolment_endpoint or host_port(relay.endpoint_url)) if relay else None,
     )
 
 

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import httpx
 
-from tests.conftest import free_port
+from tests.conftest import FakeCamera, free_port
 
 VENV_BIN = Path(sys.executable).parent
 T = TypeVar("T")
@@ -141,7 +141,7 @@ def sum_samples(text: str, name: str, **labels: str) -> float:
 
 
 def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.5,
-             procs: tuple[EdgeProcess, ...] = ()) -> T:
+             procs: tuple[EdgeProcess | FakeCamera, ...] = ()) -> T:
     """Poll ``predicate`` until truthy; fails after ``timeout`` or as soon as one of ``procs`` died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -149,6 +149,11 @@ def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: fl
         if value:
             return value
         for p in procs:
+            if isinstance(p, FakeCamera):
+                if p.proc is None or p.proc.poll() is not None:
+                    err = p.proc.stderr.read()[-2000:] if p.proc is not None else ""
+                    raise AssertionError(f"the fake camera died while waiting for {what}: {err}")
+                continue
             if not p.alive():
                 raise AssertionError(f"{p.command} exited ({p.proc.returncode}) while waiting for {what}:\n"
                                      f"{p.log()[-3000:]}")

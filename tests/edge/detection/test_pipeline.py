@@ -101,3 +101,16 @@ def test_static_scene_triggers_near_zero_inferences(footage):
     gate = MotionGate()
     busy = sum(gate.decide(f, T0 + t, tracking=False)[0] for t, f in footage)
     assert busy > 0.5 * len(footage)
+
+
+def test_motion_downscale_is_the_exact_block_average():
+    """The gate's fast downscale (strided sums) equals the plain block mean, for odd sizes too."""
+    from agents.edge.detection.motion import downscale_grey
+
+    rng = np.random.default_rng(2)
+    for h, w, width in ((576, 768, 160), (1080, 1920, 160), (101, 67, 32), (50, 30, 160)):
+        frame = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        f = max(1, w // width)
+        hh, ww = (h // f) * f, (w // f) * f
+        expected = frame[:hh, :ww, 1].reshape(hh // f, f, ww // f, f).mean(axis=(1, 3))
+        np.testing.assert_allclose(downscale_grey(frame, width), expected, atol=1e-3)

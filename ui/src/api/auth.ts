@@ -1,6 +1,6 @@
 import type { ApiClient } from "./client";
 import { ApiError } from "./errors";
-import type { TokenPublic } from "./types";
+import type { AuthProviders, TokenPublic } from "./types";
 
 export interface SignupInput {
   email: string;
@@ -18,18 +18,13 @@ export function authApi(client: ApiClient) {
     logout: () => client.post<void>("/auth/logout"),
     oidcLoginUrl: () => client.url(OIDC_LOGIN_PATH),
     /**
-     * Whether the cloud offers OpenID Connect login. The cloud has no discovery endpoint for this yet,
-     * so ask `GET /auth/oidc/login` without following the redirect: a redirect means configured, 404
-     * means not. (`opaqueredirect` is what fetch returns for a redirect with `redirect: "manual"`.)
+     * How one can sign in here (password, sign-up open, the OpenID Connect provider if any). Answered
+     * from the cloud's settings: asking does not start a login at the provider.
      */
-    async oidcAvailable(fetchImpl: typeof fetch = globalThis.fetch.bind(globalThis)): Promise<boolean> {
-      try {
-        const response = await fetchImpl(client.url(OIDC_LOGIN_PATH), { redirect: "manual", credentials: "same-origin" });
-        return response.type === "opaqueredirect" || (response.status >= 300 && response.status < 400);
-      } catch {
-        return false;
-      }
-    },
+    providers: () => client.get<AuthProviders>("/auth/providers"),
+    /** Where the single sign-on button goes: the provider's `login_url` on the cloud's origin. */
+    oidcHref: (providers: AuthProviders | null): string | null =>
+      providers?.oidc ? client.absolute(providers.oidc.login_url) : null,
   };
 }
 

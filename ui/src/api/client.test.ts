@@ -129,10 +129,33 @@ describe("resource modules", () => {
     expect(api.events.streamUrl({ label: "person" })).toBe("/api/v1/events/stream?label=person");
   });
 
-  it("detects an OpenID Connect provider from the login redirect", async () => {
-    const api = createApi(new ApiClient());
-    const redirect = { type: "opaqueredirect", status: 0 } as Response;
-    await expect(api.auth.oidcAvailable(async () => redirect)).resolves.toBe(true);
-    await expect(api.auth.oidcAvailable(async () => json(404, { error: { code: "not_found", message: "x" } }))).resolves.toBe(false);
+  it("learns about single sign-on from /auth/providers without starting a login", async () => {
+    const server = scripted({
+      "GET /api/v1/auth/providers": [
+        json(200, { password: true, signup: true, oidc: { name: "Keycloak", login_url: "/api/v1/auth/oidc/login" } }),
+        json(200, { password: true, signup: false, oidc: null }),
+      ],
+    });
+    const api = createApi(new ApiClient({ fetch: server.fetch }));
+    const withOidc = await api.auth.providers();
+    expect(withOidc.oidc?.name).toBe("Keycloak");
+    expect(api.auth.oidcHref(withOidc)).toBe("/api/v1/auth/oidc/login");
+    const without = await api.auth.providers();
+    expect(api.auth.oidcHref(without)).toBeNull();
+    expect(api.auth.oidcHref(null)).toBeNull();
+    // Only the providers endpoint was asked: the login itself (/auth/oidc/login) was never requested.
+    expect(server.calls.map((c) => `${c.method} ${c.url}`)).toEqual(["GET /api/v1/auth/providers", "GET /api/v1/auth/providers"]);
+    const remote = createApi(new ApiClient({ baseUrl: "https://cloud.example.org", fetch: server.fetch }));
+    expect(remote.auth.oidcHref(withOidc)).toBe("https://cloud.example.org/api/v1/auth/oidc/login");
+  });
+
+  it("asks for counts grouped by label in one request", async () => {
+    const server = scripted({
+      "GET /api/v1/events/counts": [json(200, [{ bucket: "2024-05-01T12:00:00Z", label: "person", count: 2 }])],
+    });
+    const api = createApi(new ApiClient({ fetch: server.fetch }));
+    const rows = await api.events.counts("hour", { since: "2024-05-01T00:00:00Z" }, "label");
+    expect(rows[0]!.label).toBe("person");
+    expect(server.calls[0]!.url).toBe("/api/v1/events/counts?bucket=hour&since=2024-05-01T00%3A00%3A00Z&group_by=label");
   });
 });

@@ -55,6 +55,11 @@ export class ApiClient {
     return `${this.baseUrl}${API_PREFIX}${path}${buildQuery(query)}`;
   }
 
+  /** A root-relative path the cloud gave (e.g. a login URL) on the cloud's origin. */
+  absolute(path: string): string {
+    return path.startsWith("/") ? `${this.baseUrl}${path}` : path;
+  }
+
   get<T>(path: string, options: RequestOptions = {}): Promise<T> {
     return this.request<T>("GET", path, options);
   }

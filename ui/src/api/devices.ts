@@ -6,7 +6,10 @@ export function devicesApi(client: ApiClient) {
     list: () => client.get<DevicePublic[]>("/devices"),
     get: (id: string) => client.get<DevicePublic>(`/devices/${encodeURIComponent(id)}`),
     rename: (id: string, name: string) => client.patch<DevicePublic>(`/devices/${encodeURIComponent(id)}`, { name }),
-    /** Not in the cloud API yet: the cloud answers 405 until it is; the UI says so. */
+    /**
+     * Revoke a device (tenant admins): it leaves the list, its relay refuses it from then on (the relay
+     * reads `GET /relay/revocations`), and the cloud stores nothing more from it. 204, also when repeated.
+     */
     revoke: (id: string) => client.delete(`/devices/${encodeURIComponent(id)}`),
     bootstrapTokens: () => client.get<BootstrapTokenPublic[]>("/bootstrap-tokens"),
     /** A single-use enrolment token; its text is in the answer only, never again. */

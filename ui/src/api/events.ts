@@ -9,9 +9,12 @@ export function eventsApi(client: ApiClient) {
     list: (filters: EventFilters, cursor?: string | null, limit = 50) =>
       client.get<EventPage>("/events", { query: { ...filters, cursor: cursor ?? undefined, limit } }),
     get: (id: string) => client.get<EventPublic>(`/events/${encodeURIComponent(id)}`),
-    /** Events per UTC hour or day; default range: the last 24 h (hour) or 30 days (day). */
-    counts: (bucket: "hour" | "day", filters: EventFilters = {}) =>
-      client.get<EventCount[]>("/events/counts", { query: { bucket, ...filters } }),
+    /**
+     * Events per UTC hour or day; default range: the last 24 h (hour) or 30 days (day). With
+     * `groupBy: "label"`, one row per bucket and label (each row has `label`), in one request.
+     */
+    counts: (bucket: "hour" | "day", filters: EventFilters = {}, groupBy?: "label") =>
+      client.get<EventCount[]>("/events/counts", { query: { bucket, ...filters, group_by: groupBy } }),
     /** A short-lived token (≤ 5 min) for the tenant's relay to serve this event's media. */
     clipToken: (id: string, scopes: MediaScope[] = ["clip", "snapshot", "thumbnail"]) =>
       client.post<ClipTokenPublic>(`/events/${encodeURIComponent(id)}/clip-token`, { scopes }),

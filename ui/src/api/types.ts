@@ -22,7 +22,23 @@ export interface TenantPublic {
   name: string;
   plan: string;
   relay_id: string | null;
+  /** Where the browser fetches media from (clip tokens name it too). */
   relay_url: string | null;
+  /** host:port new devices enrol at (`guardian-edge enrol --relay`); set whenever relay_url is. */
+  relay_enrolment_endpoint?: string | null;
+}
+
+export interface OidcProviderPublic {
+  name: string;
+  /** Navigate the browser here to start the login (it redirects to the provider). */
+  login_url: string;
+}
+
+/** `GET /auth/providers`: how one can sign in, from the cloud's settings (starts nothing). */
+export interface AuthProviders {
+  password: boolean;
+  signup: boolean;
+  oidc: OidcProviderPublic | null;
 }
 
 export interface PlanPublic {
@@ -79,6 +95,8 @@ export interface EventPage {
 
 export interface EventCount {
   bucket: string;
+  /** Present with `group_by=label`. */
+  label?: string;
   count: number;
 }
 

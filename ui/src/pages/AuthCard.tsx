@@ -1,17 +1,23 @@
 import { useEffect, useState, type ReactNode } from "react";
+import type { AuthProviders } from "../api/types";
 import { useServices } from "../context";
 
 /** The frame of the sign-in and sign-up pages, with the identity-provider button when the cloud has one. */
 export function AuthCard({ title, children, footer }: { title: string; children: ReactNode; footer: ReactNode }) {
   const { api } = useServices();
-  const [oidc, setOidc] = useState(false);
+  // From the cloud's settings (GET /auth/providers): loading the page never starts a login.
+  const [providers, setProviders] = useState<AuthProviders | null>(null);
   useEffect(() => {
     let live = true;
-    void api.auth.oidcAvailable().then((yes) => live && setOidc(yes));
+    api.auth.providers().then(
+      (answer) => live && setProviders(answer),
+      () => undefined, // no button then; the password form still works
+    );
     return () => {
       live = false;
     };
   }, [api]);
+  const oidcHref = api.auth.oidcHref(providers);
 
   return (
     <main id="main" className="auth-page">
@@ -23,13 +29,13 @@ export function AuthCard({ title, children, footer }: { title: string; children:
         <p className="tagline">Your cameras, your footage: video stays in your home.</p>
         <h1>{title}</h1>
         {children}
-        {oidc && (
+        {oidcHref && (
           <>
             <div className="divider">
               <span>or</span>
             </div>
-            <a className="button secondary wide" href={api.auth.oidcLoginUrl()}>
-              Continue with single sign-on
+            <a className="button secondary wide" href={oidcHref}>
+              Continue with {providers?.oidc?.name ?? "single sign-on"}
             </a>
           </>
         )}

@@ -60,6 +60,22 @@ export function topLabels(labels: string[], limit = 5): string[] {
   return [...tally.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, limit).map(([l]) => l);
 }
 
+/**
+ * Split counts grouped by label (`GET /events/counts?group_by=label`) into a series per label for the
+ * `limit` labels with the most events (ties by name) and the total over all labels, for `buildSeries`.
+ */
+export function splitByLabel(rows: EventCount[], limit = 5): { byLabel: Record<string, EventCount[]>; total: EventCount[] } {
+  const tally = new Map<string, number>();
+  for (const row of rows) tally.set(row.label ?? "", (tally.get(row.label ?? "") ?? 0) + row.count);
+  const top = [...tally.entries()]
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .slice(0, limit)
+    .map(([label]) => label);
+  const byLabel: Record<string, EventCount[]> = Object.fromEntries(top.map((label) => [label, []]));
+  for (const row of rows) byLabel[row.label ?? ""]?.push(row);
+  return { byLabel, total: rows.map(({ bucket, count }) => ({ bucket, count })) };
+}
+
 export function sumCounts(rows: EventCount[]): number {
   return rows.reduce((sum, row) => sum + row.count, 0);
 }

@@ -54,17 +54,20 @@ class NanoDetFamily:
         boxes, scores, classes = [], [], []
         for stride, cls, reg in zip(self.strides, cls_maps, box_maps, strict=True):
             fw = int(np.ceil(w / stride))
-            best = cls.max(axis=1)
-            idx = np.nonzero(best >= min_score)[0]
+            # Cells with any class at or above the threshold, found in one flat comparison: a row-wise
+            # max over the whole map first costs ~4× more (numpy reduces short rows slowly), on the
+            # callback thread of every inference.
+            idx = np.unique(np.flatnonzero(cls >= min_score) // cls.shape[1])
             if not idx.size:
                 continue
             label = cls[idx].argmax(axis=1)
+            best = cls[idx, label]
             dist = gfl_distances(reg[idx], reg.shape[1] // 4 - 1) * stride
             cx = (idx % fw + 0.5) * stride
             cy = (idx // fw + 0.5) * stride
             xyxy = np.stack([cx - dist[:, 0], cy - dist[:, 1], cx + dist[:, 2], cy + dist[:, 3]], axis=1)
             boxes.append(np.clip(xyxy / np.array([w, h, w, h], np.float32), 0.0, 1.0))
-            scores.append(best[idx])
+            scores.append(best)
             classes.append(label)
         if not boxes:
             return Candidates.empty()
