@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Image figures: cold and warm build times and sizes for both appliances, then the QEMU (TCG)
-# boot-to-agents-ready times. Prints a table; writes $CACHE/images/bench.json.
+# Image figures: cold and warm build times and sizes for both appliances (targets: edge <= 1.5 GB,
+# relay <= 600 MB, warm rebuild <= 2 min), then the QEMU (TCG) full boot test: boot-to-all-agents-ready,
+# `systemd-analyze security` of every agent unit from inside the booted images, the end-to-end lines.
 #   bench/images.sh            warm builds + boot test (assumes one build happened before)
 #   bench/images.sh --cold     also a cold build per image first (drops the incremental caches)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${GUARDIAN_CACHE:-$HOME/.cache/guardian}"
-OUT="$CACHE/images/out"
+OUT="${GUARDIAN_IMAGES_OUT:-$CACHE/images/out}"
 cold="${1:-}"
 declare -A t=()
 for role in edge relay; do
@@ -28,5 +29,10 @@ cat "$CACHE/images/boot-test/summary.json" 2>/dev/null | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 for role, r in d.items():
-    print(f"{role}: agents ready {r[\"agents_ready_s_since_kernel\"]} s after kernel start; check seen {r[\"check_seen_s_since_qemu_start\"]} s after QEMU start")
+    print(f"{role}: {\"OK\" if r[\"ok\"] else \"FAILED\"}; agents ready {r[\"agents_ready_s_since_kernel\"]} s after kernel start; "
+          f"check seen {r[\"check_seen_s_since_qemu_start\"]} s after QEMU start; failed units: {r[\"failed\"] or \"none\"}")
+    for unit, sec in r["security"].items():
+        print(f"  systemd-analyze security {unit}: {sec[\"exposure\"]} {sec[\"level\"]}")
+    for line in r.get("e2e", []):
+        print(f"  e2e {line}")
 '

@@ -78,7 +78,7 @@ class Backoff:
 
     def next(self) -> float:
         """Full jitter: uniform in [0, min(cap, base·2^attempt)]."""
-        delay = random.uniform(0, min(self.cap, self.base * (2**self.attempt)))
+        delay = random.uniform(0, min(self.cap, self.base * (2 ** min(self.attempt, 32))))
         self.attempt += 1
         return delay
 

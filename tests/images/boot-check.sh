@@ -13,6 +13,13 @@ timeout="${GUARDIAN_CHECK_TIMEOUT:-300}"
 out=/dev/console
 say() { echo "GUARDIAN-CHECK $*" >"$out"; }
 
+# The full boot test adds a role-specific end-to-end step (tests/images/e2e-ROLE.sh) as the
+# credential guardian.bootcheck.e2e: enrolment and an event across the two VMs. Its result lines
+# are part of the report, and it runs first so that the units below are reported as they end up.
+if [ -s "${CREDENTIALS_DIRECTORY:-/nonexistent}/guardian.bootcheck.e2e" ]; then
+    GUARDIAN_E2E_TIMEOUT="$timeout" bash "$CREDENTIALS_DIRECTORY/guardian.bootcheck.e2e" || { echo "GUARDIAN-CHECK e2e rc=1" >"$out"; e2e_rc=1; }
+fi
+
 mapfile -t agents < <(systemctl list-unit-files --no-legend --state=enabled 'guardian-edge-*.service' 'guardian-relay.service' 'guardian-relay-*.service' | awk '{print $1}')
 deadline=$(( $(cut -d. -f1 /proc/uptime) + timeout ))
 while :; do
@@ -29,7 +36,7 @@ while :; do
     sleep 1
 done
 
-rc=0
+rc=${e2e_rc:-0}
 say "agents=${#agents[@]} uptime=$(cut -d' ' -f1 /proc/uptime)"
 for u in "${agents[@]}"; do
     state="$(systemctl is-active "$u")"

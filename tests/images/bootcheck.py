@@ -6,6 +6,7 @@ credentials, so the image under test is the one that ships: nothing is added to 
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import subprocess
@@ -19,6 +20,9 @@ CACHE = Path(os.environ.get("GUARDIAN_CACHE", Path.home() / ".cache" / "guardian
 OUT = Path(os.environ.get("GUARDIAN_IMAGES_OUT", CACHE / "images" / "out"))
 CHECK_SCRIPT = HERE / "boot-check.sh"
 CHECK_UNIT = HERE / "guardian-boot-check.service"
+# The container's link: a static address, online without carrier (nothing serves DHCP on the host side).
+NSPAWN_NETWORK = HERE / "nspawn-host0.network"
+_boots = itertools.count()
 
 
 @dataclass
@@ -32,6 +36,8 @@ class BootReport:
     firstboot: str | None = None
     firstboot_status: str = ""
     uptime_s: float | None = None
+    # The full boot test's end-to-end step (tests/images/e2e-ROLE.sh): its key=value lines.
+    e2e: list[str] = field(default_factory=list)
 
     @property
     def finished(self) -> bool:
@@ -54,7 +60,9 @@ def parse_report(console: str) -> BootReport:
         if "GUARDIAN-CHECK " not in line:
             continue
         body = line.split("GUARDIAN-CHECK ", 1)[1]
-        if m := re.match(r"unit=(\S+) active=(\S+) ready_us=(\d*)", body):
+        if body.startswith("e2e "):
+            report.e2e.append(body[4:])
+        elif m := re.match(r"unit=(\S+) active=(\S+) ready_us=(\d*)", body):
             report.units[m[1]] = m[2]
             if m[3]:
                 report.ready_us[m[1]] = int(m[3])
@@ -92,6 +100,12 @@ def boot_nspawn(
         cmd = [
             "systemd-nspawn", "-q", "--register=no", "--keep-unit", "--console=read-only",
             "--volatile=overlay",
+            # Its own network namespace with one link (host0, veth): the agents' loopback ports (metrics
+            # 9464-9467) must not meet the host's or another run's container, and the boot must see a
+            # network as an appliance does (or systemd-networkd-wait-online fails). The unique machine
+            # name keeps the host-side veth names of parallel runs apart.
+            "--network-veth", f"--machine=gtest{os.getpid() % 100000}x{next(_boots)}",
+            f"--load-credential=network.network.10-host0:{NSPAWN_NETWORK}",
             f"--load-credential=guardian.bootcheck:{CHECK_SCRIPT}",
             f"--load-credential=systemd.extra-unit.guardian-boot-check.service:{CHECK_UNIT}",
         ]

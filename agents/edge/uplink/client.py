@@ -59,7 +59,7 @@ class Backoff:
     attempt: int = 0
 
     def next(self) -> float:
-        delay = random.uniform(0, min(self.cap, self.base * (2**self.attempt)))
+        delay = random.uniform(0, min(self.cap, self.base * (2 ** min(self.attempt, 32))))
         self.attempt += 1
         return delay
 

@@ -1,0 +1,44 @@
+#!/bin/bash
+# End-to-end step of scripts/boot-test.sh on the edge VM (credential guardian.bootcheck.e2e, run by
+# boot-check.sh before its unit report). Waits until first boot has enrolled the device on its own
+# and the uplink is active, then queues one event through the edge's own EventStore (as the agents'
+# dynamic user, the way the detector writes events: a VM has no camera) and waits until the relay
+# has acknowledged it (acknowledged outbox rows are deleted). Prints GUARDIAN-CHECK e2e … lines.
+set -u
+say() { echo "GUARDIAN-CHECK e2e $*" >/dev/console; }
+deadline=$(( $(cut -d. -f1 /proc/uptime) + ${GUARDIAN_E2E_TIMEOUT:-900} ))
+late() { [ "$(cut -d. -f1 /proc/uptime)" -ge "$deadline" ]; }
+
+until [ -e /var/lib/guardian-enrol/enrolled ] && [ "$(systemctl is-active guardian-edge-uplink.service)" = active ]; do
+    late && { say "enrolled=no status=$(tr ' ' '_' </run/guardian-enrol/status 2>/dev/null)"; exit 1; }
+    sleep 2
+done
+say "enrolled=yes uptime=$(cut -d' ' -f1 /proc/uptime) status=$(tr ' ' '_' </run/guardian-enrol/status)"
+
+event_id="$(cat /proc/sys/kernel/random/uuid)"
+as_edge=(systemd-run --quiet --wait --pipe --collect -p DynamicUser=yes -p User=guardian-edge -p Group=guardian-edge
+         -p StateDirectory=guardian-edge -p Environment=HOME=/var/lib/guardian-edge
+         /usr/lib/guardian/bin/python -c)
+"${as_edge[@]}" "
+from datetime import UTC, datetime
+from agents.edge.config import EdgeSettings
+from agents.edge.db import open_database
+from agents.edge.events.store import EventRow, EventStore
+from agents.edge.uplink.state import database_path
+from guardian.runtime.config import load_settings
+s = load_settings(EdgeSettings, '/etc/guardian/edge.toml')
+_, sessions = open_database(database_path(s))
+now = datetime.now(UTC)
+EventStore(sessions).save(EventRow(id='$event_id', camera='boot-test', label='person', model='boot-test@0',
+    start_at=now, end_at=now, ended=True, max_score=0.9, mean_score=0.8, hits=3))
+" || { say "event=$event_id queued=no"; exit 1; }
+say "event=$event_id queued=yes"
+while :; do
+    left="$("${as_edge[@]}" "
+import sqlite3; c = sqlite3.connect('file:/var/lib/guardian-edge/edge.db?mode=ro', uri=True)
+print(c.execute('select count(*) from outbox where key = ?', ('$event_id',)).fetchone()[0])")"
+    [ "$left" = 0 ] && break
+    late && { say "event=$event_id acked=no"; exit 1; }
+    sleep 2
+done
+say "event=$event_id acked=yes uptime=$(cut -d' ' -f1 /proc/uptime)"

@@ -1,0 +1,22 @@
+#!/bin/bash
+# End-to-end step of scripts/boot-test.sh on the relay VM (credential guardian.bootcheck.e2e): keeps
+# the relay up until an edge has enrolled on its own and one of its events is in the relay's cache
+# (read-only, as the relay's dynamic user). Prints GUARDIAN-CHECK e2e … lines.
+set -u
+say() { echo "GUARDIAN-CHECK e2e $*" >/dev/console; }
+deadline=$(( $(cut -d. -f1 /proc/uptime) + ${GUARDIAN_E2E_TIMEOUT:-900} ))
+query() {
+    systemd-run --quiet --wait --pipe --collect -p DynamicUser=yes -p User=guardian-relay -p Group=guardian-relay \
+        -p StateDirectory=guardian-relay /usr/lib/guardian/bin/python -c "
+import sqlite3; c = sqlite3.connect('file:/var/lib/guardian-relay/relay.db?mode=ro', uri=True)
+print(' '.join(str(r[0]) for r in c.execute('''$1''')))" 2>/dev/null
+}
+device=""; event=""
+while :; do
+    [ -n "$device" ] || { device="$(query 'select device_id from devices')"; [ -n "$device" ] && say "device=${device// /,} enrolled=yes uptime=$(cut -d' ' -f1 /proc/uptime)"; }
+    event="$(query 'select event_id from events')"
+    [ -n "$event" ] && break
+    [ "$(cut -d. -f1 /proc/uptime)" -ge "$deadline" ] && { say "device=${device:-none} event=none"; exit 1; }
+    sleep 2
+done
+say "event=${event// /,} received=yes uptime=$(cut -d' ' -f1 /proc/uptime)"
