@@ -9,6 +9,8 @@ Order: events before telemetry (``kind``), then oldest first (``id``).
 Re-queueing an event that is still waiting (the same ``key``, e.g. the event ended after it was first
 queued) updates that one row and bumps its ``generation``; an acknowledgement deletes a row only if it
 names the generation that was sent, so an update that raced with the send is sent again, never lost.
+One row per waiting event is a unique index on ``key`` (events only; telemetry keys may repeat), and
+``enqueue`` is one ``INSERT … ON CONFLICT DO UPDATE``.
 
 Size bound (:class:`OutboxLimits`, enforced by :func:`enforce_limits`, which the uplink runs
 periodically, so ``enqueue`` stays one INSERT):
@@ -26,10 +28,28 @@ import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Index, Integer, LargeBinary, String, delete, func, select, update
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    delete,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from agents.edge.db import EdgeBase
+
+# Bound on the ids in one IN (...) list (SQLite allows 32,766 parameters per statement).
+_CHUNK = 1000
 
 
 class OutboxKind(enum.IntEnum):
@@ -37,6 +57,10 @@ class OutboxKind(enum.IntEnum):
     EVENT = 0
     TELEMETRY = 1
     HEARTBEAT = 2
+
+
+# The partial index's condition, as a literal: an upsert's conflict target must repeat it verbatim.
+_EVENTS_ONLY = text(f"kind = {int(OutboxKind.EVENT)}")
 
 
 class OutboxItem(EdgeBase):
@@ -55,27 +79,56 @@ class OutboxItem(EdgeBase):
     # AUTOINCREMENT: ids are never reused after deletes, so the sender's per-kind cursor is sound.
     __table_args__ = (
         Index("ix_outbox_kind_id", "kind", "id"),
-        Index("ix_outbox_key", "key"),
+        Index("ux_outbox_event_key", "key", unique=True, sqlite_where=_EVENTS_ONLY),
         {"sqlite_autoincrement": True},
     )
 
 
-def enqueue(session: Session, kind: OutboxKind, key: str, payload: bytes) -> OutboxItem:
-    """Queue ``payload`` in the caller's transaction (the caller commits).
+_table = OutboxItem.__table__
+_insert = insert(_table).returning(_table.c.id, _table.c.generation)
+_upsert_event = sqlite_insert(_table)
+_upsert_event = _upsert_event.on_conflict_do_update(
+    index_elements=[_table.c.key],
+    index_where=_EVENTS_ONLY,
+    set_={"payload": _upsert_event.excluded.payload, "generation": _table.c.generation + 1},
+).returning(_table.c.id, _table.c.generation)
 
-    An event whose ``key`` is already queued has its row updated instead of a second row added.
+
+def upgrade_schema(connection: Connection) -> None:
+    """Bring an outbox created by an older version up to date (in the caller's write transaction).
+
+    Before the unique index, ``enqueue`` looked the key up first; two processes could then both insert
+    one event. Only the newest row of such a pair is kept (it holds the newest state of the event).
     """
-    if kind == OutboxKind.EVENT:
-        existing = session.scalars(
-            select(OutboxItem).where(OutboxItem.kind == int(kind), OutboxItem.key == key).limit(1)
-        ).first()
-        if existing is not None:
-            existing.payload = payload
-            existing.generation = (existing.generation or 0) + 1
-            return existing
-    item = OutboxItem(kind=int(kind), key=key, payload=payload, generation=0)
-    session.add(item)
-    return item
+    indexes = {ix["name"] for ix in inspect(connection).get_indexes("outbox")}
+    if "ux_outbox_event_key" in indexes:
+        return
+    connection.exec_driver_sql(
+        "DELETE FROM outbox WHERE kind = 0 AND id NOT IN (SELECT MAX(id) FROM outbox WHERE kind = 0 GROUP BY key)"
+    )
+    connection.exec_driver_sql("DROP INDEX IF EXISTS ix_outbox_key")
+    for index in _table.indexes:
+        if index.name == "ux_outbox_event_key":
+            index.create(connection)
+
+
+@dataclass(frozen=True)
+class Queued:
+    id: int
+    generation: int  # 0 for a new row; the row's new generation when a waiting event was replaced
+
+
+def enqueue(session: Session, kind: OutboxKind, key: str, payload: bytes) -> Queued:
+    """Queue ``payload`` in the caller's transaction (the caller commits): one statement.
+
+    An event whose ``key`` is already queued has its row updated (payload replaced, ``generation``
+    bumped) instead of a second row added. Telemetry rows are always added.
+    """
+    values = {"kind": int(kind), "key": key, "payload": payload, "generation": 0, "attempts": 0,
+              "created_at": datetime.now(UTC)}
+    statement = _upsert_event if kind == OutboxKind.EVENT else _insert
+    row = session.connection().execute(statement, values).one()
+    return Queued(row.id, row.generation)
 
 
 @dataclass(frozen=True)
@@ -99,14 +152,28 @@ def fetch_after(session: Session, kind: OutboxKind, after_id: int, limit: int) -
 
 
 def acknowledge(session: Session, acked: list[tuple[int, int]]) -> int:
-    """Delete acknowledged rows, each only at the generation that was sent; returns rows deleted."""
-    deleted = 0
+    """Delete acknowledged ``(id, generation)`` rows, each only at the generation that was sent; returns
+    the rows deleted. One DELETE per distinct generation (an event is re-queued a few times at most)."""
+    by_generation: dict[int, list[int]] = {}
     for row_id, generation in acked:
-        result = session.execute(
-            delete(OutboxItem).where(OutboxItem.id == row_id, OutboxItem.generation == generation)
-        )
-        deleted += result.rowcount or 0
+        by_generation.setdefault(generation, []).append(row_id)
+    connection = session.connection()
+    deleted = 0
+    for generation, ids in by_generation.items():
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            statement = delete(_table).where(_table.c.generation == generation, _table.c.id.in_(chunk))
+            deleted += connection.execute(statement).rowcount or 0
     return deleted
+
+
+def still_queued(session: Session, ids: list[int]) -> list[int]:
+    """Which of ``ids`` are still in the outbox (e.g. replaced by a new generation after they were sent)."""
+    connection = session.connection()
+    found: list[int] = []
+    for start in range(0, len(ids), _CHUNK):
+        found.extend(connection.scalars(select(_table.c.id).where(_table.c.id.in_(ids[start : start + _CHUNK]))))
+    return found
 
 
 def mark_attempt(session: Session, ids: list[int]) -> None:

@@ -4,6 +4,12 @@ Events are stored idempotently by their edge-chosen ``event_id``: a repeat of wh
 DUPLICATE (acked, nothing written); a changed version of an event of the same device (e.g. it ended)
 replaces the row and queues it for forwarding again; an id held for another device is REJECTED. Rows
 expire after the configured retention and :meth:`EventCache.cleanup` deletes them.
+
+A batch from the uplink is stored set-wise in one transaction: one SELECT of what is held for the
+batch's event ids (to tell STORED, DUPLICATE and REJECTED apart), one ``INSERT … ON CONFLICT DO UPDATE``
+for all new and changed events, one INSERT for the telemetry, one UPDATE of the device. The upsert
+repeats the rules in its WHERE (same device, different payload), so a row that changed between that
+SELECT and the write (another stream of the same device, the cleanup) is never wrongly overwritten.
 """
 
 from __future__ import annotations
@@ -12,13 +18,30 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import sessionmaker
 
 from agents.relay.db import CachedEvent, Device, TelemetrySample, utcnow
 from guardian.contracts.edge.v1 import uplink_pb2
 
 Status = uplink_pb2.Ack.Status
+
+_CHUNK = 500  # event ids per IN (...) list
+
+_events = CachedEvent.__table__
+_samples = TelemetrySample.__table__
+# Replaced on conflict: everything but the identity (event_id, device_id) and received_at.
+_REPLACED = (
+    "camera", "label", "start", "end", "ended", "max_score", "mean_score", "track_json", "snapshot_ref",
+    "clip_ref", "clip_duration_s", "payload", "updated_at", "expires_at", "forwarded_at",
+)
+_upsert = sqlite_insert(_events)
+_upsert = _upsert.on_conflict_do_update(
+    index_elements=[_events.c.event_id],
+    set_={**{name: _upsert.excluded[name] for name in _REPLACED}, "version": _events.c.version + 1},
+    where=and_(_events.c.device_id == _upsert.excluded.device_id, _events.c.payload != _upsert.excluded.payload),
+)
 
 
 def _ts(value) -> datetime | None:  # type: ignore[no-untyped-def]
@@ -56,77 +79,88 @@ class EventCache:
         """Store one batch in one transaction; one result per message, in order."""
         now = utcnow()
         results: list[StoreResult] = []
+        events: list[tuple[int, uplink_pb2.Event]] = []  # (index in results, event) still to decide
+        samples: list[dict[str, object]] = []
+        last_telemetry: bytes | None = None
+        agent_version = ""
+        for message in messages:
+            body = message.WhichOneof("body")
+            if body == "event":
+                event = message.event
+                if not event.event_id or len(event.event_id) > 64:
+                    results.append(StoreResult(Status.REJECTED, "event_id missing or too long"))
+                    continue
+                events.append((len(results), event))
+                results.append(StoreResult(Status.STORED))
+            elif body == "telemetry":
+                last_telemetry = message.telemetry.SerializeToString()
+                samples.append({"device_id": device_id, "received_at": now, "payload": last_telemetry})
+                agent_version = message.telemetry.agent_version or agent_version
+                results.append(StoreResult(Status.STORED))
+            elif body == "heartbeat":
+                agent_version = message.heartbeat.agent_version or agent_version
+                results.append(StoreResult(Status.STORED))
+            else:
+                results.append(StoreResult(Status.REJECTED, "empty message"))
+
         with self.sessions() as session, session.begin():
-            last_telemetry: bytes | None = None
-            agent_version = ""
-            # Within a batch the same event may appear twice (updated quickly): keep the latest.
-            seen: dict[str, CachedEvent] = {}
-            for message in messages:
-                body = message.WhichOneof("body")
-                if body == "event":
-                    results.append(self._store_event(session, device_id, message.event, now, seen))
-                elif body == "telemetry":
-                    data = message.telemetry.SerializeToString()
-                    session.add(TelemetrySample(device_id=device_id, received_at=now, payload=data))
-                    last_telemetry = data
-                    agent_version = message.telemetry.agent_version or agent_version
-                    results.append(StoreResult(Status.STORED))
-                elif body == "heartbeat":
-                    agent_version = message.heartbeat.agent_version or agent_version
-                    results.append(StoreResult(Status.STORED))
-                else:
-                    results.append(StoreResult(Status.REJECTED, "empty message"))
+            connection = session.connection()
+            rows: list[dict[str, object]] = []
+            if events:
+                # What is held: event_id → (device_id, payload), updated as the batch is walked (the same
+                # event may come twice in one batch, updated quickly: each version is written in order).
+                held: dict[str, tuple[str, bytes]] = {}
+                ids = list({event.event_id for _i, event in events})
+                for start in range(0, len(ids), _CHUNK):
+                    query = select(_events.c.event_id, _events.c.device_id, _events.c.payload).where(
+                        _events.c.event_id.in_(ids[start : start + _CHUNK])
+                    )
+                    held.update((r.event_id, (r.device_id, r.payload)) for r in connection.execute(query))
+                for index, event in events:
+                    payload = event.SerializeToString(deterministic=True)
+                    current = held.get(event.event_id)
+                    if current is not None and current[0] != device_id:
+                        results[index] = StoreResult(Status.REJECTED, "event_id belongs to another device")
+                    elif current is not None and current[1] == payload:
+                        results[index] = StoreResult(Status.DUPLICATE)
+                    else:
+                        held[event.event_id] = (device_id, payload)
+                        rows.append(self._row(device_id, event, payload, now))
+            if rows:
+                connection.execute(_upsert, rows)
+            if samples:
+                connection.execute(insert(_samples), samples)
             values: dict[str, object] = {"last_seen": now}
             if last_telemetry is not None:
                 values["last_telemetry"] = last_telemetry
             if agent_version:
                 values["agent_version"] = agent_version
-            session.execute(update(Device).where(Device.device_id == device_id).values(**values))
+            connection.execute(update(Device).where(Device.device_id == device_id).values(**values))
         return results
 
-    def _store_event(
-        self,
-        session,  # type: ignore[no-untyped-def]
-        device_id: str,
-        event: uplink_pb2.Event,
-        now: datetime,
-        seen: dict[str, CachedEvent],
-    ) -> StoreResult:
-        if not event.event_id or len(event.event_id) > 64:
-            return StoreResult(Status.REJECTED, "event_id missing or too long")
-        payload = event.SerializeToString(deterministic=True)
-        row = seen.get(event.event_id) or session.get(CachedEvent, event.event_id)
-        if row is not None:
-            if row.device_id != device_id:
-                return StoreResult(Status.REJECTED, "event_id belongs to another device")
-            if row.payload == payload:
-                return StoreResult(Status.DUPLICATE)
-        fields = dict(
-            camera=event.camera,
-            label=event.label,
-            start=_ts(event.start),
-            end=_ts(event.end),
-            ended=event.ended,
-            max_score=event.max_score,
-            mean_score=event.mean_score,
-            track_json=_track_json(event),
-            snapshot_ref=event.snapshot_ref,
-            clip_ref=event.clip_ref,
-            clip_duration_s=event.clip_duration_s,
-            payload=payload,
-            updated_at=now,
-            expires_at=(_ts(event.start) or now) + self.retention,
-            forwarded_at=None,
-        )
-        if row is None:
-            row = CachedEvent(event_id=event.event_id, device_id=device_id, received_at=now, version=0, **fields)
-            session.add(row)
-        else:
-            for key, value in fields.items():
-                setattr(row, key, value)
-            row.version = (row.version or 0) + 1
-        seen[event.event_id] = row
-        return StoreResult(Status.STORED)
+    def _row(self, device_id: str, event: uplink_pb2.Event, payload: bytes, now: datetime) -> dict[str, object]:
+        start = _ts(event.start)
+        return {
+            "event_id": event.event_id,
+            "device_id": device_id,
+            "camera": event.camera,
+            "label": event.label,
+            "start": start,
+            "end": _ts(event.end),
+            "ended": event.ended,
+            "max_score": event.max_score,
+            "mean_score": event.mean_score,
+            "track_json": _track_json(event),
+            "snapshot_ref": event.snapshot_ref,
+            "clip_ref": event.clip_ref,
+            "clip_duration_s": event.clip_duration_s,
+            "payload": payload,
+            "received_at": now,
+            "updated_at": now,
+            "expires_at": (start or now) + self.retention,
+            "forwarded_at": None,
+            "version": 0,
+        }
 
     # --- queries -------------------------------------------------------------------------------
     def count(self, device_id: str | None = None) -> int:

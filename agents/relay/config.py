@@ -77,6 +77,26 @@ class UplinkSettings(Section):
     max_batch: int = Field(512, ge=1, description="Messages stored per transaction at most.")
 
 
+class MediaSettings(Section):
+    """The browser-facing media endpoint (``/media/v1/...``), served on the enrolment HTTPS listener."""
+
+    enabled: bool = Field(True, description="Serve clips, snapshots and thumbnails to holders of a clip token.")
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins of the cloud web UI allowed to read media (e.g. https://app.example.com). "
+        "Credentials are never allowed: the clip token in the URL is the only authorisation.",
+    )
+    public_url: str | None = Field(
+        None,
+        description="This relay's URL as the cloud puts it in clip tokens; when set, a token naming another "
+        "URL is refused. Unset: not checked (the tenant and device checks still apply).",
+    )
+    first_byte_timeout_s: float = Field(
+        5.0, gt=0, description="The edge must start answering within this time, else 504 (edge unreachable)."
+    )
+    idle_timeout_s: float = Field(20.0, gt=0, description="Longest pause between chunks from the edge mid-transfer.")
+
+
 class CacheSettings(Section):
     database: Path = Field(Path("/var/lib/guardian-relay/relay.db"), description="The relay's SQLite file.")
     event_retention_days: float = Field(30.0, gt=0, description="Events older than this are deleted.")
@@ -119,6 +139,7 @@ class RelaySettings(AgentSettings):
     health: HealthSettings = Field(default_factory=HealthSettings)
     cloud: CloudSettings = Field(description="Where privacy-minimised summaries go.")
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings, description="Encrypted clip archive.")
+    media: MediaSettings = Field(default_factory=MediaSettings, description="Clip/snapshot endpoint for browsers.")
 
     @model_validator(mode="after")
     def _tls_mode_needs_ca(self) -> RelaySettings:
@@ -126,4 +147,10 @@ class RelaySettings(AgentSettings):
             self.enrolment.client_ca_file is None or self.enrolment.client_ca_key_file is None
         ):
             raise ValueError("tunnel.mode = 'tls' needs enrolment.client_ca_file and enrolment.client_ca_key_file")
+        if self.tunnel.mode == "tls" and not ipaddress.ip_network(self.tunnel.network).subnet_of(
+            ipaddress.ip_network("127.0.0.0/8")
+        ):
+            # Demo only: devices get loopback addresses where their EdgeMedia servers listen.
+            raise ValueError("tunnel.mode = 'tls' is for the local demo: set tunnel.network inside 127.0.0.0/8, "
+                             "e.g. '127.77.0.0/24'")
         return self

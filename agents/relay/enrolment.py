@@ -5,6 +5,11 @@ bootstrap token from the cloud and the edge's WireGuard public key (made on the 
 never leaves it). With ``device_id`` it is a re-enrolment: the device keeps its id and tunnel address
 and gets the new key. The answer tells the edge how to reach the relay through the tunnel.
 
+tls mode (the local demo, no WireGuard): the request also carries ``csr``, a PEM certificate signing
+request for a key the edge made; ``public_key`` is then base64(SHA-256(its SubjectPublicKeyInfo)). The
+answer adds ``client_certificate`` (issued by the relay's device CA, CN = device id) and ``client_ca``.
+See :mod:`agents.relay.pki`.
+
 ``POST /api/v1/rotate`` (only from inside the tunnel; the caller is the device whose tunnel address it
 comes from): ``{"public_key"}`` replaces the key. The relay applies the change to WireGuard shortly
 *after* answering, so the answer still travels over the old key.
@@ -24,6 +29,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from agents.relay.errors import EnrolmentRefused
+from agents.relay.pki import DeviceCA
 from agents.relay.registry import Registry
 from guardian.runtime.logging import get_logger
 
@@ -34,6 +40,7 @@ class EnrolRequest(BaseModel):
     token: str = Field(max_length=4096)
     public_key: str = Field(max_length=64)
     device_id: str | None = Field(None, max_length=64)
+    csr: str | None = Field(None, max_length=8192, description="tls mode only: PEM CSR for the device key.")
 
 
 class RotateRequest(BaseModel):
@@ -51,7 +58,10 @@ class RelayInfo:
     keepalive_s: int
 
 
-def create_app(registry: Registry, info: RelayInfo, on_change: Callable[[], None]) -> FastAPI:
+def create_app(
+    registry: Registry, info: RelayInfo, on_change: Callable[[], None], device_ca: DeviceCA | None = None
+) -> FastAPI:
+    """The enrolment app; with ``device_ca`` (tls mode) enrolment needs a CSR and issues a certificate."""
     app = FastAPI(title="Guardian relay enrolment", docs_url=None, redoc_url=None, openapi_url=None)
     lock = threading.Lock()  # one enrolment at a time: address allocation and nonce use stay simple
 
@@ -82,10 +92,22 @@ def create_app(registry: Registry, info: RelayInfo, on_change: Callable[[], None
 
     @app.post("/api/v1/enrol")
     def enrol(body: EnrolRequest) -> dict[str, object]:
+        csr = None
+        if device_ca is None and body.csr:
+            raise EnrolmentRefused("csr_unexpected", "this relay runs in wireguard mode: enrol with a WireGuard key", 422)
+        if device_ca is not None:
+            if not body.csr:
+                raise EnrolmentRefused("csr_required", "this relay runs in tls mode: send a csr", 422)
+            registry.verify_token(body.token)  # a bad token is the first thing to report
+            csr = device_ca.check_request(body.csr, body.public_key)  # before the token is spent
         with lock:
             result = registry.enrol(body.token, body.public_key, body.device_id)
         on_change()
-        return answer(result.device_id, result.tenant_id, result.tunnel_address, result.reenrolled)
+        reply = answer(result.device_id, result.tenant_id, result.tunnel_address, result.reenrolled)
+        if device_ca is not None and csr is not None:
+            reply["client_certificate"] = device_ca.issue(csr, result.device_id, result.tunnel_address).decode()
+            reply["client_ca"] = device_ca.ca_pem.decode()
+        return reply
 
     @app.post("/api/v1/rotate")
     def rotate(body: RotateRequest, request: Request) -> dict[str, object]:

@@ -1,8 +1,13 @@
 """The relay agent: one process, one TaskGroup.
 
 Start order: database → WireGuard interface and peers (wireguard mode) → gRPC Uplink server on the
-tunnel address → HTTPS enrolment (public address, and the tunnel address for key rotation) → the
-reconcile, forwarding and cleanup loops. READY follows (``run_agent``).
+tunnel address → HTTPS enrolment (public address, and the tunnel address for key rotation) with the
+browser media endpoint mounted at ``/media`` → the reconcile, forwarding and cleanup loops. READY
+follows (``run_agent``).
+
+tls mode (the local demo only, see agents/relay/README.md): no WireGuard; the Uplink server requires a
+client certificate from the relay's device CA, enrolment issues those certificates, and the relay calls
+the edges' EdgeMedia servers on their loopback addresses with its own (in-memory) client certificate.
 """
 
 from __future__ import annotations
@@ -30,6 +35,9 @@ from agents.relay.grpc_server import (
     make_server,
 )
 from agents.relay.health import HealthMonitor
+from agents.relay.media import EdgeMediaClient
+from agents.relay.media_http import MediaEndpoint, create_media_app, registry_lookup
+from agents.relay.pki import DeviceCA
 from agents.relay.registry import Registry
 from agents.relay.tunnel import RelayTunnel
 from guardian import tokens
@@ -53,6 +61,9 @@ def _listen_socket(address: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit it: without it, a response's headers and body (separate TLS records)
+    # meet Nagle's algorithm and the client's delayed ACK, adding ~40 ms to every answer.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((address, port))
     sock.listen(128)
     sock.set_inheritable(True)
@@ -78,6 +89,7 @@ class RelayAgent:
         self._http: _Uvicorn | None = None
         self._cloud: CloudClient | None = None
         self._metrics_server: MetricsServer | None = None
+        self.media_client: EdgeMediaClient | None = None
         self._reconcile_now = asyncio.Event()
         self.tunnel: RelayTunnel | None = None
 
@@ -149,7 +161,29 @@ class RelayAgent:
             media_port=s.uplink.edge_media_port,
             keepalive_s=s.tunnel.keepalive_s,
         )
-        app = create_app(self.registry, info, on_change)
+        device_ca = None
+        media_credentials = None
+        if s.tunnel.mode == "tls":
+            e = s.enrolment
+            assert e.client_ca_file is not None and e.client_ca_key_file is not None
+            try:
+                device_ca = DeviceCA(e.client_ca_file, e.client_ca_key_file)
+            except (OSError, ValueError) as exc:
+                raise ConfigError("enrolment.client_ca_file", [f"device CA unusable: {exc}"]) from None
+            identity = device_ca.relay_client_identity()
+            media_credentials = grpc.ssl_channel_credentials(identity.ca, identity.private_key, identity.certificate)
+        app = create_app(self.registry, info, on_change, device_ca)
+        if s.media.enabled:
+            self.media_client = EdgeMediaClient(s.uplink.edge_media_port, media_credentials)
+            endpoint = MediaEndpoint(
+                tenant_id=s.cloud.tenant_id,
+                token_keys=keys,
+                devices=registry_lookup(sessions),
+                client=self.media_client,
+                settings=s.media,
+                metrics=self.metrics,
+            )
+            app.mount("/media", create_media_app(endpoint, s.media.cors_origins))
         sockets = [_listen_socket(s.enrolment.address, s.enrolment.port)]
         if self.tunnel is not None and s.enrolment.address not in ("0.0.0.0", "::", grpc_address):
             sockets.append(_listen_socket(grpc_address, s.enrolment.port))
@@ -223,6 +257,8 @@ class RelayAgent:
             self._http.should_exit = True
         if self._grpc is not None:
             await self._grpc.stop(grace=1.0)
+        if self.media_client is not None:
+            await self.media_client.close()
         if self._cloud is not None:
             await self._cloud.close()
         if self._metrics_server is not None:

@@ -60,7 +60,7 @@ for u in "${agents[@]}" guardian-firstboot.service; do
     say "security unit=$u exposure=${exposure% *} level=${exposure#* }"
 done
 if systemctl cat guardian-firstboot.service >/dev/null 2>&1; then
-    say "firstboot=$(systemctl is-active guardian-firstboot.service) status=$(cat /run/guardian-enrol/status 2>/dev/null | tr ' ' '_')"
+    say "firstboot=$(systemctl is-active guardian-firstboot.service) status=$(cat /run/guardian-enrol/status 2>/dev/null)"
 fi
 # The agents' own journal lines, for the test's failure messages.
 journalctl -b --no-pager -o cat -u 'guardian-*' 2>/dev/null | tail -n 40 | sed 's/^/GUARDIAN-LOG /' >"$out"

@@ -72,7 +72,7 @@ def parse_report(console: str) -> BootReport:
             report.exposure[m[1]] = (float(m[2]), m[3])
         elif m := re.match(r"firstboot=(\S+) status=(.*)", body):
             report.firstboot = m[1]
-            report.firstboot_status = m[2].replace("_", " ")
+            report.firstboot_status = m[2]  # the rest of the line, as written
         elif m := re.match(r"agents=\d+ uptime=([0-9.]+)", body):
             report.uptime_s = float(m[1])
     return report

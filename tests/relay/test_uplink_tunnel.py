@@ -6,11 +6,14 @@ import hashlib
 import json
 import subprocess
 import time
+import uuid
 
 import pytest
 
 from tests.relay.netlab import (
     EDGE_PUBLIC,
+    ENROL_PORT,
+    TENANT,
     PYTHON,
     RELAY_PUBLIC,
     RELAY_TUNNEL,
@@ -103,15 +106,33 @@ def test_cloud_receives_only_the_privacy_minimised_summary(make_lab) -> None:  #
 
 
 def test_relay_fetches_clip_ranges_from_the_edge_over_the_tunnel(make_lab) -> None:  # type: ignore[no-untyped-def]
+    """The clip path through WireGuard: an event's clip in the edge's events table, fetched by the relay
+    over the tunnel (EdgeMedia gRPC), and by a viewer from the relay's HTTPS media endpoint with a token."""
+    from datetime import UTC, datetime, timedelta
+
+    from agents.edge.events.store import EventRow, EventStore
+    from guardian import tokens
+
     lab = _running_lab(make_lab)
-    event_id = lab.enqueue_events(1)[0]
     clip = bytes(range(256)) * 4000  # 1 MB, several chunks
-    media = lab.edge_data / "media" / event_id
-    media.mkdir(parents=True)
-    (media / "clip.mp4").write_bytes(clip)
+    event_id = str(uuid.uuid4())
+    ref = f"events/front/2026-01-01/{event_id}.mp4"
+    (lab.edge_data / ref).parent.mkdir(parents=True)
+    (lab.edge_data / ref).write_bytes(clip)
+    engine, sessions = lab.edge_sessions()
+    start = datetime.now(UTC)
+    EventStore(sessions).save(EventRow(
+        id=event_id, camera="front", label="person", model="m@1", start_at=start, end_at=start + timedelta(seconds=4),
+        ended=True, max_score=0.9, mean_score=0.8, hits=9, snapshot_ref="", thumbnail_ref="", clip_ref=ref,
+        clip_duration_s=4.0, track_json="[]",
+    ))
+    engine.dispose()
     wait_for(lambda: lab.relay_event_count() == 1, 60, "the event at the relay")
+    device_id = lab.relay_query("SELECT device_id FROM devices")[0][0]
+    token = tokens.mint_clip_token(lab.token_key, tenant_id=TENANT, device_id=device_id, event_id=event_id,
+                                   scopes=["clip"], relay_url=f"https://{RELAY_PUBLIC}:{ENROL_PORT}")
     script = f"""
-import asyncio, hashlib, sys
+import asyncio, hashlib, ssl, sys, httpx
 from agents.relay.media import EdgeMediaClient
 async def main():
     client = EdgeMediaClient(50052)
@@ -125,15 +146,22 @@ async def main():
         sys.stdout.write(' ' + exc.code().name)
     await client.close()
 asyncio.run(main())
+ctx = ssl.create_default_context(cafile={str(lab.ca_cert)!r})
+url = 'https://{RELAY_PUBLIC}:{ENROL_PORT}/media/v1/events/{event_id}/clip.mp4'
+with httpx.Client(verify=ctx) as http:
+    r = http.get(url, params={{'token': {token!r}}}, headers={{'Range': 'bytes=-1000'}})
+    sys.stdout.write(f" {{r.status_code}} {{r.headers['content-range'].replace(' ', '_')}} {{hashlib.sha256(r.content).hexdigest()}}")
 """
     out = subprocess.run(
         ["ip", "netns", "exec", lab.ns_relay, PYTHON, "-c", script],
         capture_output=True, text=True, cwd=ROOT, timeout=60, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
     assert out.returncode == 0, out.stderr
-    total, length, digest, missing = out.stdout.split()
+    total, length, digest, missing, status, content_range, tail = out.stdout.split()
     assert int(total) == len(clip) and int(length) == 300000
     assert digest == hashlib.sha256(clip[1000:301000]).hexdigest() and missing == "NOT_FOUND"
+    assert (status, content_range) == ("206", f"bytes_{len(clip) - 1000}-{len(clip) - 1}/{len(clip)}")
+    assert tail == hashlib.sha256(clip[-1000:]).hexdigest()
     # The media server is only on the tunnel: not on the edge's public address.
     assert not lab.port_open(lab.ns_relay, EDGE_PUBLIC, 50052)
 

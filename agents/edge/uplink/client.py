@@ -5,8 +5,10 @@
 - **Window**: at most ``max_in_flight`` messages unacknowledged; acks arrive in any order.
 - **Acks**: a row is deleted only after the relay answered STORED or DUPLICATE (or REJECTED: a message
   the relay can never accept would otherwise block forever; it is logged and counted). Deletes are
-  batched into one transaction every few milliseconds. A row whose payload was replaced while in
-  flight (new generation) survives the ack and is sent again.
+  batched: every few milliseconds, what was acked since is deleted in one transaction (one DELETE per
+  generation). A row whose payload was replaced while in flight (new generation) survives the ack and
+  is sent again.
+- **Reads**: a page of rows per query, read when a page fits in the window (not a query per freed slot).
 - **Reconnects**: any stream error ends the session; everything unacknowledged is sent again on the
   next one (the relay's idempotent event ids make that harmless). Delay: exponential backoff with full
   jitter, reset after a session that got acks.
@@ -200,7 +202,9 @@ class UplinkClient:
                 yield uplink_pb2.UplinkMessage(message_id=message_id, heartbeat=beat)
                 next_heartbeat = now + self.settings.heartbeat_interval_s
             room = self.settings.max_in_flight - len(state.in_flight)
-            if room <= 0:
+            # Read in pages: with a full window each ack frees one slot, and a query per slot would
+            # cost more than the send. Wait until a page fits (or nothing is in flight).
+            if room <= 0 or (room < min(self.settings.batch_size, self.settings.max_in_flight // 2) and state.in_flight):
                 state.space.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(state.space.wait(), timeout=self.settings.heartbeat_interval_s)
@@ -254,26 +258,27 @@ class UplinkClient:
         raise _StreamBroken("relay closed the stream")
 
     def _delete(self, state: _Session, batch: list[tuple[int, int, OutboxKind]]) -> None:
-        rewind: list[tuple[OutboxKind, int]] = []
+        pairs = [(row_id, generation) for row_id, generation, _kind in batch]
         for attempt in range(20):
             try:
-                rewind.clear()
+                # One write transaction (BEGIN IMMEDIATE: waits for the lock instead of failing).
                 with self.sessions() as session, session.begin():
-                    for row_id, generation, kind in batch:
-                        if not outbox.acknowledge(session, [(row_id, generation)]):
-                            rewind.append((kind, row_id))
+                    deleted = outbox.acknowledge(session, pairs)
+                    # Fewer deleted than acked: some were replaced while in flight (or trimmed).
+                    kept = set(outbox.still_queued(session, [p[0] for p in pairs])) if deleted < len(pairs) else set()
                 break
             except OperationalError as exc:
-                # SQLITE_BUSY(_SNAPSHOT) while another process writes the outbox: wait and retry.
+                # SQLITE_BUSY for longer than busy_timeout while another process writes: wait and retry.
                 if attempt == 19:
                     raise
                 log.info("outbox_busy_retry", error=str(exc.orig))
                 time.sleep(0.05 * (attempt + 1))
         with state.lock:
-            state.acked_ids.difference_update(row_id for row_id, _g, _k in batch)
-            for kind, row_id in rewind:
-                # Replaced while in flight: send the new version (move the cursor back to it).
-                state.cursors[kind] = min(state.cursors[kind], row_id - 1)
+            state.acked_ids.difference_update(row_id for row_id, _g in pairs)
+            for row_id, _generation, kind in batch:
+                if row_id in kept:
+                    # Replaced while in flight: send the new version (move the cursor back to it).
+                    state.cursors[kind] = min(state.cursors[kind], row_id - 1)
 
     async def _flush(self, state: _Session) -> None:
         batch, state.acked = state.acked, []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from guardian.runtime.config import Section
 
@@ -42,5 +42,20 @@ class UplinkSettings(Section):
         1_000_000, ge=100, description="Hard cap on queued events: beyond it the oldest are dropped (and counted)."
     )
     media_address: str | None = Field(
-        None, description="tls mode only: where the EdgeMedia server listens (wireguard mode: the tunnel address)."
+        None,
+        description="tls mode only: where the EdgeMedia server listens (default, and what the relay dials: the "
+        "loopback address the relay allocated at enrolment; wireguard mode: always the tunnel address).",
     )
+    detector_metrics_url: str | None = Field(
+        "http://127.0.0.1:9465/metrics",
+        description="The detector's Prometheus endpoint on loopback; telemetry's inference latency is the "
+        "median of its guardian_edge_detection_inference_seconds histogram since the previous sample. "
+        "None: not reported.",
+    )
+
+    @model_validator(mode="after")
+    def _tls_needs_relay_ca(self) -> UplinkSettings:
+        if self.mode == "tls" and self.relay_ca_file is None:
+            # The same CA verifies the relay's uplink server; mutual TLS needs it spelled out.
+            raise ValueError("uplink.mode = 'tls' needs uplink.relay_ca_file (the CA of the relay's certificate)")
+        return self

@@ -5,20 +5,29 @@ token: the device keeps its id when it is already enrolled) and ``guardian-edge 
 (a new key, announced to the relay from inside the tunnel). The private key is created on the device
 with mode 0600 and never sent anywhere; the token is read from a file and never logged.
 
+tls mode (``uplink.mode = "tls"``, the local demo only): instead of a WireGuard key the device makes an
+EC P-256 key (``<state_dir>/tls.key``, 0600, never sent) and sends a certificate signing request with
+``public_key`` = base64(SHA-256(its SubjectPublicKeyInfo)); the relay answers with a certificate
+(``tls.pem``, CN = device id) and the CA that issued it (``client-ca.pem``), used for the mutual-TLS
+uplink and the EdgeMedia server. Key rotation is a re-enrolment with ``--new-key`` in that mode.
+
 Exit codes: 0 enrolled; 78 (EX_CONFIG) the relay refused (bad, used, expired or foreign token: a new
 token is needed); 75 (EX_TEMPFAIL) the relay could not be reached (retry later).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import subprocess
+from pathlib import Path
 
 import httpx
 
 from agents.common.wireguard import ensure_keypair, promote_rotated_key, rotate_keypair
 from agents.edge.config import EdgeSettings
-from agents.edge.uplink.state import Enrolment, enrolment_path, key_path
+from agents.edge.uplink.state import Enrolment, enrolment_path, key_path, state_dir
 from guardian.runtime.errors import EX_CONFIG, GuardianError
 from guardian.runtime.logging import get_logger
 
@@ -79,18 +88,83 @@ def _record(answer: dict[str, object], relay_url: str) -> Enrolment:
     )
 
 
+# --- tls mode files ---------------------------------------------------------------------------------
+
+
+def tls_key_path(settings: EdgeSettings) -> Path:
+    return state_dir(settings) / "tls.key"
+
+
+def tls_cert_path(settings: EdgeSettings) -> Path:
+    return state_dir(settings) / "tls.pem"
+
+
+def client_ca_path(settings: EdgeSettings) -> Path:
+    return state_dir(settings) / "client-ca.pem"
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)
+
+
+def _tls_request(settings: EdgeSettings, new_key: bool) -> tuple[str, str, bytes | None]:
+    """(public_key fingerprint, CSR PEM, new key PEM to keep once enrolled) for tls mode."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    keyfile = tls_key_path(settings)
+    fresh: bytes | None = None
+    if keyfile.exists() and not new_key:
+        key = serialization.load_pem_private_key(keyfile.read_bytes(), None)
+    else:
+        key = ec.generate_private_key(ec.SECP256R1())
+        fresh = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    fingerprint = base64.b64encode(hashlib.sha256(der).digest()).decode()
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "guardian-edge")]))
+        .sign(key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    return fingerprint, csr.public_bytes(serialization.Encoding.PEM).decode(), fresh
+
+
 def enrol(settings: EdgeSettings, relay: str, token: str, new_key: bool = False) -> Enrolment:
     """Enrol (or re-enrol, keeping the device id) with ``relay`` using a bootstrap ``token``."""
     path = enrolment_path(settings)
     previous = Enrolment.load(path) if path.exists() else None
+    tls = settings.uplink.mode == "tls"
     keyfile = key_path(settings)
-    public_key = rotate_keypair(keyfile) if new_key and keyfile.exists() else ensure_keypair(keyfile)
+    fresh_tls_key: bytes | None = None
+    csr = ""
+    if tls:
+        public_key, csr, fresh_tls_key = _tls_request(settings, new_key)
+    else:
+        public_key = rotate_keypair(keyfile) if new_key and keyfile.exists() else ensure_keypair(keyfile)
     base = relay_base_url(relay)
     body: dict[str, object] = {"token": token.strip(), "public_key": public_key}
+    if tls:
+        body["csr"] = csr
     if previous is not None:
         body["device_id"] = previous.device_id
     answer = _post(settings, f"{base}/api/v1/enrol", body)
-    if new_key and keyfile.with_suffix(keyfile.suffix + ".new").exists():
+    if tls:
+        if "client_certificate" not in answer:
+            raise EnrolmentError("relay did not issue a certificate: is it in tunnel.mode = 'tls'?", "no_certificate")
+        if fresh_tls_key is not None:
+            _write_private(tls_key_path(settings), fresh_tls_key)
+        _write_private(tls_cert_path(settings), str(answer["client_certificate"]).encode())
+        _write_private(client_ca_path(settings), str(answer["client_ca"]).encode())
+    elif new_key and keyfile.with_suffix(keyfile.suffix + ".new").exists():
         promote_rotated_key(keyfile)
     record = _record(answer, base)
     record.save(path)

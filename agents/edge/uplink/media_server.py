@@ -1,9 +1,13 @@
 """EdgeMedia: the edge serves clip and snapshot bytes to its relay, on request, with byte ranges.
 
-Files are found by event id through :class:`MediaLookup`. The events table (detection) will provide
-the real lookup; :class:`DirectoryLookup` serves ``<root>/<event_id>/{clip.mp4,snapshot.jpg,thumbnail.jpg}``
-and is what runs until then. Only the relay may ask: in wireguard mode the server binds the tunnel
-address and accepts calls only from the relay's tunnel address.
+Files are found by event id through :class:`MediaLookup`; the agent uses :class:`EventsLookup`, which
+reads the events table (:mod:`agents.edge.events.store`: ``snapshot_ref``, ``thumbnail_ref`` and
+``clip_ref``, paths relative to ``storage.data_dir`` written by the detector's event manager). An event
+whose clip is not assembled yet, or whose files retention deleted, is NOT_FOUND.
+
+Only the relay may ask: in wireguard mode the server binds the tunnel address and accepts calls only
+from the relay's tunnel address; in tls mode (demo) it requires a client certificate from the relay's
+device CA whose common name is the relay's (``allowed_name``).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 import grpc
+from sqlalchemy.orm import sessionmaker
 
 from agents.common.grpc_peer import peer_address
 from guardian.contracts.edge.v1 import media_pb2, media_pb2_grpc
@@ -36,7 +41,38 @@ class MediaLookup(Protocol):
         """The file holding ``kind`` (MediaRequest.Kind) of ``event_id``, or None."""
 
 
+class EventsLookup:
+    """Media paths from the events table; only files under ``data_dir`` are ever served."""
+
+    def __init__(self, sessions: sessionmaker, data_dir: Path) -> None:
+        self.sessions = sessions
+        self.data_dir = data_dir.resolve()
+
+    def resolve(self, event_id: str, kind: int) -> Path | None:
+        from agents.edge.events.store import EventRow
+
+        if not _EVENT_ID.match(event_id):
+            return None
+        with self.sessions() as session:
+            row = session.get(EventRow, event_id)
+            if row is None:
+                return None
+            ref = {
+                media_pb2.MediaRequest.CLIP: row.clip_ref,
+                media_pb2.MediaRequest.SNAPSHOT: row.snapshot_ref,
+                media_pb2.MediaRequest.THUMBNAIL: row.thumbnail_ref,
+            }.get(kind)  # type: ignore[call-overload]
+        if not ref:
+            return None
+        path = (self.data_dir / ref).resolve()
+        if not path.is_relative_to(self.data_dir) or not path.is_file():
+            return None
+        return path
+
+
 class DirectoryLookup:
+    """``<root>/<event_id>/{clip.mp4,snapshot.jpg,thumbnail.jpg}``: for tests of the byte-range logic."""
+
     NAMES = {
         media_pb2.MediaRequest.CLIP: "clip.mp4",
         media_pb2.MediaRequest.SNAPSHOT: "snapshot.jpg",
@@ -55,15 +91,20 @@ class DirectoryLookup:
 
 
 class EdgeMediaService(media_pb2_grpc.EdgeMediaServicer):
-    def __init__(self, lookup: MediaLookup, allowed_peer: str | None = None) -> None:
+    def __init__(self, lookup: MediaLookup, allowed_peer: str | None = None, allowed_name: str | None = None) -> None:
         self.lookup = lookup
         self.allowed_peer = allowed_peer
+        self.allowed_name = allowed_name
 
     async def Fetch(  # noqa: N802
         self, request: media_pb2.MediaRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[media_pb2.MediaChunk]:
         if self.allowed_peer is not None:
             if peer_address(context) != self.allowed_peer:
+                await context.abort(grpc.StatusCode.PERMISSION_DENIED, "only the relay may fetch media")
+        if self.allowed_name is not None:
+            names = context.auth_context().get("x509_common_name") or []
+            if [n.decode() for n in names] != [self.allowed_name]:
                 await context.abort(grpc.StatusCode.PERMISSION_DENIED, "only the relay may fetch media")
         if request.kind not in _CONTENT_TYPES or not _EVENT_ID.match(request.event_id):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "bad event id or kind")

@@ -1,7 +1,13 @@
 """The edge uplink agent (``guardian-edge run-uplink``): tunnel, outbox sender, telemetry, media server.
 
 Runs beside the recorder and the detector, sharing only the edge database with them: they write
-events into the outbox; this agent sends them and deletes what the relay acknowledged.
+events into the outbox; this agent sends them and deletes what the relay acknowledged. Media is
+looked up in the events table, camera states in the recorder's cameras table, and the inference
+latency in the detector's /metrics on loopback.
+
+``uplink.mode = "tls"`` is for the local demo only (edge and relay on one machine, no WireGuard): the
+uplink and the EdgeMedia server use mutual TLS with the certificate the relay issued at enrolment, and
+the EdgeMedia server listens on the loopback address the relay allocated (and dials).
 """
 
 from __future__ import annotations
@@ -11,18 +17,21 @@ from pathlib import Path
 
 import grpc
 
+import agents.edge.video.cameras  # noqa: F401  (the cameras table exists even before the recorder ran)
 from agents.edge import outbox
 from agents.edge.config import EdgeSettings
 from agents.edge.db import open_database
 from agents.edge.outbox import OutboxKind, OutboxLimits
 from agents.edge.uplink.client import AGENT_VERSION, UplinkClient
-from agents.edge.uplink.media_server import DirectoryLookup, EdgeMediaService, MediaLookup
+from agents.edge.uplink.enrol import client_ca_path, tls_cert_path, tls_key_path
+from agents.edge.uplink.media_server import EdgeMediaService, EventsLookup, MediaLookup
 from agents.edge.uplink.state import Enrolment, database_path, enrolment_path
 from agents.edge.uplink.telemetry import (
     CameraStatusSource,
-    ConfiguredCameras,
+    DetectorLatency,
     InferenceLatencySource,
     NoInference,
+    RecorderCameras,
     TelemetrySampler,
 )
 from agents.edge.uplink.tunnel import EdgeTunnel
@@ -43,6 +52,18 @@ class NotEnrolled(GuardianError):
         super().__init__(f"not enrolled ({path} missing): run `guardian-edge enrol` first")
 
 
+class TlsNotEnrolled(GuardianError):
+    exit_code = EX_CONFIG
+
+    def __init__(self, missing: list[str]) -> None:
+        self.missing = missing
+        super().__init__(f"uplink.mode = 'tls' but no certificate from the relay ({', '.join(missing)}): "
+                         "enrol again with the relay in tls mode")
+
+
+RELAY_CLIENT_NAME = "guardian-relay"  # agents.relay.pki.RELAY_CLIENT_NAME (the edge does not import the relay)
+
+
 class UplinkAgent:
     name = "edge-uplink"
 
@@ -56,9 +77,10 @@ class UplinkAgent:
     ) -> None:
         self.settings = settings
         self.metrics = metrics or AgentMetrics("edge")
-        self.media = media or DirectoryLookup(settings.storage.data_dir / "media")
-        self.cameras = cameras or ConfiguredCameras(settings.cameras)
-        self.inference = inference or NoInference()
+        self.media = media
+        self.cameras = cameras
+        url = settings.uplink.detector_metrics_url
+        self.inference = inference or (DetectorLatency(url) if url else NoInference())
         self.tunnel: EdgeTunnel | None = None
         self._media_server: grpc.aio.Server | None = None
         self._metrics_server: MetricsServer | None = None
@@ -77,16 +99,26 @@ class UplinkAgent:
             raise NotEnrolled(path)
         enrolment = Enrolment.load(path)
         _engine, self.sessions = open_database(database_path(s))
+        if self.media is None:
+            self.media = EventsLookup(self.sessions, s.storage.data_dir)
+        if self.cameras is None:
+            self.cameras = RecorderCameras(self.sessions, s.cameras)
         self._metrics_server = serve_metrics(s.metrics, self.metrics)
 
+        allowed_peer: str | None = None
+        allowed_name: str | None = None
+        credentials: grpc.ChannelCredentials | None = None
+        server_credentials: grpc.ServerCredentials | None = None
         if s.uplink.mode == "wireguard":
             self.tunnel = EdgeTunnel(s, enrolment, self.metrics)
             await asyncio.to_thread(self.tunnel.up)
             media_address = enrolment.tunnel_address
-            allowed_peer: str | None = enrolment.relay_tunnel_address
-            credentials = None
+            allowed_peer = enrolment.relay_tunnel_address
         else:
-            raise GuardianError("uplink.mode = 'tls' is not implemented yet on the edge")
+            credentials, server_credentials = self._tls_credentials()
+            media_address = s.uplink.media_address or enrolment.tunnel_address
+            allowed_name = RELAY_CLIENT_NAME
+            log.warning("uplink_tls_mode", note="demo only: no WireGuard tunnel", relay=enrolment.relay_tunnel_address)
         target = f"{enrolment.relay_tunnel_address}:{enrolment.uplink_port}"
 
         tunnel = self.tunnel
@@ -97,8 +129,14 @@ class UplinkAgent:
 
         self.client = UplinkClient(self.sessions, target, s.uplink, self.metrics, credentials, on_rtt)
         self._media_server = grpc.aio.server()
-        media_pb2_grpc.add_EdgeMediaServicer_to_server(EdgeMediaService(self.media, allowed_peer), self._media_server)
-        self._media_server.add_insecure_port(f"{media_address}:{enrolment.media_port}")
+        media_pb2_grpc.add_EdgeMediaServicer_to_server(
+            EdgeMediaService(self.media, allowed_peer, allowed_name), self._media_server
+        )
+        media_target = f"{media_address}:{enrolment.media_port}"
+        if server_credentials is None:
+            self._media_server.add_insecure_port(media_target)  # inside WireGuard
+        else:
+            self._media_server.add_secure_port(media_target, server_credentials)
         await self._media_server.start()
 
         self.sampler = TelemetrySampler(
@@ -115,6 +153,21 @@ class UplinkAgent:
         if tunnel is not None:
             ctx.tasks.create_task(self._tunnel_loop(), name="tunnel")
         log.info("uplink_started", device=enrolment.device_id, target=target)
+
+    def _tls_credentials(self) -> tuple[grpc.ChannelCredentials, grpc.ServerCredentials]:
+        """tls mode: (uplink channel, EdgeMedia server) credentials from the enrolment's certificate."""
+        s = self.settings
+        assert s.uplink.relay_ca_file is not None  # the config refuses tls mode without it
+        paths = (tls_key_path(s), tls_cert_path(s), client_ca_path(s))
+        missing = [str(p) for p in paths if not p.exists()]
+        if missing:
+            raise TlsNotEnrolled(missing)
+        key, cert, device_ca = (p.read_bytes() for p in paths)
+        relay_ca = s.uplink.relay_ca_file.read_bytes()
+        channel = grpc.ssl_channel_credentials(relay_ca, key, cert)
+        # The relay calls EdgeMedia with a certificate from the device CA (CN checked in the servicer).
+        server = grpc.ssl_server_credentials([(key, cert)], root_certificates=device_ca, require_client_auth=True)
+        return channel, server
 
     async def _telemetry_loop(self) -> None:
         while True:

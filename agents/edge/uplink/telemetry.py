@@ -2,7 +2,15 @@
 latency and tunnel health, queued in the outbox like events (after them in priority).
 
 Camera status and inference latency come from the video and detection services through small
-Protocols; until those publish them, :class:`ConfiguredCameras` reports what the config says.
+Protocols, without sharing memory with them:
+
+- :class:`RecorderCameras` reads the ``cameras`` table the recorder updates every few seconds
+  (:mod:`agents.edge.video.cameras`); a row the recorder has not touched for ``stale_after_s`` is
+  reported as ``unknown`` (the recorder is not running), not with its last, outdated state.
+- :class:`DetectorLatency` reads the detector's own Prometheus histogram
+  (``guardian_edge_detection_inference_seconds``) from its loopback ``/metrics`` and reports the
+  median of the inferences since the previous sample, interpolated within buckets as Prometheus'
+  ``histogram_quantile`` does. No inference since then (or the detector not answering): nothing.
 """
 
 from __future__ import annotations
@@ -46,6 +54,115 @@ class ConfiguredCameras:
             )
             for c in self.cameras
         ]
+
+
+_CONTRACT_STATES = {"connecting", "streaming", "failed", "disabled"}
+
+
+class RecorderCameras:
+    """Live camera states from the recorder's rows in the ``cameras`` table."""
+
+    def __init__(self, sessions: sessionmaker, configured: list[CameraSettings], stale_after_s: float = 60.0) -> None:
+        self.sessions = sessions
+        self.configured = configured
+        self.stale_after_s = stale_after_s
+
+    def camera_status(self) -> list[uplink_pb2.CameraStatus]:
+        from datetime import UTC, datetime
+
+        from agents.edge.video.cameras import list_cameras
+
+        rows = {c.name: c for c in list_cameras(self.sessions)}
+        now = datetime.now(UTC)
+        out = []
+        for cam in self.configured:
+            row = rows.get(cam.name)
+            if not cam.enabled:
+                out.append(uplink_pb2.CameraStatus(camera=cam.name, state="disabled"))
+                continue
+            updated = row.updated_at if row is not None else None
+            if updated is not None and updated.tzinfo is None:
+                updated = updated.replace(tzinfo=UTC)
+            if row is None or updated is None or (now - updated).total_seconds() > self.stale_after_s:
+                # "" is the contract's "unknown" (edge.v1.CameraStatus.state).
+                out.append(uplink_pb2.CameraStatus(camera=cam.name, state="",
+                                                   reason="no recent status from the recorder"))
+                continue
+            state, reason = row.state, row.reason or ""
+            if state not in _CONTRACT_STATES:  # the recorder's "stopped" (and anything newer)
+                state, reason = "failed", reason or f"recorder reports {row.state!r}"
+            status = uplink_pb2.CameraStatus(
+                camera=cam.name, state=state, reason=reason, fps=row.fps, bitrate_bps=row.bitrate_bps
+            )
+            if row.last_frame_at is not None:
+                last = row.last_frame_at
+                status.last_frame_at.FromDatetime(last.astimezone(UTC) if last.tzinfo else last.replace(tzinfo=UTC))
+            out.append(status)
+        return out
+
+
+LATENCY_METRIC = "guardian_edge_detection_inference_seconds"
+
+
+def _histogram_buckets(text: str, metric: str = LATENCY_METRIC) -> dict[float, float]:
+    """Cumulative bucket counts (``le`` → count), summed over label sets, from Prometheus text."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    buckets: dict[float, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != metric:
+            continue
+        for sample in family.samples:
+            if sample.name == f"{metric}_bucket":
+                le = float(sample.labels["le"])
+                buckets[le] = buckets.get(le, 0.0) + sample.value
+    return buckets
+
+
+def histogram_quantile(q: float, buckets: dict[float, float]) -> float | None:
+    """Prometheus' histogram_quantile over cumulative ``buckets``; None without observations."""
+    bounds = sorted(buckets)
+    if not bounds or buckets[bounds[-1]] <= 0:
+        return None
+    total = buckets[bounds[-1]]
+    rank = q * total
+    previous_bound, previous_count = 0.0, 0.0
+    for bound in bounds:
+        count = buckets[bound]
+        if count >= rank:
+            if bound == float("inf"):
+                return previous_bound
+            if count == previous_count:
+                return bound
+            return previous_bound + (bound - previous_bound) * (rank - previous_count) / (count - previous_count)
+        previous_bound, previous_count = bound, count
+    return previous_bound
+
+
+class DetectorLatency:
+    """Median inference latency (ms) since the previous call, from the detector's /metrics on loopback."""
+
+    def __init__(self, url: str, timeout_s: float = 2.0) -> None:
+        self.url = url
+        self.timeout_s = timeout_s
+        self._previous: dict[float, float] = {}
+
+    def latency_ms_p50(self) -> float | None:
+        import httpx
+
+        try:
+            response = httpx.get(self.url, timeout=self.timeout_s)
+            response.raise_for_status()
+        except httpx.HTTPError:
+            return None  # the detector is not running (or not yet): no figure rather than a stale one
+        current = _histogram_buckets(response.text)
+        previous, self._previous = self._previous, current
+        if previous and all(current.get(le, 0.0) >= n for le, n in previous.items()):
+            window = {le: n - previous.get(le, 0.0) for le, n in current.items()}
+        else:
+            window = current  # first sample, or the detector restarted (counters reset)
+        median = histogram_quantile(0.5, window)
+        return None if median is None else median * 1000.0
 
 
 class NoInference:
