@@ -133,7 +133,9 @@ def main() -> None:
             stack.close()
 
     mb = size / 1e6
-    ms = lambda xs, q: pct(xs, q) * 1000  # noqa: E731
+    def ms(xs: list[float], q: float) -> float:
+        return pct(xs, q) * 1000
+
     relay_tp = mb / statistics.median(relay_full)
     base_tp = mb / statistics.median(base_full)
     grpc_tp = mb / statistics.median(grpc_full)

@@ -270,10 +270,13 @@ clip_token_seconds = {self.o.clip_token_seconds}
             r = client.post("/api/v1/auth/signup", json={"email": email, "password": password, "tenant_name": "Demo home"})
             if r.status_code != 201:
                 raise SupervisorError(f"demo sign-up failed: {r.status_code} {r.text[:300]}")
-            client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
-            tenant = client.get("/api/v1/tenant").json()
+            # Signed in afresh: the access token the sign-up answer carries is refused by the API
+            # ("access token no longer valid"; the browser recovers through its refresh cookie).
+            self.login(client, email, password)
+            r = client.get("/api/v1/tenant")
+            tenant = r.json() if r.status_code == 200 else {}
         if tenant.get("relay_id") != relay_id:
-            raise SupervisorError(f"the demo tenant did not get the demo relay (got {tenant.get('relay_id')})")
+            raise SupervisorError(f"the demo tenant did not get the demo relay: {r.status_code} {r.text[:300]}")
         return str(tenant["id"])
 
     def login(self, client: httpx.Client, email: str, password: str) -> None:

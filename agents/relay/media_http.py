@@ -165,8 +165,8 @@ def _error(status: int, code: str, detail: str, headers: dict[str, str] | None =
 
 
 _GRPC_ERRORS: dict[grpc.StatusCode, tuple[int, str, str]] = {
-    grpc.StatusCode.NOT_FOUND: (404, "media_gone", "the device has no such media for this event (not recorded, "
-                                                   "not ready yet, or deleted by retention)"),
+    grpc.StatusCode.NOT_FOUND: (404, "media_gone", ("the device has no such media for this event (not recorded, "
+                                                    "not ready yet, or deleted by retention)")),
     grpc.StatusCode.INVALID_ARGUMENT: (404, "media_gone", "the device does not know this media"),
     grpc.StatusCode.UNAVAILABLE: (503, "device_offline", "the camera box is offline or cannot be reached"),
     grpc.StatusCode.DEADLINE_EXCEEDED: (504, "device_timeout", "the camera box did not answer in time"),

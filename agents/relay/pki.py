@@ -64,7 +64,7 @@ class DeviceCA:
         self.ca = x509.load_pem_x509_certificate(self.ca_pem)
         key = serialization.load_pem_private_key(ca_key_file.read_bytes(), None)
         if not isinstance(key, ec.EllipticCurvePrivateKey | _rsa_key_type()):
-            raise ValueError("client CA key must be EC or RSA")
+            raise TypeError("client CA key must be EC or RSA")
         self._key = key
 
     def check_request(self, csr_pem: str, public_key: str) -> x509.CertificateSigningRequest:

@@ -168,7 +168,7 @@ class RelayAgent:
             assert e.client_ca_file is not None and e.client_ca_key_file is not None
             try:
                 device_ca = DeviceCA(e.client_ca_file, e.client_ca_key_file)
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, TypeError) as exc:
                 raise ConfigError("enrolment.client_ca_file", [f"device CA unusable: {exc}"]) from None
             identity = device_ca.relay_client_identity()
             media_credentials = grpc.ssl_channel_credentials(identity.ca, identity.private_key, identity.certificate)

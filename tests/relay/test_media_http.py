@@ -80,7 +80,7 @@ try:
 except grpc.RpcError as exc:
     print(exc.code().name)
 """
-    out = subprocess.run([PYTHON, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=30,
+    out = subprocess.run([PYTHON, "-c", script], check=False, capture_output=True, text=True, cwd=ROOT, timeout=30,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.stdout.strip() == "UNAVAILABLE", out  # the TLS handshake itself is refused
 
@@ -251,7 +251,7 @@ def test_edge_offline_is_503_with_a_clear_body(stack: TlsStack, http: httpx.Clie
 def test_revoked_device_is_refused(stack: TlsStack, http: httpx.Client) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([PYTHON, "-m", "agents.relay.cli", "device", "revoke", "-c", str(stack.relay_config),
-                          stack.device_id], capture_output=True, text=True, cwd=ROOT, env=env, timeout=30)
+                          stack.device_id], check=False, capture_output=True, text=True, cwd=ROOT, env=env, timeout=30)
     assert out.returncode == 0, out.stderr
     response = _get(http, stack, stack.event_id)  # type: ignore[attr-defined]
     assert response.status_code == 403 and response.json()["error"] == "device_revoked"

@@ -169,7 +169,7 @@ backoff_max_s = 2.0
             return subprocess.run(
                 [PYTHON, "-m", "agents.edge.cli", "enrol", "-c", str(self.edge_config),
                  "--relay", f"127.0.0.1:{self.enrol_port}", "--token-file", str(token_file)],
-                capture_output=True, text=True, env=self._env(), cwd=ROOT, timeout=60,
+                check=False, capture_output=True, text=True, env=self._env(), cwd=ROOT, timeout=60,
             )
         finally:
             token_file.unlink()

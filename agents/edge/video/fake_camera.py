@@ -4,11 +4,12 @@ It loops an H.264 MP4 like a live camera: the file's H.264 is passed through (no
 gapless (a non-flushing segment seek at the end keeps the running time, so RTP timestamps keep rising
 as they do from a real camera), and one pipeline per mount is shared by all its clients.
 
-Like a real camera it cannot be seeked: the ``Range`` of a client's PLAY (FFmpeg always sends
-``npt=0.000-``) is dropped before the server acts on it. Otherwise a client joining a shared stream would
-make the server seek the pipeline with a plain flushing seek, which replaces the segment seek: at the
-end of that loop the file would end with EOS, every client's stream would close and they would have to
-reconnect, a gap of seconds in their recordings.
+Like a real camera it cannot be seeked: the pipeline answers the server's SEEKING query with "no", so the
+``Range`` of a client's PLAY (FFmpeg always sends ``npt=0.000-``) is ignored. Otherwise a client joining
+a shared stream would make the server seek the pipeline back to 0 with a plain flushing seek: the other
+clients' video would jump, and that seek replaces the segment seek, so at the end of that loop the file
+would end with EOS, every client's stream would close and they would have to reconnect (a gap of
+seconds in their recordings).
 
 This module needs only the standard library and Debian's ``gi`` bindings (``python3-gi``,
 ``gir1.2-gst-rtsp-server-1.0``), which exist for the system Python, not for the project's venv. Run it
@@ -39,12 +40,11 @@ def _gst():  # type: ignore[no-untyped-def]
     import gi
 
     gi.require_version("Gst", "1.0")
-    gi.require_version("GstRtsp", "1.0")
     gi.require_version("GstRtspServer", "1.0")
-    from gi.repository import GLib, Gst, GstRtsp, GstRtspServer
+    from gi.repository import GLib, Gst, GstRtspServer
 
     Gst.init(None)
-    return GLib, Gst, GstRtsp, GstRtspServer
+    return GLib, Gst, GstRtspServer
 
 
 def _launch_line(footage: Path) -> str:
@@ -59,7 +59,7 @@ def _launch_line(footage: Path) -> str:
 
 def build_server(footage: Path, address: str, port: int, mounts: Sequence[str], user: str | None,
                  password: str | None):  # type: ignore[no-untyped-def]
-    GLib, Gst, GstRtsp, GstRtspServer = _gst()
+    GLib, Gst, GstRtspServer = _gst()
 
     def loop_on_end(media) -> None:  # type: ignore[no-untyped-def]
         pipeline = media.get_element()
@@ -81,19 +81,19 @@ def build_server(footage: Path, address: str, port: int, mounts: Sequence[str], 
                 threading.Thread(target=seek, args=(Gst.SeekFlags.SEGMENT,), daemon=True).start()
             return Gst.PadProbeReturn.OK
 
+        def unseekable(_pad, info):  # type: ignore[no-untyped-def]
+            query = info.get_query()
+            if query is not None and query.type == Gst.QueryType.SEEKING:
+                query.set_seeking(Gst.Format.TIME, False, 0, -1)
+                return Gst.PadProbeReturn.HANDLED
+            return Gst.PadProbeReturn.OK
+
         parse.get_static_pad("sink").add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, probe)
+        # Upstream of the payloader: the server's SEEKING query (check_seekable) reaches the source here.
+        parse.get_static_pad("src").add_probe(Gst.PadProbeType.QUERY_UPSTREAM, unseekable)
         media.connect("prepared", on_prepared)
 
-    def unseekable(_server, client) -> None:  # type: ignore[no-untyped-def]
-        def drop_range(_client, ctx):  # type: ignore[no-untyped-def]
-            # Runs before the server parses the PLAY request: without a Range it does not seek.
-            ctx.request.remove_header(GstRtsp.RTSPHeaderField.RANGE, -1)
-            return GstRtsp.RTSPStatusCode.OK
-
-        client.connect("pre-play-request", drop_range)
-
     server = GstRtspServer.RTSPServer()
-    server.connect("client-connected", unseekable)
     server.set_address(address)
     server.set_service(str(port))
     if user is not None:

@@ -1,5 +1,6 @@
 import { Link, useParams } from "react-router";
 import { isApiError } from "../api";
+import { ArchivePlayer } from "../archive/ArchivePlayer";
 import { cameraTitle } from "../api/cameras";
 import { ClipPlayer } from "../components/ClipPlayer";
 import { DeviceStatusBadge, ErrorNotice, Loading } from "../components/Feedback";
@@ -72,6 +73,8 @@ export function EventDetailPage() {
               <dd>{viewerTimeZone()}</dd>
             </div>
           </dl>
+          <ArchivePlayer eventId={data.event.id}
+                         label={`${formatLabel(data.event.label)} on ${data.camera ? cameraTitle(data.camera) : data.event.camera}`} />
         </>
       )}
       {isApiError(error) && error.status === 404 && (

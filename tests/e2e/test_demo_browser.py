@@ -1,0 +1,200 @@
+"""End to end in headless Chromium against the real demo stack: the fake camera's real footage is
+recorded and analysed on the edge, a person event travels edge → relay (mutual TLS) → cloud → the
+browser over SSE, and its clip is streamed on demand from the edge through the relay's HTTPS media
+endpoint into a <video> element.
+
+The demo tenant's admin signs in, sees a person event arrive without a reload, opens an event with a
+clip; the video plays (currentTime advances) and seeks (it plays on from the new position; the relay
+answered Range requests with 206). A clip token that has run out (a real token signed with the cloud's
+key, issued in the past) gets the relay's 401 and the page says the access expired. A second tenant,
+signed up in its own browser context, sees none of it. Screenshots go to test-artifacts/e2e/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from demo.stack import CAMERA, DemoStack
+from guardian import tokens
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
+
+TIMEOUT_MS = 15_000
+EVENT_WAIT_MS = 90_000  # the first person is confirmed seconds after the detector starts; margin for slow CI
+CLIP_WAIT_S = 120.0  # an event's clip exists once it ended, its post-roll was recorded and assembled
+
+
+class Tab:
+    """A browser context + page that fails the test on uncaught page errors and saves named screenshots."""
+
+    def __init__(self, browser: Any, base: str, artifacts: Path, name: str) -> None:
+        self.context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 860},
+                                           timezone_id="Europe/Berlin", locale="en-GB")
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(TIMEOUT_MS)
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.artifacts, self.name = artifacts, name
+
+    def shot(self, what: str) -> None:
+        self.page.screenshot(path=str(self.artifacts / f"{self.name}-{what}.png"), full_page=True)
+
+    def close(self) -> None:
+        self.context.close()
+        assert not self.errors, f"uncaught errors in the page: {self.errors}"
+
+
+def nav(page: Any, name: str) -> None:
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()
+
+
+@contextlib.contextmanager
+def api(stack: DemoStack) -> Iterator[httpx.Client]:
+    """The cloud API as the demo tenant's admin."""
+    assert stack.info is not None
+    with httpx.Client(base_url=stack.cloud_url, timeout=20) as client:
+        stack.login(client, stack.info.email, stack.info.password)
+        yield client
+
+
+def wait_for_clip(client: httpx.Client, prefer: str, deadline: float) -> dict[str, Any]:
+    """The ``prefer``red event once it has a clip, or failing that any person event with a clip."""
+    while time.monotonic() < deadline:
+        event = client.get(f"/api/v1/events/{prefer}").json()
+        if event.get("has_clip"):
+            return event
+        items = client.get("/api/v1/events", params={"label": "person"}).json()["items"]
+        with_clip = [e for e in items if e["has_clip"]]
+        if with_clip and time.monotonic() > deadline - CLIP_WAIT_S / 2:
+            return with_clip[0]
+        time.sleep(1)
+    raise AssertionError("no person event got a clip in time")
+
+
+def test_live_event_clip_playback_seek_expiry_and_isolation(demo_stack: DemoStack, browser, artifacts: Path) -> None:
+    stack = demo_stack
+    info = stack.info
+    assert info is not None
+    admin = Tab(browser, stack.cloud_url, artifacts, "demo")
+    p = admin.page
+    relay_answers: list[tuple[str, int, str | None]] = []  # (path, status, the request's Range)
+
+    def on_response(response: Any) -> None:
+        if response.url.startswith(stack.relay_url + "/media/"):
+            relay_answers.append((response.url.split("?")[0], response.status, response.request.headers.get("range")))
+
+    p.on("response", on_response)
+
+    # Sign in with the demo login the demo prints.
+    p.goto("/")
+    p.get_by_role("heading", name="Sign in").wait_for()
+    admin.shot("login")
+    p.get_by_label("E-mail").fill(info.email)
+    p.get_by_label("Password").fill(info.password)
+    p.get_by_role("button", name="Sign in").click()
+    p.get_by_role("heading", name="Dashboard", level=1).wait_for()
+    admin.shot("dashboard")
+
+    # The timeline with its live stream open; a person walking past arrives without a reload.
+    nav(p, "Events")
+    p.locator(".live-live").wait_for()
+    p.evaluate("window.__noReload = true")
+    fresh = p.locator(".event.fresh", has_text="Person").first
+    fresh.wait_for(timeout=EVENT_WAIT_MS)
+    assert p.evaluate("window.__noReload") is True
+    assert fresh.get_by_text(CAMERA).is_visible()
+    live_id = fresh.get_by_role("link").get_attribute("href").rsplit("/", 1)[-1]
+    admin.shot("events-live")
+
+    # Open a person event whose clip has been assembled on the edge (the live one, once it ended).
+    with api(stack) as client:
+        event = wait_for_clip(client, live_id, time.monotonic() + CLIP_WAIT_S)
+    p.goto(f"/events/{event['id']}")
+    p.get_by_role("heading", name=f"Person on {CAMERA}").wait_for()
+    p.locator("[data-clip-state=ready]").wait_for(timeout=30_000)
+    video = p.locator("video")
+    video.wait_for()
+
+    # It plays: currentTime advances.
+    p.wait_for_function("document.querySelector('video').readyState >= 1", timeout=30_000)
+    duration = p.evaluate("document.querySelector('video').duration")
+    assert duration > 4, duration
+    p.evaluate("document.querySelector('video').muted = true; document.querySelector('video').play()")
+    p.wait_for_function("document.querySelector('video').currentTime > 1.0", timeout=30_000)
+    assert p.evaluate("document.querySelector('video').error") is None
+    admin.shot("event-playing")
+
+    # It seeks: set currentTime ahead; playback goes on from there.
+    target = round(min(duration - 2.0, duration * 0.6), 1)
+    p.evaluate(f"""() => new Promise(resolve => {{
+        const v = document.querySelector('video');
+        v.addEventListener('seeked', () => resolve(v.currentTime), {{ once: true }});
+        v.currentTime = {target};
+    }})""")
+    p.wait_for_function(f"document.querySelector('video').currentTime > {target + 0.5}", timeout=30_000)
+    assert p.evaluate("document.querySelector('video').paused") is False
+    admin.shot("event-seeked")
+    clip_answers = [a for a in relay_answers if a[0].endswith(f"/{event['id']}/clip.mp4")]
+    assert any(status == 206 and rng for _path, status, rng in clip_answers), clip_answers
+
+    # An expired clip token: the relay refuses it (401) and the viewer is told the access expired.
+    expired_at = time.time() - 60
+    stale = tokens.mint_clip_token(
+        tokens.private_key_from_text(stack.signing_key_text), tenant_id=info.tenant_id, device_id=event["device_id"],
+        event_id=event["id"], scopes=["clip", "snapshot", "thumbnail"], relay_url=stack.relay_url, ttl=120,
+        now=expired_at - 120,
+    )
+    grant = {"token": stale, "relay_url": stack.relay_url, "scopes": ["clip", "snapshot", "thumbnail"],
+             "expires_at": datetime.fromtimestamp(int(expired_at), tz=UTC).isoformat()}
+    expired_tab = admin.context.new_page()
+    expired_tab.set_default_timeout(TIMEOUT_MS)
+    expired_tab.on("response", on_response)
+    # The cloud hands out the stale token (as it would with a clock gone wrong); the relay decides.
+    expired_tab.route("**/api/v1/events/*/clip-token",
+                      lambda route: route.fulfill(status=201, json=grant))
+    before = len(relay_answers)
+    expired_tab.goto(f"/events/{event['id']}")
+    expired_tab.locator("[data-clip-state=expired]").wait_for(timeout=30_000)
+    assert expired_tab.get_by_text("Access to this clip has expired").is_visible()
+    assert {status for _p, status, _r in relay_answers[before:]} == {401}, relay_answers[before:]
+    expired_tab.screenshot(path=str(artifacts / "demo-event-token-expired.png"), full_page=True)
+    expired_tab.close()
+
+    # A second tenant sees none of it: no events, no live arrivals, not the demo event, no clip token.
+    other = Tab(browser, stack.cloud_url, artifacts, "other-tenant")
+    q = other.page
+    q.goto("/signup")
+    q.get_by_label("E-mail").fill(f"other-{uuid.uuid4().hex[:6]}@example.org")
+    q.get_by_label("Password").fill("another long password 42")
+    q.get_by_label("Name of your home").fill("Somewhere else")
+    q.get_by_role("button", name="Create account").click()
+    q.get_by_role("heading", name="Dashboard", level=1).wait_for()
+    nav(q, "Events")
+    q.locator(".live-live").wait_for()
+    with api(stack) as client:
+        # The demo tenant gets another event while B watches; B's live stream stays silent.
+        newest = client.get("/api/v1/events").json()["items"][0]["id"]
+        deadline = time.monotonic() + 60
+        while client.get("/api/v1/events").json()["items"][0]["id"] == newest:
+            assert time.monotonic() < deadline, "the demo tenant got no new event in 60 s"
+            time.sleep(1)
+    q.wait_for_timeout(1000)
+    assert q.get_by_text("No events yet").is_visible()
+    assert q.locator(".event").count() == 0
+    other.shot("events-empty")
+    assert q.request.get("/api/v1/events").json()["items"] == []
+    assert q.request.post(f"/api/v1/events/{event['id']}/clip-token", data={"scopes": ["clip"]}).status == 404
+    q.goto(f"/events/{event['id']}")
+    q.get_by_text("This event could not be loaded").wait_for()
+    other.shot("event-not-theirs")
+    other.close()
+    admin.close()
