@@ -171,8 +171,8 @@ class DemoStack:
             else:
                 email, password, tenant_id = previous.email, previous.password, previous.tenant_id
             self._write_relay_config(relay_id, tenant_id)
-            relay = sup.start("relay", [str(BIN / "guardian-relay"), "run", "-c", str(self.path("relay", "relay.toml"))],
-                              Notify())
+            relay_cfg = str(self.path("relay", "relay.toml"))
+            relay = sup.start("relay", [str(BIN / "guardian-relay"), "run", "-c", relay_cfg], Notify())
             self.timings["relay"] = sup.wait_ready(relay, self.o.ready_timeout_s)
 
             self._write_edge_config()
@@ -267,7 +267,8 @@ clip_token_seconds = {self.o.clip_token_seconds}
 
     def _signup(self, email: str, password: str, relay_id: str) -> str:
         with httpx.Client(base_url=self.cloud_url, timeout=30) as client:
-            r = client.post("/api/v1/auth/signup", json={"email": email, "password": password, "tenant_name": "Demo home"})
+            body = {"email": email, "password": password, "tenant_name": "Demo home"}
+            r = client.post("/api/v1/auth/signup", json=body)
             if r.status_code != 201:
                 raise SupervisorError(f"demo sign-up failed: {r.status_code} {r.text[:300]}")
             # Signed in afresh: the access token the sign-up answer carries is refused by the API

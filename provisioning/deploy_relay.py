@@ -1,6 +1,9 @@
 """Turn plain Debian hosts (the ``relays`` group) into Guardian relays.
 
-    pyinfra inventories/lab.py deploy_relay.py --limit relays [--dry]
+    pyinfra inventories/lab.py deploy_relay.py [--dry]
+
+Registers each relay with the inventory's cloud host (over SSH there), so do not ``--limit`` the cloud
+host away when relays are new.
 """
 
 from pyinfra import host
@@ -15,5 +18,6 @@ if "relays" in host.groups:
     relay.packages()
     changed = relay.agent()
     changed += relay.secrets()
-    relay.service(changed)
+    relay_id = relay.register()  # on the cloud host of this inventory (tasks/relay.py)
+    relay.service(changed, relay_id)
     relay.firewall()

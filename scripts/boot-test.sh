@@ -10,7 +10,8 @@
 # exactly as a tenant's download, with a bootstrap token minted here (guardian.tokens) by a test
 # "cloud" key pair whose public half is in the relay's config. The relay gets an operator's config
 # the way the image takes it: relay.toml through the tmpfiles.extra credential, TLS material (a test
-# CA) and the signing key as the credentials guardian.relay.* (ImportCredential= in the image).
+# CA) and the signing key as the credentials guardian.relay.* (ImportCredential= in the image); the
+# edge's enrol.conf carries the test CA (GUARDIAN_RELAY_CA) and its static address.
 # The boot check (tests/images/boot-check.sh) rides in as system credentials over SMBIOS, with an
 # end-to-end step per role (tests/images/e2e-ROLE.sh): the edge enrols on its own, queues one event,
 # waits for the relay's ack; the relay waits until that event is in its cache. Then each VM reports
@@ -55,7 +56,9 @@ cred() { printf 'io.systemd.credential.binary:%s=%s' "$1" "$2"; }
 boot() {  # boot ROLE MAC NETDEV-ARGS KERNEL-EXTRA
     local role="$1" mac="$2" netdev="$3" extra="$4"
     local disk="$work/$role.qcow2"
-    qemu-img create -q -f qcow2 -F raw -b "$work/$role.raw" "$disk"
+    # 1 GiB more than the image, as on a real disk: first boot grows the root partition into it
+    # (systemd-repart, /usr/lib/repart.d/50-root.conf).
+    qemu-img create -q -f qcow2 -F raw -b "$work/$role.raw" "$disk" "$(( $(stat -c %s "$work/$role.raw") + 1073741824 ))"
     local netcred="$work/$role.network"
     printf '[Match]\nMACAddress=%s\n\n[Network]\nAddress=%s/24\n' "$mac" "$( [ "$role" = relay ] && echo 10.78.0.1 || echo 10.78.0.2)" >"$netcred"
     local args=(
@@ -68,9 +71,10 @@ boot() {  # boot ROLE MAC NETDEV-ARGS KERNEL-EXTRA
         -smbios "type=11,value=$(cred systemd.extra-unit.guardian-boot-check.service "$(b64 "$ROOT/tests/images/guardian-boot-check.service")")"
         -serial "file:$LOGS/$role.console.log" -monitor none -display none
     )
-    # The LAN address as a systemd-networkd credential (the edge's enrol.conf carries the same one; with
-    # only DHCP on an isolated LAN, systemd-networkd-wait-online would time out before first boot ran).
-    args+=(-smbios "type=11,value=$(cred network.network.10-lan "$(b64 "$netcred")")")
+    # The relay's LAN address as a systemd-networkd credential (an operator's static config). The edge
+    # gets none: its static address comes from the personalised enrol.conf, applied by first boot,
+    # which must not wait for DHCP (there is none on this LAN) before it runs.
+    [ "$role" = relay ] && args+=(-smbios "type=11,value=$(cred network.network.10-lan "$(b64 "$netcred")")")
     # Role-specific credentials prepared below (file name = credential name).
     for f in "$work/cred-$role"/*; do
         [ -e "$f" ] && args+=(-smbios "type=11,value=$(cred "${f##*/}" "$(b64 "$f")")")
@@ -128,11 +132,9 @@ signing_key_file = "{creds}/guardian.relay.signing.key"
 # tmpfiles.extra: systemd-tmpfiles-setup writes /etc/guardian/relay.toml early in boot (C escapes).
 escaped = relay_toml.replace("\\", "\\\\").replace("\n", "\\n")
 (relay_creds / "tmpfiles.extra").write_text(f"f /etc/guardian/relay.toml 0644 root root - {escaped}\n")
-# The edge trusts the test CA for enrolment: a unit drop-in for first boot, as a credential.
-(edge_creds / "guardian.relay-ca").write_bytes(ca_cert.read_bytes())
-(edge_creds / "systemd.unit-dropin.guardian-firstboot.service").write_text(
-    "[Service]\nImportCredential=guardian.relay-ca\n"
-    "Environment=GUARDIAN_EDGE_UPLINK__RELAY_CA_FILE=%d/guardian.relay-ca\n")
+# The edge trusts the test CA for enrolment the way a tenant's download does: the personalised
+# enrol.conf carries it (GUARDIAN_RELAY_CA, personalise-image.sh --relay-ca).
+(work / "relay-ca.pem").write_bytes(ca_cert.read_bytes())
 (work / "token").write_text(tokens.mint_bootstrap_token(
     cloud_key, tenant_id="tenant-boot-test", relay_id="relay-boot-test", ttl=3600, label="boot-test edge"))
 PY
@@ -143,7 +145,7 @@ fi
 if [[ " ${roles[*]} " == *" edge "* ]]; then
     # A tenant's personalised download: relay endpoint, one-time token, static address on the LAN.
     "$ROOT/scripts/personalise-image.sh" "$work/edge.raw" "$work/edge.personal.raw" \
-        --relay 10.78.0.1:8443 --token-file "$work/token" --address 10.78.0.2/24 >/dev/null
+        --relay 10.78.0.1:8443 --token-file "$work/token" --address 10.78.0.2/24 --relay-ca "$work/relay-ca.pem" >/dev/null
     mv "$work/edge.personal.raw" "$work/edge.raw"
 fi
 for role in "${roles[@]}"; do

@@ -4,17 +4,19 @@
 # (read from the GPT with sfdisk). No loop devices, no mounting, no root needed.
 #
 #   scripts/personalise-image.sh GENERIC.raw OUT.raw --relay HOST:PORT --token-file FILE \
-#       [--address CIDR --gateway IP --dns IP] 
+#       [--address CIDR --gateway IP --dns IP] [--relay-ca CA.pem]
 #   scripts/personalise-image.sh GENERIC.raw OUT.raw --config enrol.conf
 #
+# --relay-ca: the CA of the relay's enrolment certificate when it is private (self-signed); it goes
+# into enrol.conf as GUARDIAN_RELAY_CA (base64 of the PEM) and first boot installs it.
 # The bootstrap token is read from a file (or - for stdin), never from the command line. OUT is a
 # sparse copy (cp --sparse=always); GENERIC is not modified. Exit 64 on bad usage, 65 on bad data.
 set -euo pipefail
 
 die() { echo "personalise-image: $1" >&2; exit "${2:-65}"; }
-[ $# -ge 2 ] || die "usage: $0 GENERIC.raw OUT.raw (--config FILE | --relay HOST:PORT --token-file FILE [--address CIDR] [--gateway IP] [--dns IP])" 64
+[ $# -ge 2 ] || die "usage: $0 GENERIC.raw OUT.raw (--config FILE | --relay HOST:PORT --token-file FILE [--address CIDR] [--gateway IP] [--dns IP] [--relay-ca CA.pem])" 64
 generic="$1"; out="$2"; shift 2
-config="" relay="" token_file="" address="" gateway="" dns=""
+config="" relay="" token_file="" address="" gateway="" dns="" relay_ca=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --config) config="$2"; shift ;;
@@ -23,6 +25,7 @@ while [ $# -gt 0 ]; do
         --address) address="$2"; shift ;;
         --gateway) gateway="$2"; shift ;;
         --dns) dns="$2"; shift ;;
+        --relay-ca) relay_ca="$2"; shift ;;
         *) die "unknown option $1" 64 ;;
     esac
     shift
@@ -51,6 +54,11 @@ else
         [ -n "$gateway" ] && echo "GUARDIAN_GATEWAY=$gateway"
         [ -n "$dns" ] && echo "GUARDIAN_DNS=$dns"
     } >"$conf"
+fi
+if [ -n "$relay_ca" ]; then
+    [ -f "$relay_ca" ] && grep -q -- '-----BEGIN CERTIFICATE-----' "$relay_ca" || die "--relay-ca: not a PEM certificate file: $relay_ca"
+    sed -i '/^GUARDIAN_RELAY_CA=/d' "$conf"
+    echo "GUARDIAN_RELAY_CA=$(base64 -w0 "$relay_ca")" >>"$conf"
 fi
 grep -q '^GUARDIAN_RELAY_ENDPOINT=.' "$conf" && grep -q '^GUARDIAN_BOOTSTRAP_TOKEN=.' "$conf" \
     || die "the config needs GUARDIAN_RELAY_ENDPOINT and GUARDIAN_BOOTSTRAP_TOKEN"

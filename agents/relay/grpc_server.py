@@ -10,6 +10,7 @@ the certificate's common name. The payload never decides who is talking.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 
 import grpc
@@ -113,13 +114,14 @@ class UplinkService(uplink_pb2_grpc.UplinkServicer):
                         ended = True
                         break
                     batch.append(item)
+                # The whole batch in one transaction; acks only after its commit.
                 with self.batch_seconds.time():
                     results = await asyncio.to_thread(self.cache.store, device_id, batch)
+                counts = Counter((m.WhichOneof("body"), r.status) for m, r in zip(batch, results, strict=True))
+                for (kind, status), count in counts.items():
+                    if kind is not None:
+                        self.messages.labels(kind, uplink_pb2.Ack.Status.Name(status).lower()).inc(count)
                 for message, result in zip(batch, results, strict=True):
-                    kind = message.WhichOneof("body") or "empty"
-                    name = uplink_pb2.Ack.Status.Name(result.status).lower()
-                    if kind != "empty":
-                        self.messages.labels(kind, name).inc()
                     yield uplink_pb2.Ack(message_id=message.message_id, status=result.status, reason=result.reason)
         finally:
             reader.cancel()

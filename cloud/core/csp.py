@@ -29,7 +29,10 @@ log = get_logger("cloud.csp")
 TTL = 30.0
 _HOST = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_FIXED = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+# 'wasm-unsafe-eval' lets the archive player compile its Argon2id WebAssembly (hash-wasm, served from
+# 'self'); it allows no JavaScript eval. Without it Chromium refuses WebAssembly.compile under default-src.
+_FIXED = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; frame-ancestors 'none'; base-uri 'none'; "
+          "form-action 'self'; object-src 'none'")
 
 
 def origin_of(url: str) -> str | None:

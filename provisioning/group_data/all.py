@@ -13,3 +13,5 @@ admin_networks = [n for n in os.environ.get("GUARDIAN_ADMIN_NETWORKS", "").split
 # The cloud's token public keys (base64url, comma separated; GET /api/v1/keys on the cloud).
 cloud_token_public_keys = [k for k in os.environ.get("GUARDIAN_CLOUD_TOKEN_KEYS", "").split(",") if k]
 cloud_url = os.environ.get("GUARDIAN_CLOUD_URL", "")
+# Local path of the CA (PEM) that signed the cloud's certificate, for relays (unset: the system CAs).
+cloud_ca_file = os.environ.get("GUARDIAN_CLOUD_CA_FILE")

@@ -11,3 +11,11 @@ edge_health_units = os.environ.get(
     "guardian-edge-uplink.service",
 ).split()
 edge_health_timeout = int(os.environ.get("GUARDIAN_EDGE_HEALTH_TIMEOUT", "60"))
+# Seconds a health verdict must hold before it counts (guardian-activate; see "settle" there).
+edge_health_settle = int(os.environ.get("GUARDIAN_EDGE_HEALTH_SETTLE", "3"))
+# "Heartbeats arriving": after the switch, the edge's relay (host data ``edge_relay``, the SSH jump host)
+# must see a heartbeat from the edge (host data ``edge_device_id``) newer than the switch, within this
+# many seconds; 0 turns the check off. The command runs on the relay and prints
+# ``guardian-relay device list --json``: [{"device_id": …, "last_seen": ISO 8601 | null, …}, …].
+edge_heartbeat_timeout = int(os.environ.get("GUARDIAN_EDGE_HEARTBEAT_TIMEOUT", "120"))
+edge_heartbeat_command = os.environ.get("GUARDIAN_EDGE_HEARTBEAT_COMMAND", "guardian-relay device list --json")

@@ -22,6 +22,15 @@ STATE = "/var/lib/guardian-cloud"
 USER = "guardian-cloud"
 
 
+def cli_command(args: str) -> str:
+    """``guardian-cloud ARGS`` as the service runs it: its user (the database role, peer-authenticated)
+    and its credentials, through a transient unit (migrations and relay registration use this)."""
+    return (f"systemd-run --quiet --wait --pipe --collect -p User={USER} "
+            f"-p LoadCredential=GUARDIAN_CLOUD_SECRET_KEY:{SECRETS}/secret_key "
+            f"-p LoadCredential=GUARDIAN_CLOUD_SIGNING_KEY:{SECRETS}/signing_key "
+            f"/usr/bin/guardian-cloud {args} -c /etc/guardian/cloud.toml")
+
+
 @deploy("Cloud packages")
 def packages() -> None:
     apt.packages(
@@ -82,10 +91,7 @@ def app() -> list:
         # Once per release, before the new version serves, with the service's user and credentials.
         changed.append(server.shell(
             name=f"Database schema migrated for {version}",
-            commands=[f"systemd-run --quiet --wait --pipe --collect -p User={USER} "
-                      f"-p LoadCredential=GUARDIAN_CLOUD_SECRET_KEY:{SECRETS}/secret_key "
-                      f"-p LoadCredential=GUARDIAN_CLOUD_SIGNING_KEY:{SECRETS}/signing_key "
-                      f"/usr/bin/guardian-cloud migrate -c /etc/guardian/cloud.toml && touch {stamp}"],
+            commands=[f"{cli_command('migrate')} && touch {stamp}"],
         ))
     systemd.service(name="guardian-cloud restarted after a change", service="guardian-cloud.service",
                     restarted=True, _if=any_changed(*changed))

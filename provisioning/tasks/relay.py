@@ -2,24 +2,46 @@
 
 Packages, the agent at the pinned release, /etc/guardian/relay.toml, TLS material and the request
 signing key (as systemd credentials), the unit from units/, nftables (WireGuard + HTTPS only, SSH from
-the admin networks), and the service running. Registration with the cloud is a separate deploy run
-against the cloud host: deploy_register_relays.py (tasks/cloud.py, ``register_relays``).
+the admin networks), registration with the cloud, and the service running.
+
+Registration (``register``): when the inventory has a ``cloud`` host (the one named by the relay's
+``relay_cloud_host``, else the first of the group), the relay is looked up there by name with
+``guardian-cloud relays list`` and, if absent, registered with ``guardian-cloud relays register NAME
+--endpoint https://PUBLIC_NAME:PORT --public-key KEY`` (KEY: the public half of the signing key this deploy
+made on the relay). Both run over SSH on the cloud host, as the cloud service's user. The id the cloud
+returns goes into relay.toml. A relay already listed under its name is not touched (a second run changes nothing);
+listed under another endpoint, the deploy stops. (``relays list`` does not show keys: a rebuilt relay
+with a new signing key must get it into the cloud by hand, PATCH /api/v1/relays/ID.) Without a
+cloud host in the inventory, ``relay_id`` from host data is used (registration by hand, see README).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from pyinfra import host
+from pyinfra import host, inventory
 from pyinfra.api import deploy
+from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.files import File
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.facts.server import Command
+from pyinfra.operations import apt, files, python, server, systemd
 from pyinfra.operations.util import any_changed
 
-from tasks.common import BASE, REPO, TEMPLATES, activate_release, install_release, release_tar, release_version
+from tasks import cloud as cloud_role
+from tasks.common import (
+    BASE,
+    REPO,
+    TEMPLATES,
+    activate_release,
+    install_release,
+    release_tar,
+    release_version,
+)
 
 SECRETS = "/etc/guardian/relay"
 CREDENTIALS = "/run/credentials/guardian-relay.service"
+CLOUD_CA = "/etc/guardian/relay-cloud-ca.pem"
 
 
 @deploy("Relay packages")
@@ -72,10 +94,16 @@ def secrets() -> list:
 
 
 @deploy("Relay configuration and unit")
-def service(extra_changes: list) -> None:
+def service(extra_changes: list, relay_id: RelayId) -> None:
+    ca = host.data.get("cloud_ca_file")
+    if ca:
+        # Not secret, and read by the service's dynamic user: next to relay.toml, world-readable.
+        extra_changes = [*extra_changes, files.put(name="CA that signed the cloud's certificate installed",
+                                                   src=str(Path(ca).expanduser()), dest=CLOUD_CA, mode="644")]
     config = files.template(
         name="/etc/guardian/relay.toml is current", src=str(TEMPLATES / "relay.toml.j2"),
-        dest="/etc/guardian/relay.toml", mode="644", credentials=CREDENTIALS,
+        dest="/etc/guardian/relay.toml", mode="644", credentials=CREDENTIALS, relay_id=relay_id,
+        cloud_ca=CLOUD_CA if ca else None,
     )
     unit_src = REPO / "units" / "guardian-relay.service"
     unit = files.put(name="guardian-relay.service from units/ installed", src=str(unit_src),
@@ -106,3 +134,87 @@ PUBLIC_KEY_COMMAND = (
     f"{BASE}/current/bin/python -c 'from guardian import tokens; print(tokens.public_key_to_text("
     f"tokens.private_key_from_text(open(\"{SECRETS}/signing.key\").read().strip())))'"
 )
+
+
+class RelayId:
+    """The relay's cloud id, rendered into relay.toml. Known before the run when the cloud already lists
+    the relay; otherwise set by the registration operation, which runs before the template is rendered
+    (pyinfra renders templates again at execution time, in operation order)."""
+
+    def __init__(self, value: str = "") -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def relay_name() -> str:
+    return host.data.get("relay_name") or host.data.relay_public_name
+
+
+def cloud_host():  # type: ignore[no-untyped-def]
+    """The cloud host in this inventory that registers this relay, or None."""
+    wanted = host.data.get("relay_cloud_host")
+    if wanted:
+        found = inventory.get_host(wanted, None)
+        if found is None:
+            raise DeployError(f"relay_cloud_host {wanted!r} is not in the inventory")
+        return found
+    group = inventory.get_group("cloud", [])
+    return group[0] if group else None
+
+
+def parse_relay_list(text: str) -> dict[str, dict[str, str]]:
+    """``guardian-cloud relays list`` → {name: {"id", "endpoint_url"}} (one relay per line:
+    ``ID  NAME  ENDPOINT  tenant=…  enabled  last_seen=…``; names and URLs have no spaces)."""
+    out = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[3:4] and fields[3].startswith("tenant="):
+            out[fields[1]] = {"id": fields[0], "endpoint_url": fields[2], "line": line.strip()}
+    return out
+
+
+def _list_relays(cloud) -> dict[str, dict[str, str]]:  # type: ignore[no-untyped-def]
+    ok, output = cloud.run_shell_command(cloud_role.cli_command("relays list"))
+    if not ok:
+        raise DeployError(f"{cloud.name}: guardian-cloud relays list failed: {output.stderr[-500:]}")
+    return parse_relay_list(output.stdout)
+
+
+@deploy("Relay registered with the cloud")
+def register() -> RelayId:
+    cloud = cloud_host()
+    if cloud is None:
+        if not host.data.get("relay_id"):
+            raise DeployError("no cloud host in the inventory and no relay_id in host data: register the relay "
+                              "by hand (README, 'Registration with the cloud') or add the cloud host")
+        return RelayId(host.data.relay_id)
+    name = relay_name()
+    endpoint = f"https://{host.data.relay_public_name}:{host.data.relay_enrolment_port}"
+    listed = parse_relay_list(cloud.get_fact(Command, cloud_role.cli_command("relays list") + " 2>/dev/null || true") or "")
+    if name in listed:
+        if listed[name]["endpoint_url"] != endpoint:
+            raise DeployError(f"the cloud lists relay {name} with endpoint {listed[name]['endpoint_url']}, "
+                              f"not {endpoint}: change it there (PATCH /api/v1/relays/ID) or rename this relay")
+        return RelayId(listed[name]["id"])
+    relay_id = RelayId()
+
+    def register_now() -> None:  # at execution time: the signing key exists by now
+        cloud.connect(raise_exceptions=True)  # a no-op if connected (not when pyinfra ran with --limit)
+        current = _list_relays(cloud)  # again: another run may have registered it meanwhile
+        if name in current:
+            relay_id.value = current[name]["id"]
+            return
+        ok, output = host.run_shell_command(PUBLIC_KEY_COMMAND)
+        if not ok:
+            raise DeployError(f"{host.name}: cannot read the relay's public key: {output.stderr[-500:]}")
+        key = output.stdout.strip()
+        ok, output = cloud.run_shell_command(cloud_role.cli_command(
+            f"relays register {name} --endpoint {endpoint} --public-key {key}"))
+        if not ok:
+            raise DeployError(f"{cloud.name}: registering relay {name} failed: {output.stderr[-500:]}")
+        relay_id.value = json.loads(output.stdout[output.stdout.index("{"):])["id"]
+
+    python.call(name=f"Relay {name} registered with the cloud on {cloud.name}", function=register_now)
+    return relay_id

@@ -79,3 +79,27 @@ def test_refuses_an_image_without_esp(tmp_path: Path) -> None:
     )
     assert proc.returncode != 0
     assert b"no ESP" in proc.stderr
+
+
+def test_carries_a_private_relay_ca(generic: Path, tmp_path: Path) -> None:
+    import base64
+
+    token = tmp_path / "token"
+    token.write_text("tok-123")
+    ca = tmp_path / "ca.pem"
+    pem = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
+    ca.write_text(pem)
+    out = tmp_path / "device.raw"
+    subprocess.run(
+        [str(SCRIPT), str(generic), str(out), "--relay", "10.0.0.1:8443", "--token-file", str(token), "--relay-ca", str(ca)],
+        check=True, capture_output=True,
+    )
+    lines = dict(line.split("=", 1) for line in _read_enrol(out).splitlines() if "=" in line and not line.startswith("#"))
+    assert base64.b64decode(lines["GUARDIAN_RELAY_CA"]).decode() == pem
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a certificate")
+    proc = subprocess.run(
+        [str(SCRIPT), str(generic), str(tmp_path / "o.raw"), "--relay", "r:1", "--token-file", str(token), "--relay-ca", str(bad)],
+        capture_output=True,
+    )
+    assert proc.returncode == 65 and b"--relay-ca" in proc.stderr

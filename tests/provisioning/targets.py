@@ -175,6 +175,10 @@ class Lab:
         self.machines[role] = machine
         self._boot(machine)
         return machine
+    def connect(self, role_a: str, role_b: str) -> tuple[str, str]:
+        """A direct link between two machines (e.g. relay ↔ cloud); returns (address of a, address of b)."""
+        return self._link(self.machines[role_a].netns, self.machines[role_b].netns)
+
     # (``add`` may fail half-way: everything made so far is in self.netns/self.machines, which close() removes.)
 
     def _boot(self, m: Machine) -> None:

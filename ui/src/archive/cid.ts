@@ -23,8 +23,15 @@ export function cidDigest(cid: string): Uint8Array {
   return parsed.multihash.digest;
 }
 
+/** WebCrypto, which browsers only offer to secure contexts (HTTPS, or http://localhost). */
+export function subtle(): SubtleCrypto {
+  const api = globalThis.crypto?.subtle;
+  if (!api) throw new ArchiveError({ kind: "unsupported", detail: "WebCrypto is only available on pages served over HTTPS" });
+  return api;
+}
+
 export async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return new Uint8Array(await subtle().digest("SHA-256", bytes));
 }
 
 export function toHex(bytes: Uint8Array): string {

@@ -1,6 +1,7 @@
 // Opening an archived clip in the browser (docs/archive-format.md, "Opening a file"): Argon2id in WASM
 // (hash-wasm) for the key-encryption key, WebCrypto AES-256-GCM for the key unwrap and every chunk.
 // Pure functions: bytes in, bytes out; no network, no storage. The secret is only ever an argument.
+import { subtle } from "./cid";
 import { ArchiveError } from "./errors";
 import { HEADER_SIZE, TAG_SIZE, WRAP_AAD_SIZE, chunkCount, parseHeader, type ArchiveHeader } from "./format";
 
@@ -50,16 +51,16 @@ export async function deriveKek(secret: string, header: ArchiveHeader, argon2id:
 
 /** Step 4: unwrap the data key; a rejection means a wrong secret. */
 export async function unwrapDataKey(header: ArchiveHeader, kek: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
-  const kekKey = await crypto.subtle.importKey("raw", kek, "AES-GCM", false, ["decrypt"]);
+  const kekKey = await subtle().importKey("raw", kek, "AES-GCM", false, ["decrypt"]);
   let dataKey: ArrayBuffer;
   try {
-    dataKey = await crypto.subtle.decrypt(
+    dataKey = await subtle().decrypt(
       { name: "AES-GCM", iv: header.wrapNonce, additionalData: header.raw.subarray(0, WRAP_AAD_SIZE), tagLength: 128 },
       kekKey, header.wrappedKey);
   } catch {
     throw new ArchiveError({ kind: "wrong-secret" });
   }
-  return crypto.subtle.importKey("raw", dataKey, "AES-GCM", false, ["decrypt"]);
+  return subtle().importKey("raw", dataKey, "AES-GCM", false, ["decrypt"]);
 }
 
 function tail(index: number, final: boolean): Uint8Array<ArrayBuffer> {
@@ -80,7 +81,7 @@ async function openChunk(key: CryptoKey, header: ArchiveHeader, data: Uint8Array
                          final: boolean): Promise<Uint8Array<ArrayBuffer> | null> {
   const t = tail(index, final);
   try {
-    return new Uint8Array(await crypto.subtle.decrypt(
+    return new Uint8Array(await subtle().decrypt(
       { name: "AES-GCM", iv: concat(header.noncePrefix, t), additionalData: concat(header.raw, t), tagLength: 128 },
       key, data));
   } catch {

@@ -7,6 +7,8 @@ export type ArchiveFailure =
   | { kind: "cid-mismatch" }
   /** Not an archive file of a version and parameters this code opens. */
   | { kind: "format"; detail: string }
+  /** No WebCrypto here: the page is not a secure context (served over plain HTTP from a non-local host). */
+  | { kind: "unsupported"; detail: string }
   /** The key did not unwrap: the secret is wrong (or the header was altered, which the CID rules out). */
   | { kind: "wrong-secret" }
   /** Chunk `chunk` failed authentication: altered, reordered, foreign, or data after the end. */
@@ -37,6 +39,8 @@ export function describeFailure(f: ArchiveFailure): string {
       return "the download's SHA-256 does not match its content ID";
     case "format":
       return `not an archive file this version can open: ${f.detail}`;
+    case "unsupported":
+      return `this browser cannot open archived copies here: ${f.detail}`;
     case "wrong-secret":
       return "wrong archive secret";
     case "tampered":

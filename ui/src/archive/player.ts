@@ -75,6 +75,8 @@ export function archiveMessage(failure: PlayFailure): { title: string; body: str
         title: "The download is damaged or not this clip",
         body: "Its SHA-256 does not match the archive's content ID (CID), so it was not opened. Nothing was decrypted; try the download again.",
       };
+    case "unsupported":
+      return { title: "This browser cannot open archived copies here", body: `${failure.detail}. Open the site over HTTPS.` };
     case "bad-cid":
       return { title: "This archive record is not valid", body: `Its content ID cannot be checked (${failure.detail}).` };
     case "format":
