@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
-from dataclasses import dataclass
 
 import httpx
 from google.protobuf import json_format
@@ -27,6 +25,7 @@ from agents.relay.db import CachedEvent, UsedToken
 from agents.relay.health import HealthMonitor
 from guardian import tokens
 from guardian.contracts.cloud.v1 import ingest_pb2
+from guardian.runtime.backoff import Backoff
 from guardian.runtime.errors import GuardianError
 from guardian.runtime.logging import get_logger
 from guardian.runtime.metrics import AgentMetrics
@@ -68,22 +67,6 @@ def summarise(event: CachedEvent) -> ingest_pb2.EventSummary:
     if event.end is not None:
         summary.end.FromDatetime(event.end)
     return summary
-
-
-@dataclass
-class Backoff:
-    base: float = 0.5
-    cap: float = 60.0
-    attempt: int = 0
-
-    def next(self) -> float:
-        """Full jitter: uniform in [0, min(cap, base·2^attempt)]."""
-        delay = random.uniform(0, min(self.cap, self.base * (2 ** min(self.attempt, 32))))
-        self.attempt += 1
-        return delay
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 class CloudClient:
@@ -130,7 +113,7 @@ class Forwarder:
         self.cache = cache
         self.health = health
         self.client = client
-        self.backoff = Backoff(cap=settings.backoff_max_s)
+        self.backoff = Backoff(0.5, settings.backoff_max_s)
         self.sent = metrics.counter("forward", "events_total", "Event summaries acknowledged by the cloud.")
         self.duplicates = metrics.counter("forward", "duplicates_total", "Summaries the cloud already held.")
         self.failures = metrics.counter("forward", "failures_total", "Failed ingest requests.")
@@ -190,7 +173,7 @@ class Forwarder:
                     await asyncio.sleep(self.settings.interval_s)
             except (httpx.HTTPError, CloudRejected) as exc:
                 self.failures.inc()
-                delay = self.backoff.next()
+                delay = self.backoff.next_delay()
                 log.warning("forward_failed", error=str(exc), retry_in_s=round(delay, 2))
                 progress()
                 await asyncio.sleep(delay)

@@ -18,7 +18,6 @@ The secret is never here: only the KEK file is read, and nothing from it but the
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -34,6 +33,7 @@ from agents.edge.archive.keystore import NoArchiveKey
 from agents.edge.archive.queue import ArchiveItem
 from agents.edge.events.store import EventRow
 from guardian.contracts.edge.v1 import archive_pb2, archive_pb2_grpc
+from guardian.runtime.backoff import backoff_delay
 from guardian.runtime.logging import get_logger
 from guardian.runtime.metrics import AgentMetrics
 
@@ -91,7 +91,7 @@ class ArchiveUploader:
         if attempts >= self.settings.max_attempts:
             self._finish(item, "failed", reason=f"gave up after {attempts} attempts: {reason}")
             return
-        delay = random.uniform(0, min(self.settings.backoff_max_s, self.settings.backoff_base_s * 2 ** attempts))
+        delay = backoff_delay(attempts, self.settings.backoff_base_s, self.settings.backoff_max_s)
         self._update(item.event_id, attempts=attempts, reason=reason,
                      next_attempt_at=queue.now() + timedelta(seconds=max(delay, 0.05)))
         log.warning("archive_retry", event_id=item.event_id, reason=reason, attempt=attempts, retry_in_s=round(delay, 2))

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -35,6 +34,7 @@ from agents.edge import outbox
 from agents.edge.outbox import OutboxKind, PendingItem
 from agents.edge.uplink.config import UplinkSettings
 from guardian.contracts.edge.v1 import uplink_pb2, uplink_pb2_grpc
+from guardian.runtime.backoff import Backoff
 from guardian.runtime.logging import get_logger
 from guardian.runtime.metrics import AgentMetrics
 
@@ -52,21 +52,6 @@ CHANNEL_OPTIONS = [
     ("grpc.initial_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 2_000),
 ]
-
-
-@dataclass
-class Backoff:
-    base: float
-    cap: float
-    attempt: int = 0
-
-    def next(self) -> float:
-        delay = random.uniform(0, min(self.cap, self.base * (2 ** min(self.attempt, 32))))
-        self.attempt += 1
-        return delay
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 @dataclass
@@ -141,7 +126,7 @@ class UplinkClient:
                         await self._flush(state)
             if state.got_acks:
                 self.backoff.reset()
-            delay = self.backoff.next()
+            delay = self.backoff.next_delay()
             progress()
             await asyncio.sleep(delay)
 

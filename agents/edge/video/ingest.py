@@ -25,6 +25,7 @@ import av.error
 
 from agents.edge.video.errors import FailureKind, StreamError
 from agents.edge.video.status import StatusTracker
+from guardian.runtime.backoff import Backoff
 from guardian.runtime.logging import get_logger
 
 log = get_logger("guardian.edge.ingest")
@@ -43,26 +44,6 @@ class StreamOptions:
 
     def av_options(self) -> dict[str, str]:
         return {"rtsp_transport": self.transport, "fflags": "nobuffer", "allowed_media_types": "video"}
-
-
-class Backoff:
-    """Exponential backoff with jitter ("equal jitter": half fixed, half random) so that many cameras
-    behind one switch that rebooted do not reconnect in lock-step."""
-
-    def __init__(self, initial_s: float, maximum_s: float, factor: float = 2.0, rng: random.Random | None = None):
-        self.initial_s = initial_s
-        self.maximum_s = maximum_s
-        self.factor = factor
-        self._attempt = 0
-        self._rng = rng or random.Random()
-
-    def reset(self) -> None:
-        self._attempt = 0
-
-    def next_delay(self) -> float:
-        base = min(self.maximum_s, self.initial_s * self.factor**self._attempt)
-        self._attempt += 1
-        return base / 2 + self._rng.uniform(0, base / 2)
 
 
 def classify(exc: BaseException, *, opening: bool, elapsed_s: float, options: StreamOptions) -> StreamError:
@@ -130,7 +111,8 @@ def run_sessions(
     ``stop`` is set, and may raise anything: it is classified, recorded in ``status``, and followed by a
     backoff delay and a new session. Only ``stop`` ends this function (it never raises for a stream).
     """
-    backoff = Backoff(options.backoff_initial_s, options.backoff_max_s, rng=rng)
+    # Equal jitter: half of each delay is fixed, so a flapping camera is never hammered.
+    backoff = Backoff(options.backoff_initial_s, options.backoff_max_s, jitter="equal", rng=rng)
     camera_log = log.bind(camera=status.camera)
     while not stop.is_set():
         status.connecting()
