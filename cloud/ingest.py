@@ -1,9 +1,13 @@
 """Ingestion of relay batches (``IngestBatch`` in the proto3 JSON mapping).
 
 Strict: unknown fields, wrong types, missing or malformed ids and impossible times refuse the whole
-batch with a 422 listing each problem, so a relay bug is noticed rather than half-stored. Idempotent:
-event ids already held for the tenant are acknowledged as duplicates (``INSERT … ON CONFLICT DO
-NOTHING``), so a relay may resend a batch after a timeout. A relay writes only for its own tenant:
+batch with a 422 listing each problem, so a relay bug is noticed rather than half-stored. Idempotent by
+(tenant, event id), newer information wins: the relay sends an event again when it learns more (its end,
+its clip once assembled, a higher confidence bucket), and such a version updates the row (``INSERT … ON
+CONFLICT DO UPDATE … WHERE``, see :data:`_EVENT_UPSERT_SET`); a version that adds nothing (a retried batch,
+an older version arriving late) is acknowledged as a duplicate and changes nothing. The label, camera,
+device and start are the event's identity and never change; a version naming another device or camera
+than the row holds is not applied (counted as rejected). A relay writes only for its own tenant:
 the tenant comes from the relay's identity, never from the batch, and devices already enrolled for
 another tenant are refused. Nothing from a revoked device is stored (its events and archive records
 are counted as rejected, its health is acknowledged and ignored).
@@ -52,6 +56,7 @@ class MalformedBatch(ApiError):
 class IngestOutcome:
     result: ingest_pb2.IngestResult
     new_event_ids: list[str] = field(default_factory=list)
+    updated_event_ids: list[str] = field(default_factory=list)
     rejected_events: int = 0
     rejected_archives: int = 0
 
@@ -87,9 +92,9 @@ def validate_batch(batch: ingest_pb2.IngestBatch, now: datetime) -> None:
             uuid.UUID(ev.event_id)
         except ValueError:
             bad(f"{where}.event_id", "must be a UUID")
-        if ev.event_id in seen:
+        if ev.event_id.lower() in seen:  # ids are stored lower-case
             bad(f"{where}.event_id", "repeated in this batch")
-        seen.add(ev.event_id)
+        seen.add(ev.event_id.lower())
         if not _NAME.match(ev.device_id):
             bad(f"{where}.device_id", "missing or not a short identifier")
         if not _NAME.match(ev.camera):
@@ -106,8 +111,6 @@ def validate_batch(batch: ingest_pb2.IngestBatch, now: datetime) -> None:
         where = f"health[{i}]"
         if not _NAME.match(h.device_id):
             bad(f"{where}.device_id", "missing or not a short identifier")
-        if not h.HasField("last_seen"):
-            bad(f"{where}.last_seen", "required")
         if len(h.reason) > 500 or len(h.agent_version) > 50:
             bad(where, "reason or agent_version too long")
         for j, cam in enumerate(h.cameras):
@@ -139,22 +142,70 @@ _EVENT_COLUMNS = ("tenant_id", "id", "device_id", "camera", "label", "start_at",
                   "received_at")
 _PG_ARRAY_TYPES = ("text", "text", "text", "text", "text", "timestamptz", "timestamptz", "smallint", "boolean",
                    "timestamptz")
+
+# What a later version of an event may change, merged so that information is only ever added: the end
+# once known (or later), the clip once assembled, the higher confidence bucket. Monotonic, so a retried or
+# reordered older version can never undo a newer one. Plain SQL valid on PostgreSQL and SQLite (SQLite's
+# max() would return NULL for a NULL end).
+_NEWER_END = "(excluded.end_at IS NOT NULL AND (events.end_at IS NULL OR excluded.end_at > events.end_at))"
+_NEWER_CLIP = "(excluded.has_clip AND NOT events.has_clip)"
+_NEWER_CONFIDENCE = "(excluded.confidence > events.confidence)"
+_EVENT_UPSERT_SET = {
+    "end_at": f"CASE WHEN {_NEWER_END} THEN excluded.end_at ELSE events.end_at END",
+    "has_clip": "(events.has_clip OR excluded.has_clip)",
+    "confidence": f"CASE WHEN {_NEWER_CONFIDENCE} THEN excluded.confidence ELSE events.confidence END",
+}
+# Only a version of the same event from the same device and camera is applied (the tenant is part of
+# the conflict key, so another tenant's row can never be reached), and only when it adds something.
+_EVENT_UPSERT_WHERE = (
+    "events.device_id = excluded.device_id AND events.camera = excluded.camera"
+    f" AND ({_NEWER_END} OR {_NEWER_CLIP} OR {_NEWER_CONFIDENCE})"
+)
+
 # One statement with one array per column: the query text stays small whatever the batch size, so
-# PostgreSQL parses it once and the driver does not rewrite thousands of placeholders.
-_PG_UNNEST_INSERT = text(
+# PostgreSQL parses it once and the driver does not rewrite thousands of placeholders. ``xmax = 0`` tells
+# a row inserted by this statement from one it updated.
+_PG_UNNEST_UPSERT = text(
     f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) "
     f"SELECT * FROM unnest({', '.join(f'CAST(:{c} AS {t}[])' for c, t in zip(_EVENT_COLUMNS, _PG_ARRAY_TYPES))}) "
-    "ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id"
+    "ON CONFLICT (tenant_id, id) DO UPDATE SET "
+    + ", ".join(f"{column} = {value}" for column, value in _EVENT_UPSERT_SET.items())
+    + f" WHERE {_EVENT_UPSERT_WHERE} RETURNING id, (xmax = 0) AS inserted"
 )
 
 
-def _insert_events(session: Session, rows: list[dict[str, Any]]) -> list[str]:
-    """Insert event rows, skipping ids the tenant already has; returns the ids actually inserted."""
+def _upsert_events(session: Session, rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """Insert new events and apply newer versions of held ones; returns (inserted ids, updated ids).
+
+    Ids in neither list were already held with at least as much information (or name another device
+    or camera than the row holds): nothing was written for them.
+    """
     if session.get_bind().dialect.name == "postgresql":
         columns = {c: [row[c] for row in rows] for c in _EVENT_COLUMNS}
-        return list(session.scalars(_PG_UNNEST_INSERT, columns))
-    stmt = _insert(session, Event).on_conflict_do_nothing(index_elements=["tenant_id", "id"]).returning(Event.id)
-    return list(session.scalars(stmt, rows))
+        written = session.execute(_PG_UNNEST_UPSERT, columns).all()
+        return [i for i, inserted in written if inserted], [i for i, inserted in written if not inserted]
+    # SQLite (one machine): which ids exist is read first in the same transaction.
+    tenant_id = rows[0]["tenant_id"]
+    held = set(session.scalars(select(Event.id).where(Event.tenant_id == tenant_id,
+                                                       Event.id.in_([row["id"] for row in rows]))))
+    stmt = _insert(session, Event)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["tenant_id", "id"],
+        set_={column: text(value) for column, value in _EVENT_UPSERT_SET.items()},
+        where=text(_EVENT_UPSERT_WHERE),
+    ).returning(Event.id)
+    written = list(session.scalars(stmt, rows))
+    return [i for i in written if i not in held], [i for i in written if i in held]
+
+
+def _mismatched(session: Session, tenant_id: str, rows: list[dict[str, Any]]) -> int:
+    """How many of ``rows`` (versions not applied) name another device or camera than the held row."""
+    if not rows:
+        return 0
+    held = {i: (d, c) for i, d, c in session.execute(
+        select(Event.id, Event.device_id, Event.camera).where(Event.tenant_id == tenant_id,
+                                                               Event.id.in_([r["id"] for r in rows])))}
+    return sum(1 for r in rows if r["id"] in held and held[r["id"]] != (r["device_id"], r["camera"]))
 
 
 def ingest(session: Session, bus: EventBus, relay: Relay, batch: ingest_pb2.IngestBatch) -> IngestOutcome:
@@ -203,7 +254,8 @@ def ingest(session: Session, bus: EventBus, relay: Relay, batch: ingest_pb2.Inge
             )
             cameras.add(key)
 
-    # Events: idempotent by (tenant, event id); older than retention or over the camera limit: dropped.
+    # Events: idempotent by (tenant, event id), newer versions update; older than retention or over the
+    # camera limit: dropped.
     cutoff = now - timedelta(days=plan.retention_days)
     rows = []
     for ev in batch.events:
@@ -217,9 +269,16 @@ def ingest(session: Session, bus: EventBus, relay: Relay, batch: ingest_pb2.Inge
             "confidence": int(ev.confidence), "has_clip": ev.has_clip, "received_at": now,
         })
     if rows:
-        outcome.new_event_ids = _insert_events(session, rows)
+        outcome.new_event_ids, outcome.updated_event_ids = _upsert_events(session, rows)
+        written = set(outcome.new_event_ids) | set(outcome.updated_event_ids)
+        conflicting = _mismatched(session, tenant.id, [r for r in rows if r["id"] not in written])
+        outcome.rejected_events += conflicting
+        rows_held = len(rows) - len(outcome.new_event_ids) - conflicting
+    else:
+        rows_held = 0
+    # The contract's counts: new rows, and ids already held (updated or not), all acknowledged.
     outcome.result.events_accepted = len(outcome.new_event_ids)
-    outcome.result.events_duplicate = len(rows) - len(outcome.new_event_ids)
+    outcome.result.events_duplicate = rows_held
 
     # Health: the latest report wins; cameras' states follow.
     for h in batch.health:
@@ -228,8 +287,11 @@ def ingest(session: Session, bus: EventBus, relay: Relay, batch: ingest_pb2.Inge
             continue
         device = session.get(Device, h.device_id)
         assert device is not None
-        seen = _ts(h.last_seen)
-        if device.last_seen_at is None or seen >= device.last_seen_at:
+        # No last_seen: the relay has never heard from the device (proto3 presence; a relay reports an
+        # enrolled device that has not connected yet as offline, "never connected"). That report is the
+        # latest only while the cloud has not seen the device either; it never invents a time.
+        seen = _ts(h.last_seen) if h.HasField("last_seen") else None
+        if device.last_seen_at is None or (seen is not None and seen >= device.last_seen_at):
             device.status = _HEALTH_STATUS.get(int(h.status), "unknown")
             device.last_seen_at = seen
             device.agent_version = h.agent_version
@@ -262,5 +324,6 @@ def ingest(session: Session, bus: EventBus, relay: Relay, batch: ingest_pb2.Inge
                 used += a.size
             outcome.result.archives_accepted += 1
 
-    bus.announce(session, tenant.id, outcome.new_event_ids)
+    # Live streams hear of new events and of updated ones (the clip became available, the end is known).
+    bus.announce(session, tenant.id, outcome.new_event_ids + outcome.updated_event_ids)
     return outcome

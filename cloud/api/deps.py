@@ -42,7 +42,11 @@ def get_session(cloud: CloudDep) -> Iterator[Session]:
             raise
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the transaction commits before the response is sent. FastAPI's default for a
+# dependency with ``yield`` ("request") runs the commit after the response has gone out, so a client could
+# act on an answer before its writes exist (sign-up answered with an access token for a user not yet
+# committed: "access token no longer valid"), or get a 2xx for a write whose commit then failed.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def _bearer(request: Request) -> str | None:

@@ -30,7 +30,7 @@ class CloudMetrics:
         self.logins = m.counter("auth", "logins_total", "Login attempts.", ("method", "result"))
         self.sse_clients = m.gauge("sse", "clients", "Open Server-Sent Events streams.")
         self.retention_deleted = m.counter("retention", "deleted_total", "Rows removed by retention.", ("table",))
-        for result in ("accepted", "duplicate", "rejected"):
+        for result in ("accepted", "updated", "duplicate", "rejected"):
             self.ingest_events.labels(result)
         for method in ("password", "oidc"):
             for result in ("ok", "failed", "limited"):

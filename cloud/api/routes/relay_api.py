@@ -42,7 +42,9 @@ def ingest(caller: SignedRelay, cloud: CloudDep) -> Response:
         raise
     metrics.ingest_batches.labels("ok").inc()
     metrics.ingest_events.labels("accepted").inc(outcome.result.events_accepted)
-    metrics.ingest_events.labels("duplicate").inc(outcome.result.events_duplicate)
+    updated = len(outcome.updated_event_ids)
+    metrics.ingest_events.labels("updated").inc(updated)
+    metrics.ingest_events.labels("duplicate").inc(outcome.result.events_duplicate - updated)
     metrics.ingest_events.labels("rejected").inc(outcome.rejected_events)
     body = json_format.MessageToJson(outcome.result, always_print_fields_with_no_presence=True, indent=None)
     return Response(
