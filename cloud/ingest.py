@@ -6,8 +6,8 @@ batch with a 422 listing each problem, so a relay bug is noticed rather than hal
 its clip once assembled, a higher confidence bucket), and such a version updates the row (``INSERT … ON
 CONFLICT DO UPDATE … WHERE``, see :data:`_EVENT_UPSERT_SET`); a version that adds nothing (a retried batch,
 an older version arriving late) is acknowledged as a duplicate and changes nothing. The label, camera,
-device and start are the event's identity and never change; a version naming another device or camera
-than the row holds is not applied (counted as rejected). A relay writes only for its own tenant:
+device and start are the event's identity and never change; a version naming another device, camera or
+label than the row holds is not applied (counted as rejected). A relay writes only for its own tenant:
 the tenant comes from the relay's identity, never from the batch, and devices already enrolled for
 another tenant are refused. Nothing from a revoked device is stored (its events and archive records
 are counted as rejected, its health is acknowledged and ignored).
@@ -155,10 +155,10 @@ _EVENT_UPSERT_SET = {
     "has_clip": "(events.has_clip OR excluded.has_clip)",
     "confidence": f"CASE WHEN {_NEWER_CONFIDENCE} THEN excluded.confidence ELSE events.confidence END",
 }
-# Only a version of the same event from the same device and camera is applied (the tenant is part of
+# Only a version of the same event (same device, camera and label) is applied (the tenant is part of
 # the conflict key, so another tenant's row can never be reached), and only when it adds something.
 _EVENT_UPSERT_WHERE = (
-    "events.device_id = excluded.device_id AND events.camera = excluded.camera"
+    "events.device_id = excluded.device_id AND events.camera = excluded.camera AND events.label = excluded.label"
     f" AND ({_NEWER_END} OR {_NEWER_CLIP} OR {_NEWER_CONFIDENCE})"
 )
 
@@ -177,9 +177,10 @@ _PG_UNNEST_UPSERT = text(
 def _upsert_events(session: Session, rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
     """Insert new events and apply newer versions of held ones; returns (inserted ids, updated ids).
 
-    Ids in neither list were already held with at least as much information (or name another device
-    or camera than the row holds): nothing was written for them.
+    Ids in neither list were already held with at least as much information (or name another device,
+    camera or label than the row holds): nothing was written for them.
     """
+    rows = sorted(rows, key=lambda row: row["id"])  # one lock order, so concurrent overlapping batches cannot deadlock
     if session.get_bind().dialect.name == "postgresql":
         columns = {c: [row[c] for row in rows] for c in _EVENT_COLUMNS}
         written = session.execute(_PG_UNNEST_UPSERT, columns).all()
@@ -199,13 +200,13 @@ def _upsert_events(session: Session, rows: list[dict[str, Any]]) -> tuple[list[s
 
 
 def _mismatched(session: Session, tenant_id: str, rows: list[dict[str, Any]]) -> int:
-    """How many of ``rows`` (versions not applied) name another device or camera than the held row."""
+    """How many of ``rows`` (versions not applied) name another device, camera or label than the held row."""
     if not rows:
         return 0
-    held = {i: (d, c) for i, d, c in session.execute(
-        select(Event.id, Event.device_id, Event.camera).where(Event.tenant_id == tenant_id,
-                                                               Event.id.in_([r["id"] for r in rows])))}
-    return sum(1 for r in rows if r["id"] in held and held[r["id"]] != (r["device_id"], r["camera"]))
+    held = {i: (d, c, lb) for i, d, c, lb in session.execute(
+        select(Event.id, Event.device_id, Event.camera, Event.label).where(
+            Event.tenant_id == tenant_id, Event.id.in_([r["id"] for r in rows])))}
+    return sum(1 for r in rows if r["id"] in held and held[r["id"]] != (r["device_id"], r["camera"], r["label"]))
 
 
 def ingest(session: Session, bus: EventBus, relay: Relay, batch: ingest_pb2.IngestBatch) -> IngestOutcome:

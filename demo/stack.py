@@ -271,9 +271,7 @@ clip_token_seconds = {self.o.clip_token_seconds}
             r = client.post("/api/v1/auth/signup", json=body)
             if r.status_code != 201:
                 raise SupervisorError(f"demo sign-up failed: {r.status_code} {r.text[:300]}")
-            # Signed in afresh: the access token the sign-up answer carries is refused by the API
-            # ("access token no longer valid"; the browser recovers through its refresh cookie).
-            self.login(client, email, password)
+            client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
             r = client.get("/api/v1/tenant")
             tenant = r.json() if r.status_code == 200 else {}
         if tenant.get("relay_id") != relay_id:

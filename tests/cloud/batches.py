@@ -11,17 +11,25 @@ from guardian.contracts.cloud.v1 import ingest_pb2
 
 
 def event(device: str, camera: str, label: str, start: datetime, *, event_id: str | None = None,
-          has_clip: bool = True, seconds: int = 8) -> ingest_pb2.EventSummary:
+          has_clip: bool = True, seconds: int | None = 8,
+          confidence: int = ingest_pb2.CONFIDENCE_HIGH) -> ingest_pb2.EventSummary:
+    """An event summary; ``seconds=None`` leaves the end unset (the event is still going on)."""
     ev = ingest_pb2.EventSummary(event_id=event_id or str(uuid.uuid4()), device_id=device, camera=camera,
-                                 label=label, confidence=ingest_pb2.CONFIDENCE_HIGH, has_clip=has_clip)
+                                 label=label, confidence=confidence, has_clip=has_clip)  # type: ignore[arg-type]
     ev.start.FromDatetime(start)
-    ev.end.FromDatetime(start + timedelta(seconds=seconds))
+    if seconds is not None:
+        ev.end.FromDatetime(start + timedelta(seconds=seconds))
     return ev
 
 
-def health(device: str, cameras: dict[str, str], status: int = 1) -> ingest_pb2.DeviceHealth:
-    h = ingest_pb2.DeviceHealth(device_id=device, status=status, agent_version="0.1.0")
-    h.last_seen.FromDatetime(datetime.now(UTC))
+def health(device: str, cameras: dict[str, str], status: int = 1, *,
+           last_seen: datetime | None | bool = True) -> ingest_pb2.DeviceHealth:
+    """A health report; ``last_seen=None`` leaves it unset (the relay never heard from the device)."""
+    h = ingest_pb2.DeviceHealth(device_id=device, status=status, agent_version="0.1.0")  # type: ignore[arg-type]
+    if last_seen is True:
+        h.last_seen.FromDatetime(datetime.now(UTC))
+    elif isinstance(last_seen, datetime):
+        h.last_seen.FromDatetime(last_seen)
     for name, state in cameras.items():
         cam = h.cameras.add(camera=name, state=state)
         cam.last_frame_at.FromDatetime(datetime.now(UTC))

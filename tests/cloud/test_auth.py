@@ -108,3 +108,35 @@ def test_weak_input_is_refused_with_error_body(client) -> None:
     body = response.json()["error"]
     assert body["code"] == "invalid_request"
     assert {d["field"] for d in body["details"]} >= {"body.email", "body.password", "body.tenant_name"}
+
+
+def test_signup_answer_authenticates_at_once(app) -> None:
+    """The tokens sign-up answers with work for the very next request, without a refresh: the new
+    account is committed before the answer leaves (the session dependency ends before the response)."""
+    visible_at_response: list[bool] = []
+
+    async def watch(scope, receive, send):  # type: ignore[no-untyped-def]
+        async def observe(message):  # type: ignore[no-untyped-def]
+            if message["type"] == "http.response.start" and scope["path"] == "/api/v1/auth/signup":
+                # What another request (another connection) would see the moment the answer starts.
+                from sqlalchemy import select
+
+                from cloud.models import User
+                with app.state.cloud.sessions() as other:
+                    found = other.scalars(select(User.id).where(User.email == "grace@home.example.org")).first()
+                visible_at_response.append(found is not None)
+            await send(message)
+        await app(scope, receive, observe)
+
+    with test_client(watch) as client:
+        response = client.post("/api/v1/auth/signup", json={"email": "grace@home.example.org",
+                                                            "password": "grace's long password", "tenant_name": "Home"})
+        assert response.status_code == 201, response.text
+        assert visible_at_response == [True]
+        # The cookies it set authenticate, as does the bearer token it returned.
+        me = client.get("/api/v1/users/me")
+        assert me.status_code == 200, me.text
+        assert me.json()["email"] == "grace@home.example.org"
+        client.cookies.clear()
+        token = response.json()["access_token"]
+        assert client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200

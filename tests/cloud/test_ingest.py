@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from guardian import tokens
+from guardian.contracts.cloud.v1 import ingest_pb2
 from tests.cloud import batches
 from tests.cloud.conftest import add_relay, signup
 
@@ -124,3 +125,101 @@ def test_unassigned_relay_and_whoami(client, app) -> None:
     member = signup(client, "late@a.example.org")
     who = relay.get(client, "/api/v1/relay/whoami").json()
     assert who == {"relay_id": relay.id, "tenant_id": member.tenant_id}
+
+
+def test_newer_version_of_an_event_updates_it(client, app) -> None:
+    """The relay sends an event again as it learns more: the end, the clip once assembled, a higher
+    confidence. Those versions update the one row; one adding nothing (a retry, a late older version)
+    changes nothing; one naming another device or camera, or another label, never rewrites the event."""
+    relay, member = _setup(client, app)
+    start = NOW - timedelta(minutes=1)
+    open_ = batches.event("edge-1", "porch", "person", start, has_clip=False, seconds=None,
+                          confidence=ingest_pb2.CONFIDENCE_LOW)
+    event_id = open_.event_id
+
+    def post(*events) -> dict:
+        r = relay.post(client, "/api/v1/ingest", batches.batch(relay.id, events=events))
+        assert r.status_code == 200, r.text
+        return {**r.json(), "rejected": int(r.headers["x-guardian-rejected-events"])}
+
+    def stored() -> dict:
+        items = client.get("/api/v1/events", headers=member.auth).json()["items"]
+        assert [e["id"] for e in items] == [event_id]  # always exactly one row
+        return items[0]
+
+    assert post(open_)["eventsAccepted"] == 1
+    first = stored()
+    assert first["end_at"] is None and first["has_clip"] is False and first["confidence"] == "low"
+
+    # The event ended and its clip was assembled: the newer version wins.
+    done = batches.event("edge-1", "porch", "person", start, event_id=event_id.upper(), has_clip=True, seconds=9,
+                         confidence=ingest_pb2.CONFIDENCE_HIGH)
+    result = post(done)
+    assert (result["eventsAccepted"], result["eventsDuplicate"], result["rejected"]) == (0, 1, 0)
+    now = stored()
+    assert now["has_clip"] is True and now["confidence"] == "high"
+    assert datetime.fromisoformat(now["end_at"]) == start + timedelta(seconds=9)
+    # The same version again, and the older version arriving late: acknowledged, nothing changes.
+    for again in (done, open_):
+        result = post(again)
+        assert (result["eventsAccepted"], result["eventsDuplicate"], result["rejected"]) == (0, 1, 0)
+        assert stored() == now
+    # A later end is more information; an earlier one, or a clip that is "gone", is not applied.
+    longer = batches.event("edge-1", "porch", "person", start, event_id=event_id, has_clip=False, seconds=12,
+                           confidence=ingest_pb2.CONFIDENCE_MEDIUM)
+    post(longer)
+    latest = stored()
+    assert datetime.fromisoformat(latest["end_at"]) == start + timedelta(seconds=12)
+    assert latest["has_clip"] is True and latest["confidence"] == "high"
+    # Device, camera and label are the event's identity: a version contradicting them is not applied,
+    # so another device of the same tenant cannot take the event over.
+    for device, camera, label in (("edge-2", "porch", "person"), ("edge-1", "garden", "person"),
+                                  ("edge-1", "porch", "dog")):
+        moved = batches.event(device, camera, label, start, event_id=event_id, seconds=60)
+        result = post(moved)
+        assert (result["eventsAccepted"], result["eventsDuplicate"], result["rejected"]) == (0, 0, 1)
+        assert stored() == latest
+
+
+def test_update_cannot_cross_tenants(client, app) -> None:
+    """Relay B sending tenant A's event id: refused when it names A's device; with its own device it is
+    B's own event (ids are per tenant) and A's row is untouched."""
+    relay_a, member_a = _setup(client, app)
+    relay_b = add_relay(app, "relay-b")
+    member_b = signup(client, "owner@b.example.org")
+    start = NOW - timedelta(minutes=3)
+    ev = batches.event("edge-a", "porch", "person", start, has_clip=False, seconds=None)
+    assert relay_a.post(client, "/api/v1/ingest", batches.batch(relay_a.id, events=[ev])).status_code == 200
+    hijack = batches.event("edge-a", "porch", "person", start, event_id=ev.event_id, has_clip=True, seconds=5)
+    r = relay_b.post(client, "/api/v1/ingest", batches.batch(relay_b.id, events=[hijack]))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "foreign_device"
+    own = batches.event("edge-b", "yard", "car", start, event_id=ev.event_id, has_clip=True, seconds=5)
+    r = relay_b.post(client, "/api/v1/ingest", batches.batch(relay_b.id, events=[own]))
+    assert r.status_code == 200 and r.json()["eventsAccepted"] == 1
+    [a] = client.get("/api/v1/events", headers=member_a.auth).json()["items"]
+    assert (a["device_id"], a["has_clip"], a["end_at"]) == ("edge-a", False, None)
+    [b] = client.get("/api/v1/events", headers=member_b.auth).json()["items"]
+    assert (b["id"], b["device_id"], b["has_clip"]) == (ev.event_id, "edge-b", True)
+
+
+def test_health_without_last_seen(client, app) -> None:
+    """DeviceHealth.last_seen is a message field (proto3 presence): a relay that never heard from a device
+    reports it offline without one. Accepted; it never overrides a report that carries a time."""
+    relay, member = _setup(client, app)
+    never = batches.health("edge-new", {}, status=ingest_pb2.DeviceHealth.OFFLINE, last_seen=None)
+    never.reason = "never connected"
+    ev = batches.event("edge-1", "porch", "person", NOW - timedelta(minutes=1))
+    r = relay.post(client, "/api/v1/ingest", batches.batch(relay.id, events=[ev], healths=[never]))
+    assert r.status_code == 200, r.text
+    assert r.json()["healthAccepted"] == 1 and r.json()["eventsAccepted"] == 1
+    devices = {d["id"]: d for d in client.get("/api/v1/devices", headers=member.auth).json()}
+    assert devices["edge-new"]["status"] == "offline" and devices["edge-new"]["last_seen_at"] is None
+    # Seen once: a later report without a time (e.g. from a relay that lost its state) changes nothing.
+    seen = NOW - timedelta(seconds=30)
+    r = relay.post(client, "/api/v1/ingest", batches.batch(relay.id, healths=[
+        batches.health("edge-new", {}, status=ingest_pb2.DeviceHealth.HEALTHY, last_seen=seen)]))
+    assert r.status_code == 200, r.text
+    r = relay.post(client, "/api/v1/ingest", batches.batch(relay.id, healths=[never]))
+    assert r.status_code == 200, r.text
+    device = client.get("/api/v1/devices/edge-new", headers=member.auth).json()
+    assert device["status"] == "healthy" and datetime.fromisoformat(device["last_seen_at"]) == seen

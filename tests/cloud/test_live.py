@@ -1,4 +1,5 @@
-"""Live updates by Server-Sent Events: a new event reaches a subscribed browser within a second.
+"""Live updates by Server-Sent Events: a new event, and a newer version of one (its clip became
+available), reaches a subscribed browser within a second.
 
 On PostgreSQL the browser is connected to one API replica and the relay posts to another (two app
 instances on one database), so delivery goes through LISTEN/NOTIFY.
@@ -81,9 +82,20 @@ def test_sse_delivers_new_event_within_a_second(db_url, signing_key) -> None:
 
         # Another tenant's event must not reach this stream; ours must, within a second.
         post(other_relay, batches.event("edge-b", "yard", "car", datetime.now(UTC)))
-        ev = batches.event("edge-a", "porch", "person", datetime.now(UTC))
+        start = datetime.now(UTC)
+        ev = batches.event("edge-a", "porch", "person", start, has_clip=False, seconds=None)
         post(relay, ev)
         got = received.get(timeout=1.0)
         assert got["id"] == ev.event_id and got["camera"] == "porch" and got["label"] == "person"
+        assert got["has_clip"] is False and got["end_at"] is None
+        assert received.empty()
+        # The relay's newer version (ended, clip assembled) is published too: an open page sees the clip.
+        done = batches.event("edge-a", "porch", "person", start, event_id=ev.event_id, has_clip=True, seconds=6)
+        post(relay, done)
+        got = received.get(timeout=1.0)
+        assert got["id"] == ev.event_id and got["has_clip"] is True and got["end_at"] is not None
+        # A resend adding nothing is not.
+        post(relay, done)
+        time.sleep(0.3)
         assert received.empty()
         stop.set()

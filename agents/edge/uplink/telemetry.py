@@ -15,6 +15,7 @@ Protocols, without sharing memory with them:
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -139,6 +140,30 @@ def histogram_quantile(q: float, buckets: dict[float, float]) -> float | None:
     return previous_bound
 
 
+class _ScrapesAtDebug(logging.Filter):
+    """httpx logs every request at INFO ("HTTP Request: GET …"); the scrape of the detector's /metrics
+    runs every telemetry interval, so its lines are demoted to DEBUG (dropped unless the level is DEBUG).
+    Other requests through httpx keep their INFO line."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or self.url not in record.getMessage():
+            return True
+        if not logging.getLogger().isEnabledFor(logging.DEBUG):
+            return False
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+def _quiet_scrape_logs(url: str) -> None:
+    httpx_logger = logging.getLogger("httpx")
+    if not any(isinstance(f, _ScrapesAtDebug) and f.url == url for f in httpx_logger.filters):
+        httpx_logger.addFilter(_ScrapesAtDebug(url))
+
+
 class DetectorLatency:
     """Median inference latency (ms) since the previous call, from the detector's /metrics on loopback."""
 
@@ -146,6 +171,7 @@ class DetectorLatency:
         self.url = url
         self.timeout_s = timeout_s
         self._previous: dict[float, float] = {}
+        _quiet_scrape_logs(url)
 
     def latency_ms_p50(self) -> float | None:
         import httpx
