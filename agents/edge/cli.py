@@ -15,6 +15,13 @@ from guardian.runtime.logging import configure_logging
 from guardian.runtime.service import run_agent
 
 
+def _settings_with_logging(args: argparse.Namespace) -> EdgeSettings:
+    """Load the config (a ConfigError ends the command with one line per problem), then start logging."""
+    settings = load_settings(EdgeSettings, args.config)
+    configure_logging(settings.log_level)
+    return settings
+
+
 def _check_config(args: argparse.Namespace) -> int:
     settings = load_settings(EdgeSettings, args.config)
     print(f"{args.config}: ok ({len(settings.cameras)} camera(s))")
@@ -29,24 +36,21 @@ def _show_config(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    settings = load_settings(EdgeSettings, args.config)
-    configure_logging(settings.log_level)
+    settings = _settings_with_logging(args)
     from agents.edge.recorder_service import RecorderAgent
 
     return run_agent(RecorderAgent(settings))
 
 
 def _run_detector(args: argparse.Namespace) -> int:
-    settings = load_settings(EdgeSettings, args.config)
-    configure_logging(settings.log_level)
+    settings = _settings_with_logging(args)
     from agents.edge.detection.service import DetectorAgent
 
     return run_agent(DetectorAgent(settings))
 
 
 def _enrol(args: argparse.Namespace) -> int:
-    settings = load_settings(EdgeSettings, args.config)
-    configure_logging(settings.log_level)
+    settings = _settings_with_logging(args)
     from agents.edge.uplink import enrol
 
     if args.rotate_key:
@@ -62,8 +66,7 @@ def _enrol(args: argparse.Namespace) -> int:
 
 
 def _run_uplink(args: argparse.Namespace) -> int:
-    settings = load_settings(EdgeSettings, args.config)
-    configure_logging(settings.log_level)
+    settings = _settings_with_logging(args)
     from agents.edge.uplink.service import UplinkAgent
 
     return run_agent(UplinkAgent(settings))
