@@ -1,0 +1,102 @@
+"""firstboot/guardian-firstboot reading guardian/enrol.conf from a real FAT ESP with mtools, under the
+image's iconv: only the glibc converters that mkosi.conf.d/10-base.conf's RemoveFiles= leaves.
+
+mtools converts 8.3 names in codepage 850 by default (glibc's IBM850.so); the image drops that
+converter, so every mtools call failed there and first boot reported "no enrolment config" for ever.
+The script runs on the host with stand-ins for lsblk (the ESP as DISK@@OFFSET), guardian-edge and
+systemctl; nothing outside tmp_path is touched."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.images.bootcheck import ROOT
+from tests.images.test_personalise import ESP_TYPE, SCRIPT as PERSONALISE, generic  # noqa: F401 (fixture)
+
+FIRSTBOOT = ROOT / "firstboot" / "guardian-firstboot"
+GCONV = Path("/usr/lib/x86_64-linux-gnu/gconv")
+
+pytestmark = pytest.mark.skipif(
+    any(shutil.which(t) is None for t in ("sfdisk", "mkfs.vfat", "mcopy", "mtype", "mdel")) or not GCONV.is_dir(),
+    reason="scripts/setup.d/60-images.sh installs fdisk, dosfstools and mtools (x86-64 glibc)",
+)
+
+
+def _image_gconv(dest: Path) -> Path:
+    """The host's gconv directory minus what the image's RemoveFiles= drops."""
+    text = (ROOT / "mkosi.conf.d" / "10-base.conf").read_text()
+    patterns = [p.rsplit("/", 1)[1] for p in re.findall(r"^\s+(/usr/lib/x86_64-linux-gnu/gconv/\S+)", text, re.M)]
+    assert patterns, "RemoveFiles= no longer names gconv modules: update this test"
+    dest.mkdir()
+    for f in GCONV.iterdir():
+        if not any(fnmatch.fnmatchcase(f.name, p) for p in patterns):
+            (shutil.copytree if f.is_dir() else shutil.copy2)(f, dest / f.name)
+    return dest
+
+
+def _run(tmp_path: Path, disk: Path) -> tuple[subprocess.CompletedProcess[str], Path]:
+    shim = tmp_path / "shim"
+    shim.mkdir(exist_ok=True)
+    log = tmp_path / "calls.log"
+    scripts = {
+        "lsblk": f'echo "/dev/vda "; echo "{disk}@@{2048 * 512} {ESP_TYPE.lower()}"',
+        "guardian-edge": f'echo "guardian-edge $*" >>{log}; exit 0',
+        "systemctl": f'echo "systemctl $*" >>{log}',
+        "networkctl": "exit 0",
+        "systemd-detect-virt": "exit 1",
+    }
+    for name, body in scripts.items():
+        (shim / name).write_text(f"#!/bin/sh\n{body}\n")
+        (shim / name).chmod(0o755)
+    for d in ("state", "run", "issue"):
+        (tmp_path / d).mkdir(exist_ok=True)
+    env = {
+        "PATH": f"{shim}:/usr/bin:/bin",
+        "GCONV_PATH": str(_image_gconv(tmp_path / "gconv") if not (tmp_path / "gconv").exists() else tmp_path / "gconv"),
+        "LANG": "C.UTF-8",
+        "STATE_DIRECTORY": str(tmp_path / "state"),
+        "RUNTIME_DIRECTORY": str(tmp_path / "run"),
+        "GUARDIAN_ISSUE_DIR": str(tmp_path / "issue"),
+        "GUARDIAN_CMDLINE": os.devnull,
+        "GUARDIAN_WAIT_ONLINE_S": "1",
+    }
+    proc = subprocess.run(["bash", str(FIRSTBOOT)], env=env, capture_output=True, text=True, timeout=60)
+    return proc, log
+
+
+def test_image_gconv_lacks_mtools_default_codepage(tmp_path: Path) -> None:
+    # Guards the premise: if the image kept IBM850 this test file would prove nothing new.
+    names = {p.name for p in _image_gconv(tmp_path / "g").iterdir()}
+    assert "IBM850.so" not in names and "ISO8859-1.so" in names
+
+
+def test_reads_the_esp_file_and_deletes_the_spent_token(generic: Path, tmp_path: Path) -> None:  # noqa: F811
+    conf = tmp_path / "enrol.conf"
+    conf.write_text("GUARDIAN_RELAY_ENDPOINT=10.78.0.1:8443\nGUARDIAN_BOOTSTRAP_TOKEN=tok-123\n")
+    disk = tmp_path / "device.raw"
+    subprocess.run([str(PERSONALISE), str(generic), str(disk), "--config", str(conf)], check=True, capture_output=True)
+    proc, log = _run(tmp_path, disk)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "config from ESP file" in proc.stdout
+    assert "--relay 10.78.0.1:8443" in log.read_text()
+    assert (tmp_path / "state" / "enrolled").exists()
+    gone = subprocess.run(["mtype", "-i", f"{disk}@@{2048 * 512}", "::/guardian/enrol.conf"],
+                          capture_output=True, env={"MTOOLS_SKIP_CHECK": "1", "PATH": "/usr/bin:/bin"})
+    assert gone.returncode != 0, "the spent token must be deleted from the ESP"
+
+
+def test_says_what_is_wrong_with_the_esp(generic: Path, tmp_path: Path) -> None:  # noqa: F811
+    proc, _ = _run(tmp_path, generic)  # an ESP without guardian/enrol.conf
+    assert proc.returncode == 75
+    assert "no /guardian/enrol.conf on the ESP" in proc.stdout
+    (tmp_path / "gconv" / "ISO8859-1.so").unlink()  # now unreadable as on the image before the fix
+    proc, _ = _run(tmp_path, generic)
+    assert proc.returncode == 75
+    assert "cannot read the ESP" in proc.stdout and "codepage" in proc.stdout
