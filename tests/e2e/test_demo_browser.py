@@ -176,19 +176,24 @@ def test_clip_plays_seeks_and_expired_token(demo_stack: DemoStack, browser, arti
     p.get_by_role("heading", name="Dashboard", level=1).wait_for()
     live_id = LIVE[0] if LIVE else ""
 
-    # Open a person event whose clip has been assembled on the edge (the live one, once it ended).
+    # Open a person event whose clip has been assembled on the edge (the live one, once it ended). Seeking
+    # needs room: a walker seen only briefly gives a clip of one GOP or two, so take the next event then.
     with api(stack) as client:
-        event = wait_for_clip(client, live_id, time.monotonic() + CLIP_WAIT_S)
-    p.goto(f"/events/{event['id']}")
-    p.get_by_role("heading", name=f"Person on {CAMERA}").wait_for()
-    p.locator("[data-clip-state=ready]").wait_for(timeout=30_000)
-    video = p.locator("video")
-    video.wait_for()
-
+        first = wait_for_clip(client, live_id, time.monotonic() + CLIP_WAIT_S)
+        others = [e for e in client.get("/api/v1/events", params={"label": "person"}).json()["items"]
+                  if e["has_clip"] and e["id"] != first["id"]]
+    durations: dict[str, float] = {}
+    for event in [first, *others[:5]]:
+        p.goto(f"/events/{event['id']}")
+        p.get_by_role("heading", name=f"Person on {CAMERA}").wait_for()
+        p.locator("[data-clip-state=ready]").wait_for(timeout=30_000)
+        p.locator("video").wait_for()
+        wait_until(p, "document.querySelector('video').readyState >= 1", 30_000)
+        durations[event["id"]] = duration = p.evaluate("document.querySelector('video').duration")
+        if duration > 4:
+            break
     # It plays: currentTime advances.
-    wait_until(p, "document.querySelector('video').readyState >= 1", 30_000)
-    duration = p.evaluate("document.querySelector('video').duration")
-    assert duration > 4, duration
+    assert duration > 4, durations
     p.evaluate("document.querySelector('video').muted = true; document.querySelector('video').play()")
     wait_until(p, "document.querySelector('video').currentTime > 1.0", 30_000)
     assert p.evaluate("document.querySelector('video').error") is None
