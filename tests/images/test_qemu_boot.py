@@ -23,7 +23,8 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         os.environ.get("GUARDIAN_QEMU_BOOT_TEST") != "1",
-        reason="QEMU TCG full boot does not fit the CI time budget; run scripts/boot-test.sh "
+        reason="opt-in: the QEMU TCG chain does not pass yet (the edge uplink does not start after "
+        "enrolment in QEMU, docs/images.md) and takes ~15 min; run scripts/boot-test.sh --build both "
         "(or set GUARDIAN_QEMU_BOOT_TEST=1)",
     ),
     pytest.mark.skipif(os.geteuid() != 0, reason="mkosi builds need root"),
