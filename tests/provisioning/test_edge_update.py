@@ -77,6 +77,10 @@ def test_good_release_rolls_out_broken_one_is_rolled_back_on_the_canary(
     lab.ssh(relay, f"cat > /usr/local/bin/lab-device-list <<'EOF'\n{LAB_DEVICE_LIST}EOF\nchmod 755 /usr/local/bin/lab-device-list")
     for device in ("dev-edge1", "dev-edge2"):
         _heartbeats(lab, relay, device, on=True)
+    # A unit that failed before the update (as a container's systemd-sysusers may) is not the release's
+    # doing: it must not turn a good update into a rollback.
+    lab.ssh(edges[0], "systemd-run --quiet --unit=lab-failed-before-update /bin/false; sleep 1; "
+                      "systemctl is-failed --quiet lab-failed-before-update")
     import os
     env = {**os.environ, "GUARDIAN_LAB": str(lab.workdir / "lab.json"), "GUARDIAN_RELEASES": str(good.parent),
            "GUARDIAN_APT_UPDATE": "0", "GUARDIAN_EDGE_EXTRA": "",
