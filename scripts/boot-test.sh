@@ -101,24 +101,6 @@ work = Path(sys.argv[1])
 pki = work / "pki"; pki.mkdir()
 ca_cert, ca_key = make_ca(pki, "Guardian boot-test CA")
 cert, key = make_server_cert(pki, ca_cert, ca_key, "relay", ["10.78.0.1"])
-# The edge runs Python 3.13, whose default TLS context verifies strictly (VERIFY_X509_STRICT): a
-# certificate without Authority Key Identifier fails ("Missing Authority Key Identifier"), and
-# tests/relay/pki.py adds none. Re-sign both here with SKI/AKI, as any real CA's certificates have.
-import datetime as dt
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-def _resign(path, signer_key, issuer_pub, extra_ski_of=None):
-    c = x509.load_pem_x509_certificate(path.read_bytes())
-    b = x509.CertificateBuilder().subject_name(c.subject).issuer_name(c.issuer).public_key(c.public_key()) \
-        .serial_number(c.serial_number).not_valid_before(c.not_valid_before_utc).not_valid_after(c.not_valid_after_utc)
-    for ext in c.extensions:
-        b = b.add_extension(ext.value, critical=ext.critical)
-    b = b.add_extension(x509.SubjectKeyIdentifier.from_public_key(c.public_key()), critical=False)
-    b = b.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_pub), critical=False)
-    path.write_bytes(b.sign(signer_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
-_ca_key = serialization.load_pem_private_key(ca_key.read_bytes(), None)
-_resign(ca_cert, _ca_key, _ca_key.public_key())
-_resign(cert, _ca_key, _ca_key.public_key())
 cloud_key, signing_key = tokens.generate_private_key(), tokens.generate_private_key()
 relay_creds, edge_creds = work / "cred-relay", work / "cred-edge"
 (relay_creds / "guardian.relay.tls.crt").write_bytes(cert.read_bytes())

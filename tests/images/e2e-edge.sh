@@ -9,8 +9,15 @@ say() { echo "GUARDIAN-CHECK e2e $*" >/dev/console; }
 deadline=$(( $(cut -d. -f1 /proc/uptime) + ${GUARDIAN_E2E_TIMEOUT:-900} ))
 late() { [ "$(cut -d. -f1 /proc/uptime)" -ge "$deadline" ]; }
 
+# The uplink's own words when it fails to start (once per failed start), for the test's failure message.
+shown=0
 until [ -e /var/lib/guardian-enrol/enrolled ] && [ "$(systemctl is-active guardian-edge-uplink.service)" = active ]; do
     late && { say "enrolled=no status=$(tr ' ' '_' </run/guardian-enrol/status 2>/dev/null)"; exit 1; }
+    restarts="$(systemctl show -P NRestarts guardian-edge-uplink.service)"
+    if [ "${restarts:-0}" -gt "$shown" ]; then
+        shown="$restarts"
+        journalctl -b --no-pager -o cat -n 25 -u guardian-edge-uplink.service | sed 's/^/GUARDIAN-LOG uplink: /' >/dev/console
+    fi
     sleep 2
 done
 say "enrolled=yes uptime=$(cut -d' ' -f1 /proc/uptime) status=$(tr ' ' '_' </run/guardian-enrol/status)"
@@ -21,12 +28,13 @@ as_edge=(systemd-run --quiet --wait --pipe --collect -p DynamicUser=yes -p User=
          /usr/lib/guardian/bin/python -c)
 "${as_edge[@]}" "
 from datetime import UTC, datetime
+from pathlib import Path
 from agents.edge.config import EdgeSettings
 from agents.edge.db import open_database
 from agents.edge.events.store import EventRow, EventStore
 from agents.edge.uplink.state import database_path
 from guardian.runtime.config import load_settings
-s = load_settings(EdgeSettings, '/etc/guardian/edge.toml')
+s = load_settings(EdgeSettings, Path('/etc/guardian/edge.toml'))
 _, sessions = open_database(database_path(s))
 now = datetime.now(UTC)
 EventStore(sessions).save(EventRow(id='$event_id', camera='boot-test', label='person', model='boot-test@0',

@@ -4,7 +4,9 @@
 # (read-only, as the relay's dynamic user). Prints GUARDIAN-CHECK e2e … lines.
 set -u
 say() { echo "GUARDIAN-CHECK e2e $*" >/dev/console; }
-deadline=$(( $(cut -d. -f1 /proc/uptime) + ${GUARDIAN_E2E_TIMEOUT:-900} ))
+# The relay waits on the edge, which boots, enrols and starts its agents first: give it at least 600 s.
+wait_s=${GUARDIAN_E2E_TIMEOUT:-900}; [ "$wait_s" -ge 600 ] || wait_s=600
+deadline=$(( $(cut -d. -f1 /proc/uptime) + wait_s ))
 query() {
     systemd-run --quiet --wait --pipe --collect -p DynamicUser=yes -p User=guardian-relay -p Group=guardian-relay \
         -p StateDirectory=guardian-relay /usr/lib/guardian/bin/python -c "

@@ -151,7 +151,12 @@ class CameraPipeline:
 class DetectionService:
     """The detector process's work; :class:`DetectorAgent` runs it under the service runner."""
 
-    def __init__(self, settings: EdgeSettings, metrics: AgentMetrics, media: EventMedia | None = None) -> None:
+    def __init__(
+        self, settings: EdgeSettings, metrics: AgentMetrics, media: EventMedia | None = None, load_model: bool = True
+    ) -> None:
+        """``load_model=False`` leaves the first load to :meth:`check_reload` (the service's supervisor
+        runs it in the background, after READY): compiling a model can take minutes (a GPU without a
+        compile cache, a first boot under emulation), longer than systemd should wait for start-up."""
         self.settings = settings
         d = settings.detection
         self.metrics = DetectorMetrics(metrics)
@@ -188,10 +193,12 @@ class DetectionService:
         self.detector: Detector | None = None
         self.model_problem = ""  # why there is no model, while there is none
         self._active_token = self.store.active_token()
-        try:
-            self.detector = self._load(self._initial_model())
-        except ModelError as exc:
-            self._no_model(exc)
+        self.loading = not load_model  # the first load is still to come
+        if load_model:
+            try:
+                self.detector = self._load(self._initial_model())
+            except ModelError as exc:
+                self._no_model(exc)
         self.started = False
         self.pipelines = {c.name: CameraPipeline(self, c) for c in settings.cameras if c.enabled}
         self.event_thread = threading.Thread(target=self._event_loop, name="detect-events", daemon=True)
@@ -204,6 +211,8 @@ class DetectionService:
     @property
     def status(self) -> str:
         """One line for systemd's STATUS= (``systemctl status``)."""
+        if self.loading:
+            return f"loading the model {self.settings.detection.model} (recording is not affected)"
         if self.detector is None:
             return f"waiting for a model: {self.model_problem}"
         return f"detecting with {self.detector.ref} on {len(self.pipelines)} camera(s)"
@@ -273,6 +282,8 @@ class DetectionService:
             if str(exc) != self.model_problem:
                 self._no_model(exc)
             return False
+        finally:
+            self.loading = False
         self.detector, self.model_problem = detector, ""
         for p in self.pipelines.values():
             p.events.model_ref = detector.ref
@@ -347,11 +358,11 @@ class DetectorAgent:
         self._metrics_server: MetricsServer | None = None
 
     async def start(self, ctx: ServiceContext) -> None:
-        self.service = await asyncio.to_thread(DetectionService, self.settings, self.metrics)
+        # READY once the database, metrics and event thread are up; the model loads right after, in the
+        # background (the supervisor's first check_reload), with STATUS= saying so.
+        self.service = await asyncio.to_thread(DetectionService, self.settings, self.metrics, load_model=False)
         self._metrics_server = serve_metrics(self.settings.metrics, self.metrics)
         self.service.start()
-        if self.service.detector is None:
-            log.warning("waiting_for_model", status=self.service.status)
         ctx.tasks.create_task(self._supervise(ctx), name="supervise")
 
     async def _supervise(self, ctx: ServiceContext) -> None:
@@ -359,19 +370,28 @@ class DetectorAgent:
         interval = self.settings.models.reload_interval_s
         last_check = 0.0
         status = ""
-        while True:
-            # READY=1 has gone out by now (the runner sends it when start() returns); STATUS= follows it.
-            if self.service.status != status:
-                status = self.service.status
-                ctx.notifier.status(status)
-            # Progress = the event thread is turning (it wakes at least twice a second); a camera that is
-            # away is the reader's business (it reconnects), not a reason to restart the detector.
-            if time.monotonic() - self.service.heartbeat < 10.0:
-                ctx.watchdog.progress()
-            if time.monotonic() - last_check >= interval:
-                last_check = time.monotonic()
-                await asyncio.to_thread(self.service.check_reload)
-            await asyncio.sleep(1.0)
+        # Model checks and loads run beside this loop, so STATUS= and the watchdog keep going while a
+        # model compiles; the next check starts once the previous one has finished.
+        reload: asyncio.Future[bool] | None = None
+        try:
+            while True:
+                # READY=1 has gone out by now (the runner sends it when start() returns); STATUS= follows it.
+                if self.service.status != status:
+                    status = self.service.status
+                    ctx.notifier.status(status)
+                # Progress = the event thread is turning (it wakes at least twice a second); a camera that is
+                # away is the reader's business (it reconnects), not a reason to restart the detector.
+                if time.monotonic() - self.service.heartbeat < 10.0:
+                    ctx.watchdog.progress()
+                if (reload is None or reload.done()) and time.monotonic() - last_check >= interval:
+                    if reload is not None:
+                        reload.result()  # an unexpected error ends the agent (and systemd restarts it)
+                    last_check = time.monotonic()
+                    reload = asyncio.ensure_future(asyncio.to_thread(self.service.check_reload))
+                await asyncio.sleep(1.0)
+        finally:
+            if reload is not None:
+                reload.cancel()  # the thread finishes on its own; nothing waits for it any more
 
     async def close(self) -> None:
         if self.service is not None:

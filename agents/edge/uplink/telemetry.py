@@ -30,6 +30,9 @@ from agents.edge import outbox
 from agents.edge.config import CameraSettings
 from agents.edge.outbox import OutboxKind
 from guardian.contracts.edge.v1 import uplink_pb2
+from guardian.runtime.logging import get_logger
+
+log = get_logger("guardian.edge.telemetry")
 
 
 class CameraStatusSource(Protocol):
@@ -252,7 +255,11 @@ class TelemetrySampler:
         self.inference = inference
         self.tunnel_health = tunnel_health
         self.agent_version = agent_version
-        self._last_cpu = _cpu_times()
+        try:
+            self._last_cpu = _cpu_times()
+        except OSError as exc:  # telemetry is not worth failing the uplink for; sample() reports it
+            log.warning("cpu_times_unavailable", error=str(exc))
+            self._last_cpu = (0, 0)
 
     def sample(self) -> uplink_pb2.Telemetry:
         total, idle = _cpu_times()

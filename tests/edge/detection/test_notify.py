@@ -1,5 +1,6 @@
-"""``guardian-edge run-detector`` as systemd runs a Type=notify unit: READY=1 after set-up (the model
-loaded), and without a model READY=1 all the same with a STATUS= saying what is missing — no hang, no
+"""``guardian-edge run-detector`` as systemd runs a Type=notify unit: READY=1 after set-up, before the
+model is compiled (which can take minutes on a first boot), with STATUS= saying it is loading and then
+what it detects with; without a model READY=1 all the same with a STATUS= saying what is missing — no hang, no
 restart loop — and detection starts by itself once a model is in the store."""
 
 from __future__ import annotations
@@ -57,17 +58,20 @@ def _receive(sock: socket.socket, until: str, timeout: float, seen: list[str], p
     raise AssertionError(f"no {until} within {timeout} s; got {seen}:\n{proc.log()[-2000:]}")
 
 
-def test_ready_after_the_model_is_loaded(tmp_path, notify_socket, model_store):
+def test_ready_then_the_model_loads_in_the_background(tmp_path, notify_socket, model_store):
     path, sock = notify_socket
     detector = EdgeProcess("run-detector", _config(tmp_path, model_store.root), tmp_path,
                            extra_env={"NOTIFY_SOCKET": str(path)}).start()
     seen: list[str] = []
     try:
         _receive(sock, "READY=1", 60, seen, detector)
-        log = detector.log()
-        assert '"event": "model_loaded"' in log  # set-up done before READY
-        status = _receive(sock, "STATUS=", 10, seen, detector)
+        loading = _receive(sock, "STATUS=", 10, seen, detector)
+        assert loading.startswith("STATUS=loading the model nanodet"), loading
+        status = _receive(sock, "STATUS=detecting", 60, seen, detector)
         assert "detecting with nanodet@v1" in status
+        assert '"event": "model_loaded"' in detector.log()
+        # READY came first: the order systemd saw was READY, loading, detecting.
+        assert seen.index("READY=1") < seen.index(loading) < seen.index(status)
         assert detector.metric("guardian_edge_detection_model_loaded") == 1
         detector.proc.send_signal(signal.SIGTERM)
         _receive(sock, "STOPPING=1", 10, seen, detector)
