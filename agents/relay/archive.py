@@ -168,7 +168,8 @@ class ArchiveService(archive_pb2_grpc.ArchiveServicer):
         self.max_object_bytes = max_object_bytes
         self.verify_reread = verify_reread
         self._lock = asyncio.Lock()
-        ArchiveObject.__table__.create(sessions.kw["bind"], checkfirst=True)  # type: ignore[attr-defined]
+        with sessions.begin() as session:  # a write transaction (BEGIN IMMEDIATE), like every writer
+            ArchiveObject.__table__.create(session.connection(), checkfirst=True)  # type: ignore[attr-defined]
         self.uploads = metrics.counter("archive", "uploads_total", "Archive uploads by result.", ("result",))
         for result in ("stored", "over_quota", "failed"):
             self.uploads.labels(result)

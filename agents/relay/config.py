@@ -125,6 +125,12 @@ class CloudSettings(Section):
     interval_s: float = Field(1.0, gt=0, description="Pause between forwarding rounds when idle.")
     timeout_s: float = Field(10.0, gt=0, description="HTTP timeout per request.")
     backoff_max_s: float = Field(60.0, gt=0, description="Longest pause between retries.")
+    revocation_poll_s: float = Field(
+        30.0,
+        gt=0,
+        description="How often the cloud's revocation list (GET /api/v1/relay/revocations) is fetched: revoked "
+        "devices lose their tunnel peer and uplink, revoked bootstrap tokens can no longer enrol.",
+    )
 
 
 class RelaySettings(AgentSettings):

@@ -1,7 +1,15 @@
-"""The relay's SQLite database (WAL, synchronous=FULL): device registry, used tokens, event cache.
+"""The relay's SQLite database (WAL, synchronous=FULL): device registry, used and revoked tokens, event cache.
 
 An acknowledgement to the edge is only sent after the commit that stored the item, and the edge deletes
 its copy only then, so a relay crash or power cut never loses an acknowledged event.
+
+Transactions (as in :mod:`agents.edge.db`): SQLAlchemy, not the sqlite3 module, begins them. An explicit
+``session.begin()`` / ``sessions.begin()`` is a write transaction and starts with ``BEGIN IMMEDIATE``: it
+takes the write lock up front, waiting up to ``busy_timeout`` for it. A deferred transaction that reads
+and then writes (enrolment's token and address checks, the uplink's batch store, revocation) would fail
+at once with "database is locked" (SQLITE_BUSY_SNAPSHOT, no waiting) when another writer (another
+thread, or the ``guardian-relay`` CLI) committed in between. Sessions used without ``begin()`` are
+readers: plain ``BEGIN``.
 """
 
 from __future__ import annotations
@@ -23,7 +31,11 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, SessionTransaction, mapped_column, sessionmaker
+
+# Connection execution option: begin with BEGIN IMMEDIATE (a write transaction).
+IMMEDIATE = "relay_begin_immediate"
 
 
 def utcnow() -> datetime:
@@ -86,6 +98,17 @@ class UsedToken(RelayBase):
     reported: Mapped[bool] = mapped_column(Boolean, default=False)  # told the cloud it was consumed
 
 
+class RevokedToken(RelayBase):
+    """A bootstrap token the cloud listed as revoked (``GET /api/v1/relay/revocations``): enrolment with it
+    is refused. Kept until the token would have expired anyway."""
+
+    __tablename__ = "revoked_tokens"
+
+    nonce: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    learned_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class CachedEvent(RelayBase):
     """An event with its full metadata; only a summary of it ever goes to the cloud."""
 
@@ -130,7 +153,20 @@ class TelemetrySample(RelayBase):
     __table_args__ = (Index("ix_telemetry_device_received", "device_id", "received_at"),)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+class RelaySession(Session):
+    """A session whose explicit transactions are write transactions (``BEGIN IMMEDIATE``)."""
+
+    def begin(self, nested: bool = False) -> SessionTransaction:
+        transaction = super().begin(nested=nested)
+        if not nested:
+            # Procure the connection now, so the transaction starts with the write lock.
+            self.connection(execution_options={IMMEDIATE: True})
+        return transaction
+
+
+def _sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # Leave transaction control to SQLAlchemy (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
@@ -138,9 +174,21 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def open_database(path: Path) -> tuple[Engine, sessionmaker]:
+def _sqlite_begin(connection: Connection) -> None:
+    immediate = connection.get_execution_options().get(IMMEDIATE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def open_database(path: Path) -> tuple[Engine, sessionmaker[RelaySession]]:
+    """Open (and create if needed) the relay database at ``path``; returns the engine and a session factory."""
     path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(f"sqlite:///{path}", future=True)
-    event.listen(engine, "connect", _sqlite_pragmas)
-    RelayBase.metadata.create_all(engine)
-    return engine, sessionmaker(engine, expire_on_commit=False)
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+    # The relay and the CLI may open the file together: one write transaction creates what is missing
+    # (new tables too, on an existing database), the other waits for it and finds everything in place.
+    with engine.connect() as connection:
+        connection.execution_options(**{IMMEDIATE: True})
+        with connection.begin():
+            RelayBase.metadata.create_all(connection)
+    return engine, sessionmaker(engine, class_=RelaySession, expire_on_commit=False)

@@ -87,6 +87,11 @@ class CloudClient:
         headers["Content-Type"] = "application/json"
         return await self.http.post(path, content=body, headers=headers)
 
+    async def get(self, path: str) -> httpx.Response:
+        """A signed GET (``path`` exactly as sent, query string included)."""
+        headers = tokens.sign_relay_request(self.key, relay_id=self.settings.relay_id, method="GET", path=path)
+        return await self.http.get(path, headers=headers)
+
     async def ingest(self, batch: ingest_pb2.IngestBatch) -> ingest_pb2.IngestResult:
         body = json_format.MessageToJson(batch, indent=None).encode()
         response = await self.post(INGEST_PATH, body)

@@ -3,7 +3,9 @@
 Bootstrap tokens are minted by the cloud and verified here offline (:mod:`guardian.tokens`, with the
 cloud's public keys from the config). Single use is enforced by this relay: the token's nonce is stored
 in ``used_tokens`` in the same transaction that registers the device (a primary key, so two concurrent
-enrolments with one token cannot both commit). Every refusal leaves the registry unchanged.
+enrolments with one token cannot both commit). Tokens the cloud revoked (learned by
+:mod:`agents.relay.revocations`) are in ``revoked_tokens`` and refused like used ones. Every refusal
+leaves the registry unchanged.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.common.wireguard import valid_public_key
-from agents.relay.db import Device, UsedToken, utcnow
+from agents.relay.db import Device, RevokedToken, UsedToken, utcnow
 from agents.relay.errors import EnrolmentRefused, UnknownDevice
 from guardian import tokens
 from guardian.runtime.logging import get_logger
@@ -90,6 +92,10 @@ class Registry:
         with self.sessions() as session, session.begin():
             if session.get(UsedToken, grant.nonce) is not None:
                 raise EnrolmentRefused("token_used", "bootstrap token was already used", 409)
+            if session.get(RevokedToken, grant.nonce) is not None:
+                raise EnrolmentRefused(
+                    "token_revoked", "bootstrap token was revoked; ask the tenant admin for a new one", 409
+                )
             owner = session.scalars(select(Device).where(Device.public_key == public_key)).first()
             if owner is not None and owner.device_id != device_id:
                 raise EnrolmentRefused("key_in_use", "that public key belongs to another device", 409)
@@ -156,26 +162,37 @@ class Registry:
         with self.sessions() as session:
             return list(session.scalars(select(Device).where(Device.revoked_at.is_(None)).order_by(Device.device_id)))
 
-    def revoke(self, device_id: str) -> Device:
-        return revoke_device(self.sessions, device_id)
+    def revoke(self, device_id: str, source: str = "local") -> Device:
+        return revoke_device(self.sessions, device_id, source)
 
     def forget_expired_tokens(self) -> int:
+        """Forget used and revoked token nonces whose tokens have expired (they are refused as expired)."""
         from sqlalchemy import delete
 
+        now = utcnow()
         with self.sessions() as session, session.begin():
-            result = session.execute(delete(UsedToken).where(UsedToken.expires_at < utcnow()))
-            return result.rowcount or 0
+            used = session.execute(delete(UsedToken).where(UsedToken.expires_at < now)).rowcount or 0
+            revoked = session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now)).rowcount or 0
+            return used + revoked
 
 
-def revoke_device(sessions: sessionmaker, device_id: str) -> Device:
-    """Revoke a device: its peer is removed and its streams closed by the running relay."""
+def revoke_device(sessions: sessionmaker, device_id: str, source: str = "local") -> Device:
+    """Revoke a device: its peer is removed and its streams closed by the running relay.
+
+    The one revocation path: ``guardian-relay device revoke`` (``source="local"``) and the cloud's
+    revocation list (``source="cloud"``, :mod:`agents.relay.revocations`). Revoking twice changes nothing.
+    """
     with sessions() as session, session.begin():
         device = session.get(Device, device_id)
         if device is None:
             raise UnknownDevice(device_id)
-        if device.revoked_at is None:
+        changed = device.revoked_at is None
+        if changed:
             device.revoked_at = utcnow()
             device.status = "offline"
             device.status_reason = "revoked"
-    log.info("device_revoked", device=device_id)
+    if changed:
+        log.info("device_revoked", device=device_id, source=source)
+    else:
+        log.info("device_already_revoked", device=device_id, source=source)
     return device

@@ -2,8 +2,8 @@
 
 Start order: database → WireGuard interface and peers (wireguard mode) → gRPC Uplink server on the
 tunnel address → HTTPS enrolment (public address, and the tunnel address for key rotation) with the
-browser media endpoint mounted at ``/media`` → the reconcile, forwarding and cleanup loops. READY
-follows (``run_agent``).
+browser media endpoint mounted at ``/media`` → the reconcile, forwarding, revocation-poll and cleanup
+loops. READY follows (``run_agent``).
 
 tls mode (the local demo only, see agents/relay/README.md): no WireGuard; the Uplink server requires a
 client certificate from the relay's device CA, enrolment issues those certificates, and the relay calls
@@ -39,6 +39,7 @@ from agents.relay.media import EdgeMediaClient
 from agents.relay.media_http import MediaEndpoint, create_media_app, registry_lookup
 from agents.relay.pki import DeviceCA
 from agents.relay.registry import Registry
+from agents.relay.revocations import RevocationPoller
 from agents.relay.tunnel import RelayTunnel
 from guardian import tokens
 from guardian.runtime.errors import ConfigError
@@ -206,6 +207,15 @@ class RelayAgent:
             self._cloud = self._cloud or CloudClient(s.cloud, load_signing_key(s.cloud.signing_key_file))
             forwarder = Forwarder(s.cloud, self.cache, self.health, self._cloud, self.metrics)
             ctx.tasks.create_task(forwarder.run(ctx.watchdog.progress), name="forwarder")
+            self.revocations = RevocationPoller(s.cloud, sessions, self._cloud, self.metrics, self._cloud_revoked)
+            ctx.tasks.create_task(self.revocations.run(ctx.watchdog.progress), name="revocations")
+
+    def _cloud_revoked(self, device_ids: list[str]) -> None:
+        """Devices the cloud revoked, now revoked in the registry: act now rather than at the next round."""
+        self._reconcile_now.set()  # wireguard mode: their peers leave the interface
+        for device_id in device_ids:
+            if self.uplink.active.get(device_id):
+                self.uplink.disconnect(device_id)  # open streams end (in tls mode too)
 
     def _server_credentials(self) -> grpc.ServerCredentials:
         e = self.settings.enrolment

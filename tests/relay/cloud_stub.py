@@ -3,6 +3,7 @@
 ``POST /api/v1/ingest`` takes an ``IngestBatch`` in proto3 JSON, checks the relay's request signature
 (:func:`guardian.tokens.verify_relay_request`, nonce replay refused), stores what it received
 verbatim (the raw JSON of each summary and health report) in SQLite, and answers an ``IngestResult``.
+``GET /api/v1/relay/revocations`` (signed too) answers an empty list.
 Run it as a process (HTTPS with the test CA's certificate)::
 
     python -m tests.relay.cloud_stub --db cloud.db --relay-key PUBLIC --cert c.pem --key c.key --port 9443
@@ -89,6 +90,12 @@ def create_app(db_path: str, relay_keys: dict[str, str], fail_first: int = 0) ->
             events_accepted=accepted, events_duplicate=duplicate, health_accepted=len(raw.get("health", []))
         )
         return json.loads(json_format.MessageToJson(result, always_print_fields_with_no_presence=True))
+
+    @app.get("/api/v1/relay/revocations")
+    async def revocations(request: Request) -> list[dict[str, str]]:
+        """Nothing revoked (tests of revocation use the real cloud: tests/relay/cloud_real.py)."""
+        await authenticate(request, await request.body())
+        return []
 
     @app.post("/api/v1/relay/bootstrap/consume")
     async def consume(request: Request) -> dict[str, str]:

@@ -3,8 +3,9 @@
 ``Lab`` creates a relay namespace and an edge namespace joined by a veth pair (the "internet" between
 the relay's public address and the edge), writes the PKI, tokens and configs, and starts the real
 programs inside the namespaces: ``guardian-relay run``, ``guardian-edge enrol`` / ``run-uplink``, and
-a cloud stub (the ingestion contract) on the relay's loopback. Names carry a per-lab id so parallel
-runs do not clash (WireGuard's control sockets in /run/wireguard are shared by all namespaces).
+on the relay's loopback a cloud stub (the ingestion contract) or the real cloud app
+(``start_real_cloud``). Names carry a per-lab id so parallel runs do not clash (WireGuard's control
+sockets in /run/wireguard are shared by all namespaces).
 Everything is torn down on exit, also after a failure: the processes the lab started (by pid), the
 wireguard-go daemons left in its namespaces (by pid), the namespaces.
 """
@@ -251,6 +252,20 @@ ack_timeout_s = 10.0
         )
         wait_for(lambda: self.cloud_db.exists() and self.port_open(self.ns_relay, "127.0.0.1", CLOUD_PORT), 20, "cloud stub")
 
+    def start_real_cloud(self, values: dict[str, object]) -> None:
+        """The real cloud app (:mod:`tests.relay.cloud_real`) on the relay's loopback over HTTPS, with
+        ``values`` (CloudSettings; its database prepared with :func:`tests.relay.cloud_real.prepare`)."""
+        from tests.relay.cloud_real import write_settings
+
+        settings = write_settings(self.dir / "cloud-settings.json", values)
+        self._start(
+            "cloud",
+            self.ns_relay,
+            [PYTHON, "-m", "tests.relay.cloud_real", "--settings", str(settings), "--port", str(CLOUD_PORT),
+             "--cert", str(self.cloud_cert), "--key", str(self.cloud_key)],
+        )
+        wait_for(lambda: self.port_open(self.ns_relay, "127.0.0.1", CLOUD_PORT), 30, "the cloud")
+
     def start_relay(self) -> None:
         self._start("relay", self.ns_relay, [PYTHON, "-m", "agents.relay.cli", "run", "-c", str(self.relay_config)])
         wait_for(lambda: self.port_open(self.ns_relay, RELAY_PUBLIC, ENROL_PORT), 30, "relay enrolment endpoint",)
@@ -258,14 +273,14 @@ ack_timeout_s = 10.0
     def start_edge(self) -> subprocess.Popen[bytes]:
         return self._start("edge", self.ns_edge, [PYTHON, "-m", "agents.edge.cli", "run-uplink", "-c", str(self.edge_config)])
 
-    def enrol(self, token: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    def enrol(self, token: str, *extra: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
         token_file = self.dir / f"token-{secrets.token_hex(4)}"
         token_file.write_text(token)
         token_file.chmod(0o600)
         env = {k: v for k, v in os.environ.items() if not k.startswith("GUARDIAN_")}
         env["PYTHONPATH"] = str(ROOT)
         proc = subprocess.run(
-            ["ip", "netns", "exec", self.ns_edge, PYTHON, "-m", "agents.edge.cli", "enrol", "-c", str(self.edge_config),
+            ["ip", "netns", "exec", self.ns_edge, PYTHON, "-m", "agents.edge.cli", "enrol", "-c", str(config or self.edge_config),
              "--relay", f"{RELAY_PUBLIC}:{ENROL_PORT}", "--token-file", str(token_file), *extra],
             capture_output=True, text=True, env=env, cwd=ROOT, timeout=60,
         )
