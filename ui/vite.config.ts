@@ -23,6 +23,8 @@ const cloud = process.env.GUARDIAN_CLOUD_URL ?? "http://127.0.0.1:8000";
 export default defineConfig({
   plugins: [react(), spaFallback()],
   build: { sourcemap: false, chunkSizeWarningLimit: 400 },
+  // The archive opener's worker (src/archive/open.worker.ts) is a module worker: ES output, and chunks.
+  worker: { format: "es" },
   server: { proxy: { "/api": { target: cloud, changeOrigin: false }, "/healthz": cloud } },
-  test: { environment: "node", include: ["src/**/*.test.ts"] },
+  test: { environment: "node", include: ["src/**/*.test.ts", "src/**/*.test.tsx"] },
 });

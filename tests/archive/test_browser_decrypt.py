@@ -162,6 +162,8 @@ def test_browser_decrypts_and_plays_archived_clip(tmp_path, seaweed, cloud_app, 
             video.wait_for()
             assert video.get_attribute("data-sha256") == plain_sha  # exactly the original bytes
             assert video.get_attribute("src").startswith("blob:")
+            # Argon2id and the decryption ran in a Web Worker, not on the page's main thread.
+            assert video.get_attribute("data-opened-in") == "worker"
             page.evaluate("v => { v.muted = true; return v.play(); }", video.element_handle())
             page.wait_for_function("v => v.currentTime > 1.0 && !v.paused", arg=video.element_handle())
             assert page.evaluate("v => [v.videoWidth, v.videoHeight]", video.element_handle()) == [768, 576]

@@ -152,6 +152,14 @@ def test_live_person_event_and_tenant_isolation(demo_stack: DemoStack, browser, 
     q.get_by_text("This event could not be loaded").wait_for()
     other.shot("event-not-theirs")
     other.close()
+
+    # Meanwhile the demo tenant's event page stayed open: once the event has ended and its clip is on
+    # the edge, a later version of the event arrives over the live stream and the player appears in
+    # place, without a reload.
+    p.locator("[data-clip-state=ready] video").wait_for(timeout=CLIP_WAIT_S * 1000)
+    assert p.evaluate("window.__noReload") is True
+    assert p.get_by_role("heading", name=f"Person on {CAMERA}").is_visible()
+    admin.shot("event-detail-clip-arrived")
     admin.close()
     LIVE.append(live_id)
 

@@ -1,4 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from "react";
+import type { EventPublic } from "./api/types";
+import { LiveEvents, type LiveStatus } from "./state/live";
 
 export interface AsyncState<T> {
   data: T | undefined;
@@ -54,4 +56,36 @@ export function useDocumentTitle(title: string): void {
   useEffect(() => {
     document.title = title ? `${title} · Guardian` : "Guardian";
   }, [title]);
+}
+
+export interface LiveHandlers {
+  onEvent: (event: EventPublic) => void;
+  onStatus?: (status: LiveStatus) => void;
+  /** The stream is open again after a gap (it does not replay what was missed). */
+  onResync?: () => void;
+  /** Renew the access cookie; true when it worked. */
+  refresh: () => Promise<boolean>;
+}
+
+/**
+ * The live event stream at `url` (state/live.ts) while the component is mounted; none while `url` is
+ * null. A new `url` reconnects; new handlers do not (the latest ones are called).
+ */
+export function useLiveEvents(url: string | null, handlers: LiveHandlers): void {
+  const latest = useRef(handlers);
+  useEffect(() => {
+    latest.current = handlers;
+  });
+  useEffect(() => {
+    if (url === null) return;
+    const stream = new LiveEvents({
+      url,
+      onEvent: (event) => latest.current.onEvent(event),
+      onStatus: (status) => latest.current.onStatus?.(status),
+      onResync: () => latest.current.onResync?.(),
+      refresh: () => latest.current.refresh(),
+    });
+    stream.start();
+    return () => stream.stop();
+  }, [url]);
 }

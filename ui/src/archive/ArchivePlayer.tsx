@@ -1,10 +1,10 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import { useServices } from "../context";
 import { Loading } from "../components/Feedback";
+import { useNow } from "../hooks";
 import { formatDateTime } from "../state/format";
 import { archivesApi } from "./api";
-import { sha256, toHex } from "./cid";
-import { openArchive } from "./decrypt";
+import { openArchivedClip, type OpenClipOptions } from "./opener";
 import { archiveMessage, canRetrySecret, downloadVerified, percent, toFailure, type ArchiveView } from "./player";
 
 const MIB = 1024 * 1024;
@@ -13,23 +13,23 @@ function mib(bytes: number): string {
   return `${(bytes / MIB).toFixed(1)} MiB`;
 }
 
-/** Let React paint the new state before a long synchronous step (Argon2id in WASM blocks the thread). */
-function nextPaint(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 16));
-}
-
 /**
  * "Play archived copy": the off-site, end-to-end encrypted copy of the event's clip. Fetched from the
  * store, checked against its CID, then opened in this tab with the archive secret the viewer types.
- * The secret lives only in the password field until it is read; it is never stored or sent.
+ * The secret lives only in the password field until it is read; it is never stored or sent. Key
+ * derivation and decryption run in a Web Worker (opener.ts): the page shows their progress and can
+ * cancel them. `createWorker` is for tests (null: on this thread).
  */
-export function ArchivePlayer({ eventId, label }: { eventId: string; label: string }) {
+export function ArchivePlayer({ eventId, label, createWorker }: {
+  eventId: string; label: string; createWorker?: OpenClipOptions["createWorker"];
+}) {
   const { api } = useServices();
   const archives = useMemo(() => archivesApi(api.client), [api]);
   const [view, setView] = useState<ArchiveView>({ kind: "checking" });
   const bytes = useRef<Uint8Array<ArrayBuffer> | null>(null);
   const secretField = useRef<HTMLInputElement>(null);
   const alive = useRef(true);
+  const opening = useRef<AbortController | null>(null);
 
   const set = useCallback((next: ArchiveView) => {
     if (alive.current) setView(next);
@@ -46,6 +46,8 @@ export function ArchivePlayer({ eventId, label }: { eventId: string; label: stri
     return () => {
       alive.current = false;
       bytes.current = null;
+      opening.current?.abort(); // ends the worker
+      opening.current = null;
     };
   }, [archives, eventId, set]);
 
@@ -88,24 +90,27 @@ export function ArchivePlayer({ eventId, label }: { eventId: string; label: stri
     field.value = ""; // never kept: not in state, not in the DOM after this point
     if (!secret) return;
     set({ kind: "deriving", record });
-    await nextPaint();
+    const controller = new AbortController();
+    opening.current = controller;
     try {
-      const opened = await openArchive(file, secret, {
+      const opened = await openArchivedClip(file, secret, {
+        signal: controller.signal,
+        createWorker,
         onProgress: (p) => {
-          if (p.phase === "decrypt") set({ kind: "decrypting", record, done: p.done, total: p.total });
+          if (p.phase === "decrypt" && !controller.signal.aborted) set({ kind: "decrypting", record, done: p.done, total: p.total });
         },
       });
-      const plain = new Uint8Array(opened.size);
-      let offset = 0;
-      for (const part of opened.parts) {
-        plain.set(part, offset);
-        offset += part.length;
-      }
-      const digest = toHex(await sha256(plain));
-      const url = URL.createObjectURL(new Blob([plain], { type: "video/mp4" }));
+      const url = URL.createObjectURL(new Blob([opened.plain], { type: "video/mp4" }));
       bytes.current = null;
-      set({ kind: "playing", record, url, sha256: digest, size: opened.size, deriveMs: opened.deriveMs, decryptMs: opened.decryptMs });
+      set({
+        kind: "playing", record, url, sha256: opened.sha256, size: opened.plain.length, deriveMs: opened.deriveMs,
+        decryptMs: opened.decryptMs, openedIn: opened.openedIn,
+      });
     } catch (error) {
+      if (controller.signal.aborted) {
+        set({ kind: "need-secret", record, wrongSecret: false }); // cancelled: the download is kept
+        return;
+      }
       const failure = toFailure(error);
       if (canRetrySecret(failure)) {
         set({ kind: "need-secret", record, wrongSecret: true });
@@ -113,7 +118,13 @@ export function ArchivePlayer({ eventId, label }: { eventId: string; label: stri
         bytes.current = null;
         set({ kind: "failed", record, failure });
       }
+    } finally {
+      if (opening.current === controller) opening.current = null;
     }
+  }
+
+  function cancelOpening() {
+    opening.current?.abort();
   }
 
   return (
@@ -159,17 +170,18 @@ export function ArchivePlayer({ eventId, label }: { eventId: string; label: stri
           <button type="submit" className="button">Decrypt and play</button>
         </form>
       )}
-      {view.kind === "deriving" && <Loading label="Deriving the key from your secret (Argon2id)…" />}
+      {view.kind === "deriving" && <KeyDerivation onCancel={cancelOpening} />}
       {view.kind === "decrypting" && (
         <div role="status">
           <p>Decrypting… chunk {view.done} of {view.total}</p>
           <progress max={100} value={percent(view.done, view.total)} aria-label="Decryption progress" />
+          <CancelButton onCancel={cancelOpening} />
         </div>
       )}
       {view.kind === "playing" && (
         <div className="player">
           <video src={view.url} controls autoPlay playsInline data-sha256={view.sha256} data-derive-ms={Math.round(view.deriveMs)}
-                 data-decrypt-ms={Math.round(view.decryptMs)} aria-label={`Archived copy of ${label}`} />
+                 data-decrypt-ms={Math.round(view.decryptMs)} data-opened-in={view.openedIn} aria-label={`Archived copy of ${label}`} />
           <p className="muted">
             Decrypted in this browser: {mib(view.size)}, every chunk authenticated, content ID {view.record.cid.slice(0, 16)}… verified.
           </p>
@@ -187,5 +199,33 @@ export function ArchivePlayer({ eventId, label }: { eventId: string; label: stri
         </div>
       )}
     </section>
+  );
+}
+
+/**
+ * Argon2id has no progress of its own to report: an indeterminate bar and the seconds spent, which keep
+ * moving because the work is in a worker (the page stays responsive).
+ */
+function KeyDerivation({ onCancel }: { onCancel: () => void }) {
+  const [startedAt] = useState(() => Date.now());
+  const seconds = Math.floor((useNow(1000).getTime() - startedAt) / 1000);
+  return (
+    <div role="status">
+      <p>
+        Deriving the key from your secret (Argon2id)…{" "}
+        <span className="muted" aria-hidden="true">{seconds > 0 ? `${seconds} s` : ""}</span>
+      </p>
+      <progress aria-label="Key derivation in progress" />
+      <p className="muted small">This deliberately slow step protects your secret; it usually takes a few seconds.</p>
+      <CancelButton onCancel={onCancel} />
+    </div>
+  );
+}
+
+function CancelButton({ onCancel }: { onCancel: () => void }) {
+  return (
+    <button type="button" className="button secondary" onClick={onCancel}>
+      Cancel
+    </button>
   );
 }

@@ -1,7 +1,7 @@
 // Opening an archived clip in the browser (docs/archive-format.md, "Opening a file"): Argon2id in WASM
 // (hash-wasm) for the key-encryption key, WebCrypto AES-256-GCM for the key unwrap and every chunk.
 // Pure functions: bytes in, bytes out; no network, no storage. The secret is only ever an argument.
-import { subtle } from "./cid";
+import { sha256, subtle, toHex } from "./cid";
 import { ArchiveError } from "./errors";
 import { HEADER_SIZE, TAG_SIZE, WRAP_AAD_SIZE, chunkCount, parseHeader, type ArchiveHeader } from "./format";
 
@@ -19,7 +19,10 @@ export interface Argon2Params {
 export type Argon2id = (params: Argon2Params) => Promise<Uint8Array>;
 
 /** hash-wasm, loaded on first use (its WASM stays out of the main bundle). */
-export const hashWasmArgon2id: Argon2id = async (params) => (await import("hash-wasm")).argon2id(params);
+export const hashWasmArgon2id: Argon2id = async (params) => {
+  const { argon2id } = await import("hash-wasm");
+  return argon2id(params);
+};
 
 export type DecryptProgress =
   | { phase: "derive" }
@@ -35,6 +38,16 @@ export interface Opened {
   parts: Uint8Array<ArrayBuffer>[];
   size: number;
   /** Milliseconds spent in Argon2id and in the unwrap + chunk decryption. */
+  deriveMs: number;
+  decryptMs: number;
+}
+
+/** An archived clip opened to what the player plays: one buffer, with its SHA-256. */
+export interface OpenedClip {
+  /** The whole plaintext (an MP4), every chunk authenticated. */
+  plain: Uint8Array<ArrayBuffer>;
+  /** SHA-256 of `plain`, hex: the edge's digest of the clip, for checking that it is exactly the original. */
+  sha256: string;
   deriveMs: number;
   decryptMs: number;
 }
@@ -136,4 +149,16 @@ export async function openArchive(file: Uint8Array<ArrayBuffer>, secret: string,
   const parts = await decryptChunks(file, header, key, options.onProgress);
   const size = parts.reduce((n, p) => n + p.length, 0);
   return { parts, size, deriveMs: t1 - t0, decryptMs: performance.now() - t1 };
+}
+
+/** openArchive, then the chunks joined into one buffer and hashed. */
+export async function openClip(file: Uint8Array<ArrayBuffer>, secret: string, options: OpenOptions = {}): Promise<OpenedClip> {
+  const opened = await openArchive(file, secret, options);
+  const plain = new Uint8Array(opened.size);
+  let offset = 0;
+  for (const part of opened.parts) {
+    plain.set(part, offset);
+    offset += part.length;
+  }
+  return { plain, sha256: toHex(await sha256(plain)), deriveMs: opened.deriveMs, decryptMs: opened.decryptMs };
 }

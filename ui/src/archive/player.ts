@@ -1,11 +1,13 @@
 // The archived-copy player's states, the steps between them and the message for every failure.
 // Order (docs/archive-format.md): presigned link → download → CID check → only then the secret →
-// Argon2id → unwrap → chunks → Blob URL. The secret is never stored, logged or sent.
+// Argon2id → unwrap → chunks (in a Web Worker: opener.ts) → Blob URL. The secret is never stored, logged
+// or sent over the network (it goes to the worker and nowhere else).
 import { ApiError } from "../api/errors";
 import type { ArchiveDownload, ArchivePublic } from "./api";
 import { verifyCid } from "./cid";
 import { ArchiveError, type ArchiveFailure } from "./errors";
 import { DownloadError, fetchCiphertext, type FetchFn } from "./download";
+import type { OpenedIn } from "./opener";
 
 export type PlayFailure =
   | ArchiveFailure
@@ -25,7 +27,8 @@ export type ArchiveView =
   | { kind: "need-secret"; record: ArchivePublic; wrongSecret: boolean }
   | { kind: "deriving"; record: ArchivePublic }
   | { kind: "decrypting"; record: ArchivePublic; done: number; total: number }
-  | { kind: "playing"; record: ArchivePublic; url: string; sha256: string; size: number; deriveMs: number; decryptMs: number }
+  | { kind: "playing"; record: ArchivePublic; url: string; sha256: string; size: number; deriveMs: number; decryptMs: number;
+      openedIn: OpenedIn }
   | { kind: "failed"; record: ArchivePublic | null; failure: PlayFailure };
 
 export interface DownloadDeps {

@@ -1,21 +1,27 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { probeMedia, scopesFor } from "../api/media";
 import type { DevicePublic, EventPublic } from "../api/types";
 import { useServices } from "../context";
-import { clipMessage, loadClip, type ClipState } from "../state/clip";
+import { clipMessage, clipPending, loadClip, type ClipState } from "../state/clip";
 import { formatRelative } from "../state/format";
 import { Loading } from "./Feedback";
 
-/** The event's clip, streamed from the relay with a clip token; every failure has its own message. */
+/**
+ * The event's clip, streamed from the relay with a clip token; every failure has its own message.
+ * A newer version of the event (live, same id) reloads the clip only when it brings the clip: a later
+ * end or confidence leaves a playing video alone.
+ */
 export function ClipPlayer({ event, device }: { event: EventPublic; device: DevicePublic | null }) {
   const { media } = useServices();
   const [state, setState] = useState<ClipState>({ kind: "loading" });
   const video = useRef<HTMLVideoElement>(null);
   const [attempt, setAttempt] = useState(0);
+  const { id, has_clip: hasClip } = event;
+  const clip = useMemo(() => ({ id, has_clip: hasClip }), [id, hasClip]);
 
   const run = useCallback(async (signal: { cancelled: boolean }) => {
     setState({ kind: "loading" });
-    const next = await loadClip(event, device, {
+    const next = await loadClip(clip, device, {
       token: (id, fresh) => {
         if (fresh) media.invalidate(id);
         return media.get(id, scopesFor("clip"));
@@ -23,7 +29,7 @@ export function ClipPlayer({ event, device }: { event: EventPublic; device: Devi
       probe: (url) => probeMedia(url),
     });
     if (!signal.cancelled) setState(next);
-  }, [event, device, media]);
+  }, [clip, device, media]);
 
   useEffect(() => {
     const signal = { cancelled: false };
@@ -47,15 +53,17 @@ export function ClipPlayer({ event, device }: { event: EventPublic; device: Devi
 
   if (state.kind === "loading") return <div className="player placeholder"><Loading label="Fetching the clip from your device…" /></div>;
   if (state.kind !== "ready") {
-    const message = clipMessage(state)!;
-    const canRetry = state.kind !== "no-clip" && state.kind !== "gone";
+    // No clip (yet): whether one is still coming follows the event's newest version.
+    const shown = (state.kind === "no-clip" && clipPending(event)) || state;
+    const message = clipMessage(shown)!;
+    const canRetry = shown.kind !== "no-clip" && shown.kind !== "gone" && shown.kind !== "pending";
     return (
-      <div className="player placeholder" role="alert" data-clip-state={state.kind}>
-        <div className="notice notice-warn">
+      <div className="player placeholder" role={shown.kind === "pending" ? "status" : "alert"} data-clip-state={shown.kind}>
+        <div className={shown.kind === "pending" ? "notice" : "notice notice-warn"}>
           <strong>{message.title}</strong>
           <p>{message.body}</p>
-          {state.kind === "device-offline" && state.lastSeen && (
-            <p className="muted">Last heard from {formatRelative(state.lastSeen)}.</p>
+          {shown.kind === "device-offline" && shown.lastSeen && (
+            <p className="muted">Last heard from {formatRelative(shown.lastSeen)}.</p>
           )}
           {canRetry && (
             <button type="button" className="button secondary" onClick={() => setAttempt((n) => n + 1)}>

@@ -1,17 +1,19 @@
+import { useCallback } from "react";
 import { Link, useParams } from "react-router";
-import { isApiError } from "../api";
+import { isApiError, type EventPublic } from "../api";
 import { ArchivePlayer } from "../archive/ArchivePlayer";
 import { cameraTitle } from "../api/cameras";
 import { ClipPlayer } from "../components/ClipPlayer";
 import { DeviceStatusBadge, ErrorNotice, Loading } from "../components/Feedback";
 import { useServices } from "../context";
-import { useAsync, useDocumentTitle } from "../hooks";
+import { useAsync, useDocumentTitle, useLiveEvents } from "../hooks";
 import { formatDateTime, formatDuration, formatLabel, viewerTimeZone } from "../state/format";
+import { applyEventVersion } from "../state/live";
 
 export function EventDetailPage() {
   const { eventId = "" } = useParams();
   const { api } = useServices();
-  const { data, error, loading, reload } = useAsync(async () => {
+  const { data, error, loading, reload, setData } = useAsync(async () => {
     const event = await api.events.get(eventId);
     const [device, cameras] = await Promise.all([
       api.devices.get(event.device_id).catch((e: unknown) => {
@@ -24,6 +26,14 @@ export function EventDetailPage() {
     return { event, device, camera };
   }, [api, eventId]);
   useDocumentTitle(data ? `${formatLabel(data.event.label)} event` : "Event");
+
+  // The event as it becomes known (its end, then its clip): updated in place from the live stream.
+  const applyVersion = useCallback((incoming: EventPublic) => setData((previous) => {
+    if (!previous) return previous;
+    const event = applyEventVersion(previous.event, incoming);
+    return event === previous.event ? previous : { ...previous, event };
+  }), [setData]);
+  useEventVersions(data?.event ?? null, applyVersion);
 
   return (
     <section className="page">
@@ -44,6 +54,14 @@ export function EventDetailPage() {
               <dt>Started</dt>
               <dd>
                 <time dateTime={data.event.start_at}>{formatDateTime(data.event.start_at)}</time>
+              </dd>
+            </div>
+            <div>
+              <dt>Ended</dt>
+              <dd>
+                {data.event.end_at
+                  ? <time dateTime={data.event.end_at}>{formatDateTime(data.event.end_at)}</time>
+                  : "Not yet"}
               </dd>
             </div>
             {data.event.end_at && (
@@ -84,4 +102,21 @@ export function EventDetailPage() {
       )}
     </section>
   );
+}
+
+/**
+ * Newer versions of `event` while the page shows it: the stream of its camera and label (others' are
+ * not even sent), and the event fetched again whenever the stream is (re)connected, since the stream does
+ * not replay a version that came before it was open.
+ */
+function useEventVersions(event: EventPublic | null, apply: (version: EventPublic) => void) {
+  const { api } = useServices();
+  const id = event?.id ?? null;
+  useLiveEvents(event ? api.events.streamUrl({ camera: event.camera, label: event.label }) : null, {
+    onEvent: apply,
+    onStatus: (status) => {
+      if (status === "live" && id !== null) api.events.get(id).then(apply, () => undefined);
+    },
+    refresh: () => api.client.refresh(),
+  });
 }

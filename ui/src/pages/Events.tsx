@@ -1,13 +1,13 @@
-import { useCallback, useEffect, useMemo, useReducer, useRef, useState, type FormEvent } from "react";
+import { useCallback, useEffect, useMemo, useReducer, useState, type FormEvent } from "react";
 import { Link, useSearchParams } from "react-router";
 import { cameraTitle } from "../api/cameras";
 import type { CameraPublic, EventFilters, EventPublic } from "../api/types";
 import { EmptyState, ErrorNotice, Loading } from "../components/Feedback";
 import { Thumbnail } from "../components/Thumbnail";
 import { useServices } from "../context";
-import { useAsync, useDocumentTitle } from "../hooks";
+import { useAsync, useDocumentTitle, useLiveEvents } from "../hooks";
 import { dayKey, formatDay, formatLabel, formatTime, viewerTimeZone } from "../state/format";
-import { LiveEvents, type LiveStatus } from "../state/live";
+import type { LiveStatus } from "../state/live";
 import { useStore } from "../state/store";
 import {
   filtersFromParams,
@@ -62,24 +62,17 @@ export function EventsPage() {
   }, [filterKey, load]);
 
   // Live arrivals for the camera/label filters (the date range is checked here).
-  const resync = useRef<() => void>(() => undefined);
-  resync.current = () => {
-    api.events.list(filters, null, PAGE_SIZE).then(
-      (page) => dispatch({ type: "page", items: page.items, nextCursor: state.nextCursor, append: true }),
-      () => undefined,
-    );
-  };
-  useEffect(() => {
-    const stream = new LiveEvents({
-      url: api.events.streamUrl({ camera: filters.camera, label: filters.label }),
-      onEvent: (event) => dispatch({ type: "live", event }),
-      onStatus: setLive,
-      onResync: () => resync.current(),
-      refresh: () => api.client.refresh(),
-    });
-    stream.start();
-    return () => stream.stop();
-  }, [api, filters.camera, filters.label]);
+  useLiveEvents(api.events.streamUrl({ camera: filters.camera, label: filters.label }), {
+    onEvent: (event) => dispatch({ type: "live", event }),
+    onStatus: setLive,
+    onResync: () => {
+      api.events.list(filters, null, PAGE_SIZE).then(
+        (page) => dispatch({ type: "page", items: page.items, nextCursor: state.nextCursor, append: true }),
+        () => undefined,
+      );
+    },
+    refresh: () => api.client.refresh(),
+  });
 
   const newest = state.arrived[0] ? state.items.find((e) => e.id === state.arrived[0]) : undefined;
 

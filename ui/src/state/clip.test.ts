@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ApiError } from "../api/errors";
 import type { MediaOutcome } from "../api/media";
 import type { ClipTokenPublic, DevicePublic, EventPublic } from "../api/types";
-import { clipMessage, loadClip } from "./clip";
+import { CLIP_PENDING_MS, clipMessage, clipPending, loadClip } from "./clip";
 
 const event: EventPublic = {
   id: "e1", device_id: "d1", camera: "porch", label: "person", start_at: "2024-01-01T00:00:00Z",
@@ -65,5 +65,16 @@ describe("clip player states", () => {
     }
     expect(clipMessage({ kind: "device-offline", lastSeen: null })?.title).toMatch(/offline/);
     expect(clipMessage({ kind: "loading" })).toBeNull();
+  });
+
+  it("expects a clip while the event goes on and for a while after its end, then says there is none", () => {
+    const now = Date.parse("2024-01-01T00:10:00Z");
+    const ended = (msAgo: number) => new Date(now - msAgo).toISOString();
+    expect(clipPending({ has_clip: false, end_at: null }, now)).toEqual({ kind: "pending", ongoing: true });
+    expect(clipPending({ has_clip: false, end_at: ended(30_000) }, now)).toEqual({ kind: "pending", ongoing: false });
+    expect(clipPending({ has_clip: false, end_at: ended(CLIP_PENDING_MS + 1) }, now)).toBeNull();
+    expect(clipPending({ has_clip: true, end_at: null }, now)).toBeNull();
+    expect(clipMessage({ kind: "pending", ongoing: true })?.body).toMatch(/appears here by itself/);
+    expect(clipMessage({ kind: "pending", ongoing: false })?.title).toBe("The clip is being prepared");
   });
 });

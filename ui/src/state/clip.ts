@@ -6,6 +6,8 @@ import type { ClipTokenPublic, DevicePublic, EventPublic } from "../api/types";
 
 export type ClipState =
   | { kind: "loading" }
+  /** No clip yet, but one is still expected: the event goes on, or ended moments ago (see clipPending). */
+  | { kind: "pending"; ongoing: boolean }
   | { kind: "ready"; src: string; downloadUrl: string; expiresAt: string }
   | { kind: "no-clip" }
   | { kind: "no-relay" }
@@ -20,7 +22,22 @@ export interface ClipDeps {
   probe: (url: string) => Promise<MediaOutcome>;
 }
 
-export async function loadClip(event: EventPublic, device: DevicePublic | null, deps: ClipDeps): Promise<ClipState> {
+/** How long after its end an event's clip is still expected (post-roll, assembly on the device, forwarding). */
+export const CLIP_PENDING_MS = 5 * 60_000;
+
+/**
+ * An event the relay reported without a clip gets one in a later version (same id) once the device has
+ * put it together after the event's end: until then, "pending" rather than "no clip". Null when no clip
+ * is expected any more (or there is one).
+ */
+export function clipPending(event: Pick<EventPublic, "has_clip" | "end_at">, now: number = Date.now()): ClipState | null {
+  if (event.has_clip) return null;
+  if (event.end_at === null) return { kind: "pending", ongoing: true };
+  return now - Date.parse(event.end_at) < CLIP_PENDING_MS ? { kind: "pending", ongoing: false } : null;
+}
+
+/** Only the event's id and whether it has a clip matter here (a later end or confidence changes nothing). */
+export async function loadClip(event: Pick<EventPublic, "id" | "has_clip">, device: DevicePublic | null, deps: ClipDeps): Promise<ClipState> {
   if (!event.has_clip) return { kind: "no-clip" };
   if (device?.status === "offline") return { kind: "device-offline", lastSeen: device.last_seen_at };
   for (let attempt = 0; attempt < 2; attempt += 1) {
@@ -58,6 +75,13 @@ export function clipMessage(state: ClipState): { title: string; body: string } |
     case "loading":
     case "ready":
       return null;
+    case "pending":
+      return state.ongoing
+        ? { title: "The event has not ended yet", body: "Your device puts its clip together once it ends. The clip appears here by itself, no need to reload." }
+        : {
+            title: "The clip is being prepared",
+            body: "Your device puts the clip together shortly after the event ends (usually within a minute or two). It appears here by itself, no need to reload.",
+          };
     case "no-clip":
       return { title: "No clip for this event", body: "The camera recorded no video for this event." };
     case "no-relay":

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { EventPublic } from "../api/types";
-import { LiveEvents, parseEventMessage, type EventSourceLike, type LiveStatus } from "./live";
+import { applyEventVersion, LiveEvents, parseEventMessage, type EventSourceLike, type LiveStatus } from "./live";
 
 class FakeSource implements EventSourceLike {
   readyState = 0;
@@ -97,5 +97,25 @@ describe("live events", () => {
     expect(parseEventMessage(JSON.stringify(event))).toEqual(event);
     expect(parseEventMessage("{")).toBeNull();
     expect(parseEventMessage('{"id":1}')).toBeNull();
+  });
+});
+
+describe("later versions of an event", () => {
+  const first: EventPublic = { ...event, end_at: null, has_clip: false, confidence: "low" };
+
+  it("take in the end, the clip and a higher confidence", () => {
+    const ended = applyEventVersion(first, { ...first, end_at: "2024-01-01T00:00:08Z" });
+    expect(ended).toEqual({ ...first, end_at: "2024-01-01T00:00:08Z" });
+    const clip = applyEventVersion(ended, { ...ended, has_clip: true, confidence: "high" });
+    expect(clip).toEqual({ ...ended, has_clip: true, confidence: "high" });
+    expect(applyEventVersion(clip, { ...clip, end_at: "2024-01-01T00:00:30Z" }).end_at).toBe("2024-01-01T00:00:30Z");
+  });
+
+  it("return the shown event itself for another event, a repeat or an older version", () => {
+    const full: EventPublic = { ...first, end_at: "2024-01-01T00:00:08Z", has_clip: true, confidence: "medium" };
+    expect(applyEventVersion(full, { ...full, id: "e2", end_at: "2024-01-01T00:09:00Z" })).toBe(full);
+    expect(applyEventVersion(full, { ...full })).toBe(full);
+    expect(applyEventVersion(full, first)).toBe(full);
+    expect(applyEventVersion(full, { ...full, end_at: "2024-01-01T00:00:05Z", confidence: "low" })).toBe(full);
   });
 });

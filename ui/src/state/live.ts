@@ -5,7 +5,7 @@
 // cookie has expired. Then the access cookie is renewed through the refresh cookie and the stream is
 // opened again, with growing pauses. After any reconnect the page should reload the newest events,
 // since the stream does not replay what was missed (onResync).
-import type { EventPublic } from "../api/types";
+import type { Confidence, EventPublic } from "../api/types";
 
 export interface EventSourceLike {
   readonly readyState: number;
@@ -47,6 +47,29 @@ export function parseEventMessage(data: string): EventPublic | null {
   } catch {
     return null;
   }
+}
+
+const CONFIDENCE_RANK: Record<Confidence, number> = { unspecified: 0, low: 1, medium: 2, high: 3 };
+
+/**
+ * The event a page shows once `incoming` (a message from the stream, or a fresh GET) is taken in. The
+ * relay reports an event again when it learns more (its end, its clip once assembled, a higher
+ * confidence) and versions only ever add information, as the cloud merges them: so an older version
+ * arriving late changes nothing. Returns `current` itself, the same object, when `incoming` is another
+ * event or adds nothing, so that an unrelated or repeated message re-renders nothing.
+ */
+export function applyEventVersion(current: EventPublic, incoming: EventPublic): EventPublic {
+  if (incoming.id !== current.id) return current;
+  const laterEnd = incoming.end_at !== null && (current.end_at === null || Date.parse(incoming.end_at) > Date.parse(current.end_at));
+  const clip = incoming.has_clip && !current.has_clip;
+  const higherConfidence = (CONFIDENCE_RANK[incoming.confidence] ?? 0) > (CONFIDENCE_RANK[current.confidence] ?? 0);
+  if (!laterEnd && !clip && !higherConfidence) return current;
+  return {
+    ...current,
+    end_at: laterEnd ? incoming.end_at : current.end_at,
+    has_clip: current.has_clip || incoming.has_clip,
+    confidence: higherConfidence ? incoming.confidence : current.confidence,
+  };
 }
 
 export class LiveEvents {

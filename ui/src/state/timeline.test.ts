@@ -28,6 +28,16 @@ describe("timeline", () => {
     expect(again.arrived).toEqual(["n"]);
   });
 
+  it("updates a listed event with its later version, and never back to an older one", () => {
+    let s = timelineReducer(initialTimeline(), { type: "page", items: [ev("a", "2024-01-01T10:00:00Z", { has_clip: false })], nextCursor: null, append: false });
+    s = timelineReducer(s, { type: "live", event: ev("a", "2024-01-01T10:00:00Z", { has_clip: true, end_at: "2024-01-01T10:00:09Z" }) });
+    expect(s.items).toMatchObject([{ id: "a", has_clip: true, end_at: "2024-01-01T10:00:09Z" }]);
+    expect(s.arrived).toEqual([]);
+    // A page fetched before that version came answers late: it does not take the clip away.
+    s = timelineReducer(s, { type: "page", items: [ev("a", "2024-01-01T10:00:00Z", { has_clip: false })], nextCursor: null, append: true });
+    expect(s.items).toMatchObject([{ id: "a", has_clip: true, end_at: "2024-01-01T10:00:09Z" }]);
+  });
+
   it("ignores live events the filters exclude, and old ones a later page will bring", () => {
     let s = timelineReducer(initialTimeline(), { type: "filter", filters: { label: "person", until: "2024-01-01T12:00:00Z" } });
     s = timelineReducer(s, { type: "page", items: [ev("a", "2024-01-01T10:00:00Z")], nextCursor: "more", append: false });

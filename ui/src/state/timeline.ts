@@ -1,6 +1,7 @@
 // The events timeline as pure functions: pages appended by cursor, live arrivals prepended, no
 // duplicates, newest first, and only what the current filters admit.
 import type { EventFilters, EventPublic } from "../api/types";
+import { applyEventVersion } from "./live";
 
 export interface TimelineState {
   filters: EventFilters;
@@ -39,9 +40,13 @@ export function matchesFilters(event: EventPublic, filters: EventFilters): boole
   return true;
 }
 
+/** A later version of a listed event (same id) updates it; an older one arriving late changes nothing. */
 function merge(existing: EventPublic[], incoming: EventPublic[]): EventPublic[] {
   const byId = new Map(existing.map((e) => [e.id, e]));
-  for (const event of incoming) byId.set(event.id, event);
+  for (const event of incoming) {
+    const known = byId.get(event.id);
+    byId.set(event.id, known ? applyEventVersion(known, event) : event);
+  }
   return [...byId.values()].sort(compareEvents);
 }
 
