@@ -47,9 +47,14 @@ class RecordingSettings(Section):
 class RetentionSettings(Section):
     continuous_days: float = Field(7.0, gt=0, description="Keep continuous recordings this many days.")
     events_days: float = Field(30.0, gt=0, description="Keep event clips this many days.")
-    min_free_bytes: int = Field(2 * 1024**3, ge=0, description="Free disk space to keep; oldest footage goes first below it.")
-    min_free_percent: float = Field(5.0, ge=0, le=90, description="Free disk space to keep, in percent of the filesystem.")
-    max_bytes: int | None = Field(None, ge=0, description="Optional budget: most bytes recordings and clips may use.")
+    min_free_bytes: int = Field(
+        2 * 1024**3, ge=0,
+        description="Free disk space to keep (the floor that keeps the disk from ever filling); oldest footage goes first "
+        "below it. Should exceed what the cameras write in interval_s. If the disk fills anyway, retention frees space "
+        "at once and keeps a higher floor for the rest of the run.",
+    )
+    min_free_percent: float = Field(5.0, ge=0, le=90, description="Free disk space to keep, in percent of the filesystem (the larger of the two applies).")
+    max_bytes: int | None = Field(None, ge=0, description="Optional budget: most bytes recordings and clips may use (the free-space floor still applies).")
     interval_s: float = Field(30.0, gt=0, le=3600, description="How often retention runs (also at once on a write error).")
 
 

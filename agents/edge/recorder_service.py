@@ -3,7 +3,8 @@
 One task per camera under the runtime's TaskGroup; each awaits a thread that reads the camera and
 writes segments (:class:`~agents.edge.video.recording.CameraRecorder`). PyAV releases the GIL while it
 waits for the network and copies packets, and detection runs in another process, so recording is never
-slowed by it. Retention runs in its own thread; camera status is written to the database every few
+slowed by it. Retention runs in its own thread and is told of every write error at once (a full disk
+makes it free space and raise its free-space floor); camera status is written to the database every few
 seconds for the other services.
 """
 
@@ -71,7 +72,7 @@ class RecorderAgent:
         options = recording_options(self.settings)
         for cam in enabled:
             recorder = CameraRecorder(
-                cam.name, cam.record_url, self.store, options, self.video_metrics, on_write_error=lambda _e: self.retention.request()
+                cam.name, cam.record_url, self.store, options, self.video_metrics, on_write_error=self.retention.write_failed
             )
             self.recorders[cam.name] = recorder
             ctx.tasks.create_task(self._record(recorder), name=f"record-{cam.name}")

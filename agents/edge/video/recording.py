@@ -9,13 +9,26 @@ segments ``recordings/<camera>/<YYYY-MM-DD>/<HH>/<MM-SS.micro>.mp4`` (UTC), each
   timestamps, anchored per segment at ``min(arrival - pts)`` (a packet cannot arrive before it was
   captured, so the smallest difference is the best estimate; it ignores the burst a camera sends on
   connect).
-- A write error (disk full, I/O error) drops the segment in progress, asks retention to free space at
-  once, and recording resumes at the next keyframe: the camera keeps being read, always.
+- A write error never stops the camera being read; recording resumes at the next keyframe and the
+  error goes to ``on_write_error`` (retention frees space at once, see
+  :mod:`agents.edge.video.retention`). On a **full disk** (ENOSPC/EDQUOT, or SQLite's "database or
+  disk is full") the segment cut short is kept up to its last complete fragment
+  (:func:`truncate_to_fragments`; dropped when it has none) and indexed. FFmpeg does not report every
+  failed write (closing a file on a full disk can fail silently), so every completed file is checked to
+  end with a complete fragment before it is indexed. A complete segment whose index row cannot be
+  committed waits, on disk, to be indexed with the next one (or by :meth:`VideoStore.reconcile` at the
+  next start). Other write errors drop the segment. The failure
+  is logged once per episode (``recording_disk_full`` warning / ``segment_write_failed`` error),
+  ``recording_recovered`` when a segment is indexed again; metrics count episodes, lost and salvaged
+  segments, and ``guardian_edge_video_disk_full`` is 1 meanwhile.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -24,10 +37,11 @@ from datetime import datetime
 from pathlib import Path
 
 import av
+from sqlalchemy.exc import SQLAlchemyError
 
 from agents.edge.video.errors import FailureKind, StreamError
 from agents.edge.video.ingest import StreamOptions, run_sessions
-from agents.edge.video.segments import NewSegment, VideoStore
+from agents.edge.video.segments import NewSegment, VideoStore, is_disk_full
 from agents.edge.video.status import StatusTracker
 from guardian.runtime.logging import get_logger
 from guardian.runtime.metrics import AgentMetrics
@@ -36,6 +50,8 @@ log = get_logger("guardian.edge.recording")
 
 SEGMENT_MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
 DISCONTINUITY_S = 5.0  # a timestamp jump larger than this (either way) starts a new segment
+MAX_UNINDEXED = 4  # complete segments kept on disk while their rows cannot be committed
+CUT_SHORT_FULL_BELOW = 1024 * 1024  # a file found cut short with less free space than this: disk full
 
 
 class VideoMetrics:
@@ -53,11 +69,22 @@ class VideoMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
         )
         self.lag = m.gauge("video", "recording_lag_seconds", "How far behind the camera the newest written packet is.", ("camera",))
-        self.write_errors = m.counter("video", "write_errors_total", "Segments lost to write errors (disk full, I/O).", ("camera",))
+        self.write_errors = m.counter(
+            "video", "write_errors_total", "Segment writes that failed (disk full, I/O); see segments_salvaged_total.", ("camera",)
+        )
+        self.salvaged = m.counter(
+            "video", "segments_salvaged_total", "Segments cut short by a full disk, kept up to their last complete fragment.", ("camera",)
+        )
+        self.disk_full = m.gauge("video", "disk_full", "1 while a camera's segments fail for lack of disk space.", ("camera",))
+        self.disk_full_episodes = m.counter(
+            "video", "disk_full_episodes_total", "Times recording met a full disk (once per episode, until a segment is indexed again).",
+            ("camera",),
+        )
         self.disk_bytes = m.gauge("video", "disk_bytes", "Bytes of indexed recordings on disk.", ("camera",))
 
     def init_camera(self, camera: str) -> None:
-        for metric in (self.packets, self.bytes, self.streaming, self.segments, self.lag, self.write_errors, self.disk_bytes):
+        for metric in (self.packets, self.bytes, self.streaming, self.segments, self.lag, self.write_errors, self.disk_bytes,
+                       self.salvaged, self.disk_full, self.disk_full_episodes):
             metric.labels(camera)
         self.segment_write.labels(camera)
         for kind in FailureKind:
@@ -96,6 +123,10 @@ class SegmentWriter:
         self._in: av.video.stream.VideoStream | None = None
         self._out: av.container.OutputContainer | None = None
         self.segments_written = 0
+        self.unindexed: list[NewSegment] = []  # complete files whose rows could not be committed yet
+        self._failing: str | None = None  # "disk_full" or "write_error" during an episode of failures
+        self._failing_since = 0.0
+        self._episode_lost = self._episode_salvaged = 0
 
     # session ----------------------------------------------------------------------------------------
     def begin(self, stream: av.video.stream.VideoStream) -> None:
@@ -110,6 +141,12 @@ class SegmentWriter:
         """The session ended: complete and index the segment in progress."""
         self._finish()
         self._in = None
+        if self.unindexed:
+            try:
+                self._index_unindexed()
+            except SQLAlchemyError:
+                # Left on disk, complete: the next start's VideoStore.reconcile indexes them.
+                log.warning("segments_left_unindexed", camera=self.camera, segments=len(self.unindexed))
 
     # packets ----------------------------------------------------------------------------------------
     def write(self, packet: av.Packet, arrival: float) -> None:
@@ -155,6 +192,7 @@ class SegmentWriter:
         assert self._in is not None
         start_estimate = arrival  # refined at completion from the segment's packets
         path = self.store.segment_path(self.camera, start_estimate)
+        self._seg_offset = float("inf")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._out = av.open(str(path), "w", format="mp4", options={"movflags": SEGMENT_MOVFLAGS})
@@ -179,14 +217,13 @@ class SegmentWriter:
         try:
             out.close()
             if self.options.fsync:
-                fd = os.open(self._path, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+                _fsync(self._path)
             size = self._path.stat().st_size
+            # FFmpeg does not always report a failed write (a full disk met while closing goes unsaid):
+            # a file that does not end with a complete fragment was cut short.
+            if self._seg_frames and truncate_to_fragments(self._path, check_only=True) != size:
+                raise _cut_short(self._path)
         except (OSError, av.error.FFmpegError) as exc:
-            self._out = None
             self._abort(exc, closed=True)
             return
         if self._seg_frames == 0:
@@ -194,16 +231,38 @@ class SegmentWriter:
             return
         start_ts = self._seg_offset + self._seg_first_pts * self._tb
         end_ts = self._seg_offset + self._seg_end_pts * self._tb
-        self.store.add_segment(
-            NewSegment(self.camera, self._path, start_ts, end_ts, size, self._codec, self._seg_frames)
-        )
-        self.segments_written += 1
-        if self.metrics is not None:
+        indexed = self._index(NewSegment(self.camera, self._path, start_ts, end_ts, size, self._codec, self._seg_frames))
+        if indexed and self.metrics is not None:
             self.metrics.segment_write.labels(self.camera).observe(time.perf_counter() - started)
-            self.metrics.segments.labels(self.camera).inc()
+
+    def _index(self, new: NewSegment) -> bool:
+        """Index ``new`` (after any segment still waiting); when the database cannot commit, ``new``
+        waits on disk for the next attempt. True when everything is indexed."""
+        self.unindexed.append(new)
+        if len(self.unindexed) > MAX_UNINDEXED:
+            dropped = self.unindexed.pop(0)
+            dropped.path.unlink(missing_ok=True)
+            self._episode_lost += 1
+        try:
+            self._index_unindexed()
+        except SQLAlchemyError as exc:
+            self._failed(exc, lost=False)
+            return False
+        self._recovered()
+        return True
+
+    def _index_unindexed(self) -> None:
+        """Index the waiting segments, oldest first (raises when the database cannot commit)."""
+        while self.unindexed:
+            self.store.add_segment(self.unindexed[0])
+            self.unindexed.pop(0)
+            self.segments_written += 1
+            if self.metrics is not None:
+                self.metrics.segments.labels(self.camera).inc()
 
     def _abort(self, exc: BaseException, closed: bool = False) -> None:
-        """A write failed: drop this segment (file and all), tell retention, resume at the next keyframe."""
+        """A write failed: close the segment, keep its complete fragments on a full disk (else drop the
+        file), report the failure; recording resumes at the next keyframe."""
         out, self._out = self._out, None
         if out is not None and not closed:
             try:
@@ -211,16 +270,81 @@ class SegmentWriter:
             except (OSError, av.error.FFmpegError):
                 pass
         path = getattr(self, "_path", None)
-        if path is not None:
+        salvaged: NewSegment | None = None
+        if path is not None and is_disk_full(exc):
+            salvaged = self._salvage(Path(path))
+        if salvaged is None and path is not None:
             try:
                 Path(path).unlink(missing_ok=True)
             except OSError:
                 pass
-        log.error("segment_write_failed", camera=self.camera, error=getattr(exc, "strerror", None) or type(exc).__name__)
+        self._failed(exc, lost=salvaged is None)
+        if salvaged is not None:
+            self._episode_salvaged += 1
+            if self.metrics is not None:
+                self.metrics.salvaged.labels(self.camera).inc()
+            try:
+                self.unindexed.append(salvaged)
+                self._index_unindexed()
+            except SQLAlchemyError:
+                pass  # waits for the next segment (the disk-full is already reported)
+
+    def _salvage(self, path: Path) -> NewSegment | None:
+        """The part of ``path`` made of complete fragments, as a segment (``None`` when nothing usable)."""
+        offset = getattr(self, "_seg_offset", float("inf"))
+        if offset == float("inf"):
+            return None  # no packet of this segment was written
+        try:
+            if not truncate_to_fragments(path):
+                return None
+            if self.options.fsync:
+                _fsync(path)
+            found = _read_segment(path)
+            size = path.stat().st_size
+        except OSError:
+            return None
+        if found is None:
+            return None
+        frames, first, last, tb, codec = found
+        start_ts = offset + self._seg_first_pts * self._tb
+        return NewSegment(self.camera, path, start_ts, start_ts + (last - first) * tb, size, codec, frames)
+
+    def _failed(self, exc: BaseException, lost: bool = True) -> None:
+        """Count and report a write failure; log only the first of an episode."""
+        kind = "disk_full" if is_disk_full(exc) else "write_error"
+        error = getattr(exc, "strerror", None) or str(getattr(exc, "orig", "")) or type(exc).__name__
+        if lost:
+            self._episode_lost += 1
+        if self._failing != kind:  # a new episode (or a different failure within one)
+            if self._failing is None:
+                self._failing_since = time.monotonic()
+            self._failing = kind
+            if kind == "disk_full":
+                log.warning("recording_disk_full", camera=self.camera, error=error, action="freeing oldest footage")
+            else:
+                log.error("segment_write_failed", camera=self.camera, error=error)
+            if self.metrics is not None and kind == "disk_full":
+                self.metrics.disk_full_episodes.labels(self.camera).inc()
+                self.metrics.disk_full.labels(self.camera).set(1)
+        else:
+            log.debug("segment_write_failed_again", camera=self.camera, error=error)
         if self.metrics is not None:
             self.metrics.write_errors.labels(self.camera).inc()
         if self.on_write_error is not None:
             self.on_write_error(exc)
+
+    def _recovered(self) -> None:
+        if self._failing is None:
+            return
+        log.info(
+            "recording_recovered", camera=self.camera, failure=self._failing,
+            after_s=round(time.monotonic() - self._failing_since, 1),
+            segments_lost=self._episode_lost, segments_salvaged=self._episode_salvaged,
+        )
+        self._failing = None
+        self._episode_lost = self._episode_salvaged = 0
+        if self.metrics is not None:
+            self.metrics.disk_full.labels(self.camera).set(0)
 
 
 class CameraRecorder:
@@ -292,16 +416,61 @@ class CameraRecorder:
             self.writer.end()
 
 
-def probe_segment(path: Path) -> NewSegment | None:
-    """Read a segment file left without an index row (after a crash); ``None`` if it has no frame.
-
-    The start comes from the file name (``recordings/<camera>/<date>/<hour>/<MM-SS.micro>.mp4``)."""
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
-        camera, day, hour = path.parts[-4], path.parts[-3], path.parts[-2]
-        minute_second, micro = path.stem.split(".")
-        start = datetime.strptime(f"{day} {hour} {minute_second}.{micro} +0000", "%Y-%m-%d %H %M-%S.%f %z")
-    except (ValueError, IndexError):
-        return None
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _cut_short(path: Path) -> OSError:
+    """The error for a segment file found cut short without FFmpeg reporting why: a full disk when the
+    filesystem is (nearly) full, an I/O error otherwise."""
+    try:
+        full = shutil.disk_usage(path.parent).free < CUT_SHORT_FULL_BELOW
+    except OSError:
+        full = False
+    code = errno.ENOSPC if full else errno.EIO
+    return OSError(code, f"{os.strerror(code)} (segment cut short)", str(path))
+
+
+def truncate_to_fragments(path: Path, *, check_only: bool = False) -> int:
+    """Cut a fragmented MP4 cut short by a write error back to its last complete fragment.
+
+    The file is walked box by box (``ftyp``, ``moov``, then ``moof`` + ``mdat`` per fragment, ``mfra``
+    at the end of a closed file); everything after the last complete ``moof``+``mdat`` pair (or the
+    complete ``mfra``) goes. Truncating never needs disk space. Returns the size kept: 0 when the file
+    has no complete fragment (the caller deletes it). ``check_only``: only say what would be kept."""
+    size = path.stat().st_size
+    keep = pos = fragments = 0
+    moov = False
+    previous = b""
+    with open(path, "rb") as handle:
+        while pos + 8 <= size:
+            handle.seek(pos)
+            header = handle.read(16)
+            box_size, kind = struct.unpack(">I4s", header[:8])
+            if box_size == 1 and len(header) == 16:
+                box_size = struct.unpack(">Q", header[8:16])[0]
+            if box_size < 8 or pos + box_size > size:
+                break  # cut inside this box (or garbage: size 0 means "to the end", never written here)
+            if kind == b"moov":
+                moov = True
+            elif kind == b"mdat" and previous == b"moof" and moov:
+                fragments += 1
+                keep = pos + box_size
+            elif kind == b"mfra" and fragments:
+                keep = pos + box_size
+            previous = kind
+            pos += box_size
+    if keep and keep < size and not check_only:
+        os.truncate(path, keep)
+    return keep
+
+
+def _read_segment(path: Path) -> tuple[int, int, int, float, str] | None:
+    """Demux ``path``: ``(frames, first pts, end pts, time base, codec)``, ``None`` if unreadable or empty."""
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
@@ -320,5 +489,28 @@ def probe_segment(path: Path) -> NewSegment | None:
         return None
     if frames == 0 or first is None or last is None:
         return None
+    return frames, first, last, tb, codec
+
+
+def probe_segment(path: Path) -> NewSegment | None:
+    """Read a segment file left without an index row (after a crash); ``None`` if it has no complete
+    fragment or no frame. A file cut short is first cut back to its last complete fragment.
+
+    The start comes from the file name (``recordings/<camera>/<date>/<hour>/<MM-SS.micro>.mp4``)."""
+    try:
+        camera, day, hour = path.parts[-4], path.parts[-3], path.parts[-2]
+        minute_second, micro = path.stem.split(".")
+        start = datetime.strptime(f"{day} {hour} {minute_second}.{micro} +0000", "%Y-%m-%d %H %M-%S.%f %z")
+    except (ValueError, IndexError):
+        return None
+    try:
+        if not truncate_to_fragments(path):
+            return None
+    except OSError:
+        return None
+    found = _read_segment(path)
+    if found is None:
+        return None
+    frames, first, last, tb, codec = found
     start_ts = start.timestamp()
     return NewSegment(camera, path, start_ts, start_ts + (last - first) * tb, path.stat().st_size, codec, frames)

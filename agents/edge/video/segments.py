@@ -5,18 +5,27 @@ the store's root (the edge data directory) when inside it. The invariant that re
 recorder keep: a row is inserted only after its file is complete on disk, and a row is deleted (and
 committed) before its file is removed — so the index never points at a missing file; a crash between
 the two leaves at worst an unindexed file, which :meth:`VideoStore.reconcile` sweeps up.
+
+One exception: when the disk is so full that the database itself cannot commit (SQLite needs room to
+grow its write-ahead log), nothing could ever be freed that way. Then :meth:`VideoStore.delete` with
+``files_first=True`` removes the files first and the rows right after, in the room just made; until
+that commit a reader may find a row without its file, and a crash in between leaves rows that
+:meth:`VideoStore.reconcile` drops at the next start.
 """
 
 from __future__ import annotations
 
 import enum
+import errno
 import os
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Float, Index, Integer, String, delete, func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from agents.edge.db import EdgeBase, open_database
@@ -33,6 +42,18 @@ def to_ts(moment: datetime | float) -> float:
 
 def from_ts(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
+
+
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """``exc`` says the filesystem is full: ENOSPC/EDQUOT from a write (PyAV's errors are OSErrors too),
+    or SQLite's SQLITE_FULL ("database or disk is full") through SQLAlchemy."""
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+        return True
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    return isinstance(orig, sqlite3.Error) and getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
 
 
 class FootageClass(enum.StrEnum):
@@ -172,6 +193,21 @@ class VideoStore:
             rows = session.execute(select(Segment.camera, func.sum(Segment.size_bytes)).group_by(Segment.camera))
             return {camera: int(total or 0) for camera, total in rows}
 
+    def recent_by_camera(self, count: int = 5) -> dict[str, list[tuple[int, float]]]:
+        """``camera -> [(size_bytes, duration_s), …]`` of each camera's ``count`` newest segments."""
+        with self.sessions() as session:
+            cameras = list(session.scalars(select(Segment.camera).distinct()))
+            return {
+                camera: [
+                    (int(size), float(duration))
+                    for size, duration in session.execute(
+                        select(Segment.size_bytes, Segment.end_ts - Segment.start_ts)
+                        .where(Segment.camera == camera).order_by(Segment.start_ts.desc()).limit(count)
+                    )
+                ]
+                for camera in cameras
+            }
+
     def total_bytes(self) -> int:
         with self.sessions() as session:
             segments = session.scalar(select(func.coalesce(func.sum(Segment.size_bytes), 0))) or 0
@@ -202,10 +238,14 @@ class VideoStore:
             return list(session.scalars(query.order_by(Clip.created_ts).limit(limit)))
 
     # deletion (row first, then file) ----------------------------------------------------------------
-    def delete(self, rows: Sequence[Segment | Clip]) -> int:
-        """Delete ``rows`` from the index, commit, then remove their files; returns the bytes freed."""
+    def delete(self, rows: Sequence[Segment | Clip], *, files_first: bool = False) -> int:
+        """Delete ``rows`` from the index, commit, then remove their files; returns the bytes freed.
+
+        ``files_first``: the files go first, then the rows — only for a database that cannot commit
+        because the disk is full (see the module's docstring)."""
         if not rows:
             return 0
+        freed = self._remove_files(rows) if files_first else 0
         segment_ids = [r.id for r in rows if isinstance(r, Segment)]
         clip_ids = [r.id for r in rows if isinstance(r, Clip)]
         with self.sessions.begin() as session:
@@ -213,6 +253,9 @@ class VideoStore:
                 session.execute(delete(Segment).where(Segment.id.in_(segment_ids)))
             if clip_ids:
                 session.execute(delete(Clip).where(Clip.id.in_(clip_ids)))
+        return freed if files_first else self._remove_files(rows)
+
+    def _remove_files(self, rows: Sequence[Segment | Clip]) -> int:
         freed = 0
         for row in rows:
             path = self.absolute(row.path)

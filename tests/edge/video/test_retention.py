@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from agents.edge.config import RetentionSettings
 from agents.edge.video.clips import assemble_clip
@@ -83,3 +85,24 @@ def test_age_per_class_and_clips_after_continuous(tmp_path, fake_camera):
     assert report.space_clips == 1 and store.clips() == [] and not Path(clip.path).exists()
     # Nothing left on disk that the index does not know, nothing indexed that is not on disk.
     assert not list((tmp_path / "data" / "recordings").rglob("*.mp4"))
+
+
+def test_floor_out_of_reach_with_no_footage_is_reported_once(tmp_path):
+    """A disk smaller than the floor (a small test VM, other data on it) leaves nothing to delete: said
+    once, not on every pass, and said again only after the shortage has ended once."""
+    store = open_store(tmp_path)
+    total = shutil.disk_usage(tmp_path).total
+    unreachable = RetentionSettings(min_free_bytes=total, min_free_percent=0, interval_s=1)
+    retention = Retention(store, unreachable)
+    with capture_logs() as logs:
+        for _ in range(3):
+            retention.run_once()
+    assert [e["event"] for e in logs].count("disk_full_no_footage_left") == 1
+    # Once the floor is met again (here: a floor of 0), a later shortage is reported anew.
+    retention.settings = RetentionSettings(min_free_bytes=0, min_free_percent=0, interval_s=1)
+    retention.run_once()
+    retention.settings = unreachable
+    with capture_logs() as logs:
+        retention.run_once()
+        retention.run_once()
+    assert [e["event"] for e in logs].count("disk_full_no_footage_left") == 1
