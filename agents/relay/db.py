@@ -3,13 +3,11 @@
 An acknowledgement to the edge is only sent after the commit that stored the item, and the edge deletes
 its copy only then, so a relay crash or power cut never loses an acknowledged event.
 
-Transactions (as in :mod:`agents.edge.db`): SQLAlchemy, not the sqlite3 module, begins them. An explicit
-``session.begin()`` / ``sessions.begin()`` is a write transaction and starts with ``BEGIN IMMEDIATE``: it
-takes the write lock up front, waiting up to ``busy_timeout`` for it. A deferred transaction that reads
-and then writes (enrolment's token and address checks, the uplink's batch store, revocation) would fail
-at once with "database is locked" (SQLITE_BUSY_SNAPSHOT, no waiting) when another writer (another
-thread, or the ``guardian-relay`` CLI) committed in between. Sessions used without ``begin()`` are
-readers: plain ``BEGIN``.
+Transactions (:mod:`agents.common.sqlite`, as on the edge): ``session.begin()`` / ``sessions.begin()`` is a
+write transaction and starts with ``BEGIN IMMEDIATE``, so a read-modify-write (enrolment's token and
+address checks, the uplink's batch store, revocation) waits for the lock instead of failing with
+"database is locked" when another writer (another thread, or the ``guardian-relay`` CLI) committed in
+between.
 """
 
 from __future__ import annotations
@@ -28,14 +26,10 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
-    create_engine,
-    event,
 )
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, SessionTransaction, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
-# Connection execution option: begin with BEGIN IMMEDIATE (a write transaction).
-IMMEDIATE = "relay_begin_immediate"
+from agents.common.sqlite import WriterSession, open_sqlite
 
 
 def utcnow() -> datetime:
@@ -153,42 +147,9 @@ class TelemetrySample(RelayBase):
     __table_args__ = (Index("ix_telemetry_device_received", "device_id", "received_at"),)
 
 
-class RelaySession(Session):
-    """A session whose explicit transactions are write transactions (``BEGIN IMMEDIATE``)."""
+def open_database(path: Path) -> tuple[Engine, sessionmaker[WriterSession]]:
+    """Open (and create if needed) the relay database at ``path``; returns the engine and a session factory.
 
-    def begin(self, nested: bool = False) -> SessionTransaction:
-        transaction = super().begin(nested=nested)
-        if not nested:
-            # Procure the connection now, so the transaction starts with the write lock.
-            self.connection(execution_options={IMMEDIATE: True})
-        return transaction
-
-
-def _sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-    # Leave transaction control to SQLAlchemy (see _sqlite_begin).
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
-
-
-def _sqlite_begin(connection: Connection) -> None:
-    immediate = connection.get_execution_options().get(IMMEDIATE, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
-def open_database(path: Path) -> tuple[Engine, sessionmaker[RelaySession]]:
-    """Open (and create if needed) the relay database at ``path``; returns the engine and a session factory."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(f"sqlite:///{path}", future=True)
-    event.listen(engine, "connect", _sqlite_connect)
-    event.listen(engine, "begin", _sqlite_begin)
-    # The relay and the CLI may open the file together: one write transaction creates what is missing
-    # (new tables too, on an existing database), the other waits for it and finds everything in place.
-    with engine.connect() as connection:
-        connection.execution_options(**{IMMEDIATE: True})
-        with connection.begin():
-            RelayBase.metadata.create_all(connection)
-    return engine, sessionmaker(engine, class_=RelaySession, expire_on_commit=False)
+    The relay and the CLI may open the file together: the missing tables (new ones too, on an existing
+    database) are created in one write transaction, the other side waits for it."""
+    return open_sqlite(path, RelayBase.metadata.create_all)

@@ -19,7 +19,7 @@ fi
 step "ui: build (ui/dist)"
 # Rebuild only when a source changed: a hash of every input, kept next to the output.
 _ui_inputs="$(cd "$_ui" && find src public index.html package.json package-lock.json tsconfig.json vite.config.ts -type f \
-    ! -name '*.test.ts' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"
+    ! -name '*.test.ts' ! -name '*.test.tsx' ! -name 'test*.ts' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$_ui/dist/.guardian-build" 2>/dev/null)" != "$_ui_inputs" ]; then
     (cd "$_ui" && npm run --silent build >/dev/null)
     echo "$_ui_inputs" > "$_ui/dist/.guardian-build"

@@ -14,10 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -77,25 +73,6 @@ def app_for(values: dict[str, Any]) -> Any:
     return create_app(CloudSettings(**values))
 
 
-@contextmanager
-def serve_in_thread(app: Any, port: int) -> Iterator[str]:
-    """The app under uvicorn (plain HTTP on loopback) in a thread of this process, on ``port``."""
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on",
-                                           timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 class TenantAdmin:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import socket
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -30,17 +29,13 @@ from agents.relay.registry import Registry
 from agents.relay.revocations import RevocationFeedError, RevocationPoller, parse_revocations
 from guardian import tokens
 from guardian.runtime.metrics import AgentMetrics
-from tests.relay.cloud_real import TenantAdmin, app_for, cloud_settings, prepare, serve_in_thread
+from tests.cloud.conftest import free_port
+from tests.cloud.servers import serve
+from tests.relay.cloud_real import TenantAdmin, app_for, cloud_settings, prepare
 from tests.relay.netlab import make_event
 
 TENANT = "tenant-a"
 RELAY_ID = "relay-a"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wg_public_key() -> str:
@@ -95,7 +90,7 @@ def test_cloud_revocations_are_applied_once_and_kept(tmp_path: Path) -> None:
             relay_url="https://relay-a.example.org")
     relay = Relay(tmp_path / "relay.db", token_key)
     app = app_for(values)
-    with serve_in_thread(app, _free_port()) as url, httpx.Client(base_url=url) as http:
+    with serve(app) as url, httpx.Client(base_url=url) as http:
         admin = TenantAdmin(http)
         settings = CloudSettings(url=url, relay_id=RELAY_ID, tenant_id=TENANT, revocation_poll_s=0.1,
                                  backoff_max_s=0.3)
@@ -184,11 +179,11 @@ def test_poller_survives_a_cloud_outage_and_catches_up(tmp_path: Path) -> None:
     prepare(values, tenant_id=TENANT, relay_id=RELAY_ID, relay_public_key=tokens.public_key_to_text(relay_key),
             relay_url="https://relay-a.example.org")
     relay = Relay(tmp_path / "relay.db", token_key)
-    port = _free_port()
+    port = free_port()
     settings = CloudSettings(url=f"http://127.0.0.1:{port}", relay_id=RELAY_ID, tenant_id=TENANT,
                              revocation_poll_s=0.05, backoff_max_s=0.2)
     app = app_for(values)
-    with serve_in_thread(app, _free_port()) as url, httpx.Client(base_url=url) as http:
+    with serve(app) as url, httpx.Client(base_url=url) as http:
         spare = TenantAdmin(http).issue_token("spare")
         TenantAdmin(http).revoke_token(spare["id"])
 
@@ -203,7 +198,7 @@ def test_poller_survives_a_cloud_outage_and_catches_up(tmp_path: Path) -> None:
             await _until(lambda: _sample(metrics, "poll_failures_total") >= 3, 60, "three failed polls")
             assert not task.done() and progress == [] and relay.revoked_tokens() == []
             # The cloud comes back: the next poll applies what was missed, and the loop goes on.
-            with serve_in_thread(app_for(values), port):
+            with serve(app_for(values), port):
                 await _until(lambda: relay.revoked_tokens() != [], 60, "the revoked token to be recorded")
                 await _until(lambda: len(progress) >= 2, 60, "two successful polls")
             assert not task.done() and poller.backoff.attempt == 0
