@@ -25,6 +25,7 @@ import pytest
 
 from demo.stack import CAMERA, DemoStack
 from guardian import tokens
+from tests.ui.browser import BrowserTab
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -34,24 +35,9 @@ CLIP_WAIT_S = 120.0  # an event's clip exists once it ended, its post-roll was r
 LIVE: list[str] = []  # the event the first test saw arrive live
 
 
-class Tab:
-    """A browser context + page that fails the test on uncaught page errors and saves named screenshots."""
-
+class Tab(BrowserTab):
     def __init__(self, browser: Any, base: str, artifacts: Path, name: str) -> None:
-        self.context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 860},
-                                           timezone_id="Europe/Berlin", locale="en-GB")
-        self.page = self.context.new_page()
-        self.page.set_default_timeout(TIMEOUT_MS)
-        self.errors: list[str] = []
-        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        self.artifacts, self.name = artifacts, name
-
-    def shot(self, what: str) -> None:
-        self.page.screenshot(path=str(self.artifacts / f"{self.name}-{what}.png"), full_page=True)
-
-    def close(self) -> None:
-        self.context.close()
-        assert not self.errors, f"uncaught errors in the page: {self.errors}"
+        super().__init__(browser, base, artifacts, name, TIMEOUT_MS)
 
 
 def wait_until(page: Any, expression: str, timeout_ms: int) -> None:

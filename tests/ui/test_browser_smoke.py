@@ -24,6 +24,7 @@ from guardian import tokens
 from tests.cloud import batches
 from tests.cloud.conftest import RelayHandle, add_relay, make_settings
 from tests.cloud.servers import serve
+from tests.ui.browser import BrowserTab
 
 pytestmark = pytest.mark.slow
 
@@ -56,20 +57,11 @@ def nav(page: Any, name: str) -> None:
     page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()
 
 
-class Page:
-    """A browser tab that fails the test on uncaught page errors and saves named screenshots."""
+class Page(BrowserTab):
+    """A browser tab that can sign a new tenant up."""
 
     def __init__(self, browser: Any, base: str, artifacts: Path, name: str) -> None:
-        self.context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 860},
-                                           timezone_id="Europe/Berlin", locale="en-GB")
-        self.page = self.context.new_page()
-        self.page.set_default_timeout(TIMEOUT_MS)
-        self.errors: list[str] = []
-        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        self.artifacts, self.name = artifacts, name
-
-    def shot(self, what: str) -> None:
-        self.page.screenshot(path=str(self.artifacts / f"{self.name}-{what}.png"), full_page=True)
+        super().__init__(browser, base, artifacts, name, TIMEOUT_MS)
 
     def signup(self, email: str, home: str) -> None:
         p = self.page
@@ -79,10 +71,6 @@ class Page:
         p.get_by_label("Name of your home").fill(home)
         p.get_by_role("button", name="Create account").click()
         p.get_by_role("heading", name="Dashboard", level=1).wait_for()
-
-    def close(self) -> None:
-        self.context.close()
-        assert not self.errors, f"uncaught errors in the page: {self.errors}"
 
 
 def test_signup_live_event_and_tenant_isolation(cloud, browser, artifacts: Path) -> None:

@@ -1,0 +1,25 @@
+"""A browser tab for the UI tests (tests/ui, tests/e2e): its own context (viewport, time zone, locale as a
+user in Berlin would have), uncaught page errors fail the test at ``close()``, named screenshots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+class BrowserTab:
+    def __init__(self, browser: Any, base: str, artifacts: Path, name: str, timeout_ms: int) -> None:
+        self.context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 860},
+                                           timezone_id="Europe/Berlin", locale="en-GB")
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(timeout_ms)
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.artifacts, self.name = artifacts, name
+
+    def shot(self, what: str) -> None:
+        self.page.screenshot(path=str(self.artifacts / f"{self.name}-{what}.png"), full_page=True)
+
+    def close(self) -> None:
+        self.context.close()
+        assert not self.errors, f"uncaught errors in the page: {self.errors}"
