@@ -70,8 +70,10 @@ def build_server(footage: Path, address: str, port: int, mounts: Sequence[str], 
             demux.seek(1.0, Gst.Format.TIME, flags, Gst.SeekType.SET, 0, Gst.SeekType.NONE, -1)
 
         def on_prepared(_media) -> None:  # type: ignore[no-untyped-def]
-            # A segment seek makes the demuxer announce the end with SEGMENT_DONE instead of EOS.
-            threading.Thread(target=seek, args=(Gst.SeekFlags.FLUSH | Gst.SeekFlags.SEGMENT,), daemon=True).start()
+            # A segment seek makes the demuxer announce the end with SEGMENT_DONE instead of EOS. Done
+            # here, before the handler returns: run from a thread, its flush could meet a second client's
+            # PLAY, and gst-rtsp-server then aborts in gst_rtsp_media_get_rates (a stream without rates).
+            seek(Gst.SeekFlags.FLUSH | Gst.SeekFlags.SEGMENT)
 
         def probe(_pad, info):  # type: ignore[no-untyped-def]
             event = info.get_event()
@@ -84,7 +86,8 @@ def build_server(footage: Path, address: str, port: int, mounts: Sequence[str], 
         def unseekable(_pad, info):  # type: ignore[no-untyped-def]
             query = info.get_query()
             if query is not None and query.type == Gst.QueryType.SEEKING:
-                query.set_seeking(Gst.Format.TIME, False, 0, -1)
+                # Answered as it comes: a new SEEKING query already says "not seekable". (Setting it
+                # from Python fails anyway: the wrapper holds a second reference, so it is not writable.)
                 return Gst.PadProbeReturn.HANDLED
             return Gst.PadProbeReturn.OK
 
