@@ -5,7 +5,7 @@
     guardian-cloud migrate [--revision R]  upgrade the database schema (Alembic)
     guardian-cloud serve                   run the API (uvicorn)
     guardian-cloud create-admin EMAIL      create a platform operator (password from stdin or a prompt)
-    guardian-cloud relays register NAME --endpoint URL [--enrolment-endpoint HOST:PORT] (--public-key KEY | --generate-key)
+    guardian-cloud relays register NAME --endpoint URL [--enrolment-endpoint HOST:PORT] (--public-key=KEY | --generate-key)
     guardian-cloud relays list
     guardian-cloud tenants list
     guardian-cloud cleanup                 run retention once
@@ -210,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--endpoint", required=True, help="the relay's public URL, e.g. https://relay-7.example")
     r.add_argument("--enrolment-endpoint", default=None,
                    help="host:port edges enrol at, if not the host and port of --endpoint (e.g. relay-7.example:8443)")
-    r.add_argument("--public-key", help="the relay's Ed25519 public key (base64url)")
+    r.add_argument("--public-key", help="the relay's Ed25519 public key (base64url; write --public-key=KEY, as a key may start with -)")
     r.add_argument("--generate-key", action="store_true", help="make a key pair; print the private key once")
     command(relays, "list", _relay_list, "list relays")
     tenants = sub.add_parser("tenants", help="inspect tenants").add_subparsers(metavar="ACTION")

@@ -7,7 +7,7 @@ the admin networks), registration with the cloud, and the service running.
 Registration (``register``): when the inventory has a ``cloud`` host (the one named by the relay's
 ``relay_cloud_host``, else the first of the group), the relay is looked up there by name with
 ``guardian-cloud relays list`` and, if absent, registered with ``guardian-cloud relays register NAME
---endpoint https://PUBLIC_NAME:PORT --public-key KEY`` (KEY: the public half of the signing key this deploy
+--endpoint https://PUBLIC_NAME:PORT --public-key=KEY`` (KEY: the public half of the signing key this deploy
 made on the relay). Both run over SSH on the cloud host, as the cloud service's user. The id the cloud
 returns goes into relay.toml. A relay already listed under its name is not touched (a second run changes nothing);
 listed under another endpoint, the deploy stops. (``relays list`` does not show keys: a rebuilt relay
@@ -211,7 +211,7 @@ def register() -> RelayId:
             raise DeployError(f"{host.name}: cannot read the relay's public key: {output.stderr[-500:]}")
         key = output.stdout.strip()
         ok, output = cloud.run_shell_command(cloud_role.cli_command(
-            f"relays register {name} --endpoint {endpoint} --public-key {key}"))
+            f"relays register {name} --endpoint {endpoint} --public-key={key}"))
         if not ok:
             raise DeployError(f"{cloud.name}: registering relay {name} failed: {output.stderr[-500:]}")
         relay_id.value = json.loads(output.stdout[output.stdout.index("{"):])["id"]

@@ -121,6 +121,13 @@ def test_cli_operator_workflow(tmp_path) -> None:
     bad_enrol = run("relays", "register", "relay-9", "--endpoint", "https://relay-9.example.org", "--generate-key",
                     "--enrolment-endpoint", "relay-9.example.org")
     assert bad_enrol.returncode != 0 and "Traceback" not in bad_enrol.stderr
+    # A base64url key can start with "-" (1 in 64): written as --public-key=KEY, as the deploy does.
+    dash_key = next(k for k in (tokens.public_key_to_text(tokens.generate_private_key()) for _ in range(10_000))
+                    if k.startswith("-"))
+    reg10 = run("relays", "register", "relay-10", "--endpoint", "https://relay-10.example.org",
+                f"--public-key={dash_key}")
+    assert reg10.returncode == 0, reg10.stderr
+    assert json.loads(reg10.stdout)["public_key"] == dash_key
     listed = run("relays", "list")
     assert relay["id"] in listed.stdout and "private" not in listed.stdout
     assert run("tenants", "list").returncode == 0

@@ -247,7 +247,7 @@ ack_timeout_s = 10.0
             "cloud",
             self.ns_relay,
             [PYTHON, "-m", "tests.relay.cloud_stub", "--db", str(self.cloud_db), "--relay-id", RELAY_ID,
-             "--relay-key", tokens.public_key_to_text(self.relay_signing_key), "--port", str(CLOUD_PORT),
+             f"--relay-key={tokens.public_key_to_text(self.relay_signing_key)}", "--port", str(CLOUD_PORT),
              "--cert", str(self.cloud_cert), "--key", str(self.cloud_key), "--fail-first", str(fail_first)],
         )
         wait_for(lambda: self.cloud_db.exists() and self.port_open(self.ns_relay, "127.0.0.1", CLOUD_PORT), 20, "cloud stub")
