@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agents.relay.cache import EventCache
@@ -83,12 +84,18 @@ class Relay:
             return [(r.nonce, r.expires_at) for r in session.query(RevokedToken).order_by(RevokedToken.nonce)]
 
 
-def test_cloud_revocations_are_applied_once_and_kept(tmp_path: Path) -> None:
+def _cloud_and_relay(tmp_path: Path) -> tuple[dict[str, object], Ed25519PrivateKey, Relay]:
+    """A cloud database with the tenant and this relay registered (its signing key), and the relay's own
+    database trusting the cloud's token key."""
     token_key, relay_key = tokens.generate_private_key(), tokens.generate_private_key()
     values = cloud_settings(tmp_path / "cloud.db", token_key)
     prepare(values, tenant_id=TENANT, relay_id=RELAY_ID, relay_public_key=tokens.public_key_to_text(relay_key),
             relay_url="https://relay-a.example.org")
-    relay = Relay(tmp_path / "relay.db", token_key)
+    return values, relay_key, Relay(tmp_path / "relay.db", token_key)
+
+
+def test_cloud_revocations_are_applied_once_and_kept(tmp_path: Path) -> None:
+    values, relay_key, relay = _cloud_and_relay(tmp_path)
     app = app_for(values)
     with serve(app) as url, httpx.Client(base_url=url) as http:
         admin = TenantAdmin(http)
@@ -174,11 +181,7 @@ def test_cloud_revocations_are_applied_once_and_kept(tmp_path: Path) -> None:
 
 
 def test_poller_survives_a_cloud_outage_and_catches_up(tmp_path: Path) -> None:
-    token_key, relay_key = tokens.generate_private_key(), tokens.generate_private_key()
-    values = cloud_settings(tmp_path / "cloud.db", token_key)
-    prepare(values, tenant_id=TENANT, relay_id=RELAY_ID, relay_public_key=tokens.public_key_to_text(relay_key),
-            relay_url="https://relay-a.example.org")
-    relay = Relay(tmp_path / "relay.db", token_key)
+    values, relay_key, relay = _cloud_and_relay(tmp_path)
     port = free_port()
     settings = CloudSettings(url=f"http://127.0.0.1:{port}", relay_id=RELAY_ID, tenant_id=TENANT,
                              revocation_poll_s=0.05, backoff_max_s=0.2)
