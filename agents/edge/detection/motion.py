@@ -38,17 +38,20 @@ def downscale_grey(frame: np.ndarray, width: int) -> np.ndarray:
     h, w = frame.shape[:2]
     f = max(1, w // width)
     hh, ww = (h // f) * f, (w // f) * f
-    # Green carries most of the luma; one channel halves the work and is plenty for change detection.
-    g = frame[:hh, :ww, 1]
-    # The block sum as f×f strided slices added into a small integer image: the same average as
-    # reshape(...).mean(axis=(1, 3)), but ~8× cheaper (numpy's axis reduction over a strided view is slow),
-    # which matters because the gate runs on every frame, on the cores inference needs.
-    acc = np.zeros((hh // f, ww // f), np.uint16 if f <= 16 else np.uint32)
-    for dy in range(f):
-        rows = g[dy::f]
-        for dx in range(f):
-            acc += rows[:, dx::f]
-    return acc.astype(np.float32) * np.float32(1.0 / (f * f))
+    # Green carries most of the luma; one channel is plenty for change detection. The block sum in two
+    # steps of plain additions into a small integer image: first the f rows of each block, on whole
+    # contiguous rows (all three channels: cheaper than picking green out of every row first), then the
+    # f green columns of each block. The same average as reshape(...).mean(axis=(1, 3)), ~10× cheaper
+    # (numpy's axis reduction over a strided view is slow), which matters because the gate runs on every
+    # frame, on the cores inference needs.
+    acc_type = np.uint16 if f <= 16 else np.uint32
+    rows = frame[:hh, :ww].reshape(hh // f, f, ww * frame.shape[2])
+    acc = rows.sum(axis=1, dtype=acc_type)  # (hh/f, ww*3): each block's rows summed
+    cols = acc.reshape(hh // f, ww // f, f * frame.shape[2])
+    out = cols[:, :, 1].copy()
+    for dx in range(1, f):
+        out += cols[:, :, dx * frame.shape[2] + 1]
+    return out.astype(np.float32) * np.float32(1.0 / (f * f))
 
 
 class MotionDetector:
@@ -77,7 +80,11 @@ class MotionDetector:
         gh, gw = changed.shape[0] // s.cell, changed.shape[1] // s.cell
         if gh == 0 or gw == 0:
             return MotionResult(0, 0.0, None)
-        cells = changed[: gh * s.cell, : gw * s.cell].reshape(gh, s.cell, gw, s.cell).mean(axis=(1, 3))
+        # The changed fraction per cell, as reshape(gh, c, gw, c).mean(axis=(1, 3)) gives it (the same
+        # float64 values), counted in two integer sums: ~4× cheaper.
+        c = s.cell
+        rows = changed[: gh * c, : gw * c].view(np.uint8).reshape(gh, c, gw * c).sum(axis=1, dtype=np.uint16)
+        cells = rows.reshape(gh, gw, c).sum(axis=2, dtype=np.uint16) / (c * c)
         moving = cells >= s.cell_fraction
         count = int(moving.sum())
         if count < s.min_cells:

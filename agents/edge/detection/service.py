@@ -4,8 +4,11 @@ It shares nothing with the recorder but the database file (WAL) and the recordin
 or hang here never stops recording, and systemd restarts it on its own. Per camera a thread reads decoded
 frames (:class:`agents.edge.video.frames.FrameReader` on the detect URL), gates them by motion and
 submits the survivors to the shared :class:`Detector` (asynchronous infer requests, so cameras overlap on
-the device); results come back on OpenVINO's callback threads and are queued to one event thread, which
-runs the per-camera tracker and event manager (database writes stay on one thread).
+the device; decoding, thresholds and NMS run inside the model); results come back on OpenVINO's callback
+threads and are queued to one event thread, which runs the per-camera tracker and event manager
+(database writes stay on one thread). The event thread takes the results in passes — whatever has queued
+up, at most :data:`MAX_PASS` — and stores the events one pass changed in one transaction, at the end of
+that pass.
 
 The active model is polled in the store; a new activation is validated and swapped in without a restart.
 If validation fails, the running model stays and the failure is logged and counted.
@@ -25,6 +28,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +50,7 @@ log = get_logger("guardian.edge.detector")
 
 FRAME_OUTCOMES = ("skipped_motion", "skipped_busy", "inferred_warmup", "inferred_motion", "inferred_tracking",
                   "inferred_periodic")
+MAX_PASS = 32  # results the event thread handles before it stores what they changed
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0)
 
 
@@ -90,11 +95,14 @@ class CameraPipeline:
         self.gate = MotionGate(service.motion_settings)
         self.tracker = Tracker(service.tracker_settings)
         self.events = EventManager(camera.name, service.event_store, service.media, service.data_dir,
-                                   service.model_ref, service.event_settings)
+                                   service.model_ref, service.event_settings, deferred=True)
         self.last_result_at = 0.0
         self.reader = None
         # Label sets made up front: every outcome shows (as 0) from the start, and no lookup per frame.
-        self.outcomes = {o: service.metrics.frames.labels(camera.name, o) for o in FRAME_OUTCOMES}
+        m = service.metrics
+        self.outcomes = {o: m.frames.labels(camera.name, o) for o in FRAME_OUTCOMES}
+        self.open_gauge = m.events_open.labels(camera.name)
+        self._detections: dict[str, Any] = {}  # label → its counter, made on first use
         self.thread = threading.Thread(target=self._run, name=f"detect-{camera.name}", daemon=True)
 
     def _run(self) -> None:
@@ -138,14 +146,17 @@ class CameraPipeline:
         self.last_result_at = job.at
         m = self.service.metrics
         for det in result.detections:
-            m.detections.labels(self.camera.name, det.label).inc()
+            counter = self._detections.get(det.label)
+            if counter is None:
+                counter = self._detections[det.label] = m.detections.labels(self.camera.name, det.label)
+            counter.inc()
         update = self.tracker.update(result.detections, job.at)
         self.events.handle(update, job.frame, job.at)
         for track in update.confirmed:
             m.events_opened.labels(self.camera.name, track.label).inc()
         for track in update.ended:
             m.events_closed.labels(self.camera.name, track.label).inc()
-        m.events_open.labels(self.camera.name).set(len(self.events.open))
+        self.open_gauge.set(len(self.events.open))
 
 
 class DetectionService:
@@ -185,7 +196,8 @@ class DetectionService:
             # The post-roll's segment is indexed once complete: up to a segment length (+ a GOP) later.
             clip_wait_s=max(EventSettings.clip_wait_s, 2 * settings.recording.segment_seconds + 5),
         )
-        self.results: queue.Queue[InferenceResult | None] = queue.Queue()
+        # SimpleQueue: put/get in C, one lock (the callback threads hand every result over).
+        self.results: queue.SimpleQueue[InferenceResult | None] = queue.SimpleQueue()
         self.stopping = threading.Event()
         self.frames_read = 0
         self.results_handled = 0
@@ -294,21 +306,29 @@ class DetectionService:
 
     # -- results ---------------------------------------------------------------------------------
     def _event_loop(self) -> None:
+        latency, latency_ref = None, None
         while True:
             try:
-                result = self.results.get(timeout=0.5)
+                batch = [self.results.get(timeout=0.5)]
             except queue.Empty:
-                result = None
+                batch = []
+            # Whatever else has queued up meanwhile (several cameras, a busy moment) joins this pass.
+            while batch and batch[-1] is not None and len(batch) < MAX_PASS:
+                try:
+                    batch.append(self.results.get_nowait())
+                except queue.Empty:
+                    break
             now = time.time()
-            if result is None and self.stopping.is_set():
-                break
-            if result is not None:
+            results = [r for r in batch if r is not None]
+            for result in results:
                 job: _Job = result.userdata
-                self.metrics.latency.labels(self.model_ref).observe(result.latency_s)
+                if latency_ref != self.model_ref:
+                    latency_ref = self.model_ref
+                    latency = self.metrics.latency.labels(latency_ref)
+                latency.observe(result.latency_s)
                 pipeline = self.pipelines.get(job.camera)
                 if pipeline is not None:
                     pipeline.on_result(job, result)
-                self.results_handled += 1
             self.metrics.result_queue.set(self.results.qsize())
             self.metrics.in_flight.set(self.detector.in_flight if self.detector is not None else 0)
             for p in self.pipelines.values():
@@ -318,7 +338,17 @@ class DetectionService:
                     if ended.ended:
                         p.events.handle(ended, np.zeros((1, 1, 3), np.uint8), now)
                 p.events.tick(now)
+            self._store_events()
+            self.results_handled += len(results)  # handled = its events are stored
             self.heartbeat = time.monotonic()
+            if (not batch or batch[-1] is None) and self.stopping.is_set():
+                break
+
+    def _store_events(self) -> None:
+        """What this pass changed, every camera's, in one transaction."""
+        rows = [row for p in self.pipelines.values() for row in p.events.take_unsaved()]
+        if rows:
+            self.event_store.save_all(rows)
 
     def start(self, readers: bool = True) -> None:
         """Start the event thread and (``readers``) a reading thread per camera; the benchmark feeds
@@ -345,6 +375,7 @@ class DetectionService:
         now = time.time()
         for p in self.pipelines.values():
             p.events.shutdown(p.tracker.flush(), now)
+        self._store_events()
         self.engine.dispose()
 
 

@@ -4,6 +4,10 @@ A confirmed track opens an event (stored and queued at once, ``ended=False``); w
 frame (highest score) is kept; when it ends the snapshot and thumbnail are written, the event is closed
 and queued again; once the post-roll has been recorded the clip is assembled and the event queued a last
 time with its ``clip_ref``. The outbox keeps one row per event id, so the relay gets the newest state.
+
+With ``deferred=True`` (the detector's event thread) writes are collected instead of made at once, newest
+state per event, and :meth:`EventManager.take_unsaved` hands them to the caller, which stores what one
+pass over its results changed in one transaction (:meth:`EventStore.save_all`), within the same pass.
 """
 
 from __future__ import annotations
@@ -78,7 +82,7 @@ def _dt(t: float) -> datetime:
 
 class EventManager:
     def __init__(self, camera: str, store: EventStore, media: EventMedia, data_dir: Path, model_ref: str,
-                 settings: EventSettings | None = None) -> None:
+                 settings: EventSettings | None = None, deferred: bool = False) -> None:
         self.camera = camera
         self.store = store
         self.media = media
@@ -88,6 +92,19 @@ class EventManager:
         self.open: dict[int, _Open] = {}
         self.pending_clips: list[_PendingClip] = []
         self.counts = EventCounts()
+        self.deferred = deferred
+        self.unsaved: dict[str, EventRow] = {}  # event id → its newest state, while ``deferred``
+
+    def _save(self, row: EventRow) -> None:
+        if self.deferred:
+            self.unsaved[row.id] = row
+        else:
+            self.store.save(row)
+
+    def take_unsaved(self) -> list[EventRow]:
+        """The rows changed since the last call (``deferred``): the caller stores them."""
+        rows, self.unsaved = list(self.unsaved.values()), {}
+        return rows
 
     def _paths(self, row: EventRow) -> tuple[str, str, str]:
         day = row.start_at.strftime("%Y-%m-%d")
@@ -103,7 +120,7 @@ class EventManager:
                 clip_duration_s=0.0, track_json=self._track_json(track),
             )
             self.open[track.id] = _Open(row, track)
-            self.store.save(row)
+            self._save(row)
             self.counts.opened += 1
             self.counts.by_label[track.label] = self.counts.by_label.get(track.label, 0) + 1
             log.info("event_opened", camera=self.camera, event_id=row.id, label=track.label)
@@ -145,7 +162,7 @@ class EventManager:
         row.track_json = self._track_json(track)
         row.clip_start = row.start_at - timedelta(seconds=self.settings.pre_roll_s)
         row.clip_end = row.end_at + timedelta(seconds=self.settings.post_roll_s)
-        self.store.save(row)
+        self._save(row)
         self.counts.closed += 1
         due = track.last_seen + self.settings.post_roll_s
         self.pending_clips.append(_PendingClip(row, due, due + self.settings.clip_wait_s))
@@ -178,7 +195,7 @@ class EventManager:
                     log.warning("clip_unavailable", camera=self.camera, event_id=row.id)
                 continue
             row.clip_ref, row.clip_duration_s = clip, float(duration)
-            self.store.save(row)
+            self._save(row)
             self.counts.clips += 1
         self.pending_clips = still
 

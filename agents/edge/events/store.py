@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import Boolean, DateTime, Float, Index, Integer, String, Text, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.sql.dml import Insert
 
 from agents.edge.db import EdgeBase
 from agents.edge.outbox import OutboxKind, enqueue
@@ -78,17 +80,66 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+_TABLE = EventRow.__table__
+_COLUMN_KEYS = tuple(c.key for c in _TABLE.columns)
+# Scalar column defaults (``updated_at``'s callable is never needed: ``save_all`` sets it).
+_DEFAULTS: dict[str, object] = {
+    c.key: (c.default.arg if c.default is not None and c.default.is_scalar else None) for c in _TABLE.columns
+}
+_UPSERTS: dict[frozenset[str], Insert] = {}
+
+
+def _column_values(row: EventRow) -> tuple[dict[str, object], frozenset[str]]:
+    """``row``'s column values for an INSERT (an unset column takes its default, as the ORM's INSERT would
+    give it, and ``row`` is given it too) and the columns it has set (an UPDATE writes only those, as
+    ``Session.merge`` would)."""
+    state = row.__dict__
+    given = frozenset(k for k in _COLUMN_KEYS if k in state)
+    values: dict[str, object] = {}
+    for key, default in _DEFAULTS.items():
+        value = state.get(key)
+        if value is None and default is not None:
+            value = default
+            setattr(row, key, value)
+        values[key] = value
+    return values, given
+
+
+def _upsert(given: frozenset[str]) -> Insert:
+    """INSERT … ON CONFLICT(id) DO UPDATE of the ``given`` columns (cached per set of columns)."""
+    statement = _UPSERTS.get(given)
+    if statement is None:
+        insert = sqlite_insert(_TABLE)
+        statement = insert.on_conflict_do_update(
+            index_elements=[_TABLE.c.id], set_={k: insert.excluded[k] for k in sorted(given) if k != "id"}
+        )
+        _UPSERTS[given] = statement
+    return statement
+
+
 class EventStore:
     def __init__(self, sessions: sessionmaker) -> None:
         self.sessions = sessions
 
     def save(self, row: EventRow) -> None:
         """Insert or update ``row`` and queue its current state for the relay, in one transaction."""
+        self.save_all([row])
+
+    def save_all(self, rows: Sequence[EventRow]) -> None:
+        """:meth:`save` for several rows in one transaction (the detector's event thread writes what one
+        pass over its results changed at once). Each is one upsert statement, not an ORM merge (a SELECT,
+        a flush and the unit of work: ~1 ms of CPU per save, on the cores inference needs); ``rows``
+        stay plain detached objects."""
+        if not rows:
+            return
+        now = datetime.now(UTC)
         with self.sessions.begin() as session:
-            row.updated_at = datetime.now(UTC)
-            merged = session.merge(row)
-            session.flush()
-            enqueue(session, OutboxKind.EVENT, merged.id, to_proto(merged).SerializeToString())
+            connection = session.connection()
+            for row in rows:
+                row.updated_at = now
+                values, given = _column_values(row)
+                connection.execute(_upsert(given), values)
+                enqueue(session, OutboxKind.EVENT, row.id, to_proto(row).SerializeToString())
 
     def get(self, event_id: str) -> EventRow | None:
         with self.sessions() as session:

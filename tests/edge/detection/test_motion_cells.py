@@ -1,0 +1,61 @@
+"""The motion gate's per-cell counting (two integer sums) gives what the plain block mean gave, frame for
+frame, on the footage and on noise; the downscale works on views that are not contiguous."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agents.edge.detection.motion import MotionDetector, MotionResult, MotionSettings, downscale_grey
+
+
+class PlainMotion:
+    """The gate's analysis written the plain numpy way (the reference)."""
+
+    def __init__(self, s: MotionSettings) -> None:
+        self.s, self.background = s, None
+
+    def analyse(self, frame: np.ndarray) -> MotionResult:
+        s = self.s
+        h, w = frame.shape[:2]
+        f = max(1, w // s.width)
+        hh, ww = (h // f) * f, (w // f) * f
+        grey = frame[:hh, :ww, 1].reshape(hh // f, f, ww // f, f).mean(axis=(1, 3)).astype(np.float32)
+        if self.background is None:
+            self.background = grey.copy()
+            return MotionResult(0, 0.0, None)
+        changed = np.abs(grey - self.background) > s.pixel_threshold
+        self.background += s.background_alpha * (grey - self.background)
+        gh, gw = changed.shape[0] // s.cell, changed.shape[1] // s.cell
+        cells = changed[: gh * s.cell, : gw * s.cell].reshape(gh, s.cell, gw, s.cell).mean(axis=(1, 3))
+        moving = cells >= s.cell_fraction
+        count = int(moving.sum())
+        if count < s.min_cells:
+            return MotionResult(count, count / moving.size, None)
+        ys, xs = np.nonzero(moving)
+        region = (xs.min() / gw, ys.min() / gh, (xs.max() + 1) / gw, (ys.max() + 1) / gh)
+        return MotionResult(count, count / moving.size, tuple(float(v) for v in region))  # type: ignore[arg-type]
+
+
+def test_cells_and_regions_match_the_plain_computation(footage):
+    settings = MotionSettings()
+    fast, plain = MotionDetector(settings), PlainMotion(settings)
+    rng = np.random.default_rng(3)
+    frames = [f for _, f in footage[:120]]
+    # Noise bursts of every size, so cells sit right at the changed-fraction threshold too.
+    for i in range(0, 120, 7):
+        y, x = rng.integers(0, 500), rng.integers(0, 700)
+        frames[i] = frames[i].copy()
+        frames[i][y : y + rng.integers(4, 80), x : x + rng.integers(4, 80)] = rng.integers(0, 256, 3, dtype=np.uint8)
+    moving = 0
+    for frame in frames:
+        a, b = fast.analyse(frame), plain.analyse(frame)
+        assert a.moving_cells == b.moving_cells and a.region == b.region and a.fraction == b.fraction
+        moving += a.region is not None
+    assert moving > 30
+
+
+def test_downscale_of_views():
+    rng = np.random.default_rng(4)
+    frame = rng.integers(0, 256, (600, 800, 3), dtype=np.uint8)
+    for view in (frame[:, ::-1], frame[10:590, 7:791], frame[::2, ::2]):
+        np.testing.assert_array_equal(downscale_grey(view, 160), downscale_grey(np.ascontiguousarray(view), 160))
