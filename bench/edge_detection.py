@@ -14,27 +14,32 @@ in either case).
 - *pipeline*: the detector service's own code (:class:`DetectionService`, :meth:`CameraPipeline.process`):
   motion gate → submit → the model with decoding, thresholds and NMS appended as graph operations → the
   result callback (a few rows → detections) → result queue → event thread (tracker, events in SQLite
-  with outbox rows, one transaction per pass). Frames are fed from one thread per camera, blocking on a
+  with outbox rows, one transaction at most every 0.5 s). Frames are fed from one thread per camera, blocking on a
   busy device instead of dropping (to measure capacity). Every frame of the busy footage is inferred (the
-  gate lets them all through), so frames/s = inferences/s.
+  gate lets them all through), so frames/s = inferences/s. A chunk's time ends when its last events are
+  stored (the bench asks for that store at once rather than waiting for the interval).
 
 Bare and pipeline alternate in chunks of 50 frames for ``--rounds`` rounds, so a neighbour's load on the
 shared machine hits both alike; every round is printed with wall-clock throughput and CPU time per frame
 (process CPU: the better yardstick when the machine is shared, since on a CPU-only box the pipeline's
 extra CPU per frame is what it costs in throughput). The ratio to quote is the median over rounds.
 
-Figures (2 shared cores, 768×576 frames, NanoDet 416, 2 requests, THROUGHPUT hint, bf16 on AMX): sets of
-4 runs of ``--frames 150 --rounds 5`` alternating with the code before, median over each set's 20 rounds,
-some sets with CI jobs beside: pipeline/bare 87–89 % (before: 83–86 %), CPU per frame bare/pipeline
-89–91 % (before: 87–88 %). On a quiet machine bare 123 inf/s and pipeline 107 frames/s (before: 114 and
-96). The preprocessing now resizes before the colour swap, which makes bare ~7 % faster too (so the
-pipeline is ~94 % of the old bare, 87–89 % of the new). What the pipeline still adds per frame (~1.7 ms of CPU on ~16 ms):
-motion gate 0.33 ms alone, ~0.5 ms beside inference (the bench's frames are cold in memory); tracker +
-event handling ~0.3 ms; event writes ~0.3 ms (this footage opens, closes and clips ~20 events per 30 s;
-one transaction per pass of the event thread); decoding + NMS in the graph ~0.1–0.4 ms (OpenVINO's
-per-node overhead; the numpy route cost 0.5–1 ms, GIL held, on the callback); callback and hand-over to
-the event thread ~0.15 ms. Python threads also hold the GIL the callbacks wait for: wall ≈ 1–2 points
-under the CPU ratio.
+Figures (2 shared cores, 768×576 frames, NanoDet 416, 2 requests, THROUGHPUT hint, bf16 on AMX), runs of
+``--frames 150 --rounds 5``, median over rounds: pipeline/bare 93 % (rounds 92–94), CPU per frame
+bare/pipeline 94 %; with ``--cameras 2`` 93 % (91–94). Bare 116–126 inf/s, pipeline 107–115 frames/s.
+The code before: 87–89 % (CPU 89–91 %); and with two cameras it collapsed to ~47 % after a round or two,
+then hung: OpenVINO's AsyncInferQueue handed two camera threads the same request ("Infer Request is
+busy"), which killed one feeder and lost the request for good — a service bug with several cameras,
+now fixed by one submission lock (``tests/edge/detection/test_detector_threads.py``). What closed the
+gap: decoding, thresholds and NMS as graph operations (the numpy route cost 0.5–1 ms per result, GIL
+held, on the callback); the preprocessing resizing before the colour swap (bare ~7 % faster too);
+the motion gate analysing 1 frame in 5 while tracking (every frame is inferred then anyway: 0.33 ms
+per analysis); event writes batched at most every 0.5 s (a transaction costs ~0.5 ms of CPU however
+little it holds: 120 transactions per run became 30) and uplink messages built without a datetime per
+track point. What the pipeline still adds per frame (~1 ms of CPU on ~16 ms): track + events ~0.1 ms
+of CPU (0.2 ms p50 measured in the pipeline, GIL waits included); event writes ~0.2 ms; decoding + NMS
+in the graph 0.1–0.3 ms (OpenVINO's per-node overhead); the motion gate ~0.1 ms on average; the
+callback and hand-over ~0.15 ms. Python threads also hold the GIL the callbacks wait for.
 """
 
 from __future__ import annotations
@@ -139,6 +144,8 @@ def pipeline(service: DetectionService, frames: list[tuple[float, np.ndarray]], 
         th.start()
     for th in threads:
         th.join()
+    service.detector.wait()  # every result queued, then: their events stored now, not at the next interval
+    service.flush()
     while service.results_handled - before < submitted[0]:
         time.sleep(0.0005)
     return time.perf_counter() - t0, time.process_time() - c0, submitted[0]
@@ -170,8 +177,19 @@ def main() -> None:
     det = service.detector
     baseline = bare_queue(service)
     # Per-stage timing, on the service's own objects.
-    stage: dict[str, list[float]] = {"track+events": [], "submit→result": [], "event writes": []}
+    stage: dict[str, list[float]] = {"track+events": [], "submit→result": [], "event writes": [], "gate": []}
+    gate_analysed = [0]
     for p in service.pipelines.values():
+        decide = p.gate.decide
+
+        def timed_gate(frame, now, tracking, decide=decide):  # noqa: ANN001, ANN202
+            a = time.perf_counter()
+            outcome = decide(frame, now, tracking)
+            stage["gate"].append(time.perf_counter() - a)
+            gate_analysed[0] += outcome[2] is not None
+            return outcome
+
+        p.gate.decide = timed_gate
         original = p.on_result
 
         def timed(job, result, original=original):  # noqa: ANN001
@@ -290,7 +308,9 @@ def main() -> None:
     print("per stage (p50/p95 per frame unless said):")
     print(f"  read: decode (PyAV) {decode_ms:.2f} ms, BGR conversion {convert_ms:.2f} ms per analysed frame "
           f"(outside both figures)")
-    print(f"  motion gate:                 {ms(motion)}")
+    print(f"  motion gate:                 {ms(motion)} analysing a frame; in the pipeline (busy footage, "
+          f"{gate_analysed[0]} of {len(stage['gate'])} frames analysed, the rest while tracking): "
+          f"mean {statistics.mean(stage['gate']) * 1e3:.2f} ms")
     print(f"  inference, sync, 1 request:  raw model {ms(infer_raw)}; with graph post-processing {ms(infer_final)}")
     graph_post = statistics.median(infer_final) - statistics.median(infer_raw)
     print(f"  decode + NMS in the graph:   {graph_post * 1e3:+.2f} ms (difference of the medians above; noisy: "

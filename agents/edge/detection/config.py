@@ -22,6 +22,10 @@ class MotionSection(Section):
     pixel_threshold: float = Field(18.0, gt=0, description="Grey-level change (0..255) that counts as changed.")
     min_cells: int = Field(2, ge=1, description="Moving grid cells (8×8 on the small image) that make a frame 'moving'.")
     static_interval_s: float = Field(30.0, gt=0, description="Infer at least this often on a static scene.")
+    tracking_analysis_every: int = Field(
+        5, ge=1, le=50,
+        description="While objects are tracked (every frame is inferred anyway), measure motion on one frame in this many.",
+    )
 
 
 class TrackingSection(Section):

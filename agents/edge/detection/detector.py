@@ -148,6 +148,7 @@ class Detector:
         self.queue = ov.AsyncInferQueue(self.compiled, max(1, nreq))
         self.queue.set_callback(self._done)
         self._lock = threading.Lock()
+        self._submit_lock = threading.Lock()
         self._in_flight = 0
         self.inferences = 0
 
@@ -222,12 +223,17 @@ class Detector:
     def submit(self, frame: np.ndarray, userdata: Any, block: bool = False) -> bool:
         """Start inference on ``frame``; False (and nothing started) when all requests are busy and
         ``block`` is False: the caller drops the frame rather than queueing stale video."""
-        if not block and not self.queue.is_ready():
-            return False
-        with self._lock:
-            self._in_flight += 1
-        # The frame must stay alive until the request completes: it travels with the userdata.
-        self.queue.start_async({0: self._tensor(frame)}, (frame, userdata, time.perf_counter()))
+        tensor = self._tensor(frame)
+        # One submitter at a time: AsyncInferQueue.start_async is not safe to call from several threads
+        # (two cameras could be handed the same idle request: "Infer Request is busy", and the request
+        # was lost to the queue for good, halving throughput until detection stopped altogether).
+        with self._submit_lock:
+            if not block and not self.queue.is_ready():
+                return False
+            with self._lock:
+                self._in_flight += 1
+            # The frame must stay alive until the request completes: it travels with the userdata.
+            self.queue.start_async({0: tensor}, (frame, userdata, time.perf_counter()))
         return True
 
     def _done(self, request: ov.InferRequest, payload: tuple[np.ndarray, Any, float]) -> None:

@@ -5,6 +5,12 @@ with a running-average background, and the changed pixels are counted per grid c
 the detector when enough cells moved, when objects are being tracked (so they keep their identity and
 their end is noticed), or when the scene has been static for ``static_interval_s`` (so parked cars and
 people standing still are still seen). Everything else is skipped and counted.
+
+While objects are tracked every frame is inferred whatever the motion, so the gate then analyses only
+one frame in ``tracking_analysis_every`` (with a background weight that adapts as fast per second): just
+enough to keep the background current for when the scene calms down. A busy scene — the one that keeps
+the detector at capacity — so spends ~1/5 of the gate's CPU time (~0.3 ms per 768×576 frame, on the cores
+inference needs).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ class MotionSettings:
     background_alpha: float = 0.08  # running-average weight of each new frame
     warmup_frames: int = 5  # the background settles before gating starts
     static_interval_s: float = 30.0  # an inference at least this often on a static scene
+    tracking_analysis_every: int = 5  # while tracking: analyse one frame in this many (1: every frame)
 
 
 @dataclass(frozen=True)
@@ -68,7 +75,9 @@ class MotionDetector:
     def warmed_up(self) -> bool:
         return self._frames >= self.settings.warmup_frames
 
-    def analyse(self, frame: np.ndarray) -> MotionResult:
+    def analyse(self, frame: np.ndarray, frames_since: int = 1) -> MotionResult:
+        """Motion in ``frame`` against the background; ``frames_since``: frames since the last analysed
+        one (the background then moves as far as that many analyses of the same frame would move it)."""
         s = self.settings
         grey = downscale_grey(frame, s.width)
         self._frames += 1
@@ -76,7 +85,8 @@ class MotionDetector:
             self._background = grey.copy()
             return MotionResult(0, 0.0, None)
         changed = np.abs(grey - self._background) > s.pixel_threshold
-        self._background += s.background_alpha * (grey - self._background)
+        alpha = s.background_alpha if frames_since <= 1 else 1.0 - (1.0 - s.background_alpha) ** frames_since
+        self._background += np.float32(alpha) * (grey - self._background)
         gh, gw = changed.shape[0] // s.cell, changed.shape[1] // s.cell
         if gh == 0 or gw == 0:
             return MotionResult(0, 0.0, None)
@@ -101,10 +111,16 @@ class MotionGate:
         self.motion = MotionDetector(settings)
         self.settings = self.motion.settings
         self._last_inference: float | None = None
+        self._unanalysed = 0  # frames passed over since the last analysed one (while tracking)
 
-    def decide(self, frame: np.ndarray, now: float, tracking: bool) -> tuple[bool, str, MotionResult]:
-        """(infer?, reason, motion). Reasons: warmup, motion, tracking, periodic, static."""
-        result = self.motion.analyse(frame)
+    def decide(self, frame: np.ndarray, now: float, tracking: bool) -> tuple[bool, str, MotionResult | None]:
+        """(infer?, reason, motion; None when the frame was not analysed). Reasons: warmup, motion,
+        tracking, periodic, static."""
+        if tracking and self.motion.warmed_up and self._unanalysed + 1 < self.settings.tracking_analysis_every:
+            self._unanalysed += 1
+            return True, "tracking", None
+        result = self.motion.analyse(frame, frames_since=self._unanalysed + 1)
+        self._unanalysed = 0
         if not self.motion.warmed_up:
             reason = "warmup"
         elif result.region is not None:

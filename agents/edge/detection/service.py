@@ -7,8 +7,10 @@ submits the survivors to the shared :class:`Detector` (asynchronous infer reques
 the device; decoding, thresholds and NMS run inside the model); results come back on OpenVINO's callback
 threads and are queued to one event thread, which runs the per-camera tracker and event manager
 (database writes stay on one thread). The event thread takes the results in passes — whatever has queued
-up, at most :data:`MAX_PASS` — and stores the events one pass changed in one transaction, at the end of
-that pass.
+up, at most :data:`MAX_PASS` — and stores what the passes changed in one transaction at most every
+:data:`WRITE_INTERVAL_S` (a transaction costs ~0.5 ms of CPU however little it holds; at capacity that was
+a pass or two per inference). A crash loses at most that much of the events' newest state, next to the
+open tracks it loses anyway; a stop stores everything.
 
 The active model is polled in the store; a new activation is validated and swapped in without a restart.
 If validation fails, the running model stays and the failure is logged and counted.
@@ -50,7 +52,9 @@ log = get_logger("guardian.edge.detector")
 
 FRAME_OUTCOMES = ("skipped_motion", "skipped_busy", "inferred_warmup", "inferred_motion", "inferred_tracking",
                   "inferred_periodic")
-MAX_PASS = 32  # results the event thread handles before it stores what they changed
+MAX_PASS = 32  # results the event thread takes in one pass
+WRITE_INTERVAL_S = 0.5  # the event thread stores what changed at most this often
+_WAKE = object()  # :meth:`DetectionService.flush`'s marker on the result queue
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0)
 
 
@@ -98,6 +102,7 @@ class CameraPipeline:
                                    service.model_ref, service.event_settings, deferred=True)
         self.last_result_at = 0.0
         self.reader = None
+        self.failure: Exception | None = None  # what ended this camera's thread, if anything did
         # Label sets made up front: every outcome shows (as 0) from the start, and no lookup per frame.
         m = service.metrics
         self.outcomes = {o: m.frames.labels(camera.name, o) for o in FRAME_OUTCOMES}
@@ -115,10 +120,14 @@ class CameraPipeline:
 
         self.reader = FrameReader(self.camera.name, url, fps=s.settings.detection.fps,
                                   options=recording_options(s.settings).stream)
-        for frame in self.reader:
-            if s.stopping.is_set():
-                break
-            self.process(frame.bgr(), frame.time.timestamp())
+        try:
+            for frame in self.reader:
+                if s.stopping.is_set():
+                    break
+                self.process(frame.bgr(), frame.time.timestamp())
+        except Exception as exc:
+            self.failure = exc
+            log.exception("camera_detection_failed", camera=self.camera.name, error=str(exc))
 
     def process(self, image: np.ndarray, at: float, block: bool = False) -> str:
         """Gate one frame (BGR, captured at unix time ``at``) and submit it if it is worth it; returns
@@ -186,7 +195,7 @@ class DetectionService:
         )
         self.motion_settings = MotionSettings(
             width=d.motion.width, pixel_threshold=d.motion.pixel_threshold, min_cells=d.motion.min_cells,
-            static_interval_s=d.motion.static_interval_s,
+            static_interval_s=d.motion.static_interval_s, tracking_analysis_every=d.motion.tracking_analysis_every,
         )
         self.tracker_settings = TrackerSettings(
             iou_match=d.tracking.iou_match, confirm_hits=d.tracking.confirm_hits, end_after_s=d.tracking.end_after_s
@@ -197,10 +206,10 @@ class DetectionService:
             clip_wait_s=max(EventSettings.clip_wait_s, 2 * settings.recording.segment_seconds + 5),
         )
         # SimpleQueue: put/get in C, one lock (the callback threads hand every result over).
-        self.results: queue.SimpleQueue[InferenceResult | None] = queue.SimpleQueue()
+        self.results: queue.SimpleQueue[InferenceResult | object | None] = queue.SimpleQueue()
         self.stopping = threading.Event()
         self.frames_read = 0
-        self.results_handled = 0
+        self.results_handled = 0  # through the tracker, and their events stored
         self.heartbeat = time.monotonic()
         self.detector: Detector | None = None
         self.model_problem = ""  # why there is no model, while there is none
@@ -307,9 +316,13 @@ class DetectionService:
     # -- results ---------------------------------------------------------------------------------
     def _event_loop(self) -> None:
         latency, latency_ref = None, None
+        unstored = 0  # results handled since the last store
+        last_store = time.monotonic()
         while True:
+            # Wake for the next store if there is something to store, else at least twice a second.
+            wait = 0.5 if not unstored else min(0.5, max(0.0, last_store + WRITE_INTERVAL_S - time.monotonic()))
             try:
-                batch = [self.results.get(timeout=0.5)]
+                batch = [self.results.get(timeout=wait)]
             except queue.Empty:
                 batch = []
             # Whatever else has queued up meanwhile (several cameras, a busy moment) joins this pass.
@@ -319,7 +332,7 @@ class DetectionService:
                 except queue.Empty:
                     break
             now = time.time()
-            results = [r for r in batch if r is not None]
+            results = [r for r in batch if isinstance(r, InferenceResult)]
             for result in results:
                 job: _Job = result.userdata
                 if latency_ref != self.model_ref:
@@ -329,6 +342,7 @@ class DetectionService:
                 pipeline = self.pipelines.get(job.camera)
                 if pipeline is not None:
                     pipeline.on_result(job, result)
+            unstored += len(results)
             self.metrics.result_queue.set(self.results.qsize())
             self.metrics.in_flight.set(self.detector.in_flight if self.detector is not None else 0)
             for p in self.pipelines.values():
@@ -338,14 +352,25 @@ class DetectionService:
                     if ended.ended:
                         p.events.handle(ended, np.zeros((1, 1, 3), np.uint8), now)
                 p.events.tick(now)
-            self._store_events()
-            self.results_handled += len(results)  # handled = its events are stored
+            stopping = (not batch or batch[-1] is None) and self.stopping.is_set()
+            # A flush's marker comes after every result queued before it (one FIFO queue).
+            flushing = any(r is _WAKE for r in batch)
+            if stopping or flushing or time.monotonic() - last_store >= WRITE_INTERVAL_S:
+                self._store_events()
+                last_store = time.monotonic()
+                self.results_handled += unstored
+                unstored = 0
             self.heartbeat = time.monotonic()
-            if (not batch or batch[-1] is None) and self.stopping.is_set():
+            if stopping:
                 break
 
+    def flush(self) -> None:
+        """Have the event thread store, now rather than at its next interval, what the results queued so
+        far change."""
+        self.results.put(_WAKE)
+
     def _store_events(self) -> None:
-        """What this pass changed, every camera's, in one transaction."""
+        """What changed since the last store, every camera's, in one transaction."""
         rows = [row for p in self.pipelines.values() for row in p.events.take_unsaved()]
         if rows:
             self.event_store.save_all(rows)
@@ -414,6 +439,11 @@ class DetectorAgent:
                 # away is the reader's business (it reconnects), not a reason to restart the detector.
                 if time.monotonic() - self.service.heartbeat < 10.0:
                     ctx.watchdog.progress()
+                # A camera's thread that died would leave that camera undetected for good: end the agent
+                # instead, and systemd starts it afresh (recording is another service, unaffected).
+                for p in self.service.pipelines.values():
+                    if p.failure is not None:
+                        raise GuardianError(f"detection on camera {p.camera.name} failed: {p.failure}")
                 if (reload is None or reload.done()) and time.monotonic() - last_check >= interval:
                     if reload is not None:
                         reload.result()  # an unexpected error ends the agent (and systemd restarts it)

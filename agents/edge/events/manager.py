@@ -6,8 +6,8 @@ and queued again; once the post-roll has been recorded the clip is assembled and
 time with its ``clip_ref``. The outbox keeps one row per event id, so the relay gets the newest state.
 
 With ``deferred=True`` (the detector's event thread) writes are collected instead of made at once, newest
-state per event, and :meth:`EventManager.take_unsaved` hands them to the caller, which stores what one
-pass over its results changed in one transaction (:meth:`EventStore.save_all`), within the same pass.
+state per event, and :meth:`EventManager.take_unsaved` hands them to the caller, which stores them in one
+transaction (:meth:`EventStore.save_all`) with every other camera's, at most every half second.
 """
 
 from __future__ import annotations

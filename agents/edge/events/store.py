@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import Boolean, DateTime, Float, Index, Integer, String, Text, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 from sqlalchemy.sql.dml import Insert
 
 from agents.edge.db import EdgeBase
@@ -71,8 +71,12 @@ def to_proto(row: EventRow, max_track_points: int = 60) -> uplink_pb2.Event:
         step = (len(points) - 1) / (max_track_points - 1)
         points = [points[round(i * step)] for i in range(max_track_points)]
     for t, x0, y0, x1, y1, score in points:
-        tp = msg.track.add(box=uplink_pb2.Box(x_min=x0, y_min=y0, x_max=x1, y_max=y1), score=score)
-        tp.at.CopyFrom(_ts(datetime.fromtimestamp(t, UTC)))
+        # Straight from the unix time (a datetime per point cost more than the rest of the save).
+        seconds, nanos = divmod(round(t * 1e9), 1_000_000_000)
+        msg.track.add(
+            at=Timestamp(seconds=seconds, nanos=nanos),
+            box=uplink_pb2.Box(x_min=x0, y_min=y0, x_max=x1, y_max=y1), score=score,
+        )
     return msg
 
 

@@ -1,22 +1,29 @@
 """The detector's event writes: ``EventStore.save_all`` (one upsert per row, several rows per transaction)
 stores what the ORM merge stored, and the deferred ``EventManager`` hands the event thread the newest
-state of each changed event once per pass."""
+state of each changed event once per pass; the detection service's event thread stores what changed at
+most once per interval, on request, and at stop."""
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, select
 
+from agents.edge.config import EdgeSettings
 from agents.edge.db import open_database
+from agents.edge.detection import service as service_module
 from agents.edge.detection.detector import Detection
+from agents.edge.detection.service import DetectionService
 from agents.edge.events.manager import EventManager
 from agents.edge.events.store import EventRow, EventStore, to_proto
 from agents.edge.outbox import OutboxItem, OutboxKind
 from agents.edge.tracking.tracker import Tracker, TrackerSettings
 from guardian.contracts.edge.v1 import uplink_pb2
+from guardian.runtime.metrics import AgentMetrics
 
 COLUMNS = [c.key for c in EventRow.__table__.columns if c.key != "updated_at"]
 
@@ -30,18 +37,18 @@ def _row(**extra: object) -> EventRow:
     return EventRow(**values)
 
 
-def _stored(sessions, event_id: str) -> dict[str, object]:  # noqa: ANN001
+def _stored(sessions, event_id: str) -> dict[str, object]:
     with sessions() as s:
         row = s.get(EventRow, event_id)
         return {k: getattr(row, k) for k in COLUMNS}
 
 
-def _outbox(sessions) -> list[OutboxItem]:  # noqa: ANN001
+def _outbox(sessions) -> list[OutboxItem]:
     with sessions() as s:
         return list(s.scalars(select(OutboxItem).where(OutboxItem.kind == int(OutboxKind.EVENT)).order_by(OutboxItem.id)))
 
 
-def _merge(sessions, row: EventRow) -> None:  # noqa: ANN001
+def _merge(sessions, row: EventRow) -> None:
     """The ORM route ``EventStore.save`` took before: merge, flush, queue."""
     from agents.edge.outbox import enqueue
 
@@ -106,10 +113,10 @@ def test_deferred_manager_hands_over_the_newest_state_once_per_pass(tmp_path):
     store = EventStore(sessions)
 
     class NoMedia:
-        def snapshot(self, frame, box, snapshot, thumbnail):  # noqa: ANN001
+        def snapshot(self, frame, box, snapshot, thumbnail):
             pass
 
-        def clip(self, camera, start, end, target, partial_ok=False):  # noqa: ANN001
+        def clip(self, camera, start, end, target, partial_ok=False):
             return 1.0
 
     manager = EventManager("front", store, NoMedia(), tmp_path, "m@1", deferred=True)
@@ -133,3 +140,87 @@ def test_deferred_manager_hands_over_the_newest_state_once_per_pass(tmp_path):
     assert event.ended and event.clip_ref and event.clip_duration_s == 1.0
     (item,) = _outbox(sessions)
     assert uplink_pb2.Event.FromString(item.payload).clip_ref == event.clip_ref
+
+
+def test_track_point_times_are_exact_in_the_uplink_message():
+    times = [1_780_000_000.0, 1_780_000_000.2, 1_780_000_000.999_999_9, 1_779_999_999.5, 1_780_000_001.123_456]
+    row = _row(track_json=json.dumps([[t, 0.1, 0.2, 0.3, 0.4, 0.9] for t in times]))
+    msg = to_proto(row)
+    for t, point in zip(times, msg.track, strict=True):
+        assert 0 <= point.at.nanos < 1_000_000_000
+        assert point.at.seconds * 1_000_000_000 + point.at.nanos == round(t * 1e9)
+        assert abs(point.at.ToDatetime(tzinfo=UTC).timestamp() - t) < 1e-6
+
+
+class _NoMedia:
+    def snapshot(self, frame, box, snapshot, thumbnail):
+        pass
+
+    def clip(self, camera, start, end, target, partial_ok=False):
+        return 1.0
+
+
+def _service(model_store, tmp_path) -> DetectionService:
+    settings = EdgeSettings(
+        storage={"data_dir": tmp_path / "data"}, models={"store_dir": model_store.root},
+        detection={"labels": ["person", "car", "truck"]},
+        cameras=[{"name": "front", "record_url": "rtsp://127.0.0.1:9/unused"}],
+    )
+    return DetectionService(settings, AgentMetrics("edge"), media=_NoMedia())
+
+
+def _feed(service: DetectionService, frames, origin: float) -> int:
+    pipeline = service.pipelines["front"]
+    inferred = sum(pipeline.process(f, origin + t, block=True).startswith("inferred") for t, f in frames)
+    service.detector.wait()  # every result is on the event thread's queue
+    return inferred
+
+
+def _until(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_event_thread_stores_what_changed_once_per_interval_and_on_flush(model_store, footage, tmp_path, monkeypatch):
+    """With an interval longer than the test nothing is stored until ``flush()``; then every change so
+    far goes in one transaction, and stopping stores the rest (the events it closes)."""
+    monkeypatch.setattr(service_module, "WRITE_INTERVAL_S", 3600.0)
+    service = _service(model_store, tmp_path)
+    commits: list[int] = []
+    sa_event.listen(service.engine, "commit", lambda conn: commits.append(1))
+    service.start(readers=False)
+    origin = time.time()
+    try:
+        inferred = _feed(service, footage[:60], origin)
+        manager = service.pipelines["front"].events
+        _until(lambda: manager.counts.opened >= 2)  # the results went through the tracker...
+        time.sleep(0.6)  # ...and the event thread has woken at least once more since
+        assert service.event_store.query() == [] and commits == [] and service.results_handled == 0
+        service.flush()
+        _until(lambda: service.results_handled == inferred)
+        assert len(commits) == 1
+        stored = service.event_store.query()
+        assert len(stored) == manager.counts.opened and not all(e.ended for e in stored)
+        _feed(service, footage[60:90], origin)
+    finally:
+        service.stop()
+    # The stop: the event thread's last store (what the last frames changed), then the events it closed.
+    assert len(commits) == 3
+    final = service.event_store.query()
+    assert len(final) == manager.counts.opened and all(e.ended for e in final)
+    with service.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(OutboxItem)) == len(final)
+
+
+def test_event_thread_stores_without_being_asked(model_store, footage, tmp_path):
+    """At the default interval the changes are stored on time even when no more results arrive."""
+    service = _service(model_store, tmp_path)
+    service.start(readers=False)
+    try:
+        inferred = _feed(service, footage[:40], time.time())
+        _until(lambda: service.results_handled == inferred)
+        assert len(service.event_store.query()) == service.pipelines["front"].events.counts.opened >= 1
+    finally:
+        service.stop()

@@ -1,11 +1,12 @@
 """The motion gate's per-cell counting (two integer sums) gives what the plain block mean gave, frame for
-frame, on the footage and on noise; the downscale works on views that are not contiguous."""
+frame, on the footage and on noise; the downscale works on views that are not contiguous; while tracking
+the gate analyses one frame in N and its background keeps pace."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from agents.edge.detection.motion import MotionDetector, MotionResult, MotionSettings, downscale_grey
+from agents.edge.detection.motion import MotionDetector, MotionGate, MotionResult, MotionSettings, downscale_grey
 
 
 class PlainMotion:
@@ -59,3 +60,53 @@ def test_downscale_of_views():
     frame = rng.integers(0, 256, (600, 800, 3), dtype=np.uint8)
     for view in (frame[:, ::-1], frame[10:590, 7:791], frame[::2, ::2]):
         np.testing.assert_array_equal(downscale_grey(view, 160), downscale_grey(np.ascontiguousarray(view), 160))
+
+
+def test_while_tracking_one_frame_in_n_is_analysed_and_the_background_keeps_up(footage):
+    """Tracking infers every frame anyway: the gate analyses 1 in ``tracking_analysis_every`` then, and
+    its background still follows the scene at the per-second pace of analysing every frame — a change
+    that happened while tracking (a car parked) is background once the scene calms down."""
+    still = footage[0][1]
+    parked = still.copy()
+    parked[200:330, 300:480] = (40, 40, 200)  # a large block of new colour, 100+ grey levels off
+    for every in (1, 5):
+        gate = MotionGate(MotionSettings(tracking_analysis_every=every))
+        t = 0.0
+        for _ in range(10):  # warm up on the empty scene
+            gate.decide(still, t, tracking=False)
+            t += 0.2
+        analysed = 0
+        for _ in range(60):  # 12 s of tracking; the car arrives and stays
+            infer, reason, motion = gate.decide(parked, t, tracking=True)
+            assert infer and reason in ("tracking", "motion")
+            analysed += motion is not None
+            t += 0.2
+        assert analysed == 60 // every
+        # Tracking is over: the parked car is part of the background, the scene static.
+        gate.inferred(t)
+        infer, reason, motion = gate.decide(parked, t, tracking=False)
+        assert (infer, reason) == (False, "static") and motion is not None and motion.moving_cells == 0
+        # Real motion is still seen at once.
+        moved = parked.copy()
+        moved[200:330, 100:280] = (40, 40, 200)
+        assert gate.decide(moved, t + 0.2, tracking=False)[1] == "motion"
+
+
+def test_without_the_weight_compensation_the_background_lags(footage):
+    """The check above can fail: with the per-frame weight applied to 1 analysis in 5 the background lags
+    (about 57 % of the way after 10 analyses) and the parked car still counts as motion."""
+    still = footage[0][1]
+    parked = still.copy()
+    parked[200:330, 300:480] = (40, 40, 200)
+    detector = MotionDetector(MotionSettings())
+    for _ in range(10):
+        detector.analyse(still)
+    for _ in range(12):
+        detector.analyse(parked)  # frames_since=1: the uncompensated weight
+    assert detector.analyse(parked).moving_cells > 0
+    compensated = MotionDetector(MotionSettings())
+    for _ in range(10):
+        compensated.analyse(still)
+    for _ in range(12):
+        compensated.analyse(parked, frames_since=5)
+    assert compensated.analyse(parked, frames_since=5).moving_cells == 0
