@@ -10,7 +10,8 @@ device and start are the event's identity and never change; a version naming ano
 label than the row holds is not applied (counted as rejected). A relay writes only for its own tenant:
 the tenant comes from the relay's identity, never from the batch, and devices already enrolled for
 another tenant are refused. Nothing from a revoked device is stored (its events and archive records
-are counted as rejected, its health is acknowledged and ignored).
+are counted as rejected, its health is acknowledged and ignored); a ``REVOKED`` health report (the
+device was revoked at the relay) revokes it here too.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from cloud.core.bus import EventBus
 from cloud.core.db import utcnow
+from cloud.core.devices import revoke_device
 from cloud.core.errors import ApiError, Forbidden
 from cloud.core.plan import plan_for
 from cloud.models import ArchiveRecord, Camera, Device, Event, Relay, Tenant
@@ -281,13 +283,18 @@ def ingest(session: Session, bus: EventBus, relay: Relay, batch: ingest_pb2.Inge
     outcome.result.events_accepted = len(outcome.new_event_ids)
     outcome.result.events_duplicate = rows_held
 
-    # Health: the latest report wins; cameras' states follow.
+    # Health: the latest report wins; cameras' states follow. A device the relay revoked is revoked here
+    # too (from then on nothing it reports is stored, and the relay's revocation list names it).
     for h in batch.health:
         outcome.result.health_accepted += 1
         if h.device_id in revoked:
             continue
         device = session.get(Device, h.device_id)
         assert device is not None
+        if h.status == ingest_pb2.DeviceHealth.REVOKED:
+            revoke_device(session, device, reason="revoked at the relay", by=f"relay:{relay.id}")
+            revoked.add(h.device_id)
+            continue
         # No last_seen: the relay has never heard from the device (proto3 presence; a relay reports an
         # enrolled device that has not connected yet as offline, "never connected"). That report is the
         # latest only while the cloud has not seen the device either; it never invents a time.

@@ -420,7 +420,7 @@ class Revocation(Shape):
     nonce: str | None = Field(None, description="bootstrap_token: the token's nonce (jti).")
     expires_at: datetime | None = Field(None, description="bootstrap_token: when it stops being valid anyway.")
     device_id: str | None = Field(None, description="device: the revoked device; it stays revoked.")
-    revoked_at: datetime | None = Field(None, description="device: when a tenant admin revoked it.")
+    revoked_at: datetime | None = Field(None, description="device: when it was revoked (by a tenant admin, or at its relay).")
 
 
 class OidcProviderPublic(Shape):

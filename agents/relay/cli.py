@@ -3,7 +3,8 @@
     guardian-relay run              run the relay (enrolment, tunnel, uplink, cache, forwarding)
     guardian-relay check-config     validate the config file and exit
     guardian-relay device list      enrolled devices with their status
-    guardian-relay device revoke ID revoke a device (its peer is removed within one reconcile interval)
+    guardian-relay device revoke ID revoke a device (its peer is removed within one reconcile interval; the
+                                    cloud revokes it too on the next health report)
     guardian-relay signing-key      create the relay's cloud signing key if absent; print its public half
 """
 

@@ -73,7 +73,7 @@ class Device(RelayBase):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     agent_version: Mapped[str] = mapped_column(String(64), default="")
-    status: Mapped[str] = mapped_column(String(16), default="unknown")  # healthy | degraded | offline
+    status: Mapped[str] = mapped_column(String(16), default="unknown")  # healthy | degraded | offline | revoked
     status_reason: Mapped[str] = mapped_column(String(512), default="")
     last_telemetry: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # edge.v1.Telemetry
     health_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -1,6 +1,9 @@
-"""Per-device status from the uplink: healthy, degraded or offline, and the DeviceHealth the cloud gets.
+"""Per-device status from the uplink: healthy, degraded, offline or revoked, and the DeviceHealth the
+cloud gets.
 
-offline: nothing heard from the device (not even a heartbeat) for ``offline_after_s``, or revoked.
+revoked: revoked at this relay (locally, or from the cloud's list); the cloud revokes a device reported
+so, which is how a local ``guardian-relay device revoke`` reaches it.
+offline: nothing heard from the device (not even a heartbeat) for ``offline_after_s``.
 degraded: heard from, but the last telemetry shows a failed camera, a nearly full disk, a long outbox
 or a stale tunnel handshake. healthy: otherwise.
 """
@@ -24,6 +27,7 @@ _STATUS = {
     "healthy": ingest_pb2.DeviceHealth.HEALTHY,
     "degraded": ingest_pb2.DeviceHealth.DEGRADED,
     "offline": ingest_pb2.DeviceHealth.OFFLINE,
+    "revoked": ingest_pb2.DeviceHealth.REVOKED,
 }
 
 
@@ -35,7 +39,7 @@ class Assessment:
 
 def assess(device: Device, settings: HealthSettings, now: datetime) -> Assessment:
     if device.revoked_at is not None:
-        return Assessment("offline", "revoked")
+        return Assessment("revoked", "revoked")
     if device.last_seen is None:
         return Assessment("offline", "never connected")
     silent = (now - device.last_seen).total_seconds()
@@ -90,8 +94,7 @@ class HealthMonitor:
             for device in session.scalars(select(Device)):
                 result = assess(device, self.settings, now)
                 device.status, device.status_reason = result.status, result.reason
-                if device.revoked_at is None:
-                    counts[result.status] += 1
+                counts[result.status] += 1
                 stale = device.health_reported_at is None or now - device.health_reported_at > timedelta(
                     seconds=self.settings.report_interval_s
                 )

@@ -189,7 +189,7 @@ def revoke_device(sessions: sessionmaker, device_id: str, source: str = "local")
         changed = device.revoked_at is None
         if changed:
             device.revoked_at = utcnow()
-            device.status = "offline"
+            device.status = "revoked"  # reported to the cloud as REVOKED (agents.relay.health)
             device.status_reason = "revoked"
     if changed:
         log.info("device_revoked", device=device_id, source=source)

@@ -73,7 +73,7 @@ def test_cloud_revocations_reach_the_relay_and_stay(make_lab) -> None:  # type: 
              "the revoked token to be recorded")
     wait_for(lambda: _log_count(lab, "uplink_stream_closed") == _log_count(lab, "uplink_stream_opened"), 30,
              "the device's uplink stream to end")
-    assert lab.relay_query("SELECT status, status_reason FROM devices") == [("offline", "revoked")]
+    assert lab.relay_query("SELECT status, status_reason FROM devices") == [("revoked", "revoked")]
     assert not lab.port_open(lab.ns_edge, RELAY_TUNNEL, UPLINK_PORT)
     lab.enqueue_events(5)  # the edge keeps trying; nothing more gets in
     time.sleep(5)

@@ -1,4 +1,4 @@
-"""Revocations from the cloud, in one process: the real cloud app (SQLite, uvicorn in a thread), the relay's
+"""Revocations between the cloud and the relay, in one process: the real cloud app (SQLite, uvicorn in a thread), the relay's
 real database, registry, forwarder and revocation poller talking to it over HTTP with signed requests.
 
 The whole path through WireGuard (peer removed, uplink refused, relay restart) is in
@@ -26,9 +26,10 @@ from agents.relay.db import Device, RevokedToken, open_database
 from agents.relay.errors import EnrolmentRefused
 from agents.relay.forwarder import CloudClient, Forwarder
 from agents.relay.health import HealthMonitor
-from agents.relay.registry import Registry
+from agents.relay.registry import Registry, revoke_device
 from agents.relay.revocations import RevocationFeedError, RevocationPoller, parse_revocations
 from guardian import tokens
+from guardian.contracts.edge.v1 import uplink_pb2
 from guardian.runtime.metrics import AgentMetrics
 from tests.cloud.conftest import free_port
 from tests.cloud.servers import serve
@@ -94,16 +95,30 @@ def _cloud_and_relay(tmp_path: Path) -> tuple[dict[str, object], Ed25519PrivateK
     return values, relay_key, Relay(tmp_path / "relay.db", token_key)
 
 
+def _settings(url: str) -> CloudSettings:
+    return CloudSettings(url=url, relay_id=RELAY_ID, tenant_id=TENANT, revocation_poll_s=0.1, backoff_max_s=0.3)
+
+
+async def _forwarded(relay: Relay, settings: CloudSettings, client: CloudClient, metrics: AgentMetrics,
+                     devices: list[Device]) -> tuple[EventCache, Forwarder]:
+    """A forwarder on the relay's database that has sent the cloud one event of each device (so the cloud
+    knows them), and its event cache."""
+    cache = EventCache(relay.sessions, timedelta(days=1), timedelta(hours=1))
+    for device in devices:
+        cache.store(device.device_id, [uplink_pb2.UplinkMessage(message_id=1, event=make_event())])
+    forwarder = Forwarder(settings, cache, HealthMonitor(relay.sessions, HealthSettings(), metrics), client, metrics)
+    assert await forwarder.run_once() == len(devices)
+    return cache, forwarder
+
+
 def test_cloud_revocations_are_applied_once_and_kept(tmp_path: Path) -> None:
     values, relay_key, relay = _cloud_and_relay(tmp_path)
     app = app_for(values)
     with serve(app) as url, httpx.Client(base_url=url) as http:
         admin = TenantAdmin(http)
-        settings = CloudSettings(url=url, relay_id=RELAY_ID, tenant_id=TENANT, revocation_poll_s=0.1,
-                                 backoff_max_s=0.3)
+        settings = _settings(url)
         # Two devices enrol with tokens from the cloud; a third token stays unused.
-        porch = relay.registry.enrol(admin.issue_token("porch")["token"], _wg_public_key())
-        yard = relay.registry.enrol(admin.issue_token("yard")["token"], _wg_public_key())
+        porch, yard = (relay.registry.enrol(admin.issue_token(name)["token"], _wg_public_key()) for name in ("porch", "yard"))
         spare = admin.issue_token("spare")
 
         async def scenario() -> None:
@@ -111,14 +126,7 @@ def test_cloud_revocations_are_applied_once_and_kept(tmp_path: Path) -> None:
             client = CloudClient(settings, relay_key)
             try:
                 # The relay reports both devices (so the cloud knows them) and the tokens it spent.
-                cache = EventCache(relay.sessions, timedelta(days=1), timedelta(hours=1))
-                for device in (porch, yard):
-                    from guardian.contracts.edge.v1 import uplink_pb2
-
-                    cache.store(device.device_id, [uplink_pb2.UplinkMessage(message_id=1, event=make_event())])
-                health = HealthMonitor(relay.sessions, HealthSettings(), metrics)
-                forwarder = Forwarder(settings, cache, health, client, metrics)
-                assert await forwarder.run_once() == 2
+                _, forwarder = await _forwarded(relay, settings, client, metrics, [porch, yard])
                 await forwarder.report_consumed_tokens()
                 assert sorted(admin.devices()) == sorted([porch.device_id, yard.device_id])
 
@@ -177,6 +185,62 @@ def test_cloud_revocations_are_applied_once_and_kept(tmp_path: Path) -> None:
     assert relay.device(porch.device_id).revoked_at is not None
     # Expired entries are forgotten with the used tokens (they would be refused as expired anyway).
     assert relay.registry.forget_expired_tokens() == 0
+    relay.engine.dispose()
+
+
+def test_a_device_revoked_at_the_relay_is_revoked_in_the_cloud(tmp_path: Path) -> None:
+    """``guardian-relay device revoke`` (the registry's local revocation) reaches the cloud in the next
+    health report: the device leaves the cloud's device list, its cameras go, the relay's revocation list
+    names it from then on, and nothing more it reports is stored."""
+    values, relay_key, relay = _cloud_and_relay(tmp_path)
+    app = app_for(values)
+    with serve(app) as url, httpx.Client(base_url=url) as http:
+        admin = TenantAdmin(http)
+        settings = _settings(url)
+        porch, yard = (relay.registry.enrol(admin.issue_token(name)["token"], _wg_public_key()) for name in ("porch", "yard"))
+
+        def cameras() -> list[str]:
+            response = http.get("/api/v1/cameras", headers=admin.headers)
+            assert response.status_code == 200, response.text
+            return sorted(c["device_id"] for c in response.json())
+
+        def events() -> int:
+            response = http.get("/api/v1/events", headers=admin.headers)
+            assert response.status_code == 200, response.text
+            return len(response.json()["items"])
+
+        async def scenario() -> None:
+            metrics = AgentMetrics("relay")
+            client = CloudClient(settings, relay_key)
+            try:
+                cache, forwarder = await _forwarded(relay, settings, client, metrics, [porch, yard])
+                assert sorted(admin.devices()) == sorted([porch.device_id, yard.device_id])
+                assert cameras() == sorted([porch.device_id, yard.device_id]) and events() == 2
+
+                # The operator revokes the porch device at the relay; the next report carries it.
+                revoke_device(relay.sessions, porch.device_id, source="local")
+                await forwarder.run_once()
+                assert admin.devices() == [yard.device_id]
+                assert http.get(f"/api/v1/devices/{porch.device_id}", headers=admin.headers).status_code == 404
+                assert cameras() == [yard.device_id]
+                assert metrics.registry.get_sample_value("guardian_relay_devices_by_status", {"status": "revoked"}) == 1
+
+                # The cloud's revocation list names it now; the relay has nothing new to apply.
+                feed = await client.get("/api/v1/relay/revocations")
+                assert feed.status_code == 200, feed.text
+                assert [r["device_id"] for r in feed.json() if r["kind"] == "device"] == [porch.device_id]
+                applied = await RevocationPoller(settings, relay.sessions, client, metrics).poll_once()
+                assert applied.devices == []
+
+                # What it still reports (an event queued before the revocation) is not stored.
+                cache.store(porch.device_id, [uplink_pb2.UplinkMessage(message_id=2, event=make_event())])
+                await forwarder.run_once()
+                assert events() == 2
+                assert admin.devices() == [yard.device_id]
+            finally:
+                await client.close()
+
+        asyncio.run(scenario())
     relay.engine.dispose()
 
 

@@ -6,18 +6,17 @@ import secrets
 from datetime import timedelta
 
 from fastapi import APIRouter, Response, status
-from sqlalchemy import delete
 
 from cloud.api.deps import CloudDep, TenantAdmin, TenantDep, TenantScope
 from cloud.core import accounts
 from cloud.core.db import utcnow
+from cloud.core.devices import revoke_device as revoke
 from cloud.core.errors import Conflict, NotFound
 from cloud.models import (
     BootstrapToken,
     BootstrapTokenCreate,
     BootstrapTokenIssued,
     BootstrapTokenPublic,
-    Camera,
     Device,
     DevicePublic,
     DeviceUpdate,
@@ -63,12 +62,7 @@ def revoke_device(device_id: str, scope: TenantAdmin) -> Response:
     until retention removes them. Repeating the call is harmless (204).
     """
     device = scope.get(Device, device_id, "device")
-    if device.revoked_at is None:
-        device.revoked_at = utcnow()
-        device.status = "offline"
-        device.reason = "revoked"
-        scope.session.execute(delete(Camera).where(Camera.tenant_id == scope.id, Camera.device_id == device.id))
-        log.info("device_revoked", tenant=scope.id, device=device.id)
+    revoke(scope.session, device, reason="revoked", by="tenant_admin")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -59,10 +59,12 @@ class DeviceHealth(_message.Message):
         HEALTHY: _ClassVar[DeviceHealth.Status]
         DEGRADED: _ClassVar[DeviceHealth.Status]
         OFFLINE: _ClassVar[DeviceHealth.Status]
+        REVOKED: _ClassVar[DeviceHealth.Status]
     STATUS_UNSPECIFIED: DeviceHealth.Status
     HEALTHY: DeviceHealth.Status
     DEGRADED: DeviceHealth.Status
     OFFLINE: DeviceHealth.Status
+    REVOKED: DeviceHealth.Status
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     LAST_SEEN_FIELD_NUMBER: _ClassVar[int]
