@@ -8,12 +8,18 @@ bucket and whether a clip exists. Requests are ``POST {cloud}/api/v1/ingest`` wi
 the cloud's certificate is verified against the configured CA, so both ends are authenticated. An event
 is marked forwarded only after a 2xx answer, at the version that was sent; anything else is retried
 with exponential backoff and full jitter.
+
+The bootstrap tokens this relay spent are reported too (the cloud shows them used and refuses them
+elsewhere). When the cloud answers that a token had been revoked before its use was reported (409
+``token_revoked``: the tenant admin withdrew it while the relay had not yet heard), the device that
+enrolled with it is revoked here, and the next health report tells the cloud.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 
 import httpx
 from google.protobuf import json_format
@@ -22,7 +28,9 @@ from sqlalchemy import select
 from agents.relay.cache import EventCache
 from agents.relay.config import CloudSettings
 from agents.relay.db import CachedEvent, UsedToken
+from agents.relay.errors import UnknownDevice
 from agents.relay.health import HealthMonitor
+from agents.relay.registry import revoke_device
 from guardian import tokens
 from guardian.contracts.cloud.v1 import ingest_pb2
 from guardian.runtime.backoff import Backoff
@@ -69,6 +77,16 @@ def summarise(event: CachedEvent) -> ingest_pb2.EventSummary:
     return summary
 
 
+def _error_code(response: httpx.Response) -> str:
+    """The cloud's ``{"error": {"code": …}}``, or "" when the body is not that."""
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        return ""
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) else ""
+
+
 class CloudClient:
     """Signed JSON requests to the cloud."""
 
@@ -113,11 +131,15 @@ class Forwarder:
         health: HealthMonitor,
         client: CloudClient,
         metrics: AgentMetrics,
+        on_revoked: Callable[[list[str]], None] = lambda _ids: None,
     ) -> None:
+        """``on_revoked``: told the ids of devices revoked here because the cloud had revoked the token
+        they enrolled with (the running relay then cuts them off at once)."""
         self.settings = settings
         self.cache = cache
         self.health = health
         self.client = client
+        self.on_revoked = on_revoked
         self.backoff = Backoff(0.5, settings.backoff_max_s)
         self.sent = metrics.counter("forward", "events_total", "Event summaries acknowledged by the cloud.")
         self.duplicates = metrics.counter("forward", "duplicates_total", "Summaries the cloud already held.")
@@ -151,13 +173,32 @@ class Forwarder:
             body = json.dumps({"nonce": nonce}).encode()
             response = await self.client.post(CONSUME_PATH, body)
             if response.status_code == 409:
-                log.warning("cloud_says_token_reused_or_revoked")
+                code = _error_code(response)
+                if code == "token_revoked":
+                    # The admin withdrew the token before the cloud heard it was used: the device that got
+                    # in with it is revoked (the cloud hears so in the next health report).
+                    await asyncio.to_thread(self._revoke_enrolled_with, nonce)
+                else:
+                    log.warning("cloud_says_token_spent", code=code)
             elif response.status_code // 100 != 2:
                 continue
             with self.cache.sessions() as session, session.begin():
                 row = session.get(UsedToken, nonce)
                 if row is not None:
                     row.reported = True
+
+    def _revoke_enrolled_with(self, nonce: str) -> None:
+        with self.cache.sessions() as session:
+            row = session.get(UsedToken, nonce)
+            device_id = row.device_id if row is not None else None
+        if device_id is None:
+            return
+        try:
+            revoke_device(self.cache.sessions, device_id, source="cloud")
+        except UnknownDevice:
+            return
+        log.warning("device_revoked_token_was_withdrawn", device=device_id)
+        self.on_revoked([device_id])
 
     async def run(self, progress=lambda: None) -> None:  # type: ignore[no-untyped-def]
         loop = asyncio.get_running_loop()

@@ -205,13 +205,15 @@ class RelayAgent:
         ctx.tasks.create_task(self._cleanup_loop(ctx), name="cleanup")
         if s.cloud.enabled:
             self._cloud = self._cloud or CloudClient(s.cloud, load_signing_key(s.cloud.signing_key_file))
-            forwarder = Forwarder(s.cloud, self.cache, self.health, self._cloud, self.metrics)
+            forwarder = Forwarder(s.cloud, self.cache, self.health, self._cloud, self.metrics,
+                                  on_revoked=self._cloud_revoked)
             ctx.tasks.create_task(forwarder.run(ctx.watchdog.progress), name="forwarder")
             self.revocations = RevocationPoller(s.cloud, sessions, self._cloud, self.metrics, self._cloud_revoked)
             ctx.tasks.create_task(self.revocations.run(ctx.watchdog.progress), name="revocations")
 
     def _cloud_revoked(self, device_ids: list[str]) -> None:
-        """Devices the cloud revoked, now revoked in the registry: act now rather than at the next round."""
+        """Devices revoked in the registry because of the cloud (it revoked them, or the token they enrolled
+        with): act now rather than at the next round."""
         self._reconcile_now.set()  # wireguard mode: their peers leave the interface
         for device_id in device_ids:
             if self.uplink.active.get(device_id):

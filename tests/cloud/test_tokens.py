@@ -97,7 +97,7 @@ def test_bootstrap_tokens_single_use_and_revocation(client, app) -> None:
     assert relay_b.post(client, "/api/v1/relay/bootstrap/consume", body).status_code == 404
     assert relay_a.post(client, "/api/v1/relay/bootstrap/consume", body).status_code == 204
     again = relay_a.post(client, "/api/v1/relay/bootstrap/consume", body)
-    assert again.status_code == 409 and again.json()["error"]["code"] == "token_spent"
+    assert again.status_code == 409 and again.json()["error"]["code"] == "token_used"
     # Revocation: the relay learns of it.
     second = client.post("/api/v1/bootstrap-tokens", json={}, headers=a.auth).json()
     assert client.delete(f"/api/v1/bootstrap-tokens/{second['id']}", headers=b.auth).status_code == 404
@@ -106,7 +106,7 @@ def test_bootstrap_tokens_single_use_and_revocation(client, app) -> None:
     assert revoked == {grant.nonce, second["id"]}
     assert relay_b.get(client, "/api/v1/relay/revocations").json() == []
     r = relay_a.post(client, "/api/v1/relay/bootstrap/consume", json.dumps({"nonce": second["id"]}).encode())
-    assert r.status_code == 409
+    assert r.status_code == 409 and r.json()["error"]["code"] == "token_revoked"
 
 
 def test_keys_endpoint(client) -> None:

@@ -244,6 +244,51 @@ def test_a_device_revoked_at_the_relay_is_revoked_in_the_cloud(tmp_path: Path) -
     relay.engine.dispose()
 
 
+def test_a_device_that_enrolled_with_a_token_revoked_meanwhile_is_revoked(tmp_path: Path) -> None:
+    """The race the poll interval leaves open: a device enrols with a token (checked offline) and the
+    tenant admin revokes that token before the relay has reported its use. The cloud's answer to the
+    report (409 ``token_revoked``) makes the relay revoke that device, and the cloud hears of it. A token
+    whose use was reported before it was revoked leaves its device alone."""
+    values, relay_key, relay = _cloud_and_relay(tmp_path)
+    with serve(app_for(values)) as url, httpx.Client(base_url=url) as http:
+        admin = TenantAdmin(http)
+        settings = _settings(url)
+        early = admin.issue_token("early")
+        porch = relay.registry.enrol(early["token"], _wg_public_key())
+        late = admin.issue_token("late")
+
+        async def scenario() -> None:
+            metrics = AgentMetrics("relay")
+            client = CloudClient(settings, relay_key)
+            revoked: list[str] = []
+            try:
+                _, forwarder = await _forwarded(relay, settings, client, metrics, [porch])
+                forwarder.on_revoked = revoked.extend
+                await forwarder.report_consumed_tokens()  # porch's token: reported as used
+                yard = relay.registry.enrol(late["token"], _wg_public_key())
+                # Both tokens are revoked now; only yard's use had not been reported.
+                admin.revoke_token(early["id"])
+                admin.revoke_token(late["id"])
+                await forwarder.report_consumed_tokens()
+                assert revoked == [yard.device_id]
+                assert relay.device(yard.device_id).revoked_at is not None
+                assert relay.device(porch.device_id).revoked_at is None
+                assert [d.device_id for d in relay.registry.active_devices()] == [porch.device_id]
+                # Reported once: the next round changes nothing.
+                await forwarder.report_consumed_tokens()
+                assert revoked == [yard.device_id]
+                # The next health report carries the revocation to the cloud.
+                await forwarder.run_once()
+                feed = await client.get("/api/v1/relay/revocations")
+                assert [r["device_id"] for r in feed.json() if r["kind"] == "device"] == [yard.device_id]
+                assert admin.devices() == [porch.device_id]
+            finally:
+                await client.close()
+
+        asyncio.run(scenario())
+    relay.engine.dispose()
+
+
 def test_poller_survives_a_cloud_outage_and_catches_up(tmp_path: Path) -> None:
     values, relay_key, relay = _cloud_and_relay(tmp_path)
     port = free_port()

@@ -89,12 +89,19 @@ def revocations(caller: SignedRelay) -> list[Revocation]:
 
 @router.post("/relay/bootstrap/consume", status_code=204)
 def consume_bootstrap(body: BootstrapConsume, caller: SignedRelay) -> Response:
-    """Mark a bootstrap token used (the relay verified it offline first). 409 if used, revoked or expired."""
+    """Mark a bootstrap token used (the relay verified it offline first). 409 ``token_used``,
+    ``token_revoked`` (the relay then revokes the device that enrolled with it) or ``token_expired``."""
     row = caller.session.get(BootstrapToken, body.nonce)
     if row is None or row.relay_id != caller.relay.id:
         raise NotFound("bootstrap token not found")
     now = utcnow()
-    if row.revoked_at is not None or row.used_at is not None or row.expires_at <= now:
-        raise Conflict("bootstrap token already used, revoked or expired", code="token_spent")
+    # Which one matters to the relay: a token revoked before its use was reported means a device got in
+    # with a token the tenant admin had withdrawn, and the relay revokes that device.
+    if row.used_at is not None:
+        raise Conflict("bootstrap token already used", code="token_used")
+    if row.revoked_at is not None:
+        raise Conflict("bootstrap token was revoked before its use was reported", code="token_revoked")
+    if row.expires_at <= now:
+        raise Conflict("bootstrap token expired before its use was reported", code="token_expired")
     row.used_at = now
     return Response(status_code=204)
