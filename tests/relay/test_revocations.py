@@ -95,6 +95,13 @@ def _cloud_and_relay(tmp_path: Path) -> tuple[dict[str, object], Ed25519PrivateK
     return values, relay_key, Relay(tmp_path / "relay.db", token_key)
 
 
+async def _devices_in_feed(client: CloudClient) -> list[str]:
+    """The device ids the cloud's revocation list names to this relay."""
+    feed = await client.get("/api/v1/relay/revocations")
+    assert feed.status_code == 200, feed.text
+    return [r["device_id"] for r in feed.json() if r["kind"] == "device"]
+
+
 def _settings(url: str) -> CloudSettings:
     return CloudSettings(url=url, relay_id=RELAY_ID, tenant_id=TENANT, revocation_poll_s=0.1, backoff_max_s=0.3)
 
@@ -226,9 +233,7 @@ def test_a_device_revoked_at_the_relay_is_revoked_in_the_cloud(tmp_path: Path) -
                 assert metrics.registry.get_sample_value("guardian_relay_devices_by_status", {"status": "revoked"}) == 1
 
                 # The cloud's revocation list names it now; the relay has nothing new to apply.
-                feed = await client.get("/api/v1/relay/revocations")
-                assert feed.status_code == 200, feed.text
-                assert [r["device_id"] for r in feed.json() if r["kind"] == "device"] == [porch.device_id]
+                assert await _devices_in_feed(client) == [porch.device_id]
                 applied = await RevocationPoller(settings, relay.sessions, client, metrics).poll_once()
                 assert applied.devices == []
 
@@ -279,8 +284,7 @@ def test_a_device_that_enrolled_with_a_token_revoked_meanwhile_is_revoked(tmp_pa
                 assert revoked == [yard.device_id]
                 # The next health report carries the revocation to the cloud.
                 await forwarder.run_once()
-                feed = await client.get("/api/v1/relay/revocations")
-                assert [r["device_id"] for r in feed.json() if r["kind"] == "device"] == [yard.device_id]
+                assert await _devices_in_feed(client) == [yard.device_id]
                 assert admin.devices() == [porch.device_id]
             finally:
                 await client.close()
