@@ -71,10 +71,10 @@ CACHE = Path(os.environ.get("GUARDIAN_CACHE", Path.home() / ".cache" / "guardian
 class NoMedia:
     """No snapshot/clip files: the pipeline's cost, not JPEG encoding's (that happens once per event)."""
 
-    def snapshot(self, frame, box, snapshot, thumbnail):  # noqa: ANN001
+    def snapshot(self, frame, box, snapshot, thumbnail):
         pass
 
-    def clip(self, camera, start, end, target, partial_ok=False):  # noqa: ANN001
+    def clip(self, camera, start, end, target, partial_ok=False):
         return 0.0
 
 
@@ -182,7 +182,7 @@ def main() -> None:
     for p in service.pipelines.values():
         decide = p.gate.decide
 
-        def timed_gate(frame, now, tracking, decide=decide):  # noqa: ANN001, ANN202
+        def timed_gate(frame, now, tracking, decide=decide):
             a = time.perf_counter()
             outcome = decide(frame, now, tracking)
             stage["gate"].append(time.perf_counter() - a)
@@ -192,7 +192,7 @@ def main() -> None:
         p.gate.decide = timed_gate
         original = p.on_result
 
-        def timed(job, result, original=original):  # noqa: ANN001
+        def timed(job, result, original=original):
             a = time.perf_counter()
             original(job, result)
             stage["track+events"].append(time.perf_counter() - a)
@@ -200,7 +200,7 @@ def main() -> None:
         p.on_result = timed
     put = det.on_result
 
-    def queued(result, put=put):  # noqa: ANN001
+    def queued(result, put=put):
         stage["submit→result"].append(result.latency_s)
         put(result)
 
@@ -208,7 +208,7 @@ def main() -> None:
     store_events = service._store_events
     rows_written = [0]
 
-    def writes(store_events=store_events):  # noqa: ANN202
+    def writes(store_events=store_events):
         n = sum(len(p.events.unsaved) for p in service.pipelines.values())
         a = time.perf_counter()
         store_events()

@@ -28,7 +28,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from demo.stack import DemoStack, Options, Ports  # noqa: E402
+from demo.stack import DemoStack, Options, Ports
 
 
 def listen(stack: DemoStack, seen: dict[str, float], stop: threading.Event, connected: threading.Event) -> None:

@@ -4,7 +4,6 @@
 """
 
 from pyinfra import host
-
 from tasks import cloud
 
 if "cloud" in host.groups:

@@ -7,7 +7,6 @@ on its own it updates every selected edge at once.
 """
 
 from pyinfra import host
-
 from tasks import edge_update
 
 if "edges" in host.groups:

@@ -8,7 +8,6 @@ host away when relays are new.
 
 from pyinfra import host
 from pyinfra.api.exceptions import DeployError
-
 from tasks import relay
 
 if "relays" in host.groups:

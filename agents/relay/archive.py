@@ -214,7 +214,7 @@ class ArchiveService(archive_pb2_grpc.ArchiveServicer):
 
     # --- gRPC -------------------------------------------------------------------------------------------
 
-    async def Status(  # noqa: N802 (gRPC's method name)
+    async def Status(
         self, request: archive_pb2.ArchiveStatusRequest, context: grpc.aio.ServicerContext
     ) -> archive_pb2.ArchiveStatus:
         device_id = await self._device(context)
@@ -227,7 +227,7 @@ class ArchiveService(archive_pb2_grpc.ArchiveServicer):
         received = part.stat().st_size if part.exists() else 0
         return archive_pb2.ArchiveStatus(upload_id=request.upload_id, received=received)
 
-    async def Upload(  # noqa: N802
+    async def Upload(
         self, request_iterator: AsyncIterator[archive_pb2.ArchiveChunk], context: grpc.aio.ServicerContext
     ) -> Receipt:
         device_id = await self._device(context)

@@ -70,7 +70,7 @@ class UplinkService(uplink_pb2_grpc.UplinkServicer):
         """End the device's open streams (after revocation)."""
         self.revoked.add(device_id)
 
-    async def Stream(  # noqa: N802 (gRPC's method name)
+    async def Stream(
         self, request_iterator: AsyncIterator[uplink_pb2.UplinkMessage], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[uplink_pb2.Ack]:
         device_id = await asyncio.to_thread(self.identify, context)

@@ -14,13 +14,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cloud.core import security
+from cloud.core.accounts import ACCESS_COOKIE
 from cloud.core.db import utcnow
 from cloud.core.errors import Forbidden, NotFound, Unauthorized
 from cloud.core.state import Cloud
 from cloud.models import Relay, RelayNonce, Tenant, User
 from guardian import tokens
-
-from cloud.core.accounts import ACCESS_COOKIE
 
 M = TypeVar("M")
 

@@ -275,7 +275,7 @@ async def _retention_loop(cloud: Cloud) -> None:
             for table, count in deleted.items():
                 cloud.metrics.retention_deleted.labels(table).inc(count)
             log.info("retention_cleanup", **deleted)
-        except Exception as exc:  # noqa: BLE001 - keep the loop alive; the next run retries
+        except Exception as exc:
             log.warning("retention_failed", error=type(exc).__name__)
 
 

@@ -13,7 +13,7 @@ from cloud.core import security
 from cloud.core.db import utcnow
 from cloud.core.errors import TooMany, Unauthorized
 from cloud.core.state import Cloud
-from cloud.models import LoginFailure, RefreshSession, Relay, Tenant, User, TokenPublic
+from cloud.models import LoginFailure, RefreshSession, Relay, Tenant, TokenPublic, User
 from guardian.runtime.logging import get_logger
 
 log = get_logger("cloud.accounts")

@@ -122,7 +122,7 @@ class PostgresEventBus(EventBus):
                             log.warning("bad_notify_payload")
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - reconnect on any connection failure
+            except Exception as exc:
                 self.listening.clear()
                 log.warning("listen_connection_lost", error=type(exc).__name__, retry_in=delay)
                 await asyncio.sleep(delay)

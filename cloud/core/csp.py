@@ -118,7 +118,7 @@ class ContentSecurityPolicy:
         generation = self._generation
         try:
             relays = await run_in_threadpool(self.relay_origins)
-        except Exception as exc:  # noqa: BLE001 - keep serving the last policy; retried on the next request
+        except Exception as exc:
             log.warning("csp_refresh_failed", error=type(exc).__name__)
             return self._value
         self._value = build_policy([*self._configured, *relays], self._connect)

@@ -38,7 +38,15 @@ from cloud.core.db import migrate
 from guardian.contracts.edge.v1 import archive_pb2, archive_pb2_grpc
 from guardian.runtime.logging import configure_logging
 from guardian.runtime.metrics import AgentMetrics
-from tests.archive.conftest import BUCKET, READER_KEY, READER_SECRET, RELAY_KEY, RELAY_SECRET, Seaweed, add_clip_event
+from tests.archive.conftest import (
+    BUCKET,
+    READER_KEY,
+    READER_SECRET,
+    RELAY_KEY,
+    RELAY_SECRET,
+    Seaweed,
+    add_clip_event,
+)
 from tests.cloud.conftest import add_relay, make_settings, signup
 from tests.cloud.servers import serve
 from tests.conftest import free_port
@@ -182,9 +190,8 @@ def test_clip_archived_end_to_end(tmp_path, seaweed, cloud_app, cloud_url, foota
         assert plain[start:start + 32] not in blob
     assert b"ftyp" not in blob[:4096] and b"mdat" not in blob
     (tmp_path / "object.mp4").write_bytes(blob)
-    with pytest.raises(av.error.FFmpegError):
-        with av.open(str(tmp_path / "object.mp4")) as container:
-            next(container.decode(video=0))
+    with pytest.raises(av.error.FFmpegError), av.open(str(tmp_path / "object.mp4")) as container:
+        next(container.decode(video=0))
 
     # The secret (and only it) opens it, to exactly the original bytes.
     assert decrypt_bytes(blob, SECRET) == plain

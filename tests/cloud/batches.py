@@ -23,7 +23,7 @@ def event(device: str, camera: str, label: str, start: datetime, *, event_id: st
 
 
 def health(device: str, cameras: dict[str, str], status: int = 1, *,
-           last_seen: datetime | None | bool = True) -> ingest_pb2.DeviceHealth:
+           last_seen: datetime | bool | None = True) -> ingest_pb2.DeviceHealth:
     """A health report; ``last_seen=None`` leaves it unset (the relay never heard from the device)."""
     h = ingest_pb2.DeviceHealth(device_id=device, status=status, agent_version="0.1.0")  # type: ignore[arg-type]
     if last_seen is True:

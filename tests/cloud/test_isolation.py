@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from fastapi.routing import APIRoute
 from starlette.routing import Route
 
 from tests.cloud import batches
-import pytest
-
 from tests.cloud.conftest import add_operator, add_relay, login, make_settings, signup
 
 NOW = datetime.now(UTC).replace(microsecond=0)

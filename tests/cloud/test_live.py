@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from contextlib import nullcontext
 import time
+from contextlib import nullcontext
 from datetime import UTC, datetime
 
 import httpx

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.images.bootcheck import ROOT
-from tests.images.test_personalise import ESP_TYPE, SCRIPT as PERSONALISE, generic  # noqa: F401 (fixture)
+from tests.images.test_personalise import ESP_TYPE, generic  # noqa: F401 (fixture)
+from tests.images.test_personalise import SCRIPT as PERSONALISE
 
 FIRSTBOOT = ROOT / "firstboot" / "guardian-firstboot"
 GCONV = Path("/usr/lib/x86_64-linux-gnu/gconv")

@@ -154,7 +154,7 @@ class EventManager:
                 (self.data_dir / snap).parent.mkdir(parents=True, exist_ok=True)
                 self.media.snapshot(ev.best_frame, ev.best_box, self.data_dir / snap, self.data_dir / thumb)
                 row.snapshot_ref, row.thumbnail_ref = snap, thumb
-            except Exception as exc:  # noqa: BLE001 - a failed snapshot must not lose the event
+            except Exception as exc:
                 log.warning("snapshot_failed", camera=self.camera, event_id=row.id, error=str(exc))
         row.end_at = _dt(track.last_seen)
         row.ended = True
@@ -184,7 +184,7 @@ class EventManager:
                 assert row.clip_start is not None and row.clip_end is not None
                 duration = self.media.clip(self.camera, row.clip_start, row.clip_end, self.data_dir / clip,
                                            partial_ok=last_try)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 log.warning("clip_failed", camera=self.camera, event_id=row.id, error=str(exc))
                 duration = None
             if duration is None:

@@ -172,4 +172,4 @@ def convert_tfjs(model_json: Path) -> ov.Model:
     return tfjs_to_openvino(load_tfjs(model_json))
 
 
-__all__ = ["convert_tfjs", "tfjs_to_openvino", "_pad_same"]
+__all__ = ["_pad_same", "convert_tfjs", "tfjs_to_openvino"]

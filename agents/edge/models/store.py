@@ -116,7 +116,7 @@ def smoke_test(source: str, model: ov.Model, core: ov.Core | None = None) -> Non
         shape[0] = 1
         dtype = np.uint8 if inp.get_element_type() == ov.Type.u8 else np.float32
         result = compiled(np.full(shape, 114, dtype=dtype))
-    except Exception as exc:  # noqa: BLE001 - any OpenVINO failure refuses the model
+    except Exception as exc:
         raise ModelValidationError(source, f"smoke inference failed: {str(exc).splitlines()[0][:200]}") from None
     for out in compiled.outputs:
         value = np.asarray(result[out])
@@ -218,7 +218,7 @@ class ModelStore:
         """An operator's own ONNX / IR (.xml) / TF frozen graph (.pb) of a known family."""
         try:
             model = ov.Core().read_model(path)
-        except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError subclasses of its own
+        except Exception as exc:
             raise ModelValidationError(str(path), f"not a model OpenVINO can read: {str(exc).splitlines()[0][:200]}") from None
         return self.add(model, name=name, family=family, labels=labels, source=str(path), validate=validate)
 
@@ -237,7 +237,7 @@ class ModelStore:
         core = core or ov.Core()
         try:
             ovm = core.read_model(model.xml, model.bin)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise ModelValidationError(str(model.xml), f"unreadable: {str(exc).splitlines()[0][:200]}") from None
         _, input_shape, outputs = check_structure(str(model.xml), model.manifest.family, model.manifest.labels, ovm)
         if input_shape != model.manifest.input_shape or outputs != model.manifest.outputs:

@@ -96,7 +96,7 @@ class EdgeMediaService(media_pb2_grpc.EdgeMediaServicer):
         self.allowed_peer = allowed_peer
         self.allowed_name = allowed_name
 
-    async def Fetch(  # noqa: N802
+    async def Fetch(
         self, request: media_pb2.MediaRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[media_pb2.MediaChunk]:
         if self.allowed_peer is not None:

@@ -84,7 +84,7 @@ def open_stream(url: str, options: StreamOptions) -> tuple[av.container.InputCon
         container = av.open(
             url, options=options.av_options(), timeout=(options.open_timeout_s, options.stall_timeout_s)
         )
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a classified StreamError
+    except Exception as exc:
         raise classify(exc, opening=True, elapsed_s=time.monotonic() - started, options=options) from None
     if not container.streams.video:
         container.close()
@@ -130,14 +130,14 @@ def run_sessions(
                 session(container, stream)
                 if not stop.is_set():
                     error = StreamError(FailureKind.ENDED, "camera closed the stream")
-            except Exception as exc:  # noqa: BLE001 - a bad stream must never end the loop
+            except Exception as exc:
                 error = classify(exc, opening=False, elapsed_s=time.monotonic() - started, options=options)
                 if error.kind == FailureKind.BAD_STREAM and not isinstance(exc, av.error.FFmpegError):
                     camera_log.error("session_crashed", error=error.reason, exc_info=exc)
             finally:
                 try:
                     container.close()
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     camera_log.warning("close_failed", error=type(exc).__name__)
         if stop.is_set():
             break

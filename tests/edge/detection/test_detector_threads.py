@@ -41,7 +41,7 @@ def test_cameras_submitting_at_once_all_get_their_results(model_store: ModelStor
                     # Half blocking (the benchmark), half dropping when busy (the service).
                     if detector.submit(frame, (index, round_, k), block=index % 2 == 0):
                         submitted[index] += 1
-        except BaseException as exc:  # noqa: BLE001 - the test reports it
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=camera, args=(i,)) for i in range(6)]

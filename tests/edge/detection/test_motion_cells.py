@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.edge.detection.motion import MotionDetector, MotionGate, MotionResult, MotionSettings, downscale_grey
+from agents.edge.detection.motion import (
+    MotionDetector,
+    MotionGate,
+    MotionResult,
+    MotionSettings,
+    downscale_grey,
+)
 
 
 class PlainMotion:

@@ -11,10 +11,10 @@ from agents.edge.db import open_database
 from agents.edge.detection.detector import Detector, FilterSettings
 from agents.edge.detection.motion import MotionGate
 from agents.edge.events.manager import EventManager
-from agents.edge.video.snapshots import write_snapshot
 from agents.edge.events.store import EventStore
 from agents.edge.outbox import OutboxItem, OutboxKind
 from agents.edge.tracking.tracker import Tracker
+from agents.edge.video.snapshots import write_snapshot
 from guardian.contracts.edge.v1 import uplink_pb2
 
 T0 = 1_780_000_000.0  # a fixed wall-clock origin for the footage
@@ -23,10 +23,10 @@ T0 = 1_780_000_000.0  # a fixed wall-clock origin for the footage
 class SnapshotsOnly:
     """Snapshots through the video side's writer; no recording runs here, so no clips."""
 
-    def snapshot(self, frame, box, snapshot, thumbnail):  # noqa: ANN001
+    def snapshot(self, frame, box, snapshot, thumbnail):
         write_snapshot(frame, snapshot, thumbnail, box=box)
 
-    def clip(self, camera, start, end, target, partial_ok=False):  # noqa: ANN001
+    def clip(self, camera, start, end, target, partial_ok=False):
         return None
 
 

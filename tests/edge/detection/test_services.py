@@ -41,11 +41,11 @@ def _aware(value: datetime | None) -> datetime | None:
     return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _events(sessions) -> list[EventRow]:  # noqa: ANN001
+def _events(sessions) -> list[EventRow]:
     return list(EventStore(sessions).query(camera="campus", limit=10_000))
 
 
-def _clip_facts(path) -> tuple[str, float, int]:  # noqa: ANN001
+def _clip_facts(path) -> tuple[str, float, int]:
     """(codec, duration from the packets' own timestamps, frames decoded) read back with PyAV."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
@@ -61,7 +61,7 @@ def _clip_facts(path) -> tuple[str, float, int]:  # noqa: ANN001
         return stream.codec_context.name, float((last - first) * stream.time_base), decoded
 
 
-def _is_jpeg(path) -> tuple[int, int]:  # noqa: ANN001
+def _is_jpeg(path) -> tuple[int, int]:
     with Image.open(path) as img:
         assert img.format == "JPEG", path
         img.load()  # decodes the whole image

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 
-import numpy as np
 import pytest
 
 from agents.edge.config import EdgeSettings
@@ -18,10 +17,10 @@ from guardian.runtime.metrics import AgentMetrics
 
 
 class NoMedia:
-    def snapshot(self, frame, box, snapshot, thumbnail):  # noqa: ANN001
+    def snapshot(self, frame, box, snapshot, thumbnail):
         raise AssertionError("not used")
 
-    def clip(self, camera, start, end, target, partial_ok=False):  # noqa: ANN001
+    def clip(self, camera, start, end, target, partial_ok=False):
         return None
 
 
