@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agents.edge.archive.crypto import (
+from agents.edge.archive.crypto import (  # noqa: E402
     DEFAULT_CHUNK_SIZE,
     Header,
     KdfParams,
@@ -40,7 +40,7 @@ from agents.edge.archive.crypto import (
     encrypt_bytes,
     unwrap,
 )
-from agents.relay.archive_store import cid_of_bytes
+from agents.relay.archive_store import cid_of_bytes  # noqa: E402
 
 UI = ROOT / "ui"
 FOOTAGE = Path.home() / ".cache" / "guardian" / "vtest.mp4"

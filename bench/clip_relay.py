@@ -1,7 +1,7 @@
 """Clip time-to-first-byte and throughput through the relay, against reading the same file on the edge.
 
 Real processes on loopback (tunnel.mode = "tls", the demo mode): a relay (``guardian-relay run``) and an
-edge uplink (``guardian-edge run-uplink``) enrolled with a bootstrap token; the clip is an event's file
+edge uplink (``guardian-edge uplink run``) enrolled with a bootstrap token; the clip is an event's file
 in the edge's events table. Measured in the same run:
 
 - **through the relay**: HTTPS GET ``/media/v1/events/{id}/clip.mp4`` with a clip token, one kept-alive
@@ -12,7 +12,9 @@ in the edge's events table. Measured in the same run:
   relay's own credentials), i.e. the hop the relay adds is HTTPS out.
 
 Targets (issue 7): TTFB p95 ≤ 150 ms; relay throughput ≥ 50 % of the baseline. Prints figures; never
-fails on them. ``python -m bench.clip_relay [--size-mb 16] [--ttfb-runs 60] [--runs 8]``
+fails on them.
+
+    .venv/bin/python bench/clip_relay.py [--size-mb 16] [--ttfb-runs 60] [--runs 8]
 """
 
 from __future__ import annotations
@@ -22,11 +24,15 @@ import asyncio
 import os
 import ssl
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a file (the README's way), the test labs live in tests/
 
 
 def pct(values: list[float], q: float) -> float:

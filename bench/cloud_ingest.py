@@ -8,7 +8,7 @@ end), migrates it with the real Alembic migrations, then measures:
    events/s; baseline: the same rows with a bare ``executemany`` INSERT (psycopg, no app);
 2. timeline — 1,000,000 events across 100 tenants loaded with COPY; newest-first first page
    (limit 50) and a filtered page (camera + label) and a cursor page, timed as
-   (a) the API's own query (``cloud.timeline`` through SQLAlchemy), (b) the raw SQL of the same query
+   (a) the API's own query (``cloud.services.timeline`` through SQLAlchemy), (b) the raw SQL of the same query
    through psycopg (baseline), (c) ``GET /api/v1/events`` through the app (auth, JSON) — p50/p95.
 
     .venv/bin/python bench/cloud_ingest.py [--events 1000000] [--tenants 100] [--ingest 20000]
@@ -38,13 +38,13 @@ import psycopg  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from google.protobuf import json_format  # noqa: E402
 
-from cloud import timeline  # noqa: E402
 from cloud.api.main import create_app  # noqa: E402
 from cloud.core.config import CloudSettings  # noqa: E402
 from cloud.core.db import migrate  # noqa: E402
 from cloud.core.security import make_access_token  # noqa: E402
-from cloud.models import Relay, Tenant, User  # noqa: E402
-from guardian import tokens  # noqa: E402
+from cloud.services import timeline  # noqa: E402
+from cloud.tables import Relay, Tenant, User  # noqa: E402
+from guardian.contracts import auth  # noqa: E402
 from guardian.contracts.cloud.v1 import ingest_pb2  # noqa: E402
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -87,7 +87,7 @@ class Postgres:
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def make_batch(relay_id: str, start: datetime, count: int, device: str) -> bytes:
@@ -101,13 +101,13 @@ def make_batch(relay_id: str, start: datetime, count: int, device: str) -> bytes
 
 
 def bench_ingest(pg: Postgres, client: TestClient, app, total: int, batch_size: int) -> None:
-    key = tokens.generate_private_key()
+    key = auth.generate_private_key()
     with app.state.cloud.sessions() as session:
         tenant = Tenant(name="ingest-bench")
         session.add(tenant)
         session.flush()
         relay = Relay(name="bench-relay", endpoint_url="https://relay.example.org",
-                      public_key=tokens.public_key_to_text(key), tenant_id=tenant.id)
+                      public_key=auth.public_key_to_text(key), tenant_id=tenant.id)
         session.add(relay)
         session.commit()
         relay_id, tenant_id = relay.id, tenant.id
@@ -116,17 +116,17 @@ def bench_ingest(pg: Postgres, client: TestClient, app, total: int, batch_size: 
               for n in range(total // batch_size)]
     # Warm-up (first batch creates device and cameras).
     warm = make_batch(relay_id, now - timedelta(days=1), 10, "edge-bench")
-    client.post("/api/v1/ingest", content=warm, headers=tokens.sign_relay_request(
+    client.post("/api/v1/ingest", content=warm, headers=auth.sign_relay_request(
         key, relay_id=relay_id, method="POST", path="/api/v1/ingest", body=warm))
     started = time.perf_counter()
     for body in bodies:
-        headers = tokens.sign_relay_request(key, relay_id=relay_id, method="POST", path="/api/v1/ingest", body=body)
+        headers = auth.sign_relay_request(key, relay_id=relay_id, method="POST", path="/api/v1/ingest", body=body)
         r = client.post("/api/v1/ingest", content=body, headers={**headers, "Content-Type": "application/json"})
         assert r.status_code == 200 and r.json()["eventsAccepted"] == batch_size, r.text
     api_seconds = time.perf_counter() - started
     # Idempotency under load: resend the first batch → all duplicates.
     body = bodies[0]
-    r = client.post("/api/v1/ingest", content=body, headers=tokens.sign_relay_request(
+    r = client.post("/api/v1/ingest", content=body, headers=auth.sign_relay_request(
         key, relay_id=relay_id, method="POST", path="/api/v1/ingest", body=body))
     assert r.json()["eventsDuplicate"] == batch_size
 
@@ -250,7 +250,7 @@ def main() -> int:
     pg = Postgres()
     try:
         migrate(pg.url)
-        settings = CloudSettings(secret_key=SECRET, signing_key=tokens.private_key_to_text(tokens.generate_private_key()),
+        settings = CloudSettings(secret_key=SECRET, signing_key=auth.private_key_to_text(auth.generate_private_key()),
                                  database={"url": pg.url}, http={"max_ingest_bytes": 8 * 1024 * 1024})
         app = create_app(settings)
         with TestClient(app, base_url="https://bench") as client:

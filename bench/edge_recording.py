@@ -29,12 +29,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agents.edge.video.frames import FrameReader
-from agents.edge.video.ingest import StreamOptions, open_stream
-from agents.edge.video.recording import CameraRecorder, RecordingOptions, VideoMetrics
-from agents.edge.video.segments import VideoStore
-from guardian.runtime.metrics import AgentMetrics
-from tests.conftest import FakeCamera
+from agents.edge.video.frames import FrameReader  # noqa: E402
+from agents.edge.video.ingest import StreamOptions, open_stream  # noqa: E402
+from agents.edge.video.recording import CameraRecorder, RecordingOptions, VideoMetrics  # noqa: E402
+from agents.edge.video.segments import VideoStore  # noqa: E402
+from guardian.runtime.metrics import AgentMetrics  # noqa: E402
+from tests.conftest import FakeCamera  # noqa: E402
 
 CAMERA_FPS = 10.0
 
@@ -70,7 +70,7 @@ def read_only(urls: list[str], seconds: float) -> tuple[float, list[int]]:
     c0 = cpu()
     time.sleep(seconds)
     used = cpu() - c0
-    got = [c - b for c, b in zip(counts, base)]
+    got = [c - b for c, b in zip(counts, base, strict=True)]
     stop.set()
     for t in threads:
         t.join(10)
@@ -78,7 +78,7 @@ def read_only(urls: list[str], seconds: float) -> tuple[float, list[int]]:
 
 
 def record(urls: list[str], seconds: float, root: Path) -> tuple[float, list[int], list[float], int]:
-    store = VideoStore.open(root)
+    store = VideoStore.open(root, root / "edge.db")
     metrics = VideoMetrics(AgentMetrics("bench"))
     recs = [CameraRecorder(f"cam{i}", u, store, RecordingOptions(segment_seconds=10), metrics) for i, u in enumerate(urls)]
     for r in recs:
@@ -92,7 +92,7 @@ def record(urls: list[str], seconds: float, root: Path) -> tuple[float, list[int
     c0 = cpu()
     time.sleep(seconds)
     used = cpu() - c0
-    got = [packets.labels(r.camera)._value.get() - b for r, b in zip(recs, base)]
+    got = [packets.labels(r.camera)._value.get() - b for r, b in zip(recs, base, strict=True)]
     lags = [metrics.lag.labels(r.camera)._value.get() for r in recs]
     for r in recs:
         r.stop_event.set()

@@ -1,6 +1,7 @@
 """``guardian-cloud``: the cloud's operator command line.
 
     guardian-cloud check-config            validate settings (file + GUARDIAN_CLOUD_* + credentials)
+    guardian-cloud show-config             print the effective settings (secrets masked)
     guardian-cloud keygen                  print a new Ed25519 signing key (for GUARDIAN_CLOUD_SIGNING_KEY)
     guardian-cloud migrate [--revision R]  upgrade the database schema (Alembic)
     guardian-cloud serve                   run the API (uvicorn)
@@ -14,54 +15,61 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from types import FrameType
 
+import uvicorn
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.core.config import DEFAULT_CONFIG, CloudSettings
-from guardian import tokens
-from guardian.runtime.cli import add_config_argument, run_cli
+from guardian.contracts import auth
+from guardian.runtime.cli import add_config_argument, add_config_commands, run_cli, start_logging
 from guardian.runtime.config import load_settings
 from guardian.runtime.errors import EX_USAGE, GuardianError
-from guardian.runtime.logging import configure_logging
+from guardian.runtime.logging import get_logger
 
 
 class CliError(GuardianError):
     exit_code = EX_USAGE
 
 
-def _settings(args: argparse.Namespace) -> CloudSettings:
-    path: Path | None = args.config
+def _load(path: Path | None) -> CloudSettings:
     if path is not None and str(path) == DEFAULT_CONFIG and not path.exists() and "GUARDIAN_CLOUD_CONFIG" not in os.environ:
         path = None  # no file at the default place: environment and credentials only
     return load_settings(CloudSettings, path)
 
 
-def _sessions(settings: CloudSettings):  # type: ignore[no-untyped-def]
+def _settings(args: argparse.Namespace) -> CloudSettings:
+    return _load(args.config)
+
+
+def _summary(settings: CloudSettings) -> str:
+    backend = "postgresql" if settings.database.is_postgres else "sqlite"
+    oidc = "on" if settings.oidc.enabled else "off"
+    key_id = auth.key_id(auth.private_key_from_text(settings.signing_key.get_secret_value()))
+    return f"database: {backend}, oidc: {oidc}, signing key id: {key_id}"
+
+
+def _sessions(settings: CloudSettings) -> sessionmaker[Session]:
     from cloud.core.db import make_engine, make_sessionmaker
 
     return make_sessionmaker(make_engine(settings.database.url))
 
 
-def _check_config(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    backend = "postgresql" if settings.database.is_postgres else "sqlite"
-    oidc = "on" if settings.oidc.enabled else "off"
-    print(f"config ok (database: {backend}, oidc: {oidc}, signing key id: "
-          f"{tokens.key_id(tokens.private_key_from_text(settings.signing_key.get_secret_value()))})")
-    return 0
-
-
 def _keygen(_args: argparse.Namespace) -> int:
-    key = tokens.generate_private_key()
-    print(json.dumps({"signing_key": tokens.private_key_to_text(key), "public_key": tokens.public_key_to_text(key),
-                      "kid": tokens.key_id(key)}, indent=2))
+    key = auth.generate_private_key()
+    print(json.dumps({"signing_key": auth.private_key_to_text(key), "public_key": auth.public_key_to_text(key),
+                      "kid": auth.key_id(key)}, indent=2))
     return 0
 
 
@@ -69,28 +77,60 @@ def _migrate(args: argparse.Namespace) -> int:
     from cloud.core.db import migrate
 
     settings = _settings(args)
-    configure_logging(settings.log_level)
+    start_logging(settings, settings.log_level)
     migrate(settings.database.url, args.revision)
     print(f"database at revision {args.revision}")
     return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from cloud.api.main import create_app
     from cloud.core.db import current_revision, make_engine
 
     settings = _settings(args)
-    configure_logging(settings.log_level)
+    start_logging(settings, settings.log_level)
     if current_revision(make_engine(settings.database.url)) is None:
         raise GuardianError("database has no schema; run `guardian-cloud migrate` first")
     app = create_app(settings)
-    uvicorn.run(app, host=args.host or settings.http.host, port=args.port or settings.http.port,
-                log_config=None, proxy_headers=settings.http.trusted_proxy_count > 0, server_header=False,
-                # uvicorn's access log prints raw URLs (OIDC codes, ids); cloud.access logs route templates.
-                access_log=False)
+    config = uvicorn.Config(
+        app, host=args.host or settings.http.host, port=args.port or settings.http.port,
+        log_config=None, proxy_headers=settings.http.trusted_proxy_count > 0, server_header=False,
+        # uvicorn's access log prints raw URLs (OIDC codes, ids); cloud.access logs route templates.
+        access_log=False,
+    )
+    server = _Server(config)
+    server.run()
+    if not server.started:
+        raise GuardianError("the HTTP server did not start (see the log above)")
+    get_logger("guardian.cloud").info("cloud_stopped", signal=server.stop_signal.name if server.stop_signal else None)
     return 0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, minus the re-raise of the stop signal after its graceful shutdown.
+
+    ``uvicorn.Server`` ends by raising the captured SIGTERM again with the default handler restored,
+    so a cleanly stopped cloud died "by signal" (systemd: status=15/TERM, a failed stop in scripts).
+    A service stopped on request exits 0: the signal is only recorded.
+    """
+
+    stop_signal: signal.Signals | None = None
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():  # as uvicorn: only there
+            yield
+            return
+        original = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, sig: int, frame: FrameType | None) -> None:
+        self.stop_signal = signal.Signals(sig)
+        self.handle_exit(sig, frame)
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -100,12 +140,19 @@ def _read_password(args: argparse.Namespace) -> str:
         password = getpass.getpass("password: ")
     if len(password) < 12:
         raise CliError("password must be at least 12 characters")
+    from cloud.core.errors import ApiError
+    from cloud.services.accounts import check_password_strength
+
+    try:  # the same policy as sign-up
+        check_password_strength(password, email=args.email)
+    except ApiError as exc:
+        raise CliError(exc.message) from None
     return password
 
 
 def _create_admin(args: argparse.Namespace) -> int:
     from cloud.core.security import hash_password
-    from cloud.models import User
+    from cloud.tables import User
 
     settings = _settings(args)
     password = _read_password(args)
@@ -121,13 +168,13 @@ def _create_admin(args: argparse.Namespace) -> int:
 
 def _relay_register(args: argparse.Namespace) -> int:
     from cloud.api.routes.relays import register_relay
+    from cloud.api.schemas import RelayCreate
     from cloud.core.errors import ApiError
-    from cloud.models import RelayCreate
 
     if bool(args.public_key) == bool(args.generate_key):
         raise CliError("give exactly one of --public-key or --generate-key")
-    private = tokens.generate_private_key() if args.generate_key else None
-    public = tokens.public_key_to_text(private) if private else args.public_key
+    private = auth.generate_private_key() if args.generate_key else None
+    public = auth.public_key_to_text(private) if private else args.public_key
     settings = _settings(args)
     try:
         body = RelayCreate(name=args.name, endpoint_url=args.endpoint, public_key=public,
@@ -144,13 +191,13 @@ def _relay_register(args: argparse.Namespace) -> int:
                "enrolment_endpoint": relay.enrolment_endpoint, "public_key": relay.public_key}
     if private is not None:
         # Shown once: install it on the relay as a credential; the cloud keeps only the public half.
-        out["private_key"] = tokens.private_key_to_text(private)
+        out["private_key"] = auth.private_key_to_text(private)
     print(json.dumps(out, indent=2))
     return 0
 
 
 def _relay_list(args: argparse.Namespace) -> int:
-    from cloud.models import Relay
+    from cloud.tables import Relay
 
     with _sessions(_settings(args))() as session:
         for r in session.scalars(select(Relay).order_by(Relay.created_at)):
@@ -161,7 +208,7 @@ def _relay_list(args: argparse.Namespace) -> int:
 
 
 def _tenant_list(args: argparse.Namespace) -> int:
-    from cloud.models import Relay, Tenant, User
+    from cloud.tables import Relay, Tenant, User
 
     with _sessions(_settings(args))() as session:
         members = dict(session.execute(select(User.tenant_id, func.count()).group_by(User.tenant_id)).all())
@@ -173,7 +220,7 @@ def _tenant_list(args: argparse.Namespace) -> int:
 
 def _cleanup(args: argparse.Namespace) -> int:
     from cloud.core.db import session_scope
-    from cloud.retention import cleanup
+    from cloud.services.retention import cleanup
 
     settings = _settings(args)
     with session_scope(_sessions(settings)) as session:
@@ -185,14 +232,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="guardian-cloud", description="Guardian cloud control plane")
     sub = parser.add_subparsers(metavar="COMMAND")
 
-    def command(parent, name: str, handler, help_text: str, config: bool = True):  # type: ignore[no-untyped-def]
+    def command(
+        parent: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
+        handler: Callable[[argparse.Namespace], int], help_text: str, config: bool = True,
+    ) -> argparse.ArgumentParser:
         cmd = parent.add_parser(name, help=help_text, description=help_text)
         if config:
             add_config_argument(cmd, DEFAULT_CONFIG, "GUARDIAN_CLOUD_CONFIG")
         cmd.set_defaults(handler=handler)
         return cmd
 
-    command(sub, "check-config", _check_config, "validate the settings and exit")
+    add_config_commands(sub, default_path=DEFAULT_CONFIG, env_var="GUARDIAN_CLOUD_CONFIG", load=_load, summary=_summary)
     command(sub, "keygen", _keygen, "print a new Ed25519 token-signing key", config=False)
     m = command(sub, "migrate", _migrate, "upgrade the database schema")
     m.add_argument("--revision", default="head", help="target revision (default: head)")

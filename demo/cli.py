@@ -1,8 +1,13 @@
 """``python -m demo`` (what ``scripts/demo.sh`` runs after set-up): start the local demo stack, print the
 URL and the demo login, stream the programs' logs, stop everything on Ctrl-C / SIGTERM.
 
-Exit codes: 0 stopped on request; 1 a program died while running; 69 (EX_UNAVAILABLE) the stack could not
-start (a port in use, a program that failed; the message says which and shows its last output).
+A program that dies while the stack runs is restarted as systemd restarts it on the appliance (its unit's
+Restart=on-failure, RestartSec= and start limit); the rest keeps running. Past the start limit, or for an
+exit that a restart cannot fix (78, a config error), the demo gives up on that program and says so loudly.
+
+Exit codes: 0 stopped on request; 1 stopped on request after the demo gave up on a program; 69
+(EX_UNAVAILABLE) the stack could not start (a port in use, a program that failed; the message says which
+and shows its last output).
 """
 
 from __future__ import annotations
@@ -32,8 +37,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="configs, secrets, databases, recordings and logs (default: %(default)s; $GUARDIAN_DEMO_DIR)")
     p.add_argument("--fresh", action="store_true", help="forget the previous run's tenant, device and recordings")
     p.add_argument("--port-base", type=int, default=None, metavar="N",
-                   help="use ports N (cloud), N+1 (relay HTTPS), N+2 (uplink), N+3 (edge media), N+4 (camera) "
-                   "instead of 8000, 8443, 50051, 50052, 8554")
+                   help="use ports N (cloud), N+1 (relay HTTPS), N+2 (uplink), N+3 (edge media), N+4 (camera), "
+                   "N+5 (detector metrics), N+6 (archive store S3) instead of 8000, 8443, 50051, 50052, 8554, "
+                   "9465, 8333")
     p.add_argument("--footage", type=Path, default=CACHE / "vtest.mp4", help="H.264 MP4 the camera loops")
     p.add_argument("--quiet", action="store_true", help="do not stream the programs' logs (they stay in logs/)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -62,19 +68,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         while True:
             time.sleep(0.5)
             assert stack.sup is not None
-            dead = stack.sup.dead()
-            if dead:
-                child = dead[0]
-                print(f"demo: {child.name} exited with code {child.proc.returncode}; stopping the rest "
-                      f"(log: {child.log_path})\n{child.log_tail(20)}", file=sys.stderr)
-                code = 1
-                break
+            stack.sup.watch()  # restarts what died (this thread started the children: see Supervisor._popen)
     except _Stop as stop:
         print(f"\ndemo: {signal.Signals(stop.signum).name}: stopping…", file=sys.stderr, flush=True)
     finally:
         # A second Ctrl-C must not interrupt the orderly stop (the children are killed if they hang).
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, signal.SIG_IGN)
+        if stack.sup is not None and stack.sup.given_up():
+            names = ", ".join(c.name for c in stack.sup.given_up())
+            print(f"demo: gave up on {names} while running (see logs/supervisor.log)", file=sys.stderr, flush=True)
+            code = 1
         codes = stack.down()
         if codes:
             print("demo: stopped " + ", ".join(f"{n} ({c})" for n, c in reversed(list(codes.items()))),

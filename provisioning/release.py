@@ -43,7 +43,7 @@ def _copy_source(source: Path, dest: Path, version: str | None) -> Path:
             shutil.copy2(src, dest / part)
     if version:
         pyproject = dest / "pyproject.toml"
-        pyproject.write_text(re.sub(r'^version = "[^"]+"', f'version = "{version}"', pyproject.read_text(), 1, re.M))
+        pyproject.write_text(re.sub(r'^version = "[^"]+"', f'version = "{version}"', pyproject.read_text(), count=1, flags=re.M))
     return dest
 
 

@@ -7,7 +7,7 @@
 # 10.78.0.1 = relay, 10.78.0.2 = edge), with direct kernel boot (kernel + initrd split out by
 # mkosi; ~2x faster than OVMF + systemd-boot under TCG). The edge image is first personalised
 # with scripts/personalise-image.sh (ESP file: relay endpoint, bootstrap token, static address),
-# exactly as a tenant's download, with a bootstrap token minted here (guardian.tokens) by a test
+# exactly as a tenant's download, with a bootstrap token minted here (guardian.contracts.auth) by a test
 # "cloud" key pair whose public half is in the relay's config. The relay gets an operator's config
 # the way the image takes it: relay.toml through the tmpfiles.extra credential, TLS material (a test
 # CA) and the signing key as the credentials guardian.relay.* (ImportCredential= in the image); the
@@ -90,22 +90,22 @@ for role in "${roles[@]}"; do
 done
 # Test material: a CA and the relay's certificate (10.78.0.1), the "cloud" token key pair, the relay's
 # signing key; relay.toml; one bootstrap token. Made with the project's own code (tests/relay/pki.py,
-# guardian/tokens.py) in the project's venv.
+# guardian/contracts/auth) in the project's venv.
 mkdir -p "$work/cred-relay" "$work/cred-edge"
 (cd "$ROOT" && "${GUARDIAN_VENV:-$ROOT/.venv}/bin/python" - "$work" <<'PY')
 import sys
 from pathlib import Path
-from guardian import tokens
+from guardian.contracts import auth
 from tests.relay.pki import make_ca, make_server_cert
 work = Path(sys.argv[1])
 pki = work / "pki"; pki.mkdir()
 ca_cert, ca_key = make_ca(pki, "Guardian boot-test CA")
 cert, key = make_server_cert(pki, ca_cert, ca_key, "relay", ["10.78.0.1"])
-cloud_key, signing_key = tokens.generate_private_key(), tokens.generate_private_key()
+cloud_key, signing_key = auth.generate_private_key(), auth.generate_private_key()
 relay_creds, edge_creds = work / "cred-relay", work / "cred-edge"
 (relay_creds / "guardian.relay.tls.crt").write_bytes(cert.read_bytes())
 (relay_creds / "guardian.relay.tls.key").write_bytes(key.read_bytes())
-(relay_creds / "guardian.relay.signing.key").write_text(tokens.private_key_to_text(signing_key))
+(relay_creds / "guardian.relay.signing.key").write_text(auth.private_key_to_text(signing_key))
 creds = "/run/credentials/guardian-relay.service"
 relay_toml = f'''# boot-test operator config (scripts/boot-test.sh)
 log_level = "INFO"
@@ -115,7 +115,7 @@ port = 8443
 tls_cert_file = "{creds}/guardian.relay.tls.crt"
 tls_key_file = "{creds}/guardian.relay.tls.key"
 public_endpoint = "10.78.0.1:51820"
-token_public_keys = ["{tokens.public_key_to_text(cloud_key)}"]
+token_public_keys = ["{auth.public_key_to_text(cloud_key)}"]
 [tunnel]
 mode = "wireguard"
 listen_port = 51820
@@ -135,7 +135,7 @@ escaped = relay_toml.replace("\\", "\\\\").replace("\n", "\\n")
 # The edge trusts the test CA for enrolment the way a tenant's download does: the personalised
 # enrol.conf carries it (GUARDIAN_RELAY_CA, personalise-image.sh --relay-ca).
 (work / "relay-ca.pem").write_bytes(ca_cert.read_bytes())
-(work / "token").write_text(tokens.mint_bootstrap_token(
+(work / "token").write_text(auth.mint_bootstrap_token(
     cloud_key, tenant_id="tenant-boot-test", relay_id="relay-boot-test", ttl=3600, label="boot-test edge"))
 PY
 if [ "$which" = both ]; then
@@ -196,6 +196,7 @@ for role in roles:
         "ok": good, "units": rep.units, "failed": rep.failed,
         "security": {u: {"exposure": e, "level": l} for u, (e, l) in rep.exposure.items()},
         "agents_ready_s_since_kernel": agents_ready_s, "check_seen_s_since_qemu_start": wall.get(role),
+        "basic_target_s_since_kernel": rep.baseline_us["basic.target"] / 1e6 if "basic.target" in rep.baseline_us else None,
         "firstboot": rep.firstboot, "firstboot_status": rep.firstboot_status, "e2e": rep.e2e,
     }
     print(f"{role}: {'OK' if good else 'FAILED'} units={rep.units} failed={rep.failed} "

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from agents.edge.config import DEFAULT_CONFIG, EdgeSettings
-from guardian.runtime.cli import add_config_argument, run_cli
+from guardian.runtime.cli import add_config_argument, add_config_commands, run_cli
 from guardian.runtime.config import load_settings
-from guardian.runtime.logging import configure_logging
+from guardian.runtime.logging import configure_logging, get_logger
 from guardian.runtime.service import run_agent
 
 
@@ -19,25 +18,16 @@ def _settings_with_logging(args: argparse.Namespace) -> EdgeSettings:
     """Load the config (a ConfigError ends the command with one line per problem), then start logging."""
     settings = load_settings(EdgeSettings, args.config)
     configure_logging(settings.log_level)
+    for line in settings.deprecations():
+        get_logger(__name__).warning("deprecated config key", detail=line)
+    if getattr(args, "replaced_by", None):
+        get_logger(__name__).warning("deprecated command", use=f"guardian-edge {args.replaced_by}")
     return settings
 
 
-def _check_config(args: argparse.Namespace) -> int:
-    settings = load_settings(EdgeSettings, args.config)
-    print(f"{args.config}: ok ({len(settings.cameras)} camera(s))")
-    return 0
-
-
-def _show_config(args: argparse.Namespace) -> int:
-    settings = load_settings(EdgeSettings, args.config)
-    # Credentials in camera URLs are not printed.
-    print(json.dumps(settings.model_dump(mode="json", exclude={"cameras": {"__all__": {"record_url", "detect_url"}}}), indent=2))
-    return 0
-
-
-def _run(args: argparse.Namespace) -> int:
+def _run_recorder(args: argparse.Namespace) -> int:
     settings = _settings_with_logging(args)
-    from agents.edge.recorder_service import RecorderAgent
+    from agents.edge.video.service import RecorderAgent
 
     return run_agent(RecorderAgent(settings))
 
@@ -61,7 +51,9 @@ def _enrol(args: argparse.Namespace) -> int:
             return 2
         token = args.token_file.read_text()
         record = enrol.enrol(settings, args.relay, token, new_key=args.new_key)
-    print(f"enrolled: device {record.device_id}, tunnel address {record.tunnel_address}")
+    # First boot takes the hostname from this line (firstboot/guardian-firstboot).
+    print(f"enrolled: device {record.device_id}, tunnel address {record.tunnel_address}, "
+          f"hostname {enrol.device_hostname(record.device_id)}")
     return 0
 
 
@@ -75,16 +67,27 @@ def _run_uplink(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="guardian-edge", description="Guardian edge appliance")
     sub = parser.add_subparsers(metavar="COMMAND")
-    for name, handler, help_text in (
-        ("check-config", _check_config, "validate the config file and exit"),
-        ("show-config", _show_config, "print the effective config (without credentials)"),
-        ("run", _run, "run the recording service (cameras, segments, retention)"),
-        ("run-uplink", _run_uplink, "run the uplink to the relay (tunnel, events, telemetry, media)"),
-        ("run-detector", _run_detector, "run the detection service (motion, detector, tracking, events)"),
+    add_config_commands(
+        sub, default_path=DEFAULT_CONFIG, env_var="GUARDIAN_EDGE_CONFIG",
+        load=lambda path: load_settings(EdgeSettings, path),
+        summary=lambda settings: f"{len(settings.cameras)} camera(s)",
+        # Camera URLs carry the cameras' credentials.
+        hidden={"cameras": {"__all__": {"record_url", "detect_url"}}},
+    )
+    # One verb per long-running program: ``guardian-edge <program> run`` (``archive run`` is the archive's).
+    for program, old, handler, help_text in (
+        ("recorder", "run", _run_recorder, "the recording service (cameras, segments, retention)"),
+        ("detector", "run-detector", _run_detector, "the detection service (motion, detector, tracking, events)"),
+        ("uplink", "run-uplink", _run_uplink, "the uplink to the relay (tunnel, events, telemetry, media)"),
     ):
-        cmd = sub.add_parser(name, help=help_text)
+        group = sub.add_parser(program, help=help_text)
+        cmd = group.add_subparsers(metavar="ACTION").add_parser("run", help=f"run {help_text.split(' (')[0]}")
         add_config_argument(cmd, DEFAULT_CONFIG, "GUARDIAN_EDGE_CONFIG")
         cmd.set_defaults(handler=handler)
+        # The verbs of the previous release, kept (unlisted) for one release: deployed units call them.
+        alias = sub.add_parser(old)
+        add_config_argument(alias, DEFAULT_CONFIG, "GUARDIAN_EDGE_CONFIG")
+        alias.set_defaults(handler=handler, replaced_by=f"{program} run")
     enrol = sub.add_parser("enrol", help="enrol with the relay (bootstrap token), re-enrol, or rotate the key")
     add_config_argument(enrol, DEFAULT_CONFIG, "GUARDIAN_EDGE_CONFIG")
     enrol.add_argument("--relay", help="relay enrolment endpoint, host:port or https:// URL")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from agents.edge.archive.config import ArchiveSettings
@@ -32,6 +32,9 @@ class CameraSettings(Section):
 
 class StorageSettings(Section):
     data_dir: Path = Field(Path("/var/lib/guardian-edge"), description="Recordings, clips, database.")
+    database: Path | None = Field(
+        None, description="The edge SQLite file every edge service shares (default: <storage.data_dir>/edge.db)."
+    )
 
 
 class RecordingSettings(Section):
@@ -80,3 +83,23 @@ class EdgeSettings(AgentSettings):
         if duplicates:
             raise ValueError(f"camera names must be unique; repeated: {', '.join(duplicates)}")
         return cameras
+
+    @model_validator(mode="after")
+    def _one_database(self) -> EdgeSettings:
+        # The old [uplink] database key (until the release after this one) means [storage] database.
+        old = self.uplink.database
+        if old is not None:
+            if self.storage.database is not None and self.storage.database != old:
+                raise ValueError(
+                    f"storage.database ({self.storage.database}) and the deprecated uplink.database ({old}) name "
+                    "different files; set only storage.database"
+                )
+            self.storage.database = old
+        return self
+
+    def deprecations(self) -> list[str]:
+        """One line per deprecated key in use, for the services' start-up log and check-config."""
+        lines = super().deprecations()  # deprecated credential names
+        if self.uplink.database is None:
+            return lines
+        return [*lines, "uplink.database is deprecated and will be removed: set storage.database instead"]

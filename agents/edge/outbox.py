@@ -24,92 +24,28 @@ periodically, so ``enqueue`` stays one INSERT):
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import (
-    Connection,
-    DateTime,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    delete,
-    func,
-    insert,
-    inspect,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import CursorResult, delete, func, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
-from agents.edge.db import EdgeBase
+from agents.edge.db.tables import OUTBOX_EVENTS_ONLY, EdgeBase, OutboxItem, OutboxKind
 
 # Bound on the ids in one IN (...) list (SQLite allows 32,766 parameters per statement).
 _CHUNK = 1000
 
 
-class OutboxKind(enum.IntEnum):
-    # Lower sends first: events before telemetry before heartbeats.
-    EVENT = 0
-    TELEMETRY = 1
-    HEARTBEAT = 2
-
-
-# The partial index's condition, as a literal: an upsert's conflict target must repeat it verbatim.
-_EVENTS_ONLY = text(f"kind = {int(OutboxKind.EVENT)}")
-
-
-class OutboxItem(EdgeBase):
-    __tablename__ = "outbox"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    kind: Mapped[int] = mapped_column(Integer)
-    # The idempotency key of what is sent (the event UUID); repeated sends of one event update one row.
-    key: Mapped[str] = mapped_column(String(64))
-    payload: Mapped[bytes] = mapped_column(LargeBinary)  # a serialised guardian.edge.v1 message
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    # Bumped when the payload is replaced; an ack only deletes the generation that was sent.
-    generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-
-    # AUTOINCREMENT: ids are never reused after deletes, so the sender's per-kind cursor is sound.
-    __table_args__ = (
-        Index("ix_outbox_kind_id", "kind", "id"),
-        Index("ux_outbox_event_key", "key", unique=True, sqlite_where=_EVENTS_ONLY),
-        {"sqlite_autoincrement": True},
-    )
-
-
-_table = OutboxItem.__table__
+_table = EdgeBase.metadata.tables[OutboxItem.__tablename__]  # typed as a Table (``__table__`` is any FromClause)
 _insert = insert(_table).returning(_table.c.id, _table.c.generation)
-_upsert_event = sqlite_insert(_table)
-_upsert_event = _upsert_event.on_conflict_do_update(
+_insert_event = sqlite_insert(_table)
+_upsert_event = _insert_event.on_conflict_do_update(
     index_elements=[_table.c.key],
-    index_where=_EVENTS_ONLY,
-    set_={"payload": _upsert_event.excluded.payload, "generation": _table.c.generation + 1},
+    index_where=OUTBOX_EVENTS_ONLY,
+    set_={"payload": _insert_event.excluded.payload, "generation": _table.c.generation + 1},
 ).returning(_table.c.id, _table.c.generation)
-
-
-def upgrade_schema(connection: Connection) -> None:
-    """Bring an outbox created by an older version up to date (in the caller's write transaction).
-
-    Before the unique index, ``enqueue`` looked the key up first; two processes could then both insert
-    one event. Only the newest row of such a pair is kept (it holds the newest state of the event).
-    """
-    indexes = {ix["name"] for ix in inspect(connection).get_indexes("outbox")}
-    if "ux_outbox_event_key" in indexes:
-        return
-    connection.exec_driver_sql(
-        "DELETE FROM outbox WHERE kind = 0 AND id NOT IN (SELECT MAX(id) FROM outbox WHERE kind = 0 GROUP BY key)"
-    )
-    connection.exec_driver_sql("DROP INDEX IF EXISTS ix_outbox_key")
-    for index in _table.indexes:
-        if index.name == "ux_outbox_event_key":
-            index.create(connection)
 
 
 @dataclass(frozen=True)
@@ -207,7 +143,8 @@ def _drop_oldest(session: Session, kind: OutboxKind, count: int) -> int:
     oldest = (
         select(OutboxItem.id).where(OutboxItem.kind == int(kind)).order_by(OutboxItem.id).limit(count).scalar_subquery()
     )
-    return session.execute(delete(OutboxItem).where(OutboxItem.id.in_(oldest))).rowcount or 0
+    result = cast("CursorResult[Any]", session.execute(delete(OutboxItem).where(OutboxItem.id.in_(oldest))))
+    return result.rowcount or 0
 
 
 def enforce_limits(session: Session, limits: OutboxLimits) -> Trimmed:

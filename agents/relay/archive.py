@@ -32,24 +32,26 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import grpc
 import httpx
 from google.protobuf import json_format
-from sqlalchemy import BigInteger, String, func, select
-from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
+from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
 
 from agents.relay.archive_store import ObjectStore, StoreError, cid_for_digest, digest_of_cid
-from agents.relay.db import RelayBase, UTCDateTime, utcnow
-from guardian import tokens
+from agents.relay.db.tables import ArchiveObject, utcnow
+from guardian.contracts import auth
 from guardian.contracts.cloud.v1 import ingest_pb2
 from guardian.contracts.edge.v1 import archive_pb2, archive_pb2_grpc
 from guardian.runtime.errors import GuardianError
 from guardian.runtime.logging import get_logger
 from guardian.runtime.metrics import AgentMetrics
+
+if TYPE_CHECKING:
+    from agents.relay.config import RelaySettings
 
 log = get_logger("guardian.relay.archive")
 
@@ -58,20 +60,6 @@ INGEST_PATH = "/api/v1/ingest"
 _UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 Receipt = archive_pb2.ArchiveReceipt
 Identify = Callable[[grpc.aio.ServicerContext], str | None]
-
-
-class ArchiveObject(RelayBase):
-    """An object this relay put in the store (ciphertext, keyed by CID)."""
-
-    __tablename__ = "archive_objects"
-
-    cid: Mapped[str] = mapped_column(String(120), primary_key=True)
-    upload_id: Mapped[str] = mapped_column(String(64), index=True)
-    device_id: Mapped[str] = mapped_column(String(64))
-    event_id: Mapped[str] = mapped_column(String(64))
-    size: Mapped[int] = mapped_column(BigInteger)
-    stored_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class QuotaUnknown(GuardianError):
@@ -97,16 +85,25 @@ class ArchiveReporter(Protocol):
 class CloudArchiveApi:
     """Signed requests to the cloud for the archive: the tenant's quota, and records of stored objects."""
 
-    def __init__(self, http: httpx.AsyncClient, key: tokens.Ed25519PrivateKey, relay_id: str) -> None:
-        self.http, self.key, self.relay_id = http, key, relay_id
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        key: auth.Ed25519PrivateKey,
+        relay_id: str,
+        scheme: auth.SignatureScheme = "legacy",
+    ) -> None:
+        self.http, self.key, self.relay_id, self.scheme = http, key, relay_id, scheme
 
     @classmethod
     def from_cloud_client(cls, client: object) -> CloudArchiveApi:
         """Share the relay forwarder's :class:`~agents.relay.forwarder.CloudClient` (its HTTP pool and key)."""
-        return cls(client.http, client.key, client.settings.relay_id)  # type: ignore[attr-defined]
+        settings = client.settings  # type: ignore[attr-defined]
+        return cls(client.http, client.key, settings.relay_id, settings.request_signature)  # type: ignore[attr-defined]
 
     async def _request(self, method: str, path: str, body: bytes = b"") -> httpx.Response:
-        headers = tokens.sign_relay_request(self.key, relay_id=self.relay_id, method=method, path=path, body=body)
+        headers = auth.sign_relay_request(
+            self.key, relay_id=self.relay_id, method=method, path=path, body=body, scheme=self.scheme
+        )
         if body:
             headers["Content-Type"] = "application/json"
         return await self.http.request(method, path, content=body or None, headers=headers)
@@ -168,8 +165,6 @@ class ArchiveService(archive_pb2_grpc.ArchiveServicer):
         self.max_object_bytes = max_object_bytes
         self.verify_reread = verify_reread
         self._lock = asyncio.Lock()
-        with sessions.begin() as session:  # a write transaction (BEGIN IMMEDIATE), like every writer
-            ArchiveObject.__table__.create(session.connection(), checkfirst=True)  # type: ignore[attr-defined]
         self.uploads = metrics.counter("archive", "uploads_total", "Archive uploads by result.", ("result",))
         for result in ("stored", "over_quota", "failed"):
             self.uploads.labels(result)
@@ -409,7 +404,7 @@ def _sha256_file(path: Path) -> bytes:
     return digest.digest()
 
 
-def make_archive_service(settings, sessions: sessionmaker, cloud_client: object, identify: Identify,  # type: ignore[no-untyped-def]
+def make_archive_service(settings: RelaySettings, sessions: sessionmaker, cloud_client: object, identify: Identify,
                          metrics: AgentMetrics) -> ArchiveService:
     """The service as the relay agent builds it from ``[archive]`` and its cloud client."""
     from agents.relay.archive_store import S3ObjectStore

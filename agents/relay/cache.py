@@ -17,20 +17,23 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import Table, and_, delete, func, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import sessionmaker
 
-from agents.relay.db import CachedEvent, Device, TelemetrySample, utcnow
+from agents.relay.db.tables import CachedEvent, Device, TelemetrySample, utcnow
 from guardian.contracts.edge.v1 import uplink_pb2
 
 Status = uplink_pb2.Ack.Status
 
 _CHUNK = 500  # event ids per IN (...) list
 
-_events = CachedEvent.__table__
-_samples = TelemetrySample.__table__
+# Declarative classes' __table__ is a Table (typed as its base, FromClause).
+_events = cast(Table, CachedEvent.__table__)
+_samples = cast(Table, TelemetrySample.__table__)
 # Replaced on conflict: everything but the identity (event_id, device_id) and received_at.
 _REPLACED = (
     "camera", "label", "start", "end", "ended", "max_score", "mean_score", "track_json", "snapshot_ref",
@@ -44,7 +47,7 @@ _upsert = _upsert.on_conflict_do_update(
 )
 
 
-def _ts(value) -> datetime | None:  # type: ignore[no-untyped-def]
+def _ts(value: Timestamp) -> datetime | None:
     if value.seconds == 0 and value.nanos == 0:
         return None
     return value.ToDatetime(tzinfo=UTC)
@@ -65,7 +68,7 @@ def _track_json(event: uplink_pb2.Event) -> str:
 
 @dataclass(frozen=True)
 class StoreResult:
-    status: int
+    status: uplink_pb2.Ack.Status
     reason: str = ""
 
 

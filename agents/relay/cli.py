@@ -2,6 +2,7 @@
 
     guardian-relay run              run the relay (enrolment, tunnel, uplink, cache, forwarding)
     guardian-relay check-config     validate the config file and exit
+    guardian-relay show-config      print the effective config
     guardian-relay device list      enrolled devices with their status
     guardian-relay device revoke ID revoke a device (its peer is removed within one reconcile interval; the
                                     cloud revokes it too on the next health report)
@@ -15,31 +16,30 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from agents.relay.config import DEFAULT_CONFIG, RelaySettings
-from guardian.runtime.cli import add_config_argument, run_cli
+from guardian.runtime.cli import add_config_argument, add_config_commands, run_cli, start_logging
 from guardian.runtime.config import load_settings
-from guardian.runtime.logging import configure_logging
 from guardian.runtime.service import run_agent
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import sessionmaker
+
+    from agents.common.sqlite import WriterSession
 
 ENV = "GUARDIAN_RELAY_CONFIG"
 
 
-def _check_config(args: argparse.Namespace) -> int:
-    settings = load_settings(RelaySettings, args.config)
-    print(f"{args.config}: ok (mode {settings.tunnel.mode}, tenant {settings.cloud.tenant_id})")
-    return 0
-
-
 def _run(args: argparse.Namespace) -> int:
     settings = load_settings(RelaySettings, args.config)
-    configure_logging(settings.log_level)
+    start_logging(settings, settings.log_level)
     from agents.relay.service import RelayAgent
 
     return run_agent(RelayAgent(settings))
 
 
-def _registry(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _registry(args: argparse.Namespace) -> sessionmaker[WriterSession]:
     from agents.relay.db import open_database
 
     settings = load_settings(RelaySettings, args.config)
@@ -50,7 +50,7 @@ def _registry(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 def _device_list(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
-    from agents.relay.db import Device
+    from agents.relay.db.tables import Device
 
     sessions = _registry(args)
     with sessions() as session:
@@ -84,7 +84,7 @@ def _device_revoke(args: argparse.Namespace) -> int:
 
 
 def _signing_key(args: argparse.Namespace) -> int:
-    from guardian import tokens
+    from guardian.contracts import auth
 
     settings = load_settings(RelaySettings, args.config)
     path = settings.cloud.signing_key_file
@@ -92,17 +92,20 @@ def _signing_key(args: argparse.Namespace) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
-            handle.write(tokens.private_key_to_text(tokens.generate_private_key()))
-    key = tokens.private_key_from_text(path.read_text())
-    print(tokens.public_key_to_text(key))
+            handle.write(auth.private_key_to_text(auth.generate_private_key()))
+    key = auth.private_key_from_text(path.read_text())
+    print(auth.public_key_to_text(key))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="guardian-relay", description="Guardian tenant relay")
     sub = parser.add_subparsers(metavar="COMMAND")
+    add_config_commands(
+        sub, default_path=DEFAULT_CONFIG, env_var=ENV, load=lambda path: load_settings(RelaySettings, path),
+        summary=lambda settings: f"mode {settings.tunnel.mode}, tenant {settings.cloud.tenant_id}",
+    )
     for name, handler, help_text in (
-        ("check-config", _check_config, "validate the config file and exit"),
         ("run", _run, "run the relay"),
         ("signing-key", _signing_key, "create the cloud signing key if absent and print its public key"),
     ):

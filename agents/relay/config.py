@@ -121,6 +121,12 @@ class CloudSettings(Section):
         Path("/var/lib/guardian-relay/relay-signing.key"),
         description="Ed25519 key (base64url seed) that signs requests to the cloud; a credential.",
     )
+    request_signature: Literal["legacy", "rfc9421"] = Field(
+        "legacy",
+        description="How requests to the cloud are signed: `legacy` (X-Guardian-* headers, all a cloud of the "
+        "previous release understands) or `rfc9421` (HTTP Message Signatures; a cloud of this release accepts "
+        "both). Switch once the cloud runs this release; the default becomes `rfc9421` next release.",
+    )
     batch_size: int = Field(500, ge=1, le=5000, description="Events per ingest request at most.")
     interval_s: float = Field(1.0, gt=0, description="Pause between forwarding rounds when idle.")
     timeout_s: float = Field(10.0, gt=0, description="HTTP timeout per request.")
@@ -153,9 +159,11 @@ class RelaySettings(AgentSettings):
             self.enrolment.client_ca_file is None or self.enrolment.client_ca_key_file is None
         ):
             raise ValueError("tunnel.mode = 'tls' needs enrolment.client_ca_file and enrolment.client_ca_key_file")
-        if self.tunnel.mode == "tls" and not ipaddress.ip_network(self.tunnel.network).subnet_of(
-            ipaddress.ip_network("127.0.0.0/8")
-        ):
+        network = ipaddress.ip_network(self.tunnel.network)
+        loopback = isinstance(network, ipaddress.IPv4Network) and network.subnet_of(
+            ipaddress.IPv4Network("127.0.0.0/8")
+        )
+        if self.tunnel.mode == "tls" and not loopback:
             # Demo only: devices get loopback addresses where their EdgeMedia servers listen.
             raise ValueError("tunnel.mode = 'tls' is for the local demo: set tunnel.network inside 127.0.0.0/8, "
                              "e.g. '127.77.0.0/24'")

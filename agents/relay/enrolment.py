@@ -16,6 +16,11 @@ comes from): ``{"public_key"}`` replaces the key. The relay applies the change t
 
 Refusals are JSON ``{"error": <stable reason>, "detail": <for people>}`` with 401/403/404/409/422.
 Tokens and keys are never logged.
+
+Every request body on this listener (enrolment, rotation and the ``/media`` mount alike; all of it is
+reachable without credentials) is limited to :data:`MAX_BODY_BYTES`: larger is 413 ``too_large``, by
+``Content-Length`` before anything is read, or as soon as a chunked body passes the limit, and the
+connection is closed so the rest is never read (:class:`BodyLimit`).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agents.relay.errors import EnrolmentRefused
 from agents.relay.pki import DeviceCA
@@ -34,6 +40,64 @@ from agents.relay.registry import Registry
 from guardian.runtime.logging import get_logger
 
 log = get_logger("guardian.relay.enrolment")
+
+#: The largest body an enrolment takes is a token (4 KiB), a key, an id and a CSR (8 KiB) as JSON, all
+#: ASCII: 64 KiB is four times that, and keeps what a stranger can make the relay hold small.
+MAX_BODY_BYTES = 64 * 1024
+
+
+class BodyLimit:
+    """413 for request bodies over ``limit`` bytes, before the app sees them.
+
+    The body is read here (never more than ``limit`` plus one received chunk is held) and handed to the
+    app in one piece: the bodies on this listener are small JSON documents, so nothing streams. A refusal carries
+    ``Connection: close``: uvicorn then closes the connection instead of reading (and discarding) the
+    rest of a large body.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app, self.limit = app, limit
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, read: int) -> None:
+        client = scope.get("client") or ("?", 0)
+        log.warning("request_body_too_large", client=client[0], path=scope.get("path", ""), limit=self.limit,
+                    read=read)
+        response = JSONResponse({"error": "too_large", "detail": f"request body over {self.limit} bytes"},
+                                status_code=413, headers={"Connection": "close"})
+        await response(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.strip().isdigit() or int(length) > self.limit):
+            await self._refuse(scope, receive, send, 0)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away before its body was complete: nothing to answer
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._refuse(scope, receive, send, size)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body: Message | None = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        async def replay() -> Message:
+            nonlocal body
+            if body is not None:
+                message, body = body, None
+                return message
+            return await receive()  # after the body: the disconnect a streaming response waits for
+
+        await self.app(scope, replay, send)
 
 
 class EnrolRequest(BaseModel):
@@ -63,6 +127,7 @@ def create_app(
 ) -> FastAPI:
     """The enrolment app; with ``device_ca`` (tls mode) enrolment needs a CSR and issues a certificate."""
     app = FastAPI(title="Guardian relay enrolment", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(BodyLimit)  # wraps the routes and what is mounted later (/media)
     lock = threading.Lock()  # one enrolment at a time: address allocation and nonce use stay simple
 
     def answer(device_id: str, tenant_id: str, address: str, reenrolled: bool) -> dict[str, object]:

@@ -4,7 +4,7 @@ What leaves the relay is built here and only here, from the cloud contract
 (:mod:`guardian.contracts.cloud.v1`), which has no field for boxes, tracks, scores, snapshots or clips:
 an :class:`EventSummary` carries the event id, device, camera, label, start/end, a coarse confidence
 bucket and whether a clip exists. Requests are ``POST {cloud}/api/v1/ingest`` with the proto3 JSON of an
-:class:`IngestBatch`, signed with the relay's Ed25519 key (:func:`guardian.tokens.sign_relay_request`);
+:class:`IngestBatch`, signed with the relay's Ed25519 key (:func:`guardian.contracts.auth.sign_relay_request`);
 the cloud's certificate is verified against the configured CA, so both ends are authenticated. An event
 is marked forwarded only after a 2xx answer, at the version that was sent; anything else is retried
 with exponential backoff and full jitter.
@@ -27,11 +27,11 @@ from sqlalchemy import select
 
 from agents.relay.cache import EventCache
 from agents.relay.config import CloudSettings
-from agents.relay.db import CachedEvent, UsedToken
+from agents.relay.db.tables import CachedEvent, UsedToken
 from agents.relay.errors import UnknownDevice
 from agents.relay.health import HealthMonitor
 from agents.relay.registry import revoke_device
-from guardian import tokens
+from guardian.contracts import auth
 from guardian.contracts.cloud.v1 import ingest_pb2
 from guardian.runtime.backoff import Backoff
 from guardian.runtime.errors import GuardianError
@@ -90,7 +90,7 @@ def _error_code(response: httpx.Response) -> str:
 class CloudClient:
     """Signed JSON requests to the cloud."""
 
-    def __init__(self, settings: CloudSettings, signing_key: tokens.Ed25519PrivateKey) -> None:
+    def __init__(self, settings: CloudSettings, signing_key: auth.Ed25519PrivateKey) -> None:
         self.settings = settings
         self.key = signing_key
         verify: object = str(settings.ca_file) if settings.ca_file else True
@@ -98,17 +98,21 @@ class CloudClient:
             base_url=settings.url.rstrip("/"), verify=verify, timeout=settings.timeout_s  # type: ignore[arg-type]
         )
 
-    async def post(self, path: str, body: bytes) -> httpx.Response:
-        headers = tokens.sign_relay_request(
-            self.key, relay_id=self.settings.relay_id, method="POST", path=path, body=body
+    def sign(self, method: str, path: str, body: bytes = b"") -> dict[str, str]:
+        """Headers authenticating one request, in the configured scheme (``[cloud] request_signature``)."""
+        return auth.sign_relay_request(
+            self.key, relay_id=self.settings.relay_id, method=method, path=path, body=body,
+            scheme=self.settings.request_signature,
         )
+
+    async def post(self, path: str, body: bytes) -> httpx.Response:
+        headers = self.sign("POST", path, body)
         headers["Content-Type"] = "application/json"
         return await self.http.post(path, content=body, headers=headers)
 
     async def get(self, path: str) -> httpx.Response:
         """A signed GET (``path`` exactly as sent, query string included)."""
-        headers = tokens.sign_relay_request(self.key, relay_id=self.settings.relay_id, method="GET", path=path)
-        return await self.http.get(path, headers=headers)
+        return await self.http.get(path, headers=self.sign("GET", path))
 
     async def ingest(self, batch: ingest_pb2.IngestBatch) -> ingest_pb2.IngestResult:
         body = json_format.MessageToJson(batch, indent=None).encode()
@@ -200,7 +204,7 @@ class Forwarder:
         log.warning("device_revoked_token_was_withdrawn", device=device_id)
         self.on_revoked([device_id])
 
-    async def run(self, progress=lambda: None) -> None:  # type: ignore[no-untyped-def]
+    async def run(self, progress: Callable[[], None] = lambda: None) -> None:
         loop = asyncio.get_running_loop()
         next_token_report = 0.0
         while True:

@@ -38,12 +38,12 @@ def identify_by_tunnel_address(registry: Registry) -> Identify:
 
 def identify_by_certificate(registry: Registry) -> Identify:
     def identify(context: grpc.aio.ServicerContext) -> str | None:
-        names = context.auth_context().get("x509_common_name") or []
+        names = list(context.auth_context().get("x509_common_name") or [])
         if len(names) != 1:
             return None
         device_id = names[0].decode()
         with registry.sessions() as session:
-            from agents.relay.db import Device
+            from agents.relay.db.tables import Device
 
             device = session.get(Device, device_id)
             return device_id if device is not None and device.revoked_at is None else None

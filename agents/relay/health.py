@@ -18,7 +18,7 @@ from sqlalchemy.orm import sessionmaker
 
 from agents.common.wireguard import HANDSHAKE_STALE_S
 from agents.relay.config import HealthSettings
-from agents.relay.db import Device, utcnow
+from agents.relay.db.tables import Device, utcnow
 from guardian.contracts.cloud.v1 import ingest_pb2
 from guardian.contracts.edge.v1 import uplink_pb2
 from guardian.runtime.metrics import AgentMetrics

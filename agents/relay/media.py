@@ -56,7 +56,7 @@ class EdgeMediaClient:
         offset: int = 0,
         length: int = 0,
         timeout: float | None = None,
-    ) -> grpc.aio.UnaryStreamCall:
+    ) -> grpc.aio.UnaryStreamCall[media_pb2.MediaRequest, media_pb2.MediaChunk]:
         """Start a Fetch; the caller reads it (``await call.read()`` / ``async for``) and cancels it."""
         stub = media_pb2_grpc.EdgeMediaStub(self._channel(address))
         request = media_pb2.MediaRequest(event_id=event_id, kind=kind, offset=offset, length=length)  # type: ignore[arg-type]

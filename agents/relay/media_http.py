@@ -9,7 +9,7 @@ It is mounted on the relay's public HTTPS listener (the enrolment app): the clou
 clip tokens, browsers reach it the same way edges do, and one certificate and one port serve both.
 
 **Authorisation** is the clip token alone, checked offline with the cloud's public keys
-(:func:`guardian.tokens.verify_clip_token`): the token's tenant must be this relay's, its event and
+(:func:`guardian.contracts.auth.verify_clip_token`): the token's tenant must be this relay's, its event and
 scope must match the path, and its device must be enrolled here and not revoked. The token travels in
 the query because ``<video>``/``<img>`` cannot send headers (``Authorization: Bearer`` works too).
 
@@ -31,6 +31,9 @@ disk. Headers are sent once the edge's first chunk arrived, since it carries the
 504   ``device_timeout`` (the edge did not start answering in ``media.first_byte_timeout_s``)
 ====  =========================================================================================
 
+Request bodies are never read here; on the public listener any body over 64 KiB is 413 ``too_large``
+before it reaches this app (:class:`agents.relay.enrolment.BodyLimit`).
+
 CORS: the configured UI origins may read the answers (credentials off; ``Range`` allowed;
 ``Content-Range``/``Content-Length``/``Accept-Ranges`` exposed); every answer carries
 ``Cross-Origin-Resource-Policy: cross-origin`` and ``Cache-Control: private, no-store``.
@@ -43,6 +46,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import grpc
 from starlette.applications import Starlette
@@ -54,10 +58,13 @@ from starlette.routing import Route
 
 from agents.relay.config import MediaSettings
 from agents.relay.media import EdgeMediaClient
-from guardian import tokens
+from guardian.contracts import auth
 from guardian.contracts.edge.v1 import media_pb2
 from guardian.runtime.logging import get_logger
 from guardian.runtime.metrics import AgentMetrics
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 log = get_logger("guardian.relay.media")
 
@@ -93,8 +100,8 @@ class DeviceRoute:
 DeviceLookup = Callable[[str], DeviceRoute | None]
 
 
-def registry_lookup(sessions) -> DeviceLookup:  # type: ignore[no-untyped-def]
-    from agents.relay.db import Device
+def registry_lookup(sessions: Callable[[], Session]) -> DeviceLookup:
+    from agents.relay.db.tables import Device
 
     def lookup(device_id: str) -> DeviceRoute | None:
         with sessions() as session:
@@ -186,7 +193,7 @@ class MediaEndpoint:
         self,
         *,
         tenant_id: str,
-        token_keys: tokens.PublicKeys,
+        token_keys: auth.PublicKeys,
         devices: DeviceLookup,
         client: EdgeMediaClient,
         settings: MediaSettings,
@@ -213,9 +220,9 @@ class MediaEndpoint:
         token = request.query_params.get("token")
         if token:
             return token
-        auth = request.headers.get("authorization", "")
-        if auth.lower().startswith("bearer "):
-            return auth[7:].strip() or None
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("bearer "):
+            return header[7:].strip() or None
         return None
 
     async def _authorise(self, request: Request, event_id: str, spec: MediaKind) -> DeviceRoute | Response:
@@ -223,14 +230,14 @@ class MediaEndpoint:
         if not token:
             return _error(401, "token_missing", "a clip token is required (?token=…)")
         try:
-            grant = tokens.verify_clip_token(
+            grant = auth.verify_clip_token(
                 token, self.token_keys, tenant_id=self.tenant_id, event_id=event_id, scope=spec.scope
             )
-        except tokens.TokenExpired:
+        except auth.TokenExpired:
             return _error(401, "token_expired", "the clip token has expired; ask the cloud for a new one")
-        except tokens.TokenMismatch as exc:
+        except auth.TokenMismatch as exc:
             return _error(403, exc.reason, str(exc))
-        except tokens.TokenError:
+        except auth.TokenError:
             return _error(401, "token_invalid", "the clip token is not valid (format or signature)")
         if self.settings.public_url and grant.relay_url.rstrip("/") != self.settings.public_url.rstrip("/"):
             return _error(403, "wrong_relay", "the clip token was issued for another relay")
@@ -251,7 +258,7 @@ class MediaEndpoint:
 
     async def _open(
         self, device: DeviceRoute, event_id: str, spec: MediaKind, offset: int, length: int
-    ) -> tuple[grpc.aio.UnaryStreamCall, media_pb2.MediaChunk]:
+    ) -> tuple[grpc.aio.UnaryStreamCall[media_pb2.MediaRequest, media_pb2.MediaChunk], media_pb2.MediaChunk]:
         """Start a Fetch and wait for its first chunk; raises _EdgeFailed with the answer to give."""
         started = time.perf_counter()
         call = self.client.call(device.address, event_id, spec.kind, offset, length)
@@ -270,7 +277,7 @@ class MediaEndpoint:
             call.cancel()
             raise _EdgeFailed(_error(502, "edge_error", "the camera box sent no data"))
         self.first_byte.observe(time.perf_counter() - started)
-        return call, chunk
+        return call, cast(media_pb2.MediaChunk, chunk)  # grpc's stubs type read() as object | response
 
     async def _size(self, device: DeviceRoute, event_id: str, spec: MediaKind) -> int:
         """The file's size, from a one-byte fetch (for suffix ranges and 416 answers)."""
@@ -350,7 +357,11 @@ class MediaEndpoint:
                       {"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"})
 
     async def _body(
-        self, call: grpc.aio.UnaryStreamCall, first: media_pb2.MediaChunk, spec: MediaKind, device: DeviceRoute
+        self,
+        call: grpc.aio.UnaryStreamCall[media_pb2.MediaRequest, media_pb2.MediaChunk],
+        first: media_pb2.MediaChunk,
+        spec: MediaKind,
+        device: DeviceRoute,
     ) -> AsyncIterator[bytes]:
         counter = self.bytes_sent.labels(spec.scope)
         try:
@@ -360,8 +371,9 @@ class MediaEndpoint:
                 chunk = await asyncio.wait_for(call.read(), self.settings.idle_timeout_s)
                 if chunk is grpc.aio.EOF:
                     return
-                counter.inc(len(chunk.data))
-                yield chunk.data
+                data = cast(media_pb2.MediaChunk, chunk).data
+                counter.inc(len(data))
+                yield data
         except (grpc.aio.AioRpcError, TimeoutError) as exc:
             # Headers are out: all that is left is to end the response short (the browser sees an error).
             log.warning("media_stream_broken", device=device.device_id, error=type(exc).__name__)

@@ -1,6 +1,6 @@
 """The device registry: enrolment with single-use bootstrap tokens, re-enrolment, key rotation, revocation.
 
-Bootstrap tokens are minted by the cloud and verified here offline (:mod:`guardian.tokens`, with the
+Bootstrap tokens are minted by the cloud and verified here offline (:mod:`guardian.contracts.auth`, with the
 cloud's public keys from the config). Single use is enforced by this relay: the token's nonce is stored
 in ``used_tokens`` in the same transaction that registers the device (a primary key, so two concurrent
 enrolments with one token cannot both commit). Tokens the cloud revoked (learned by
@@ -20,9 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.common.wireguard import valid_public_key
-from agents.relay.db import Device, RevokedToken, UsedToken, utcnow
+from agents.relay.db.tables import Device, RevokedToken, UsedToken, utcnow
 from agents.relay.errors import EnrolmentRefused, UnknownDevice
-from guardian import tokens
+from guardian.contracts import auth
 from guardian.runtime.logging import get_logger
 
 log = get_logger("guardian.relay.registry")
@@ -56,7 +56,7 @@ class Registry:
         *,
         tenant_id: str,
         relay_id: str,
-        token_keys: tokens.PublicKeys,
+        token_keys: auth.PublicKeys,
         network: str,
         relay_address: str,
     ) -> None:
@@ -67,19 +67,19 @@ class Registry:
         self.network = network
         self.relay_address = relay_address
 
-    def verify_token(self, token: str, now: float | None = None) -> tokens.BootstrapGrant:
+    def verify_token(self, token: str, now: float | None = None) -> auth.BootstrapGrant:
         try:
-            return tokens.verify_bootstrap_token(
+            return auth.verify_bootstrap_token(
                 token, self.token_keys, relay_id=self.relay_id, tenant_id=self.tenant_id, now=now
             )
-        except tokens.TokenExpired:
+        except auth.TokenExpired:
             raise EnrolmentRefused("token_expired", "bootstrap token has expired; ask for a new one", 401) from None
-        except tokens.TokenMismatch as exc:
+        except auth.TokenMismatch as exc:
             what = "tenant" if exc.reason == "wrong_tenant" else "relay"
             raise EnrolmentRefused(
                 exc.reason, f"bootstrap token was issued for another {what}, not this relay", 403
             ) from None
-        except tokens.TokenError:
+        except auth.TokenError:
             raise EnrolmentRefused("token_invalid", "bootstrap token is not valid (format or signature)", 401) from None
 
     def enrol(

@@ -33,7 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 from agents.relay.config import CloudSettings
-from agents.relay.db import Device, RevokedToken, UsedToken, utcnow
+from agents.relay.db.tables import Device, RevokedToken, UsedToken, utcnow
 from agents.relay.errors import RelayError, UnknownDevice
 from agents.relay.forwarder import CloudClient
 from agents.relay.registry import revoke_device

@@ -41,7 +41,7 @@ from agents.relay.pki import DeviceCA
 from agents.relay.registry import Registry
 from agents.relay.revocations import RevocationPoller
 from agents.relay.tunnel import RelayTunnel
-from guardian import tokens
+from guardian.contracts import auth
 from guardian.runtime.errors import ConfigError
 from guardian.runtime.logging import get_logger
 from guardian.runtime.metrics import AgentMetrics, MetricsServer, serve_metrics
@@ -71,9 +71,9 @@ def _listen_socket(address: str, port: int) -> socket.socket:
     return sock
 
 
-def load_signing_key(path: Path) -> tokens.Ed25519PrivateKey:
+def load_signing_key(path: Path) -> auth.Ed25519PrivateKey:
     try:
-        return tokens.private_key_from_text(path.read_text())
+        return auth.private_key_from_text(path.read_text())
     except FileNotFoundError:
         raise ConfigError(str(path), ["cloud.signing_key_file: file not found"]) from None
     except ValueError as exc:
@@ -100,7 +100,7 @@ class RelayAgent:
         from agents.relay.db import open_database
 
         try:
-            keys = tokens.load_public_keys(s.enrolment.token_public_keys)
+            keys = auth.load_public_keys(s.enrolment.token_public_keys)
         except ValueError as exc:
             raise ConfigError("enrolment.token_public_keys", [str(exc)]) from None
         _engine, sessions = open_database(s.cache.database)
@@ -248,7 +248,7 @@ class RelayAgent:
     def _revoked_ids(self) -> list[str]:
         from sqlalchemy import select
 
-        from agents.relay.db import Device
+        from agents.relay.db.tables import Device
 
         with self.registry.sessions() as session:
             return list(session.scalars(select(Device.device_id).where(Device.revoked_at.is_not(None))))

@@ -13,32 +13,28 @@ from sqlalchemy import Select, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from cloud.api.cookies import ACCESS_COOKIE
 from cloud.core import security
-from cloud.core.accounts import ACCESS_COOKIE
-from cloud.core.db import utcnow
+from cloud.core.db import session_scope, utcnow
 from cloud.core.errors import Forbidden, NotFound, Unauthorized
 from cloud.core.state import Cloud
-from cloud.models import Relay, RelayNonce, Tenant, User
-from guardian import tokens
+from cloud.tables import Relay, RelayNonce, Tenant, User
+from guardian.contracts import auth
 
 M = TypeVar("M")
 
 
 def get_cloud(request: Request) -> Cloud:
-    return request.app.state.cloud  # type: ignore[no-any-return]
+    cloud: Cloud = request.app.state.cloud
+    return cloud
 
 
 CloudDep = Annotated[Cloud, Depends(get_cloud)]
 
 
 def get_session(cloud: CloudDep) -> Iterator[Session]:
-    with cloud.sessions() as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with session_scope(cloud.sessions) as session:
+        yield session
 
 
 # scope="function": the transaction commits before the response is sent. FastAPI's default for a
@@ -94,7 +90,7 @@ class TenantScope:
 
     def get(self, model: type[M], ident: str, what: str = "object") -> M:
         """One row of this tenant by primary-key ``id``, or 404 (also when it belongs to another tenant)."""
-        row = self.session.scalars(
+        row: M | None = self.session.scalars(
             self.select(model).where(model.id == ident)  # type: ignore[attr-defined]
         ).first()
         if row is None:
@@ -158,21 +154,22 @@ class RelayCaller:
 def get_signed_relay(
     request: Request, cloud: CloudDep, session: SessionDep, body: Annotated[bytes, Depends(read_body)]
 ) -> RelayCaller:
-    """Authenticate a relay request by its Ed25519 signature (see :mod:`guardian.tokens`); refuse replays."""
-    relay_id = tokens.relay_id_of(request.headers)
+    """Authenticate a relay request by its Ed25519 signature, RFC 9421 or the legacy ``X-Guardian-*`` headers
+    (:mod:`guardian.contracts.auth.requests`); refuse replays."""
+    relay_id = auth.relay_id_of(request.headers)
     relay = session.get(Relay, relay_id) if relay_id and len(relay_id) <= 36 else None
     if relay is None or not relay.enabled:
         raise Unauthorized("unknown or disabled relay", code="relay_auth")
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     try:
-        signed = tokens.verify_relay_request(
+        signed = auth.verify_relay_request(
             request.headers,
-            tokens.public_key_from_text(relay.public_key),
+            auth.public_key_from_text(relay.public_key),
             method=request.method,
             path=path,
             body=body,
         )
-    except tokens.TokenError as exc:
+    except auth.TokenError as exc:
         raise Unauthorized(str(exc), code="relay_auth") from None
     now = utcnow()
     try:
@@ -183,7 +180,7 @@ def get_signed_relay(
     # Nonces older than the window cannot be replayed anyway (the timestamp check refuses them).
     session.execute(
         delete(RelayNonce).where(
-            RelayNonce.relay_id == relay.id, RelayNonce.seen_at < now - timedelta(seconds=2 * tokens.REQUEST_WINDOW)
+            RelayNonce.relay_id == relay.id, RelayNonce.seen_at < now - timedelta(seconds=2 * auth.REQUEST_WINDOW)
         )
     )
     relay.last_seen_at = now

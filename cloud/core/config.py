@@ -1,30 +1,24 @@
 """The cloud's settings: a TOML file (default /etc/guardian/cloud.toml) overridden by ``GUARDIAN_CLOUD_*``.
 
 Secrets (``secret_key``, ``signing_key``, ``oidc.client_secret``, ``archive.secret_access_key``) come from
-the environment or systemd credentials: ``LoadCredential=secret_key:/etc/guardian/cloud/secret_key`` puts a
-file named ``secret_key`` in ``$CREDENTIALS_DIRECTORY``, and that name (the dotted key) is what is read.
-The env-style names (``GUARDIAN_CLOUD_SECRET_KEY``) are read there too. The program refuses to start when
-a secret is missing, too short, or a known placeholder.
+the environment or systemd credentials named by their dotted key (``guardian.runtime.credentials``):
+``LoadCredential=secret_key:/etc/guardian/cloud/secret_key``. The program refuses to start when a secret
+is missing, too short, or a known placeholder.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from guardian import tokens
+from guardian.contracts import auth
 from guardian.runtime.config import AgentSettings, Section
 from guardian.runtime.metrics import MetricsSettings
 
 DEFAULT_CONFIG = "/etc/guardian/cloud.toml"
-
-# The systemd credential names of the secrets: the dotted key of each secret field.
-CREDENTIAL_NAMES: tuple[str, ...] = ("secret_key", "signing_key", "oidc.client_secret", "archive.secret_access_key")
 
 # A CSP host-source with a scheme: optional leading wildcard label, optional port or *.
 _HOST_SOURCE = re.compile(r"^https?://(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:([0-9]{1,5}|\*))?/?$")
@@ -93,8 +87,11 @@ class HttpSettings(Section):
 class AuthSettings(Section):
     access_token_minutes: int = Field(10, ge=1, le=60, description="Lifetime of an access token.")
     refresh_token_days: int = Field(14, ge=1, le=90, description="Lifetime of a refresh token (cookie).")
-    login_max_failures: int = Field(5, ge=1, description="Failed logins per account per window before 429.")
-    login_max_failures_per_ip: int = Field(30, ge=1, description="Failed logins per client IP per window.")
+    login_max_failures: int = Field(
+        5, ge=1, description="Wrong passwords per account from one client address per window before that address "
+        "gets 429 for that account (the account is never locked for everyone).",
+    )
+    login_max_failures_per_ip: int = Field(30, ge=1, description="Wrong passwords per client address per window (any account).")
     login_window_seconds: int = Field(900, ge=10, description="Window for counting failed logins.")
     cookie_secure: bool = Field(True, description="Mark cookies Secure (HTTPS only); keep on in production.")
     allow_signup: bool = Field(True, description="Allow self-service sign-up with a local account.")
@@ -130,9 +127,15 @@ class OidcSettings(Section):
 
 class TokenSettings(Section):
     clip_token_seconds: int = Field(
-        120, ge=10, le=tokens.CLIP_TOKEN_MAX_TTL, description="Lifetime of clip tokens (≤ 300 s)."
+        120, ge=10, le=auth.CLIP_TOKEN_MAX_TTL, description="Lifetime of clip tokens (≤ 300 s)."
     )
     bootstrap_token_hours: int = Field(24, ge=1, le=168, description="Lifetime of device bootstrap tokens.")
+    format: auth.TokenFormat = Field(
+        "gt1",
+        description="Format of minted clip and bootstrap tokens: `gt1` (what relays of the previous release "
+        "verify) or `jwt` (EdDSA JWT; every relay of this release verifies both). Switch to `jwt` once all "
+        "relays run this release; the default becomes `jwt` in the next release (docs/tokens.md).",
+    )
 
 
 class ArchiveStoreSettings(Section):
@@ -169,20 +172,6 @@ class CloudSettings(AgentSettings):
     archive: ArchiveStoreSettings = Field(default_factory=ArchiveStoreSettings, description="The archive store.")
     retention_interval_seconds: int = Field(3600, ge=10, description="How often retention cleanup runs.")
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The environment wins over the TOML file (init kwargs), which wins over credentials: first the
-        # documented names (``secret_key``), then the env-style ones (``GUARDIAN_CLOUD_SECRET_KEY``).
-        directory = getattr(file_secret_settings, "secrets_dir", None)
-        return env_settings, init_settings, CredentialFiles(settings_cls, directory), file_secret_settings
-
     @field_validator("secret_key")
     @classmethod
     def _strong_secret(cls, value: SecretStr) -> SecretStr:
@@ -195,7 +184,7 @@ class CloudSettings(AgentSettings):
     @classmethod
     def _ed25519(cls, value: SecretStr) -> SecretStr:
         try:
-            tokens.private_key_from_text(value.get_secret_value())
+            auth.private_key_from_text(value.get_secret_value())
         except ValueError as exc:
             raise ValueError(str(exc)) from None
         return value
@@ -204,35 +193,5 @@ class CloudSettings(AgentSettings):
     @classmethod
     def _public_keys(cls, value: list[str]) -> list[str]:
         for text in value:
-            tokens.public_key_from_text(text)
+            auth.public_key_from_text(text)
         return value
-
-
-class CredentialFiles(PydanticBaseSettingsSource):
-    """Secrets from files named by their dotted key (``secret_key``, ``oidc.client_secret``) in a directory.
-
-    That is how systemd hands them over (``LoadCredential=NAME:PATH`` → ``$CREDENTIALS_DIRECTORY/NAME``);
-    pydantic-settings' own secrets source would look for ``GUARDIAN_CLOUD_SECRET_KEY`` instead.
-    """
-
-    def __init__(self, settings_cls: type[BaseSettings], directory: Any) -> None:
-        super().__init__(settings_cls)
-        self.directory = Path(directory) if isinstance(directory, str | Path) else None
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False  # unused: __call__ reads the files directly
-
-    def __call__(self) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        if self.directory is None or not self.directory.is_dir():
-            return values
-        for name in CREDENTIAL_NAMES:
-            path = self.directory / name
-            if not path.is_file():
-                continue
-            *sections, key = name.split(".")
-            target = values
-            for section in sections:
-                target = target.setdefault(section, {})
-            target[key] = path.read_text(encoding="utf-8").strip()
-        return values

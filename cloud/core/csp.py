@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
-from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import select
+import anyio.to_thread
 from sqlalchemy.orm import Session, sessionmaker
 
 from guardian.runtime.logging import get_logger
@@ -91,8 +91,15 @@ def build_policy(media: list[str], connect: list[str]) -> str:
 class ContentSecurityPolicy:
     """The UI's policy with the relays' origins, cached; :meth:`invalidate` after changing a relay."""
 
-    def __init__(self, sessions: sessionmaker[Session], media_origins: list[str], archive_url: str = "") -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        relay_urls: Callable[[Session], Iterable[str]],
+        media_origins: list[str],
+        archive_url: str = "",
+    ) -> None:
         self._sessions = sessions
+        self._relay_urls = relay_urls  # a query of the domain (cloud.services.relays): core knows no tables
         self._configured = list(dict.fromkeys(media_origins))
         archive = origin_of(archive_url) if archive_url else None
         self._connect = [archive] if archive else []
@@ -105,11 +112,8 @@ class ContentSecurityPolicy:
         self._expires = 0.0
 
     def relay_origins(self) -> list[str]:
-        from cloud.models import Relay
-
         with self._sessions() as session:
-            urls = session.scalars(select(Relay.endpoint_url).where(Relay.enabled.is_(True)))
-            origins = {o for o in (origin_of(u) for u in urls) if o is not None}
+            origins = {o for o in (origin_of(u) for u in self._relay_urls(session)) if o is not None}
         return sorted(o for o in origins if not covered(o, self._configured))
 
     async def header(self) -> str:
@@ -117,7 +121,7 @@ class ContentSecurityPolicy:
             return self._value
         generation = self._generation
         try:
-            relays = await run_in_threadpool(self.relay_origins)
+            relays = await anyio.to_thread.run_sync(self.relay_origins)
         except Exception as exc:
             log.warning("csp_refresh_failed", error=type(exc).__name__)
             return self._value

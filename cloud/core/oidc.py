@@ -113,11 +113,11 @@ class OidcClient:
             "code_verifier": code_verifier,
         }
         secret = self.settings.client_secret.get_secret_value()
-        auth = None
+        auth = httpx.Auth()  # none: client_secret_post sends the credentials in the form
         if self.settings.token_auth_method == "client_secret_post":
             data.update(client_id=self.settings.client_id, client_secret=secret)
         else:
-            auth = (self.settings.client_id, secret)
+            auth = httpx.BasicAuth(self.settings.client_id, secret)
         try:
             response = self._http.post(self.metadata()["token_endpoint"], data=data, auth=auth,
                                        headers={"Accept": "application/json"})

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine
@@ -13,8 +14,11 @@ from cloud.core.bus import EventBus, make_bus
 from cloud.core.config import CloudSettings
 from cloud.core.csp import ContentSecurityPolicy
 from cloud.core.db import make_engine, make_sessionmaker
-from guardian import tokens
+from guardian.contracts import auth
 from guardian.runtime.metrics import AgentMetrics
+
+if TYPE_CHECKING:  # imported when OIDC is enabled (cloud.api.main)
+    from cloud.core.oidc import OidcClient
 
 
 @dataclass
@@ -46,10 +50,11 @@ class Cloud:
     signing_key: Ed25519PrivateKey
     metrics: CloudMetrics
     csp: ContentSecurityPolicy
-    oidc: Any = None  # cloud.core.oidc.OidcClient when OIDC is enabled
+    oidc: OidcClient | None = None  # when OIDC is enabled
 
     @classmethod
-    def from_settings(cls, settings: CloudSettings) -> Cloud:
+    def from_settings(cls, settings: CloudSettings, relay_urls: Callable[[Session], Iterable[str]]) -> Cloud:
+        """``relay_urls``: the enabled relays' endpoint URLs, for the UI's Content-Security-Policy."""
         engine = make_engine(settings.database.url, pool_size=settings.database.pool_size, echo=settings.database.echo)
         sessions = make_sessionmaker(engine)
         return cls(
@@ -57,9 +62,9 @@ class Cloud:
             engine=engine,
             sessions=sessions,
             bus=make_bus(settings.database.url),
-            signing_key=tokens.private_key_from_text(settings.signing_key.get_secret_value()),
+            signing_key=auth.private_key_from_text(settings.signing_key.get_secret_value()),
             metrics=CloudMetrics(),
-            csp=ContentSecurityPolicy(sessions, settings.http.media_origins, settings.archive.endpoint_url),
+            csp=ContentSecurityPolicy(sessions, relay_urls, settings.http.media_origins, settings.archive.endpoint_url),
         )
 
     @property
@@ -68,4 +73,4 @@ class Cloud:
 
     @property
     def public_keys(self) -> list[str]:
-        return [tokens.public_key_to_text(self.signing_key), *self.settings.previous_public_keys]
+        return [auth.public_key_to_text(self.signing_key), *self.settings.previous_public_keys]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import engine_from_config, pool
+from sqlalchemy import Connection, engine_from_config, pool
 
-from cloud import models  # noqa: F401 - registers the tables on Base.metadata
-from cloud.core.db import Base
+from cloud import tables
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = tables.metadata
 
 
 def run_migrations_offline() -> None:
@@ -30,7 +29,7 @@ def run_migrations_online() -> None:
         _run(connectable)
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
     # render_as_batch: SQLite cannot ALTER most things; batch mode recreates tables there.
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
                       compare_type=True)

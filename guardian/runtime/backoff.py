@@ -22,7 +22,7 @@ def backoff_delay(
     rng: random.Random | None = None,
 ) -> float:
     """The delay before retry number ``attempt`` (0 for the first retry)."""
-    ceiling = min(cap_s, base_s * 2 ** min(attempt, _MAX_EXPONENT))
+    ceiling = min(cap_s, base_s * 2.0 ** min(attempt, _MAX_EXPONENT))
     draw = (rng or random).uniform
     if jitter == "equal":
         return ceiling / 2 + draw(0, ceiling / 2)

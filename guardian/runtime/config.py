@@ -7,8 +7,8 @@ Every agent describes its settings as a subclass of :class:`AgentSettings`. Load
     config error: /etc/guardian/edge.toml: cameras.0.record_url: Field required
 
 Precedence, highest first: environment (``GUARDIAN_<ROLE>_`` prefix, ``__`` between nested keys),
-then the TOML file, then systemd credentials (a file per secret field in ``$CREDENTIALS_DIRECTORY``),
-then the defaults in the model.
+then systemd credentials (a file named by the dotted key in ``$CREDENTIALS_DIRECTORY``, see
+:mod:`guardian.runtime.credentials`), then the TOML file, then the defaults in the model.
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ import tomllib
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from guardian.runtime.credentials import merge, read_credentials
 from guardian.runtime.errors import ConfigError
 
 
@@ -35,6 +37,13 @@ class AgentSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="forbid", env_nested_delimiter="__", validate_default=True)
 
+    # Set by load_settings: one line per deprecated way of setting a value that this load used.
+    _load_deprecations: list[str] = PrivateAttr(default_factory=list)
+
+    def deprecations(self) -> list[str]:
+        """One line per deprecated setting in use, for check-config and the start-up log."""
+        return list(self._load_deprecations)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -44,8 +53,8 @@ class AgentSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The TOML file arrives as init kwargs; the environment must win over it.
-        return env_settings, init_settings, file_secret_settings
+        # The TOML file (with credentials merged over it) arrives as init kwargs; the environment wins.
+        return env_settings, init_settings
 
 
 SettingsT = TypeVar("SettingsT", bound=AgentSettings)
@@ -60,11 +69,13 @@ def _env_name(settings_cls: type[AgentSettings], loc: tuple[int | str, ...]) -> 
     return (prefix + "__".join(str(part) for part in loc)).upper()
 
 
-def _describe(settings_cls: type[AgentSettings], error: dict[str, Any]) -> str:
+def _describe(settings_cls: type[AgentSettings], error: ErrorDetails, credentials: dict[str, str]) -> str:
     key = _dotted(error["loc"])
     env_name = _env_name(settings_cls, error["loc"])
     if env_name in os.environ:
         key = f"{key} (from ${env_name})"
+    elif key in credentials:
+        key = f"{key} (from credential {credentials[key]})"
     if error["type"] == "extra_forbidden":
         return f"{key}: unknown key (check its spelling and section)"
     if error["type"] == "missing":
@@ -93,11 +104,14 @@ def load_settings(settings_cls: type[SettingsT], path: Path | None) -> SettingsT
     """Load ``settings_cls`` from ``path`` (optional) plus the environment and credentials."""
     data = read_toml(path) if path is not None else {}
     source = str(path) if path is not None else "(environment)"
-    secrets_dir = os.environ.get("CREDENTIALS_DIRECTORY")
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    credentials = read_credentials(
+        settings_cls, Path(directory) if directory else None, settings_cls.model_config.get("env_prefix", "")
+    )
     try:
-        return settings_cls(
-            **data,
-            _secrets_dir=secrets_dir if secrets_dir and Path(secrets_dir).is_dir() else None,
-        )
+        settings = settings_cls(**merge(data, credentials.values))
     except ValidationError as exc:
-        raise ConfigError(source, [_describe(settings_cls, e) for e in exc.errors()]) from None
+        lines = [_describe(settings_cls, e, credentials.sources) for e in exc.errors()]
+        raise ConfigError(source, lines) from None
+    settings._load_deprecations = credentials.deprecated
+    return settings

@@ -5,11 +5,17 @@ Redaction runs on every event dict, for structlog loggers and for the standard l
 
 - values of keys that name a secret (``password``, ``token``, ``secret``, ``authorization``, …);
 - credentials inside URLs (``rtsp://user:pass@cam`` → ``rtsp://***@cam``);
-- bearer tokens, JWTs and e-mail addresses anywhere inside a string.
+- bearer tokens, JWTs and e-mail addresses anywhere inside a string;
+- secret-named fields inside text, quoted or not (``"password": "…"``, ``password='…'``, ``token=…``), so a
+  JSON body or an object's ``repr`` is safe too.
+
+Containers (dicts, lists, tuples, sets, dataclasses) are walked to any depth; bytes are decoded first;
+any other object is rendered with ``str`` and that text is redacted.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import sys
@@ -17,21 +23,39 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 import structlog
+from structlog.typing import EventDict, WrappedLogger
 
 REDACTED = "[redacted]"
 
-_SECRET_KEY = re.compile(
-    r"pass(word|wd|phrase)?|secret|token|authori[sz]ation|api[_-]?key|private[_-]?key|credential|cookie",
-    re.IGNORECASE,
+_SECRET_WORDS = r"pass(?:word|wd|phrase)?|secret|token|authori[sz]ation|api[_-]?key|private[_-]?key|credential|cookie"
+_SECRET_KEY = re.compile(_SECRET_WORDS, re.IGNORECASE)
+# Every pattern starts where a run of its characters starts (look-behind) and does not give characters
+# back (possessive ``*+``): redaction stays linear in the text's length, so a long log field cannot stall
+# the program (a pattern free to start anywhere in a 50 kB run of letters took minutes).
+_URL_CREDENTIALS = re.compile(
+    r"(?<![a-z0-9+.-])(?P<scheme>[a-z][a-z0-9+.-]*+://)[^/\s@:]*+(:[^/\s@]*+)?@", re.IGNORECASE
 )
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/\s@:]*(:[^/\s@]*)?@", re.IGNORECASE)
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
-_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# Header and payload are base64url JSON, so the header starts eyJ ('{"'); "alg": "none" has no signature.
+_JWT = re.compile(r"(?<![A-Za-z0-9])eyJ[A-Za-z0-9_-]{5,}+\.[A-Za-z0-9_-]{2,}+\.[A-Za-z0-9_-]*+")
+_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]++@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 # key=value pairs that carry secrets, in URL queries (?token=…) and in free text (password=…).
 _SECRET_QUERY = re.compile(
     r"(?i)(\b(?:token|access_token|refresh_token|sig|signature|key|password|passwd|secret)=)[^&\s\"',;]+"
 )
+# A key with a quoted value, as in JSON ("password": "…") or a repr (password='…'); the value is
+# redacted when the key names a secret (_redact_pair).
+_QUOTED_PAIR = re.compile(
+    r"""(?<![\w-])(?P<key>[\w-]++)(?P<sep>["']?\s*+[:=]\s*+)(?P<value>"(?:[^"\\\n]|\\.)*+"|'(?:[^'\\\n]|\\.)*+')"""
+)
+
+
+def _redact_pair(match: re.Match[str]) -> str:
+    key, sep, value = match["key"], match["sep"], match["value"]
+    quote, inner = value[0], value[1:-1]
+    if _SECRET_KEY.search(key):
+        return f"{key}{sep}{quote}{REDACTED}{quote}"
+    return f"{key}{sep}{quote}{_QUOTED_PAIR.sub(_redact_pair, inner)}{quote}"  # a repr inside a value
 
 
 def redact_text(text: str) -> str:
@@ -39,6 +63,7 @@ def redact_text(text: str) -> str:
     text = _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}***@", text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _JWT.sub(REDACTED, text)
+    text = _QUOTED_PAIR.sub(_redact_pair, text)
     text = _SECRET_QUERY.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     return _EMAIL.sub("[email]", text)
 
@@ -46,23 +71,30 @@ def redact_text(text: str) -> str:
 def redact_value(key: str | None, value: Any) -> Any:
     if key is not None and _SECRET_KEY.search(key) and value not in (None, "", False):
         return REDACTED
+    if value is None or isinstance(value, bool | int | float):
+        return value
     if isinstance(value, str):
         return redact_text(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return redact_text(bytes(value).decode("utf-8", "replace"))
     if isinstance(value, Mapping):
-        return {k: redact_value(str(k), v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
+        return {str(k): redact_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
         return [redact_value(None, v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return redact_value(key, dataclasses.asdict(value))
     if isinstance(value, BaseException):
         return redact_text(f"{type(value).__name__}: {value}")
-    return value
+    # Anything else would be rendered with str() after redaction: redact that text instead.
+    return redact_text(str(value))
 
 
-def redact_event(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def redact_event(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
     """structlog processor: redact every field of the event."""
     return {key: redact_value(key if key != "event" else None, value) for key, value in event_dict.items()}
 
 
-def _render_exception(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _render_exception(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
     # Tracebacks can quote URLs and tokens too: render them first, then redaction sees the text.
     return structlog.processors.format_exc_info(_logger, _method, event_dict)
 

@@ -9,7 +9,10 @@ The hosts come from the JSON file named by ``GUARDIAN_LAB`` (written by the lab)
 
 Host names are aliases in that ssh_config (HostName, User, IdentityFile, and ``ProxyJump relay-1`` for
 edges, which are reachable only through their relay). Without ``GUARDIAN_LAB`` the inventory lists
-example hosts that resolve nowhere (``--dry`` and ``debug-inventory`` still work).
+example hosts that resolve nowhere: ``debug-inventory`` works with them, a deploy does not, not even with
+``--dry`` (pyinfra reads facts from each host to make its plan, so every host is dropped as unreachable
+and it stops with "No hosts remaining"). For a plan without real machines, run it against the lab's
+targets (tests/provisioning/targets.py), as tests/provisioning does.
 """
 
 import json

@@ -15,6 +15,7 @@ from pyinfra.facts.files import File
 from pyinfra.operations import apt, files, server, systemd
 from pyinfra.operations.util import any_changed
 
+from tasks import tls as tls_material
 from tasks.common import BASE, TEMPLATES, activate_release, install_release, release_tar, release_version
 
 SECRETS = "/etc/guardian/cloud"
@@ -26,8 +27,8 @@ def cli_command(args: str) -> str:
     """``guardian-cloud ARGS`` as the service runs it: its user (the database role, peer-authenticated)
     and its credentials, through a transient unit (migrations and relay registration use this)."""
     return (f"systemd-run --quiet --wait --pipe --collect -p User={USER} "
-            f"-p LoadCredential=GUARDIAN_CLOUD_SECRET_KEY:{SECRETS}/secret_key "
-            f"-p LoadCredential=GUARDIAN_CLOUD_SIGNING_KEY:{SECRETS}/signing_key "
+            f"-p LoadCredential=secret_key:{SECRETS}/secret_key "
+            f"-p LoadCredential=signing_key:{SECRETS}/signing_key "
             f"/usr/bin/guardian-cloud {args} -c /etc/guardian/cloud.toml")
 
 
@@ -76,8 +77,8 @@ def app() -> list:
                                      dest=f"{SECRETS}/{secret}", mode="600"))
         elif not host.get_fact(File, path=f"{SECRETS}/{secret}"):
             make = ("openssl rand -base64 48 | tr -d '\\n'" if secret == "secret_key" else
-                    f"{BASE}/current/bin/python -c 'from guardian import tokens; "
-                    "print(tokens.private_key_to_text(tokens.generate_private_key()), end=\"\")'")
+                    f"{BASE}/current/bin/python -c 'from guardian.contracts import auth; "
+                    "print(auth.private_key_to_text(auth.generate_private_key()), end=\"\")'")
             changed.append(server.shell(name=f"Cloud {secret} generated on the host (none given)",
                                         commands=[f"umask 077; {make} > {SECRETS}/{secret}"]))
     changed.append(files.template(name="/etc/guardian/cloud.toml is current", src=str(TEMPLATES / "cloud.toml.j2"),
@@ -104,20 +105,8 @@ def app() -> list:
 def proxy() -> None:
     tls = "/etc/guardian/cloud-tls"
     files.directory(name="Proxy TLS directory is root-only", path=tls, mode="700")
-    cert, key = host.data.get("cloud_tls_cert"), host.data.get("cloud_tls_key")
-    changed = []
-    if cert and key:
-        changed.append(files.put(name="Proxy TLS certificate installed", src=str(Path(cert).expanduser()),
-                                 dest=f"{tls}/tls.crt", mode="644"))
-        changed.append(files.put(name="Proxy TLS key installed", src=str(Path(key).expanduser()),
-                                 dest=f"{tls}/tls.key", mode="600"))
-    elif not host.get_fact(File, path=f"{tls}/tls.key"):
-        name = host.data.cloud_public_name
-        changed.append(server.shell(
-            name=f"Self-signed proxy certificate for {name} exists",
-            commands=[f"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 -subj /CN={name} "
-                      f"-addext subjectAltName=DNS:{name} -keyout {tls}/tls.key -out {tls}/tls.crt 2>/dev/null"],
-        ))
+    changed = tls_material.certificate(tls, host.data.get("cloud_tls_cert"), host.data.get("cloud_tls_key"),
+                                       host.data.cloud_public_name, "Proxy TLS")
     site = files.template(name="nginx site proxies HTTPS to the cloud app", src=str(TEMPLATES / "nginx-cloud.conf.j2"),
                           dest="/etc/nginx/sites-available/guardian-cloud", mode="644", tls=tls)
     files.link(name="nginx site enabled", path="/etc/nginx/sites-enabled/guardian-cloud",

@@ -29,6 +29,7 @@ from pyinfra.operations import apt, files, python, server, systemd
 from pyinfra.operations.util import any_changed
 
 from tasks import cloud as cloud_role
+from tasks import tls
 from tasks.common import (
     BASE,
     REPO,
@@ -68,27 +69,15 @@ def secrets() -> list:
     changed = []
     files.directory(name="/etc/guardian exists", path="/etc/guardian", mode="755")
     files.directory(name="Relay secrets directory is root-only", path=SECRETS, mode="700")
-    cert, key = host.data.get("relay_tls_cert"), host.data.get("relay_tls_key")
-    if cert and key:
-        changed.append(files.put(name="TLS certificate installed", src=str(Path(cert).expanduser()),
-                                 dest=f"{SECRETS}/tls.crt", mode="644"))
-        changed.append(files.put(name="TLS key installed", src=str(Path(key).expanduser()),
-                                 dest=f"{SECRETS}/tls.key", mode="600"))
-    elif not host.get_fact(File, path=f"{SECRETS}/tls.key"):
-        # No certificate given: a self-signed one, once (edges pin the relay through their bootstrap).
-        name = host.data.relay_public_name
-        changed.append(server.shell(
-            name=f"Self-signed TLS certificate for {name} exists",
-            commands=[f"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 "
-                      f"-subj /CN={name} -addext subjectAltName=DNS:{name} "
-                      f"-keyout {SECRETS}/tls.key -out {SECRETS}/tls.crt 2>/dev/null && chmod 600 {SECRETS}/tls.key"],
-        ))
+    # Without a given certificate a self-signed one (edges pin the relay through their bootstrap).
+    changed += tls.certificate(SECRETS, host.data.get("relay_tls_cert"), host.data.get("relay_tls_key"),
+                               host.data.relay_public_name, "Relay TLS")
     if not host.get_fact(File, path=f"{SECRETS}/signing.key"):
         # The Ed25519 key the relay signs its requests to the cloud with; the cloud keeps the public half.
         changed.append(server.shell(
             name="Relay request-signing key exists",
-            commands=[f"umask 077; {BASE}/current/bin/python -c 'from guardian import tokens; "
-                      f"print(tokens.private_key_to_text(tokens.generate_private_key()))' > {SECRETS}/signing.key"],
+            commands=[f"umask 077; {BASE}/current/bin/python -c 'from guardian.contracts import auth; "
+                      f"print(auth.private_key_to_text(auth.generate_private_key()))' > {SECRETS}/signing.key"],
         ))
     return changed
 
@@ -131,8 +120,8 @@ def firewall() -> None:
 
 # Prints the relay's signing public key (run on the relay; used by the registration on the cloud host).
 PUBLIC_KEY_COMMAND = (
-    f"{BASE}/current/bin/python -c 'from guardian import tokens; print(tokens.public_key_to_text("
-    f"tokens.private_key_from_text(open(\"{SECRETS}/signing.key\").read().strip())))'"
+    f"{BASE}/current/bin/python -c 'from guardian.contracts import auth; print(auth.public_key_to_text("
+    f"auth.private_key_from_text(open(\"{SECRETS}/signing.key\").read().strip())))'"
 )
 
 

@@ -96,7 +96,7 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seaweed]:
 
 def add_clip_event(sessions: Any, data_dir: Path, footage: Path, camera: str = "porch", label: str = "person") -> str:
     """An ended event whose clip is a copy of the real footage, as the event manager leaves it."""
-    from agents.edge.events.store import EventRow
+    from agents.edge.db.tables import EventRow
 
     event_id = str(uuid.uuid4())
     clip_ref = f"media/clips/{camera}/{event_id}.mp4"

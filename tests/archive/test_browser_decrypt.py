@@ -60,13 +60,13 @@ def test_vitest_fixtures_open_with_the_edge_code() -> None:
 @pytest.fixture
 def cloud_app(tmp_path: Path, seaweed: Seaweed) -> Any:
     """The cloud serving ui/dist, with the store as its archive endpoint (so it is in the UI's CSP)."""
-    from guardian import tokens
+    from guardian.contracts import auth
 
     if not (DIST / "index.html").is_file():
         pytest.fail("ui/dist is not built; run scripts/setup.sh (scripts/setup.d/80-ui.sh builds it)")
     url = f"sqlite:///{tmp_path / 'cloud.db'}"
     migrate(url)
-    settings = make_settings(url, tokens.generate_private_key(), auth={"cookie_secure": False},
+    settings = make_settings(url, auth.generate_private_key(), auth={"cookie_secure": False},
                              http={"ui_dir": str(DIST), "cors_origins": []},
                              archive={"endpoint_url": seaweed.endpoint, "bucket": BUCKET,
                                       "access_key_id": READER_KEY, "secret_access_key": READER_SECRET})

@@ -101,7 +101,7 @@ def test_truncated_at_a_chunk_boundary_and_last_chunk_dropped(kek, plain) -> Non
 
 def test_truncated_inside_a_chunk(kek, plain) -> None:
     blob = encrypt_bytes(plain, kek, CHUNK)
-    start, end = chunk_bounds(blob)[2]
+    start, _end = chunk_bounds(blob)[2]
     with pytest.raises(TamperedChunk, match="cut short"):
         decrypt_bytes(blob[: start + 100], kek=kek)
     with pytest.raises(FormatError, match="too short"):

@@ -26,15 +26,15 @@ from agents.edge.archive import queue
 from agents.edge.archive.config import ArchiveSettings
 from agents.edge.archive.crypto import decrypt_bytes
 from agents.edge.archive.keystore import load_kek, set_secret
-from agents.edge.archive.queue import ArchiveItem
 from agents.edge.archive.uploader import ArchiveUploader
 from agents.edge.db import open_database as open_edge_db
+from agents.edge.db.tables import ArchiveItem
 from agents.relay.archive import ArchiveService, CloudArchiveApi
 from agents.relay.archive_store import S3ObjectStore, cid_of_bytes
 from agents.relay.db import open_database as open_relay_db
 from cloud.api.main import create_app
-from cloud.core import plan as plans
 from cloud.core.db import migrate
+from cloud.services import plan as plans
 from guardian.contracts.edge.v1 import archive_pb2, archive_pb2_grpc
 from guardian.runtime.logging import configure_logging
 from guardian.runtime.metrics import AgentMetrics
@@ -90,11 +90,11 @@ class World:
 
 @pytest.fixture
 def cloud_app(tmp_path: Path) -> Any:
-    from guardian import tokens
+    from guardian.contracts import auth
 
     url = f"sqlite:///{tmp_path / 'cloud.db'}"
     migrate(url)
-    settings = make_settings(url, tokens.generate_private_key(), archive={
+    settings = make_settings(url, auth.generate_private_key(), archive={
         "endpoint_url": "", "access_key_id": READER_KEY, "secret_access_key": READER_SECRET})
     return create_app(settings)
 
@@ -130,8 +130,7 @@ async def world(tmp: Path, seaweed: Seaweed, cloud_app: Any, cloud_url: str, foo
     await server.start()
 
     # Edge: database with the archive queue, the derived key (the secret itself is dropped).
-    edge_engine, edge_sessions = open_edge_db(tmp / "edge" / "edge.db")
-    queue.create_table(edge_engine)
+    _edge_engine, edge_sessions = open_edge_db(tmp / "edge" / "edge.db")
     key_file = tmp / "edge" / "archive" / "archive-key.json"
     set_secret(key_file, SECRET)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")

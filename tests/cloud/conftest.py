@@ -26,8 +26,8 @@ from cloud.api.main import create_app
 from cloud.core.config import CloudSettings
 from cloud.core.db import migrate
 from cloud.core.security import hash_password
-from cloud.models import Relay, User
-from guardian import tokens
+from cloud.tables import Relay, User
+from guardian.contracts import auth
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 SECRET = "test-secret-" + "k9Qz7xLm2Vb8Nc4Rt6Yw1Pa3"
@@ -112,13 +112,13 @@ def pg_url(pg_server: PgServer, pg_template: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def signing_key() -> Any:
-    return tokens.generate_private_key()
+    return auth.generate_private_key()
 
 
 def make_settings(db_url: str, signing_key: Any, **overrides: Any) -> CloudSettings:
     values: dict[str, Any] = {
         "secret_key": SECRET,
-        "signing_key": tokens.private_key_to_text(signing_key),
+        "signing_key": auth.private_key_to_text(signing_key),
         "database": {"url": db_url},
         "retention_interval_seconds": 3600,
         "http": {"cors_origins": ["https://app.example.org"]},
@@ -161,7 +161,7 @@ class RelayHandle:
     endpoint: str
 
     def headers(self, method: str, path: str, body: bytes = b"") -> dict[str, str]:
-        return tokens.sign_relay_request(self.key, relay_id=self.id, method=method, path=path, body=body)
+        return auth.sign_relay_request(self.key, relay_id=self.id, method=method, path=path, body=body)
 
     def post(self, client: TestClient, path: str, body: bytes) -> Any:
         return client.post(path, content=body, headers={**self.headers("POST", path, body),
@@ -172,11 +172,11 @@ class RelayHandle:
 
 
 def add_relay(app: Any, name: str) -> RelayHandle:
-    key = tokens.generate_private_key()
+    key = auth.generate_private_key()
     cloud = app.state.cloud
     with cloud.sessions() as session:
         relay = Relay(name=name, endpoint_url=f"https://{name}.relays.example.org",
-                      public_key=tokens.public_key_to_text(key))
+                      public_key=auth.public_key_to_text(key))
         session.add(relay)
         session.commit()
         return RelayHandle(relay.id, key, relay.endpoint_url)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cloud.core.config import CloudSettings
-from guardian import tokens
+from guardian.contracts import auth
 from guardian.runtime.config import load_settings
 from guardian.runtime.errors import ConfigError
 from tests.cloud.conftest import SECRET
@@ -71,7 +71,7 @@ def test_healthz_metrics_openapi(client, app) -> None:
 
 @pytest.mark.parametrize("secret", ["changethis", "short", "a" * 40])
 def test_config_refuses_weak_secrets(secret) -> None:
-    key = tokens.private_key_to_text(tokens.generate_private_key())
+    key = auth.private_key_to_text(auth.generate_private_key())
     with pytest.raises(Exception, match="secret_key"):
         CloudSettings(secret_key=secret, signing_key=key)
 
@@ -89,7 +89,7 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUARDIAN_") and k != "CREDENTIALS_DIRECTORY"}
     env.update({"GUARDIAN_CLOUD_SECRET_KEY": SECRET,
-                "GUARDIAN_CLOUD_SIGNING_KEY": tokens.private_key_to_text(tokens.generate_private_key()),
+                "GUARDIAN_CLOUD_SIGNING_KEY": auth.private_key_to_text(auth.generate_private_key()),
                 "GUARDIAN_CLOUD_DATABASE__URL": f"sqlite:///{tmp_path / 'cli.db'}"})
     env.update(extra)
     return env
@@ -113,7 +113,7 @@ def test_cli_operator_workflow(tmp_path) -> None:
     import json
 
     relay = json.loads(reg.stdout)
-    assert tokens.public_key_to_text(tokens.private_key_from_text(relay["private_key"])) == relay["public_key"]
+    assert auth.public_key_to_text(auth.private_key_from_text(relay["private_key"])) == relay["public_key"]
     assert relay["enrolment_endpoint"] is None
     reg8 = run("relays", "register", "relay-8", "--endpoint", "https://relay-8.example.org", "--generate-key",
                "--enrolment-endpoint", "enrol.relay-8.example.org:8443")
@@ -122,7 +122,7 @@ def test_cli_operator_workflow(tmp_path) -> None:
                     "--enrolment-endpoint", "relay-9.example.org")
     assert bad_enrol.returncode != 0 and "Traceback" not in bad_enrol.stderr
     # A base64url key can start with "-" (1 in 64): written as --public-key=KEY, as the deploy does.
-    dash_key = next(k for k in (tokens.public_key_to_text(tokens.generate_private_key()) for _ in range(10_000))
+    dash_key = next(k for k in (auth.public_key_to_text(auth.generate_private_key()) for _ in range(10_000))
                     if k.startswith("-"))
     reg10 = run("relays", "register", "relay-10", "--endpoint", "https://relay-10.example.org",
                 f"--public-key={dash_key}")
@@ -242,14 +242,14 @@ def _csp(response) -> dict[str, list[str]]:
 
 
 def test_csp_allows_the_relays_media_origins_and_nothing_wider(ui_client) -> None:
-    from cloud.models import Relay
+    from cloud.tables import Relay
     from tests.cloud.conftest import add_operator, add_relay, login
 
     app = ui_client.app
     add_relay(app, "relay-a")
     with app.state.cloud.sessions() as session:  # an operator typo must not become a policy
         session.add(Relay(name="relay-bad", endpoint_url="https://evil.example.org; script-src *",
-                          public_key=tokens.public_key_to_text(tokens.generate_private_key())))
+                          public_key=auth.public_key_to_text(auth.generate_private_key())))
         session.commit()
     app.state.cloud.csp.invalidate()
     page = _csp(ui_client.get("/events/x", headers=HTML))
@@ -267,7 +267,7 @@ def test_csp_allows_the_relays_media_origins_and_nothing_wider(ui_client) -> Non
     # An operator registering or disabling a relay changes the policy at once (this process).
     add_operator(app)
     operator = {"Authorization": f"Bearer {login(ui_client, 'ops@guardian.example.org', 'operator-password-1')}"}
-    key = tokens.public_key_to_text(tokens.generate_private_key())
+    key = auth.public_key_to_text(auth.generate_private_key())
     created = ui_client.post("/api/v1/relays", headers=operator,
                              json={"name": "relay-9", "endpoint_url": "https://Relay-9.example.net:8443/", "public_key": key})
     assert created.status_code == 201, created.text
@@ -295,10 +295,10 @@ def test_csp_with_configured_wildcard_and_archive_store(db_url, signing_key, tmp
     app = create_app(settings)
     add_relay(app, "relay-a")  # covered by the wildcard: not listed again
     with app.state.cloud.sessions() as session:
-        from cloud.models import Relay
+        from cloud.tables import Relay
 
         session.add(Relay(name="relay-x", endpoint_url="http://192.0.2.7:8080",
-                          public_key=tokens.public_key_to_text(tokens.generate_private_key())))
+                          public_key=auth.public_key_to_text(auth.generate_private_key())))
         session.commit()
     with test_client(app) as client:
         page = _csp(client.get("/", headers=HTML))
@@ -316,7 +316,7 @@ def test_csp_with_configured_wildcard_and_archive_store(db_url, signing_key, tmp
 
 def test_auth_providers_without_and_with_oidc(client, db_url, signing_key) -> None:
     from cloud.api.main import create_app
-    from cloud.models import OidcLogin
+    from cloud.tables import OidcLogin
     from tests.cloud.conftest import make_settings, test_client
 
     assert client.get("/api/v1/auth/providers").json() == {"password": True, "signup": True, "oidc": None}
@@ -341,7 +341,7 @@ def test_secrets_from_credentials_directory_by_their_documented_names(tmp_path) 
     """``LoadCredential=secret_key:…`` and ``signing_key:…``: the files are named by the keys, not the env names."""
     creds = tmp_path / "credentials"
     creds.mkdir()
-    signing = tokens.private_key_to_text(tokens.generate_private_key())
+    signing = auth.private_key_to_text(auth.generate_private_key())
     (creds / "secret_key").write_text(SECRET + "\n")
     (creds / "signing_key").write_text(signing + "\n")
     (creds / "oidc.client_secret").write_text("oidc-client-secret-from-a-credential")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from guardian import tokens
+import pytest
+
+from guardian.contracts import auth
 from guardian.contracts.cloud.v1 import ingest_pb2
 from tests.cloud import batches
 from tests.cloud.conftest import add_relay, signup
@@ -51,7 +53,7 @@ def test_relay_cannot_write_for_another_tenant(client, app) -> None:
     assert r.status_code == 403 and r.json()["error"]["code"] == "wrong_relay"
     # 2. Signing as relay B with relay A's key fails the signature.
     body = batches.batch(relay_b.id, events=[ev])
-    forged = tokens.sign_relay_request(relay_a.key, relay_id=relay_b.id, method="POST", path="/api/v1/ingest", body=body)
+    forged = auth.sign_relay_request(relay_a.key, relay_id=relay_b.id, method="POST", path="/api/v1/ingest", body=body)
     r = client.post("/api/v1/ingest", content=body, headers=forged)
     assert r.status_code == 401 and r.json()["error"]["code"] == "relay_auth"
     # 3. Writing events of tenant B's device through relay A is refused.
@@ -63,18 +65,27 @@ def test_relay_cannot_write_for_another_tenant(client, app) -> None:
     assert client.get("/api/v1/events", headers=member_a.auth).json()["items"] == []
 
 
-def test_signature_replay_and_tampering(client, app) -> None:
+@pytest.mark.parametrize("scheme", ["legacy", "rfc9421"])
+def test_signature_replay_and_tampering(client, app, scheme) -> None:
+    """Both schemes are accepted (relays switch to RFC 9421 at their own pace) and refused alike."""
     relay, _ = _setup(client, app)
+
+    def sign(path: str, body: bytes, **kwargs) -> dict[str, str]:
+        return {**auth.sign_relay_request(relay.key, relay_id=relay.id, method="POST", path=path, body=body,
+                                          scheme=scheme, **kwargs), "Content-Type": "application/json"}
+
     body = batches.batch(relay.id, events=[batches.event("edge-1", "porch", "person", NOW)])
-    headers = {**relay.headers("POST", "/api/v1/ingest", body), "Content-Type": "application/json"}
+    headers = sign("/api/v1/ingest", body)
     assert client.post("/api/v1/ingest", content=body, headers=headers).status_code == 200
     replay = client.post("/api/v1/ingest", content=body, headers=headers)
     assert replay.status_code == 401 and replay.json()["error"]["code"] == "relay_replay"
     tampered = body.replace(b"person", b"dog")
-    h2 = {**relay.headers("POST", "/api/v1/ingest", body), "Content-Type": "application/json"}
-    assert client.post("/api/v1/ingest", content=tampered, headers=h2).status_code == 401
-    stale = tokens.sign_relay_request(relay.key, relay_id=relay.id, method="POST", path="/api/v1/ingest",
-                                      body=body, now=NOW.timestamp() - 3600)
+    r = client.post("/api/v1/ingest", content=tampered, headers=sign("/api/v1/ingest", body))
+    assert r.status_code == 401 and r.json()["error"]["code"] == "relay_auth"
+    # Signed for another path (the consume route), sent to ingest.
+    r = client.post("/api/v1/ingest", content=body, headers=sign("/api/v1/relay/bootstrap/consume", body))
+    assert r.status_code == 401 and r.json()["error"]["code"] == "relay_auth"
+    stale = sign("/api/v1/ingest", body, now=NOW.timestamp() - 3600)
     r = client.post("/api/v1/ingest", content=body, headers=stale)
     assert r.status_code == 401 and "window" in r.json()["error"]["message"]
     assert client.post("/api/v1/ingest", content=body).status_code == 401
@@ -223,3 +234,84 @@ def test_health_without_last_seen(client, app) -> None:
     assert r.status_code == 200, r.text
     device = client.get("/api/v1/devices/edge-new", headers=member.auth).json()
     assert device["status"] == "healthy" and datetime.fromisoformat(device["last_seen_at"]) == seen
+
+
+def test_end_never_moves_backwards(client, app) -> None:
+    """An older version arriving late carries an earlier end: the stored end stays the latest known,
+    whether that version adds nothing else (a duplicate) or brings something new (a higher confidence,
+    which is applied while the end is kept)."""
+    relay, member = _setup(client, app)
+    start = NOW - timedelta(minutes=2)
+    first = batches.event("edge-1", "porch", "person", start, has_clip=False, seconds=30,
+                          confidence=ingest_pb2.CONFIDENCE_LOW)
+
+    def post(ev) -> tuple[int, int, int]:
+        r = relay.post(client, "/api/v1/ingest", batches.batch(relay.id, events=[ev]))
+        assert r.status_code == 200, r.text
+        return r.json()["eventsAccepted"], r.json()["eventsDuplicate"], int(r.headers["x-guardian-rejected-events"])
+
+    def stored() -> dict:
+        [item] = client.get("/api/v1/events", headers=member.auth).json()["items"]
+        return item
+
+    assert post(first) == (1, 0, 0)
+    end = start + timedelta(seconds=30)
+    # Only an earlier end: nothing new, acknowledged as a duplicate, nothing changes.
+    earlier = batches.event("edge-1", "porch", "person", start, event_id=first.event_id, has_clip=False, seconds=10,
+                            confidence=ingest_pb2.CONFIDENCE_LOW)
+    assert post(earlier) == (0, 1, 0)
+    assert datetime.fromisoformat(stored()["end_at"]) == end
+    # An earlier end with a higher confidence: the confidence is applied, the end is not.
+    stale_but_surer = batches.event("edge-1", "porch", "person", start, event_id=first.event_id, has_clip=True,
+                                    seconds=5, confidence=ingest_pb2.CONFIDENCE_MEDIUM)
+    assert post(stale_but_surer) == (0, 1, 0)
+    item = stored()
+    assert item["confidence"] == "medium" and item["has_clip"] is True
+    assert datetime.fromisoformat(item["end_at"]) == end
+    # One microsecond earlier is earlier too; one later wins.
+    almost = batches.event("edge-1", "porch", "person", start, event_id=first.event_id, seconds=None,
+                           confidence=ingest_pb2.CONFIDENCE_MEDIUM)
+    almost.end.FromDatetime(end - timedelta(microseconds=1))
+    assert post(almost) == (0, 1, 0)
+    assert datetime.fromisoformat(stored()["end_at"]) == end
+    later = batches.event("edge-1", "porch", "person", start, event_id=first.event_id, seconds=None,
+                          confidence=ingest_pb2.CONFIDENCE_LOW)
+    later.end.FromDatetime(end + timedelta(microseconds=1))
+    post(later)
+    item = stored()
+    assert datetime.fromisoformat(item["end_at"]) == end + timedelta(microseconds=1)
+    assert item["confidence"] == "medium"
+
+
+def test_only_written_events_are_published(client, app) -> None:
+    """Live streams hear of an event when its row is inserted or changed, never for a version that adds
+    nothing (a retry, an older version late, a contradicting one): counted at the bus, no timing involved."""
+    relay, _member = _setup(client, app)
+    bus = app.state.cloud.bus
+    published: list[list[str]] = []
+    announce = bus.announce
+
+    def record(session, tenant_id, ids) -> None:  # type: ignore[no-untyped-def]
+        published.append(list(ids))
+        announce(session, tenant_id, ids)
+
+    bus.announce = record
+    start = NOW - timedelta(minutes=1)
+    open_ = batches.event("edge-1", "porch", "person", start, has_clip=False, seconds=None)
+    done = batches.event("edge-1", "porch", "person", start, event_id=open_.event_id, has_clip=True, seconds=6)
+    other = batches.event("edge-1", "yard", "car", start)
+
+    def post(*events, healths=()) -> list[str]:
+        published.clear()
+        r = relay.post(client, "/api/v1/ingest", batches.batch(relay.id, events=events, healths=healths))
+        assert r.status_code == 200, r.text
+        return sorted(i for ids in published for i in ids)
+
+    assert post(open_) == [open_.event_id]
+    assert post(done) == [open_.event_id]  # changed: published
+    assert post(done) == []  # the same version again
+    assert post(open_) == []  # the older version, late
+    assert post(batches.event("edge-1", "porch", "dog", start, event_id=open_.event_id, seconds=60)) == []
+    assert post(done, other) == [other.event_id]  # in one batch: only the new one
+    assert post(healths=[batches.health("edge-1", {"porch": "streaming"})]) == []
+    assert published == []  # nothing to say: the bus is not called at all

@@ -281,3 +281,12 @@ def test_oidc_callback_replay_refused(oidc_client) -> None:
     replay = oidc_client.get(callback, follow_redirects=False)
     assert replay.status_code == 401 and replay.json()["error"] == {
         "code": "oidc_state", "message": "login expired or already used"}
+
+
+def test_oidc_identity_with_control_characters_refused(oidc_client) -> None:
+    """A provider's subject or e-mail with a NUL (PostgreSQL refuses it in text: a 500) is refused
+    like any other unusable identity, and nothing is stored."""
+    done = _login(oidc_client, "nul\u0000@idp.example.org")
+    assert done.status_code == 401, done.text
+    assert done.json()["error"]["code"] == "oidc_claims"
+    assert oidc_client.get("/api/v1/users/me").status_code == 401

@@ -7,12 +7,21 @@ The demo tenant's admin signs in, sees a person event arrive without a reload, o
 clip; the video plays (currentTime advances) and seeks (it plays on from the new position; the relay
 answered Range requests with 206). A clip token that has run out (a real token signed with the cloud's
 key, issued in the past) gets the relay's 401 and the page says the access expired. A second tenant,
-signed up in its own browser context, sees none of it. Screenshots go to test-artifacts/e2e/.
+signed up in its own browser context, sees none of it. The encrypted archive: an event's clip reaches
+the demo's SeaweedFS store, the cloud lists it, and the archive player opens it with the secret the
+demo set. Operations: a program killed with SIGKILL is restarted as its unit would be while the others
+keep running, and no log of the demo holds a secret (the relay's private key above all). Screenshots
+go to test-artifacts/e2e/.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
+import os
+import signal
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,8 +32,8 @@ from typing import Any
 import httpx
 import pytest
 
-from demo.stack import CAMERA, DemoStack
-from guardian import tokens
+from demo.stack import ARCHIVE_BUCKET, CAMERA, DemoStack
+from guardian.contracts import auth
 from tests.ui.browser import BrowserTab
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
@@ -217,8 +226,8 @@ def test_clip_plays_seeks_and_expired_token(demo_stack: DemoStack, browser, arti
 
     # An expired clip token: the relay refuses it (401) and the viewer is told the access expired.
     expired_at = time.time() - 60
-    stale = tokens.mint_clip_token(
-        tokens.private_key_from_text(stack.signing_key_text), tenant_id=info.tenant_id, device_id=event["device_id"],
+    stale = auth.mint_clip_token(
+        auth.private_key_from_text(stack.signing_key_text), tenant_id=info.tenant_id, device_id=event["device_id"],
         event_id=event["id"], scopes=["clip", "snapshot", "thumbnail"], relay_url=stack.relay_url, ttl=120,
         now=expired_at - 120,
     )
@@ -239,3 +248,90 @@ def test_clip_plays_seeks_and_expired_token(demo_stack: DemoStack, browser, arti
     expired_tab.close()
 
     admin.close()
+
+
+def sign_in(tab: Tab, stack: DemoStack) -> None:
+    assert stack.info is not None
+    p = tab.page
+    p.goto("/login")
+    p.get_by_label("E-mail").fill(stack.info.email)
+    p.get_by_label("Password").fill(stack.info.password)
+    p.get_by_role("button", name="Sign in").click()
+    p.get_by_role("heading", name="Dashboard", level=1).wait_for()
+
+
+def test_archived_copy_reaches_the_store_and_plays_with_the_secret(demo_stack: DemoStack, browser,
+                                                                     artifacts: Path) -> None:
+    stack = demo_stack
+    assert stack.info is not None and stack.info.archive_secret
+    with api(stack) as client:
+        deadline = time.monotonic() + CLIP_WAIT_S
+        while not (archives := client.get("/api/v1/archives").json()):
+            assert time.monotonic() < deadline, "the cloud lists no archived clip"
+            time.sleep(2)
+    record = archives[0]
+    # The ciphertext is in the store under its CID (read as the cloud's read-only identity).
+    head = stack.s3().head_object(Bucket=ARCHIVE_BUCKET, Key=record["cid"])
+    assert head["ContentLength"] == record["size"]
+    with sqlite3.connect(stack.edge_db) as db:
+        (clip_ref,) = db.execute("SELECT clip_ref FROM events WHERE id = ?", (record["event_id"],)).fetchone()
+    original = hashlib.sha256((stack.path("edge", "data") / clip_ref).read_bytes()).hexdigest()
+
+    tab = Tab(browser, stack.cloud_url, artifacts, "demo-archive")
+    sign_in(tab, stack)
+    p = tab.page
+    p.goto(f"/events/{record['event_id']}")
+    section = p.locator("section.archive")
+    section.get_by_role("button", name="Play archived copy").click()
+    secret = section.get_by_label("Archive secret")
+    secret.wait_for()
+    secret.fill(stack.info.archive_secret)
+    section.get_by_role("button", name="Decrypt and play").click()
+    video = section.locator("video[data-sha256]")
+    video.wait_for(timeout=120_000)  # Argon2id in the browser, on a busy machine
+    assert video.get_attribute("data-sha256") == original  # exactly the edge's clip
+    p.evaluate("v => { v.muted = true; return v.play(); }", video.element_handle())
+    wait_until(p, "document.querySelector('section.archive video').currentTime > 1.0", 30_000)
+    tab.shot("archive-playing")
+    tab.close()
+
+
+def test_a_killed_program_is_restarted_and_the_others_keep_running(demo_stack: DemoStack) -> None:
+    sup = demo_stack.sup
+    assert sup is not None
+    victim = next(c for c in sup.children if c.name == "uplink")
+    others = {c.name: c.proc.pid for c in sup.children if c is not victim}
+    os.kill(victim.proc.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 90  # RestartSec=5s, then the uplink's start-up
+    while not (victim.restarts == 1 and victim.alive and not victim.waiting_ready):
+        assert time.monotonic() < deadline, (sup.log_dir / "supervisor.log").read_text()
+        sup.watch()  # what the demo's main loop does
+        time.sleep(0.2)
+    assert {c.name: c.proc.pid for c in sup.children if c is not victim} == others
+    assert all(c.alive for c in sup.children) and not sup.given_up()
+    log = (sup.log_dir / "supervisor.log").read_text()
+    assert "uplink died (killed by SIGKILL); restarting it in 5 s" in log and "uplink is running again" in log
+
+
+def test_no_log_holds_a_secret(demo_stack: DemoStack) -> None:
+    stack = demo_stack
+    assert stack.info is not None
+    secrets = {
+        "relay private key": stack.path("relay", "relay-signing.key").read_text().strip(),
+        "cloud signing key": stack.signing_key_text,
+        "cloud secret key": stack.path("credentials", "cloud", "secret_key").read_text().strip(),
+        "archive secret": stack.info.archive_secret,
+        "demo password": stack.info.password,
+        **{f"store secret {p.name}": p.read_text().strip() for p in (
+            stack.path("relay", "archive-s3-secret"), stack.path("credentials", "cloud", "archive.secret_access_key"),
+            stack.path("archive", "admin-secret"))},
+    }
+    logs = sorted(p for p in stack.state.rglob("*") if p.is_file() and (p.suffix == ".log" or "logs" in p.parts))
+    assert any(p.name == "cloud-relays.log" for p in logs) and len(logs) > 5
+    leaks = [f"{what} in {p.relative_to(stack.state)}" for p in logs for what, secret in secrets.items()
+             if secret in p.read_text(errors="replace")]
+    assert not leaks, leaks
+    # The relay's key is a 0600 file; the set-up's record of it names only the public half.
+    assert stack.path("relay", "relay-signing.key").stat().st_mode & 0o077 == 0
+    register = (stack.path("logs") / "cloud-relays.log").read_text()
+    assert json.loads(register[register.index("{"):])["public_key"]

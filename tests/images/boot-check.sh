@@ -4,6 +4,7 @@
 # enabled Guardian agent unit to be active, then prints machine-readable lines on the console
 # and powers off:
 #   GUARDIAN-CHECK unit=U active=STATE ready_us=MONOTONIC_USEC   one per agent unit
+#   GUARDIAN-CHECK baseline unit=basic.target ready_us=MONOTONIC_USEC   the OS before the agents
 #   GUARDIAN-CHECK failed=U                                      one per failed unit
 #   GUARDIAN-CHECK security unit=U exposure=X level=L            systemd-analyze security
 #   GUARDIAN-CHECK firstboot=STATE status=…                      the enrolment unit's status line
@@ -47,6 +48,8 @@ for u in "${agents[@]}"; do
     say "unit=$u active=$state ready_us=$ready"
     case "$state" in active|skipped) ;; *) rc=1 ;; esac
 done
+# Baseline for the figures (bench/images.sh): the OS up to basic.target, before any agent starts.
+say "baseline unit=basic.target ready_us=$(systemctl show -P ActiveEnterTimestampMonotonic basic.target)"
 while read -r u _; do
     [ -n "$u" ] || continue
     say "failed=$u"

@@ -31,6 +31,8 @@ class BootReport:
     end_rc: int | None = None
     units: dict[str, str] = field(default_factory=dict)
     ready_us: dict[str, int] = field(default_factory=dict)
+    # Units reached before any agent starts (basic.target): the same boot's baseline.
+    baseline_us: dict[str, int] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
     exposure: dict[str, tuple[float, str]] = field(default_factory=dict)
     firstboot: str | None = None
@@ -62,6 +64,8 @@ def parse_report(console: str) -> BootReport:
         body = line.split("GUARDIAN-CHECK ", 1)[1]
         if body.startswith("e2e "):
             report.e2e.append(body[4:])
+        elif m := re.match(r"baseline unit=(\S+) ready_us=(\d+)", body):
+            report.baseline_us[m[1]] = int(m[2])
         elif m := re.match(r"unit=(\S+) active=(\S+) ready_us=(\d*)", body):
             report.units[m[1]] = m[2]
             if m[3]:

@@ -67,6 +67,7 @@ def _run(tmp_path: Path, disk: Path) -> tuple[subprocess.CompletedProcess[str], 
         "GUARDIAN_ISSUE_DIR": str(tmp_path / "issue"),
         "GUARDIAN_CMDLINE": os.devnull,
         "GUARDIAN_WAIT_ONLINE_S": "1",
+        "GUARDIAN_HOSTNAME_FILE": str(tmp_path / "hostname"),  # never the host's
     }
     proc = subprocess.run(["bash", str(FIRSTBOOT)], env=env, capture_output=True, text=True, timeout=60)
     return proc, log

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from guardian import tokens
+from guardian.contracts import auth
 from tests.provisioning.conftest import results
 from tests.provisioning.targets import Lab
 
@@ -21,7 +21,7 @@ def _env(lab: Lab, releases_dir: Path, admin: str) -> dict[str, str]:
         "GUARDIAN_RELEASES": str(releases_dir),
         "GUARDIAN_APT_UPDATE": "0",  # the lab has no archive access; the tree has the packages
         "GUARDIAN_ADMIN_NETWORKS": f"{admin}/32",
-        "GUARDIAN_CLOUD_TOKEN_KEYS": tokens.public_key_to_text(tokens.generate_private_key()),
+        "GUARDIAN_CLOUD_TOKEN_KEYS": auth.public_key_to_text(auth.generate_private_key()),
         "GUARDIAN_CLOUD_URL": "",
     }
 

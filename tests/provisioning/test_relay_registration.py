@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from guardian import tokens
+from guardian.contracts import auth
 from tests.provisioning.conftest import results
 from tests.provisioning.targets import Lab
 
@@ -23,19 +23,19 @@ import json, httpx
 from pathlib import Path
 from agents.relay.config import RelaySettings
 from agents.relay.service import load_signing_key
-from guardian import tokens
+from guardian.contracts import auth
 from guardian.runtime.config import load_settings
 s = load_settings(RelaySettings, Path("/etc/guardian/relay.toml")).cloud
 path = "/api/v1/relay/whoami"
-headers = tokens.sign_relay_request(load_signing_key(s.signing_key_file), relay_id=s.relay_id, method="GET", path=path)
+headers = auth.sign_relay_request(load_signing_key(s.signing_key_file), relay_id=s.relay_id, method="GET", path=path)
 r = httpx.get(s.url.rstrip("/") + path, headers=headers, verify=str(s.ca_file), timeout=10)
 print(json.dumps({"status": r.status_code, "body": r.json(), "relay_id": s.relay_id}))
 EOF"""
 
 # On the cloud host, as the service runs it (its user is the database role).
 LIST = ("cd /tmp && systemd-run --quiet --wait --pipe --collect -p User=guardian-cloud "
-        "-p LoadCredential=GUARDIAN_CLOUD_SECRET_KEY:/etc/guardian/cloud/secret_key "
-        "-p LoadCredential=GUARDIAN_CLOUD_SIGNING_KEY:/etc/guardian/cloud/signing_key "
+        "-p LoadCredential=secret_key:/etc/guardian/cloud/secret_key "
+        "-p LoadCredential=signing_key:/etc/guardian/cloud/signing_key "
         "guardian-cloud relays list -c /etc/guardian/cloud.toml")
 
 
@@ -61,7 +61,7 @@ def test_relay_deploy_registers_with_the_cloud_once(lab: Lab, releases: Callable
     })
     env = {"GUARDIAN_LAB": str(lab.workdir / "lab.json"), "GUARDIAN_RELEASES": str(relay_tar.parent),
            "GUARDIAN_APT_UPDATE": "0", "GUARDIAN_ADMIN_NETWORKS": f"{relay.peer_address}/32",
-           "GUARDIAN_CLOUD_TOKEN_KEYS": tokens.public_key_to_text(tokens.generate_private_key()),
+           "GUARDIAN_CLOUD_TOKEN_KEYS": auth.public_key_to_text(auth.generate_private_key()),
            "GUARDIAN_CLOUD_URL": f"https://{cloud_address}", "GUARDIAN_CLOUD_CA_FILE": str(cert),
            "GUARDIAN_CLOUD_TLS_CERT": str(cert), "GUARDIAN_CLOUD_TLS_KEY": str(key)}
 

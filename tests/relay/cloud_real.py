@@ -19,18 +19,18 @@ from typing import Any
 
 import httpx
 
-from guardian import tokens
+from guardian.contracts import auth
 
 ADMIN_EMAIL = "admin@tenant-a.example.org"
 ADMIN_PASSWORD = "correct horse battery staple"
 SECRET = "relay-test-secret-" + "q7Wm2Xc9Lp4Zr8Tn3Vb6"
 
 
-def cloud_settings(db_path: Path, signing_key: tokens.Ed25519PrivateKey) -> dict[str, Any]:
+def cloud_settings(db_path: Path, signing_key: auth.Ed25519PrivateKey) -> dict[str, Any]:
     """CloudSettings values: SQLite at ``db_path``, ``signing_key`` signs bootstrap tokens."""
     return {
         "secret_key": SECRET,
-        "signing_key": tokens.private_key_to_text(signing_key),
+        "signing_key": auth.private_key_to_text(signing_key),
         "database": {"url": f"sqlite:///{db_path}"},
         "retention_interval_seconds": 3600,
         "log_level": "info",
@@ -48,7 +48,7 @@ def prepare(values: dict[str, Any], *, tenant_id: str, relay_id: str, relay_publ
     """Migrate the database and register the tenant, its relay and the tenant admin."""
     from cloud.core.db import make_engine, make_sessionmaker, migrate
     from cloud.core.security import hash_password
-    from cloud.models import Relay, Tenant, User
+    from cloud.tables import Relay, Tenant, User
 
     url = values["database"]["url"]
     migrate(url)

@@ -1,7 +1,7 @@
 """A small, real implementation of the cloud's ingestion contract for tests and benchmarks.
 
 ``POST /api/v1/ingest`` takes an ``IngestBatch`` in proto3 JSON, checks the relay's request signature
-(:func:`guardian.tokens.verify_relay_request`, nonce replay refused), stores what it received
+(:func:`guardian.contracts.auth.verify_relay_request`, nonce replay refused), stores what it received
 verbatim (the raw JSON of each summary and health report) in SQLite, and answers an ``IngestResult``.
 ``GET /api/v1/relay/revocations`` (signed too) answers an empty list.
 Run it as a process (HTTPS with the test CA's certificate)::
@@ -21,7 +21,7 @@ import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from google.protobuf import json_format
 
-from guardian import tokens
+from guardian.contracts import auth
 from guardian.contracts.cloud.v1 import ingest_pb2
 
 SCHEMA = """
@@ -39,18 +39,18 @@ def create_app(db_path: str, relay_keys: dict[str, str], fail_first: int = 0) ->
     lock = threading.Lock()
     seen_nonces: set[tuple[str, str]] = set()
     failures = {"left": fail_first}
-    keys = {rid: tokens.public_key_from_text(text) for rid, text in relay_keys.items()}
+    keys = {rid: auth.public_key_from_text(text) for rid, text in relay_keys.items()}
 
     async def authenticate(request: Request, body: bytes) -> str:
-        relay_id = tokens.relay_id_of(request.headers)
+        relay_id = auth.relay_id_of(request.headers)
         key = keys.get(relay_id or "")
         if key is None:
             raise HTTPException(401, "unknown relay")
         try:
-            signed = tokens.verify_relay_request(
+            signed = auth.verify_relay_request(
                 request.headers, key, method=request.method, path=request.url.path, body=body
             )
-        except tokens.TokenError as exc:
+        except auth.TokenError as exc:
             raise HTTPException(401, str(exc)) from None
         with lock:
             if (signed.relay_id, signed.nonce) in seen_nonces:

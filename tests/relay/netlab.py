@@ -2,7 +2,7 @@
 
 ``Lab`` creates a relay namespace and an edge namespace joined by a veth pair (the "internet" between
 the relay's public address and the edge), writes the PKI, tokens and configs, and starts the real
-programs inside the namespaces: ``guardian-relay run``, ``guardian-edge enrol`` / ``run-uplink``, and
+programs inside the namespaces: ``guardian-relay run``, ``guardian-edge enrol`` / ``uplink run``, and
 on the relay's loopback a cloud stub (the ingestion contract) or the real cloud app
 (``start_real_cloud``). Names carry a per-lab id so parallel runs do not clash (WireGuard's control
 sockets in /run/wireguard are shared by all namespaces).
@@ -12,6 +12,7 @@ wireguard-go daemons left in its namespaces (by pid), the namespaces.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -25,7 +26,8 @@ from pathlib import Path
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from guardian import tokens
+from demo import configs
+from guardian.contracts import auth
 from guardian.contracts.edge.v1 import uplink_pb2
 from tests.relay.pki import make_ca, make_server_cert
 
@@ -88,7 +90,8 @@ def make_event(event_id: str | None = None, camera: str = "front", score: float 
 
 
 class Lab:
-    def __init__(self, workdir: Path, *, cloud: bool = True, edge_overrides: str = "", relay_overrides: str = "") -> None:
+    def __init__(self, workdir: Path, *, cloud: bool = True, edge_overrides: configs.Data | None = None,
+                 relay_overrides: configs.Data | None = None) -> None:
         self.id = secrets.token_hex(3)
         self.dir = workdir
         self.ns_relay = f"grl-r-{self.id}"
@@ -98,12 +101,13 @@ class Lab:
         self.veth_relay = f"vr{self.id}"
         self.veth_edge = f"ve{self.id}"
         self.cloud_enabled = cloud
-        self.edge_overrides = edge_overrides
-        self.relay_overrides = relay_overrides
+        # Merged over the configs below, section by section, e.g. {"uplink": {"batch_size": 16}}.
+        self.edge_overrides = edge_overrides or {}
+        self.relay_overrides = relay_overrides or {}
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.logs: dict[str, Path] = {}
-        self.token_key = tokens.generate_private_key()
-        self.relay_signing_key = tokens.generate_private_key()
+        self.token_key = auth.generate_private_key()
+        self.relay_signing_key = auth.generate_private_key()
 
     # --- set-up --------------------------------------------------------------------------------
     def __enter__(self) -> Lab:
@@ -142,92 +146,50 @@ class Lab:
         )
         self.cloud_cert, self.cloud_key = make_server_cert(d, self.ca_cert, ca_key, "cloud", ["127.0.0.1"])
         signing = d / "relay" / "signing.key"
-        signing.write_text(tokens.private_key_to_text(self.relay_signing_key))
+        signing.write_text(auth.private_key_to_text(self.relay_signing_key))
         signing.chmod(0o600)
         self.relay_db = d / "relay" / "relay.db"
         self.cloud_db = d / "cloud.db"
-        self.relay_config = d / "relay.toml"
-        self.relay_config.write_text(
-            f"""
-log_level = "info"
-[metrics]
-enabled = false
-[enrolment]
-address = "{RELAY_PUBLIC}"
-port = {ENROL_PORT}
-tls_cert_file = "{self.relay_cert}"
-tls_key_file = "{self.relay_key}"
-public_endpoint = "{RELAY_PUBLIC}:{WG_PORT}"
-token_public_keys = ["{tokens.public_key_to_text(self.token_key)}"]
-[tunnel]
-interface = "{self.wg_relay}"
-implementation = "userspace"
-listen_port = {WG_PORT}
-network = "{NETWORK}"
-private_key_file = "{d / 'relay' / 'wireguard.key'}"
-keepalive_s = 5
-reconcile_interval_s = 1.0
-[uplink]
-port = {UPLINK_PORT}
-[cache]
-database = "{self.relay_db}"
-[health]
-offline_after_s = 30
-report_interval_s = 5
-[cloud]
-enabled = {'true' if self.cloud_enabled else 'false'}
-url = "https://127.0.0.1:{CLOUD_PORT}"
-ca_file = "{self.ca_cert}"
-relay_id = "{RELAY_ID}"
-tenant_id = "{TENANT}"
-signing_key_file = "{signing}"
-interval_s = 0.05
-backoff_max_s = 2.0
-{self.relay_overrides}
-"""
-        )
+        self.relay_config = configs.write_relay(d / "relay.toml", {
+            "log_level": "info",
+            "metrics": {"enabled": False},
+            "enrolment": {
+                "address": RELAY_PUBLIC, "port": ENROL_PORT,
+                "tls_cert_file": self.relay_cert, "tls_key_file": self.relay_key,
+                "public_endpoint": f"{RELAY_PUBLIC}:{WG_PORT}",
+                "token_public_keys": [auth.public_key_to_text(self.token_key)],
+            },
+            "tunnel": {
+                "interface": self.wg_relay, "implementation": "userspace", "listen_port": WG_PORT,
+                "network": NETWORK, "private_key_file": d / "relay" / "wireguard.key", "keepalive_s": 5,
+                "reconcile_interval_s": 1.0,
+            },
+            "uplink": {"port": UPLINK_PORT},
+            "cache": {"database": self.relay_db},
+            "health": {"offline_after_s": 30, "report_interval_s": 5},
+            "cloud": {
+                "enabled": self.cloud_enabled, "url": f"https://127.0.0.1:{CLOUD_PORT}", "ca_file": self.ca_cert,
+                "relay_id": RELAY_ID, "tenant_id": TENANT, "signing_key_file": signing, "interval_s": 0.05,
+                "backoff_max_s": 2.0,
+            },
+        }, self.relay_overrides)
         self.edge_data = d / "edge" / "data"
         self.edge_db = self.edge_data / "edge.db"
-        self.edge_config = d / "edge.toml"
-        self.edge_config.write_text(
-            f"""
-log_level = "info"
-[metrics]
-enabled = false
-[storage]
-data_dir = "{self.edge_data}"
-[[cameras]]
-name = "front"
-record_url = "rtsp://127.0.0.1:8554/front"
-[uplink]
-relay_ca_file = "{self.ca_cert}"
-interface = "{self.wg_edge}"
-implementation = "userspace"
-heartbeat_interval_s = 1.0
-telemetry_interval_s = 2.0
-backoff_base_s = 0.2
-backoff_max_s = 2.0
-tunnel_check_interval_s = 2.0
-ack_timeout_s = 10.0
-"""
-        )
-        self._override(self.edge_config, self.edge_overrides)
-
-    @staticmethod
-    def _override(path: Path, overrides: str) -> None:
-        """Append ``key = value`` lines to the last section, replacing the template's same keys."""
-        lines = path.read_text().splitlines()
-        for line in overrides.splitlines():
-            key = line.split("=", 1)[0].strip()
-            if not key:
-                continue
-            lines = [ln for ln in lines if ln.split("=", 1)[0].strip() != key]
-            lines.append(line)
-        path.write_text("\n".join(lines) + "\n")
+        self.edge_config = configs.write_edge(d / "edge.toml", {
+            "log_level": "info",
+            "metrics": {"enabled": False},
+            "storage": {"data_dir": self.edge_data},
+            "cameras": [{"name": "front", "record_url": "rtsp://127.0.0.1:8554/front"}],
+            "uplink": {
+                "relay_ca_file": self.ca_cert, "interface": self.wg_edge, "implementation": "userspace",
+                "heartbeat_interval_s": 1.0, "telemetry_interval_s": 2.0, "backoff_base_s": 0.2,
+                "backoff_max_s": 2.0, "tunnel_check_interval_s": 2.0, "ack_timeout_s": 10.0,
+            },
+        }, self.edge_overrides)
 
     # --- tokens ----------------------------------------------------------------------------------
     def token(self, *, tenant: str = TENANT, relay: str = RELAY_ID, ttl: int = 600, key=None, now: float | None = None) -> str:  # type: ignore[no-untyped-def]
-        return tokens.mint_bootstrap_token(
+        return auth.mint_bootstrap_token(
             key or self.token_key, tenant_id=tenant, relay_id=relay, ttl=ttl, label="test edge", now=now
         )
 
@@ -247,7 +209,7 @@ ack_timeout_s = 10.0
             "cloud",
             self.ns_relay,
             [PYTHON, "-m", "tests.relay.cloud_stub", "--db", str(self.cloud_db), "--relay-id", RELAY_ID,
-             f"--relay-key={tokens.public_key_to_text(self.relay_signing_key)}", "--port", str(CLOUD_PORT),
+             f"--relay-key={auth.public_key_to_text(self.relay_signing_key)}", "--port", str(CLOUD_PORT),
              "--cert", str(self.cloud_cert), "--key", str(self.cloud_key), "--fail-first", str(fail_first)],
         )
         wait_for(lambda: self.cloud_db.exists() and self.port_open(self.ns_relay, "127.0.0.1", CLOUD_PORT), 20, "cloud stub")
@@ -271,7 +233,7 @@ ack_timeout_s = 10.0
         wait_for(lambda: self.port_open(self.ns_relay, RELAY_PUBLIC, ENROL_PORT), 30, "relay enrolment endpoint",)
 
     def start_edge(self) -> subprocess.Popen[bytes]:
-        return self._start("edge", self.ns_edge, [PYTHON, "-m", "agents.edge.cli", "run-uplink", "-c", str(self.edge_config)])
+        return self._start("edge", self.ns_edge, [PYTHON, "-m", "agents.edge.cli", "uplink", "run", "-c", str(self.edge_config)])
 
     def enrol(self, token: str, *extra: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
         token_file = self.dir / f"token-{secrets.token_hex(4)}"
@@ -383,18 +345,14 @@ ack_timeout_s = 10.0
     # --- tear-down -------------------------------------------------------------------------------
     def close(self) -> None:
         for name in list(self.procs):
-            try:
+            with contextlib.suppress(ProcessLookupError, OSError):
                 self.stop(name, timeout=5)
-            except (ProcessLookupError, OSError):
-                pass
         for ns in (self.ns_edge, self.ns_relay):
             # wireguard-go daemons the agents started in this namespace: end them by pid.
             pids = sh("ip", "netns", "pids", ns, check=False).stdout.split()
             for pid in pids:
-                try:
+                with contextlib.suppress(ProcessLookupError, ValueError):
                     os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
             sh("ip", "netns", "del", ns, check=False)
         for sock in (f"/run/wireguard/{self.wg_relay}.sock", f"/run/wireguard/{self.wg_edge}.sock"):
             Path(sock).unlink(missing_ok=True)

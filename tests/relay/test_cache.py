@@ -6,7 +6,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from agents.relay.cache import EventCache
-from agents.relay.db import CachedEvent, Device, open_database
+from agents.relay.db import open_database
+from agents.relay.db.tables import CachedEvent, Device
 from guardian.contracts.edge.v1 import uplink_pb2
 from tests.relay.netlab import make_event
 

@@ -10,7 +10,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from guardian import tokens
+from guardian.contracts import auth
 from tests.relay.cloud_real import TenantAdmin, app_for, cloud_settings, prepare
 from tests.relay.netlab import (
     ENROL_PORT,
@@ -38,13 +38,13 @@ def _log_count(lab: Lab, event: str) -> int:
 
 
 def test_cloud_revocations_reach_the_relay_and_stay(make_lab) -> None:  # type: ignore[no-untyped-def]
-    lab: Lab = make_lab(relay_overrides="revocation_poll_s = 1.0")
+    lab: Lab = make_lab(relay_overrides={"cloud": {"revocation_poll_s": 1.0}})
     # The real cloud: its signing key is the one the relay trusts for bootstrap tokens, and the relay is
     # registered there with its request-signing public key.
     (lab.dir / "cloud").mkdir()
     values = cloud_settings(lab.dir / "cloud" / "cloud.db", lab.token_key)
     prepare(values, tenant_id=TENANT, relay_id=RELAY_ID,
-            relay_public_key=tokens.public_key_to_text(lab.relay_signing_key),
+            relay_public_key=auth.public_key_to_text(lab.relay_signing_key),
             relay_url=f"https://{RELAY_PUBLIC}:{ENROL_PORT}")
     admin = TenantAdmin(TestClient(app_for(values), base_url="https://testserver"))  # same database
     lab.start_real_cloud(values)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from agents.relay.db import Device, open_database
+from agents.relay.db import open_database
+from agents.relay.db.tables import Device
 
 
 def _other_writer(sessions, done: threading.Event, errors: list[SQLAlchemyError]) -> threading.Thread:  # type: ignore[no-untyped-def]

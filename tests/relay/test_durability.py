@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 def test_relay_down_edge_killed_halfway_exactly_1000_events(make_lab) -> None:  # type: ignore[no-untyped-def]
     # A small window and a slow link make delivery take long enough to kill the edge mid-way.
-    lab: Lab = make_lab(cloud=False, edge_overrides="max_in_flight = 16\nbatch_size = 16")
+    lab: Lab = make_lab(cloud=False, edge_overrides={"uplink": {"max_in_flight": 16, "batch_size": 16}})
     lab.start_relay()
     assert lab.enrol(lab.token()).returncode == 0
     lab.stop("relay")  # the relay is away

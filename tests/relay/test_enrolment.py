@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from guardian import tokens
+from guardian.contracts import auth
 from tests.relay.netlab import Lab
 
 pytestmark = pytest.mark.slow
@@ -27,7 +27,7 @@ def test_token_abuse_is_refused_and_registers_nothing(make_lab) -> None:  # type
     lab.start_relay()
     attempts = {
         "token_expired": lab.token(ttl=60, now=time.time() - 3600),
-        "token_invalid": lab.token(key=tokens.generate_private_key()),  # signed by someone else
+        "token_invalid": lab.token(key=auth.generate_private_key()),  # signed by someone else
         "wrong_tenant": lab.token(tenant="tenant-b"),
         "wrong_relay": lab.token(relay="relay-b"),
     }

@@ -17,8 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from guardian import tokens
-from tests.relay.tlsstack import PYTHON, ROOT, UI_ORIGIN, TlsStack, wait_for
+from guardian.contracts import auth
+from guardian.contracts.auth.keys import b64d, b64e
+from tests.relay.tlsstack import PYTHON, ROOT, TENANT, UI_ORIGIN, TlsStack, wait_for
 
 CLIP = os.urandom(3_000_000) + b"GUARDIAN-END"  # several 256 KiB chunks, recognisable bytes
 SNAPSHOT = b"\xff\xd8\xff\xe0snapshot" + os.urandom(20_000)
@@ -171,29 +172,74 @@ def test_cors_preflight_for_range(stack: TlsStack, http: httpx.Client) -> None:
 
 def _tamper(token: str) -> str:
     prefix, payload, signature = token.split(".")
-    claims = json.loads(tokens._b64d(payload))
+    claims = json.loads(b64d(payload))
     claims["evt"] = "someone-elses-event"
-    return ".".join([prefix, tokens._b64e(json.dumps(claims).encode()), signature])
+    return ".".join([prefix, b64e(json.dumps(claims).encode()), signature])
 
 
-def test_bad_tokens_are_refused(stack: TlsStack, http: httpx.Client) -> None:
+@pytest.mark.parametrize("token_format", ["gt1", "jwt"])
+def test_bad_tokens_are_refused(stack: TlsStack, http: httpx.Client, token_format: auth.TokenFormat) -> None:
+    """Refused alike in both formats (this release's relay accepts both, docs/tokens.md)."""
     ev = stack.event_id  # type: ignore[attr-defined]
-    other_key = tokens.generate_private_key()
+    other_key = auth.generate_private_key()
+
+    def token(event_id: str, **kwargs: object) -> str:
+        return stack.clip_token(event_id, token_format=token_format, **kwargs)  # type: ignore[arg-type]
+
+    assert _get(http, stack, ev, token=token(ev), Range="bytes=0-0").status_code == 206
     cases = [
         ("", 401, "token_missing"),
-        (stack.clip_token(ev, ttl=60, now=time.time() - 600), 401, "token_expired"),
-        (_tamper(stack.clip_token(ev)), 401, "token_invalid"),
-        (stack.clip_token(ev, key=other_key), 401, "token_invalid"),
-        (stack.clip_token(ev, tenant="tenant-other"), 403, "wrong_tenant"),
-        (stack.clip_token(stack.no_clip_event), 403, "wrong_event"),  # type: ignore[attr-defined]
-        (stack.clip_token(ev, scopes=("thumbnail",)), 403, "wrong_scope"),
-        (stack.clip_token(ev, device="dev-0000000000000000"), 403, "unknown_device"),
-        (stack.clip_token(ev, relay_url="https://other-relay.example"), 403, "wrong_relay"),
+        (token(ev, ttl=60, now=time.time() - 600), 401, "token_expired"),
+        (_tamper(token(ev)), 401, "token_invalid"),
+        (token(ev, key=other_key), 401, "token_invalid"),
+        (token(ev, tenant="tenant-other"), 403, "wrong_tenant"),
+        (token(stack.no_clip_event), 403, "wrong_event"),  # type: ignore[attr-defined]
+        (token(ev, scopes=("thumbnail",)), 403, "wrong_scope"),
+        (token(ev, device="dev-0000000000000000"), 403, "unknown_device"),
+        (token(ev, relay_url="https://other-relay.example"), 403, "wrong_relay"),
     ]
     for token, status, code in cases:
         response = _get(http, stack, ev, token=token)
         assert (response.status_code, response.json()["error"]) == (status, code), code
         assert response.headers["cross-origin-resource-policy"] == "cross-origin"
+        assert b"GUARDIAN-END" not in response.content
+
+
+def _hand_minted(stack: TlsStack, event_id: str, token_format: auth.TokenFormat, lifetime: int) -> str:
+    """A clip token signed with the cloud's key by hand, living ``lifetime`` s (the minting functions
+    refuse more than 300 s, so a longer one can only be made like this: by a leaked-key holder or a
+    cloud bug)."""
+    import secrets
+
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = stack.token_key
+    assert isinstance(key, Ed25519PrivateKey)
+    issued = int(time.time()) - 5
+    claims: dict[str, object] = {
+        "tid": TENANT, "dev": stack.device_id, "evt": event_id, "scp": ["clip"], "url": stack.relay_url,
+        "iat": issued, "exp": issued + lifetime, "jti": secrets.token_urlsafe(16),
+    }
+    if token_format == "jwt":
+        return jwt.encode({"iss": "guardian-cloud", "aud": "guardian-relay", **claims}, key, algorithm="EdDSA",
+                          headers={"typ": "guardian-clip+jwt", "kid": auth.key_id(key)})
+    payload = b64e(json.dumps({"typ": "clip", "kid": auth.key_id(key), **claims}, sort_keys=True,
+                              separators=(",", ":")).encode())
+    return f"gt1.{payload}.{b64e(key.sign(b'guardian-token-v1.' + payload.encode()))}"
+
+
+@pytest.mark.parametrize("token_format", ["gt1", "jwt"])
+def test_a_clip_token_living_longer_than_300_s_is_refused(stack: TlsStack, http: httpx.Client,
+                                                          token_format: auth.TokenFormat) -> None:
+    """The relay holds the cloud to the 300 s cap itself (docs/tokens.md): a token signed with the right
+    key for the right event, tenant, device and relay, valid now, is refused only for its lifetime."""
+    ev = stack.event_id  # type: ignore[attr-defined]
+    at_cap = _get(http, stack, ev, token=_hand_minted(stack, ev, token_format, 300), Range="bytes=0-0")
+    assert at_cap.status_code == 206  # the hand-made envelope is right: at the cap it is served
+    for lifetime in (301, 3600, 30 * 86400):
+        response = _get(http, stack, ev, token=_hand_minted(stack, ev, token_format, lifetime), Range="bytes=0-0")
+        assert (response.status_code, response.json()["error"]) == (401, "token_invalid"), lifetime
         assert b"GUARDIAN-END" not in response.content
 
 

@@ -22,13 +22,14 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agents.relay.cache import EventCache
 from agents.relay.config import CloudSettings, HealthSettings
-from agents.relay.db import Device, RevokedToken, open_database
+from agents.relay.db import open_database
+from agents.relay.db.tables import Device, RevokedToken
 from agents.relay.errors import EnrolmentRefused
 from agents.relay.forwarder import CloudClient, Forwarder
 from agents.relay.health import HealthMonitor
 from agents.relay.registry import Registry, revoke_device
 from agents.relay.revocations import RevocationFeedError, RevocationPoller, parse_revocations
-from guardian import tokens
+from guardian.contracts import auth
 from guardian.contracts.edge.v1 import uplink_pb2
 from guardian.runtime.metrics import AgentMetrics
 from tests.cloud.conftest import free_port
@@ -61,7 +62,7 @@ async def _until(predicate, timeout: float, what: str) -> None:  # type: ignore[
 class Relay:
     """The relay's pieces that take part, on one database file (re-opened to mimic a restart)."""
 
-    def __init__(self, db: Path, token_key: tokens.Ed25519PrivateKey) -> None:
+    def __init__(self, db: Path, token_key: auth.Ed25519PrivateKey) -> None:
         self.db = db
         self.token_key = token_key
         self.open()
@@ -70,7 +71,7 @@ class Relay:
         self.engine, self.sessions = open_database(self.db)
         self.registry = Registry(
             self.sessions, tenant_id=TENANT, relay_id=RELAY_ID,
-            token_keys=tokens.load_public_keys([tokens.public_key_to_text(self.token_key)]),
+            token_keys=auth.load_public_keys([auth.public_key_to_text(self.token_key)]),
             network="10.77.0.0/24", relay_address="10.77.0.1",
         )
 
@@ -88,9 +89,9 @@ class Relay:
 def _cloud_and_relay(tmp_path: Path) -> tuple[dict[str, object], Ed25519PrivateKey, Relay]:
     """A cloud database with the tenant and this relay registered (its signing key), and the relay's own
     database trusting the cloud's token key."""
-    token_key, relay_key = tokens.generate_private_key(), tokens.generate_private_key()
+    token_key, relay_key = auth.generate_private_key(), auth.generate_private_key()
     values = cloud_settings(tmp_path / "cloud.db", token_key)
-    prepare(values, tenant_id=TENANT, relay_id=RELAY_ID, relay_public_key=tokens.public_key_to_text(relay_key),
+    prepare(values, tenant_id=TENANT, relay_id=RELAY_ID, relay_public_key=auth.public_key_to_text(relay_key),
             relay_url="https://relay-a.example.org")
     return values, relay_key, Relay(tmp_path / "relay.db", token_key)
 
@@ -167,7 +168,7 @@ def test_cloud_revocations_are_applied_once_and_kept(tmp_path: Path) -> None:
                 assert _sample(metrics, "applied_total", kind="bootstrap_token") == 1
 
                 # A request signed with another key is refused by the cloud, and reported as such.
-                intruder = CloudClient(settings, tokens.generate_private_key())
+                intruder = CloudClient(settings, auth.generate_private_key())
                 try:
                     with pytest.raises(RevocationFeedError) as refused:
                         await RevocationPoller(settings, relay.sessions, intruder, AgentMetrics("relay")).poll_once()

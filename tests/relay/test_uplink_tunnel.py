@@ -110,8 +110,9 @@ def test_relay_fetches_clip_ranges_from_the_edge_over_the_tunnel(make_lab) -> No
     over the tunnel (EdgeMedia gRPC), and by a viewer from the relay's HTTPS media endpoint with a token."""
     from datetime import UTC, datetime, timedelta
 
-    from agents.edge.events.store import EventRow, EventStore
-    from guardian import tokens
+    from agents.edge.db.tables import EventRow
+    from agents.edge.events.store import EventStore
+    from guardian.contracts import auth
 
     lab = _running_lab(make_lab)
     clip = bytes(range(256)) * 4000  # 1 MB, several chunks
@@ -129,7 +130,7 @@ def test_relay_fetches_clip_ranges_from_the_edge_over_the_tunnel(make_lab) -> No
     engine.dispose()
     wait_for(lambda: lab.relay_event_count() == 1, 60, "the event at the relay")
     device_id = lab.relay_query("SELECT device_id FROM devices")[0][0]
-    token = tokens.mint_clip_token(lab.token_key, tenant_id=TENANT, device_id=device_id, event_id=event_id,
+    token = auth.mint_clip_token(lab.token_key, tenant_id=TENANT, device_id=device_id, event_id=event_id,
                                    scopes=["clip"], relay_url=f"https://{RELAY_PUBLIC}:{ENROL_PORT}")
     script = f"""
 import asyncio, hashlib, ssl, sys, httpx

@@ -1,7 +1,7 @@
 """A real relay and a real edge uplink on loopback in ``tunnel.mode = "tls"`` (the demo mode).
 
 No namespaces and no root needed: the relay (``guardian-relay run``) and the edge (``guardian-edge
-enrol`` + ``run-uplink``) run as their own processes with generated PKI, the edge enrols over HTTPS
+enrol`` + ``uplink run``) run as their own processes with generated PKI, the edge enrols over HTTPS
 with a bootstrap token, and gets a client certificate. Events are written into the edge's real events
 table (:class:`agents.edge.events.store.EventStore`) with media files under its data dir.
 Used by tests/relay/test_media_http.py and bench/clip_relay.py.
@@ -22,7 +22,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from guardian import tokens
+from demo import configs
+from guardian.contracts import auth
 from tests.relay.pki import make_ca, make_server_cert
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,15 +56,14 @@ def port_open(host: str, port: int) -> bool:
 
 
 class TlsStack:
-    def __init__(self, workdir: Path, *, relay_extra: str = "") -> None:
+    def __init__(self, workdir: Path) -> None:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.token_key = tokens.generate_private_key()
+        self.token_key = auth.generate_private_key()
         self.enrol_port, self.uplink_port, self.media_port = free_port(), free_port(), free_port()
         self.network = f"127.{random.randint(80, 250)}.{random.randint(0, 250)}.0/24"
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.logs: dict[str, Path] = {}
-        self.relay_extra = relay_extra
         self._files()
 
     # --- set-up --------------------------------------------------------------------------------
@@ -77,65 +77,36 @@ class TlsStack:
         self.relay_state = d / "relay-state"
         self.relay_state.mkdir(exist_ok=True)
         self.relay_db = self.relay_state / "relay.db"
-        self.relay_config = d / "relay.toml"
-        self.relay_config.write_text(
-            f"""
-log_level = "info"
-[metrics]
-enabled = false
-[enrolment]
-address = "127.0.0.1"
-port = {self.enrol_port}
-tls_cert_file = "{self.relay_cert}"
-tls_key_file = "{self.relay_key}"
-public_endpoint = "127.0.0.1:{self.enrol_port}"
-token_public_keys = ["{tokens.public_key_to_text(self.token_key)}"]
-client_ca_file = "{self.device_ca}"
-client_ca_key_file = "{self.device_ca_key}"
-[tunnel]
-mode = "tls"
-network = "{self.network}"
-private_key_file = "{self.relay_state / 'wireguard.key'}"
-[uplink]
-port = {self.uplink_port}
-tls_listen_address = "127.0.0.1"
-edge_media_port = {self.media_port}
-[cache]
-database = "{self.relay_db}"
-[cloud]
-enabled = false
-relay_id = "{RELAY_ID}"
-tenant_id = "{TENANT}"
-signing_key_file = "{self.relay_state / 'signing.key'}"
-[media]
-cors_origins = ["{UI_ORIGIN}"]
-public_url = "{self.relay_url}"
-{self.relay_extra}
-"""
-        )
+        self.relay_config = configs.write_relay(d / "relay.toml", {
+            "log_level": "info",
+            "metrics": {"enabled": False},
+            "enrolment": {
+                "address": "127.0.0.1", "port": self.enrol_port,
+                "tls_cert_file": self.relay_cert, "tls_key_file": self.relay_key,
+                "public_endpoint": f"127.0.0.1:{self.enrol_port}",
+                "token_public_keys": [auth.public_key_to_text(self.token_key)],
+                "client_ca_file": self.device_ca, "client_ca_key_file": self.device_ca_key,
+            },
+            "tunnel": {"mode": "tls", "network": self.network, "private_key_file": self.relay_state / "wireguard.key"},
+            "uplink": {"port": self.uplink_port, "tls_listen_address": "127.0.0.1", "edge_media_port": self.media_port},
+            "cache": {"database": self.relay_db},
+            "cloud": {"enabled": False, "relay_id": RELAY_ID, "tenant_id": TENANT,
+                      "signing_key_file": self.relay_state / "signing.key"},
+            "media": {"cors_origins": [UI_ORIGIN], "public_url": self.relay_url},
+        })
         self.edge_data = d / "edge-data"
         self.edge_db = self.edge_data / "edge.db"
-        self.edge_config = d / "edge.toml"
-        self.edge_config.write_text(
-            f"""
-log_level = "info"
-[metrics]
-enabled = false
-[storage]
-data_dir = "{self.edge_data}"
-[[cameras]]
-name = "front"
-record_url = "rtsp://127.0.0.1:8554/front"
-[uplink]
-mode = "tls"
-relay_ca_file = "{self.ca_cert}"
-detector_metrics_url = ""
-heartbeat_interval_s = 30.0
-telemetry_interval_s = 600.0
-backoff_base_s = 0.2
-backoff_max_s = 2.0
-"""
-        )
+        self.edge_config = configs.write_edge(d / "edge.toml", {
+            "log_level": "info",
+            "metrics": {"enabled": False},
+            "storage": {"data_dir": self.edge_data},
+            "cameras": [{"name": "front", "record_url": "rtsp://127.0.0.1:8554/front"}],
+            "uplink": {
+                "mode": "tls", "relay_ca_file": self.ca_cert, "detector_metrics_url": "",
+                "heartbeat_interval_s": 30.0, "telemetry_interval_s": 600.0, "backoff_base_s": 0.2,
+                "backoff_max_s": 2.0,
+            },
+        })
 
     @property
     def relay_url(self) -> str:
@@ -159,7 +130,7 @@ backoff_max_s = 2.0
         wait_for(lambda: port_open("127.0.0.1", self.enrol_port), 30, "the relay's HTTPS listener")
 
     def token(self, **kwargs: object) -> str:
-        return tokens.mint_bootstrap_token(self.token_key, tenant_id=TENANT, relay_id=RELAY_ID, ttl=600,
+        return auth.mint_bootstrap_token(self.token_key, tenant_id=TENANT, relay_id=RELAY_ID, ttl=600,
                                            label="demo edge", **kwargs)  # type: ignore[arg-type]
 
     def enrol(self, token: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -187,7 +158,7 @@ backoff_max_s = 2.0
         return json.loads((self.edge_data / "uplink" / "enrolment.json").read_text())["tunnel_address"]
 
     def start_edge(self) -> None:
-        self._start("edge", [PYTHON, "-m", "agents.edge.cli", "run-uplink", "-c", str(self.edge_config)])
+        self._start("edge", [PYTHON, "-m", "agents.edge.cli", "uplink", "run", "-c", str(self.edge_config)])
         wait_for(lambda: port_open(self.device_address, self.media_port), 30, "the edge's EdgeMedia server")
 
     def stop(self, name: str, timeout: float = 15) -> None:
@@ -213,7 +184,8 @@ backoff_max_s = 2.0
     def add_event(self, clip: bytes | None, snapshot: bytes | None = None, thumbnail: bytes | None = None) -> str:
         """An ended event in the edge's events table (queued for the relay), with its media files."""
         from agents.edge.db import open_database
-        from agents.edge.events.store import EventRow, EventStore
+        from agents.edge.db.tables import EventRow
+        from agents.edge.events.store import EventStore
 
         event_id = str(uuid.uuid4())
         start = datetime.now(UTC) - timedelta(seconds=30)
@@ -256,10 +228,11 @@ backoff_max_s = 2.0
     # --- clip tokens (what the cloud mints) ------------------------------------------------------
     def clip_token(self, event_id: str, *, scopes: tuple[str, ...] = ("clip", "snapshot", "thumbnail"),
                    tenant: str = TENANT, device: str | None = None, key=None, ttl: int = 300,  # type: ignore[no-untyped-def]
-                   now: float | None = None, relay_url: str | None = None) -> str:
-        return tokens.mint_clip_token(
+                   now: float | None = None, relay_url: str | None = None,
+                   token_format: auth.TokenFormat = "jwt") -> str:
+        return auth.mint_clip_token(
             key or self.token_key, tenant_id=tenant, device_id=device or self.device_id, event_id=event_id,
-            scopes=scopes, relay_url=relay_url or self.relay_url, ttl=ttl, now=now,
+            scopes=scopes, relay_url=relay_url or self.relay_url, ttl=ttl, now=now, token_format=token_format,
         )
 
     def media_url(self, event_id: str, name: str = "clip.mp4") -> str:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from demo import configs
+
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -34,16 +36,6 @@ def clean_env() -> dict[str, str]:
 
 @pytest.fixture
 def minimal_edge_config(tmp_path: Path) -> Path:
-    config = tmp_path / "edge.toml"
-    config.write_text(
-        f"""
-log_level = "info"
-
-[metrics]
-port = {free_port()}
-
-[storage]
-data_dir = "{tmp_path / 'data'}"
-"""
-    )
-    return config
+    return configs.write_edge(tmp_path / "edge.toml", {
+        "log_level": "info", "metrics": {"port": free_port()}, "storage": {"data_dir": tmp_path / "data"},
+    })

@@ -69,3 +69,83 @@ def test_stdlib_loggers_and_tracebacks_are_redacted(captured):
     assert records[0]["logger"] == "uvicorn.error"
     assert "rtsp://***@cam/1" in records[0]["event"]
     assert "ConnectionError" in records[1]["exception"]
+
+
+JWT = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ0ZW5hbnQtMSJ9.c2lnbmF0dXJlc2lnbmF0dXJl"
+UNSIGNED_JWT = "eyJhbGciOiJub25lIn0.e30."  # alg none, empty claims: short segments, no signature
+
+
+def test_jwts_in_plain_text_are_redacted(captured):
+    log = get_logger("test")
+    log.info(f"relay presented {JWT} for event 1")
+    log.info("clip", note=f"token was {JWT}, expired", other=f"({UNSIGNED_JWT})")
+    logging.getLogger("uvicorn.access").info("GET /clip/%s HTTP/1.1", JWT)
+    log.info("blob", body=f'{{"access_token":"{JWT}"}}'.encode())
+    text = captured.getvalue()
+    assert JWT not in text and UNSIGNED_JWT not in text
+    assert "eyJ" not in text
+    records = lines(captured)
+    assert records[0]["event"] == "relay presented [redacted] for event 1"
+    assert records[1]["note"] == "token was [redacted], expired"
+
+
+def test_secrets_in_lists_and_nested_dicts_are_redacted(captured):
+    log = get_logger("test")
+    log.info("settings_loaded", settings={"password": "hunter2", "camera": {"url": "rtsp://admin:hunter2@cam/1",
+                                                                            "api_key": "query-secret-abc"}})
+    log.info("batch", items=[JWT, "alice@example.com", {"secret": "s3cr3t-token-value"}, ("Bearer Zm9vYmFyYmF6cXV4",)])
+    log.info("tokens", tokens=["s3cr3t-token-value", JWT])  # a secret-named key: all of it
+    log.info("nested", cameras=[{"name": "front", "credentials": {"user": "admin", "passwd": "hunter2"}}],
+             hosts={"edge": ["rtsp://admin:hunter2@cam/2"]}, ids=frozenset({"alice@example.com"}))
+    log.info("body", text='{"email": "x", "password": "correct horse battery staple", "private_key": "wg-private-key-material"}')
+    log.info("repr", text="Settings(password='hunter2', secret_key=\"query-secret-abc\")")
+    text = captured.getvalue()
+    for secret in SECRETS:
+        assert secret not in text, secret
+    records = lines(captured)
+    assert records[0]["settings"]["password"] == "[redacted]"
+    assert records[0]["settings"]["camera"]["url"] == "rtsp://***@cam/1"
+    assert records[0]["settings"]["camera"]["api_key"] == "[redacted]"
+    assert records[1]["items"][:2] == ["[redacted]", "[email]"]
+    assert records[1]["items"][2] == {"secret": "[redacted]"}
+    assert records[2]["tokens"] == "[redacted]"
+    assert records[3]["cameras"][0]["name"] == "front"
+    assert records[3]["cameras"][0]["credentials"] == "[redacted]"
+    assert records[3]["hosts"] == {"edge": ["rtsp://***@cam/2"]}
+
+
+def test_objects_rendered_as_text_are_redacted(captured):
+    from dataclasses import dataclass
+
+    @dataclass
+    class Settings:
+        url: str
+        password: str
+
+    class Opaque:
+        def __str__(self) -> str:
+            return "Opaque(url=rtsp://admin:hunter2@cam/3, secret='query-secret-abc', owner=alice@example.com)"
+
+    get_logger("test").info("loaded", settings=Settings(url="rtsp://admin:hunter2@cam/1", password="hunter2"),
+                            thing=Opaque())
+    text = captured.getvalue()
+    for secret in SECRETS:
+        assert secret not in text, secret
+    record = lines(captured)[0]
+    assert record["settings"] == {"url": "rtsp://***@cam/1", "password": "[redacted]"}
+    assert record["thing"] == "Opaque(url=rtsp://***@cam/3, secret='[redacted]', owner=[email])"
+
+
+def test_redaction_stays_linear_on_long_text():
+    """Long fields (a blob, a base64 body) redact in linear time: patterns free to start anywhere in a long
+    run of letters backtracked quadratically (a 50 kB field took seconds to minutes per line)."""
+    import time
+
+    from guardian.runtime.logging import redact_text
+
+    for text in ("a" * 200_000, "password" * 25_000, "a." * 100_000, "a@" * 100_000, "https://" + "a" * 200_000,
+                 "k: '" + "a" * 200_000, "eyJ" + "a" * 200_000):
+        started = time.perf_counter()
+        redact_text(text)
+        assert time.perf_counter() - started < 1.0, text[:20]
+    assert redact_text("x" * 1000 + " mail bob@example.org " + "y" * 1000).count("[email]") == 1

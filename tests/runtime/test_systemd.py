@@ -43,7 +43,7 @@ def test_ready_watchdog_stopping_in_order_and_sigterm_ends_cleanly(
     # WATCHDOG_USEC=1s: the agent must ping every 0.5 s.
     env = {**clean_env, "NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "1000000"}
     proc = subprocess.Popen(
-        [*edge_cli, "run", "--config", str(minimal_edge_config)],
+        [*edge_cli, "recorder", "run", "--config", str(minimal_edge_config)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -71,7 +71,7 @@ def test_ready_watchdog_stopping_in_order_and_sigterm_ends_cleanly(
 
 def test_runs_without_notify_socket(edge_cli, clean_env, minimal_edge_config):
     proc = subprocess.Popen(
-        [*edge_cli, "run", "--config", str(minimal_edge_config)],
+        [*edge_cli, "recorder", "run", "--config", str(minimal_edge_config)],
         env=clean_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

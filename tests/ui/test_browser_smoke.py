@@ -20,7 +20,7 @@ import pytest
 
 from cloud.api.main import create_app
 from cloud.core.db import migrate
-from guardian import tokens
+from guardian.contracts import auth
 from tests.cloud import batches
 from tests.cloud.conftest import RelayHandle, add_relay, make_settings
 from tests.cloud.servers import serve
@@ -37,7 +37,7 @@ def cloud(tmp_path: Path, ui_dist: Path) -> Iterator[tuple[str, RelayHandle, Rel
     """The cloud on a free port with two relays in the pool: the first sign-up gets relay-a."""
     url = f"sqlite:///{tmp_path / 'cloud.db'}"
     migrate(url)
-    settings = make_settings(url, tokens.generate_private_key(), auth={"cookie_secure": False},
+    settings = make_settings(url, auth.generate_private_key(), auth={"cookie_secure": False},
                              http={"ui_dir": str(ui_dist), "cors_origins": []})
     app = create_app(settings)
     relay_a, relay_b = add_relay(app, "relay-a"), add_relay(app, "relay-b")
@@ -190,7 +190,7 @@ def cloud_with_sso(tmp_path: Path, ui_dist: Path) -> Iterator[tuple[str, RelayHa
     """The cloud with an OpenID Connect provider configured (never contacted here) and one relay."""
     url = f"sqlite:///{tmp_path / 'cloud.db'}"
     migrate(url)
-    settings = make_settings(url, tokens.generate_private_key(), auth={"cookie_secure": False},
+    settings = make_settings(url, auth.generate_private_key(), auth={"cookie_secure": False},
                              http={"ui_dir": str(ui_dist), "cors_origins": []},
                              oidc={"enabled": True, "issuer": "https://login.invalid/realms/home", "client_id": "guardian",
                                    "redirect_url": "http://127.0.0.1/api/v1/auth/oidc/callback", "display_name": "Keycloak"})

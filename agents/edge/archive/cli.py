@@ -13,6 +13,7 @@ import argparse
 import getpass
 import json
 import sys
+from typing import TextIO
 
 from agents.edge.config import DEFAULT_CONFIG, EdgeSettings
 from guardian.runtime.cli import add_config_argument
@@ -22,7 +23,7 @@ from guardian.runtime.errors import GuardianError
 ENV = "GUARDIAN_EDGE_CONFIG"
 
 
-def read_secret(stdin=None) -> str:  # type: ignore[no-untyped-def]
+def read_secret(stdin: TextIO | None = None) -> str:
     """From the terminal (asked twice, not echoed) or, when stdin is not a terminal, its first line."""
     stdin = stdin or sys.stdin
     if stdin.isatty():
@@ -86,7 +87,7 @@ def _retry(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_archive_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_archive_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     archive = sub.add_parser("archive", help="the encrypted off-site archive")
     actions = archive.add_subparsers(metavar="ACTION")
     for name, handler, help_text in (

@@ -13,12 +13,11 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, Engine, Index, Integer, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from agents.edge.archive.config import ArchiveSettings
-from agents.edge.db import EdgeBase
-from agents.edge.events.store import EventRow
+from agents.edge.db.tables import ArchiveItem, EventRow
 
 STATUSES = ("queued", "uploading", "stored", "over_quota", "failed")
 ACTIVE = ("queued", "uploading")
@@ -26,29 +25,6 @@ ACTIVE = ("queued", "uploading")
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-class ArchiveItem(EdgeBase):
-    __tablename__ = "archive_queue"
-
-    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    status: Mapped[str] = mapped_column(String(16), default="queued")
-    upload_id: Mapped[str] = mapped_column(String(64), default=lambda: uuid.uuid4().hex)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
-    ciphertext: Mapped[str] = mapped_column(String(300), default="")  # path of the encrypted copy
-    size: Mapped[int] = mapped_column(BigInteger, default=0)  # ciphertext bytes
-    sha256: Mapped[str] = mapped_column(String(64), default="")  # of the ciphertext
-    cid: Mapped[str] = mapped_column(String(120), default="")
-    reason: Mapped[str] = mapped_column(String(500), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
-
-    __table_args__ = (Index("ix_archive_queue_status_next", "status", "next_attempt_at"),)
-
-
-def create_table(engine: Engine) -> None:
-    ArchiveItem.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
 
 
 def enqueue_matching(session: Session, policy: ArchiveSettings, limit: int = 500) -> list[str]:

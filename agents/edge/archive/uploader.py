@@ -18,6 +18,7 @@ The secret is never here: only the KEK file is read, and nothing from it but the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -30,8 +31,7 @@ from agents.edge.archive import queue
 from agents.edge.archive.config import ArchiveSettings
 from agents.edge.archive.crypto import KeyEncryptionKey, encrypt_stream
 from agents.edge.archive.keystore import NoArchiveKey
-from agents.edge.archive.queue import ArchiveItem
-from agents.edge.events.store import EventRow
+from agents.edge.db.tables import ArchiveItem, EventRow
 from guardian.contracts.edge.v1 import archive_pb2, archive_pb2_grpc
 from guardian.runtime.backoff import backoff_delay
 from guardian.runtime.logging import get_logger
@@ -159,7 +159,7 @@ class ArchiveUploader:
             log.info("archive_upload", event_id=item.event_id, size=item.size, resume_from=offset)
             receipt: Receipt = await self.stub.Upload(self._chunks(item, offset), timeout=timeout)
         except grpc.RpcError as exc:
-            code = exc.code() if hasattr(exc, "code") else None  # type: ignore[union-attr]
+            code = exc.code() if hasattr(exc, "code") else None
             await asyncio.to_thread(self._retry_later, item, f"relay unreachable or upload interrupted ({code})")
             return "uploading"
         if receipt.result == Receipt.STORED:
@@ -198,7 +198,5 @@ class ArchiveUploader:
                 log.error("archive_round_failed", error=str(exc))
             progress()
             self.wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=self.settings.scan_interval_s)
-            except TimeoutError:
-                pass

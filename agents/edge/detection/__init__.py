@@ -1,1 +1,11 @@
-"""Object detection on the edge: the OpenVINO detector, motion gating, and the detector service."""
+"""Object detection on the edge (``guardian-edge detector run``).
+
+Modules by role:
+
+- :mod:`.service`     the detection service: wiring, the event thread, the service runner's agent
+- :mod:`.pipeline`    one camera: frames → motion gate → detector → tracker → events
+- :mod:`.model_slot`  the model in use and its hot swap
+- :mod:`.detector`    the OpenVINO detector (:mod:`.graph_post`: decoding and NMS as graph operations)
+- :mod:`.motion`      motion gating
+- :mod:`.metrics`, :mod:`.types`, :mod:`.config`  its metrics, result type and config sections
+"""

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
+from agents.edge.events.config import EventsSection
+from agents.edge.tracking.config import TrackingSection
 from guardian.runtime.config import Section
 
 
@@ -26,17 +28,6 @@ class MotionSection(Section):
         5, ge=1, le=50,
         description="While objects are tracked (every frame is inferred anyway), measure motion on one frame in this many.",
     )
-
-
-class TrackingSection(Section):
-    confirm_hits: int = Field(3, ge=1, description="Consecutive detections before a track becomes an event.")
-    end_after_s: float = Field(4.0, gt=0, description="An event ends after its object is unseen this long.")
-    iou_match: float = Field(0.25, gt=0, lt=1, description="Minimum IoU to match a detection to a track.")
-
-
-class EventsSection(Section):
-    pre_roll_s: float = Field(5.0, ge=0, description="Seconds of video before the event in its clip.")
-    post_roll_s: float = Field(5.0, ge=0, description="Seconds of video after the event in its clip.")
 
 
 class DetectionSettings(Section):
@@ -60,6 +51,15 @@ class DetectionSettings(Section):
     motion: MotionSection = Field(default_factory=MotionSection, description="Motion gating.")
     tracking: TrackingSection = Field(default_factory=TrackingSection, description="Object tracking.")
     events: EventsSection = Field(default_factory=EventsSection, description="Event clips.")
+
+    @property
+    def wanted_labels(self) -> set[str] | None:
+        """The labels that pass the filter; None: every label the model knows."""
+        return set(self.labels) or None
+
+    @property
+    def min_score(self) -> float:
+        return min([self.threshold, *self.thresholds.values()])
 
     @field_validator("thresholds")
     @classmethod

@@ -15,7 +15,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,44 +22,17 @@ import openvino as ov
 from openvino.preprocess import ColorFormat, PrePostProcessor, ResizeAlgorithm
 
 from agents.edge.detection import graph_post
+from agents.edge.detection.config import DetectionSettings
+from agents.edge.detection.types import InferenceResult
 from agents.edge.models.families import Candidates, get_family, postprocess
 from agents.edge.models.store import StoredModel
+from agents.edge.tracking.types import Detection
 from guardian.runtime.logging import get_logger
 
 log = get_logger("guardian.edge.detector")
 
-
-@dataclass(frozen=True)
-class Detection:
-    label: str
-    score: float
-    box: tuple[float, float, float, float]  # x_min, y_min, x_max, y_max, normalised 0..1
-
-    @property
-    def area(self) -> float:
-        return max(0.0, self.box[2] - self.box[0]) * max(0.0, self.box[3] - self.box[1])
-
-
-@dataclass
-class FilterSettings:
-    """What counts as a detection (the detector's part of the config)."""
-
-    labels: set[str] | None = None  # None: every label the model knows
-    default_threshold: float = 0.5
-    thresholds: dict[str, float] = field(default_factory=dict)
-    min_area: float = 0.0005  # fraction of the frame
-    iou_threshold: float = 0.5
-
-    @property
-    def min_score(self) -> float:
-        return min([self.default_threshold, *self.thresholds.values()])
-
-
-@dataclass
-class InferenceResult:
-    detections: list[Detection]
-    latency_s: float  # submit → result
-    userdata: Any
+# Without filters: every label, one threshold (the config's other defaults).
+UNFILTERED = DetectionSettings(labels=[], thresholds={})
 
 
 def with_preprocessing(model: ov.Model, family_name: str) -> ov.Model:
@@ -103,7 +75,7 @@ class Detector:
         device: str = "CPU",
         performance_hint: str = "THROUGHPUT",
         num_requests: int = 0,
-        filters: FilterSettings | None = None,
+        filters: DetectionSettings | None = None,
         core: ov.Core | None = None,
         on_result: Callable[[InferenceResult], None] | None = None,
         inference_precision: str | None = None,
@@ -113,7 +85,7 @@ class Detector:
         self.manifest = stored.manifest
         self.family = get_family(self.manifest.family)
         self.labels = list(self.manifest.labels)
-        self.filters = filters or FilterSettings()
+        self.filters = filters or UNFILTERED
         self.on_result = on_result
         shape = self.manifest.input_shape
         layout = self.family.input.layout
@@ -176,7 +148,7 @@ class Detector:
         """Raw outputs (by name) → detections, with numpy: the reference for the graph's post-processing."""
         f = self.filters
         cand: Candidates = self.family.decode(outputs, self.input_hw, f.min_score, len(self.labels))
-        kept = postprocess(cand, self.labels, f.thresholds, f.default_threshold, f.min_area, f.iou_threshold, f.labels)
+        kept = postprocess(cand, self.labels, f.thresholds, f.threshold, f.min_area, f.nms_iou, f.wanted_labels)
         return [
             Detection(self._label(int(c)), float(s), tuple(float(v) for v in b))  # type: ignore[arg-type]
             for b, s, c in zip(kept.boxes, kept.scores, kept.classes, strict=True)

@@ -35,27 +35,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TypeAlias
 
 import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
 from openvino import opset9
 
-if TYPE_CHECKING:
-    from agents.edge.detection.detector import FilterSettings
+from agents.edge.detection.config import DetectionSettings
 
 OUTPUT_NAME = "guardian_detections"
 MAX_OUT = 300  # as the numpy NMS
 NOT_WANTED = 2.0  # a threshold no sigmoid/softmax score reaches: the label never passes
 
-Node = ov.Output
+Node: TypeAlias = ov.Output
 # (raw outputs in the model's order, input (h, w), number of labels, lowest threshold) →
 # (boxes [K, 4], scores [K], classes [K] i32): the candidates that may pass a threshold
 CandidateBuilder = Callable[[Sequence[Node], tuple[int, int], int, float], tuple[Node, Node, Node]]
 
 
-def _const(value: np.ndarray | float | Sequence[float], dtype: type = np.float32) -> Node:
+def _const(value: np.ndarray | float | Sequence[float] | Sequence[Sequence[float]], dtype: type = np.float32) -> Node:
     return ops.constant(np.asarray(value, dtype=dtype)).output(0)
 
 
@@ -189,20 +188,20 @@ BUILDERS: dict[str, CandidateBuilder] = {
 }
 
 
-def label_limits(labels: Sequence[str], filters: FilterSettings) -> np.ndarray:
+def label_limits(labels: Sequence[str], filters: DetectionSettings) -> np.ndarray:
     """Score threshold per class index, plus one last entry for class ids past the labels (named "?",
     as the numpy path does); a label the filter does not want gets a threshold no score reaches."""
     names = [*labels, "?"]
-    wanted = filters.labels
+    wanted = filters.wanted_labels
     return np.array(
-        [filters.thresholds.get(n, filters.default_threshold) if wanted is None or n in wanted else NOT_WANTED
+        [filters.thresholds.get(n, filters.threshold) if wanted is None or n in wanted else NOT_WANTED
          for n in names],
         np.float32,
     )
 
 
 def filter_and_nms(
-    boxes: Node, scores: Node, classes: Node, labels: Sequence[str], filters: FilterSettings, known_classes: bool = False
+    boxes: Node, scores: Node, classes: Node, labels: Sequence[str], filters: DetectionSettings, known_classes: bool = False
 ) -> Node:
     """Candidates → ``[M, 6]`` detections: thresholds, minimum area, class-aware NMS, best first.
     ``known_classes``: every class id is an index into ``labels`` (an arg-max over exactly those)."""
@@ -225,7 +224,7 @@ def filter_and_nms(
         ops.unsqueeze(shifted, _i64([0])),  # [1, K, 4]
         ops.unsqueeze(masked, _i64([0, 1])),  # [1, 1, K]: one class
         _i64([MAX_OUT]),
-        _const([float(filters.iou_threshold)]),
+        _const([float(filters.nms_iou)]),
         _const([floor]),
         _const([0.0]),  # no soft-NMS
         box_encoding="corner",
@@ -242,7 +241,7 @@ def supports(family: str) -> bool:
 
 
 def with_postprocessing(
-    model: ov.Model, family: str, labels: Sequence[str], input_hw: tuple[int, int], filters: FilterSettings,
+    model: ov.Model, family: str, labels: Sequence[str], input_hw: tuple[int, int], filters: DetectionSettings,
     keep_raw: bool = False,
 ) -> ov.Model:
     """``model`` (its outputs in the manifest's order) with decoding, thresholds and NMS appended; its

@@ -19,18 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-@dataclass(frozen=True)
-class MotionSettings:
-    width: int = 160  # the analysed image is about this wide
-    pixel_threshold: float = 18.0  # grey-level change that counts (0..255)
-    cell: int = 8  # grid cell size on the small image, pixels
-    cell_fraction: float = 0.12  # a cell moves when this fraction of its pixels changed
-    min_cells: int = 2  # a frame has motion when at least this many cells moved
-    background_alpha: float = 0.08  # running-average weight of each new frame
-    warmup_frames: int = 5  # the background settles before gating starts
-    static_interval_s: float = 30.0  # an inference at least this often on a static scene
-    tracking_analysis_every: int = 5  # while tracking: analyse one frame in this many (1: every frame)
+from agents.edge.detection.config import MotionSection
 
 
 @dataclass(frozen=True)
@@ -62,8 +51,14 @@ def downscale_grey(frame: np.ndarray, width: int) -> np.ndarray:
 
 
 class MotionDetector:
-    def __init__(self, settings: MotionSettings | None = None) -> None:
-        self.settings = settings or MotionSettings()
+    # Fixed tuning (the operator's knobs are in ``MotionSection``).
+    cell = 8  # grid cell size on the small image, pixels
+    cell_fraction = 0.12  # a cell moves when this fraction of its pixels changed
+    background_alpha = 0.08  # running-average weight of each new frame
+    warmup_frames = 5  # the background settles before gating starts
+
+    def __init__(self, settings: MotionSection | None = None) -> None:
+        self.settings = settings or MotionSection()
         self._background: np.ndarray | None = None
         self._frames = 0
 
@@ -73,7 +68,7 @@ class MotionDetector:
 
     @property
     def warmed_up(self) -> bool:
-        return self._frames >= self.settings.warmup_frames
+        return self._frames >= self.warmup_frames
 
     def analyse(self, frame: np.ndarray, frames_since: int = 1) -> MotionResult:
         """Motion in ``frame`` against the background; ``frames_since``: frames since the last analysed
@@ -85,17 +80,17 @@ class MotionDetector:
             self._background = grey.copy()
             return MotionResult(0, 0.0, None)
         changed = np.abs(grey - self._background) > s.pixel_threshold
-        alpha = s.background_alpha if frames_since <= 1 else 1.0 - (1.0 - s.background_alpha) ** frames_since
+        alpha = self.background_alpha if frames_since <= 1 else 1.0 - (1.0 - self.background_alpha) ** frames_since
         self._background += np.float32(alpha) * (grey - self._background)
-        gh, gw = changed.shape[0] // s.cell, changed.shape[1] // s.cell
+        c = self.cell
+        gh, gw = changed.shape[0] // c, changed.shape[1] // c
         if gh == 0 or gw == 0:
             return MotionResult(0, 0.0, None)
         # The changed fraction per cell, as reshape(gh, c, gw, c).mean(axis=(1, 3)) gives it (the same
         # float64 values), counted in two integer sums: ~4× cheaper.
-        c = s.cell
         rows = changed[: gh * c, : gw * c].view(np.uint8).reshape(gh, c, gw * c).sum(axis=1, dtype=np.uint16)
         cells = rows.reshape(gh, gw, c).sum(axis=2, dtype=np.uint16) / (c * c)
-        moving = cells >= s.cell_fraction
+        moving = cells >= self.cell_fraction
         count = int(moving.sum())
         if count < s.min_cells:
             return MotionResult(count, count / moving.size, None)
@@ -107,7 +102,7 @@ class MotionDetector:
 class MotionGate:
     """Per camera: motion analysis plus the rules that decide whether to infer."""
 
-    def __init__(self, settings: MotionSettings | None = None) -> None:
+    def __init__(self, settings: MotionSection | None = None) -> None:
         self.motion = MotionDetector(settings)
         self.settings = self.motion.settings
         self._last_inference: float | None = None

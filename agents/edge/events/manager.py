@@ -21,7 +21,9 @@ from typing import Protocol
 
 import numpy as np
 
-from agents.edge.events.store import EventRow, EventStore
+from agents.edge.db.tables import EventRow
+from agents.edge.events.config import EventsSection
+from agents.edge.events.store import EventStore
 from agents.edge.tracking.tracker import Track, TrackerUpdate
 from guardian.runtime.logging import get_logger
 
@@ -40,14 +42,15 @@ class EventMedia(Protocol):
         the span is recorded will do."""
 
 
-@dataclass(frozen=True)
-class EventSettings:
-    pre_roll_s: float = 5.0
-    post_roll_s: float = 5.0
-    # After end + post-roll, how long to wait for the recording to cover the span (segments are indexed
-    # when complete, so at least a segment length plus a GOP); then the clip is made of what there is.
-    clip_wait_s: float = 25.0
-    max_track_points: int = 600  # kept per event in the database (the uplink sends fewer)
+# After end + post-roll, how long to wait for the recording to cover the span (segments are indexed when
+# complete, so at least a segment length plus a GOP); then the clip is made of what there is.
+CLIP_WAIT_S = 25.0
+MAX_TRACK_POINTS = 600  # kept per event in the database (the uplink sends fewer)
+
+
+def clip_wait_s(segment_seconds: float) -> float:
+    """The post-roll's segment is indexed once complete: up to a segment length (+ a GOP) later."""
+    return max(CLIP_WAIT_S, 2 * segment_seconds + 5)
 
 
 @dataclass
@@ -82,13 +85,14 @@ def _dt(t: float) -> datetime:
 
 class EventManager:
     def __init__(self, camera: str, store: EventStore, media: EventMedia, data_dir: Path, model_ref: str,
-                 settings: EventSettings | None = None, deferred: bool = False) -> None:
+                 settings: EventsSection | None = None, deferred: bool = False, clip_wait_s: float = CLIP_WAIT_S) -> None:
         self.camera = camera
         self.store = store
         self.media = media
         self.data_dir = data_dir
         self.model_ref = model_ref
-        self.settings = settings or EventSettings()
+        self.settings = settings or EventsSection()
+        self.clip_wait_s = clip_wait_s
         self.open: dict[int, _Open] = {}
         self.pending_clips: list[_PendingClip] = []
         self.counts = EventCounts()
@@ -140,7 +144,7 @@ class EventManager:
             self._close(track, now)
 
     def _track_json(self, track: Track) -> str:
-        hist = track.history[-self.settings.max_track_points :]
+        hist = track.history[-MAX_TRACK_POINTS :]
         return json.dumps([[round(t, 3), *(round(v, 4) for v in box), round(score, 3)] for t, box, score in hist])
 
     def _close(self, track: Track, now: float) -> None:
@@ -148,7 +152,7 @@ class EventManager:
         if ev is None:
             return
         row = ev.row
-        snap, thumb, clip = self._paths(row)
+        snap, thumb, _clip = self._paths(row)
         if ev.best_frame is not None:
             try:
                 (self.data_dir / snap).parent.mkdir(parents=True, exist_ok=True)
@@ -165,7 +169,7 @@ class EventManager:
         self._save(row)
         self.counts.closed += 1
         due = track.last_seen + self.settings.post_roll_s
-        self.pending_clips.append(_PendingClip(row, due, due + self.settings.clip_wait_s))
+        self.pending_clips.append(_PendingClip(row, due, due + self.clip_wait_s))
         log.info("event_closed", camera=self.camera, event_id=row.id, label=row.label, hits=row.hits)
 
     def tick(self, now: float, final: bool = False) -> None:
@@ -199,9 +203,13 @@ class EventManager:
             self.counts.clips += 1
         self.pending_clips = still
 
+    def end(self, tracks: list[Track], now: float) -> None:
+        """Close the events of tracks that ended without a frame (expired by time)."""
+        for track in tracks:
+            self._close(track, now)
+
     def shutdown(self, tracks: list[Track], now: float) -> None:
         """Close what is open (the service is stopping); every pending clip is tried once, with what
         is recorded so far."""
-        for track in tracks:
-            self._close(track, now)
+        self.end(tracks, now)
         self.tick(now, final=True)

@@ -2,53 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import Boolean, DateTime, Float, Index, Integer, String, Text, select
+from sqlalchemy import select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import sessionmaker
 from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
-from agents.edge.db import EdgeBase
+from agents.edge.db.tables import EdgeBase, EventRow
 from agents.edge.outbox import OutboxKind, enqueue
 from guardian.contracts.edge.v1 import uplink_pb2
-
-
-class EventRow(EdgeBase):
-    __tablename__ = "events"
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # UUID4, the id end to end
-    camera: Mapped[str] = mapped_column(String(32))
-    label: Mapped[str] = mapped_column(String(32))
-    model: Mapped[str] = mapped_column(String(80))  # name@version of the detector that saw it
-    start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    end_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    ended: Mapped[bool] = mapped_column(Boolean, default=False)
-    max_score: Mapped[float] = mapped_column(Float)
-    mean_score: Mapped[float] = mapped_column(Float)
-    hits: Mapped[int] = mapped_column(Integer)
-    snapshot_ref: Mapped[str] = mapped_column(String(200), default="")
-    thumbnail_ref: Mapped[str] = mapped_column(String(200), default="")
-    clip_ref: Mapped[str] = mapped_column(String(200), default="")
-    clip_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    clip_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    clip_duration_s: Mapped[float] = mapped_column(Float, default=0.0)
-    # The box track, JSON [[unix_time, x0, y0, x1, y1, score], ...]; kept on the edge (and its relay).
-    track_json: Mapped[str] = mapped_column(Text, default="[]")
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
-
-    __table_args__ = (
-        Index("ix_events_camera_start", "camera", "start_at"),
-        Index("ix_events_label_start", "label", "start_at"),
-        Index("ix_events_start", "start_at"),
-    )
-
-    @property
-    def track(self) -> list[list[float]]:
-        return json.loads(self.track_json)
 
 
 def _ts(value: datetime) -> Timestamp:
@@ -84,11 +50,11 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-_TABLE = EventRow.__table__
+_TABLE = EdgeBase.metadata.tables[EventRow.__tablename__]  # typed as a Table (``__table__`` is any FromClause)
 _COLUMN_KEYS = tuple(c.key for c in _TABLE.columns)
 # Scalar column defaults (``updated_at``'s callable is never needed: ``save_all`` sets it).
 _DEFAULTS: dict[str, object] = {
-    c.key: (c.default.arg if c.default is not None and c.default.is_scalar else None) for c in _TABLE.columns
+    c.key: (c.default.arg if isinstance(c.default, ScalarElementColumnDefault) else None) for c in _TABLE.columns
 }
 _UPSERTS: dict[frozenset[str], Insert] = {}
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agents.edge.config import DEFAULT_CONFIG, EdgeSettings
 from guardian.runtime.cli import add_config_argument
 from guardian.runtime.config import load_settings
 
-
-def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from agents.edge.detection.service import cache_dir, store_dir
+if TYPE_CHECKING:
     from agents.edge.models.store import ModelStore
+
+
+def _store(args: argparse.Namespace) -> tuple[ModelStore, Path]:
+    from agents.edge.models.paths import cache_dir, store_dir
+    from agents.edge.models.store import ModelStore  # loads OpenVINO: only for the commands that need it
 
     settings = load_settings(EdgeSettings, args.config) if args.config.exists() or args.store is None else EdgeSettings()
     root = args.store or store_dir(settings)
@@ -71,7 +75,7 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_models_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_models_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     models = sub.add_parser("models", help="manage detection models (fetch, list, activate, validate, import)")
     msub = models.add_subparsers(metavar="ACTION")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeAlias
 
 import numpy as np
 import openvino as ov
@@ -20,7 +21,7 @@ from agents.edge.models.errors import UnsupportedOpError
 from agents.edge.models.tfjs import Node, TfjsGraph, load_tfjs, split_ref
 from agents.edge.models.tfjs_reference import _pad_same, check_data_format, evaluate, topological_order
 
-Out = ov.Output
+Out: TypeAlias = ov.Output
 Val = "Out | np.ndarray"
 
 NHWC_TO_NCHW = [0, 3, 1, 2]
@@ -32,7 +33,7 @@ def _c(value: np.ndarray) -> Out:
 
 
 def _as_out(value: Out | np.ndarray) -> Out:
-    return value if isinstance(value, Out) else _c(value)
+    return _c(value) if isinstance(value, np.ndarray) else value
 
 
 def _const(value: Out | np.ndarray, node: Node, what: str) -> np.ndarray:

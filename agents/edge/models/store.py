@@ -130,7 +130,7 @@ class ModelStore:
 
     # -- reading ---------------------------------------------------------------------------------
     def versions(self, name: str | None = None) -> list[StoredModel]:
-        found = []
+        found: list[StoredModel] = []
         if not self.root.is_dir():
             return found
         for manifest_path in sorted(self.root.glob("*/*/manifest.json")):

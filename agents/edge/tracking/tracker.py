@@ -15,20 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agents.edge.detection.detector import Detection
 from agents.edge.models.families.base import iou_matrix
-
-Box = tuple[float, float, float, float]
-
-
-@dataclass(frozen=True)
-class TrackerSettings:
-    iou_match: float = 0.25
-    reattach_distance: float = 0.6  # lost-track re-attachment: centre distance in box diagonals
-    confirm_hits: int = 3
-    end_after_s: float = 4.0
-    velocity_smoothing: float = 0.5  # 0: keep old velocity, 1: take the newest measurement
-    box_smoothing: float = 0.7  # weight of the new detection in the box estimate
+from agents.edge.tracking.config import TrackingSection
+from agents.edge.tracking.types import Box, Detection
 
 
 @dataclass
@@ -73,8 +62,13 @@ def _centre(b: Box) -> tuple[float, float]:
 
 
 class Tracker:
-    def __init__(self, settings: TrackerSettings | None = None) -> None:
-        self.settings = settings or TrackerSettings()
+    # Fixed tuning (the operator's knobs are in ``TrackingSection``).
+    reattach_distance = 0.6  # lost-track re-attachment: centre distance in box diagonals
+    velocity_smoothing = 0.5  # 0: keep old velocity, 1: take the newest measurement
+    box_smoothing = 0.7  # weight of the new detection in the box estimate
+
+    def __init__(self, settings: TrackingSection | None = None) -> None:
+        self.settings = settings or TrackingSection()
         self.tracks: list[Track] = []
         self._ids = itertools.count(1)
 
@@ -115,7 +109,7 @@ class Tracker:
                     key=lambda j: np.hypot(*np.subtract(_centre(detections[j].box), pc)),
                     default=None,
                 )
-                if best is not None and np.hypot(*np.subtract(_centre(detections[best].box), pc)) <= s.reattach_distance * diag:
+                if best is not None and np.hypot(*np.subtract(_centre(detections[best].box), pc)) <= self.reattach_distance * diag:
                     matched_tracks.add(i)
                     unmatched.remove(best)
                     self._apply(track, detections[best], now, result)
@@ -148,9 +142,9 @@ class Tracker:
         if dt > 0:
             (ox, oy), (nx, ny) = _centre(track.box), _centre(det.box)
             v = ((nx - ox) / dt, (ny - oy) / dt)
-            a = s.velocity_smoothing
+            a = self.velocity_smoothing
             track.velocity = (a * v[0] + (1 - a) * track.velocity[0], a * v[1] + (1 - a) * track.velocity[1])
-        b = s.box_smoothing
+        b = self.box_smoothing
         track.box = tuple(b * n + (1 - b) * o for n, o in zip(det.box, track.predict(now), strict=True))  # type: ignore[assignment]
         track.last_seen = now
         track.hits += 1

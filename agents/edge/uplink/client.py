@@ -32,6 +32,7 @@ from sqlalchemy.orm import sessionmaker
 
 from agents.edge import outbox
 from agents.edge.outbox import OutboxKind, PendingItem
+from agents.edge.relay_channel import relay_channel
 from agents.edge.uplink.config import UplinkSettings
 from guardian.contracts.edge.v1 import uplink_pb2, uplink_pb2_grpc
 from guardian.runtime.backoff import Backoff
@@ -43,16 +44,6 @@ log = get_logger("guardian.edge.uplink")
 HEARTBEAT_ID_BASE = 1 << 62  # heartbeat message ids live above every outbox row id
 AGENT_VERSION = "0.1.0"
 _SENT_KINDS = (OutboxKind.EVENT, OutboxKind.TELEMETRY)
-
-CHANNEL_OPTIONS = [
-    ("grpc.keepalive_time_ms", 10_000),
-    ("grpc.keepalive_timeout_ms", 5_000),
-    ("grpc.keepalive_permit_without_calls", 1),
-    ("grpc.http2.max_pings_without_data", 0),
-    ("grpc.initial_reconnect_backoff_ms", 200),
-    ("grpc.max_reconnect_backoff_ms", 2_000),
-]
-
 
 @dataclass
 class _InFlight:
@@ -131,11 +122,7 @@ class UplinkClient:
             await asyncio.sleep(delay)
 
     async def _session(self, state: _Session, progress: Callable[[], None]) -> None:
-        channel = (
-            grpc.aio.secure_channel(self.target, self.credentials, options=CHANNEL_OPTIONS)
-            if self.credentials
-            else grpc.aio.insecure_channel(self.target, options=CHANNEL_OPTIONS)
-        )
+        channel = relay_channel(self.target, self.credentials)
         try:
             stub = uplink_pb2_grpc.UplinkStub(channel)
             call = stub.Stream(self._messages(state))
@@ -214,7 +201,7 @@ class UplinkClient:
                 yield message
 
     # --- receiving ---------------------------------------------------------------------------
-    async def _receive(self, call, state: _Session, progress: Callable[[], None]) -> None:  # type: ignore[no-untyped-def]
+    async def _receive(self, call: AsyncIterator[uplink_pb2.Ack], state: _Session, progress: Callable[[], None]) -> None:
         async for ack in call:
             if not self.connected:
                 self.connected = True

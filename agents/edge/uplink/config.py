@@ -19,7 +19,9 @@ class UplinkSettings(Section):
     state_dir: Path | None = Field(
         None, description="Keys and the enrolment record (default: <storage.data_dir>/uplink)."
     )
-    database: Path | None = Field(None, description="The edge SQLite file (default: <storage.data_dir>/edge.db).")
+    database: Path | None = Field(
+        None, description="Deprecated, use storage.database (still accepted for one release, with a warning)."
+    )
     relay_ca_file: Path | None = Field(
         None, description="CA that signed the relay's enrolment certificate (default: the system's CAs)."
     )
@@ -35,6 +37,10 @@ class UplinkSettings(Section):
     ack_timeout_s: float = Field(30.0, gt=0, description="No ack for this long: the stream is restarted.")
     backoff_base_s: float = Field(0.5, gt=0, description="First reconnect delay (doubles, with full jitter).")
     backoff_max_s: float = Field(30.0, gt=0, description="Longest reconnect delay.")
+    stop_flush_s: float = Field(
+        5.0, ge=0, description="On an orderly stop, keep sending what is in the event outbox for up to this long "
+        "(the detector, stopped first, leaves its last \"ended\" updates there); 0: stop at once.",
+    )
     tunnel_check_interval_s: float = Field(5.0, gt=0, description="How often the tunnel's health is checked.")
     outbox_max_items: int = Field(200_000, ge=100, description="Above this, telemetry is dropped (oldest first).")
     outbox_max_telemetry: int = Field(10_000, ge=10, description="Telemetry samples kept at most.")

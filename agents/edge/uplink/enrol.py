@@ -11,6 +11,10 @@ EC P-256 key (``<state_dir>/tls.key``, 0600, never sent) and sends a certificate
 (``tls.pem``, CN = device id) and the CA that issued it (``client-ca.pem``), used for the mutual-TLS
 uplink and the EdgeMedia server. Key rotation is a re-enrolment with ``--new-key`` in that mode.
 
+The appliance's hostname follows from the device id (:func:`device_hostname`, printed by the command):
+every edge image ships as ``guardian-edge``, and first boot (firstboot/guardian-firstboot) makes it the
+device's own name once enrolled.
+
 Exit codes: 0 enrolled; 78 (EX_CONFIG) the relay refused (bad, used, expired or foreign token: a new
 token is needed); 75 (EX_TEMPFAIL) the relay could not be reached (retry later).
 """
@@ -20,20 +24,38 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from agents.common.wireguard import ensure_keypair, promote_rotated_key, rotate_keypair
 from agents.edge.config import EdgeSettings
-from agents.edge.uplink.state import Enrolment, enrolment_path, key_path, state_dir
+from agents.edge.enrolment import (
+    Enrolment,
+    client_ca_path,
+    enrolment_path,
+    key_path,
+    tls_cert_path,
+    tls_key_path,
+)
 from guardian.runtime.errors import EX_CONFIG, GuardianError
 from guardian.runtime.logging import get_logger
 
 log = get_logger("guardian.edge.enrol")
 
 EX_TEMPFAIL = getattr(os, "EX_TEMPFAIL", 75)
+
+_NOT_IN_HOSTNAME = re.compile(r"[^a-z0-9-]+")
+
+
+def device_hostname(device_id: str) -> str:
+    """``guardian-<device id>`` as a valid hostname: lower case, ``[a-z0-9-]`` only, one label of at
+    most 63 characters (what the LAN's DHCP server and the UI's device list both show)."""
+    label = _NOT_IN_HOSTNAME.sub("-", device_id.lower()).strip("-")
+    return f"guardian-{label}"[:63].rstrip("-") if label else "guardian-edge"
 
 
 class EnrolmentError(GuardianError):
@@ -72,35 +94,20 @@ def _post(settings: EdgeSettings, url: str, body: dict[str, object]) -> dict[str
     return response.json()
 
 
-def _record(answer: dict[str, object], relay_url: str) -> Enrolment:
+def _record(answer: dict[str, Any], relay_url: str) -> Enrolment:
     return Enrolment(
         device_id=str(answer["device_id"]),
         tenant_id=str(answer["tenant_id"]),
         relay_url=relay_url,
         tunnel_address=str(answer["tunnel_address"]),
-        tunnel_prefix=int(answer["tunnel_prefix"]),  # type: ignore[arg-type]
+        tunnel_prefix=int(answer["tunnel_prefix"]),
         relay_public_key=str(answer["relay_public_key"]),
         relay_endpoint=str(answer["relay_endpoint"]),
         relay_tunnel_address=str(answer["relay_tunnel_address"]),
-        uplink_port=int(answer["uplink_port"]),  # type: ignore[arg-type]
-        media_port=int(answer["media_port"]),  # type: ignore[arg-type]
-        keepalive_s=int(answer["keepalive_s"]),  # type: ignore[arg-type]
+        uplink_port=int(answer["uplink_port"]),
+        media_port=int(answer["media_port"]),
+        keepalive_s=int(answer["keepalive_s"]),
     )
-
-
-# --- tls mode files ---------------------------------------------------------------------------------
-
-
-def tls_key_path(settings: EdgeSettings) -> Path:
-    return state_dir(settings) / "tls.key"
-
-
-def tls_cert_path(settings: EdgeSettings) -> Path:
-    return state_dir(settings) / "tls.pem"
-
-
-def client_ca_path(settings: EdgeSettings) -> Path:
-    return state_dir(settings) / "client-ca.pem"
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -16,7 +16,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import grpc
 from sqlalchemy.orm import sessionmaker
@@ -49,7 +49,7 @@ class EventsLookup:
         self.data_dir = data_dir.resolve()
 
     def resolve(self, event_id: str, kind: int) -> Path | None:
-        from agents.edge.events.store import EventRow
+        from agents.edge.db.tables import EventRow
 
         if not _EVENT_ID.match(event_id):
             return None
@@ -73,7 +73,7 @@ class EventsLookup:
 class DirectoryLookup:
     """``<root>/<event_id>/{clip.mp4,snapshot.jpg,thumbnail.jpg}``: for tests of the byte-range logic."""
 
-    NAMES = {
+    NAMES: ClassVar[dict[int, str]] = {
         media_pb2.MediaRequest.CLIP: "clip.mp4",
         media_pb2.MediaRequest.SNAPSHOT: "snapshot.jpg",
         media_pb2.MediaRequest.THUMBNAIL: "thumbnail.jpg",
@@ -83,7 +83,7 @@ class DirectoryLookup:
         self.root = root
 
     def resolve(self, event_id: str, kind: int) -> Path | None:
-        name = self.NAMES.get(kind)  # type: ignore[call-overload]
+        name = self.NAMES.get(kind)
         if name is None or not _EVENT_ID.match(event_id):
             return None
         path = self.root / event_id / name
@@ -99,9 +99,8 @@ class EdgeMediaService(media_pb2_grpc.EdgeMediaServicer):
     async def Fetch(
         self, request: media_pb2.MediaRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[media_pb2.MediaChunk]:
-        if self.allowed_peer is not None:
-            if peer_address(context) != self.allowed_peer:
-                await context.abort(grpc.StatusCode.PERMISSION_DENIED, "only the relay may fetch media")
+        if self.allowed_peer is not None and peer_address(context) != self.allowed_peer:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "only the relay may fetch media")
         if self.allowed_name is not None:
             names = context.auth_context().get("x509_common_name") or []
             if [n.decode() for n in names] != [self.allowed_name]:

@@ -1,4 +1,4 @@
-"""The edge uplink agent (``guardian-edge run-uplink``): tunnel, outbox sender, telemetry, media server.
+"""The edge uplink agent (``guardian-edge uplink run``): tunnel, outbox sender, telemetry, media server.
 
 Runs beside the recorder and the detector, sharing only the edge database with them: they write
 events into the outbox; this agent sends them and deletes what the relay acknowledged. Media is
@@ -17,15 +17,13 @@ from pathlib import Path
 
 import grpc
 
-import agents.edge.video.cameras  # noqa: F401  (the cameras table exists even before the recorder ran)
 from agents.edge import outbox
 from agents.edge.config import EdgeSettings
-from agents.edge.db import open_database
+from agents.edge.db import database_path, open_database
+from agents.edge.enrolment import Enrolment, client_ca_path, enrolment_path, tls_cert_path, tls_key_path
 from agents.edge.outbox import OutboxKind, OutboxLimits
 from agents.edge.uplink.client import AGENT_VERSION, UplinkClient
-from agents.edge.uplink.enrol import client_ca_path, tls_cert_path, tls_key_path
 from agents.edge.uplink.media_server import EdgeMediaService, EventsLookup, MediaLookup
-from agents.edge.uplink.state import Enrolment, database_path, enrolment_path
 from agents.edge.uplink.telemetry import (
     CameraStatusSource,
     DetectorLatency,
@@ -82,6 +80,7 @@ class UplinkAgent:
         url = settings.uplink.detector_metrics_url
         self.inference = inference or (DetectorLatency(url) if url else NoInference())
         self.tunnel: EdgeTunnel | None = None
+        self.client: UplinkClient | None = None
         self._media_server: grpc.aio.Server | None = None
         self._metrics_server: MetricsServer | None = None
         self.outbox_length = self.metrics.gauge("outbox", "length", "Rows waiting in the outbox.", ("kind",))
@@ -170,6 +169,7 @@ class UplinkAgent:
         return channel, server
 
     async def _telemetry_loop(self) -> None:
+        assert self.client is not None
         while True:
             await asyncio.sleep(self.settings.uplink.telemetry_interval_s)
             try:
@@ -208,7 +208,39 @@ class UplinkAgent:
             ctx.watchdog.progress()
             await asyncio.sleep(5.0)
 
+    def _queued_events(self) -> int:
+        with self.sessions() as session:
+            return outbox.length(session, OutboxKind.EVENT)
+
+    async def _flush_on_stop(self) -> None:
+        """Send what the event outbox holds for up to ``stop_flush_s`` (the detector stops before the
+        uplink and queues its last updates; without this they would wait for the next start)."""
+        budget = self.settings.uplink.stop_flush_s
+        if budget <= 0 or self.client is None:
+            return
+        loop = asyncio.get_running_loop()
+        begin = loop.time()
+        queued = left = await asyncio.to_thread(self._queued_events)
+        if not queued:
+            return
+        # A fresh run: its first session starts at once (no reconnect backoff); everything that was in
+        # flight when the tasks were cancelled is sent again (the relay deduplicates by event id).
+        sender = asyncio.create_task(self.client.run(), name="uplink-stop-flush")
+        try:
+            while left and loop.time() - begin < budget and not sender.done():
+                await asyncio.sleep(0.05)
+                left = await asyncio.to_thread(self._queued_events)
+        finally:
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+        log_at = log.info if not left else log.warning
+        log_at("uplink_stop_flush", queued=queued, left=left, seconds=round(loop.time() - begin, 2), budget_s=budget)
+
     async def close(self) -> None:
+        try:
+            await self._flush_on_stop()
+        except Exception as exc:  # the stop must go on; what is left is sent at the next start
+            log.error("uplink_stop_flush_failed", error=str(exc))
         if self._media_server is not None:
             await self._media_server.stop(grace=1.0)
         if self._metrics_server is not None:

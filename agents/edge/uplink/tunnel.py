@@ -11,7 +11,7 @@ import time
 
 from agents.common.wireguard import HANDSHAKE_STALE_S, Peer, WireGuardInterface, ensure_keypair
 from agents.edge.config import EdgeSettings
-from agents.edge.uplink.state import Enrolment, key_path
+from agents.edge.enrolment import Enrolment, key_path
 from guardian.contracts.edge.v1 import uplink_pb2
 from guardian.runtime.logging import get_logger
 from guardian.runtime.metrics import AgentMetrics

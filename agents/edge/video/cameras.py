@@ -9,41 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from sqlalchemy import Boolean, DateTime, Float, Integer, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
 
+from agents.common.sqlite import WriterSession
 from agents.edge.config import CameraSettings
-from agents.edge.db import EdgeBase
+from agents.edge.db.tables import Camera
 from agents.edge.video.status import CameraStatus
 
 
-class Camera(EdgeBase):
-    __tablename__ = "cameras"
-
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    # URLs may hold credentials: they are read by the services on this box only, never logged or sent.
-    record_url: Mapped[str] = mapped_column(String(1024))
-    detect_url: Mapped[str | None] = mapped_column(String(1024), nullable=True)
-    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    state: Mapped[str] = mapped_column(String(16), default="connecting")
-    reason: Mapped[str | None] = mapped_column(String(256), nullable=True)
-    failure: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    last_frame_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    fps: Mapped[float] = mapped_column(Float, default=0.0)
-    bitrate_bps: Mapped[float] = mapped_column(Float, default=0.0)
-    reconnects: Mapped[int] = mapped_column(Integer, default=0)
-    codec: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-    @property
-    def effective_detect_url(self) -> str:
-        return self.detect_url or self.record_url
-
-
-def sync_cameras(sessions: sessionmaker[Session], configured: Iterable[CameraSettings]) -> list[Camera]:
+def sync_cameras(sessions: sessionmaker[WriterSession], configured: Iterable[CameraSettings]) -> list[Camera]:
     """Make the table match the config: add and update configured cameras, disable the others (their
     footage stays until retention removes it)."""
     configured = list(configured)
@@ -63,12 +38,12 @@ def sync_cameras(sessions: sessionmaker[Session], configured: Iterable[CameraSet
     return list_cameras(sessions)
 
 
-def list_cameras(sessions: sessionmaker[Session]) -> list[Camera]:
+def list_cameras(sessions: sessionmaker[WriterSession]) -> list[Camera]:
     with sessions() as session:
         return list(session.scalars(select(Camera).order_by(Camera.name)))
 
 
-def save_statuses(sessions: sessionmaker[Session], statuses: Iterable[CameraStatus]) -> None:
+def save_statuses(sessions: sessionmaker[WriterSession], statuses: Iterable[CameraStatus]) -> None:
     now = datetime.now(UTC)
     with sessions.begin() as session:
         for status in statuses:

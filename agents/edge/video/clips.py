@@ -22,8 +22,10 @@ from pathlib import Path
 
 import av
 
+from agents.edge.db.tables import Segment
 from agents.edge.video.errors import ClipError
-from agents.edge.video.segments import Segment, VideoStore, from_ts, to_ts
+from agents.edge.video.mp4 import scan_video
+from agents.edge.video.segments import VideoStore, from_ts, to_ts
 from guardian.runtime.logging import get_logger
 
 log = get_logger("guardian.edge.clips")
@@ -48,6 +50,12 @@ class ClipInfo:
     segments: int  # how many recorded segments it was cut from
 
 
+def _ts(value: int | None) -> int:
+    """A timestamp of a packet already checked to have one."""
+    assert value is not None
+    return value
+
+
 def _video_desc(stream: av.video.stream.VideoStream) -> tuple[str, int, int]:
     ctx = stream.codec_context
     return ctx.name, ctx.width, ctx.height
@@ -58,19 +66,14 @@ def verify_clip(path: Path) -> tuple[str, int, int, int, float]:
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
-            tb = float(stream.time_base)
-            first_pts = last_end = None
-            frames = 0
             decoded_first = False
-            for packet in container.demux(stream):
-                if packet.size == 0 or packet.pts is None:
-                    continue
-                frames += 1
-                first_pts = packet.pts if first_pts is None else min(first_pts, packet.pts)
-                end = packet.pts + (packet.duration or 0)
-                last_end = end if last_end is None else max(last_end, end)
+
+            def decode_first(packet: av.Packet) -> None:
+                nonlocal decoded_first
                 if not decoded_first:
-                    decoded_first = bool(stream.codec_context.decode(packet)) or decoded_first
+                    decoded_first = bool(stream.codec_context.decode(packet))
+
+            span = scan_video(container, stream, decode_first)
             if not decoded_first:
                 for _ in stream.codec_context.decode(None):
                     decoded_first = True
@@ -78,9 +81,9 @@ def verify_clip(path: Path) -> tuple[str, int, int, int, float]:
             codec, width, height = _video_desc(stream)
     except (av.error.FFmpegError, IndexError) as exc:
         raise ClipError("?", f"clip does not read back ({type(exc).__name__})") from exc
-    if frames == 0 or first_pts is None or last_end is None or not decoded_first:
+    if span is None or not decoded_first:
         raise ClipError("?", "clip has no decodable frame")
-    return codec, width, height, frames, (last_end - first_pts) * tb
+    return codec, width, height, span.frames, span.duration_s
 
 
 def assemble_clip(
@@ -154,7 +157,7 @@ def _remux(store: VideoStore, segments: list[Segment], span_start: float, span_e
     def _write(packets: list[av.Packet]) -> None:
         nonlocal last_dts, last_end_dts, seg_used
         for item in packets:
-            dts, pts = item.dts + shift, item.pts + shift
+            dts, pts = _ts(item.dts) + shift, _ts(item.pts) + shift
             if last_dts is not None and dts <= last_dts:
                 bump = last_dts + 1 - dts
                 dts, pts = dts + bump, pts + bump
@@ -217,11 +220,11 @@ def _remux(store: VideoStore, segments: list[Segment], span_start: float, span_e
                         # The first keyframe after the span's start: open the clip at whichever of it
                         # and the previous keyframe is nearer to the start.
                         started = True
-                        if pending and span_start - pending_ts <= wall - span_start:
-                            first_ts, shift = pending_ts, -pending[0].dts
+                        if pending and pending_ts is not None and span_start - pending_ts <= wall - span_start:
+                            first_ts, shift = pending_ts, -_ts(pending[0].dts)
                             to_write = [*pending, packet]
                         else:
-                            first_ts, shift = wall, -packet.dts
+                            first_ts, shift = wall, -_ts(packet.dts)
                             to_write = [packet]
                         pending = []
                     else:
@@ -242,7 +245,7 @@ def _remux(store: VideoStore, segments: list[Segment], span_start: float, span_e
                 break
         if not started and pending:
             # The footage ends inside the GOP that holds the span's start.
-            started, first_ts, shift = True, pending_ts, -pending[0].dts
+            started, first_ts, shift = True, pending_ts, -_ts(pending[0].dts)
             _write(pending)
         if not started or first_ts is None:
             raise ClipError("?", "no keyframe in the span")

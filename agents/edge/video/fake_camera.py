@@ -36,7 +36,7 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 DEFAULT_FOOTAGE = Path(os.environ.get("GUARDIAN_CACHE", Path.home() / ".cache" / "guardian")) / "vtest.mp4"
 
 
-def _gst():  # type: ignore[no-untyped-def]
+def _gst():
     import gi
 
     gi.require_version("Gst", "1.0")
@@ -58,24 +58,24 @@ def _launch_line(footage: Path) -> str:
 
 
 def build_server(footage: Path, address: str, port: int, mounts: Sequence[str], user: str | None,
-                 password: str | None):  # type: ignore[no-untyped-def]
+                 password: str | None):
     GLib, Gst, GstRtspServer = _gst()
 
-    def loop_on_end(media) -> None:  # type: ignore[no-untyped-def]
+    def loop_on_end(media) -> None:
         pipeline = media.get_element()
         demux = pipeline.get_by_name("demux")
         parse = pipeline.get_by_name("parse")
 
-        def seek(flags) -> None:  # type: ignore[no-untyped-def]
+        def seek(flags) -> None:
             demux.seek(1.0, Gst.Format.TIME, flags, Gst.SeekType.SET, 0, Gst.SeekType.NONE, -1)
 
-        def on_prepared(_media) -> None:  # type: ignore[no-untyped-def]
+        def on_prepared(_media) -> None:
             # A segment seek makes the demuxer announce the end with SEGMENT_DONE instead of EOS. Done
             # here, before the handler returns: run from a thread, its flush could meet a second client's
             # PLAY, and gst-rtsp-server then aborts in gst_rtsp_media_get_rates (a stream without rates).
             seek(Gst.SeekFlags.FLUSH | Gst.SeekFlags.SEGMENT)
 
-        def probe(_pad, info):  # type: ignore[no-untyped-def]
+        def probe(_pad, info):
             event = info.get_event()
             if event is not None and event.type == Gst.EventType.SEGMENT_DONE:
                 # Non-flushing: the new segment's base is the running time reached, so timestamps go on.
@@ -83,7 +83,7 @@ def build_server(footage: Path, address: str, port: int, mounts: Sequence[str], 
                 threading.Thread(target=seek, args=(Gst.SeekFlags.SEGMENT,), daemon=True).start()
             return Gst.PadProbeReturn.OK
 
-        def unseekable(_pad, info):  # type: ignore[no-untyped-def]
+        def unseekable(_pad, info):
             query = info.get_query()
             if query is not None and query.type == Gst.QueryType.SEEKING:
                 # Answered as it comes: a new SEEKING query already says "not seekable". (Setting it

@@ -28,6 +28,7 @@ recorder uses.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 import time
@@ -39,6 +40,7 @@ import av
 import numpy as np
 
 from agents.edge.video.ingest import StreamOptions, run_sessions
+from agents.edge.video.mp4 import time_base
 from agents.edge.video.status import CameraStatus, StatusTracker
 
 
@@ -154,16 +156,14 @@ class FrameReader:
         finally:
             self._stop.set()
             # Unblock a pending put, then let the reader finish (bounded by the stall timeout).
-            try:
+            with contextlib.suppress(queue.Empty):
                 handoff.get_nowait()
-            except queue.Empty:
-                pass
             thread.join(timeout=self.options.stall_timeout_s + 2)
 
     def _frames(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> Iterator[Frame]:
         codec = stream.codec_context
         codec.thread_type = "AUTO"
-        tb = float(stream.time_base)
+        tb = time_base(stream)
         interval = 1.0 / self.fps
         keyframes_only = self.keyframes_only
         if keyframes_only:

@@ -23,6 +23,7 @@ from typing import Any
 import av
 import av.error
 
+from agents.edge.config import RecordingSettings
 from agents.edge.video.errors import FailureKind, StreamError
 from agents.edge.video.status import StatusTracker
 from guardian.runtime.backoff import Backoff
@@ -31,16 +32,26 @@ from guardian.runtime.logging import get_logger
 log = get_logger("guardian.edge.ingest")
 
 
+_DEFAULTS = RecordingSettings()  # the [recording] section's defaults, written once (there)
+
+
 @dataclass(frozen=True)
 class StreamOptions:
     """How to open and watch a camera stream."""
 
-    transport: str = "tcp"  # RTSP over TCP: no UDP loss, one connection through NAT and firewalls
-    open_timeout_s: float = 10.0  # connect + DESCRIBE/SETUP/PLAY + first packets
-    stall_timeout_s: float = 5.0  # no packet for this long while streaming: the stream has stalled
-    backoff_initial_s: float = 0.5
-    backoff_max_s: float = 30.0
+    transport: str = _DEFAULTS.transport  # RTSP over TCP: no UDP loss, one connection through NAT and firewalls
+    open_timeout_s: float = _DEFAULTS.open_timeout_s  # connect + DESCRIBE/SETUP/PLAY + first packets
+    stall_timeout_s: float = _DEFAULTS.stall_timeout_s  # no packet for this long while streaming: stalled
+    backoff_initial_s: float = _DEFAULTS.backoff_initial_s
+    backoff_max_s: float = _DEFAULTS.backoff_max_s
     stable_after_s: float = 10.0  # a session that streamed this long resets the backoff
+
+    @classmethod
+    def from_settings(cls, recording: RecordingSettings) -> StreamOptions:
+        """The ``[recording]`` section's reconnect and stall rules (the recorder's and the detector's)."""
+        r = recording
+        return cls(transport=r.transport, open_timeout_s=r.open_timeout_s, stall_timeout_s=r.stall_timeout_s,
+                   backoff_initial_s=r.backoff_initial_s, backoff_max_s=r.backoff_max_s)
 
     def av_options(self) -> dict[str, str]:
         return {"rtsp_transport": self.transport, "fflags": "nobuffer", "allowed_media_types": "video"}

@@ -25,22 +25,23 @@ segments ``recordings/<camera>/<YYYY-MM-DD>/<HH>/<MM-SS.micro>.mp4`` (UTC), each
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
-import struct
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import av
 from sqlalchemy.exc import SQLAlchemyError
 
+from agents.edge.config import RecordingSettings
 from agents.edge.video.errors import FailureKind, StreamError
 from agents.edge.video.ingest import StreamOptions, run_sessions
+from agents.edge.video.mp4 import codec_description, read_segment, time_base, truncate_to_fragments
 from agents.edge.video.segments import NewSegment, VideoStore, is_disk_full
 from agents.edge.video.status import StatusTracker
 from guardian.runtime.logging import get_logger
@@ -91,17 +92,19 @@ class VideoMetrics:
             self.reconnects.labels(camera, str(kind))
 
 
+_DEFAULTS = RecordingSettings()  # the [recording] section's defaults, written once (there)
+
+
 @dataclass(frozen=True)
 class RecordingOptions:
-    segment_seconds: float = 10.0
+    segment_seconds: float = _DEFAULTS.segment_seconds
     stream: StreamOptions = field(default_factory=StreamOptions)
-    fsync: bool = True
+    fsync: bool = _DEFAULTS.fsync
 
-
-def codec_description(stream: av.video.stream.VideoStream) -> str:
-    ctx = stream.codec_context
-    profile = f" {ctx.profile}" if ctx.profile else ""
-    return f"{ctx.name}{profile} {ctx.width}x{ctx.height}"[:32]
+    @classmethod
+    def from_settings(cls, recording: RecordingSettings) -> RecordingOptions:
+        return cls(segment_seconds=recording.segment_seconds, fsync=recording.fsync,
+                   stream=StreamOptions.from_settings(recording))
 
 
 class SegmentWriter:
@@ -122,6 +125,10 @@ class SegmentWriter:
         self.on_write_error = on_write_error
         self._in: av.video.stream.VideoStream | None = None
         self._out: av.container.OutputContainer | None = None
+        self._out_stream: av.video.stream.VideoStream | None = None
+        # The segment in progress (set when it opens at a keyframe).
+        self._seg_first_pts = self._seg_base_dts = self._seg_end_pts = self._seg_frames = 0
+        self._seg_offset = float("inf")
         self.segments_written = 0
         self.unindexed: list[NewSegment] = []  # complete files whose rows could not be committed yet
         self._failing: str | None = None  # "disk_full" or "write_error" during an episode of failures
@@ -131,7 +138,7 @@ class SegmentWriter:
     # session ----------------------------------------------------------------------------------------
     def begin(self, stream: av.video.stream.VideoStream) -> None:
         self._in = stream
-        self._tb = float(stream.time_base)
+        self._tb = time_base(stream)
         self._no_reorder = not stream.codec_context.has_b_frames
         self._last_dts: int | None = None
         self._session_offset = float("inf")
@@ -265,19 +272,15 @@ class SegmentWriter:
         file), report the failure; recording resumes at the next keyframe."""
         out, self._out = self._out, None
         if out is not None and not closed:
-            try:
+            with contextlib.suppress(OSError, av.error.FFmpegError):
                 out.close()
-            except (OSError, av.error.FFmpegError):
-                pass
         path = getattr(self, "_path", None)
         salvaged: NewSegment | None = None
         if path is not None and is_disk_full(exc):
             salvaged = self._salvage(Path(path))
         if salvaged is None and path is not None:
-            try:
+            with contextlib.suppress(OSError):
                 Path(path).unlink(missing_ok=True)
-            except OSError:
-                pass
         self._failed(exc, lost=salvaged is None)
         if salvaged is not None:
             self._episode_salvaged += 1
@@ -291,7 +294,7 @@ class SegmentWriter:
 
     def _salvage(self, path: Path) -> NewSegment | None:
         """The part of ``path`` made of complete fragments, as a segment (``None`` when nothing usable)."""
-        offset = getattr(self, "_seg_offset", float("inf"))
+        offset = self._seg_offset
         if offset == float("inf"):
             return None  # no packet of this segment was written
         try:
@@ -299,15 +302,15 @@ class SegmentWriter:
                 return None
             if self.options.fsync:
                 _fsync(path)
-            found = _read_segment(path)
+            found = read_segment(path)
             size = path.stat().st_size
         except OSError:
             return None
         if found is None:
             return None
-        frames, first, last, tb, codec = found
+        span, codec = found
         start_ts = offset + self._seg_first_pts * self._tb
-        return NewSegment(self.camera, path, start_ts, start_ts + (last - first) * tb, size, codec, frames)
+        return NewSegment(self.camera, path, start_ts, start_ts + span.duration_s, size, codec, span.frames)
 
     def _failed(self, exc: BaseException, lost: bool = True) -> None:
         """Count and report a write failure; log only the first of an episode."""
@@ -408,7 +411,7 @@ class CameraRecorder:
                     continue
                 self.last_packet_monotonic = time.monotonic()
                 self.status.packet(size)
-                if packets is not None:
+                if packets is not None and bytes_ is not None:
                     packets.inc()
                     bytes_.inc(size)
                 self.writer.write(packet, time.time())
@@ -433,84 +436,3 @@ def _cut_short(path: Path) -> OSError:
         full = False
     code = errno.ENOSPC if full else errno.EIO
     return OSError(code, f"{os.strerror(code)} (segment cut short)", str(path))
-
-
-def truncate_to_fragments(path: Path, *, check_only: bool = False) -> int:
-    """Cut a fragmented MP4 cut short by a write error back to its last complete fragment.
-
-    The file is walked box by box (``ftyp``, ``moov``, then ``moof`` + ``mdat`` per fragment, ``mfra``
-    at the end of a closed file); everything after the last complete ``moof``+``mdat`` pair (or the
-    complete ``mfra``) goes. Truncating never needs disk space. Returns the size kept: 0 when the file
-    has no complete fragment (the caller deletes it). ``check_only``: only say what would be kept."""
-    size = path.stat().st_size
-    keep = pos = fragments = 0
-    moov = False
-    previous = b""
-    with open(path, "rb") as handle:
-        while pos + 8 <= size:
-            handle.seek(pos)
-            header = handle.read(16)
-            box_size, kind = struct.unpack(">I4s", header[:8])
-            if box_size == 1 and len(header) == 16:
-                box_size = struct.unpack(">Q", header[8:16])[0]
-            if box_size < 8 or pos + box_size > size:
-                break  # cut inside this box (or garbage: size 0 means "to the end", never written here)
-            if kind == b"moov":
-                moov = True
-            elif kind == b"mdat" and previous == b"moof" and moov:
-                fragments += 1
-                keep = pos + box_size
-            elif kind == b"mfra" and fragments:
-                keep = pos + box_size
-            previous = kind
-            pos += box_size
-    if keep and keep < size and not check_only:
-        os.truncate(path, keep)
-    return keep
-
-
-def _read_segment(path: Path) -> tuple[int, int, int, float, str] | None:
-    """Demux ``path``: ``(frames, first pts, end pts, time base, codec)``, ``None`` if unreadable or empty."""
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            tb = float(stream.time_base)
-            first = last = None
-            frames = 0
-            for packet in container.demux(stream):
-                if packet.size == 0 or packet.pts is None:
-                    continue
-                frames += 1
-                first = packet.pts if first is None else min(first, packet.pts)
-                end = packet.pts + (packet.duration or 0)
-                last = end if last is None else max(last, end)
-            codec = codec_description(stream)
-    except (av.error.FFmpegError, OSError, IndexError):
-        return None
-    if frames == 0 or first is None or last is None:
-        return None
-    return frames, first, last, tb, codec
-
-
-def probe_segment(path: Path) -> NewSegment | None:
-    """Read a segment file left without an index row (after a crash); ``None`` if it has no complete
-    fragment or no frame. A file cut short is first cut back to its last complete fragment.
-
-    The start comes from the file name (``recordings/<camera>/<date>/<hour>/<MM-SS.micro>.mp4``)."""
-    try:
-        camera, day, hour = path.parts[-4], path.parts[-3], path.parts[-2]
-        minute_second, micro = path.stem.split(".")
-        start = datetime.strptime(f"{day} {hour} {minute_second}.{micro} +0000", "%Y-%m-%d %H %M-%S.%f %z")
-    except (ValueError, IndexError):
-        return None
-    try:
-        if not truncate_to_fragments(path):
-            return None
-    except OSError:
-        return None
-    found = _read_segment(path)
-    if found is None:
-        return None
-    frames, first, last, tb, codec = found
-    start_ts = start.timestamp()
-    return NewSegment(camera, path, start_ts, start_ts + (last - first) * tb, path.stat().st_size, codec, frames)

@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import OperationalError
 
 from agents.edge.config import RetentionSettings
-from agents.edge.video.segments import Clip, Segment, VideoStore, is_disk_full
+from agents.edge.db.tables import Clip, Segment
+from agents.edge.video.segments import VideoStore, is_disk_full
 from guardian.runtime.logging import get_logger
 from guardian.runtime.metrics import AgentMetrics
 
@@ -103,7 +104,7 @@ class Retention:
         self.store.root.mkdir(parents=True, exist_ok=True)
         usage = shutil.disk_usage(self.store.root)
         want_free = self.floor(usage.total)
-        if self.free_bytes is not None:
+        if self.free_bytes is not None and self.floor_bytes is not None:
             self.free_bytes.set(usage.free)
             self.floor_bytes.set(want_free)
         need = 0.0
@@ -168,9 +169,9 @@ class Retention:
         while rows := self.store.oldest_segments(BATCH, before_ts=now - s.continuous_days * 86400):
             self._delete(rows, report, "age")
             report.expired_segments += len(rows)
-        while rows := self.store.oldest_clips(BATCH, before_ts=now - s.events_days * 86400):
-            self._delete(rows, report, "age")
-            report.expired_clips += len(rows)
+        while clips := self.store.oldest_clips(BATCH, before_ts=now - s.events_days * 86400):
+            self._delete(clips, report, "age")
+            report.expired_clips += len(clips)
         need = self.bytes_to_free()
         if need <= 0:
             self._short_without_footage = False

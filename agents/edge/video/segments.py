@@ -24,11 +24,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Float, Index, Integer, String, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
-from agents.edge.db import EdgeBase, open_database
+from agents.common.sqlite import WriterSession
+from agents.edge.db import open_database
+from agents.edge.db.tables import Clip, Segment
+from agents.edge.video.mp4 import read_segment, truncate_to_fragments
 
 
 def to_ts(moment: datetime | float) -> float:
@@ -63,53 +66,6 @@ class FootageClass(enum.StrEnum):
     EVENT = "event"
 
 
-class Segment(EdgeBase):
-    """One fixed-length piece of continuous recording: packets copied from the camera, never re-encoded."""
-
-    __tablename__ = "video_segments"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    camera: Mapped[str] = mapped_column(String(32))
-    path: Mapped[str] = mapped_column(String(512), unique=True)
-    start_ts: Mapped[float] = mapped_column(Float)  # wall time (UTC epoch s) of the first frame
-    end_ts: Mapped[float] = mapped_column(Float)  # wall time just after the last frame
-    size_bytes: Mapped[int] = mapped_column(Integer)
-    codec: Mapped[str] = mapped_column(String(32))  # e.g. "h264 High 768x576"
-    frames: Mapped[int] = mapped_column(Integer, default=0)
-
-    __table_args__ = (Index("ix_video_segments_camera_start", "camera", "start_ts"), Index("ix_video_segments_start", "start_ts"))
-
-    @property
-    def start(self) -> datetime:
-        return from_ts(self.start_ts)
-
-    @property
-    def end(self) -> datetime:
-        return from_ts(self.end_ts)
-
-    @property
-    def duration_s(self) -> float:
-        return self.end_ts - self.start_ts
-
-
-class Clip(EdgeBase):
-    """An assembled clip (event footage) that retention manages as the ``event`` class."""
-
-    __tablename__ = "video_clips"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    camera: Mapped[str] = mapped_column(String(32))
-    path: Mapped[str] = mapped_column(String(512), unique=True)
-    start_ts: Mapped[float] = mapped_column(Float)
-    end_ts: Mapped[float] = mapped_column(Float)
-    size_bytes: Mapped[int] = mapped_column(Integer)
-    codec: Mapped[str] = mapped_column(String(32))
-    frames: Mapped[int] = mapped_column(Integer, default=0)
-    created_ts: Mapped[float] = mapped_column(Float)
-
-    __table_args__ = (Index("ix_video_clips_created", "created_ts"),)
-
-
 @dataclass(frozen=True)
 class NewSegment:
     camera: str
@@ -124,18 +80,16 @@ class NewSegment:
 class VideoStore:
     """Footage on disk under ``root`` and its index in the edge database (shared by threads)."""
 
-    def __init__(self, root: Path, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, root: Path, sessions: sessionmaker[WriterSession]) -> None:
         self.root = root
         self.recordings_dir = root / "recordings"
         self.clips_dir = root / "clips"
         self.sessions = sessions
 
     @classmethod
-    def open(cls, root: Path, db_path: Path | None = None) -> VideoStore:
-        """Open the store at ``root`` with its database (``root/edge.db`` unless given)."""
-        import agents.edge.video.cameras  # noqa: F401 - registers the cameras table
-
-        _engine, sessions = open_database(db_path or root / "edge.db")
+    def open(cls, root: Path, db_path: Path) -> VideoStore:
+        """Open the store at ``root`` with the edge database at ``db_path`` (``agents.edge.db.database_path``)."""
+        _engine, sessions = open_database(db_path)
         return cls(root, sessions)
 
     # paths ------------------------------------------------------------------------------------------
@@ -271,8 +225,6 @@ class VideoStore:
         """Make index and disk agree (run at start-up, before recording): drop rows whose file is gone;
         index complete-looking unindexed segment files left by a crash (``recover``) or delete them.
         Returns ``(rows dropped, files handled)``."""
-        from agents.edge.video.recording import probe_segment  # avoid an import cycle
-
         dropped = handled = 0
         with self.sessions.begin() as session:
             known = set()
@@ -306,3 +258,27 @@ def _prune_empty_dirs(directory: Path, stop: Path) -> None:
         except OSError:
             return
         current = current.parent
+
+
+def probe_segment(path: Path) -> NewSegment | None:
+    """Read a segment file left without an index row (after a crash); ``None`` if it has no complete
+    fragment or no frame. A file cut short is first cut back to its last complete fragment.
+
+    The start comes from the file name (``recordings/<camera>/<date>/<hour>/<MM-SS.micro>.mp4``)."""
+    try:
+        camera, day, hour = path.parts[-4], path.parts[-3], path.parts[-2]
+        minute_second, micro = path.stem.split(".")
+        start = datetime.strptime(f"{day} {hour} {minute_second}.{micro} +0000", "%Y-%m-%d %H %M-%S.%f %z")
+    except (ValueError, IndexError):
+        return None
+    try:
+        if not truncate_to_fragments(path):
+            return None
+    except OSError:
+        return None
+    found = read_segment(path)
+    if found is None:
+        return None
+    span, codec = found
+    start_ts = start.timestamp()
+    return NewSegment(camera, path, start_ts, start_ts + span.duration_s, path.stat().st_size, codec, span.frames)

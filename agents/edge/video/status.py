@@ -13,6 +13,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from agents.edge.video.errors import FailureKind, StreamError
 
@@ -119,9 +120,8 @@ class StatusTracker:
             last = datetime.fromtimestamp(self._last_packet_wall, UTC) if self._last_packet_wall else None
             return replace(status, fps=fps, bitrate_bps=bitrate, last_frame_at=last)
 
-    def _set(self, state: CameraState, **changes: object) -> None:
-        reason = changes.pop("reason", None)
-        failure = changes.pop("failure", None)
+    def _set(self, state: CameraState, reason: str | None = None, failure: FailureKind | None = None,
+             **changes: Any) -> None:
         self._status = replace(
             self._status, state=state, reason=reason, failure=failure, since=datetime.now(UTC), **changes
         )

@@ -8,15 +8,18 @@ against the CID, and decrypts with the tenant's secret (docs/archive-format.md).
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from sqlalchemy import func
 
 from cloud.api.deps import CloudDep, SignedRelay, TenantDep
+from cloud.api.params import PathId, Text
+from cloud.api.schemas import ArchiveDownload, ArchivePublic, ArchiveQuota
 from cloud.core.db import utcnow
 from cloud.core.errors import ApiError, NotFound
-from cloud.core.plan import plan_for
-from cloud.models import ArchiveDownload, ArchivePublic, ArchiveQuota, ArchiveRecord, Tenant
+from cloud.services.plan import plan_for
+from cloud.tables import ArchiveRecord, Tenant
 
 router = APIRouter(prefix="/api/v1/archives", tags=["archives"])
 relay_router = APIRouter(prefix="/api/v1/relay", tags=["relay (signed requests)"])
@@ -28,7 +31,7 @@ class StoreUnconfigured(ApiError):
 
 
 @router.get("", response_model=list[ArchivePublic])
-def list_archives(scope: TenantDep, event_id: str | None = Query(None, max_length=64),
+def list_archives(scope: TenantDep, event_id: Annotated[Text | None, Query(max_length=64)] = None,
                   limit: int = Query(200, ge=1, le=1000)) -> list[ArchivePublic]:
     """The tenant's archived clips, newest first; ``event_id`` narrows to one event."""
     stmt = scope.select(ArchiveRecord)
@@ -39,19 +42,19 @@ def list_archives(scope: TenantDep, event_id: str | None = Query(None, max_lengt
 
 
 def _record(scope: TenantDep, cid: str) -> ArchiveRecord:
-    row = scope.session.scalars(scope.select(ArchiveRecord).where(ArchiveRecord.cid == cid)).first()
+    row: ArchiveRecord | None = scope.session.scalars(scope.select(ArchiveRecord).where(ArchiveRecord.cid == cid)).first()
     if row is None:
         raise NotFound("archived clip not found")
     return row
 
 
 @router.get("/{cid}", response_model=ArchivePublic)
-def get_archive(cid: str, scope: TenantDep) -> ArchivePublic:
+def get_archive(cid: PathId, scope: TenantDep) -> ArchivePublic:
     return ArchivePublic.model_validate(_record(scope, cid))
 
 
 @router.post("/{cid}/download", response_model=ArchiveDownload)
-def download(cid: str, scope: TenantDep, cloud: CloudDep) -> ArchiveDownload:
+def download(cid: PathId, scope: TenantDep, cloud: CloudDep) -> ArchiveDownload:
     """A presigned, time-limited URL of the ciphertext (only for a CID this tenant holds)."""
     row = _record(scope, cid)
     s = cloud.settings.archive

@@ -11,20 +11,23 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from cloud.api.cookies import clear_cookies, session_hint_deletion, set_session_cookies
 from cloud.api.deps import CloudDep, SessionDep
-from cloud.core import accounts, security
-from cloud.core.db import utcnow
-from cloud.core.errors import ApiError, Conflict, Forbidden, NotFound, Unauthorized
-from cloud.core.oidc import OidcError
-from cloud.models import (
+from cloud.api.params import CONTROL_CHARACTERS, Text
+from cloud.api.schemas import (
     AuthProviders,
+    ErrorResponse,
     LoginCreate,
-    OidcLogin,
     OidcProviderPublic,
     SignupCreate,
     TokenPublic,
-    User,
 )
+from cloud.core import security
+from cloud.core.db import utcnow
+from cloud.core.errors import ApiError, Conflict, Forbidden, NotFound, Unauthorized
+from cloud.core.oidc import OidcClient, OidcError
+from cloud.services import accounts
+from cloud.tables import OidcLogin, User
 from guardian.runtime.logging import get_logger
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -34,12 +37,27 @@ STATE_COOKIE = "guardian_oidc_state"
 _OIDC_LOGIN_SECONDS = 600
 
 
-@router.post("/signup", status_code=status.HTTP_201_CREATED, response_model=TokenPublic)
+def client_address(request: Request, trusted_proxies: int) -> str:
+    """The client's address for the password rate limit: the n-th hop from the right behind n trusted proxies."""
+    if trusted_proxies:
+        hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+        if len(hops) >= trusted_proxies:
+            return hops[-trusted_proxies]
+    return request.client.host if request.client else "unknown"
+
+
+@router.post(
+    "/signup", status_code=status.HTTP_201_CREATED, response_model=TokenPublic,
+    responses={409: {"model": ErrorResponse, "description": "`email_taken`"},
+               422: {"model": ErrorResponse, "description": "`invalid_request`, or `weak_password`: the password is "
+                     "too easy to guess (zxcvbn score below 3; the message carries its advice)."}},
+)
 def signup(body: SignupCreate, response: Response, cloud: CloudDep, session: SessionDep) -> TokenPublic:
     """Create a local account and its tenant (the account becomes the tenant's admin)."""
     if not cloud.settings.auth.allow_signup:
         raise Forbidden("sign-up is disabled")
     email = body.email.lower()
+    accounts.check_password_strength(body.password, email=email, tenant_name=body.tenant_name)
     if session.scalars(select(User.id).where(User.email == email)).first() is not None:
         raise Conflict("an account with this e-mail exists", code="email_taken")
     tenant = accounts.create_tenant(session, body.tenant_name)
@@ -50,14 +68,18 @@ def signup(body: SignupCreate, response: Response, cloud: CloudDep, session: Ses
     except IntegrityError:
         raise Conflict("an account with this e-mail exists", code="email_taken") from None
     log.info("signup", tenant=tenant.id, user=user.id)
-    return accounts.start_session(cloud, session, user, response)
+    return set_session_cookies(cloud, response, accounts.start_session(cloud, session, user))
 
 
-@router.post("/login", response_model=TokenPublic)
+@router.post(
+    "/login", response_model=TokenPublic,
+    responses={429: {"model": ErrorResponse, "description": "`rate_limited`: too many wrong passwords for this account "
+                     "from this address, or from this address (see `Retry-After`); the account is not locked."}},
+)
 def login(body: LoginCreate, request: Request, response: Response, cloud: CloudDep, session: SessionDep) -> TokenPublic:
     """Password login; sets the access and refresh cookies and also returns the access token."""
     email = body.email.lower()
-    address = accounts.client_address(request, cloud.settings.http.trusted_proxy_count)
+    address = client_address(request, cloud.settings.http.trusted_proxy_count)
     keys = accounts.check_rate_limit(cloud, session, email, address)
     user = session.scalars(select(User).where(User.email == email)).first()
     if not security.verify_password(user.password_hash if user else None, body.password) or user is None:
@@ -69,7 +91,7 @@ def login(body: LoginCreate, request: Request, response: Response, cloud: CloudD
         user.password_hash = security.hash_password(body.password)
     accounts.clear_failures(session, keys[0])
     cloud.metrics.logins.labels("password", "ok").inc()
-    return accounts.start_session(cloud, session, user, response)
+    return set_session_cookies(cloud, response, accounts.start_session(cloud, session, user))
 
 
 @router.post("/refresh", response_model=TokenPublic)
@@ -79,8 +101,14 @@ def refresh(
     session: SessionDep,
     guardian_refresh: Annotated[str | None, Cookie()] = None,
 ) -> TokenPublic:
-    """Rotate the refresh cookie and issue a new access token."""
-    return accounts.rotate_refresh(cloud, session, guardian_refresh, response)
+    """Rotate the refresh cookie and issue a new access token. Refused (401): the session hint cookie is
+    cleared too, so the page stops probing for a session."""
+    try:
+        issued = accounts.rotate_refresh(cloud, session, guardian_refresh)
+    except Unauthorized as exc:
+        exc.headers["set-cookie"] = session_hint_deletion(cloud)
+        raise
+    return set_session_cookies(cloud, response, issued)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
@@ -88,7 +116,7 @@ def logout(cloud: CloudDep, session: SessionDep, guardian_refresh: Annotated[str
     """End this login: the refresh token (and its rotations) stop working and the cookies are cleared."""
     accounts.end_session(session, guardian_refresh)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    accounts.clear_cookies(cloud, response)
+    clear_cookies(cloud, response)
     return response
 
 
@@ -104,7 +132,7 @@ def providers(cloud: CloudDep) -> AuthProviders:
     return AuthProviders(password=True, signup=cloud.settings.auth.allow_signup, oidc=provider)
 
 
-def _oidc(cloud: CloudDep):  # type: ignore[no-untyped-def]
+def _oidc(cloud: CloudDep) -> OidcClient:
     client = cloud.oidc
     if client is None:
         raise NotFound("OpenID Connect login is not configured")
@@ -131,9 +159,9 @@ def oidc_login(cloud: CloudDep, session: SessionDep) -> RedirectResponse:
 def oidc_callback(
     cloud: CloudDep,
     session: SessionDep,
-    state: Annotated[str, Query(max_length=128)] = "",
-    code: Annotated[str, Query(max_length=2048)] = "",
-    error: Annotated[str | None, Query(max_length=200)] = None,
+    state: Annotated[Text, Query(max_length=128)] = "",
+    code: Annotated[Text, Query(max_length=2048)] = "",
+    error: Annotated[Text | None, Query(max_length=200)] = None,
     guardian_oidc_state: Annotated[str | None, Cookie()] = None,
 ) -> RedirectResponse:
     """The provider's redirect back: check state, exchange the code, validate the id_token, sign in."""
@@ -153,6 +181,10 @@ def oidc_callback(
         cloud.metrics.logins.labels("oidc", "failed").inc()
         raise
     issuer, subject = str(claims["iss"]), str(claims["sub"])
+    if any(CONTROL_CHARACTERS.search(str(claims.get(name) or "")) for name in ("iss", "sub", "email")):
+        # Unusable as an identity, and PostgreSQL refuses NUL in text (a 500 otherwise).
+        cloud.metrics.logins.labels("oidc", "failed").inc()
+        raise OidcError("the provider's identity contains control characters", code="oidc_claims")
     user = session.scalars(select(User).where(User.oidc_issuer == issuer, User.oidc_subject == subject)).first()
     if user is None:
         email = str(claims.get("email") or f"{subject}@{issuer.split('//')[-1].split('/')[0]}").lower()[:320]
@@ -166,6 +198,6 @@ def oidc_callback(
         log.info("oidc_user_created", tenant=tenant.id, user=user.id)
     cloud.metrics.logins.labels("oidc", "ok").inc()
     response = RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
-    accounts.start_session(cloud, session, user, response)
+    set_session_cookies(cloud, response, accounts.start_session(cloud, session, user))
     response.delete_cookie(STATE_COOKIE, path="/api/v1/auth/oidc")
     return response

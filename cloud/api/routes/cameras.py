@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from cloud.api.deps import TenantAdmin, TenantDep
-from cloud.models import Camera, CameraPublic, CameraUpdate
+from cloud.api.params import PathId
+from cloud.api.schemas import CameraPublic, CameraUpdate
+from cloud.tables import Camera
 
 router = APIRouter(prefix="/api/v1/cameras", tags=["cameras"])
 
@@ -17,12 +19,12 @@ def list_cameras(scope: TenantDep) -> list[CameraPublic]:
 
 
 @router.get("/{camera_id}", response_model=CameraPublic)
-def get_camera(camera_id: str, scope: TenantDep) -> CameraPublic:
+def get_camera(camera_id: PathId, scope: TenantDep) -> CameraPublic:
     return CameraPublic.model_validate(scope.get(Camera, camera_id, "camera"))
 
 
 @router.patch("/{camera_id}", response_model=CameraPublic)
-def rename_camera(camera_id: str, body: CameraUpdate, scope: TenantAdmin) -> CameraPublic:
+def rename_camera(camera_id: PathId, body: CameraUpdate, scope: TenantAdmin) -> CameraPublic:
     camera = scope.get(Camera, camera_id, "camera")
     camera.display_name = body.display_name
     return CameraPublic.model_validate(camera)

@@ -8,20 +8,20 @@ from datetime import timedelta
 from fastapi import APIRouter, Response, status
 
 from cloud.api.deps import CloudDep, TenantAdmin, TenantDep, TenantScope
-from cloud.core import accounts
-from cloud.core.db import utcnow
-from cloud.core.devices import revoke_device as revoke
-from cloud.core.errors import Conflict, NotFound
-from cloud.models import (
-    BootstrapToken,
+from cloud.api.params import PathId
+from cloud.api.schemas import (
     BootstrapTokenCreate,
     BootstrapTokenIssued,
     BootstrapTokenPublic,
-    Device,
     DevicePublic,
     DeviceUpdate,
 )
-from guardian import tokens
+from cloud.core.db import utcnow
+from cloud.core.errors import Conflict, NotFound
+from cloud.services import accounts
+from cloud.services.devices import revoke_device as revoke
+from cloud.tables import BootstrapToken, Device
+from guardian.contracts import auth
 from guardian.runtime.logging import get_logger
 
 router = APIRouter(prefix="/api/v1", tags=["devices"])
@@ -43,19 +43,19 @@ def list_devices(scope: TenantDep) -> list[DevicePublic]:
 
 
 @router.get("/devices/{device_id}", response_model=DevicePublic)
-def get_device(device_id: str, scope: TenantDep) -> DevicePublic:
+def get_device(device_id: PathId, scope: TenantDep) -> DevicePublic:
     return DevicePublic.model_validate(_device(scope, device_id))
 
 
 @router.patch("/devices/{device_id}", response_model=DevicePublic)
-def rename_device(device_id: str, body: DeviceUpdate, scope: TenantAdmin) -> DevicePublic:
+def rename_device(device_id: PathId, body: DeviceUpdate, scope: TenantAdmin) -> DevicePublic:
     device = _device(scope, device_id)
     device.name = body.name
     return DevicePublic.model_validate(device)
 
 
 @router.delete("/devices/{device_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_device(device_id: str, scope: TenantAdmin) -> Response:
+def revoke_device(device_id: PathId, scope: TenantAdmin) -> Response:
     """Revoke a device for good (tenant admins). Its relay learns it from ``GET /api/v1/relay/revocations``
     and refuses it (tunnel peer removed, streams closed, no re-enrolment under this id); the cloud stores
     nothing more it reports. Its cameras leave the list (and the plan's camera count); past events stay
@@ -81,8 +81,9 @@ def create_bootstrap_token(body: BootstrapTokenCreate, scope: TenantAdmin, cloud
     ttl = cloud.settings.tokens.bootstrap_token_hours * 3600
     nonce = secrets.token_urlsafe(18)
     now = utcnow()
-    text = tokens.mint_bootstrap_token(
-        cloud.signing_key, tenant_id=scope.id, relay_id=relay.id, ttl=ttl, label=body.label, nonce=nonce, now=now.timestamp()
+    text = auth.mint_bootstrap_token(
+        cloud.signing_key, tenant_id=scope.id, relay_id=relay.id, ttl=ttl, label=body.label, nonce=nonce, now=now.timestamp(),
+        token_format=cloud.settings.tokens.format,
     )
     row = BootstrapToken(
         id=nonce, tenant_id=scope.id, relay_id=relay.id, label=body.label, created_by=scope.user.id,

@@ -12,36 +12,32 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from cloud import timeline
 from cloud.api.deps import CloudDep, TenantDep
-from cloud.core import accounts
+from cloud.api.params import EARLIEST, PathId, Text, Timestamp
+from cloud.api.schemas import ClipTokenCreate, ClipTokenPublic, EventCount, EventPage, EventPublic
 from cloud.core.db import utcnow
 from cloud.core.errors import ApiError, Conflict
 from cloud.core.state import Cloud
-from cloud.models import ClipTokenCreate, ClipTokenPublic, Event, EventCount, EventPage, EventPublic
-from guardian import tokens
+from cloud.services import accounts, timeline
+from cloud.tables import Event
+from guardian.contracts import auth
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 
-CameraQ = Annotated[str | None, Query(max_length=64, description="Only this camera (its name on the edge).")]
-LabelQ = Annotated[str | None, Query(max_length=64, description="Only this label, e.g. person.")]
-SinceQ = Annotated[datetime | None, Query(description="Start time ≥ this (ISO 8601 with zone).")]
-UntilQ = Annotated[datetime | None, Query(description="Start time < this (ISO 8601 with zone).")]
+CameraQ = Annotated[Text | None, Query(max_length=64, description="Only this camera (its name on the edge).")]
+LabelQ = Annotated[Text | None, Query(max_length=64, description="Only this label, e.g. person.")]
+_RANGE = "ISO 8601 with zone, from 1970-01-01T00:00:00Z to before 9999-01-01T00:00:00Z"
+SinceQ = Annotated[Timestamp | None, Query(description=f"Start time ≥ this ({_RANGE}).")]
+UntilQ = Annotated[Timestamp | None, Query(description=f"Start time < this ({_RANGE}).")]
 
 
 def to_public(event: Event) -> EventPublic:
     return EventPublic(
         id=event.id, device_id=event.device_id, camera=event.camera, label=event.label,
         start_at=event.start_at, end_at=event.end_at,
-        confidence=timeline.CONFIDENCE_NAMES.get(event.confidence, "unspecified"),  # type: ignore[arg-type]
+        confidence=timeline.CONFIDENCE_NAMES.get(event.confidence, "unspecified"),
         has_clip=event.has_clip,
     )
-
-
-def _aware(value: datetime | None, name: str) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise ApiError(f"{name} needs a time zone (e.g. 2024-01-01T00:00:00Z)", code="naive_time", status=422)
-    return value
 
 
 @router.get("", response_model=EventPage)
@@ -51,13 +47,11 @@ def list_events(
     label: LabelQ = None,
     since: SinceQ = None,
     until: UntilQ = None,
-    cursor: Annotated[str | None, Query(max_length=300)] = None,
+    cursor: Annotated[Text | None, Query(max_length=300)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> EventPage:
     """Events newest first. Pass ``next_cursor`` back as ``cursor`` for the next page."""
-    base = timeline.filtered(
-        scope.id, camera=camera, label=label, since=_aware(since, "since"), until=_aware(until, "until")
-    )
+    base = timeline.filtered(scope.id, camera=camera, label=label, since=since, until=until)
     rows, next_cursor = timeline.page(scope.session, base, limit=limit, cursor=cursor)
     return EventPage(items=[to_public(e) for e in rows], next_cursor=next_cursor)
 
@@ -77,9 +71,9 @@ def count_events(
     Buckets without events are left out. With ``group_by=label`` each row also names its label (a
     chart by label in one request); rows are oldest first, then by label.
     """
-    until = _aware(until, "until") or utcnow()
+    until = until or utcnow()
     span = timedelta(hours=24) if bucket == "hour" else timedelta(days=30)
-    since = _aware(since, "since") or until - span
+    since = since or max(until - span, EARLIEST)
     if until - since > (timedelta(days=31) if bucket == "hour" else timedelta(days=400)):
         raise ApiError("time range too long for this bucket", code="range_too_long", status=422)
     base = timeline.filtered(scope.id, camera=camera, label=label, since=since, until=until)
@@ -130,7 +124,7 @@ async def stream_events(
 
 
 @router.get("/{event_id}", response_model=EventPublic)
-def get_event(event_id: str, scope: TenantDep) -> EventPublic:
+def get_event(event_id: PathId, scope: TenantDep) -> EventPublic:
     return to_public(scope.get(Event, event_id, "event"))
 
 
@@ -146,9 +140,10 @@ def clip_token(event_id: str, body: ClipTokenCreate, scope: TenantDep, cloud: Cl
         raise Conflict("no relay is assigned to this tenant yet", code="no_relay")
     ttl = cloud.settings.tokens.clip_token_seconds
     now = utcnow()
-    token = tokens.mint_clip_token(
+    token = auth.mint_clip_token(
         cloud.signing_key, tenant_id=scope.id, device_id=event.device_id, event_id=event.id,
         scopes=scopes, relay_url=relay.endpoint_url, ttl=ttl, now=now.timestamp(),
+        token_format=cloud.settings.tokens.format,
     )
     return ClipTokenPublic(
         token=token, relay_url=relay.endpoint_url, scopes=scopes,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from cloud.api.deps import CloudDep
-from cloud.models import KeysPublic, PublicKeyPublic
-from guardian import tokens
+from cloud.api.schemas import KeysPublic, PublicKeyPublic
+from guardian.contracts import auth
 
 router = APIRouter(prefix="/api/v1", tags=["keys"])
 
@@ -17,7 +17,7 @@ def public_keys(cloud: CloudDep, response: Response) -> KeysPublic:
     response.headers["Cache-Control"] = "public, max-age=300"
     keys = []
     for text in cloud.public_keys:
-        kid = tokens.key_id(tokens.public_key_from_text(text))
+        kid = auth.key_id(auth.public_key_from_text(text))
         keys.append(PublicKeyPublic(kid=kid, public_key=text,
                                     jwk={"kty": "OKP", "crv": "Ed25519", "x": text, "kid": kid, "use": "sig"}))
     return KeysPublic(keys=keys)

@@ -1,4 +1,4 @@
-"""What relays call, with Ed25519-signed requests (:mod:`guardian.tokens`): ingestion and enrolment."""
+"""What relays call, with Ed25519-signed requests (:mod:`guardian.contracts.auth`): ingestion and enrolment."""
 
 from __future__ import annotations
 
@@ -6,15 +6,16 @@ from fastapi import APIRouter, Response
 from google.protobuf import json_format
 from sqlalchemy import select
 
-from cloud import ingest as ingestion
 from cloud.api.deps import CloudDep, SignedRelay
+from cloud.api.schemas import BootstrapConsume, Revocation
 from cloud.core.db import utcnow
 from cloud.core.errors import ApiError, Conflict, NotFound
-from cloud.models import BootstrapConsume, BootstrapToken, Device, Revocation
+from cloud.services import ingest as ingestion
+from cloud.tables import BootstrapToken, Device
 from guardian.runtime.logging import get_logger
 
 router = APIRouter(prefix="/api/v1", tags=["relay (signed requests)"])
-log = get_logger("cloud.ingest")
+log = get_logger("cloud.services.ingest")
 
 _RESULT_EXAMPLE = {"eventsAccepted": 2, "eventsDuplicate": 0, "healthAccepted": 1, "archivesAccepted": 0}
 

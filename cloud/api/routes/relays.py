@@ -11,16 +11,18 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from cloud.api.deps import CloudDep, Operator, SessionDep
+from cloud.api.params import PathId
+from cloud.api.schemas import RelayCreate, RelayPublic, RelayUpdate
 from cloud.core.errors import ApiError, Conflict, NotFound
-from cloud.models import Relay, RelayCreate, RelayPublic, RelayUpdate
-from guardian import tokens
+from cloud.tables import Relay
+from guardian.contracts import auth
 
 router = APIRouter(prefix="/api/v1/relays", tags=["relays (operators)"])
 
 
 def _check_key(text: str) -> str:
     try:
-        tokens.public_key_from_text(text)
+        auth.public_key_from_text(text)
     except ValueError as exc:
         raise ApiError(str(exc), code="bad_public_key", status=422) from None
     return text
@@ -51,7 +53,7 @@ def create_relay(body: RelayCreate, _op: Operator, session: SessionDep, cloud: C
 
 
 @router.get("/{relay_id}", response_model=RelayPublic)
-def get_relay(relay_id: str, _op: Operator, session: SessionDep) -> RelayPublic:
+def get_relay(relay_id: PathId, _op: Operator, session: SessionDep) -> RelayPublic:
     relay = session.get(Relay, relay_id)
     if relay is None:
         raise NotFound("relay not found")
@@ -59,7 +61,7 @@ def get_relay(relay_id: str, _op: Operator, session: SessionDep) -> RelayPublic:
 
 
 @router.patch("/{relay_id}", response_model=RelayPublic)
-def update_relay(relay_id: str, body: RelayUpdate, _op: Operator, session: SessionDep, cloud: CloudDep) -> RelayPublic:
+def update_relay(relay_id: PathId, body: RelayUpdate, _op: Operator, session: SessionDep, cloud: CloudDep) -> RelayPublic:
     relay = session.get(Relay, relay_id)
     if relay is None:
         raise NotFound("relay not found")

@@ -7,21 +7,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from cloud.api.deps import TenantAdmin, TenantDep
-from cloud.core import accounts, security
+from cloud.api.params import PathId
+from cloud.api.schemas import MemberCreate, MemberUpdate, PlanPublic, TenantPublic, TenantUpdate, UserPublic
+from cloud.core import security
 from cloud.core.csp import host_port
 from cloud.core.errors import Conflict, Forbidden
-from cloud.core.plan import plan_for
-from cloud.models import (
-    ArchiveRecord,
-    Camera,
-    MemberCreate,
-    MemberUpdate,
-    PlanPublic,
-    TenantPublic,
-    TenantUpdate,
-    User,
-    UserPublic,
-)
+from cloud.services import accounts
+from cloud.services.plan import plan_for
+from cloud.tables import ArchiveRecord, Camera, User
 
 router = APIRouter(prefix="/api/v1/tenant", tags=["tenant"])
 
@@ -70,7 +63,9 @@ def list_members(scope: TenantDep) -> list[UserPublic]:
 
 @router.post("/members", status_code=status.HTTP_201_CREATED, response_model=UserPublic)
 def add_member(body: MemberCreate, scope: TenantAdmin) -> UserPublic:
+    """Add a member with a local password (the same policy as sign-up: 422 ``weak_password``)."""
     email = body.email.lower()
+    accounts.check_password_strength(body.password, email=email, tenant_name=scope.tenant.name)
     if scope.session.scalars(select(User.id).where(User.email == email)).first() is not None:
         raise Conflict("an account with this e-mail exists", code="email_taken")
     user = User(email=email, password_hash=security.hash_password(body.password), tenant_id=scope.id, role=body.role)
@@ -89,7 +84,7 @@ def _last_admin_guard(scope: TenantAdmin, user: User) -> None:
 
 
 @router.patch("/members/{user_id}", response_model=UserPublic)
-def update_member(user_id: str, body: MemberUpdate, scope: TenantAdmin) -> UserPublic:
+def update_member(user_id: PathId, body: MemberUpdate, scope: TenantAdmin) -> UserPublic:
     user = scope.get(User, user_id, "member")
     if body.role != "admin":
         _last_admin_guard(scope, user)
@@ -98,7 +93,7 @@ def update_member(user_id: str, body: MemberUpdate, scope: TenantAdmin) -> UserP
 
 
 @router.delete("/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
-def remove_member(user_id: str, scope: TenantAdmin) -> Response:
+def remove_member(user_id: PathId, scope: TenantAdmin) -> Response:
     user = scope.get(User, user_id, "member")
     _last_admin_guard(scope, user)
     scope.session.delete(user)

@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-25
 
 The whole first schema: accounts, tenants, relays, devices, cameras, events (with the timeline

@@ -1,4 +1,4 @@
-"""Running the real edge services (``guardian-edge run`` / ``run-detector``) as processes, as systemd does,
+"""Running the real edge services (``guardian-edge recorder run`` / ``detector run``) as processes, as systemd does,
 and reading what they leave behind (the edge SQLite, their /metrics)."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TypeVar
 
 import httpx
 
+from demo import configs
 from tests.conftest import FakeCamera, free_port
 
 VENV_BIN = Path(sys.executable).parent
@@ -23,53 +24,28 @@ T = TypeVar("T")
 
 def write_edge_config(tmp_path: Path, camera_url: str, store_dir: Path, segment_seconds: float = 4.0) -> Path:
     """One edge.toml both services read: data dir in ``tmp_path``, one camera, the test model store."""
-    config = tmp_path / "edge.toml"
-    config.write_text(f"""
-log_level = "info"
-
-[storage]
-data_dir = "{tmp_path / 'data'}"
-
-[[cameras]]
-name = "campus"
-record_url = "{camera_url}"
-
-[recording]
-segment_seconds = {segment_seconds}
-open_timeout_s = 8
-stall_timeout_s = 4
-backoff_initial_s = 0.3
-backoff_max_s = 2
-fsync = false
-
-[retention]
-min_free_bytes = 0
-min_free_percent = 0
-
-[models]
-store_dir = "{store_dir}"
-reload_interval_s = 1
-
-[detection]
-fps = 5
-# The parked van scores ~0.39 as truck and the car ~0.38 (FACTS.md): 0.3 sees them.
-thresholds = {{ car = 0.3, truck = 0.3, bus = 0.35 }}
-
-[detection.events]
-pre_roll_s = 3
-post_roll_s = 3
-""")
-    return config
+    return configs.write_edge(tmp_path / "edge.toml", {
+        "log_level": "info",
+        "storage": {"data_dir": tmp_path / "data"},
+        "cameras": [{"name": "campus", "record_url": camera_url}],
+        "recording": {"segment_seconds": segment_seconds, "open_timeout_s": 8, "stall_timeout_s": 4,
+                      "backoff_initial_s": 0.3, "backoff_max_s": 2, "fsync": False},
+        "retention": {"min_free_bytes": 0, "min_free_percent": 0},
+        "models": {"store_dir": store_dir, "reload_interval_s": 1},
+        # The parked van scores ~0.39 as truck and the car ~0.38 (FACTS.md): 0.3 sees them.
+        "detection": {"fps": 5, "thresholds": {"car": 0.3, "truck": 0.3, "bus": 0.35},
+                      "events": {"pre_roll_s": 3, "post_roll_s": 3}},
+    })
 
 
 class EdgeProcess:
     """One edge service as a child process with its own metrics port; output goes to a log file."""
 
-    def __init__(self, command: str, config: Path, log_dir: Path, extra_env: dict[str, str] | None = None) -> None:
-        self.command = command
+    def __init__(self, program: str, config: Path, log_dir: Path, extra_env: dict[str, str] | None = None) -> None:
+        self.program = program  # "recorder" or "detector": runs `guardian-edge <program> run`
         self.config = config
         self.metrics_port = free_port()
-        self.log_path = log_dir / f"{command}-{self.metrics_port}.log"
+        self.log_path = log_dir / f"{program}-{self.metrics_port}.log"
         self.extra_env = extra_env or {}
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -80,7 +56,7 @@ class EdgeProcess:
         env.update(self.extra_env)
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                [str(VENV_BIN / "guardian-edge"), self.command, "-c", str(self.config)],
+                [str(VENV_BIN / "guardian-edge"), self.program, "run", "-c", str(self.config)],
                 stdout=log, stderr=subprocess.STDOUT, env=env,
             )
         return self
@@ -123,7 +99,7 @@ class EdgeProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
-                raise AssertionError(f"{self.command} ignored SIGTERM for {timeout} s:\n{self.log()[-3000:]}") from None
+                raise AssertionError(f"{self.program} ignored SIGTERM for {timeout} s:\n{self.log()[-3000:]}") from None
         return self.proc.returncode
 
 
@@ -155,7 +131,7 @@ def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: fl
                     raise AssertionError(f"the fake camera died while waiting for {what}: {err}")
                 continue
             if not p.alive():
-                raise AssertionError(f"{p.command} exited ({p.proc.returncode}) while waiting for {what}:\n"
+                raise AssertionError(f"{p.program} exited ({p.proc.returncode}) while waiting for {what}:\n"
                                      f"{p.log()[-3000:]}")
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import openvino as ov
 
-from agents.edge.detection.detector import Detector, FilterSettings
+from agents.edge.detection.config import DetectionSettings
+from agents.edge.detection.detector import Detector
 from agents.edge.models.convert_tfjs import tfjs_to_openvino
 from agents.edge.models.families import get_family, postprocess
 from agents.edge.models.labels import COCO80
@@ -16,7 +17,7 @@ from tests.edge.detection.conftest import CACHE
 
 def test_converted_nanodet_finds_the_astronaut(model_store, astronaut_bgr):
     stored = model_store.get("nanodet")
-    detector = Detector(stored, model_store.load(stored), filters=FilterSettings(default_threshold=0.3))
+    detector = Detector(stored, model_store.load(stored), filters=DetectionSettings(labels=[], thresholds={}, threshold=0.3))
     people = [d for d in detector.detect(astronaut_bgr) if d.label == "person"]
     assert people, "no person found"
     best = max(people, key=lambda d: d.score)

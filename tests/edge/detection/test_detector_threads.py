@@ -79,7 +79,7 @@ class _BrokenReader:
 
 
 def test_a_camera_thread_that_dies_ends_the_agent(model_store: ModelStore, tmp_path, monkeypatch):
-    monkeypatch.setattr("agents.edge.video.frames.FrameReader", _BrokenReader)
+    monkeypatch.setattr("agents.edge.detection.pipeline.FrameReader", _BrokenReader)
     settings = EdgeSettings(
         storage={"data_dir": tmp_path / "data"}, models={"store_dir": model_store.root, "reload_interval_s": 0.5},
         metrics={"port": 0},

@@ -15,13 +15,15 @@ from sqlalchemy import func, select
 
 from agents.edge.config import EdgeSettings
 from agents.edge.db import open_database
+from agents.edge.db.tables import EventRow, OutboxItem
 from agents.edge.detection import service as service_module
-from agents.edge.detection.detector import Detection
 from agents.edge.detection.service import DetectionService
 from agents.edge.events.manager import EventManager
-from agents.edge.events.store import EventRow, EventStore, to_proto
-from agents.edge.outbox import OutboxItem, OutboxKind
-from agents.edge.tracking.tracker import Tracker, TrackerSettings
+from agents.edge.events.store import EventStore, to_proto
+from agents.edge.outbox import OutboxKind
+from agents.edge.tracking.config import TrackingSection
+from agents.edge.tracking.tracker import Tracker
+from agents.edge.tracking.types import Detection
 from guardian.contracts.edge.v1 import uplink_pb2
 from guardian.runtime.metrics import AgentMetrics
 
@@ -120,7 +122,7 @@ def test_deferred_manager_hands_over_the_newest_state_once_per_pass(tmp_path):
             return 1.0
 
     manager = EventManager("front", store, NoMedia(), tmp_path, "m@1", deferred=True)
-    tracker = Tracker(TrackerSettings(confirm_hits=2, end_after_s=1.0))
+    tracker = Tracker(TrackingSection(confirm_hits=2, end_after_s=1.0))
     det = Detection("person", 0.8, (0.1, 0.1, 0.3, 0.5))
     t0 = 1_780_000_000.0
     manager.handle(tracker.update([det], t0), None, t0)  # type: ignore[arg-type]

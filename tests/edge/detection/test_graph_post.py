@@ -10,15 +10,16 @@ import openvino.opset13 as ops
 import pytest
 
 from agents.edge.detection import graph_post
-from agents.edge.detection.detector import Detector, FilterSettings
+from agents.edge.detection.config import DetectionSettings
+from agents.edge.detection.detector import Detector
 from agents.edge.models.families import Candidates, get_family, postprocess
 from agents.edge.models.labels import COCO80
 
 FILTERS = [
-    FilterSettings(),
-    FilterSettings(labels={"person", "car", "truck"}, default_threshold=0.5, thresholds={"car": 0.35, "truck": 0.35}),
-    FilterSettings(default_threshold=0.2, min_area=0.002, iou_threshold=0.3),
-    FilterSettings(labels={"person"}, default_threshold=0.6, iou_threshold=0.7, min_area=0.0),
+    DetectionSettings(labels=[], thresholds={}),
+    DetectionSettings(labels=["person", "car", "truck"], threshold=0.5, thresholds={"car": 0.35, "truck": 0.35}),
+    DetectionSettings(labels=[], thresholds={}, threshold=0.2, min_area=0.002, nms_iou=0.3),
+    DetectionSettings(labels=["person"], thresholds={}, threshold=0.6, nms_iou=0.7, min_area=0.0),
 ]
 
 
@@ -33,7 +34,7 @@ def _model_of(tensors: dict[str, np.ndarray]) -> ov.Model:
 
 
 def _graph(tensors: dict[str, np.ndarray], family: str, labels: list[str], hw: tuple[int, int],
-           filters: FilterSettings) -> np.ndarray:
+           filters: DetectionSettings) -> np.ndarray:
     model = graph_post.with_postprocessing(_model_of(tensors), family, labels, hw, filters)
     compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     out = compiled(list(tensors.values()))[compiled.outputs[0]]
@@ -42,9 +43,9 @@ def _graph(tensors: dict[str, np.ndarray], family: str, labels: list[str], hw: t
 
 
 def _numpy(tensors: dict[str, np.ndarray], family: str, labels: list[str], hw: tuple[int, int],
-           f: FilterSettings) -> Candidates:
+           f: DetectionSettings) -> Candidates:
     cand = get_family(family).decode(tensors, hw, f.min_score, len(labels))
-    return postprocess(cand, labels, f.thresholds, f.default_threshold, f.min_area, f.iou_threshold, f.labels)
+    return postprocess(cand, labels, f.thresholds, f.threshold, f.min_area, f.nms_iou, f.wanted_labels)
 
 
 def assert_same(graph: np.ndarray, ref: Candidates) -> None:
@@ -104,7 +105,7 @@ def test_the_decoders_known_box_comes_out_of_the_graph():
     tensors["Identity_1"][0, cell, 2] = 0.9
     peaked = [np.where(np.arange(11) == k, 20.0, -20.0) for k in (2, 3, 4, 1)]
     tensors["Identity_4"][0, cell] = np.concatenate(peaked)
-    out = _graph(tensors, "nanodet", list(COCO80), (416, 416), FilterSettings())
+    out = _graph(tensors, "nanodet", list(COCO80), (416, 416), DetectionSettings(labels=[], thresholds={}))
     assert out.shape == (1, 6) and out[0, 5] == 2 and out[0, 4] == np.float32(0.9)
     np.testing.assert_allclose(out[0, :4] * 416, [168 - 32, 88 - 48, 168 + 64, 88 + 16], atol=1e-3)
 
@@ -128,8 +129,8 @@ def test_yolov8_graph_equals_numpy_on_fixed_tensors(transposed):
         o[4:, hot[k : k + 3]] = o[4:, hot[k : k + 1]]
         o[4 + 2, hot[k + 1]] += 0.01
     tensor = out.transpose(0, 2, 1).copy() if transposed else out
-    filters = [FilterSettings(default_threshold=0.25), FilterSettings(labels={"car", "truck"}, thresholds={"car": 0.4}),
-               FilterSettings(default_threshold=0.3, min_area=0.01, iou_threshold=0.2)]
+    filters = [DetectionSettings(labels=[], thresholds={}, threshold=0.25), DetectionSettings(labels=["car", "truck"], thresholds={"car": 0.4}),
+               DetectionSettings(labels=[], thresholds={}, threshold=0.3, min_area=0.01, nms_iou=0.2)]
     for f in filters:
         # 480×640 (h×w): the x and y scales differ.
         assert_same(_graph({"output0": tensor}, "yolov8", labels, (480, 640), f),
@@ -149,8 +150,8 @@ def test_ssd_graph_equals_numpy_on_fixed_tensors():
         "detection_scores": np.sort(rng.uniform(0, 1, n))[::-1][None].astype(np.float32),
         "num_detections": np.array([61.0], np.float32),
     }
-    for f in (FilterSettings(default_threshold=0.3), FilterSettings(labels={"person"}, iou_threshold=0.3),
-              FilterSettings(default_threshold=0.2, thresholds={"?": 0.9})):
+    for f in (DetectionSettings(labels=[], thresholds={}, threshold=0.3), DetectionSettings(labels=["person"], thresholds={}, nms_iou=0.3),
+              DetectionSettings(labels=[], threshold=0.2, thresholds={"?": 0.9})):
         assert_same(_graph(tensors, "ssd", labels, (300, 300), f), _numpy(tensors, "ssd", labels, (300, 300), f))
 
 
@@ -158,8 +159,8 @@ def test_real_model_graph_equals_numpy_on_the_footage(model_store, footage):
     """NanoDet and SSDLite at the CPU's default precision: the raw outputs and the graph's detections of
     one inference; the numpy route on the raw outputs must give the same detections."""
     core = ov.Core()
-    for name, filters in (("nanodet", FILTERS[1]), ("nanodet", FilterSettings(default_threshold=0.25)),
-                          ("ssdlite-person", FilterSettings(default_threshold=0.3))):
+    for name, filters in (("nanodet", FILTERS[1]), ("nanodet", DetectionSettings(labels=[], thresholds={}, threshold=0.25)),
+                          ("ssdlite-person", DetectionSettings(labels=[], thresholds={}, threshold=0.3))):
         stored = model_store.get(name)
         detector = Detector(stored, model_store.load(stored), filters=filters, num_requests=1)
         assert detector.graph_postprocessing
@@ -181,7 +182,7 @@ def test_real_model_graph_equals_numpy_on_the_footage(model_store, footage):
 
 def test_detector_falls_back_to_numpy_when_asked(model_store, astronaut_bgr):
     stored = model_store.get("nanodet")
-    filters = FilterSettings(default_threshold=0.3)
+    filters = DetectionSettings(labels=[], thresholds={}, threshold=0.3)
     graph = Detector(stored, model_store.load(stored), filters=filters, inference_precision="f32", num_requests=1)
     plain = Detector(stored, model_store.load(stored), filters=filters, inference_precision="f32", num_requests=1,
                      graph_postprocessing=False)

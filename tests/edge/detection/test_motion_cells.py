@@ -6,19 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.edge.detection.motion import (
-    MotionDetector,
-    MotionGate,
-    MotionResult,
-    MotionSettings,
-    downscale_grey,
-)
+from agents.edge.detection.config import MotionSection
+from agents.edge.detection.motion import MotionDetector, MotionGate, MotionResult, downscale_grey
 
 
 class PlainMotion:
     """The gate's analysis written the plain numpy way (the reference)."""
 
-    def __init__(self, s: MotionSettings) -> None:
+    def __init__(self, s: MotionSection) -> None:
         self.s, self.background = s, None
 
     def analyse(self, frame: np.ndarray) -> MotionResult:
@@ -31,10 +26,11 @@ class PlainMotion:
             self.background = grey.copy()
             return MotionResult(0, 0.0, None)
         changed = np.abs(grey - self.background) > s.pixel_threshold
-        self.background += s.background_alpha * (grey - self.background)
-        gh, gw = changed.shape[0] // s.cell, changed.shape[1] // s.cell
-        cells = changed[: gh * s.cell, : gw * s.cell].reshape(gh, s.cell, gw, s.cell).mean(axis=(1, 3))
-        moving = cells >= s.cell_fraction
+        self.background += MotionDetector.background_alpha * (grey - self.background)
+        c = MotionDetector.cell
+        gh, gw = changed.shape[0] // c, changed.shape[1] // c
+        cells = changed[: gh * c, : gw * c].reshape(gh, c, gw, c).mean(axis=(1, 3))
+        moving = cells >= MotionDetector.cell_fraction
         count = int(moving.sum())
         if count < s.min_cells:
             return MotionResult(count, count / moving.size, None)
@@ -44,7 +40,7 @@ class PlainMotion:
 
 
 def test_cells_and_regions_match_the_plain_computation(footage):
-    settings = MotionSettings()
+    settings = MotionSection()
     fast, plain = MotionDetector(settings), PlainMotion(settings)
     rng = np.random.default_rng(3)
     frames = [f for _, f in footage[:120]]
@@ -76,7 +72,7 @@ def test_while_tracking_one_frame_in_n_is_analysed_and_the_background_keeps_up(f
     parked = still.copy()
     parked[200:330, 300:480] = (40, 40, 200)  # a large block of new colour, 100+ grey levels off
     for every in (1, 5):
-        gate = MotionGate(MotionSettings(tracking_analysis_every=every))
+        gate = MotionGate(MotionSection(tracking_analysis_every=every))
         t = 0.0
         for _ in range(10):  # warm up on the empty scene
             gate.decide(still, t, tracking=False)
@@ -104,13 +100,13 @@ def test_without_the_weight_compensation_the_background_lags(footage):
     still = footage[0][1]
     parked = still.copy()
     parked[200:330, 300:480] = (40, 40, 200)
-    detector = MotionDetector(MotionSettings())
+    detector = MotionDetector(MotionSection())
     for _ in range(10):
         detector.analyse(still)
     for _ in range(12):
         detector.analyse(parked)  # frames_since=1: the uncompensated weight
     assert detector.analyse(parked).moving_cells > 0
-    compensated = MotionDetector(MotionSettings())
+    compensated = MotionDetector(MotionSection())
     for _ in range(10):
         compensated.analyse(still)
     for _ in range(12):

@@ -1,4 +1,4 @@
-"""``guardian-edge run-detector`` as systemd runs a Type=notify unit: READY=1 after set-up, before the
+"""``guardian-edge detector run`` as systemd runs a Type=notify unit: READY=1 after set-up, before the
 model is compiled (which can take minutes on a first boot), with STATUS= saying it is loading and then
 what it detects with; without a model READY=1 all the same with a STATUS= saying what is missing — no hang, no
 restart loop — and detection starts by itself once a model is in the store."""
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from demo import configs
 from tests.edge.detection.services import EdgeProcess, wait_for
 
 
@@ -28,16 +29,11 @@ def notify_socket(tmp_path: Path):
 
 
 def _config(tmp_path: Path, store: Path) -> Path:
-    config = tmp_path / "edge.toml"
-    config.write_text(f"""
-log_level = "info"
-[storage]
-data_dir = "{tmp_path / 'data'}"
-[models]
-store_dir = "{store}"
-reload_interval_s = 0.5
-""")
-    return config
+    return configs.write_edge(tmp_path / "edge.toml", {
+        "log_level": "info",
+        "storage": {"data_dir": tmp_path / "data"},
+        "models": {"store_dir": store, "reload_interval_s": 0.5},
+    })
 
 
 def _receive(sock: socket.socket, until: str, timeout: float, seen: list[str], proc: EdgeProcess) -> str:
@@ -60,7 +56,7 @@ def _receive(sock: socket.socket, until: str, timeout: float, seen: list[str], p
 
 def test_ready_then_the_model_loads_in_the_background(tmp_path, notify_socket, model_store):
     path, sock = notify_socket
-    detector = EdgeProcess("run-detector", _config(tmp_path, model_store.root), tmp_path,
+    detector = EdgeProcess("detector", _config(tmp_path, model_store.root), tmp_path,
                            extra_env={"NOTIFY_SOCKET": str(path)}).start()
     seen: list[str] = []
     try:
@@ -86,7 +82,7 @@ def test_without_a_model_ready_with_a_clear_status_then_detects_once_a_model_arr
 ):
     path, sock = notify_socket
     store = tmp_path / "models"  # empty: the box was built or reset without a model
-    detector = EdgeProcess("run-detector", _config(tmp_path, store), tmp_path,
+    detector = EdgeProcess("detector", _config(tmp_path, store), tmp_path,
                            extra_env={"NOTIFY_SOCKET": str(path)}).start()
     seen: list[str] = []
     try:

@@ -8,11 +8,13 @@ import numpy as np
 from PIL import Image
 
 from agents.edge.db import open_database
-from agents.edge.detection.detector import Detector, FilterSettings
+from agents.edge.db.tables import OutboxItem
+from agents.edge.detection.config import DetectionSettings
+from agents.edge.detection.detector import Detector
 from agents.edge.detection.motion import MotionGate
 from agents.edge.events.manager import EventManager
 from agents.edge.events.store import EventStore
-from agents.edge.outbox import OutboxItem, OutboxKind
+from agents.edge.outbox import OutboxKind
 from agents.edge.tracking.tracker import Tracker
 from agents.edge.video.snapshots import write_snapshot
 from guardian.contracts.edge.v1 import uplink_pb2
@@ -32,7 +34,7 @@ class SnapshotsOnly:
 
 def test_footage_gives_plausible_person_events_and_sees_the_parked_vehicles(model_store, footage, tmp_path):
     stored = model_store.get("nanodet")
-    filters = FilterSettings(labels={"person", "car", "truck"}, default_threshold=0.5,
+    filters = DetectionSettings(labels=["person", "car", "truck"], threshold=0.5,
                              thresholds={"car": 0.3, "truck": 0.3})
     detector = Detector(stored, model_store.load(stored), filters=filters)
     engine, sessions = open_database(tmp_path / "edge.db")

@@ -1,5 +1,5 @@
-"""The real edge services end to end on the real footage: ``guardian-edge run`` (recording) and
-``guardian-edge run-detector`` (detection) as separate processes on one config, the test camera serving
+"""The real edge services end to end on the real footage: ``guardian-edge recorder run`` (recording) and
+``guardian-edge detector run`` (detection) as separate processes on one config, the test camera serving
 the campus clip over RTSP; then what an operator would check: events in the edge SQLite with their
 snapshots, thumbnails and clips, an outbox row per event, and the services' /metrics. Also: killing the
 detector never stops recording, and a restarted detector picks up again."""
@@ -15,9 +15,10 @@ import pytest
 from PIL import Image
 
 from agents.edge.db import open_database
-from agents.edge.events.store import EventRow, EventStore
-from agents.edge.outbox import OutboxItem, OutboxKind
-from agents.edge.video.segments import Clip, VideoStore
+from agents.edge.db.tables import Clip, EventRow, OutboxItem
+from agents.edge.events.store import EventStore
+from agents.edge.outbox import OutboxKind
+from agents.edge.video.segments import VideoStore
 from guardian.contracts.edge.v1 import uplink_pb2
 from tests.edge.detection.services import EdgeProcess, sum_samples, wait_for, write_edge_config
 
@@ -72,8 +73,8 @@ def test_recorder_and_detector_turn_the_footage_into_events_with_snapshots_and_c
     tmp_path, fake_camera, model_store
 ):
     config = write_edge_config(tmp_path, fake_camera.url(), model_store.root)
-    recorder = EdgeProcess("run", config, tmp_path).start()
-    detector = EdgeProcess("run-detector", config, tmp_path).start()
+    recorder = EdgeProcess("recorder", config, tmp_path).start()
+    detector = EdgeProcess("detector", config, tmp_path).start()
     procs = (recorder, detector, fake_camera)
     try:
         wait_for(lambda: detector.metric(FRAMES) > 0, 60, "the detector's first frame", procs=procs)
@@ -171,8 +172,8 @@ def test_killing_the_detector_never_stops_recording_and_a_restart_brings_detecti
     tmp_path, fake_camera, model_store
 ):
     config = write_edge_config(tmp_path, fake_camera.url(), model_store.root)
-    recorder = EdgeProcess("run", config, tmp_path).start()
-    detector = EdgeProcess("run-detector", config, tmp_path).start()
+    recorder = EdgeProcess("recorder", config, tmp_path).start()
+    detector = EdgeProcess("detector", config, tmp_path).start()
     restarted: EdgeProcess | None = None
     try:
         wait_for(lambda: inferences(detector) > 0, 60, "the detector's first inferences", procs=(recorder, detector, fake_camera))
@@ -192,7 +193,7 @@ def test_killing_the_detector_never_stops_recording_and_a_restart_brings_detecti
         newest = store.segments("campus")[-1]
         assert newest.start_ts > killed_at and store.absolute(newest.path).is_file()
 
-        restarted = EdgeProcess("run-detector", config, tmp_path).start()
+        restarted = EdgeProcess("detector", config, tmp_path).start()
         restarted_at = datetime.now(UTC)
         procs = (recorder, restarted, fake_camera)
         wait_for(lambda: inferences(restarted) > 0, 60, "inferences after the restart", procs=procs)

@@ -4,6 +4,7 @@ batches are stored in one transaction, acked after the commit, and the acked row
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,8 +14,8 @@ from agents.edge.outbox import OutboxKind
 from agents.edge.uplink.client import UplinkClient
 from agents.edge.uplink.config import UplinkSettings
 from agents.relay.cache import EventCache
-from agents.relay.db import Device
 from agents.relay.db import open_database as open_relay
+from agents.relay.db.tables import Device
 from agents.relay.grpc_server import UplinkService, make_server
 from guardian.runtime.metrics import AgentMetrics
 from tests.relay.netlab import make_event
@@ -65,3 +66,55 @@ def test_every_event_arrives_once_and_the_outbox_empties(tmp_path: Path) -> None
     asyncio.run(main())
     assert cache.count() == 3000 and cache.count("edge-a") == 3000
     assert cache.get(events[0].event_id).version == 1  # type: ignore[union-attr]
+
+
+def test_an_event_updated_while_in_flight_is_sent_again_on_the_same_stream(tmp_path: Path) -> None:
+    """The version queued while the older one waits for its ack goes out as soon as that ack is in, on the
+    same stream (not at the next reconnect). The ack is held back the way a busy relay holds it: its
+    database write lock is taken, so the relay's store of the batch waits."""
+    _e, edge = open_edge(tmp_path / "edge.db")
+    _r, relay = open_relay(tmp_path / "relay.db")
+    with relay() as s, s.begin():
+        s.add(Device(device_id="edge-a", tenant_id="t", public_key="k", tunnel_address="10.0.0.2"))
+    cache = EventCache(relay, timedelta(days=7), timedelta(days=1))
+    event = make_event(ended=False)
+    with edge() as s, s.begin():
+        outbox.enqueue(s, OutboxKind.EVENT, event.event_id, event.SerializeToString())
+    metrics = AgentMetrics("edge")
+
+    def sample(name: str, **labels: str) -> float:
+        return metrics.registry.get_sample_value(f"guardian_edge_uplink_{name}", labels) or 0.0
+
+    def delivered_ended() -> bool:
+        row = cache.get(event.event_id)
+        with edge() as s:
+            return row is not None and row.ended and outbox.length(s, OutboxKind.EVENT) == 0
+
+    async def main() -> None:
+        server = make_server(UplinkService(cache, lambda _ctx: "edge-a", AgentMetrics("relay"), max_batch=256))
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        # The relay's writer waits up to its busy_timeout (10 s) for this lock: no ack until it is let go.
+        busy = sqlite3.connect(tmp_path / "relay.db", isolation_level=None)
+        busy.execute("BEGIN IMMEDIATE")
+        settings = UplinkSettings(poll_interval_s=0.01, heartbeat_interval_s=1.0, ack_timeout_s=60.0)
+        client = UplinkClient(edge, f"127.0.0.1:{port}", settings, metrics)
+        task = asyncio.create_task(client.run())
+        try:
+            await _until(lambda: sample("sent_total", kind="event") == 1)  # the open version is in flight
+            event.ended = True
+            with edge() as s, s.begin():
+                queued = outbox.enqueue(s, OutboxKind.EVENT, event.event_id, event.SerializeToString())
+            assert queued.generation == 1  # the same row, replaced while in flight
+            busy.rollback()  # the relay stores the open version and acks it
+            await _until(delivered_ended, timeout=30)
+            assert sample("sent_total", kind="event") == 2
+            assert sample("reconnects_total") == 1  # one stream from start to end
+        finally:
+            busy.close()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await server.stop(None)
+
+    asyncio.run(main())
+    assert cache.get(event.event_id).version == 1  # type: ignore[union-attr]

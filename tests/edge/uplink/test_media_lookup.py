@@ -12,7 +12,8 @@ import grpc
 
 from agents.edge.config import CameraSettings
 from agents.edge.db import open_database
-from agents.edge.events.store import EventRow, EventStore
+from agents.edge.db.tables import EventRow
+from agents.edge.events.store import EventStore
 from agents.edge.uplink.media_server import EdgeMediaService, EventsLookup
 from agents.edge.uplink.telemetry import RecorderCameras, _histogram_buckets, histogram_quantile
 from agents.edge.video.cameras import save_statuses, sync_cameras
@@ -80,7 +81,6 @@ def test_media_is_found_through_the_events_table(tmp_path: Path) -> None:
 
 
 def test_camera_status_comes_from_the_recorders_rows(tmp_path: Path) -> None:
-    import agents.edge.video.cameras  # noqa: F401  (registers the table)
 
     engine, sessions = open_database(tmp_path / "edge.db")
     configured = [CameraSettings(name="front", record_url="rtsp://x/1"), CameraSettings(name="back", record_url="rtsp://x/2"),

@@ -64,7 +64,7 @@ def test_ranges_and_errors(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
-@pytest.mark.parametrize("allowed, expected", [("127.0.0.1", None), ("10.77.0.1", grpc.StatusCode.PERMISSION_DENIED)])
+@pytest.mark.parametrize(("allowed", "expected"), [("127.0.0.1", None), ("10.77.0.1", grpc.StatusCode.PERMISSION_DENIED)])
 def test_only_the_relay_may_fetch(tmp_path: Path, allowed: str, expected: grpc.StatusCode | None) -> None:
     (tmp_path / "ev-1").mkdir()
     (tmp_path / "ev-1" / "clip.mp4").write_bytes(b"abc")

@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from agents.edge import outbox
 from agents.edge.db import open_database
-from agents.edge.outbox import OutboxItem, OutboxKind, OutboxLimits
+from agents.edge.db.tables import OutboxItem
+from agents.edge.outbox import OutboxKind, OutboxLimits
 
 
 def _db(tmp_path: Path):  # type: ignore[no-untyped-def]

@@ -42,4 +42,4 @@ def recorder(store: VideoStore, url: str, name: str = "cam1", segment_seconds: f
 
 
 def open_store(tmp_path: Path) -> VideoStore:
-    return VideoStore.open(tmp_path / "data")
+    return VideoStore.open(tmp_path / "data", tmp_path / "data" / "edge.db")

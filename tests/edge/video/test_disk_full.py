@@ -30,16 +30,11 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from agents.edge.config import EdgeSettings, RetentionSettings
-from agents.edge.recorder_service import RecorderAgent
-from agents.edge.video.recording import (
-    SEGMENT_MOVFLAGS,
-    RecordingOptions,
-    SegmentWriter,
-    VideoMetrics,
-    truncate_to_fragments,
-)
+from agents.edge.video.mp4 import truncate_to_fragments
+from agents.edge.video.recording import SEGMENT_MOVFLAGS, RecordingOptions, SegmentWriter, VideoMetrics
 from agents.edge.video.retention import Retention
 from agents.edge.video.segments import NewSegment, VideoStore, is_disk_full
+from agents.edge.video.service import RecorderAgent
 from guardian.runtime.logging import configure_logging
 from guardian.runtime.metrics import AgentMetrics
 from guardian.runtime.service import serve
@@ -266,7 +261,7 @@ def test_disk_fills_for_real_recording_frees_space_and_goes_on(small_fs, fake_ca
                  "guardian_edge_video_disk_full", "guardian_edge_retention_free_floor_bytes"):
         assert name in metrics, name
 
-    store = VideoStore.open(fs / "data")
+    store = VideoStore.open(fs / "data", fs / "data" / "edge.db")
     try:
         watch.assert_oldest_deleted_first(store)
         assert_footage_sound(store, ["front", "back"])
@@ -296,7 +291,7 @@ def test_free_space_floor_keeps_the_disk_from_filling(small_fs, fake_camera, jso
     assert not json_logs.events("segment_write_failed") and not json_logs.events("session_crashed")
     # Between two passes (1 s) the cameras write far less than the floor: the disk never came close to full.
     assert watch.min_free > floor / 2, watch.min_free
-    store = VideoStore.open(fs / "data")
+    store = VideoStore.open(fs / "data", fs / "data" / "edge.db")
     try:
         watch.assert_oldest_deleted_first(store)
         assert_footage_sound(store, ["front", "back"])
@@ -405,13 +400,14 @@ def fill(directory: Path) -> Path:
                 while True:
                     handle.write(b"\0" * chunk)
             except OSError as exc:
-                assert exc.errno == errno.ENOSPC
+                if exc.errno != errno.ENOSPC:
+                    raise
     return filler
 
 
 def test_database_full_still_frees_space(small_fs, fake_camera, json_logs):
     fs = small_fs(FS_SIZE)
-    store = VideoStore.open(fs / "data")
+    store = VideoStore.open(fs / "data", fs / "data" / "edge.db")
     rec = recorder(store, fake_camera.url(), segment_seconds=4.0)
     try:
         wait_for(lambda: len(store.segments("cam1")) >= 5, 60, "five segments")

@@ -62,7 +62,8 @@ def recording(tmp_path_factory, footage_mp4):
 
     camera = FakeCamera(footage_mp4)
     camera.start()
-    store = VideoStore.open(tmp_path_factory.mktemp("rec") / "data")
+    root = tmp_path_factory.mktemp("rec") / "data"
+    store = VideoStore.open(root, root / "edge.db")
     rec = recorder(store, camera.url(), name="front", segment_seconds=SEGMENT_S)
     try:
         wait_state(rec, CameraState.STREAMING, 20)

@@ -1,4 +1,4 @@
-"""The recording service (``guardian-edge run``'s agent) with the real test camera: cameras and their
+"""The recording service (``guardian-edge recorder run``'s agent) with the real test camera: cameras and their
 status in the edge database, segments recorded, per-camera metrics served."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from agents.edge.config import EdgeSettings
-from agents.edge.recorder_service import RecorderAgent
 from agents.edge.video.cameras import list_cameras
 from agents.edge.video.segments import VideoStore
+from agents.edge.video.service import RecorderAgent
 from guardian.runtime.service import serve
 from tests.conftest import free_port
 
@@ -50,7 +50,7 @@ def test_recorder_agent_records_and_reports(tmp_path, fake_camera):
         return code
 
     assert asyncio.run(run()) == 0
-    store = VideoStore.open(tmp_path / "data")
+    store = VideoStore.open(tmp_path / "data", tmp_path / "data" / "edge.db")
     cams = live
     assert cams["front"].state == "streaming" and cams["front"].fps > 5 and cams["front"].bitrate_bps > 0
     assert cams["front"].codec == "h264" and cams["front"].last_frame_at is not None

@@ -69,6 +69,45 @@ describe("ApiClient", () => {
     expect(expired).toHaveBeenCalled();
   });
 
+  it("keeps the session when the current password is wrong (403) while changing it", async () => {
+    const server = scripted({
+      "POST /api/v1/users/me/password": [json(403, { error: { code: "bad_credentials", message: "current password is wrong" } })],
+      "GET /api/v1/users/me": [json(200, { id: "u1" })],
+    });
+    const expired = vi.fn();
+    const api = createApi(new ApiClient({ fetch: server.fetch, onSessionExpired: expired }));
+    const error = await api.users.changePassword("not mine", "a brand new password").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect((error as ApiError).status).toBe(403);
+    expect(describeError(error)).toBe("The current password is wrong.");
+    await expect(api.users.me()).resolves.toEqual({ id: "u1" });
+    expect(expired).not.toHaveBeenCalled();
+    // No refresh was attempted: only the two calls.
+    expect(server.calls.map((c) => `${c.method} ${c.url}`)).toEqual(["POST /api/v1/users/me/password", "GET /api/v1/users/me"]);
+  });
+
+  it("ends the session only for a real expiry, not for a 401 about a password", async () => {
+    const wrong = () => json(401, { error: { code: "bad_credentials", message: "current password is wrong" } });
+    const server = scripted({
+      // An older cloud answering 401 for the wrong current password: refreshed, refused again, but the
+      // session is alive (the refresh worked).
+      "POST /api/v1/users/me/password": [wrong(), wrong()],
+      "POST /api/v1/auth/refresh": [
+        json(200, { access_token: "t", token_type: "bearer", expires_in: 600 }),
+        json(401, { error: { code: "unauthorized", message: "refresh token invalid or expired" } }),
+      ],
+      "GET /api/v1/tenant": [json(401, { error: { code: "unauthorized", message: "access token invalid or expired" } })],
+    });
+    const expired = vi.fn();
+    const client = new ApiClient({ fetch: server.fetch, onSessionExpired: expired });
+    const error = await client.post("/users/me/password", { current_password: "x", new_password: "y" }).catch((e: unknown) => e);
+    expect((error as ApiError).code).toBe("bad_credentials");
+    expect(expired).not.toHaveBeenCalled();
+    // A real expiry (the refresh cookie refused) still ends it.
+    await expect(client.get("/tenant")).rejects.toBeInstanceOf(ApiError);
+    expect(expired).toHaveBeenCalledTimes(1);
+  });
+
   it("does not try to refresh for a failed login", async () => {
     const server = scripted({
       "POST /api/v1/auth/login": [json(401, { error: { code: "bad_credentials", message: "wrong e-mail or password" } })],

@@ -22,6 +22,19 @@ export interface ApiClientOptions {
 export const API_PREFIX = "/api/v1";
 const REFRESH_PATH = "/auth/refresh";
 
+/** Error codes of a 401 that are about credentials given in the request, not about the session. */
+const NOT_SESSION_CODES = new Set(["bad_credentials"]);
+
+/** Whether a 401 says the session itself is refused (read from a copy: the caller still reads the body). */
+async function isSessionRefusal(response: Response): Promise<boolean> {
+  try {
+    const body = (await response.clone().json()) as { error?: { code?: unknown } } | null;
+    return !NOT_SESSION_CODES.has(String(body?.error?.code));
+  } catch {
+    return true;
+  }
+}
+
 /** Encode the filters, leaving out what is unset or empty. */
 export function buildQuery(query: Query | undefined): string {
   if (!query) return "";
@@ -80,10 +93,11 @@ export class ApiClient {
     let response = await this.send(method, path, options);
     const retry = options.retryOnUnauthorized ?? !path.startsWith("/auth/");
     if (response.status === 401 && retry) {
-      if (await this.refresh()) {
-        response = await this.send(method, path, options);
-      }
-      if (response.status === 401) this.onSessionExpired?.();
+      const refreshed = await this.refresh();
+      if (refreshed) response = await this.send(method, path, options);
+      // The session ended only when the refresh cookie is refused, or the renewed session is refused
+      // again as a session; an answer about something else (a wrong password) never signs anyone out.
+      if (!refreshed || (response.status === 401 && (await isSessionRefusal(response)))) this.onSessionExpired?.();
     }
     if (!response.ok) throw await ApiError.fromResponse(response);
     if (response.status === 204 || response.headers.get("Content-Length") === "0") return undefined as T;

@@ -143,7 +143,7 @@ function ChangePassword() {
       <Field label="Current password" type="password" autoComplete="current-password" required value={current}
              onChange={(e) => setCurrent(e.target.value)} />
       <Field label="New password" type="password" autoComplete="new-password" required minLength={12} value={next}
-             onChange={(e) => setNext(e.target.value)} hint="At least 12 characters. Other sessions of this account will be signed out." />
+             onChange={(e) => setNext(e.target.value)} hint="At least 12 characters and not easy to guess (a few uncommon words work well). Other sessions of this account will be signed out." />
       <button type="submit" className="button">Change password</button>
       {done && <p role="status">Password changed. Other sessions were signed out.</p>}
       <ErrorNotice error={error} title="The password was not changed" />

@@ -90,7 +90,7 @@ def postprocess(
         return cand
     names = np.asarray(list(labels) + ["?"] * max(0, int(cand.classes.max()) + 1 - len(labels)))
     label_of = names[cand.classes]
-    limit = np.array([thresholds.get(str(l), default_threshold) for l in label_of], np.float32)
+    limit = np.array([thresholds.get(str(name), default_threshold) for name in label_of], np.float32)
     area = np.clip(cand.boxes[:, 2] - cand.boxes[:, 0], 0, None) * np.clip(cand.boxes[:, 3] - cand.boxes[:, 1], 0, None)
     ok = (cand.scores >= limit) & (area >= min_area)
     if wanted is not None:

@@ -1,13 +1,12 @@
 import datetime
-from collections.abc import Iterable as _Iterable
-from collections.abc import Mapping as _Mapping
-from typing import ClassVar as _ClassVar
 
-from google.protobuf import descriptor as _descriptor
-from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -23,7 +22,7 @@ CONFIDENCE_MEDIUM: Confidence
 CONFIDENCE_HIGH: Confidence
 
 class EventSummary(_message.Message):
-    __slots__ = ("camera", "confidence", "device_id", "end", "event_id", "has_clip", "label", "start")
+    __slots__ = ("event_id", "device_id", "camera", "label", "start", "end", "confidence", "has_clip")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
     CAMERA_FIELD_NUMBER: _ClassVar[int]
@@ -40,20 +39,20 @@ class EventSummary(_message.Message):
     end: _timestamp_pb2.Timestamp
     confidence: Confidence
     has_clip: bool
-    def __init__(self, event_id: str | None = ..., device_id: str | None = ..., camera: str | None = ..., label: str | None = ..., start: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ..., end: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ..., confidence: Confidence | str | None = ..., has_clip: bool | None = ...) -> None: ...
+    def __init__(self, event_id: _Optional[str] = ..., device_id: _Optional[str] = ..., camera: _Optional[str] = ..., label: _Optional[str] = ..., start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confidence: _Optional[_Union[Confidence, str]] = ..., has_clip: _Optional[bool] = ...) -> None: ...
 
 class CameraHealth(_message.Message):
-    __slots__ = ("camera", "last_frame_at", "state")
+    __slots__ = ("camera", "state", "last_frame_at")
     CAMERA_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     LAST_FRAME_AT_FIELD_NUMBER: _ClassVar[int]
     camera: str
     state: str
     last_frame_at: _timestamp_pb2.Timestamp
-    def __init__(self, camera: str | None = ..., state: str | None = ..., last_frame_at: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ...) -> None: ...
+    def __init__(self, camera: _Optional[str] = ..., state: _Optional[str] = ..., last_frame_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DeviceHealth(_message.Message):
-    __slots__ = ("agent_version", "cameras", "device_id", "last_seen", "reason", "status")
+    __slots__ = ("device_id", "status", "last_seen", "cameras", "agent_version", "reason")
     class Status(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATUS_UNSPECIFIED: _ClassVar[DeviceHealth.Status]
@@ -78,10 +77,10 @@ class DeviceHealth(_message.Message):
     cameras: _containers.RepeatedCompositeFieldContainer[CameraHealth]
     agent_version: str
     reason: str
-    def __init__(self, device_id: str | None = ..., status: DeviceHealth.Status | str | None = ..., last_seen: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ..., cameras: _Iterable[CameraHealth | _Mapping] | None = ..., agent_version: str | None = ..., reason: str | None = ...) -> None: ...
+    def __init__(self, device_id: _Optional[str] = ..., status: _Optional[_Union[DeviceHealth.Status, str]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cameras: _Optional[_Iterable[_Union[CameraHealth, _Mapping]]] = ..., agent_version: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ArchiveRecord(_message.Message):
-    __slots__ = ("cid", "device_id", "event_id", "size", "stored_at")
+    __slots__ = ("event_id", "device_id", "cid", "size", "stored_at")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
     CID_FIELD_NUMBER: _ClassVar[int]
@@ -92,10 +91,10 @@ class ArchiveRecord(_message.Message):
     cid: str
     size: int
     stored_at: _timestamp_pb2.Timestamp
-    def __init__(self, event_id: str | None = ..., device_id: str | None = ..., cid: str | None = ..., size: int | None = ..., stored_at: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ...) -> None: ...
+    def __init__(self, event_id: _Optional[str] = ..., device_id: _Optional[str] = ..., cid: _Optional[str] = ..., size: _Optional[int] = ..., stored_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class IngestBatch(_message.Message):
-    __slots__ = ("archives", "events", "health", "relay_id")
+    __slots__ = ("relay_id", "events", "health", "archives")
     RELAY_ID_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     HEALTH_FIELD_NUMBER: _ClassVar[int]
@@ -104,10 +103,10 @@ class IngestBatch(_message.Message):
     events: _containers.RepeatedCompositeFieldContainer[EventSummary]
     health: _containers.RepeatedCompositeFieldContainer[DeviceHealth]
     archives: _containers.RepeatedCompositeFieldContainer[ArchiveRecord]
-    def __init__(self, relay_id: str | None = ..., events: _Iterable[EventSummary | _Mapping] | None = ..., health: _Iterable[DeviceHealth | _Mapping] | None = ..., archives: _Iterable[ArchiveRecord | _Mapping] | None = ...) -> None: ...
+    def __init__(self, relay_id: _Optional[str] = ..., events: _Optional[_Iterable[_Union[EventSummary, _Mapping]]] = ..., health: _Optional[_Iterable[_Union[DeviceHealth, _Mapping]]] = ..., archives: _Optional[_Iterable[_Union[ArchiveRecord, _Mapping]]] = ...) -> None: ...
 
 class IngestResult(_message.Message):
-    __slots__ = ("archives_accepted", "events_accepted", "events_duplicate", "health_accepted")
+    __slots__ = ("events_accepted", "events_duplicate", "health_accepted", "archives_accepted")
     EVENTS_ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     EVENTS_DUPLICATE_FIELD_NUMBER: _ClassVar[int]
     HEALTH_ACCEPTED_FIELD_NUMBER: _ClassVar[int]
@@ -116,4 +115,4 @@ class IngestResult(_message.Message):
     events_duplicate: int
     health_accepted: int
     archives_accepted: int
-    def __init__(self, events_accepted: int | None = ..., events_duplicate: int | None = ..., health_accepted: int | None = ..., archives_accepted: int | None = ...) -> None: ...
+    def __init__(self, events_accepted: _Optional[int] = ..., events_duplicate: _Optional[int] = ..., health_accepted: _Optional[int] = ..., archives_accepted: _Optional[int] = ...) -> None: ...

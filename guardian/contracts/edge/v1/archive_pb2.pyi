@@ -1,13 +1,12 @@
-from typing import ClassVar as _ClassVar
-
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ArchiveChunk(_message.Message):
-    __slots__ = ("data", "event_id", "last", "offset", "total_size", "upload_id")
+    __slots__ = ("upload_id", "event_id", "total_size", "offset", "data", "last")
     UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -20,24 +19,24 @@ class ArchiveChunk(_message.Message):
     offset: int
     data: bytes
     last: bool
-    def __init__(self, upload_id: str | None = ..., event_id: str | None = ..., total_size: int | None = ..., offset: int | None = ..., data: bytes | None = ..., last: bool | None = ...) -> None: ...
+    def __init__(self, upload_id: _Optional[str] = ..., event_id: _Optional[str] = ..., total_size: _Optional[int] = ..., offset: _Optional[int] = ..., data: _Optional[bytes] = ..., last: _Optional[bool] = ...) -> None: ...
 
 class ArchiveStatusRequest(_message.Message):
     __slots__ = ("upload_id",)
     UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
     upload_id: str
-    def __init__(self, upload_id: str | None = ...) -> None: ...
+    def __init__(self, upload_id: _Optional[str] = ...) -> None: ...
 
 class ArchiveStatus(_message.Message):
-    __slots__ = ("received", "upload_id")
+    __slots__ = ("upload_id", "received")
     UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
     RECEIVED_FIELD_NUMBER: _ClassVar[int]
     upload_id: str
     received: int
-    def __init__(self, upload_id: str | None = ..., received: int | None = ...) -> None: ...
+    def __init__(self, upload_id: _Optional[str] = ..., received: _Optional[int] = ...) -> None: ...
 
 class ArchiveReceipt(_message.Message):
-    __slots__ = ("cid", "reason", "result", "size", "upload_id")
+    __slots__ = ("upload_id", "cid", "size", "result", "reason")
     class Result(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         RESULT_UNSPECIFIED: _ClassVar[ArchiveReceipt.Result]
@@ -58,4 +57,4 @@ class ArchiveReceipt(_message.Message):
     size: int
     result: ArchiveReceipt.Result
     reason: str
-    def __init__(self, upload_id: str | None = ..., cid: str | None = ..., size: int | None = ..., result: ArchiveReceipt.Result | str | None = ..., reason: str | None = ...) -> None: ...
+    def __init__(self, upload_id: _Optional[str] = ..., cid: _Optional[str] = ..., size: _Optional[int] = ..., result: _Optional[_Union[ArchiveReceipt.Result, str]] = ..., reason: _Optional[str] = ...) -> None: ...

@@ -1,13 +1,12 @@
-from typing import ClassVar as _ClassVar
-
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class MediaRequest(_message.Message):
-    __slots__ = ("event_id", "kind", "length", "offset")
+    __slots__ = ("event_id", "kind", "offset", "length")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[MediaRequest.Kind]
@@ -26,10 +25,10 @@ class MediaRequest(_message.Message):
     kind: MediaRequest.Kind
     offset: int
     length: int
-    def __init__(self, event_id: str | None = ..., kind: MediaRequest.Kind | str | None = ..., offset: int | None = ..., length: int | None = ...) -> None: ...
+    def __init__(self, event_id: _Optional[str] = ..., kind: _Optional[_Union[MediaRequest.Kind, str]] = ..., offset: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
 
 class MediaChunk(_message.Message):
-    __slots__ = ("content_type", "data", "offset", "total_size")
+    __slots__ = ("total_size", "content_type", "offset", "data")
     TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
@@ -38,4 +37,4 @@ class MediaChunk(_message.Message):
     content_type: str
     offset: int
     data: bytes
-    def __init__(self, total_size: int | None = ..., content_type: str | None = ..., offset: int | None = ..., data: bytes | None = ...) -> None: ...
+    def __init__(self, total_size: _Optional[int] = ..., content_type: _Optional[str] = ..., offset: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...

@@ -1,18 +1,17 @@
 import datetime
-from collections.abc import Iterable as _Iterable
-from collections.abc import Mapping as _Mapping
-from typing import ClassVar as _ClassVar
 
-from google.protobuf import descriptor as _descriptor
-from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Box(_message.Message):
-    __slots__ = ("x_max", "x_min", "y_max", "y_min")
+    __slots__ = ("x_min", "y_min", "x_max", "y_max")
     X_MIN_FIELD_NUMBER: _ClassVar[int]
     Y_MIN_FIELD_NUMBER: _ClassVar[int]
     X_MAX_FIELD_NUMBER: _ClassVar[int]
@@ -21,7 +20,7 @@ class Box(_message.Message):
     y_min: float
     x_max: float
     y_max: float
-    def __init__(self, x_min: float | None = ..., y_min: float | None = ..., x_max: float | None = ..., y_max: float | None = ...) -> None: ...
+    def __init__(self, x_min: _Optional[float] = ..., y_min: _Optional[float] = ..., x_max: _Optional[float] = ..., y_max: _Optional[float] = ...) -> None: ...
 
 class TrackPoint(_message.Message):
     __slots__ = ("at", "box", "score")
@@ -31,10 +30,10 @@ class TrackPoint(_message.Message):
     at: _timestamp_pb2.Timestamp
     box: Box
     score: float
-    def __init__(self, at: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ..., box: Box | _Mapping | None = ..., score: float | None = ...) -> None: ...
+    def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., box: _Optional[_Union[Box, _Mapping]] = ..., score: _Optional[float] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("camera", "clip_duration_s", "clip_ref", "end", "ended", "event_id", "label", "max_score", "mean_score", "snapshot_ref", "start", "track")
+    __slots__ = ("event_id", "camera", "label", "start", "end", "max_score", "mean_score", "track", "snapshot_ref", "clip_ref", "clip_duration_s", "ended")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     CAMERA_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
@@ -59,10 +58,10 @@ class Event(_message.Message):
     clip_ref: str
     clip_duration_s: float
     ended: bool
-    def __init__(self, event_id: str | None = ..., camera: str | None = ..., label: str | None = ..., start: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ..., end: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ..., max_score: float | None = ..., mean_score: float | None = ..., track: _Iterable[TrackPoint | _Mapping] | None = ..., snapshot_ref: str | None = ..., clip_ref: str | None = ..., clip_duration_s: float | None = ..., ended: bool | None = ...) -> None: ...
+    def __init__(self, event_id: _Optional[str] = ..., camera: _Optional[str] = ..., label: _Optional[str] = ..., start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., max_score: _Optional[float] = ..., mean_score: _Optional[float] = ..., track: _Optional[_Iterable[_Union[TrackPoint, _Mapping]]] = ..., snapshot_ref: _Optional[str] = ..., clip_ref: _Optional[str] = ..., clip_duration_s: _Optional[float] = ..., ended: _Optional[bool] = ...) -> None: ...
 
 class CameraStatus(_message.Message):
-    __slots__ = ("bitrate_bps", "camera", "fps", "last_frame_at", "reason", "state")
+    __slots__ = ("camera", "state", "reason", "last_frame_at", "fps", "bitrate_bps")
     CAMERA_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
@@ -75,10 +74,10 @@ class CameraStatus(_message.Message):
     last_frame_at: _timestamp_pb2.Timestamp
     fps: float
     bitrate_bps: float
-    def __init__(self, camera: str | None = ..., state: str | None = ..., reason: str | None = ..., last_frame_at: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ..., fps: float | None = ..., bitrate_bps: float | None = ...) -> None: ...
+    def __init__(self, camera: _Optional[str] = ..., state: _Optional[str] = ..., reason: _Optional[str] = ..., last_frame_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., fps: _Optional[float] = ..., bitrate_bps: _Optional[float] = ...) -> None: ...
 
 class TunnelHealth(_message.Message):
-    __slots__ = ("handshake_age_s", "rtt_ms", "rx_bytes", "tx_bytes")
+    __slots__ = ("handshake_age_s", "rx_bytes", "tx_bytes", "rtt_ms")
     HANDSHAKE_AGE_S_FIELD_NUMBER: _ClassVar[int]
     RX_BYTES_FIELD_NUMBER: _ClassVar[int]
     TX_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -87,10 +86,10 @@ class TunnelHealth(_message.Message):
     rx_bytes: int
     tx_bytes: int
     rtt_ms: float
-    def __init__(self, handshake_age_s: float | None = ..., rx_bytes: int | None = ..., tx_bytes: int | None = ..., rtt_ms: float | None = ...) -> None: ...
+    def __init__(self, handshake_age_s: _Optional[float] = ..., rx_bytes: _Optional[int] = ..., tx_bytes: _Optional[int] = ..., rtt_ms: _Optional[float] = ...) -> None: ...
 
 class Telemetry(_message.Message):
-    __slots__ = ("agent_version", "at", "cameras", "cpu_percent", "disk_used_percent", "inference_latency_ms_p50", "memory_percent", "net_rx_bytes", "net_tx_bytes", "outbox_length", "tunnel")
+    __slots__ = ("at", "cpu_percent", "memory_percent", "disk_used_percent", "net_rx_bytes", "net_tx_bytes", "cameras", "outbox_length", "inference_latency_ms_p50", "tunnel", "agent_version")
     AT_FIELD_NUMBER: _ClassVar[int]
     CPU_PERCENT_FIELD_NUMBER: _ClassVar[int]
     MEMORY_PERCENT_FIELD_NUMBER: _ClassVar[int]
@@ -113,18 +112,18 @@ class Telemetry(_message.Message):
     inference_latency_ms_p50: float
     tunnel: TunnelHealth
     agent_version: str
-    def __init__(self, at: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ..., cpu_percent: float | None = ..., memory_percent: float | None = ..., disk_used_percent: float | None = ..., net_rx_bytes: int | None = ..., net_tx_bytes: int | None = ..., cameras: _Iterable[CameraStatus | _Mapping] | None = ..., outbox_length: int | None = ..., inference_latency_ms_p50: float | None = ..., tunnel: TunnelHealth | _Mapping | None = ..., agent_version: str | None = ...) -> None: ...
+    def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cpu_percent: _Optional[float] = ..., memory_percent: _Optional[float] = ..., disk_used_percent: _Optional[float] = ..., net_rx_bytes: _Optional[int] = ..., net_tx_bytes: _Optional[int] = ..., cameras: _Optional[_Iterable[_Union[CameraStatus, _Mapping]]] = ..., outbox_length: _Optional[int] = ..., inference_latency_ms_p50: _Optional[float] = ..., tunnel: _Optional[_Union[TunnelHealth, _Mapping]] = ..., agent_version: _Optional[str] = ...) -> None: ...
 
 class Heartbeat(_message.Message):
-    __slots__ = ("agent_version", "at")
+    __slots__ = ("at", "agent_version")
     AT_FIELD_NUMBER: _ClassVar[int]
     AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     at: _timestamp_pb2.Timestamp
     agent_version: str
-    def __init__(self, at: datetime.datetime | _timestamp_pb2.Timestamp | _Mapping | None = ..., agent_version: str | None = ...) -> None: ...
+    def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., agent_version: _Optional[str] = ...) -> None: ...
 
 class UplinkMessage(_message.Message):
-    __slots__ = ("event", "heartbeat", "message_id", "telemetry")
+    __slots__ = ("message_id", "event", "telemetry", "heartbeat")
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_FIELD_NUMBER: _ClassVar[int]
     TELEMETRY_FIELD_NUMBER: _ClassVar[int]
@@ -133,10 +132,10 @@ class UplinkMessage(_message.Message):
     event: Event
     telemetry: Telemetry
     heartbeat: Heartbeat
-    def __init__(self, message_id: int | None = ..., event: Event | _Mapping | None = ..., telemetry: Telemetry | _Mapping | None = ..., heartbeat: Heartbeat | _Mapping | None = ...) -> None: ...
+    def __init__(self, message_id: _Optional[int] = ..., event: _Optional[_Union[Event, _Mapping]] = ..., telemetry: _Optional[_Union[Telemetry, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
 
 class Ack(_message.Message):
-    __slots__ = ("message_id", "reason", "status")
+    __slots__ = ("message_id", "status", "reason")
     class Status(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATUS_UNSPECIFIED: _ClassVar[Ack.Status]
@@ -153,4 +152,4 @@ class Ack(_message.Message):
     message_id: int
     status: Ack.Status
     reason: str
-    def __init__(self, message_id: int | None = ..., status: Ack.Status | str | None = ..., reason: str | None = ...) -> None: ...
+    def __init__(self, message_id: _Optional[int] = ..., status: _Optional[_Union[Ack.Status, str]] = ..., reason: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,199 @@
+"""Every table of the edge database, declared in one place.
+
+The modules that work on a table (``video.cameras``, ``video.segments``, ``events.store``, ``outbox``,
+``archive.queue``) import its row class from here. A change to a table needs a migration in
+``agents/edge/db/migrations/versions/`` (a test compares the migrated schema with these classes).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class EdgeBase(DeclarativeBase):
+    pass
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Camera(EdgeBase):
+    """What is configured (synced from the config file) and each camera's live status (the recorder's)."""
+
+    __tablename__ = "cameras"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # URLs may hold credentials: they are read by the services on this box only, never logged or sent.
+    record_url: Mapped[str] = mapped_column(String(1024))
+    detect_url: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    state: Mapped[str] = mapped_column(String(16), default="connecting")
+    reason: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    failure: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_frame_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    fps: Mapped[float] = mapped_column(Float, default=0.0)
+    bitrate_bps: Mapped[float] = mapped_column(Float, default=0.0)
+    reconnects: Mapped[int] = mapped_column(Integer, default=0)
+    codec: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    @property
+    def effective_detect_url(self) -> str:
+        return self.detect_url or self.record_url
+
+
+class Segment(EdgeBase):
+    """One fixed-length piece of continuous recording: packets copied from the camera, never re-encoded.
+
+    Times are UTC epoch seconds; ``path`` is relative to the store's root when inside it."""
+
+    __tablename__ = "video_segments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    camera: Mapped[str] = mapped_column(String(32))
+    path: Mapped[str] = mapped_column(String(512), unique=True)
+    start_ts: Mapped[float] = mapped_column(Float)  # wall time (UTC epoch s) of the first frame
+    end_ts: Mapped[float] = mapped_column(Float)  # wall time just after the last frame
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    codec: Mapped[str] = mapped_column(String(32))  # e.g. "h264 High 768x576"
+    frames: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_video_segments_camera_start", "camera", "start_ts"), Index("ix_video_segments_start", "start_ts"))
+
+    @property
+    def start(self) -> datetime:
+        return datetime.fromtimestamp(self.start_ts, UTC)
+
+    @property
+    def end(self) -> datetime:
+        return datetime.fromtimestamp(self.end_ts, UTC)
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_ts - self.start_ts
+
+
+class Clip(EdgeBase):
+    """An assembled clip (event footage) that retention manages as the ``event`` class."""
+
+    __tablename__ = "video_clips"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    camera: Mapped[str] = mapped_column(String(32))
+    path: Mapped[str] = mapped_column(String(512), unique=True)
+    start_ts: Mapped[float] = mapped_column(Float)
+    end_ts: Mapped[float] = mapped_column(Float)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    codec: Mapped[str] = mapped_column(String(32))
+    frames: Mapped[int] = mapped_column(Integer, default=0)
+    created_ts: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_video_clips_created", "created_ts"),)
+
+
+class EventRow(EdgeBase):
+    __tablename__ = "events"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # UUID4, the id end to end
+    camera: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(80))  # name@version of the detector that saw it
+    start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    end_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ended: Mapped[bool] = mapped_column(Boolean, default=False)
+    max_score: Mapped[float] = mapped_column(Float)
+    mean_score: Mapped[float] = mapped_column(Float)
+    hits: Mapped[int] = mapped_column(Integer)
+    snapshot_ref: Mapped[str] = mapped_column(String(200), default="")
+    thumbnail_ref: Mapped[str] = mapped_column(String(200), default="")
+    clip_ref: Mapped[str] = mapped_column(String(200), default="")
+    clip_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    clip_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    clip_duration_s: Mapped[float] = mapped_column(Float, default=0.0)
+    # The box track, JSON [[unix_time, x0, y0, x1, y1, score], ...]; kept on the edge (and its relay).
+    track_json: Mapped[str] = mapped_column(Text, default="[]")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        Index("ix_events_camera_start", "camera", "start_at"),
+        Index("ix_events_label_start", "label", "start_at"),
+        Index("ix_events_start", "start_at"),
+    )
+
+    @property
+    def track(self) -> list[list[float]]:
+        return json.loads(self.track_json)
+
+
+class OutboxKind(enum.IntEnum):
+    # Lower sends first: events before telemetry before heartbeats.
+    EVENT = 0
+    TELEMETRY = 1
+    HEARTBEAT = 2
+
+
+# The partial index's condition, as a literal: an upsert's conflict target must repeat it verbatim.
+OUTBOX_EVENTS_ONLY = text(f"kind = {int(OutboxKind.EVENT)}")
+
+
+class OutboxItem(EdgeBase):
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[int] = mapped_column(Integer)
+    # The idempotency key of what is sent (the event UUID); repeated sends of one event update one row.
+    key: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)  # a serialised guardian.edge.v1 message
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Bumped when the payload is replaced; an ack only deletes the generation that was sent.
+    generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    # AUTOINCREMENT: ids are never reused after deletes, so the sender's per-kind cursor is sound.
+    __table_args__ = (
+        Index("ix_outbox_kind_id", "kind", "id"),
+        Index("ux_outbox_event_key", "key", unique=True, sqlite_where=OUTBOX_EVENTS_ONLY),
+        {"sqlite_autoincrement": True},
+    )
+
+
+class ArchiveItem(EdgeBase):
+    """One event to archive; ``status`` as described in :mod:`agents.edge.archive.queue`."""
+
+    __tablename__ = "archive_queue"
+
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    upload_id: Mapped[str] = mapped_column(String(64), default=lambda: uuid.uuid4().hex)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ciphertext: Mapped[str] = mapped_column(String(300), default="")  # path of the encrypted copy
+    size: Mapped[int] = mapped_column(BigInteger, default=0)  # ciphertext bytes
+    sha256: Mapped[str] = mapped_column(String(64), default="")  # of the ciphertext
+    cid: Mapped[str] = mapped_column(String(120), default="")
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_archive_queue_status_next", "status", "next_attempt_at"),)

@@ -1,0 +1,148 @@
+"""One camera's detection pipeline: frames → motion gate → detector → tracker → events.
+
+Reading, gating and submitting run on the camera's own thread; results, track expiry and event writes
+run on the service's event thread (:meth:`CameraPipeline.on_result`, :meth:`CameraPipeline.tick`). The
+pipeline gets what it needs (the current detector, its metrics, the stop event) and nothing of the
+service that runs it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from agents.edge.config import CameraSettings
+from agents.edge.detection.config import DetectionSettings
+from agents.edge.detection.detector import Detector
+from agents.edge.detection.metrics import FRAME_OUTCOMES, DetectorMetrics
+from agents.edge.detection.motion import MotionGate
+from agents.edge.detection.types import InferenceResult
+from agents.edge.events.manager import EventManager
+from agents.edge.events.store import EventRow
+from agents.edge.tracking.tracker import Tracker
+from agents.edge.video.frames import FrameReader
+from agents.edge.video.ingest import StreamOptions
+from guardian.runtime.logging import get_logger
+
+log = get_logger("guardian.edge.detector")
+
+
+@dataclass
+class Job:
+    """What travels with a frame through the detector."""
+
+    camera: str
+    at: float  # capture time, unix seconds
+    frame: np.ndarray
+
+
+class CameraPipeline:
+    """Reading, motion gating and submission for one camera (runs in its own thread), and what its
+    results do to its tracks and events (on the event thread)."""
+
+    def __init__(self, camera: CameraSettings, settings: DetectionSettings, events: EventManager,
+                 detector: Callable[[], Detector | None], metrics: DetectorMetrics, stopping: threading.Event,
+                 stream: StreamOptions) -> None:
+        self.camera = camera
+        self.settings = settings
+        self.events = events
+        self._detector = detector
+        self.metrics = metrics
+        self.stopping = stopping
+        self.stream = stream
+        self.gate = MotionGate(settings.motion)
+        self.tracker = Tracker(settings.tracking)
+        self.last_result_at = 0.0
+        self.reader: FrameReader | None = None
+        self.failure: Exception | None = None  # what ended this camera's thread, if anything did
+        # Label sets made up front: every outcome shows (as 0) from the start, and no lookup per frame.
+        self.outcomes = {o: metrics.frames.labels(camera.name, o) for o in FRAME_OUTCOMES}
+        self.open_gauge = metrics.events_open.labels(camera.name)
+        self._detections: dict[str, Any] = {}  # label → its counter, made on first use
+        self.thread = threading.Thread(target=self._run, name=f"detect-{camera.name}", daemon=True)
+
+    # -- the camera's thread ----------------------------------------------------------------------
+    def start(self) -> None:
+        """Start reading the camera (once; a later call does nothing)."""
+        if self.thread.ident is None:
+            self.thread.start()
+
+    def close(self) -> None:
+        """Stop reading: the camera's thread ends with the frame in hand (see :meth:`join`)."""
+        if self.reader is not None:
+            self.reader.close()
+
+    def join(self, timeout: float) -> None:
+        if self.thread.is_alive():
+            self.thread.join(timeout=timeout)
+
+    def _run(self) -> None:
+        url = self.camera.detect_url or self.camera.record_url
+        self.reader = FrameReader(self.camera.name, url, fps=self.settings.fps, options=self.stream)
+        try:
+            for frame in self.reader:
+                if self.stopping.is_set():
+                    break
+                self.process(frame.bgr(), frame.time.timestamp())
+        except Exception as exc:
+            self.failure = exc
+            log.exception("camera_detection_failed", camera=self.camera.name, error=str(exc))
+
+    def process(self, image: np.ndarray, at: float, block: bool = False) -> str:
+        """Gate one frame (BGR, captured at unix time ``at``) and submit it if it is worth it; returns
+        the outcome counted in ``frames_total``. Without ``block`` a frame that finds every infer
+        request busy is dropped (the next one is newer); the benchmark blocks to measure capacity."""
+        infer, reason, _ = self.gate.decide(image, at, tracking=self.tracker.active)
+        if not infer:
+            outcome = "skipped_motion"
+        else:
+            detector = self._detector()
+            if detector is None or not detector.submit(image, Job(self.camera.name, at, image), block=block):
+                outcome = "skipped_busy"
+            else:
+                self.gate.inferred(at)
+                outcome = f"inferred_{reason}"
+        self.outcomes[outcome].inc()
+        return outcome
+
+    def set_model(self, ref: str) -> None:
+        """Events opened from now on name this model."""
+        self.events.model_ref = ref
+
+    # -- on the event thread ---------------------------------------------------------------------
+    def on_result(self, job: Job, result: InferenceResult) -> None:
+        if job.at < self.last_result_at:
+            return  # an older frame finished after a newer one: the tracker has moved on
+        self.last_result_at = job.at
+        m = self.metrics
+        for det in result.detections:
+            counter = self._detections.get(det.label)
+            if counter is None:
+                counter = self._detections[det.label] = m.detections.labels(self.camera.name, det.label)
+            counter.inc()
+        update = self.tracker.update(result.detections, job.at)
+        self.events.handle(update, job.frame, job.at)
+        for track in update.confirmed:
+            m.events_opened.labels(self.camera.name, track.label).inc()
+        for track in update.ended:
+            m.events_closed.labels(self.camera.name, track.label).inc()
+        self.open_gauge.set(len(self.events.open))
+
+    def tick(self, now: float) -> None:
+        """Tracks end by time even when no frame is analysed (e.g. the camera went away); clips whose
+        post-roll is recorded are assembled."""
+        if self.tracker.active and now - self.last_result_at > self.tracker.settings.end_after_s:
+            self.events.end(self.tracker.expire(now).ended, now)
+        self.events.tick(now)
+
+    def take_unsaved(self) -> list[EventRow]:
+        """The event rows changed since the last call; the caller stores them (with other cameras')."""
+        return self.events.take_unsaved()
+
+    def shutdown(self, now: float) -> None:
+        """The service is stopping: close what is open, try every pending clip once."""
+        self.events.shutdown(self.tracker.flush(), now)

@@ -1,0 +1,1 @@
+"""Domain services: accounts, devices, plans, ingest, timeline, retention. No web framework here."""

@@ -1,0 +1,197 @@
+"""The cloud's tables (SQLAlchemy 2.0); schema changes only through Alembic (``cloud/migrations``).
+
+Every tenant-owned table carries ``tenant_id``; queries on them go through :class:`cloud.api.deps.TenantScope`.
+Identifiers are UUID text so both backends and the relays agree on them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cloud.core.db import Base, UTCDateTime, utcnow
+
+# What Alembic's env and the schema check compare against: every table below.
+metadata = Base.metadata
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Relay(Base):
+    """A pre-provisioned tenant relay VM; in the pool while ``tenant_id`` is NULL."""
+
+    __tablename__ = "relays"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    endpoint_url: Mapped[str] = mapped_column(String(500))
+    # host:port of the relay's HTTPS enrolment endpoint when edges reach it elsewhere than endpoint_url.
+    enrolment_endpoint: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    public_key: Mapped[str] = mapped_column(String(64))
+    tenant_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("tenants.id", ondelete="SET NULL"), unique=True, nullable=True
+    )
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100))
+    plan: Mapped[str] = mapped_column(String(20), default="free")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("oidc_issuer", "oidc_subject", name="uq_users_oidc"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    oidc_issuer: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    oidc_subject: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # A platform operator manages relays; a tenant member has tenant_id and role.
+    is_operator: Mapped[bool] = mapped_column(Boolean, default=False)
+    tenant_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(10), default="viewer")
+    # Bumped on password change: every access and refresh token issued before stops working.
+    token_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RefreshSession(Base):
+    """A refresh token (stored hashed), rotated on each use; reuse of a rotated one ends the family."""
+
+    __tablename__ = "refresh_sessions"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    family: Mapped[str] = mapped_column(String(36), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class LoginFailure(Base):
+    """Failed logins by hashed key (account or client address), shared by every API replica."""
+
+    __tablename__ = "login_failures"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
+
+
+class OidcLogin(Base):
+    """A pending OIDC authorization (state → PKCE verifier and nonce), single use, short-lived."""
+
+    __tablename__ = "oidc_logins"
+    state: Mapped[str] = mapped_column(String(64), primary_key=True)
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    nonce: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RelayNonce(Base):
+    """Nonces of signed relay requests seen within the replay window."""
+
+    __tablename__ = "relay_nonces"
+    relay_id: Mapped[str] = mapped_column(String(36), ForeignKey("relays.id", ondelete="CASCADE"), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class Device(Base):
+    """An edge appliance, known from its relay's health reports."""
+
+    __tablename__ = "devices"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36), ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    relay_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("relays.id", ondelete="SET NULL"), nullable=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    status: Mapped[str] = mapped_column(String(20), default="unknown")
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    agent_version: Mapped[str] = mapped_column(String(50), default="")
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set by a tenant admin (DELETE /devices/{id}): hidden from the tenant, listed to its relay at
+    # GET /relay/revocations, and nothing it reports from then on is stored.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Camera(Base):
+    __tablename__ = "cameras"
+    __table_args__ = (UniqueConstraint("tenant_id", "device_id", "name", name="uq_cameras_device_name"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(String(36), ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    device_id: Mapped[str] = mapped_column(String(64), ForeignKey("devices.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    state: Mapped[str] = mapped_column(String(20), default="unknown")
+    last_frame_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Event(Base):
+    """An event summary from an edge (no media: the contract cannot carry any)."""
+
+    __tablename__ = "events"
+    # Event ids are unique per tenant: one tenant's relay can never collide with another's events.
+    tenant_id: Mapped[str] = mapped_column(String(36), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(64))
+    camera: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(64))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    confidence: Mapped[int] = mapped_column(SmallInteger, default=0)
+    has_clip: Mapped[bool] = mapped_column(Boolean, default=False)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (
+        # The timeline: newest first per tenant, optionally per camera or label.
+        Index("ix_events_tenant_start", "tenant_id", "start_at", "id"),
+        Index("ix_events_tenant_camera_start", "tenant_id", "camera", "start_at", "id"),
+        Index("ix_events_tenant_label_start", "tenant_id", "label", "start_at", "id"),
+    )
+
+
+class ArchiveRecord(Base):
+    __tablename__ = "archive_records"
+    tenant_id: Mapped[str] = mapped_column(String(36), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    cid: Mapped[str] = mapped_column(String(120), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), index=True)
+    device_id: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BootstrapToken(Base):
+    """A device bootstrap token: only its nonce is kept; the token text is shown once."""
+
+    __tablename__ = "bootstrap_tokens"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the token's nonce (jti)
+    tenant_id: Mapped[str] = mapped_column(String(36), ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    relay_id: Mapped[str] = mapped_column(String(36), ForeignKey("relays.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_by: Mapped[str | None] = mapped_column(String(36), ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
