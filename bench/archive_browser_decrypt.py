@@ -98,7 +98,7 @@ def browser_rounds(dist: Path, blob: bytes, cid: str, rounds: int) -> tuple[list
     files = {p.name: p.read_bytes() for p in dist.iterdir()}
     page_html = b'<!doctype html><meta charset=utf-8><script type=module src="/entry.js"></script>'
 
-    def serve(route) -> None:  # type: ignore[no-untyped-def]
+    def serve(route) -> None:
         name = route.request.url.removeprefix(ORIGIN + "/")
         if name in ("", "index.html"):
             route.fulfill(body=page_html, headers={"Content-Type": "text/html", "Content-Security-Policy": CSP})

@@ -34,7 +34,7 @@ from agents.edge.archive.crypto import (  # noqa: E402
 )
 
 
-def median_seconds(fn, rounds: int) -> float:  # type: ignore[no-untyped-def]
+def median_seconds(fn, rounds: int) -> float:
     times = []
     for _ in range(rounds):
         started = time.perf_counter()

@@ -66,7 +66,7 @@ def relay_get(client: httpx.Client, url: str, token: str, range_header: str | No
     return ttfb, time.perf_counter() - start, size
 
 
-def edge_direct(stack, event_id: str, runs: int) -> list[float]:  # type: ignore[no-untyped-def]
+def edge_direct(stack, event_id: str, runs: int) -> list[float]:
     """Seconds per full clip from the EdgeMedia server itself (no relay), with the relay's credentials."""
     import grpc
 

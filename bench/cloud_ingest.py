@@ -164,7 +164,8 @@ def load_million(pg: Postgres, app, events: int, tenants: int) -> list[tuple[str
             session.add(user)
             users.append(user)
         session.commit()
-        creds = [(u.tenant_id, make_access_token(SECRET, user_id=u.id, token_version=0, minutes=60)[0]) for u in users]
+        creds = [(tid, make_access_token(SECRET, user_id=u.id, token_version=0, minutes=60)[0])
+                 for tid, u in zip(tenant_ids, users, strict=True)]
     per_tenant = events // tenants
     span = 7 * 86400
     started = time.perf_counter()
@@ -184,7 +185,7 @@ def load_million(pg: Postgres, app, events: int, tenants: int) -> list[tuple[str
         load = time.perf_counter() - started
         conn.execute("ANALYZE events")
         conn.commit()
-        total = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+        (total,) = conn.execute("SELECT count(*) FROM events").fetchall()[0]
     print(f"loaded {per_tenant * tenants} events with COPY in {load:.1f} s "
           f"({per_tenant * tenants / load:.0f} rows/s); table holds {total} rows")
     return creds

@@ -57,6 +57,7 @@ import numpy as np
 import openvino as ov
 
 from agents.edge.config import EdgeSettings
+from agents.edge.detection.detector import Detector
 from agents.edge.detection.motion import MotionGate
 from agents.edge.detection.service import DetectionService
 from agents.edge.models.fetch import fetch
@@ -78,12 +79,22 @@ class NoMedia:
         return 0.0
 
 
+def loaded_detector(service: DetectionService) -> Detector:
+    """The service's detector (None until a model is loaded; the bench loads one first)."""
+    if service.detector is None:
+        raise RuntimeError("no detector loaded")
+    return service.detector
+
+
 def decode_frames(limit: int) -> tuple[list[tuple[float, np.ndarray]], float, float]:
     """(t, BGR frame) at 5 fps; decoding (every frame of the stream is decoded) and BGR conversion (the
     analysed frames only) in ms per analysed frame."""
-    frames, decoding, converting = [], 0.0, 0.0
+    frames: list[tuple[float, np.ndarray]] = []
+    decoding, converting = 0.0, 0.0
     with av.open(str(CACHE / "vtest.mp4")) as c:
         s = c.streams.video[0]
+        time_base = s.time_base
+        assert time_base is not None  # the container knows it (an MP4 file)
         nxt = 0.0
         decoded = iter(c.decode(s))
         while len(frames) < limit:
@@ -92,7 +103,8 @@ def decode_frames(limit: int) -> tuple[list[tuple[float, np.ndarray]], float, fl
             decoding += time.perf_counter() - a
             if f is None:
                 break
-            t = float(f.pts * s.time_base)
+            assert f.pts is not None  # every decoded frame of an MP4 file has one
+            t = float(f.pts * time_base)
             if t + 1e-6 < nxt:
                 continue
             nxt += 0.2
@@ -105,7 +117,7 @@ def decode_frames(limit: int) -> tuple[list[tuple[float, np.ndarray]], float, fl
 def bare_queue(service: DetectionService) -> ov.AsyncInferQueue:
     """The baseline: the detector's network and preprocessing without post-processing, compiled with the
     detector's settings, with as many infer requests as the detector has."""
-    det = service.detector
+    det = loaded_detector(service)
     q = ov.AsyncInferQueue(det.raw_compiled, det.capacity)
     q.set_callback(lambda req, ud: None)
     return q
@@ -113,7 +125,7 @@ def bare_queue(service: DetectionService) -> ov.AsyncInferQueue:
 
 def bare(service: DetectionService, q: ov.AsyncInferQueue, frames: list[tuple[float, np.ndarray]]) -> tuple[float, float]:
     """(wall s, CPU s of this process) to infer ``frames`` with nothing around it."""
-    det = service.detector
+    det = loaded_detector(service)
     t0, c0 = time.perf_counter(), time.process_time()
     for i, (_, f) in enumerate(frames):
         q.start_async({0: det._tensor(f)}, i)
@@ -144,7 +156,7 @@ def pipeline(service: DetectionService, frames: list[tuple[float, np.ndarray]], 
         th.start()
     for th in threads:
         th.join()
-    service.detector.wait()  # every result queued, then: their events stored now, not at the next interval
+    loaded_detector(service).wait()  # every result queued, then: their events stored now, not at the next interval
     service.flush()
     while service.results_handled - before < submitted[0]:
         time.sleep(0.0005)
@@ -174,7 +186,7 @@ def main() -> None:
     configure_logging("WARNING")
     service = DetectionService(settings, AgentMetrics("edge"), media=NoMedia())
     service.start(readers=False)  # the event thread; frames come from this benchmark, not RTSP
-    det = service.detector
+    det = loaded_detector(service)
     baseline = bare_queue(service)
     # Per-stage timing, on the service's own objects.
     stage: dict[str, list[float]] = {"track+events": [], "submit→result": [], "event writes": [], "gate": []}
@@ -189,7 +201,7 @@ def main() -> None:
             gate_analysed[0] += outcome[2] is not None
             return outcome
 
-        p.gate.decide = timed_gate
+        p.gate.decide = timed_gate  # type: ignore[method-assign]  # timed: the bench wraps each stage
         original = p.on_result
 
         def timed(job, result, original=original):
@@ -197,7 +209,7 @@ def main() -> None:
             original(job, result)
             stage["track+events"].append(time.perf_counter() - a)
 
-        p.on_result = timed
+        p.on_result = timed  # type: ignore[method-assign]
     put = det.on_result
 
     def queued(result, put=put):
@@ -216,7 +228,7 @@ def main() -> None:
             stage["event writes"].append(time.perf_counter() - a)
             rows_written[0] += n
 
-    service._store_events = writes
+    service._store_events = writes  # type: ignore[method-assign]
     for _, f in frames[:8]:
         det.detect(f)  # warm-up
     bare(service, baseline, frames[:8])
@@ -254,7 +266,10 @@ def main() -> None:
     # The model with and without the graph's post-processing, frame by frame on one request each; the
     # numpy route (the families' decoders + NMS, what the callback would run without it) on the raw outputs.
     final, raw = det.compiled.create_infer_request(), det.raw_compiled.create_infer_request()
-    infer_raw, infer_final, callback, numpy_post = [], [], [], []
+    infer_raw: list[float] = []
+    infer_final: list[float] = []
+    callback: list[float] = []
+    numpy_post: list[float] = []
     for k, (_, f) in enumerate(frames[:100] * 2):
         f.max()  # the frame in cache for both (the first reader would pay for bringing it in)
         # Which model runs first alternates (the second finds more of the shared state in cache).

@@ -104,13 +104,11 @@ def record(urls: list[str], seconds: float, root: Path) -> tuple[float, list[int
 
 def frames_cost(url: str, fps: float, seconds: float, convert: bool = True) -> tuple[float, int, int]:
     reader = FrameReader("bench", url, fps=fps)
-    c0 = None
-    t_end = None
-    for frame in reader:
-        if c0 is None:
-            c0, t_end = cpu(), time.monotonic() + seconds
-            d0 = reader.decoded_frames
-            continue
+    frames = iter(reader)
+    next(frames)  # the clock starts at the first frame (the stream is open by then)
+    c0, t_end = cpu(), time.monotonic() + seconds
+    d0 = reader.decoded_frames
+    for frame in frames:
         if convert:
             frame.bgr()
         if time.monotonic() >= t_end:

@@ -92,7 +92,7 @@ def main() -> int:
                 relay_url=f"https://{RELAY_PUBLIC}:{ENROL_PORT}")
         lab.start_real_cloud(values)
 
-        def cloud_rows(sql: str) -> list[tuple]:  # type: ignore[type-arg]
+        def cloud_rows(sql: str) -> list[tuple]:
             with sqlite3.connect(cloud_db, timeout=10) as db:
                 return db.execute(sql).fetchall()
 

@@ -60,7 +60,7 @@ def stream_baseline(lab: Lab, count: int, size: int) -> dict[str, float]:
             ["ip", "netns", "exec", lab.ns_edge, PYTHON, "-c", STREAM_ECHO_CLIENT, address, str(count), str(size)],
             capture_output=True, text=True, check=True, timeout=600,
         ).stdout
-        return json.loads(out)  # type: ignore[no-any-return]
+        return json.loads(out)
     finally:
         server.kill()
         server.wait()

@@ -224,7 +224,7 @@ def _cleanup(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     with session_scope(_sessions(settings)) as session:
-        print(json.dumps(cleanup(session, settings.auth.login_window_seconds)))
+        print(json.dumps(cleanup(session, settings.auth.throttle_window_seconds)))
     return 0
 
 

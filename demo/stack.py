@@ -11,8 +11,8 @@ State directory (``$GUARDIAN_DEMO_DIR``, default ``~/.local/state/guardian-demo`
     logs/<program>.log       every program's output
 
 Start order: fake camera ∥ cloud (migrate, register the relay, serve) → sign-up of the demo tenant
-through the API (the relay from the pool is assigned to it) → relay (tls mode) → bootstrap token
-through the API as the tenant's admin → ``guardian-edge enrol`` → edge uplink, recorder, detector (the
+through the API → relay (tls mode) → bootstrap token through the API as the tenant's admin (the tenant's
+first device: the relay from the pool is assigned to it now) → ``guardian-edge enrol`` → edge uplink, recorder, detector (the
 units' order). Stopped in reverse, as systemd stops the units: the detector before the uplink, which
 sends the detector's last updates before it exits.
 
@@ -186,7 +186,7 @@ class DemoStack:
 
             if previous is None:
                 email, password = DEMO_EMAIL, _password()
-                tenant_id = self._signup(email, password, relay_id)
+                tenant_id = self._signup(email, password)
             else:
                 email, password, tenant_id = previous.email, previous.password, previous.tenant_id
             self.timings["archive-store"] = self._create_bucket(store)
@@ -197,7 +197,7 @@ class DemoStack:
             self.timings["relay"] = sup.wait_ready(relay, self.o.ready_timeout_s)
 
             self._write_edge_config()
-            device_id = previous.device_id if previous else self._enrol(email, password)
+            device_id = previous.device_id if previous else self._enrol(email, password, relay_id)
             archive_secret = previous.archive_secret if previous else ""
             if not archive_secret:
                 archive_secret = self._set_archive_secret()
@@ -372,18 +372,18 @@ class DemoStack:
                                             f"--public-key={public}", *cfg], env=env)
         return str(json.loads(out)["id"])
 
-    def _signup(self, email: str, password: str, relay_id: str) -> str:
+    def _signup(self, email: str, password: str) -> str:
         with httpx.Client(base_url=self.cloud_url, timeout=30) as client:
             body = {"email": email, "password": password, "tenant_name": "Demo home"}
             r = client.post("/api/v1/auth/signup", json=body)
             if r.status_code != 201:
                 raise SupervisorError(f"demo sign-up failed: {r.status_code} {r.text[:300]}")
             client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+            # The tenant holds no relay yet: it takes the demo relay with its first device (_enrol).
             r = client.get("/api/v1/tenant")
-            tenant = r.json() if r.status_code == 200 else {}
-        if tenant.get("relay_id") != relay_id:
-            raise SupervisorError(f"the demo tenant did not get the demo relay: {r.status_code} {r.text[:300]}")
-        return str(tenant["id"])
+            if r.status_code != 200:
+                raise SupervisorError(f"the demo tenant cannot be read: {r.status_code} {r.text[:300]}")
+        return str(r.json()["id"])
 
     def login(self, client: httpx.Client, email: str, password: str) -> None:
         """Sign ``client`` in (bearer token: a cookie jar does not keep cookies for a bare IP reliably)."""
@@ -436,7 +436,7 @@ class DemoStack:
             "archive": {"enabled": True},
         })
 
-    def _enrol(self, email: str, password: str) -> str:
+    def _enrol(self, email: str, password: str, relay_id: str) -> str:
         assert self.sup is not None
         with httpx.Client(base_url=self.cloud_url, timeout=30) as client:
             self.login(client, email, password)
@@ -444,6 +444,10 @@ class DemoStack:
             if r.status_code != 201:
                 raise SupervisorError(f"bootstrap token refused: {r.status_code} {r.text[:300]}")
             token = r.json()["token"]
+            # The first device took a relay from the pool, which holds only the demo relay.
+            relay = client.get("/api/v1/tenant").json().get("relay_id")
+            if relay != relay_id:
+                raise SupervisorError(f"the demo tenant got relay {relay!r}, not the demo relay {relay_id!r}")
         token_file = self.path("edge", "bootstrap-token")
         _secret_file(token_file, token)
         argv = [str(BIN / "guardian-edge"), "enrol", "-c", str(self.path("edge", "edge.toml")),

@@ -69,8 +69,10 @@ class FakeCamera:
             args += ["--user", self.user]
             env["FAKE_CAMERA_PASSWORD"] = self.password or ""
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        stdout = self.proc.stdout
+        assert stdout is not None  # stdout=PIPE
         ready: list[str] = []
-        reader = threading.Thread(target=lambda: ready.append(self.proc.stdout.readline()), daemon=True)
+        reader = threading.Thread(target=lambda: ready.append(stdout.readline()), daemon=True)
         reader.start()
         reader.join(timeout)
         if not ready or not ready[0].strip():

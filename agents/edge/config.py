@@ -43,7 +43,12 @@ class RecordingSettings(Section):
     open_timeout_s: float = Field(10.0, gt=0, le=120, description="Time allowed to connect and get the stream.")
     stall_timeout_s: float = Field(5.0, gt=0, le=120, description="No packet for this long while streaming: reconnect.")
     backoff_initial_s: float = Field(0.5, gt=0, le=60, description="First reconnect delay; doubles per failure, jittered.")
-    backoff_max_s: float = Field(30.0, gt=0, le=600, description="Longest reconnect delay.")
+    # Low on purpose: a reconnect attempt to a camera is one TCP connection, while each second waited
+    # after the camera is back is a second not recorded (a 30 s cap once turned a 30 s outage into a 55 s gap).
+    backoff_max_s: float = Field(
+        2.0, gt=0, le=10,
+        description="Longest reconnect delay (jittered: each wait is between half of it and all of it); at most 10 s.",
+    )
     fsync: bool = Field(True, description="fsync every completed segment before indexing it.")
 
 

@@ -61,6 +61,7 @@ def get_current_user(request: Request, cloud: CloudDep, session: SessionDep) -> 
     user = session.get(User, str(claims["sub"]))
     if user is None or user.token_version != claims.get("ver"):
         raise Unauthorized("access token no longer valid", headers={"WWW-Authenticate": "Bearer"})
+    request.state.access_claims = claims  # for what outlives the request's check (the live stream)
     return user
 
 

@@ -33,6 +33,11 @@ async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
 
 
 async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if exc.status_code == 400:
+        # FastAPI's only 400: a body it cannot read (not UTF-8, unreadable form). Invalid JSON is already
+        # a 422, so every body that does not fit the schema gets the one documented answer.
+        return error_body(422, "invalid_request", "request does not match the schema",
+                          [{"field": "body", "problem": str(exc.detail)}])
     return error_body(exc.status_code, _HTTP_CODES.get(exc.status_code, "error"), str(exc.detail),
                       headers=getattr(exc, "headers", None))
 

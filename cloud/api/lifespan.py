@@ -48,4 +48,4 @@ async def _retention_loop(cloud: Cloud) -> None:
 
 def _run_cleanup(cloud: Cloud) -> dict[str, int]:
     with session_scope(cloud.sessions) as session:
-        return cleanup(session, cloud.settings.auth.login_window_seconds)
+        return cleanup(session, cloud.settings.auth.throttle_window_seconds)

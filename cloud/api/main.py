@@ -44,6 +44,11 @@ def create_app(settings: CloudSettings, cloud: Cloud | None = None) -> FastAPI:
         description="Control plane of Private AI Guardian: accounts, tenants, relays, event inventory, tokens. "
         "Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}`.",
         lifespan=make_lifespan(cloud),
+        # No Swagger UI or ReDoc on the session origin: FastAPI's pages load their script from a CDN, which
+        # would run with the signed-in member's cookies. The reference is /openapi.json (JSON, no script),
+        # or `python -m cloud.openapi FILE` offline, for any viewer away from this origin (cloud/README.md).
+        docs_url=None,
+        redoc_url=None,
         responses={401: {"model": ErrorResponse}, 403: {"model": ErrorResponse}, 404: {"model": ErrorResponse},
                    422: {"model": ErrorResponse}},
     )

@@ -1,5 +1,5 @@
 """Middleware: security headers and Content-Security-Policy, metrics and the access log, CORS, body limits,
-control characters in paths."""
+control characters in paths, the methods a path allows (405 and OPTIONS)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cloud.api.errors import error_body
@@ -82,6 +83,48 @@ class ControlCharacters:
         await self.app(scope, receive, send)
 
 
+class AllowedMethods:
+    """A known path with a method it does not have: 405 whose ``Allow`` names every method of the path;
+    ``OPTIONS``: 204 with the same ``Allow`` (RFC 9110 §9.3.7, §15.5.6).
+
+    Starlette's router answers such a request from the first route of the path alone (``OPTIONS
+    /api/v1/tenant`` said ``Allow: GET``, hiding ``PATCH``) and knows no ``OPTIONS``. CORS preflights
+    never reach this: ``CORSMiddleware``, outside it, answers them.
+    """
+
+    _CANDIDATES = ("DELETE", "GET", "PATCH", "POST", "PUT")
+
+    def __init__(self, app: ASGIApp, routes: list[BaseRoute]) -> None:
+        self.app, self.routes = app, routes  # the router's own list: read per request, routes added later count
+
+    def _allow(self, scope: Scope) -> str | None:
+        """The ``Allow`` of the request's path, or None for a path no route has."""
+        methods = {method for method in self._CANDIDATES
+                   if any(route.matches({**scope, "method": method})[0] is Match.FULL for route in self.routes)}
+        return ", ".join(sorted(methods | {"OPTIONS"})) if methods else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] == "OPTIONS":
+            allow = self._allow(scope)
+            if allow is not None:
+                await Response(status_code=204, headers={"Allow": allow})(scope, receive, send)
+                return
+
+        async def send_with_allow(message: Message) -> None:
+            # Only a 405 pays for the look-up; every other answer passes untouched.
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                allow = self._allow(scope)
+                if allow is not None:
+                    headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+                    message = {**message, "headers": [*headers, (b"allow", allow.encode())]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_allow)
+
+
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -93,14 +136,11 @@ _SECURITY_HEADERS = {
 }
 # API answers. The UI's pages get cloud.csp's, which also names the relays' origins (media): cloud/core/csp.py.
 _CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
-# Swagger UI loads its assets from a CDN and runs an inline script.
-_DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-             "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
-             "frame-ancestors 'none'")
 
 
 def add_middleware(app: FastAPI, settings: CloudSettings, cloud: Cloud) -> None:
     app.add_middleware(ControlCharacters)  # first added, innermost: its answers get the headers below too
+    app.add_middleware(AllowedMethods, routes=app.router.routes)
 
     @app.middleware("http")
     async def _headers_and_metrics(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -118,9 +158,7 @@ def add_middleware(app: FastAPI, settings: CloudSettings, cloud: Cloud) -> None:
             response.headers.setdefault(key, value)
         path = request.url.path
         if "content-security-policy" not in response.headers:
-            if path in ("/docs", "/redoc"):
-                csp = _DOCS_CSP
-            elif is_api_path(path):
+            if is_api_path(path):
                 csp = _CSP
             else:  # the UI: its own origin plus the relays' (media) and the archive store's
                 csp = await cloud.csp.header()

@@ -26,7 +26,9 @@ class SignupCreate(Shape):
 
 
 class LoginCreate(Shape):
-    email: EmailStr
+    # Not EmailStr: an address that could never have signed up simply fails to sign in (401), as any
+    # unknown one does; refusing it with 422 would tell apart what the schema cannot describe.
+    email: Text = Field(min_length=1, max_length=320)
     password: Text = Field(min_length=1, max_length=256)
 
 
@@ -63,7 +65,10 @@ class TenantPublic(Shape):
     id: str
     name: str
     plan: str
-    relay_id: str | None = None
+    relay_id: str | None = Field(
+        None, description="The tenant's relay; null until the tenant adds its first device (POST /bootstrap-tokens "
+        "takes one from the pool).",
+    )
     relay_url: str | None = Field(None, description="Where the browser fetches media (clip tokens name it too).")
     relay_enrolment_endpoint: str | None = Field(
         None, description="host:port new devices enrol at (guardian-edge enrol --relay): the relay's registered "

@@ -14,7 +14,8 @@ from starlette.types import Scope
 
 from cloud.core.config import CloudSettings
 
-# What the API owns: an unknown path under these is a JSON 404, never the UI's index.html.
+# What the API owns: an unknown path under these is a JSON 404, never the UI's index.html. (/docs and
+# /redoc are not served, cloud/api/main.py, and stay a JSON 404 rather than the UI.)
 _API_EXACT = frozenset({"/api", "/docs", "/redoc", "/openapi.json", "/healthz", "/metrics"})
 _API_PREFIXES = ("/api/", "/docs/", "/redoc/")
 

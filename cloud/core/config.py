@@ -95,6 +95,21 @@ class AuthSettings(Section):
     login_window_seconds: int = Field(900, ge=10, description="Window for counting failed logins.")
     cookie_secure: bool = Field(True, description="Mark cookies Secure (HTTPS only); keep on in production.")
     allow_signup: bool = Field(True, description="Allow self-service sign-up with a local account.")
+    signup_max_per_ip: int = Field(5, ge=1, description="Sign-ups per client address per sign-up window; more get 429.")
+    signup_max_total: int = Field(
+        50, ge=1, description="Sign-ups per sign-up window from all addresses together; more get 429 (bounds what "
+        "many addresses can create; relays are only taken when a tenant adds its first device).",
+    )
+    signup_window_seconds: int = Field(3600, ge=10, description="Window for counting sign-ups.")
+    stream_check_seconds: float = Field(
+        5.0, gt=0, le=60, description="How often an open live stream (SSE) re-checks its login; it ends within this "
+        "long of a logout, password change or removal of the member, and at the access token's expiry.",
+    )
+
+    @property
+    def throttle_window_seconds(self) -> int:
+        """How long throttling records (failed logins, sign-ups) must be kept."""
+        return max(self.login_window_seconds, self.signup_window_seconds)
 
 
 class OidcSettings(Section):

@@ -37,10 +37,14 @@ def needs_rehash(password_hash: str) -> bool:
     return _hasher.check_needs_rehash(password_hash)
 
 
-def make_access_token(secret: str, *, user_id: str, token_version: int, minutes: int) -> tuple[str, datetime]:
+def make_access_token(
+    secret: str, *, user_id: str, token_version: int, minutes: int, session_id: str | None = None
+) -> tuple[str, datetime]:
+    """An access token; ``session_id`` (claim ``sid``) names the login (refresh-token family) it belongs to,
+    so a long-lived use of it (the live stream) can end when that login ends."""
     now = utcnow()
     expires = now + timedelta(minutes=minutes)
-    claims = {
+    claims: dict[str, object] = {
         "sub": user_id,
         "ver": token_version,
         "typ": "access",
@@ -49,6 +53,8 @@ def make_access_token(secret: str, *, user_id: str, token_version: int, minutes:
         "exp": int(expires.timestamp()),
         "jti": secrets.token_urlsafe(8),
     }
+    if session_id is not None:
+        claims["sid"] = session_id
     return jwt.encode(claims, secret, algorithm=_ALGORITHM), expires
 
 

@@ -16,6 +16,14 @@ gets 429 with ``Retry-After``. The account itself is never locked: someone guess
 lock its owner out. A guesser spreading over many addresses gets ``login_max_failures`` tries per address
 per window, which the policy above makes hopeless. Changing the password with a wrong current password
 counts the same way.
+
+Sign-up and the relay pool (:func:`check_signup_rate`, :func:`assign_relay`): sign-up needs no proof of
+anything, so it must not cost anything scarce. A new tenant holds no relay; it takes one from the pool
+when its first device is added (the first bootstrap token, which names the relay the device enrols
+with), so sign-ups alone cannot drain the pool. An empty pool is a clear 503 ``relay_pool_empty`` at that
+point. Sign-ups are also throttled, with the same records as failed logins: ``auth.signup_max_per_ip`` per
+client address and ``auth.signup_max_total`` from everywhere within ``auth.signup_window_seconds``, then
+429 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -48,24 +56,66 @@ class IssuedSession:
 
 
 def create_tenant(session: Session, name: str) -> Tenant:
-    """A new tenant on the Free plan, with a relay from the pool if one is free."""
+    """A new tenant on the Free plan. It holds no relay until its first device is added (:func:`assign_relay`)."""
     tenant = Tenant(name=name, plan="free")
     session.add(tenant)
     session.flush()
-    stmt = select(Relay).where(Relay.tenant_id.is_(None), Relay.enabled.is_(True)).order_by(Relay.created_at).limit(1)
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    relay = session.scalars(stmt).first()
-    if relay is not None:
-        relay.tenant_id = tenant.id
-        log.info("relay_assigned", tenant=tenant.id, relay=relay.id)
-    else:
-        log.warning("relay_pool_empty", tenant=tenant.id)
     return tenant
 
 
 def tenant_relay(session: Session, tenant_id: str) -> Relay | None:
     return session.scalars(select(Relay).where(Relay.tenant_id == tenant_id)).first()
+
+
+class RelayPoolEmpty(ApiError):
+    status = 503
+    code = "relay_pool_empty"
+
+
+def assign_relay(session: Session, tenant: Tenant) -> Relay:
+    """The tenant's relay, taking a free one from the pool the first time (503 ``relay_pool_empty`` if none)."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        # Two first devices added at once must not take two relays: serialise on the tenant's row.
+        session.execute(select(Tenant.id).where(Tenant.id == tenant.id).with_for_update())
+    relay = tenant_relay(session, tenant.id)
+    if relay is not None:
+        return relay
+    stmt = select(Relay).where(Relay.tenant_id.is_(None), Relay.enabled.is_(True)).order_by(Relay.created_at).limit(1)
+    if postgres:
+        stmt = stmt.with_for_update(skip_locked=True)
+    relay = session.scalars(stmt).first()
+    if relay is None:
+        log.warning("relay_pool_empty", tenant=tenant.id)
+        raise RelayPoolEmpty(
+            "no relay is free for your home yet; the operator has been told. Try adding the device again later.",
+            headers={"Retry-After": "3600"},
+        )
+    relay.tenant_id = tenant.id
+    session.flush()
+    log.info("relay_assigned", tenant=tenant.id, relay=relay.id)
+    return relay
+
+
+def check_signup_rate(cloud: Cloud, session: Session, address: str) -> list[str]:
+    """Raise 429 when this address, or everyone together, signed up too often within the window.
+
+    Returns the keys to record the sign-up under (:func:`record_failure` stores them).
+    """
+    auth = cloud.settings.auth
+    now = utcnow()
+    since = now - timedelta(seconds=auth.signup_window_seconds)
+    keys = [security.hashed_key(cloud.secret, "signup-ip", address), security.hashed_key(cloud.secret, "signup", "all")]
+    for key, limit in zip(keys, [auth.signup_max_per_ip, auth.signup_max_total], strict=True):
+        count, oldest = session.execute(
+            select(func.count(), func.min(LoginFailure.at)).where(LoginFailure.key == key, LoginFailure.at >= since)
+        ).one()
+        if (count or 0) >= limit:
+            # The window slides: a place frees up when the oldest sign-up in it leaves.
+            wait = auth.signup_window_seconds - int((now - oldest).total_seconds()) if oldest else auth.signup_window_seconds
+            log.warning("signup_limited", scope="address" if key == keys[0] else "all")
+            raise TooMany("too many sign-ups; try again later", headers={"Retry-After": str(max(1, wait))})
+    return keys
 
 
 MIN_PASSWORD_SCORE = 3
@@ -128,14 +178,14 @@ def clear_failures(session: Session, account_key: str) -> None:
 def start_session(cloud: Cloud, session: Session, user: User, family: str | None = None) -> IssuedSession:
     """Issue an access token and a refresh token (stored hashed, in ``family`` when rotating)."""
     settings = cloud.settings.auth
+    family = family or secrets.token_hex(16)
     access, _expires = security.make_access_token(
-        cloud.secret, user_id=user.id, token_version=user.token_version, minutes=settings.access_token_minutes
+        cloud.secret, user_id=user.id, token_version=user.token_version, minutes=settings.access_token_minutes,
+        session_id=family,
     )
     refresh, refresh_hash = security.new_refresh_token()
     refresh_expires = utcnow() + timedelta(days=settings.refresh_token_days)
-    session.add(
-        RefreshSession(user_id=user.id, family=family or secrets.token_hex(16), token_hash=refresh_hash, expires_at=refresh_expires)
-    )
+    session.add(RefreshSession(user_id=user.id, family=family, token_hash=refresh_hash, expires_at=refresh_expires))
     return IssuedSession(
         access_token=access,
         access_max_age=settings.access_token_minutes * 60,
@@ -182,3 +232,21 @@ def revoke_all(session: Session, user: User) -> None:
     session.execute(
         update(RefreshSession).where(RefreshSession.user_id == user.id, RefreshSession.revoked_at.is_(None)).values(revoked_at=utcnow())
     )
+
+
+def session_alive(session: Session, claims: dict[str, object], tenant_id: str) -> bool:
+    """Whether the login an access token belongs to still holds: the account exists in ``tenant_id`` with the
+    token's version (no password change, not removed), and its login (``sid``, the refresh family) has a
+    refresh token neither revoked (logout, reuse) nor expired. Expiry of the access token itself is the
+    caller's to check."""
+    user = session.get(User, str(claims.get("sub")))
+    if user is None or user.tenant_id != tenant_id or user.token_version != claims.get("ver"):
+        return False
+    family = claims.get("sid")
+    if family is None:
+        return True  # a token minted without a login (tools, benchmarks): bounded by its expiry alone
+    live = select(RefreshSession.id).where(
+        RefreshSession.family == str(family), RefreshSession.user_id == user.id,
+        RefreshSession.revoked_at.is_(None), RefreshSession.expires_at > utcnow(),
+    )
+    return session.scalars(live.limit(1)).first() is not None

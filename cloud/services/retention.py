@@ -13,7 +13,7 @@ from cloud.tables import ArchiveRecord, Event, LoginFailure, OidcLogin, RefreshS
 from guardian.contracts import auth
 
 
-def cleanup(session: Session, login_window_seconds: int = 900) -> dict[str, int]:
+def cleanup(session: Session, throttle_window_seconds: int = 3600) -> dict[str, int]:
     """Delete what is past retention; returns rows deleted per table. Safe to run on every replica."""
     now = utcnow()
     deleted: dict[str, int] = {}
@@ -29,7 +29,7 @@ def cleanup(session: Session, login_window_seconds: int = 900) -> dict[str, int]
             session, delete(ArchiveRecord).where(ArchiveRecord.tenant_id.in_(tenants), ArchiveRecord.stored_at < cutoff)
         )
     deleted["login_failures"] = _delete(
-        session, delete(LoginFailure).where(LoginFailure.at < now - timedelta(seconds=login_window_seconds))
+        session, delete(LoginFailure).where(LoginFailure.at < now - timedelta(seconds=throttle_window_seconds))
     )
     deleted["relay_nonces"] = _delete(
         session, delete(RelayNonce).where(RelayNonce.seen_at < now - timedelta(seconds=2 * auth.REQUEST_WINDOW))

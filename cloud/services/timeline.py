@@ -5,10 +5,8 @@ Kept apart from the routes so the benchmark measures exactly what the API runs.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, func, select, tuple_
@@ -17,28 +15,28 @@ from sqlalchemy.orm import Session
 from cloud.core.errors import ApiError
 from cloud.tables import Event
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_EARLIEST, _LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
-
 CONFIDENCE_NAMES = {0: "unspecified", 1: "low", 2: "medium", 3: "high"}
 
 
+# A cursor is "<start time in µs since 1970 (UTC)>~<event id>": readable, and every string the pattern
+# allows is a position in the inventory, so a schema-valid cursor is never refused. At most 2.5e17 µs
+# (year 9892) keeps the arithmetic inside datetime's range; the id is an event id (no control characters).
+CURSOR_PATTERN = r"^([0-9]{1,17}|[01][0-9]{17}|2[0-4][0-9]{16})~[^\x00-\x1f\x7f]{1,64}$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def encode_cursor(start_at: datetime, event_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{start_at.isoformat()}|{event_id}".encode()).decode().rstrip("=")
+    return f"{(start_at - _EPOCH) // _MICROSECOND}~{event_id}"
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, event_id = raw.split("|", 1)
-        when = datetime.fromisoformat(stamp)
-        # A cursor is ours (encode_cursor) but comes back from the client: no NUL or other control
-        # character for the database, and a time that converts to UTC without overflowing.
-        if when.tzinfo is None or not event_id or _CONTROL.search(event_id) or not _EARLIEST <= when < _LATEST:
-            raise ValueError
-        return when, event_id
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ApiError("cursor is not valid", code="bad_cursor", status=422) from None
+    # fullmatch: Python's "$" would also accept a trailing line break.
+    if not _CURSOR.fullmatch(cursor):
+        raise ApiError("cursor is not valid", code="bad_cursor", status=422)
+    micros, event_id = cursor.split("~", 1)
+    return _EPOCH + int(micros) * _MICROSECOND, event_id
 
 
 def filtered(

@@ -10,13 +10,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from pyinfra import host, inventory
-from pyinfra.api import deploy
 from pyinfra.facts.files import File
 from pyinfra.operations import apt, files, server, systemd
 from pyinfra.operations.util import any_changed
 
 from tasks import tls as tls_material
-from tasks.common import BASE, TEMPLATES, activate_release, install_release, release_tar, release_version
+from tasks.common import (
+    BASE,
+    TEMPLATES,
+    activate_release,
+    deploy,
+    install_release,
+    release_tar,
+    release_version,
+)
 
 SECRETS = "/etc/guardian/cloud"
 STATE = "/var/lib/guardian-cloud"

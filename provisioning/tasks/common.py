@@ -12,10 +12,12 @@ Layout on a target (the same on relays, the cloud host and edges):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import ParamSpec, TypeVar, cast
 
 from pyinfra import host
-from pyinfra.api import deploy
+from pyinfra.api import deploy as pyinfra_deploy
 from pyinfra.facts.files import File, Link
 from pyinfra.operations import files, server
 
@@ -24,6 +26,16 @@ TEMPLATES = PROVISIONING / "templates"
 REPO = PROVISIONING.parent
 BASE = "/opt/guardian"
 MARKER = ".guardian-release"
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def deploy(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """pyinfra's ``@deploy``, typed as what it does at run time: the wrapped function keeps its arguments
+    and its return value. pyinfra types a deploy as an operation (positional arguments taken for its global
+    ``_sudo``… ones, an OperationMeta returned), which our deploys that take and return values are not."""
+    return cast(Callable[[Callable[P, R]], Callable[P, R]], pyinfra_deploy(name))
 
 
 def release_version(tar: str) -> str:

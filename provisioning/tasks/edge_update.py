@@ -15,12 +15,19 @@ import time
 from datetime import UTC, datetime
 
 from pyinfra import host, inventory
-from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import files, python, server, systemd
 from pyinfra.operations.util import any_changed
 
-from tasks.common import BASE, TEMPLATES, current_version, install_release, release_tar, release_version
+from tasks.common import (
+    BASE,
+    TEMPLATES,
+    current_version,
+    deploy,
+    install_release,
+    release_tar,
+    release_version,
+)
 
 
 @deploy("Edge release update")

@@ -21,8 +21,8 @@ import json
 from pathlib import Path
 
 from pyinfra import host, inventory
-from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
+from pyinfra.api.host import Host
 from pyinfra.facts.files import File
 from pyinfra.facts.server import Command
 from pyinfra.operations import apt, files, python, server, systemd
@@ -35,6 +35,7 @@ from tasks.common import (
     REPO,
     TEMPLATES,
     activate_release,
+    deploy,
     install_release,
     release_tar,
     release_version,
@@ -141,7 +142,7 @@ def relay_name() -> str:
     return host.data.get("relay_name") or host.data.relay_public_name
 
 
-def cloud_host():  # type: ignore[no-untyped-def]
+def cloud_host() -> Host | None:
     """The cloud host in this inventory that registers this relay, or None."""
     wanted = host.data.get("relay_cloud_host")
     if wanted:
@@ -164,7 +165,7 @@ def parse_relay_list(text: str) -> dict[str, dict[str, str]]:
     return out
 
 
-def _list_relays(cloud) -> dict[str, dict[str, str]]:  # type: ignore[no-untyped-def]
+def _list_relays(cloud: Host) -> dict[str, dict[str, str]]:
     ok, output = cloud.run_shell_command(cloud_role.cli_command("relays list"))
     if not ok:
         raise DeployError(f"{cloud.name}: guardian-cloud relays list failed: {output.stderr[-500:]}")

@@ -161,7 +161,7 @@ def test_browser_decrypts_and_plays_archived_clip(tmp_path, seaweed, cloud_app, 
             video = section.locator("video[data-sha256]")
             video.wait_for()
             assert video.get_attribute("data-sha256") == plain_sha  # exactly the original bytes
-            assert video.get_attribute("src").startswith("blob:")
+            assert (video.get_attribute("src") or "").startswith("blob:")
             # Argon2id and the decryption ran in a Web Worker, not on the page's main thread.
             assert video.get_attribute("data-opened-in") == "worker"
             page.evaluate("v => { v.muted = true; return v.play(); }", video.element_handle())

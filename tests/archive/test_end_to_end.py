@@ -156,7 +156,8 @@ def captured_logs() -> Iterator[io.StringIO]:
     try:
         yield buffer
     finally:
-        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
 
 
 def test_clip_archived_end_to_end(tmp_path, seaweed, cloud_app, cloud_url, footage_mp4, captured_logs,

@@ -26,7 +26,8 @@ from cloud.api.main import create_app
 from cloud.core.config import CloudSettings
 from cloud.core.db import migrate
 from cloud.core.security import hash_password
-from cloud.tables import Relay, User
+from cloud.services import accounts
+from cloud.tables import Relay, Tenant, User
 from guardian.contracts import auth
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -122,6 +123,8 @@ def make_settings(db_url: str, signing_key: Any, **overrides: Any) -> CloudSetti
         "database": {"url": db_url},
         "retention_interval_seconds": 3600,
         "http": {"cors_origins": ["https://app.example.org"]},
+        # Tests sign up many tenants from 127.0.0.1; test_signup.py checks the throttle at its defaults.
+        "auth": {"signup_max_per_ip": 1000, "signup_max_total": 1000},
     }
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(values.get(key), dict):
@@ -201,12 +204,22 @@ class Member:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-def signup(client: TestClient, email: str, password: str = "correct horse battery", tenant: str = "Home") -> Member:
+def signup(client: TestClient, email: str, password: str = "correct horse battery", tenant: str = "Home",
+           take_relay: bool = True) -> Member:
+    """Sign up; with ``take_relay`` the new tenant also takes a free relay from the pool, if any, as adding
+    its first device would (most tests then post as that relay without enrolling a device first)."""
     response = client.post("/api/v1/auth/signup", json={"email": email, "password": password, "tenant_name": tenant})
     assert response.status_code == 201, response.text
     token = response.json()["access_token"]
     me = client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}).json()
     client.cookies.clear()
+    if take_relay:
+        with client.app.state.cloud.sessions() as session:  # type: ignore[attr-defined]
+            try:
+                accounts.assign_relay(session, session.get(Tenant, me["tenant_id"]))
+                session.commit()
+            except accounts.RelayPoolEmpty:
+                pass
     return Member(email, password, token, me["tenant_id"], me["id"])
 
 

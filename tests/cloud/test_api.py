@@ -66,7 +66,25 @@ def test_healthz_metrics_openapi(client, app) -> None:
         assert outside.get("/metrics").status_code == 403
     spec = client.get("/openapi.json").json()
     assert "/api/v1/ingest" in spec["paths"] and "/api/v1/events/{event_id}/clip-token" in spec["paths"]
-    assert client.get("/docs").status_code == 200
+
+
+def test_api_docs_load_nothing_from_elsewhere(client) -> None:
+    """The session origin runs no third-party script: whatever /docs and /redoc answer references nothing
+    outside the app, every asset it names is served here, and no policy allows another origin."""
+    import re
+
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect", "/openapi.json"):
+        response = client.get(path, headers={"Accept": "text/html"})
+        policy = response.headers["content-security-policy"]
+        assert "http" not in policy and "unsafe-inline" not in policy, (path, policy)
+        text = response.text
+        assert not re.search(r"(https?:)?//(?!testserver\b)[a-z0-9.-]+\.[a-z]{2,}/[^\s\"']*\.(js|css)", text), path
+        for asset in re.findall(r"(?:src|href)=[\"']([^\"']+)[\"']", text):
+            assert client.get(asset).status_code == 200, (path, asset)
+    # Not served at all: Swagger UI and ReDoc would load their script from a CDN.
+    assert client.get("/docs").status_code == 404
+    assert client.get("/docs").json()["error"]["code"] == "not_found"
+    assert client.get("/redoc").status_code == 404
 
 
 @pytest.mark.parametrize("secret", ["changethis", "short", "a" * 40])

@@ -115,8 +115,8 @@ def test_signup_answer_authenticates_at_once(app) -> None:
     account is committed before the answer leaves (the session dependency ends before the response)."""
     visible_at_response: list[bool] = []
 
-    async def watch(scope, receive, send):  # type: ignore[no-untyped-def]
-        async def observe(message):  # type: ignore[no-untyped-def]
+    async def watch(scope, receive, send):
+        async def observe(message):
             if message["type"] == "http.response.start" and scope["path"] == "/api/v1/auth/signup":
                 # What another request (another connection) would see the moment the answer starts.
                 from sqlalchemy import select
@@ -181,7 +181,7 @@ def test_wrong_passwords_from_elsewhere_do_not_lock_the_owner_out(db_url, signin
         owner = signup(client, "judy@home.example.org", "judy's long password")
         signup(client, "kim@home.example.org", "kim's long password")
 
-        def attempt(address: str, password: str, email: str = owner.email):  # type: ignore[no-untyped-def]
+        def attempt(address: str, password: str, email: str = owner.email):
             r = client.post("/api/v1/auth/login", json={"email": email, "password": password},
                             headers={"X-Forwarded-For": address})
             client.cookies.clear()

@@ -113,6 +113,7 @@ def test_retention_cleanup_removes_old_events(client, app) -> None:
     cloud = app.state.cloud
     with session_scope(cloud.sessions) as session:
         old = session.get(Event, (member.tenant_id, expected[-1][1]))
+        assert old is not None
         old.start_at = datetime.now(UTC) - timedelta(days=30)
     with session_scope(cloud.sessions) as session:
         deleted = cleanup(session)

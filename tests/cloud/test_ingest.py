@@ -291,7 +291,7 @@ def test_only_written_events_are_published(client, app) -> None:
     published: list[list[str]] = []
     announce = bus.announce
 
-    def record(session, tenant_id, ids) -> None:  # type: ignore[no-untyped-def]
+    def record(session, tenant_id, ids) -> None:
         published.append(list(ids))
         announce(session, tenant_id, ids)
 

@@ -62,15 +62,17 @@ def test_dates_need_a_zone_and_iso_form(client) -> None:
 
 def test_forged_cursors_are_refused(client) -> None:
     member = signup(client, "cursor@a.example.org")
-
-    def cursor(text: str) -> str:
-        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-    for text in ("0001-01-01T00:00:00-14:00|x", "0001-01-01T10:00:00+12:00|x", "9999-12-31T23:59:59-14:00|x",
-                 f"2024-01-01T00:00:00+00:00|{NUL}"):
-        r = client.get("/api/v1/events", params={"cursor": cursor(text)}, headers=member.auth)
-        assert r.status_code == 422 and r.json()["error"]["code"] == "bad_cursor", (text, r.text)
-    _refused(client.get("/api/v1/events", params={"cursor": NUL}, headers=member.auth), "query.cursor")
+    # Out of the schema's pattern (a time past year 9892 that would overflow, a NUL, the old base64
+    # form, a trailing line break): refused before any query.
+    for cursor in ("999999999999999999999~x", "250000000000000000~x", f"1~{NUL}", "1~x\n",
+                   base64.urlsafe_b64encode(b"2024-01-01T00:00:00+00:00|x").decode()):
+        r = client.get("/api/v1/events", params={"cursor": cursor}, headers=member.auth)
+        _refused(r, "query.cursor", words="")
+    # Whatever the pattern allows is a position in the inventory, never a 422 (schemathesis: a
+    # schema-valid cursor was refused).
+    for cursor in ("0~x", "249999999999999999~" + "z" * 64, "1700000000000000~~|x"):
+        r = client.get("/api/v1/events", params={"cursor": cursor}, headers=member.auth)
+        assert r.status_code == 200 and r.json() == {"items": [], "next_cursor": None}, (cursor, r.text)
 
 
 def test_signup_and_login_refuse_control_characters(client) -> None:

@@ -175,8 +175,10 @@ def test_oidc_login_creates_user_then_signs_in(oidc_client) -> None:
     assert me.status_code == 200
     first = me.json()
     assert first["email"] == "olivia@idp.example.org" and first["role"] == "admin" and first["tenant_id"]
-    tenant = oidc_client.get("/api/v1/tenant").json()
-    assert tenant["relay_id"] is not None
+    # Its new tenant takes a relay from the pool with its first device, not at sign-up.
+    assert oidc_client.get("/api/v1/tenant").json()["relay_id"] is None
+    assert oidc_client.post("/api/v1/bootstrap-tokens", json={"label": "porch"}).status_code == 201
+    assert oidc_client.get("/api/v1/tenant").json()["relay_id"] is not None
     oidc_client.cookies.clear()
     # Second login: the same account, no new tenant.
     assert _login(oidc_client, "olivia@idp.example.org").status_code == 303

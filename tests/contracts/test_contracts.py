@@ -44,6 +44,7 @@ def fill(message: Message, depth: int = 0) -> Message:
             done_oneofs.add(oneof.name)
         repeated = field.is_repeated
         if field.type == FieldDescriptor.TYPE_MESSAGE:
+            assert field.message_type is not None  # set on every message field
             if field.message_type.full_name == "google.protobuf.Timestamp":
                 target = getattr(message, field.name).add() if repeated else getattr(message, field.name)
                 target.FromSeconds(1_764_000_000 + depth)
@@ -51,7 +52,8 @@ def fill(message: Message, depth: int = 0) -> Message:
                 target = getattr(message, field.name).add() if repeated else getattr(message, field.name)
                 fill(target, depth + 1)
         elif field.type == FieldDescriptor.TYPE_ENUM:
-            value = field.enum_type.values[-1].number
+            assert field.enum_type is not None  # set on every enum field
+            value: object = field.enum_type.values[-1].number
             getattr(message, field.name).append(value) if repeated else setattr(message, field.name, value)
         else:
             value = _SAMPLES[field.type]

@@ -45,12 +45,14 @@ def test_old_recorder_verb_still_starts_the_recorder_and_warns(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     proc = subprocess.Popen([str(VENV_BIN / "guardian-edge"), "run", "-c", str(config)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout = proc.stdout
+    assert stdout is not None  # stdout=PIPE
     events: list[dict[str, object]] = []
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
-            if select.select([proc.stdout], [], [], 1.0)[0]:
-                line = proc.stdout.readline()
+            if select.select([stdout], [], [], 1.0)[0]:
+                line = stdout.readline()
                 if line.startswith("{"):
                     events.append(json.loads(line))
                 if events and events[-1].get("event") == "agent_ready":

@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,8 +93,8 @@ def boot_nspawn(
     directory: Path,
     *,
     credentials: dict[str, str] | None = None,
-    bind_ro: list[tuple[Path, str]] = (),
-    kernel_args: list[str] = (),
+    bind_ro: Sequence[tuple[Path, str]] = (),
+    kernel_args: Sequence[str] = (),
     timeout: float = 600,
 ) -> BootReport:
     """Boot ``directory`` in a throw-away overlay (--volatile=overlay) and return the check's report.

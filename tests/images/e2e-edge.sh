@@ -30,9 +30,9 @@ as_edge=(systemd-run --quiet --wait --pipe --collect -p DynamicUser=yes -p User=
 from datetime import UTC, datetime
 from pathlib import Path
 from agents.edge.config import EdgeSettings
-from agents.edge.db import open_database
-from agents.edge.events.store import EventRow, EventStore
-from agents.edge.uplink.state import database_path
+from agents.edge.db import database_path, open_database
+from agents.edge.db.tables import EventRow
+from agents.edge.events.store import EventStore
 from guardian.runtime.config import load_settings
 s = load_settings(EdgeSettings, Path('/etc/guardian/edge.toml'))
 _, sessions = open_database(database_path(s))

@@ -58,11 +58,11 @@ def tree_key() -> str:
     return f"{RELEASE}-{digest[:12]}"
 
 
-def _run(*cmd: str, **kwargs) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+def _run(*cmd: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, check=True, **kwargs)
 
 
-def build_tree(log=sys.stderr) -> Path:  # type: ignore[no-untyped-def]
+def build_tree(log=sys.stderr) -> Path:
     """Return the cached tree, building it with debootstrap if absent (~5-10 min cold here)."""
     final = cache_dir() / tree_key()
     if (final / ".guardian-complete").exists():
@@ -237,8 +237,8 @@ class Lab:
         path.write_text("\n\n".join(blocks) + "\n")
         return path
 
-    def write_inventory(self, groups: dict[str, list[tuple[str, dict]]]) -> Path:
-        """The JSON that provisioning/inventories/lab.py reads (``GUARDIAN_LAB``)."""
+    def write_inventory(self, groups: dict[str, list[list[object]]]) -> Path:
+        """The JSON that provisioning/inventories/lab.py reads (``GUARDIAN_LAB``): per group, [name, data] pairs."""
         path = self.workdir / "lab.json"
         path.write_text(json.dumps({"ssh_config": str(self.ssh_config()), **groups}, indent=2))
         return path

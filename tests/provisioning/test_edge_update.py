@@ -39,7 +39,7 @@ print(json.dumps(rows, indent=2))
 """
 
 
-def _heartbeats(lab: Lab, relay, device: str, on: bool) -> None:  # type: ignore[no-untyped-def]
+def _heartbeats(lab: Lab, relay, device: str, on: bool) -> None:
     state = "on" if on else "2025-01-01T00:00:00+00:00"
     lab.ssh(relay, f"mkdir -p /run/lab-heartbeats && echo {state} > /run/lab-heartbeats/{device}")
 

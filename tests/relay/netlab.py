@@ -188,7 +188,8 @@ class Lab:
         }, self.edge_overrides)
 
     # --- tokens ----------------------------------------------------------------------------------
-    def token(self, *, tenant: str = TENANT, relay: str = RELAY_ID, ttl: int = 600, key=None, now: float | None = None) -> str:  # type: ignore[no-untyped-def]
+    def token(self, *, tenant: str = TENANT, relay: str = RELAY_ID, ttl: int = 600, key: auth.Ed25519PrivateKey | None = None,
+              now: float | None = None) -> str:
         return auth.mint_bootstrap_token(
             key or self.token_key, tenant_id=tenant, relay_id=relay, ttl=ttl, label="test edge", now=now
         )
@@ -295,7 +296,7 @@ class Lab:
         )
         return sh("ip", "netns", "exec", ns, PYTHON, "-c", code, check=False).returncode == 0
 
-    def relay_query(self, sql: str, args: tuple = ()) -> list[tuple]:  # type: ignore[type-arg]
+    def relay_query(self, sql: str, args: tuple = ()) -> list[tuple]:
         if not self.relay_db.exists():
             return []
         with sqlite3.connect(self.relay_db, timeout=10) as db:
@@ -307,11 +308,11 @@ class Lab:
         except sqlite3.OperationalError:
             return 0
 
-    def cloud_query(self, sql: str, args: tuple = ()) -> list[tuple]:  # type: ignore[type-arg]
+    def cloud_query(self, sql: str, args: tuple = ()) -> list[tuple]:
         with sqlite3.connect(self.cloud_db, timeout=10) as db:
             return db.execute(sql, args).fetchall()
 
-    def edge_sessions(self):  # type: ignore[no-untyped-def]
+    def edge_sessions(self):
         from agents.edge.db import open_database
 
         return open_database(self.edge_db)

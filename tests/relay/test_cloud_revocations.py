@@ -37,7 +37,7 @@ def _log_count(lab: Lab, event: str) -> int:
     return path.read_text(errors="replace").count(f'"{event}"') if path.exists() else 0
 
 
-def test_cloud_revocations_reach_the_relay_and_stay(make_lab) -> None:  # type: ignore[no-untyped-def]
+def test_cloud_revocations_reach_the_relay_and_stay(make_lab) -> None:
     lab: Lab = make_lab(relay_overrides={"cloud": {"revocation_poll_s": 1.0}})
     # The real cloud: its signing key is the one the relay trusts for bootstrap tokens, and the relay is
     # registered there with its request-signing public key.

@@ -12,7 +12,7 @@ from agents.relay.db import open_database
 from agents.relay.db.tables import Device
 
 
-def _other_writer(sessions, done: threading.Event, errors: list[SQLAlchemyError]) -> threading.Thread:  # type: ignore[no-untyped-def]
+def _other_writer(sessions, done: threading.Event, errors: list[SQLAlchemyError]) -> threading.Thread:
     def run() -> None:
         try:
             with sessions.begin() as session:
@@ -34,9 +34,10 @@ def test_read_modify_write_waits_for_the_lock_instead_of_failing(tmp_path: Path)
 
     # What BEGIN IMMEDIATE prevents: a deferred transaction reads, another writer commits, then the
     # write fails at once with "database is locked" (the snapshot is stale; waiting cannot help).
-    done, errors = threading.Event(), []
+    done, errors = threading.Event(), list[SQLAlchemyError]()
     with sessions() as session:  # no begin(): a reader's plain BEGIN
         device = session.get(Device, "dev-1")
+        assert device is not None
         thread = _other_writer(sessions, done, errors)
         assert done.wait(30), "the other writer should not have to wait for a reader"
         device.label = "mine"
@@ -50,6 +51,7 @@ def test_read_modify_write_waits_for_the_lock_instead_of_failing(tmp_path: Path)
     done, errors = threading.Event(), []
     with sessions.begin() as session:
         device = session.get(Device, "dev-1")
+        assert device is not None
         thread = _other_writer(sessions, done, errors)
         assert not done.wait(1.0), "the other writer got in while this transaction held the lock"
         device.label = "mine"

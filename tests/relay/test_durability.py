@@ -12,7 +12,7 @@ from tests.relay.netlab import Lab, wait_for
 pytestmark = pytest.mark.slow
 
 
-def test_relay_down_edge_killed_halfway_exactly_1000_events(make_lab) -> None:  # type: ignore[no-untyped-def]
+def test_relay_down_edge_killed_halfway_exactly_1000_events(make_lab) -> None:
     # A small window and a slow link make delivery take long enough to kill the edge mid-way.
     lab: Lab = make_lab(cloud=False, edge_overrides={"uplink": {"max_in_flight": 16, "batch_size": 16}})
     lab.start_relay()
@@ -44,7 +44,7 @@ def test_relay_down_edge_killed_halfway_exactly_1000_events(make_lab) -> None:  
     assert held  # delivery had been under way when killed
 
 
-def test_partition_heals_by_itself(make_lab) -> None:  # type: ignore[no-untyped-def]
+def test_partition_heals_by_itself(make_lab) -> None:
     lab: Lab = make_lab(cloud=False)
     lab.start_relay()
     assert lab.enrol(lab.token()).returncode == 0

@@ -12,7 +12,7 @@ from tests.relay.netlab import Lab
 pytestmark = pytest.mark.slow
 
 
-def _devices(lab: Lab) -> list[tuple]:  # type: ignore[type-arg]
+def _devices(lab: Lab) -> list[tuple]:
     return lab.relay_query("SELECT device_id, public_key, tunnel_address FROM devices")
 
 
@@ -22,7 +22,7 @@ def _tamper(token: str) -> str:
     return ".".join([head, claims, signature[:5] + flipped + signature[6:]])
 
 
-def test_token_abuse_is_refused_and_registers_nothing(make_lab) -> None:  # type: ignore[no-untyped-def]
+def test_token_abuse_is_refused_and_registers_nothing(make_lab) -> None:
     lab = make_lab(cloud=False)
     lab.start_relay()
     attempts = {

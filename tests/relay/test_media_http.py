@@ -198,8 +198,8 @@ def test_bad_tokens_are_refused(stack: TlsStack, http: httpx.Client, token_forma
         (token(ev, device="dev-0000000000000000"), 403, "unknown_device"),
         (token(ev, relay_url="https://other-relay.example"), 403, "wrong_relay"),
     ]
-    for token, status, code in cases:
-        response = _get(http, stack, ev, token=token)
+    for refused, status, code in cases:
+        response = _get(http, stack, ev, token=refused)
         assert (response.status_code, response.json()["error"]) == (status, code), code
         assert response.headers["cross-origin-resource-policy"] == "cross-origin"
         assert b"GUARDIAN-END" not in response.content

@@ -27,7 +27,7 @@ from agents.relay.db.tables import Device, RevokedToken
 from agents.relay.errors import EnrolmentRefused
 from agents.relay.forwarder import CloudClient, Forwarder
 from agents.relay.health import HealthMonitor
-from agents.relay.registry import Registry, revoke_device
+from agents.relay.registry import Enrolled, Registry, revoke_device
 from agents.relay.revocations import RevocationFeedError, RevocationPoller, parse_revocations
 from guardian.contracts import auth
 from guardian.contracts.edge.v1 import uplink_pb2
@@ -51,7 +51,7 @@ def _sample(metrics: AgentMetrics, name: str, **labels: str) -> float:
     return 0.0 if value is None else value
 
 
-async def _until(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+async def _until(predicate, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -108,7 +108,7 @@ def _settings(url: str) -> CloudSettings:
 
 
 async def _forwarded(relay: Relay, settings: CloudSettings, client: CloudClient, metrics: AgentMetrics,
-                     devices: list[Device]) -> tuple[EventCache, Forwarder]:
+                     devices: list[Enrolled]) -> tuple[EventCache, Forwarder]:
     """A forwarder on the relay's database that has sent the cloud one event of each device (so the cloud
     knows them), and its event cache."""
     cache = EventCache(relay.sessions, timedelta(days=1), timedelta(hours=1))

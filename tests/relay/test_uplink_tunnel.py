@@ -30,7 +30,7 @@ SUMMARY_FIELDS = {"eventId", "deviceId", "camera", "label", "start", "end", "con
 EDGE_ONLY = ("box", "track", "score", "snapshot", "clip_ref", "clipRef", "xMin", "secret-snapshot", "secret-clip")
 
 
-def _running_lab(make_lab) -> Lab:  # type: ignore[no-untyped-def]
+def _running_lab(make_lab) -> Lab:
     lab = make_lab()
     lab.start_cloud()
     lab.start_relay()
@@ -40,7 +40,7 @@ def _running_lab(make_lab) -> Lab:  # type: ignore[no-untyped-def]
     return lab
 
 
-def test_events_flow_through_the_tunnel_only(make_lab) -> None:  # type: ignore[no-untyped-def]
+def test_events_flow_through_the_tunnel_only(make_lab) -> None:
     lab = _running_lab(make_lab)
     ids = lab.enqueue_events(50)
     wait_for(lambda: lab.relay_event_count() == 50, 60, "50 events at the relay")
@@ -75,7 +75,7 @@ def test_events_flow_through_the_tunnel_only(make_lab) -> None:  # type: ignore[
     assert EDGE_PUBLIC not in lab.log_tail("relay", 400)
 
 
-def test_cloud_receives_only_the_privacy_minimised_summary(make_lab) -> None:  # type: ignore[no-untyped-def]
+def test_cloud_receives_only_the_privacy_minimised_summary(make_lab) -> None:
     lab = _running_lab(make_lab)
     ids = lab.enqueue_events(30)
     wait_for(lambda: lab.cloud_query("SELECT COUNT(*) FROM event_summaries")[0][0] == 30, 60, "30 summaries in the cloud")
@@ -95,7 +95,7 @@ def test_cloud_receives_only_the_privacy_minimised_summary(make_lab) -> None:  #
     assert json.loads(track)[0]["box"] and snapshot == "snap/secret-snapshot.jpg" and score > 0.8
 
     # Device health reaches the cloud too: telemetry → relay → healthy/degraded/offline.
-    def reported() -> list[dict]:  # type: ignore[type-arg]
+    def reported() -> list[dict]:
         return [json.loads(b) for (b,) in lab.cloud_query("SELECT body FROM device_health")]
 
     health = wait_for(lambda: [h for h in reported() if h.get("status") in ("HEALTHY", "DEGRADED")], 30, "health")
@@ -105,7 +105,7 @@ def test_cloud_receives_only_the_privacy_minimised_summary(make_lab) -> None:  #
     assert with_cameras[-1]["cameras"][0]["camera"] == "front"  # type: ignore[index]
 
 
-def test_relay_fetches_clip_ranges_from_the_edge_over_the_tunnel(make_lab) -> None:  # type: ignore[no-untyped-def]
+def test_relay_fetches_clip_ranges_from_the_edge_over_the_tunnel(make_lab) -> None:
     """The clip path through WireGuard: an event's clip in the edge's events table, fetched by the relay
     over the tunnel (EdgeMedia gRPC), and by a viewer from the relay's HTTPS media endpoint with a token."""
     from datetime import UTC, datetime, timedelta
@@ -167,7 +167,7 @@ with httpx.Client(verify=ctx) as http:
     assert not lab.port_open(lab.ns_relay, EDGE_PUBLIC, 50052)
 
 
-def test_key_rotation_and_revocation(make_lab) -> None:  # type: ignore[no-untyped-def]
+def test_key_rotation_and_revocation(make_lab) -> None:
     lab = _running_lab(make_lab)
     lab.enqueue_events(5)
     wait_for(lambda: lab.relay_event_count() == 5, 60, "first events")

@@ -39,7 +39,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):  # type: ignore[no-untyped-def]
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -227,7 +227,7 @@ class TlsStack:
 
     # --- clip tokens (what the cloud mints) ------------------------------------------------------
     def clip_token(self, event_id: str, *, scopes: tuple[str, ...] = ("clip", "snapshot", "thumbnail"),
-                   tenant: str = TENANT, device: str | None = None, key=None, ttl: int = 300,  # type: ignore[no-untyped-def]
+                   tenant: str = TENANT, device: str | None = None, key: auth.Ed25519PrivateKey | None = None, ttl: int = 300,
                    now: float | None = None, relay_url: str | None = None,
                    token_format: auth.TokenFormat = "jwt") -> str:
         return auth.mint_clip_token(

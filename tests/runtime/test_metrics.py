@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -73,10 +74,10 @@ scrape_configs:
     )
     try:
         deadline = time.monotonic() + 60
-        result = []
+        result: list[dict[str, Any]] = []
         while time.monotonic() < deadline and not result:
             time.sleep(0.5)
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            assert proc.poll() is None, (proc.stderr.read() if proc.stderr else b"").decode()[-2000:]
             try:
                 answer = httpx.get(
                     f"http://127.0.0.1:{prom_port}/api/v1/query",

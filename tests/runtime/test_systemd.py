@@ -77,12 +77,14 @@ def test_runs_without_notify_socket(edge_cli, clean_env, minimal_edge_config):
         stderr=subprocess.PIPE,
         text=True,
     )
+    stdout = proc.stdout
+    assert stdout is not None  # stdout=PIPE
     try:
         deadline = time.monotonic() + 60
         ready = False
         while time.monotonic() < deadline and not ready and proc.poll() is None:
-            if select.select([proc.stdout], [], [], 1.0)[0]:
-                ready = '"event": "agent_ready"' in proc.stdout.readline()
+            if select.select([stdout], [], [], 1.0)[0]:
+                ready = '"event": "agent_ready"' in stdout.readline()
         assert ready
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=20)

@@ -34,7 +34,7 @@ TIMEOUT_MS = 10_000
 
 @pytest.fixture
 def cloud(tmp_path: Path, ui_dist: Path) -> Iterator[tuple[str, RelayHandle, RelayHandle]]:
-    """The cloud on a free port with two relays in the pool: the first sign-up gets relay-a."""
+    """The cloud on a free port with two relays in the pool: the first home to add a device gets relay-a."""
     url = f"sqlite:///{tmp_path / 'cloud.db'}"
     migrate(url)
     settings = make_settings(url, auth.generate_private_key(), auth={"cookie_secure": False},
@@ -72,6 +72,17 @@ class Page(BrowserTab):
         p.get_by_role("button", name="Create account").click()
         p.get_by_role("heading", name="Dashboard", level=1).wait_for()
 
+    def add_first_device(self, relay_host: str) -> None:
+        """A new home holds no relay: its first enrolment token takes one from the pool (as adding a device)."""
+        p = self.page
+        nav(p, "Devices")
+        p.get_by_text("Your relay is assigned when you add your first device").wait_for()
+        p.get_by_role("button", name="Create enrolment token").click()
+        p.get_by_text(f"guardian-edge enrol --relay {relay_host} --token-file token.txt").wait_for()
+        p.get_by_role("button", name="Done, hide it").click()
+        nav(p, "Dashboard")
+        p.get_by_role("heading", name="Dashboard", level=1).wait_for()
+
 
 def test_signup_live_event_and_tenant_isolation(cloud, browser, artifacts: Path) -> None:
     base, relay_a, _relay_b = cloud
@@ -83,6 +94,7 @@ def test_signup_live_event_and_tenant_isolation(cloud, browser, artifacts: Path)
     p.get_by_role("heading", name="Sign in").wait_for()
     alice.shot("login")
     alice.signup(f"alice-{uuid.uuid4().hex[:6]}@example.org", "Lake house")
+    alice.add_first_device("relay-a.relays.example.org")
     assert p.get_by_text("Lake house").is_visible()
     p.get_by_text("No devices yet").wait_for()
     alice.shot("dashboard-empty")
@@ -219,6 +231,7 @@ def test_sign_in_options_deep_links_media_policy_and_device_removal(cloud_with_s
     carol.shot("login-sso")
 
     carol.signup(f"carol-{uuid.uuid4().hex[:6]}@example.org", "Cabin")
+    carol.add_first_device("relay-a.relays.example.org")
     event = batches.event("edge-c", "porch", "person", datetime.now(UTC) - timedelta(seconds=5))
     ingest(base, relay, events=[event], healths=[batches.health("edge-c", {"porch": "streaming"})])
 

@@ -10,7 +10,8 @@ threads and are queued to one event thread, which runs the per-camera tracker an
 up, at most :data:`MAX_PASS` — and stores what the passes changed in one transaction at most every
 :data:`WRITE_INTERVAL_S` (a transaction costs ~0.5 ms of CPU however little it holds; at capacity that was
 a pass or two per inference). A crash loses at most that much of the events' newest state, next to the
-open tracks it loses anyway; a stop stores everything.
+open tracks it loses anyway; a stop stores everything. The events a crash left open are ended by the next
+run (:meth:`DetectionService.close_leftovers`, at start and every minute), at their last stored track point.
 
 The per-camera work is :mod:`~agents.edge.detection.pipeline`'s, the model and its hot swap
 :mod:`~agents.edge.detection.model_slot`'s; this module wires them to the database, the event thread and
@@ -50,6 +51,7 @@ log = get_logger("guardian.edge.detector")
 
 MAX_PASS = 32  # results the event thread takes in one pass
 WRITE_INTERVAL_S = 0.5  # the event thread stores what changed at most this often
+LEFTOVER_INTERVAL_S = 60.0  # how often the event thread looks for events left open by an earlier run
 _WAKE = object()  # :meth:`DetectionService.flush`'s marker on the result queue
 
 
@@ -127,7 +129,7 @@ class DetectionService:
     def _event_loop(self) -> None:
         latency, latency_ref = None, None
         unstored = 0  # results handled since the last store
-        last_store = time.monotonic()
+        last_store = last_sweep = time.monotonic()
         while True:
             # Wake for the next store if there is something to store, else at least twice a second.
             wait = 0.5 if not unstored else min(0.5, max(0.0, last_store + WRITE_INTERVAL_S - time.monotonic()))
@@ -166,6 +168,10 @@ class DetectionService:
                 last_store = time.monotonic()
                 self.results_handled += unstored
                 unstored = 0
+                # Right after a store, so the database holds every event this run has changed.
+                if not stopping and last_store - last_sweep >= LEFTOVER_INTERVAL_S:
+                    self.close_leftovers()
+                    last_sweep = last_store
             self.heartbeat = time.monotonic()
             if stopping:
                 break
@@ -181,9 +187,23 @@ class DetectionService:
         if rows:
             self.event_store.save_all(rows)
 
+    def close_leftovers(self) -> int:
+        """End the events an earlier run left open (a detector killed mid-event: its tracks are gone, and
+        no end would ever come), at the last time each object was seen, and queue the ends for the relay.
+        Run at start and every :data:`LEFTOVER_INTERVAL_S` on the event thread (a sweep that failed at
+        start, a database restored from a copy); the events this run has open are kept. Returns how many
+        were closed."""
+        keep = {ev.row.id for p in self.pipelines.values() for ev in p.events.open.values()}
+        rows = self.event_store.close_leftovers(keep)
+        for row in rows:
+            log.info("leftover_event_closed", camera=row.camera, event_id=row.id, label=row.label,
+                     end=row.end_at.isoformat() if row.end_at is not None else None)
+        return len(rows)
+
     def start(self, readers: bool = True) -> None:
-        """Start the event thread and (``readers``) a reading thread per camera; the benchmark feeds
-        :meth:`CameraPipeline.process` itself."""
+        """Close what an earlier run left open, then start the event thread and (``readers``) a reading
+        thread per camera; the benchmark feeds :meth:`CameraPipeline.process` itself."""
+        self.close_leftovers()  # before any event of this run exists
         self.started = readers
         self.event_thread.start()
         if readers and self.slot.detector is not None:  # else when the first model arrives (check_reload)
@@ -221,7 +241,7 @@ class DetectorAgent:
         # background (the supervisor's first check_reload), with STATUS= saying so.
         self.service = await asyncio.to_thread(DetectionService, self.settings, self.metrics, load_model=False)
         self._metrics_server = serve_metrics(self.settings.metrics, self.metrics)
-        self.service.start()
+        await asyncio.to_thread(self.service.start)  # its first act is a database sweep
         ctx.tasks.create_task(self._supervise(ctx), name="supervise")
 
     async def _supervise(self, ctx: ServiceContext) -> None:

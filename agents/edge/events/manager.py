@@ -1,7 +1,8 @@
 """Turning a camera's tracks into events.
 
 A confirmed track opens an event (stored and queued at once, ``ended=False``); while it lives, its best
-frame (highest score) is kept; when it ends the snapshot and thumbnail are written, the event is closed
+frame (highest score) is kept and its track is stored again every :data:`PROGRESS_INTERVAL_S` (so that an
+event a killed detector left open can be ended at about the last time its object was seen); when it ends the snapshot and thumbnail are written, the event is closed
 and queued again; once the post-roll has been recorded the clip is assembled and the event queued a last
 time with its ``clip_ref``. The outbox keeps one row per event id, so the relay gets the newest state.
 
@@ -46,6 +47,9 @@ class EventMedia(Protocol):
 # complete, so at least a segment length plus a GOP); then the clip is made of what there is.
 CLIP_WAIT_S = 25.0
 MAX_TRACK_POINTS = 600  # kept per event in the database (the uplink sends fewer)
+# An open event's track is stored (and queued) again after this much more of it: if the detector is
+# killed, the next run ends the event at its last stored point, so this bounds how short it comes out.
+PROGRESS_INTERVAL_S = 10.0
 
 
 def clip_wait_s(segment_seconds: float) -> float:
@@ -60,7 +64,7 @@ class _Open:
     best_score: float = -1.0
     best_frame: np.ndarray | None = None
     best_box: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
-    dirty: bool = False
+    saved_through: float = 0.0  # the track's last_seen when the row was last stored
 
 
 @dataclass
@@ -123,7 +127,7 @@ class EventManager:
                 mean_score=track.mean_score, hits=track.hits, snapshot_ref="", thumbnail_ref="", clip_ref="",
                 clip_duration_s=0.0, track_json=self._track_json(track),
             )
-            self.open[track.id] = _Open(row, track)
+            self.open[track.id] = _Open(row, track, saved_through=track.last_seen)
             self._save(row)
             self.counts.opened += 1
             self.counts.by_label[track.label] = self.counts.by_label.get(track.label, 0) + 1
@@ -132,7 +136,12 @@ class EventManager:
             ev = self.open.get(track.id)
             if ev is None:
                 continue
-            ev.dirty = True
+            if track.last_seen - ev.saved_through >= PROGRESS_INTERVAL_S:
+                row = ev.row
+                row.max_score, row.mean_score, row.hits = track.max_score, track.mean_score, track.hits
+                row.track_json = self._track_json(track)
+                ev.saved_through = track.last_seen
+                self._save(row)
             if det.score > ev.best_score:
                 ev.best_score = det.score
                 ev.best_box = det.box

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
@@ -87,6 +87,16 @@ def _upsert(given: frozenset[str]) -> Insert:
     return statement
 
 
+def _write(session: Session, rows: Sequence[EventRow]) -> None:
+    now = datetime.now(UTC)
+    connection = session.connection()
+    for row in rows:
+        row.updated_at = now
+        values, given = _column_values(row)
+        connection.execute(_upsert(given), values)
+        enqueue(session, OutboxKind.EVENT, row.id, to_proto(row).SerializeToString())
+
+
 class EventStore:
     def __init__(self, sessions: sessionmaker) -> None:
         self.sessions = sessions
@@ -102,14 +112,31 @@ class EventStore:
         stay plain detached objects."""
         if not rows:
             return
-        now = datetime.now(UTC)
         with self.sessions.begin() as session:
-            connection = session.connection()
+            _write(session, rows)
+
+    def close_leftovers(self, keep: Collection[str] = ()) -> list[EventRow]:
+        """End the events a previous run of the detector left open (it was killed: its tracks died with
+        it), each at the last time its object was seen (its last stored track point, else its start),
+        and queue the end for the relay like any other update. ``keep``: the ids of the events this run
+        has open (they are not leftovers). Returns the rows closed."""
+        stmt = select(EventRow).where(EventRow.ended.is_(False))
+        if keep:
+            stmt = stmt.where(EventRow.id.not_in(list(keep)))
+        with self.sessions() as session:  # mostly there are none: no write transaction for that
+            if session.scalars(stmt.limit(1)).first() is None:
+                return []
+        with self.sessions.begin() as session:
+            rows = list(session.scalars(stmt))
             for row in rows:
-                row.updated_at = now
-                values, given = _column_values(row)
-                connection.execute(_upsert(given), values)
-                enqueue(session, OutboxKind.EVENT, row.id, to_proto(row).SerializeToString())
+                start = _aware(row.start_at)
+                points = row.track
+                last_seen = datetime.fromtimestamp(points[-1][0], UTC) if points else start
+                row.end_at = max(start, last_seen)
+                row.ended = True
+            session.expunge_all()  # written as the detector writes them (upsert + outbox), not by the ORM
+            _write(session, rows)
+        return rows
 
     def get(self, event_id: str) -> EventRow | None:
         with self.sessions() as session:

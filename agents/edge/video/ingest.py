@@ -4,8 +4,10 @@
 FrameReader` (decoded frames) run in their thread: open the stream, hand it to a session function,
 and when anything goes wrong — refused, unauthorised, silent, stalled, ended, garbage — record a
 :class:`~agents.edge.video.errors.StreamError` in the camera's :class:`~agents.edge.video.status.
-StatusTracker`, wait an exponentially growing, jittered delay and try again. Nothing a camera sends can
-end the loop; only the ``stop`` event does.
+StatusTracker`, wait an exponentially growing, jittered delay and try again. The delay is capped low
+(``[recording] backoff_max_s``, 2 s by default): an attempt costs the camera one TCP connection, while
+every second waited after it is back is a second of footage lost. Nothing a camera sends can end the
+loop; only the ``stop`` event does.
 
 Failure reasons are built from FFmpeg's error text without the URL (FFmpeg's messages quote the URL,
 credentials included), so a status or log line never carries a camera password.

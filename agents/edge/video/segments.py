@@ -32,6 +32,9 @@ from agents.common.sqlite import WriterSession
 from agents.edge.db import open_database
 from agents.edge.db.tables import Clip, Segment
 from agents.edge.video.mp4 import read_segment, truncate_to_fragments
+from guardian.runtime.logging import get_logger
+
+log = get_logger("guardian.edge.segments")
 
 
 def to_ts(moment: datetime | float) -> float:
@@ -240,12 +243,19 @@ class VideoStore:
                 if str(path.resolve()) in known:
                     continue
                 handled += 1
-                found = probe_segment(path) if recover else None
-                if found is not None:
+                relative = self.relative(path)
+                size = path.stat().st_size
+                found = examine_segment(path) if recover else "recovery off"
+                if isinstance(found, NewSegment):
                     self.add_segment(found)
+                    # Said per file: an operator looking for footage around a crash learns what is left.
+                    log.info("segment_recovered", camera=found.camera, path=relative,
+                             seconds=round(found.end_ts - found.start_ts, 3), frames=found.frames,
+                             bytes=found.size_bytes, bytes_cut=size - found.size_bytes)
                 else:
                     path.unlink(missing_ok=True)
                     _prune_empty_dirs(path.parent, stop=self.root)
+                    log.warning("segment_removed", path=relative, reason=found)
         return dropped, handled
 
 
@@ -262,7 +272,14 @@ def _prune_empty_dirs(directory: Path, stop: Path) -> None:
 
 def probe_segment(path: Path) -> NewSegment | None:
     """Read a segment file left without an index row (after a crash); ``None`` if it has no complete
-    fragment or no frame. A file cut short is first cut back to its last complete fragment.
+    fragment or no frame (:func:`examine_segment` says why)."""
+    found = examine_segment(path)
+    return found if isinstance(found, NewSegment) else None
+
+
+def examine_segment(path: Path) -> NewSegment | str:
+    """:func:`probe_segment`, with the reason instead of ``None``: the segment to index, or why the file
+    cannot be kept. A file cut short is first cut back to its last complete fragment.
 
     The start comes from the file name (``recordings/<camera>/<date>/<hour>/<MM-SS.micro>.mp4``)."""
     try:
@@ -270,15 +287,16 @@ def probe_segment(path: Path) -> NewSegment | None:
         minute_second, micro = path.stem.split(".")
         start = datetime.strptime(f"{day} {hour} {minute_second}.{micro} +0000", "%Y-%m-%d %H %M-%S.%f %z")
     except (ValueError, IndexError):
-        return None
+        return "not a segment name (recordings/<camera>/<date>/<hour>/<MM-SS.micro>.mp4)"
     try:
+        size = path.stat().st_size
         if not truncate_to_fragments(path):
-            return None
-    except OSError:
-        return None
+            return f"no complete fragment in its {size} bytes (cut short before its first fragment was complete)"
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or type(exc).__name__})"
     found = read_segment(path)
     if found is None:
-        return None
+        return "no decodable frame"
     span, codec = found
     start_ts = start.timestamp()
     return NewSegment(camera, path, start_ts, start_ts + span.duration_s, path.stat().st_size, codec, span.frames)

@@ -48,7 +48,8 @@ class RecorderAgent:
         self.store = await asyncio.to_thread(VideoStore.open, data_dir, database_path(self.settings))
         dropped, handled = await asyncio.to_thread(self.store.reconcile)
         if dropped or handled:
-            log.info("footage_reconciled", rows_dropped=dropped, files_recovered_or_removed=handled)
+            # Each unindexed file was logged as segment_recovered or segment_removed (with the reason).
+            log.info("footage_reconciled", rows_dropped=dropped, unindexed_files=handled)
         cameras = await asyncio.to_thread(sync_cameras, self.store.sessions, self.settings.cameras)
         enabled = [c for c in cameras if c.enabled]
         self.cameras_configured.set(len(enabled))

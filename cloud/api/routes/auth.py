@@ -50,12 +50,16 @@ def client_address(request: Request, trusted_proxies: int) -> str:
     "/signup", status_code=status.HTTP_201_CREATED, response_model=TokenPublic,
     responses={409: {"model": ErrorResponse, "description": "`email_taken`"},
                422: {"model": ErrorResponse, "description": "`invalid_request`, or `weak_password`: the password is "
-                     "too easy to guess (zxcvbn score below 3; the message carries its advice)."}},
+                     "too easy to guess (zxcvbn score below 3; the message carries its advice)."},
+               429: {"model": ErrorResponse, "description": "`rate_limited`: too many sign-ups from this address, or "
+                     "from everywhere, within the window (see `Retry-After`)."}},
 )
-def signup(body: SignupCreate, response: Response, cloud: CloudDep, session: SessionDep) -> TokenPublic:
-    """Create a local account and its tenant (the account becomes the tenant's admin)."""
+def signup(body: SignupCreate, request: Request, response: Response, cloud: CloudDep, session: SessionDep) -> TokenPublic:
+    """Create a local account and its tenant (the account becomes the tenant's admin). The tenant gets a relay
+    when it adds its first device (``POST /bootstrap-tokens``), not here."""
     if not cloud.settings.auth.allow_signup:
         raise Forbidden("sign-up is disabled")
+    keys = accounts.check_signup_rate(cloud, session, client_address(request, cloud.settings.http.trusted_proxy_count))
     email = body.email.lower()
     accounts.check_password_strength(body.password, email=email, tenant_name=body.tenant_name)
     if session.scalars(select(User.id).where(User.email == email)).first() is not None:
@@ -67,6 +71,7 @@ def signup(body: SignupCreate, response: Response, cloud: CloudDep, session: Ses
         session.flush()
     except IntegrityError:
         raise Conflict("an account with this e-mail exists", code="email_taken") from None
+    accounts.record_failure(session, keys)  # the throttle's records: a sign-up counts like a failed login
     log.info("signup", tenant=tenant.id, user=user.id)
     return set_session_cookies(cloud, response, accounts.start_session(cloud, session, user))
 

@@ -15,9 +15,10 @@ from cloud.api.schemas import (
     BootstrapTokenPublic,
     DevicePublic,
     DeviceUpdate,
+    ErrorResponse,
 )
 from cloud.core.db import utcnow
-from cloud.core.errors import Conflict, NotFound
+from cloud.core.errors import NotFound
 from cloud.services import accounts
 from cloud.services.devices import revoke_device as revoke
 from cloud.tables import BootstrapToken, Device
@@ -72,12 +73,17 @@ def list_bootstrap_tokens(scope: TenantAdmin) -> list[BootstrapTokenPublic]:
     return [BootstrapTokenPublic.model_validate(t) for t in rows]
 
 
-@router.post("/bootstrap-tokens", status_code=status.HTTP_201_CREATED, response_model=BootstrapTokenIssued)
+@router.post(
+    "/bootstrap-tokens", status_code=status.HTTP_201_CREATED, response_model=BootstrapTokenIssued,
+    responses={503: {"model": ErrorResponse, "description": "`relay_pool_empty`: the tenant has no relay yet and "
+                     "none is free (see `Retry-After`)."}},
+)
 def create_bootstrap_token(body: BootstrapTokenCreate, scope: TenantAdmin, cloud: CloudDep) -> BootstrapTokenIssued:
-    """A single-use, expiring token for enrolling a new device with the tenant's relay. Shown once."""
-    relay = accounts.tenant_relay(scope.session, scope.id)
-    if relay is None:
-        raise Conflict("no relay is assigned to this tenant yet", code="no_relay")
+    """A single-use, expiring token for enrolling a new device with the tenant's relay. Shown once.
+
+    The tenant's first token takes a relay from the pool for it (a new tenant holds none); 503
+    ``relay_pool_empty`` when none is free."""
+    relay = accounts.assign_relay(scope.session, scope.tenant)
     ttl = cloud.settings.tokens.bootstrap_token_hours * 3600
     nonce = secrets.token_urlsafe(18)
     now = utcnow()
@@ -96,7 +102,7 @@ def create_bootstrap_token(body: BootstrapTokenCreate, scope: TenantAdmin, cloud
 
 
 @router.delete("/bootstrap-tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_bootstrap_token(token_id: str, scope: TenantAdmin) -> Response:
+def revoke_bootstrap_token(token_id: PathId, scope: TenantAdmin) -> Response:
     """Revoke a token; relays learn of it from ``GET /api/v1/relay/revocations``."""
     row = scope.get(BootstrapToken, token_id, "bootstrap token")
     if row.revoked_at is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
@@ -14,15 +15,24 @@ from fastapi.responses import StreamingResponse
 
 from cloud.api.deps import CloudDep, TenantDep
 from cloud.api.params import EARLIEST, PathId, Text, Timestamp
-from cloud.api.schemas import ClipTokenCreate, ClipTokenPublic, EventCount, EventPage, EventPublic
+from cloud.api.schemas import (
+    ClipTokenCreate,
+    ClipTokenPublic,
+    ErrorResponse,
+    EventCount,
+    EventPage,
+    EventPublic,
+)
 from cloud.core.db import utcnow
 from cloud.core.errors import ApiError, Conflict
 from cloud.core.state import Cloud
 from cloud.services import accounts, timeline
 from cloud.tables import Event
 from guardian.contracts import auth
+from guardian.runtime.logging import get_logger
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
+log = get_logger("cloud.events")
 
 CameraQ = Annotated[Text | None, Query(max_length=64, description="Only this camera (its name on the edge).")]
 LabelQ = Annotated[Text | None, Query(max_length=64, description="Only this label, e.g. person.")]
@@ -47,7 +57,10 @@ def list_events(
     label: LabelQ = None,
     since: SinceQ = None,
     until: UntilQ = None,
-    cursor: Annotated[Text | None, Query(max_length=300)] = None,
+    # Not Text: the cursor's own pattern already excludes control characters (and a second pattern
+    # would hide it from the schema).
+    cursor: Annotated[str | None, Query(max_length=100, pattern=timeline.CURSOR_PATTERN,
+                                         description="A page's `next_cursor`, for the page after it.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> EventPage:
     """Events newest first. Pass ``next_cursor`` back as ``cursor`` for the next page."""
@@ -56,7 +69,9 @@ def list_events(
     return EventPage(items=[to_public(e) for e in rows], next_cursor=next_cursor)
 
 
-@router.get("/counts", response_model=list[EventCount], response_model_exclude_none=True)
+@router.get("/counts", response_model=list[EventCount], response_model_exclude_none=True,
+            responses={422: {"model": ErrorResponse, "description": "`invalid_request`, or `range_too_long`: more than "
+                             "31 days with `bucket=hour`, 400 days with `bucket=day`"}})
 def count_events(
     scope: TenantDep,
     bucket: Literal["hour", "day"] = "hour",
@@ -82,40 +97,79 @@ def count_events(
     return [EventCount(bucket=b, count=c) for b, c in timeline.counts(scope.session, base, bucket)]
 
 
-def _fetch(cloud: Cloud, tenant_id: str, ids: list[str], camera: str | None, label: str | None) -> list[str]:
+def _fetch(
+    cloud: Cloud, claims: dict[str, object], tenant_id: str, ids: list[str], camera: str | None, label: str | None
+) -> list[str] | None:
+    """The events' messages, or None when the stream's login has ended (checked in the same session)."""
     with cloud.sessions() as session:
+        if not accounts.session_alive(session, claims, tenant_id):
+            return None
+        if not ids:
+            return []
         stmt = timeline.filtered(tenant_id, camera=camera, label=label).where(Event.id.in_(ids))
         rows = session.scalars(stmt.order_by(Event.start_at, Event.id)).all()
         return [to_public(e).model_dump_json() for e in rows]
 
 
+_KEEP_ALIVE_SECONDS = 15.0
+
+
 @router.get(
     "/stream",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events: `event: event`."}},
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events: `event: event`. "
+                     "The stream ends when the access token expires, and within `auth.stream_check_seconds` of the "
+                     "login ending (logout, password change, member removed); the browser then signs in again."}},
 )
 async def stream_events(
     request: Request, scope: TenantDep, cloud: CloudDep, camera: CameraQ = None, label: LabelQ = None
 ) -> StreamingResponse:
     """Live updates: one ``event`` message per new event of this tenant (works across API replicas)."""
     tenant_id = scope.id
+    claims: dict[str, object] = dict(request.state.access_claims)
+    expires_at = float(str(claims["exp"]))
+    check_every = cloud.settings.auth.stream_check_seconds
     scope.session.close()  # the stream can be long; do not hold a pooled connection
 
     async def messages() -> AsyncIterator[str]:
+        # The token was checked once, when the stream opened; the stream must not outlive it. It re-checks
+        # the login every few seconds and before each delivery (one indexed query), and ends with the token.
+        clock = asyncio.get_running_loop().time
         cloud.metrics.sse_clients.inc()
+        reason = "disconnected"
         try:
             with cloud.bus.subscribe(tenant_id) as queue:
                 yield "retry: 3000\n: connected\n\n"
+                next_check = last_sent = clock()
                 while not await request.is_disconnected():
+                    left = expires_at - time.time()
+                    if left <= 0:
+                        reason = "token_expired"
+                        return
+                    if clock() >= next_check:
+                        if await run_in_threadpool(_fetch, cloud, claims, tenant_id, [], None, None) is None:
+                            reason = "session_ended"
+                            return
+                        next_check = clock() + check_every
+                    wait = min(left, next_check - clock(), last_sent + _KEEP_ALIVE_SECONDS - clock())
                     try:
-                        ids = await asyncio.wait_for(queue.get(), timeout=15)
+                        ids = await asyncio.wait_for(queue.get(), timeout=max(wait, 0.0))
                     except TimeoutError:
-                        yield ": keep-alive\n\n"
+                        if clock() >= last_sent + _KEEP_ALIVE_SECONDS:
+                            yield ": keep-alive\n\n"
+                            last_sent = clock()
                         continue
-                    for body in await run_in_threadpool(_fetch, cloud, tenant_id, ids, camera, label):
+                    bodies = await run_in_threadpool(_fetch, cloud, claims, tenant_id, ids, camera, label)
+                    if bodies is None:
+                        reason = "session_ended"
+                        return
+                    next_check = clock() + check_every
+                    for body in bodies:
                         yield f"event: event\nid: {json.loads(body)['id']}\ndata: {body}\n\n"
+                        last_sent = clock()
         finally:
             cloud.metrics.sse_clients.dec()
+            log.info("stream_closed", tenant=tenant_id, reason=reason)
 
     return StreamingResponse(
         messages(), media_type="text/event-stream",
@@ -128,8 +182,10 @@ def get_event(event_id: PathId, scope: TenantDep) -> EventPublic:
     return to_public(scope.get(Event, event_id, "event"))
 
 
-@router.post("/{event_id}/clip-token", status_code=status.HTTP_201_CREATED, response_model=ClipTokenPublic)
-def clip_token(event_id: str, body: ClipTokenCreate, scope: TenantDep, cloud: CloudDep) -> ClipTokenPublic:
+@router.post("/{event_id}/clip-token", status_code=status.HTTP_201_CREATED, response_model=ClipTokenPublic,
+             responses={409: {"model": ErrorResponse, "description": "`no_clip`: the event has no clip; `no_relay`: "
+                                  "the tenant has no relay yet"}})
+def clip_token(event_id: PathId, body: ClipTokenCreate, scope: TenantDep, cloud: CloudDep) -> ClipTokenPublic:
     """A token (≤ 5 min) the browser presents to the tenant's relay to fetch this event's media."""
     event = scope.get(Event, event_id, "event")
     scopes = sorted(set(body.scopes))

@@ -9,12 +9,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from cloud.api.deps import CloudDep
+from cloud.api.schemas import ErrorResponse
 from cloud.core.errors import ApiError, Forbidden
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", responses={503: {"model": ErrorResponse, "description": "`unavailable`: the database does not answer"}})
 def healthz(cloud: CloudDep) -> dict[str, str]:
     """200 when the database answers; 503 otherwise."""
     try:

@@ -7,7 +7,7 @@ from google.protobuf import json_format
 from sqlalchemy import select
 
 from cloud.api.deps import CloudDep, SignedRelay
-from cloud.api.schemas import BootstrapConsume, Revocation
+from cloud.api.schemas import BootstrapConsume, ErrorResponse, Revocation
 from cloud.core.db import utcnow
 from cloud.core.errors import ApiError, Conflict, NotFound
 from cloud.services import ingest as ingestion
@@ -88,7 +88,8 @@ def revocations(caller: SignedRelay) -> list[Revocation]:
     return out
 
 
-@router.post("/relay/bootstrap/consume", status_code=204)
+@router.post("/relay/bootstrap/consume", status_code=204,
+             responses={409: {"model": ErrorResponse, "description": "`token_used`, `token_revoked` or `token_expired`"}})
 def consume_bootstrap(body: BootstrapConsume, caller: SignedRelay) -> Response:
     """Mark a bootstrap token used (the relay verified it offline first). 409 ``token_used``,
     ``token_revoked`` (the relay then revokes the device that enrolled with it) or ``token_expired``."""

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cloud.api.deps import CloudDep, Operator, SessionDep
 from cloud.api.params import PathId
-from cloud.api.schemas import RelayCreate, RelayPublic, RelayUpdate
+from cloud.api.schemas import ErrorResponse, RelayCreate, RelayPublic, RelayUpdate
 from cloud.core.errors import ApiError, Conflict, NotFound
 from cloud.tables import Relay
 from guardian.contracts import auth
@@ -44,7 +44,9 @@ def list_relays(_op: Operator, session: SessionDep) -> list[RelayPublic]:
     return [RelayPublic.model_validate(r) for r in session.scalars(select(Relay).order_by(Relay.created_at))]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=RelayPublic)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=RelayPublic,
+             responses={409: {"model": ErrorResponse, "description": "`relay_exists`: a relay with this name exists"},
+                        422: {"model": ErrorResponse, "description": "`invalid_request`, or `bad_public_key`"}})
 def create_relay(body: RelayCreate, _op: Operator, session: SessionDep, cloud: CloudDep) -> RelayPublic:
     relay = RelayPublic.model_validate(register_relay(session, body))
     session.commit()

@@ -8,7 +8,15 @@ from sqlalchemy.exc import IntegrityError
 
 from cloud.api.deps import TenantAdmin, TenantDep
 from cloud.api.params import PathId
-from cloud.api.schemas import MemberCreate, MemberUpdate, PlanPublic, TenantPublic, TenantUpdate, UserPublic
+from cloud.api.schemas import (
+    ErrorResponse,
+    MemberCreate,
+    MemberUpdate,
+    PlanPublic,
+    TenantPublic,
+    TenantUpdate,
+    UserPublic,
+)
 from cloud.core import security
 from cloud.core.csp import host_port
 from cloud.core.errors import Conflict, Forbidden
@@ -61,7 +69,10 @@ def list_members(scope: TenantDep) -> list[UserPublic]:
     return [UserPublic.model_validate(u) for u in rows]
 
 
-@router.post("/members", status_code=status.HTTP_201_CREATED, response_model=UserPublic)
+@router.post("/members", status_code=status.HTTP_201_CREATED, response_model=UserPublic,
+             responses={409: {"model": ErrorResponse, "description": "`email_taken`"},
+                        422: {"model": ErrorResponse, "description": "`invalid_request`, or `weak_password`: the "
+                              "password is too easy to guess (the message carries the advice)."}})
 def add_member(body: MemberCreate, scope: TenantAdmin) -> UserPublic:
     """Add a member with a local password (the same policy as sign-up: 422 ``weak_password``)."""
     email = body.email.lower()

@@ -44,7 +44,7 @@ def test_signed_request_verifies(scheme: str) -> None:
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_tampered_or_stale_requests_are_refused(scheme: str) -> None:
     headers = _sign(scheme)
-    invalid = [
+    invalid: list[dict[str, object]] = [
         {"body": BODY + b" "},
         {"path": "/api/v1/ingest"},
         {"path": "/api/v1/relay/revocations?since=2020-01-01"},

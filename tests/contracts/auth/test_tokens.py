@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable
 
 import jwt
 import pytest
@@ -118,7 +119,7 @@ def test_jwt_is_standard_and_typed() -> None:
         jwt.encode({**base, "iss": "someone-else"}, KEY, algorithm="EdDSA", headers=kid),
         jwt.encode(base, KEY, algorithm="EdDSA", headers={**kid, "typ": "JWT"}),
         jwt.encode(base, "a-shared-secret-of-thirty-two-bytes!", algorithm="HS256", headers=kid),
-        jwt.encode(base, None, algorithm="none", headers=kid),
+        jwt.encode(base, None, algorithm="none", headers=kid),  # type: ignore[arg-type]  # "none" takes no key
     ]
     for bad in refused:
         with pytest.raises(auth.TokenInvalid):
@@ -127,8 +128,9 @@ def test_jwt_is_standard_and_typed() -> None:
 
 def test_previous_release_relays_verify_only_gt1() -> None:
     """Why the cloud keeps minting ``gt1`` in this release: the verifier relays in the field run today."""
-    for kind, mint, verify in [("clip", _clip, legacy.verify_clip_token),
-                               ("bootstrap", _bootstrap, legacy.verify_bootstrap_token)]:
+    cases: list[tuple[str, Callable[[str], str], Callable[[str, auth.PublicKeys], object]]] = [
+        ("clip", _clip, legacy.verify_clip_token), ("bootstrap", _bootstrap, legacy.verify_bootstrap_token)]
+    for kind, mint, verify in cases:
         assert verify(mint("gt1"), KEYS), kind
         with pytest.raises(auth.TokenInvalid):
             verify(mint("jwt"), KEYS)

@@ -41,8 +41,11 @@ def footage_frames(fps: float = 5.0, limit: int | None = None) -> list[tuple[flo
     step, nxt = 1.0 / fps, 0.0
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
+        time_base = stream.time_base
+        assert time_base is not None  # known for the MP4 footage
         for frame in container.decode(stream):
-            t = float(frame.pts * stream.time_base)
+            assert frame.pts is not None  # every decoded frame of an MP4 file has one
+            t = float(frame.pts * time_base)
             if t + 1e-6 < nxt:
                 continue
             nxt += step

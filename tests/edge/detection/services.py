@@ -63,8 +63,13 @@ class EdgeProcess:
 
     @property
     def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
+        return self.started.pid
+
+    @property
+    def started(self) -> subprocess.Popen[bytes]:
+        """The child process, once :meth:`start` ran."""
+        assert self.proc is not None, f"{self.program} was not started"
+        return self.proc
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -127,11 +132,11 @@ def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: fl
         for p in procs:
             if isinstance(p, FakeCamera):
                 if p.proc is None or p.proc.poll() is not None:
-                    err = p.proc.stderr.read()[-2000:] if p.proc is not None else ""
+                    err = p.proc.stderr.read()[-2000:] if p.proc is not None and p.proc.stderr is not None else ""
                     raise AssertionError(f"the fake camera died while waiting for {what}: {err}")
                 continue
             if not p.alive():
-                raise AssertionError(f"{p.program} exited ({p.proc.returncode}) while waiting for {what}:\n"
+                raise AssertionError(f"{p.program} exited ({p.started.returncode}) while waiting for {what}:\n"
                                      f"{p.log()[-3000:]}")
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")

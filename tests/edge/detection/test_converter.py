@@ -60,7 +60,7 @@ def test_preprocessing_in_model_equals_manual_preprocessing(model_store, astrona
     raw_ppp = detector.raw(astronaut_bgr)
     from PIL import Image
 
-    rgb = np.asarray(Image.fromarray(astronaut_bgr[:, :, ::-1]).resize((416, 416), Image.BILINEAR), np.float32)
+    rgb = np.asarray(Image.fromarray(astronaut_bgr[:, :, ::-1]).resize((416, 416), Image.Resampling.BILINEAR), np.float32)
     manual = ov.Core().compile_model(model_store.load(stored), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     out = manual((rgb / 255.0).transpose(2, 0, 1)[None])
     cls_ppp = raw_ppp["Identity"].max(axis=-1)

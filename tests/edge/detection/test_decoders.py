@@ -27,7 +27,7 @@ def test_nanodet_gfl_decode_places_box_from_distributions():
     assert len(cand) == 1 and cand.classes[0] == 2
     np.testing.assert_allclose(cand.boxes[0] * 416, [168 - 32, 88 - 48, 168 + 64, 88 + 16], atol=1e-3)
     assert fam.check_outputs({k: v.shape for k, v in outs.items()}, 80) is None
-    assert "6 outputs" in fam.check_outputs({"x": (1, 10, 4)}, 80)
+    assert "6 outputs" in (fam.check_outputs({"x": (1, 10, 4)}, 80) or "")
 
 
 def test_ssd_decode_reorders_yx_and_respects_num_detections():

@@ -18,7 +18,7 @@ from agents.edge.db import open_database
 from agents.edge.db.tables import EventRow, OutboxItem
 from agents.edge.detection import service as service_module
 from agents.edge.detection.service import DetectionService
-from agents.edge.events.manager import EventManager
+from agents.edge.events.manager import PROGRESS_INTERVAL_S, EventManager
 from agents.edge.events.store import EventStore, to_proto
 from agents.edge.outbox import OutboxKind
 from agents.edge.tracking.config import TrackingSection
@@ -174,6 +174,7 @@ def _service(model_store, tmp_path) -> DetectionService:
 def _feed(service: DetectionService, frames, origin: float) -> int:
     pipeline = service.pipelines["front"]
     inferred = sum(pipeline.process(f, origin + t, block=True).startswith("inferred") for t, f in frames)
+    assert service.detector is not None  # loaded by the service's constructor
     service.detector.wait()  # every result is on the event thread's queue
     return inferred
 
@@ -224,5 +225,65 @@ def test_event_thread_stores_without_being_asked(model_store, footage, tmp_path)
         inferred = _feed(service, footage[:40], time.time())
         _until(lambda: service.results_handled == inferred)
         assert len(service.event_store.query()) == service.pipelines["front"].events.counts.opened >= 1
+    finally:
+        service.stop()
+
+
+def test_leftovers_are_ended_at_their_last_track_point_and_queued_and_kept_ids_stay_open(tmp_path):
+    _, sessions = open_database(tmp_path / "edge.db")
+    store = EventStore(sessions)
+    start = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    tracked = _row(track_json=json.dumps([[start.timestamp() + s, 0.1, 0.2, 0.3, 0.4, 0.8] for s in (0, 4, 7.5)]))
+    untracked, kept = _row(), _row()
+    done = _row(ended=True, end_at=start + timedelta(seconds=3))
+    store.save_all([tracked, untracked, kept, done])
+    closed = store.close_leftovers(keep={kept.id})
+    assert {r.id for r in closed} == {tracked.id, untracked.id}
+    ends = {e.id: (e.ended, e.end_at and e.end_at.replace(tzinfo=UTC)) for e in store.query()}
+    assert ends == {tracked.id: (True, start + timedelta(seconds=7.5)), untracked.id: (True, start),
+                    kept.id: (False, None), done.id: (True, start + timedelta(seconds=3))}
+    queued = {o.key: uplink_pb2.Event.FromString(o.payload) for o in _outbox(sessions)}
+    for row in (tracked, untracked):
+        assert queued[row.id].ended and queued[row.id].end.ToDatetime(UTC) == ends[row.id][1]
+    assert not queued[kept.id].ended
+    assert store.close_leftovers(keep={kept.id}) == []
+
+
+
+def test_an_open_event_s_track_is_stored_again_every_progress_interval(tmp_path):
+    """So that a detector killed mid-event leaves a row whose last point is at most that old."""
+    _, sessions = open_database(tmp_path / "edge.db")
+    store = EventStore(sessions)
+    manager = EventManager("front", store, _NoMedia(), tmp_path, "m@1")
+    tracker = Tracker(TrackingSection(confirm_hits=2, end_after_s=5.0))
+    det = Detection("person", 0.8, (0.1, 0.1, 0.3, 0.5))
+    t0 = 1_780_000_000.0
+    stored_last: list[float] = []
+    for i in range(int(3 * PROGRESS_INTERVAL_S / 0.2) + 1):  # 30 s of a person standing, at 5 fps
+        t = t0 + i * 0.2
+        manager.handle(tracker.update([det], t), None, t)  # type: ignore[arg-type]
+        if not manager.open:
+            continue  # not confirmed yet
+        (event,) = store.query()
+        if not stored_last or event.track[-1][0] != stored_last[-1]:
+            stored_last.append(event.track[-1][0])
+        assert not event.ended and t - event.track[-1][0] < PROGRESS_INTERVAL_S + 0.2 + 1e-6
+    assert len(stored_last) == 3  # at the opening (t0 + 0.2), then every PROGRESS_INTERVAL_S
+    (item,) = _outbox(sessions)
+    assert item.generation == 2 and uplink_pb2.Event.FromString(item.payload).track[-1].at.seconds == int(stored_last[-1])
+
+
+def test_the_periodic_sweep_leaves_the_running_detector_s_own_open_events_alone(model_store, footage, tmp_path):
+    service = _service(model_store, tmp_path)
+    service.start(readers=False)
+    try:
+        _feed(service, footage[:60], time.time())
+        manager = service.pipelines["front"].events
+        _until(lambda: manager.counts.opened >= 2 and len(manager.open) >= 1)
+        service.flush()
+        _until(lambda: len(service.event_store.query(ended=False)) >= len(manager.open))
+        own = {ev.row.id for ev in manager.open.values()}
+        assert service.close_leftovers() == 0
+        assert own <= {e.id for e in service.event_store.query(ended=False)}
     finally:
         service.stop()

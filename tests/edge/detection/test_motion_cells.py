@@ -36,7 +36,7 @@ class PlainMotion:
             return MotionResult(count, count / moving.size, None)
         ys, xs = np.nonzero(moving)
         region = (xs.min() / gw, ys.min() / gh, (xs.max() + 1) / gw, (ys.max() + 1) / gh)
-        return MotionResult(count, count / moving.size, tuple(float(v) for v in region))  # type: ignore[arg-type]
+        return MotionResult(count, count / moving.size, tuple(float(v) for v in region))
 
 
 def test_cells_and_regions_match_the_plain_computation(footage):

@@ -44,7 +44,7 @@ def _receive(sock: socket.socket, until: str, timeout: float, seen: list[str], p
             lines = sock.recv(4096).decode().splitlines()
         except TimeoutError:
             if not proc.alive():
-                raise AssertionError(f"exited ({proc.proc.returncode}) before {until}; got {seen}:\n"
+                raise AssertionError(f"exited ({proc.started.returncode}) before {until}; got {seen}:\n"
                                      f"{proc.log()[-2000:]}") from None
             continue
         seen.extend(lines)
@@ -69,9 +69,9 @@ def test_ready_then_the_model_loads_in_the_background(tmp_path, notify_socket, m
         # READY came first: the order systemd saw was READY, loading, detecting.
         assert seen.index("READY=1") < seen.index(loading) < seen.index(status)
         assert detector.metric("guardian_edge_detection_model_loaded") == 1
-        detector.proc.send_signal(signal.SIGTERM)
+        detector.started.send_signal(signal.SIGTERM)
         _receive(sock, "STOPPING=1", 10, seen, detector)
-        assert detector.proc.wait(30) == 0
+        assert detector.started.wait(30) == 0
     finally:
         if detector.alive():
             detector.kill()

@@ -61,7 +61,7 @@ def test_footage_gives_plausible_person_events_and_sees_the_parked_vehicles(mode
     # re-entering). Bound: at least 5 (several, not one long blob) and at most 40 (well under one event per
     # analysed frame, ~400 here; fragmentation of a walker into 2-3 tracks behind the trees is tolerated).
     assert 5 <= len(people) <= 40, len(people)
-    assert all(e.ended and e.end_at >= e.start_at and e.max_score >= 0.5 for e in people)
+    assert all(e.ended and e.end_at is not None and e.end_at >= e.start_at and e.max_score >= 0.5 for e in people)
     with_snapshot = [e for e in people if e.snapshot_ref]
     assert len(with_snapshot) == len(people)
     img = Image.open(tmp_path / with_snapshot[0].snapshot_ref)

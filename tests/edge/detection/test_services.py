@@ -38,8 +38,10 @@ def inferences(detector: EdgeProcess) -> float:
     return sum(sum_samples(text, FRAMES, outcome=o) for o in INFERRED)
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+def _aware(value: datetime | None) -> datetime:
+    # Asked only of columns that must be set by then (an ended event's end_at, a clip's span).
+    assert value is not None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _events(sessions) -> list[EventRow]:
@@ -59,6 +61,7 @@ def _clip_facts(path) -> tuple[str, float, int]:
             end = packet.pts + (packet.duration or 0)
             last = end if last is None else max(last, end)
             decoded += len(packet.decode())
+        assert first is not None and last is not None and stream.time_base is not None
         return stream.codec_context.name, float((last - first) * stream.time_base), decoded
 
 
@@ -206,5 +209,50 @@ def test_killing_the_detector_never_stops_recording_and_a_restart_brings_detecti
         engine.dispose()
     finally:
         for p in (recorder, detector, restarted):
+            if p is not None and p.alive():
+                p.kill()
+
+
+def test_events_left_open_by_a_killed_detector_are_ended_by_the_next_run_and_queued_with_their_end(
+    tmp_path, fake_camera, model_store
+):
+    config = write_edge_config(tmp_path, fake_camera.url(), model_store.root)
+    detector = EdgeProcess("detector", config, tmp_path).start()
+    restarted: EdgeProcess | None = None
+    engine, sessions = open_database(tmp_path / "data" / "edge.db")
+    try:
+        # People walk through the campus footage all the time: wait for events that are open, then kill.
+        wait_for(lambda: sum(1 for e in _events(sessions) if not e.ended) >= 2, 90, "two open events",
+                 procs=(detector, fake_camera))
+        detector.kill()  # kill -9 mid-event: its tracks die with it, no end is written
+        left = {e.id: e for e in _events(sessions) if not e.ended}
+        assert left
+        with sessions() as session:
+            queued = {o.key: uplink_pb2.Event.FromString(o.payload) for o in session.query(OutboxItem)
+                      .filter(OutboxItem.kind == OutboxKind.EVENT, OutboxItem.key.in_(list(left)))}
+        assert set(queued) == set(left) and not any(m.ended for m in queued.values())
+
+        restarted = EdgeProcess("detector", config, tmp_path).start()
+        wait_for(lambda: "leftover_event_closed" in restarted.log(), 60, "the leftovers closed",
+                 procs=(restarted, fake_camera))
+        after = {e.id: e for e in _events(sessions) if e.id in left}
+        still_open = [i for i, e in after.items() if not e.ended]
+        with sessions() as session:
+            queued = {o.key: uplink_pb2.Event.FromString(o.payload) for o in session.query(OutboxItem)
+                      .filter(OutboxItem.kind == OutboxKind.EVENT, OutboxItem.key.in_(list(left)))}
+        print(f"events left open by the kill: {len(left)}; open after the restart: {len(still_open)}; "
+              f"ends queued: {sum(1 for m in queued.values() if m.ended and m.HasField('end'))}")
+        assert still_open == []
+        for event_id, row in after.items():
+            last_seen = datetime.fromtimestamp(row.track[-1][0], UTC) if row.track else _aware(row.start_at)
+            assert _aware(row.end_at) == max(_aware(row.start_at), last_seen)
+            msg = queued[event_id]  # the end travels like every update: the outbox row now says so
+            assert msg.ended and msg.end.ToDatetime(UTC) == _aware(row.end_at)
+        closed_log = [line for line in restarted.log().splitlines() if "leftover_event_closed" in line]
+        assert len(closed_log) == len(left)
+        assert restarted.stop() == 0, restarted.log()[-3000:]
+    finally:
+        engine.dispose()
+        for p in (detector, restarted):
             if p is not None and p.alive():
                 p.kill()

@@ -45,6 +45,7 @@ def test_corrupt_version_is_refused_and_running_model_keeps_working(model_store,
     settings = EdgeSettings(storage={"data_dir": tmp_path / "data"}, models={"store_dir": store.root})
     service = DetectionService(settings, AgentMetrics("edge"), media=NoMedia())
     try:
+        assert service.detector is not None
         assert service.detector.ref == "nanodet@v1"
         # An operator drops a damaged copy in as v2 and points the store at it directly.
         v2 = store.root / "nanodet" / "v2"
@@ -58,11 +59,13 @@ def test_corrupt_version_is_refused_and_running_model_keeps_working(model_store,
             store.activate("nanodet", "v2")
         (store.root / "active.json").write_text(json.dumps({"name": "nanodet", "version": "v2"}))
         assert service.check_reload() is False
+        assert service.detector is not None
         assert service.detector.ref == "nanodet@v1"
         assert any(d.label == "person" and d.score > 0.5 for d in service.detector.detect(astronaut_bgr))
         # A valid activation is swapped in without a restart.
         store.activate("ssdlite-person")
         assert service.check_reload() is True
+        assert service.detector is not None
         assert service.detector.ref == "ssdlite-person@v1"
         assert any(d.label == "person" and d.score > 0.5 for d in service.detector.detect(astronaut_bgr))
         assert service.metrics.reloads.labels("refused")._value.get() == 1

@@ -21,7 +21,7 @@ from guardian.runtime.metrics import AgentMetrics
 from tests.relay.netlab import make_event
 
 
-async def _until(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+async def _until(predicate, timeout: float = 60.0) -> None:
     for _ in range(int(timeout / 0.05)):
         if await asyncio.to_thread(predicate):
             return

@@ -12,7 +12,7 @@ from agents.edge.db.tables import OutboxItem
 from agents.edge.outbox import OutboxKind, OutboxLimits
 
 
-def _db(tmp_path: Path):  # type: ignore[no-untyped-def]
+def _db(tmp_path: Path):
     _engine, sessions = open_database(tmp_path / "edge.db")
     return sessions
 

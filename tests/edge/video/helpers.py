@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +20,7 @@ T = TypeVar("T")
 FAST = StreamOptions(open_timeout_s=6.0, stall_timeout_s=3.0, backoff_initial_s=0.3, backoff_max_s=2.0, stable_after_s=3.0)
 
 
-def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
+def wait_for(predicate: Callable[[], T | None], timeout: float, what: str, interval: float = 0.1) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -30,7 +32,7 @@ def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: fl
 
 def wait_state(recorder: CameraRecorder, state: CameraState, timeout: float) -> CameraStatus:
     return wait_for(
-        lambda: (s := recorder.status.snapshot()).state == state and s, timeout,
+        lambda: s if (s := recorder.status.snapshot()).state == state else None, timeout,
         f"{recorder.camera} to be {state} (is {recorder.status.snapshot().as_dict()})",
     )
 
@@ -43,3 +45,21 @@ def recorder(store: VideoStore, url: str, name: str = "cam1", segment_seconds: f
 
 def open_store(tmp_path: Path) -> VideoStore:
     return VideoStore.open(tmp_path / "data", tmp_path / "data" / "edge.db")
+
+
+class JsonLogs:
+    """The structlog JSON lines the services print, as the journal would keep them (see conftest's
+    ``json_logs``)."""
+
+    def __init__(self) -> None:
+        self.stream = io.StringIO()
+
+    def events(self, name: str | None = None, **fields: object) -> list[dict]:
+        found = []
+        for line in self.stream.getvalue().splitlines():
+            if not line.startswith("{"):
+                continue
+            event = json.loads(line)
+            if (name is None or event["event"] == name) and all(event.get(k) == v for k, v in fields.items()):
+                found.append(event)
+        return found

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import io
-import json
 import os
 import shutil
 import signal
@@ -22,6 +20,7 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -35,7 +34,6 @@ from agents.edge.video.recording import SEGMENT_MOVFLAGS, RecordingOptions, Segm
 from agents.edge.video.retention import Retention
 from agents.edge.video.segments import NewSegment, VideoStore, is_disk_full
 from agents.edge.video.service import RecorderAgent
-from guardian.runtime.logging import configure_logging
 from guardian.runtime.metrics import AgentMetrics
 from guardian.runtime.service import serve
 from tests.conftest import free_port
@@ -70,29 +68,6 @@ def small_fs(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
             subprocess.run(["umount", "-l", str(point)], check=True)  # a leaked descriptor: detach anyway
 
 
-class JsonLogs:
-    def __init__(self) -> None:
-        self.stream = io.StringIO()
-
-    def events(self, name: str | None = None, **fields: object) -> list[dict]:
-        found = []
-        for line in self.stream.getvalue().splitlines():
-            if not line.startswith("{"):
-                continue
-            event = json.loads(line)
-            if (name is None or event["event"] == name) and all(event.get(k) == v for k, v in fields.items()):
-                found.append(event)
-        return found
-
-
-@pytest.fixture
-def json_logs() -> Iterator[JsonLogs]:
-    logs = JsonLogs()
-    configure_logging("INFO", stream=logs.stream)
-    yield logs
-    configure_logging("INFO")
-
-
 # helpers ----------------------------------------------------------------------------------------------
 def dispose(store: VideoStore) -> None:
     store.sessions.kw["bind"].dispose()  # close SQLite's descriptors, so the tmpfs can be unmounted
@@ -121,6 +96,7 @@ def assert_footage_sound(store: VideoStore, cameras: list[str]) -> None:
             path = store.absolute(seg.path)
             assert path.is_file(), f"row without its file: {seg.path}"
             assert path.stat().st_size == seg.size_bytes, f"truncated after indexing: {seg.path}"
+            frames: int | av.error.FFmpegError
             try:
                 frames = decoded_frames(path)
             except av.error.FFmpegError as exc:
@@ -163,6 +139,7 @@ def run_service(settings: EdgeSettings, until: Callable[[RecorderAgent], bool], 
         return code
 
     assert asyncio.run(run()) == 0
+    assert agent.store is not None  # opened before ``until`` was first asked
     dispose(agent.store)
     return agent, result["metrics"], result["met"]
 
@@ -187,6 +164,7 @@ class Watch:
 
     def look(self, agent: RecorderAgent) -> None:
         self.min_free = min(self.min_free, shutil.disk_usage(self.fs).free)
+        assert agent.store is not None  # run_service asks once the store is open
         for camera in ("front", "back"):
             for seg in agent.store.segments(camera):
                 self.seen.setdefault(seg.path, (seg.start_ts, seg.size_bytes))
@@ -220,6 +198,7 @@ def test_disk_fills_for_real_recording_frees_space_and_goes_on(small_fs, fake_ca
             return False
         # Done once each camera has recorded at least three segments after the disk filled.
         after = first_episode["at"] + 1
+        assert agent.store is not None  # run_service asks once the store is open
         return all(len([s for s in agent.store.segments(c) if s.start_ts > after]) >= 3 for c in ("front", "back"))
 
     agent, metrics, met = run_service(settings, until, timeout=180)
@@ -253,6 +232,7 @@ def test_disk_fills_for_real_recording_frees_space_and_goes_on(small_fs, fake_ca
     # Retention raised its floor once and deleted for the disk-full; no repeating fill-and-fail cycle.
     raised = json_logs.events("free_space_floor_raised")
     assert len(raised) >= 1 and raised[0]["configured_bytes"] == 0
+    assert agent.retention is not None
     assert agent.retention.learned_floor >= 1 * MIB
     assert sample(agent, "retention_deleted_total", footage="continuous", reason="disk_full") >= 1
     total_episodes = sum(sample(agent, "video_disk_full_episodes_total", camera=c) for c in ("front", "back"))
@@ -300,6 +280,12 @@ def test_free_space_floor_keeps_the_disk_from_filling(small_fs, fake_camera, jso
 
 
 # a segment cut short ----------------------------------------------------------------------------------
+def pts_seconds(packet: av.Packet, time_base: Fraction | None) -> Fraction:
+    """A packet's presentation time in seconds (the test footage gives every packet both)."""
+    assert packet.pts is not None and time_base is not None
+    return packet.pts * time_base
+
+
 def fragment_ends(path: Path) -> list[int]:
     """Byte offsets at which each moof+mdat fragment of a complete fragmented MP4 ends."""
     ends, pos, previous = [], 0, b""
@@ -320,7 +306,7 @@ def test_truncate_to_fragments_keeps_whole_fragments_that_decode(footage_mp4, tm
         for packet in source.demux(src):
             if packet.dts is None:
                 continue
-            if packet.pts * src.time_base >= 10:
+            if pts_seconds(packet, src.time_base) >= 10:
                 break
             packet.stream = dst
             out.mux(packet)
@@ -350,16 +336,16 @@ def feed(writer: SegmentWriter, footage: Path, seconds: float, t0: float) -> Non
         for packet in source.demux(stream):
             if packet.size == 0:
                 continue
-            if packet.pts * stream.time_base >= seconds:
+            if pts_seconds(packet, stream.time_base) >= seconds:
                 break
-            writer.write(packet, t0 + float(packet.pts * stream.time_base) + 0.05)
+            writer.write(packet, t0 + float(pts_seconds(packet, stream.time_base)) + 0.05)
         writer.end()
 
 
 def footage_bytes(footage: Path, seconds: float) -> int:
     with av.open(str(footage)) as source:
         stream = source.streams.video[0]
-        return sum(p.size for p in source.demux(stream) if p.size and p.pts * stream.time_base < seconds)
+        return sum(p.size for p in source.demux(stream) if p.size and pts_seconds(p, stream.time_base) < seconds)
 
 
 def test_segment_cut_short_by_enospc_is_kept_up_to_its_last_fragment(small_fs, footage_mp4, tmp_path, json_logs):

@@ -82,6 +82,7 @@ def test_segments_are_valid_copies_of_the_source(recording, footage_mp4):
     assert len(segments) >= 4
     with av.open(str(footage_mp4)) as src:
         s = src.streams.video[0].codec_context
+        assert s.format is not None
         source = (s.name, s.profile, s.width, s.height, s.format.name)
     source_idr = idr_hashes(footage_mp4)
     for seg in segments:
@@ -92,6 +93,7 @@ def test_segments_are_valid_copies_of_the_source(recording, footage_mp4):
         assert path.parent == store.recordings_dir / "front" / f"{start:%Y-%m-%d}" / f"{start:%H}"
         with av.open(str(path)) as container:
             c = container.streams.video[0].codec_context
+            assert c.format is not None
             assert (c.name, c.profile, c.width, c.height, c.format.name) == source
             frames = sum(1 for _ in container.decode(video=0))
         assert frames == seg.frames
@@ -152,12 +154,13 @@ def test_frames_at_a_rate_and_snapshots(fake_camera, tmp_path):
     assert image.shape == (576, 768, 3)
     assert abs((frames[-1].time - datetime.now(UTC)).total_seconds()) < 10
     info = write_snapshot(frames[-1], tmp_path / "snap.jpg", tmp_path / "thumb.jpg")
+    assert info.thumb_path is not None  # a thumbnail was asked for
     with Image.open(info.path) as snap, Image.open(info.thumb_path) as thumb:
         assert snap.format == "JPEG" and snap.size == (768, 576)
         assert thumb.format == "JPEG" and thumb.size == (320, 240)
     # A numpy BGR frame with a box: the thumbnail shows the region around the box.
     info = write_snapshot(image, tmp_path / "s2.jpg", tmp_path / "t2.jpg", box=(100, 100, 200, 300))
-    assert info.width == 768 and info.thumb_width <= 320
+    assert info.width == 768 and info.thumb_width is not None and info.thumb_width <= 320
 
 
 def test_low_rate_decodes_keyframes_only(fake_camera):

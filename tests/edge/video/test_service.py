@@ -38,6 +38,7 @@ def test_recorder_agent_records_and_reports(tmp_path, fake_camera):
         async def stop_later() -> None:
             await asyncio.sleep(14)
             scraped["metrics"] = (await asyncio.to_thread(httpx.get, f"http://127.0.0.1:{port}/metrics")).text
+            assert agent.store is not None  # opened at start-up, 14 s ago
             live.update({c.name: c for c in await asyncio.to_thread(list_cameras, agent.store.sessions)})
             import os
             import signal

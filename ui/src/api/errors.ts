@@ -78,12 +78,15 @@ export function describeError(error: unknown): string {
       return "An account with this e-mail already exists. Sign in instead, or use another e-mail.";
     case "rate_limited": {
       const minutes = error.retryAfter ? Math.ceil(error.retryAfter / 60) : null;
+      const what = error.message.startsWith("too many sign-ups") ? "Too many new accounts from here" : "Too many failed attempts";
       return minutes
-        ? `Too many failed attempts. Wait ${minutes} minute${minutes === 1 ? "" : "s"} and try again.`
-        : "Too many attempts. Wait a few minutes and try again.";
+        ? `${what}. Wait ${minutes} minute${minutes === 1 ? "" : "s"} and try again.`
+        : `${what}. Wait a few minutes and try again.`;
     }
     case "no_relay":
-      return "Your home has no relay assigned yet, so devices and video are not available. Contact support to get one.";
+      return "Your home has no relay yet: it is assigned when you add your first device (Devices page).";
+    case "relay_pool_empty":
+      return "No relay is free for your home right now; we have been told. Try adding the device again later.";
     case "no_clip":
       return "This event has no recorded clip.";
     case "invalid_request": {

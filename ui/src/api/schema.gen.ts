@@ -15,7 +15,8 @@ export interface paths {
         put?: never;
         /**
          * Signup
-         * @description Create a local account and its tenant (the account becomes the tenant's admin).
+         * @description Create a local account and its tenant (the account becomes the tenant's admin). The tenant gets a relay
+         *     when it adds its first device (``POST /bootstrap-tokens``), not here.
          */
         post: operations["signup_api_v1_auth_signup_post"];
         delete?: never;
@@ -354,6 +355,9 @@ export interface paths {
         /**
          * Create Bootstrap Token
          * @description A single-use, expiring token for enrolling a new device with the tenant's relay. Shown once.
+         *
+         *     The tenant's first token takes a relay from the pool for it (a new tenant holds none); 503
+         *     ``relay_pool_empty`` when none is free.
          */
         post: operations["create_bootstrap_token_api_v1_bootstrap_tokens_post"];
         delete?: never;
@@ -1000,10 +1004,7 @@ export interface components {
         };
         /** LoginCreate */
         LoginCreate: {
-            /**
-             * Email
-             * Format: email
-             */
+            /** Email */
             email: string;
             /** Password */
             password: string;
@@ -1188,7 +1189,10 @@ export interface components {
             name: string;
             /** Plan */
             plan: string;
-            /** Relay Id */
+            /**
+             * Relay Id
+             * @description The tenant's relay; null until the tenant adds its first device (POST /bootstrap-tokens takes one from the pool).
+             */
             relay_id?: string | null;
             /**
              * Relay Url
@@ -1301,6 +1305,15 @@ export interface operations {
             };
             /** @description `invalid_request`, or `weak_password`: the password is too easy to guess (zxcvbn score below 3; the message carries its advice). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `rate_limited`: too many sign-ups from this address, or from everywhere, within the window (see `Retry-After`). */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2065,7 +2078,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description `email_taken` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `invalid_request`, or `weak_password`: the password is too easy to guess (the message carries the advice). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2301,7 +2323,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description `relay_exists`: a relay with this name exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `invalid_request`, or `bad_public_key` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2783,6 +2814,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description `relay_pool_empty`: the tenant has no relay yet and none is free (see `Retry-After`). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     revoke_bootstrap_token_api_v1_bootstrap_tokens__token_id__delete: {
@@ -2790,6 +2830,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description An id (no control characters). */
                 token_id: string;
             };
             cookie?: never;
@@ -3030,6 +3071,7 @@ export interface operations {
                 since?: string | null;
                 /** @description Start time < this (ISO 8601 with zone, from 1970-01-01T00:00:00Z to before 9999-01-01T00:00:00Z). */
                 until?: string | null;
+                /** @description A page's `next_cursor`, for the page after it. */
                 cursor?: string | null;
                 limit?: number;
             };
@@ -3143,7 +3185,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description `invalid_request`, or `range_too_long`: more than 31 days with `bucket=hour`, 400 days with `bucket=day` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3168,7 +3210,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Server-Sent Events: `event: event`. */
+            /** @description Server-Sent Events: `event: event`. The stream ends when the access token expires, and within `auth.stream_check_seconds` of the login ending (logout, password change, member removed); the browser then signs in again. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3279,6 +3321,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description An id (no control characters). */
                 event_id: string;
             };
             cookie?: never;
@@ -3318,6 +3361,15 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `no_clip`: the event has no clip; `no_relay`: the tenant has no relay yet */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3565,6 +3617,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description `token_used`, `token_revoked` or `token_expired` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Unprocessable Entity */
             422: {
                 headers: {
@@ -3681,6 +3742,15 @@ export interface operations {
             };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `unavailable`: the database does not answer */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -145,7 +145,7 @@ function relayAddress(relayUrl: string | null): string {
 }
 
 function AddDevice({ relayUrl, onIssued }: { relayUrl: string | null; onIssued: () => void }) {
-  const { api } = useServices();
+  const { api, session } = useServices();
   const [label, setLabel] = useState("");
   const [issued, setIssued] = useState<BootstrapTokenIssued | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -160,6 +160,8 @@ function AddDevice({ relayUrl, onIssued }: { relayUrl: string | null; onIssued: 
       setIssued(await api.devices.issueBootstrapToken(label.trim()));
       setCopied(false);
       onIssued();
+      // The first token assigns the home's relay: show its address in the steps below.
+      if (!relayUrl) session.setTenant(await api.tenant.get());
     } catch (reason) {
       setError(reason);
     } finally {
@@ -181,6 +183,11 @@ function AddDevice({ relayUrl, onIssued }: { relayUrl: string | null; onIssued: 
   return (
     <section className="card" aria-labelledby="add-heading">
       <h2 id="add-heading">Add a device</h2>
+      {!relayUrl && !issued && (
+        <p className="muted" data-testid="relay-pending">
+          Your relay is assigned when you add your first device: creating its enrolment token does that.
+        </p>
+      )}
       {!issued ? (
         <form onSubmit={issue} className="inline-form">
           <Field label="Where is it? (optional)" value={label} maxLength={100} placeholder="e.g. Hall cupboard"
