@@ -110,7 +110,7 @@ async def world(tmp: Path, seaweed: Seaweed, cloud_app: Any, cloud_url: str, foo
                 chunk: int = 256 * 1024) -> AsyncIterator[World]:
     relay = add_relay(cloud_app, "relay-home")
     with httpx.Client(base_url=cloud_url) as client:
-        member = signup(client, "owner@home.example.org", tenant="Home")  # type: ignore[arg-type]
+        member = signup(client, "owner@home.example.org", tenant="Home", app=cloud_app)
 
     # Relay: its database, the real S3 store, the cloud API with the relay's signing key.
     _engine, relay_sessions = open_relay_db(tmp / "relay" / "relay.db")

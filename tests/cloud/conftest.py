@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -204,17 +205,20 @@ class Member:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-def signup(client: TestClient, email: str, password: str = "correct horse battery", tenant: str = "Home",
-           take_relay: bool = True) -> Member:
+def signup(client: TestClient | httpx.Client, email: str, password: str = "correct horse battery",
+           tenant: str = "Home", take_relay: bool = True, app: Any = None) -> Member:
     """Sign up; with ``take_relay`` the new tenant also takes a free relay from the pool, if any, as adding
-    its first device would (most tests then post as that relay without enrolling a device first)."""
+    its first device would (most tests then post as that relay without enrolling a device first). A
+    client of a served app (not a TestClient) passes that ``app``."""
     response = client.post("/api/v1/auth/signup", json={"email": email, "password": password, "tenant_name": tenant})
     assert response.status_code == 201, response.text
     token = response.json()["access_token"]
     me = client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}).json()
     client.cookies.clear()
     if take_relay:
-        with client.app.state.cloud.sessions() as session:  # type: ignore[attr-defined]
+        cloud_app = app if app is not None else getattr(client, "app", None)
+        assert cloud_app is not None, "pass app= to take a relay through a client of a served app"
+        with cloud_app.state.cloud.sessions() as session:
             try:
                 accounts.assign_relay(session, session.get(Tenant, me["tenant_id"]))
                 session.commit()
