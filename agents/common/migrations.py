@@ -61,6 +61,16 @@ def differences(connection: Connection, metadata: MetaData) -> list[Any]:
     return list(compare_metadata(context, metadata))
 
 
+def head_revision(script_location: Path) -> str | None:
+    """The newest revision of the migrations at ``script_location`` (what ``upgrade`` brings a database to)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(script_location))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
 def new_revision(script_location: Path, message: str) -> None:
     """Write the next migration: autogenerate against a scratch database at the current head."""
     from alembic import command

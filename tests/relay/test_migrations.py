@@ -7,11 +7,9 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
 
-from agents.common.migrations import differences
+from agents.common.migrations import differences, head_revision
 from agents.relay.db import MIGRATIONS, open_database
 from agents.relay.db.tables import (
     ArchiveObject,
@@ -22,27 +20,20 @@ from agents.relay.db.tables import (
     TelemetrySample,
     UsedToken,
 )
+from tests.sqlite_contents import sql_dump, table_rows
 
 FIXTURE = Path(__file__).parent / "fixtures" / "relay-7d33ee2.sql"
 TABLES = ("devices", "used_tokens", "revoked_tokens", "events", "telemetry", "archive_objects")
 
 
 def head() -> str:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    revision = ScriptDirectory.from_config(config).get_current_head()
+    revision = head_revision(MIGRATIONS)
     assert revision is not None
     return revision
 
 
 def rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
-    with closing(sqlite3.connect(path)) as db:
-        return {table: db.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall() for table in TABLES}
-
-
-def dump(path: Path) -> list[str]:
-    with closing(sqlite3.connect(path)) as db:
-        return list(db.iterdump())
+    return table_rows(path, TABLES)
 
 
 def old_release(path: Path, archive_ran: bool = True) -> None:
@@ -77,9 +68,9 @@ def test_a_database_from_the_release_before_alembic_upgrades_with_nothing_lost(t
         device = session.get(Device, "dev-2")
         assert device is not None and device.revoked_at is not None and device.revoked_at.tzinfo is not None
 
-    upgraded = dump(path)
+    upgraded = sql_dump(path)
     open_database(path)
-    assert dump(path) == upgraded  # opening again changes nothing
+    assert sql_dump(path) == upgraded  # opening again changes nothing
 
 
 def test_the_migrated_schema_is_the_one_the_tables_declare(tmp_path: Path) -> None:

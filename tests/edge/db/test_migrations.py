@@ -9,14 +9,13 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
 
-from agents.common.migrations import differences
+from agents.common.migrations import differences, head_revision
 from agents.edge.db import MIGRATIONS, open_database
 from agents.edge.db.tables import ArchiveItem, Camera, Clip, EdgeBase, EventRow, OutboxItem, Segment
 from tests.conftest import ROOT
+from tests.sqlite_contents import sql_dump, table_rows
 
 FIXTURE = Path(__file__).parent / "fixtures" / "edge-7d33ee2.sql"
 TABLES = ("cameras", "video_segments", "video_clips", "events", "outbox", "archive_queue")
@@ -24,21 +23,13 @@ EVENT = "2b0e6d55-2f5c-4d3e-9a53-2f4be0d5a8e1"
 
 
 def head() -> str:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    revision = ScriptDirectory.from_config(config).get_current_head()
+    revision = head_revision(MIGRATIONS)
     assert revision is not None
     return revision
 
 
 def rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
-    with closing(sqlite3.connect(path)) as db:
-        return {table: db.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall() for table in TABLES}
-
-
-def dump(path: Path) -> list[str]:
-    with closing(sqlite3.connect(path)) as db:
-        return list(db.iterdump())
+    return table_rows(path, TABLES)
 
 
 def old_release(path: Path, variant: str) -> None:
@@ -94,9 +85,9 @@ def test_a_database_from_the_release_before_alembic_upgrades_with_nothing_lost(t
         front = session.get(Camera, "front")
         assert front is not None and front.effective_detect_url.endswith("/sub")
 
-    upgraded = dump(path)
+    upgraded = sql_dump(path)
     open_database(path)
-    assert dump(path) == upgraded  # opening again changes nothing
+    assert sql_dump(path) == upgraded  # opening again changes nothing
 
 
 def test_the_migrated_schema_is_the_one_the_tables_declare(tmp_path: Path) -> None:
