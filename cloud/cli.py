@@ -15,42 +15,27 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import getpass
 import json
-import os
-import signal
 import sys
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
-from types import FrameType
+from collections.abc import Callable, Sequence
 
-import uvicorn
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.core.config import DEFAULT_CONFIG, CloudSettings
+from cloud.core.config import CONFIG_ENV, DEFAULT_CONFIG, CloudSettings, load_cloud_settings
 from guardian.contracts import auth
 from guardian.runtime.cli import add_config_argument, add_config_commands, run_cli, start_logging
-from guardian.runtime.config import load_settings
 from guardian.runtime.errors import EX_USAGE, GuardianError
-from guardian.runtime.logging import get_logger
 
 
 class CliError(GuardianError):
     exit_code = EX_USAGE
 
 
-def _load(path: Path | None) -> CloudSettings:
-    if path is not None and str(path) == DEFAULT_CONFIG and not path.exists() and "GUARDIAN_CLOUD_CONFIG" not in os.environ:
-        path = None  # no file at the default place: environment and credentials only
-    return load_settings(CloudSettings, path)
-
-
 def _settings(args: argparse.Namespace) -> CloudSettings:
-    return _load(args.config)
+    return load_cloud_settings(args.config)
 
 
 def _summary(settings: CloudSettings) -> str:
@@ -84,53 +69,19 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from cloud.api.main import create_app
     from cloud.core.db import current_revision, make_engine
+    from cloud.server import serve
 
     settings = _settings(args)
+    workers = args.workers or settings.http.workers
+    if workers < 1:
+        raise CliError("--workers must be at least 1")
     start_logging(settings, settings.log_level)
     if current_revision(make_engine(settings.database.url)) is None:
         raise GuardianError("database has no schema; run `guardian-cloud migrate` first")
-    app = create_app(settings)
-    config = uvicorn.Config(
-        app, host=args.host or settings.http.host, port=args.port or settings.http.port,
-        log_config=None, proxy_headers=settings.http.trusted_proxy_count > 0, server_header=False,
-        # uvicorn's access log prints raw URLs (OIDC codes, ids); cloud.access logs route templates.
-        access_log=False,
-    )
-    server = _Server(config)
-    server.run()
-    if not server.started:
-        raise GuardianError("the HTTP server did not start (see the log above)")
-    get_logger("guardian.cloud").info("cloud_stopped", signal=server.stop_signal.name if server.stop_signal else None)
+    serve(settings, args.config, host=args.host or settings.http.host, port=args.port or settings.http.port,
+          workers=workers)
     return 0
-
-
-class _Server(uvicorn.Server):
-    """uvicorn's server, minus the re-raise of the stop signal after its graceful shutdown.
-
-    ``uvicorn.Server`` ends by raising the captured SIGTERM again with the default handler restored,
-    so a cleanly stopped cloud died "by signal" (systemd: status=15/TERM, a failed stop in scripts).
-    A service stopped on request exits 0: the signal is only recorded.
-    """
-
-    stop_signal: signal.Signals | None = None
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():  # as uvicorn: only there
-            yield
-            return
-        original = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for sig, handler in original.items():
-                signal.signal(sig, handler)
-
-    def _on_signal(self, sig: int, frame: FrameType | None) -> None:
-        self.stop_signal = signal.Signals(sig)
-        self.handle_exit(sig, frame)
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -238,17 +189,18 @@ def build_parser() -> argparse.ArgumentParser:
     ) -> argparse.ArgumentParser:
         cmd = parent.add_parser(name, help=help_text, description=help_text)
         if config:
-            add_config_argument(cmd, DEFAULT_CONFIG, "GUARDIAN_CLOUD_CONFIG")
+            add_config_argument(cmd, DEFAULT_CONFIG, CONFIG_ENV)
         cmd.set_defaults(handler=handler)
         return cmd
 
-    add_config_commands(sub, default_path=DEFAULT_CONFIG, env_var="GUARDIAN_CLOUD_CONFIG", load=_load, summary=_summary)
+    add_config_commands(sub, default_path=DEFAULT_CONFIG, env_var=CONFIG_ENV, load=load_cloud_settings, summary=_summary)
     command(sub, "keygen", _keygen, "print a new Ed25519 token-signing key", config=False)
     m = command(sub, "migrate", _migrate, "upgrade the database schema")
     m.add_argument("--revision", default="head", help="target revision (default: head)")
     s = command(sub, "serve", _serve, "run the HTTP API")
     s.add_argument("--host", default=None)
     s.add_argument("--port", type=int, default=None)
+    s.add_argument("--workers", type=int, default=None, help="worker processes (default: http.workers; >1 needs PostgreSQL)")
     a = command(sub, "create-admin", _create_admin, "create a platform operator account")
     a.add_argument("email")
     a.add_argument("--password-stdin", action="store_true", help="read the password from stdin")

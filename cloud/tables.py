@@ -169,6 +169,8 @@ class Event(Base):
         Index("ix_events_tenant_start", "tenant_id", "start_at", "id"),
         Index("ix_events_tenant_camera_start", "tenant_id", "camera", "start_at", "id"),
         Index("ix_events_tenant_label_start", "tenant_id", "label", "start_at", "id"),
+        # The live streams' replay on reconnect: what a tenant received (new or updated) since a cursor.
+        Index("ix_events_tenant_received", "tenant_id", "received_at"),
     )
 
 

@@ -1,21 +1,30 @@
 """Annotated dependencies: ``SessionDep``, ``CurrentUser``, ``TenantDep`` (every tenant-scoped query
-goes through it), ``TenantAdmin``, ``Operator`` and ``SignedRelay`` (relay → cloud requests)."""
+goes through it), ``TenantAdmin``, ``Operator`` and ``SignedRelay`` (relay → cloud requests).
+
+A session is handed out only after the request's turn at the database (:mod:`cloud.core.capacity`), and the
+signed-in member and their tenant are read in one step (one thread hop, one query): a request never holds
+a connection while it waits for a worker thread.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 
+import anyio
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Select, delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.api.cookies import ACCESS_COOKIE
 from cloud.core import security
-from cloud.core.db import session_scope, utcnow
+from cloud.core.capacity import Gate
+from cloud.core.db import utcnow
 from cloud.core.errors import Forbidden, NotFound, Unauthorized
 from cloud.core.state import Cloud
 from cloud.tables import Relay, RelayNonce, Tenant, User
@@ -24,7 +33,7 @@ from guardian.contracts import auth
 M = TypeVar("M")
 
 
-def get_cloud(request: Request) -> Cloud:
+async def get_cloud(request: Request) -> Cloud:  # async: no worker-thread hop for an attribute
     cloud: Cloud = request.app.state.cloud
     return cloud
 
@@ -32,16 +41,52 @@ def get_cloud(request: Request) -> Cloud:
 CloudDep = Annotated[Cloud, Depends(get_cloud)]
 
 
-def get_session(cloud: CloudDep) -> Iterator[Session]:
-    with session_scope(cloud.sessions) as session:
+def _finish(session: Session, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
+
+
+@asynccontextmanager
+async def _session_after_turn(gate: Gate, factory: sessionmaker[Session]) -> AsyncIterator[Session]:
+    """The unit of work of one request: commit on success, roll back on any error.
+
+    The session is made in the event loop (no I/O) once ``gate`` admits the request; its queries run in the
+    request's worker threads; commit (or rollback) and close run in one more hop, shielded so a client that
+    goes away cannot leave a connection checked out. The turn ends once the connection is back in the pool.
+    """
+    async with gate:
+        session = factory()
+        commit = False
+        try:
+            yield session
+            commit = True
+        finally:
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(_finish, session, commit)
+
+
+async def get_session(cloud: CloudDep) -> AsyncIterator[Session]:
+    async with _session_after_turn(cloud.gates.api, cloud.sessions) as session:
+        yield session
+
+
+async def get_service_session(cloud: CloudDep) -> AsyncIterator[Session]:
+    async with _session_after_turn(cloud.gates.service, cloud.service_sessions) as session:
         yield session
 
 
 # scope="function": the transaction commits before the response is sent. FastAPI's default for a
 # dependency with ``yield`` ("request") runs the commit after the response has gone out, so a client could
 # act on an answer before its writes exist (sign-up answered with an access token for a user not yet
-# committed: "access token no longer valid"), or get a 2xx for a write whose commit then failed.
+# committed: "access token no longer valid"), or get a 2xx for a write whose commit then failed. It also
+# gives the turn back before a long response (the live stream) starts.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+ServiceSessionDep = Annotated[Session, Depends(get_service_session, scope="function")]
 
 
 def _bearer(request: Request) -> str | None:
@@ -51,18 +96,25 @@ def _bearer(request: Request) -> str | None:
     return request.cookies.get(ACCESS_COOKIE)
 
 
-def get_current_user(request: Request, cloud: CloudDep, session: SessionDep) -> User:
+def _signed_in(request: Request, cloud: Cloud, session: Session) -> tuple[User, Tenant | None]:
+    """The member the access token names and their tenant, read in one query."""
     token = _bearer(request)
     if not token:
         raise Unauthorized("not signed in", headers={"WWW-Authenticate": "Bearer"})
     claims = security.read_access_token(cloud.secret, token)
     if claims is None:
         raise Unauthorized("access token invalid or expired", headers={"WWW-Authenticate": "Bearer"})
-    user = session.get(User, str(claims["sub"]))
-    if user is None or user.token_version != claims.get("ver"):
+    row = session.execute(
+        select(User, Tenant).outerjoin(Tenant, Tenant.id == User.tenant_id).where(User.id == str(claims["sub"]))
+    ).first()
+    if row is None or row[0].token_version != claims.get("ver"):
         raise Unauthorized("access token no longer valid", headers={"WWW-Authenticate": "Bearer"})
     request.state.access_claims = claims  # for what outlives the request's check (the live stream)
-    return user
+    return row[0], row[1]
+
+
+def get_current_user(request: Request, cloud: CloudDep, session: SessionDep) -> User:
+    return _signed_in(request, cloud, session)[0]
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
@@ -103,10 +155,8 @@ class TenantScope:
             raise Forbidden("tenant admin role required")
 
 
-def get_tenant(user: CurrentUser, session: SessionDep) -> TenantScope:
-    if user.tenant_id is None:
-        raise Forbidden("this account belongs to no tenant")
-    tenant = session.get(Tenant, user.tenant_id)
+def get_tenant(request: Request, cloud: CloudDep, session: SessionDep) -> TenantScope:
+    user, tenant = _signed_in(request, cloud, session)
     if tenant is None:
         raise Forbidden("this account belongs to no tenant")
     return TenantScope(tenant=tenant, user=user, session=session)
@@ -153,7 +203,7 @@ class RelayCaller:
 
 
 def get_signed_relay(
-    request: Request, cloud: CloudDep, session: SessionDep, body: Annotated[bytes, Depends(read_body)]
+    request: Request, cloud: CloudDep, session: ServiceSessionDep, body: Annotated[bytes, Depends(read_body)]
 ) -> RelayCaller:
     """Authenticate a relay request by its Ed25519 signature, RFC 9421 or the legacy ``X-Guardian-*`` headers
     (:mod:`guardian.contracts.auth.requests`); refuse replays."""

@@ -8,8 +8,10 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cloud.core.capacity import Busy
 from cloud.core.errors import ApiError
 from guardian.runtime.logging import get_logger
 
@@ -47,6 +49,14 @@ async def _validation(_request: Request, exc: RequestValidationError) -> JSONRes
     return error_body(422, "invalid_request", "request does not match the schema", details)
 
 
+async def _pool_timeout(_request: Request, _exc: PoolTimeout) -> JSONResponse:
+    # The admission gates keep requests from waiting for a connection; this is what is left (a pool shared
+    # with work outside them): a quick 503 the client can retry, not a 500.
+    log.warning("database_pool_timeout")
+    busy = Busy()
+    return error_body(busy.status, busy.code, busy.message, headers=busy.headers)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled_error", path=request.url.path, error=type(exc).__name__, exc_info=exc)
     return error_body(500, "internal", "internal error")
@@ -56,4 +66,5 @@ def add_error_handlers(app: FastAPI) -> None:
     app.exception_handler(ApiError)(_api_error)
     app.exception_handler(StarletteHTTPException)(_http_error)
     app.exception_handler(RequestValidationError)(_validation)
+    app.exception_handler(PoolTimeout)(_pool_timeout)
     app.exception_handler(Exception)(_unexpected)

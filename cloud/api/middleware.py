@@ -4,9 +4,8 @@ control characters in paths, the methods a path allows (405 and OPTIONS)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
@@ -136,36 +135,63 @@ _SECURITY_HEADERS = {
 }
 # API answers. The UI's pages get cloud.csp's, which also names the relays' origins (media): cloud/core/csp.py.
 _CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+# The same, as the raw (lower-case name, value) pairs an ASGI message carries: encoded once, not per request.
+_SECURITY_RAW = [(name.lower().encode(), value.encode()) for name, value in _SECURITY_HEADERS.items()]
+_CSP_NAME, _CSP_RAW = b"content-security-policy", _CSP.encode()
+_CACHE_CONTROL, _NO_STORE = b"cache-control", b"no-store"
+
+
+class HeadersAndMetrics:
+    """Security headers, Content-Security-Policy and ``Cache-Control: no-store`` (API) on every answer, each
+    unless the answer set its own; the request counters and latency; the access log line.
+
+    Pure ASGI: it only rewrites the ``http.response.start`` message. (It was ``@app.middleware("http")``,
+    whose task group and memory streams per request cost more CPU than the rest of the middleware.)
+    Latency and log are taken when the answer starts, so a live stream is logged when it opens.
+    """
+
+    def __init__(self, app: ASGIApp, cloud: Cloud) -> None:
+        self.app, self.cloud = app, cloud
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        path = scope["path"]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = await self._answer_started(scope, path, started, message)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    async def _answer_started(self, scope: Scope, path: str, started: float, message: Message) -> Message:
+        status: int = message["status"]
+        route = getattr(scope.get("route"), "path", "unmatched")  # the router's match, set in this scope
+        elapsed = time.perf_counter() - started
+        metrics = self.cloud.metrics
+        metrics.requests.labels(route, f"{status // 100}xx").inc()
+        metrics.latency.labels(route).observe(elapsed)
+        # Our access log: the route template, never the raw path or query (ids, codes, states).
+        access_log.info("request", method=scope["method"], route=route, status=status, ms=round(elapsed * 1000, 1))
+        headers = list(message.get("headers", ()))
+        present = {name.lower() for name, _ in headers}
+        headers += [pair for pair in _SECURITY_RAW if pair[0] not in present]
+        if _CSP_NAME not in present:
+            # The UI: its own origin plus the relays' (media) and the archive store's.
+            csp = _CSP_RAW if is_api_path(path) else (await self.cloud.csp.header()).encode()
+            headers.append((_CSP_NAME, csp))
+        if path.startswith("/api/") and _CACHE_CONTROL not in present:
+            headers.append((_CACHE_CONTROL, _NO_STORE))
+        return {**message, "headers": headers}
 
 
 def add_middleware(app: FastAPI, settings: CloudSettings, cloud: Cloud) -> None:
     app.add_middleware(ControlCharacters)  # first added, innermost: its answers get the headers below too
     app.add_middleware(AllowedMethods, routes=app.router.routes)
-
-    @app.middleware("http")
-    async def _headers_and_metrics(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        name = getattr(route, "path", "unmatched")
-        elapsed = time.perf_counter() - started
-        cloud.metrics.requests.labels(name, f"{response.status_code // 100}xx").inc()
-        cloud.metrics.latency.labels(name).observe(elapsed)
-        # Our access log: the route template, never the raw path or query (ids, codes, states).
-        access_log.info("request", method=request.method, route=name, status=response.status_code,
-                        ms=round(elapsed * 1000, 1))
-        for key, value in _SECURITY_HEADERS.items():
-            response.headers.setdefault(key, value)
-        path = request.url.path
-        if "content-security-policy" not in response.headers:
-            if is_api_path(path):
-                csp = _CSP
-            else:  # the UI: its own origin plus the relays' (media) and the archive store's
-                csp = await cloud.csp.header()
-            response.headers["Content-Security-Policy"] = csp
-        if path.startswith("/api/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(HeadersAndMetrics, cloud=cloud)
 
     if settings.http.cors_origins:
         app.add_middleware(

@@ -6,6 +6,9 @@ that tenant hear about them once the transaction commits:
 - PostgreSQL: ``pg_notify('guardian_events', …)`` in the ingest transaction (delivered only on commit)
   and one ``LISTEN`` connection per process (psycopg async) that fans out to local subscribers;
 - SQLite (one process): an in-process fan-out triggered after commit.
+
+The bus only carries the ids; its listener (the process's :class:`cloud.core.live.LiveHub`) fetches and
+encodes them once for all the tenant's streams.
 """
 
 from __future__ import annotations
@@ -13,8 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import text
@@ -29,10 +31,10 @@ _IDS_PER_NOTIFY = 100  # keeps each payload well under PostgreSQL's 8000-byte li
 
 
 class EventBus:
-    """Local fan-out of (tenant_id, event ids) to subscribed queues; subclasses add the transport."""
+    """Hands (tenant_id, event ids) to the process's listener, in commit order; subclasses add the transport."""
 
     def __init__(self) -> None:
-        self._subscribers: dict[str, set[asyncio.Queue[list[str]]]] = defaultdict(set)
+        self._listener: Callable[[str, list[str]], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
@@ -41,23 +43,13 @@ class EventBus:
     async def close(self) -> None:
         self._loop = None
 
-    @contextlib.contextmanager
-    def subscribe(self, tenant_id: str) -> Iterator[asyncio.Queue[list[str]]]:
-        queue: asyncio.Queue[list[str]] = asyncio.Queue(maxsize=1000)
-        self._subscribers[tenant_id].add(queue)
-        try:
-            yield queue
-        finally:
-            self._subscribers[tenant_id].discard(queue)
-            if not self._subscribers[tenant_id]:
-                del self._subscribers[tenant_id]
+    def listen(self, listener: Callable[[str, list[str]], None] | None) -> None:
+        """``listener`` (called in the event loop) hears every announcement from now on; None: nobody."""
+        self._listener = listener
 
     def _deliver(self, tenant_id: str, ids: list[str]) -> None:
-        for queue in list(self._subscribers.get(tenant_id, ())):
-            try:
-                queue.put_nowait(ids)
-            except asyncio.QueueFull:
-                log.warning("sse_subscriber_lagging", tenant=tenant_id)
+        if self._listener is not None:
+            self._listener(tenant_id, ids)
 
     def announce(self, session: Session, tenant_id: str, ids: list[str]) -> None:
         """Call inside the ingest transaction; subscribers hear of ``ids`` after it commits."""
@@ -97,6 +89,7 @@ class PostgresEventBus(EventBus):
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        self.listening.clear()  # until a restart's LISTEN is in place again
         await super().close()
 
     def announce(self, session: Session, tenant_id: str, ids: list[str]) -> None:

@@ -8,6 +8,7 @@ is missing, too short, or a known placeholder.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -15,10 +16,11 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from guardian.contracts import auth
-from guardian.runtime.config import AgentSettings, Section
+from guardian.runtime.config import AgentSettings, Section, load_settings
 from guardian.runtime.metrics import MetricsSettings
 
 DEFAULT_CONFIG = "/etc/guardian/cloud.toml"
+CONFIG_ENV = "GUARDIAN_CLOUD_CONFIG"
 
 # A CSP host-source with a scheme: optional leading wildcard label, optional port or *.
 _HOST_SOURCE = re.compile(r"^https?://(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:([0-9]{1,5}|\*))?/?$")
@@ -32,7 +34,17 @@ class DatabaseSettings(Section):
         "sqlite:////var/lib/guardian-cloud/cloud.db",
         description="SQLAlchemy URL: sqlite:///PATH (one machine) or postgresql+psycopg://… (production).",
     )
-    pool_size: int = Field(10, ge=1, le=200, description="PostgreSQL connection pool size per process.")
+    pool_size: int = Field(
+        10, ge=1, le=200, description="Connections per process for browser and API requests; at most this many "
+        "such requests use the database at once, the others wait for a turn (503 after `http.queue_seconds`).",
+    )
+    service_pool_size: int = Field(
+        4, ge=1, le=50, description="Connections per process kept for relay calls (ingest, revocations), live-event "
+        "fan-out and retention, so browser load never stops events reaching the cloud.",
+    )
+    pool_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, description="Longest wait for a pooled connection before the request is answered 503.",
+    )
     echo: bool = Field(False, description="Log every SQL statement (development only).")
 
     @field_validator("url")
@@ -73,6 +85,14 @@ class HttpSettings(Section):
     )
     trusted_proxy_count: int = Field(
         0, ge=0, le=5, description="Reverse proxies in front that append to X-Forwarded-For (for rate limits)."
+    )
+    workers: int = Field(
+        1, ge=1, le=64, description="API worker processes on this host (PostgreSQL only: SQLite is one process). "
+        "Live events cross processes and hosts through PostgreSQL LISTEN/NOTIFY.",
+    )
+    queue_seconds: float = Field(
+        10.0, gt=0, le=120, description="Longest a request waits for its turn at the database before it is "
+        "answered 503 with Retry-After.",
     )
 
     @field_validator("media_origins")
@@ -187,6 +207,12 @@ class CloudSettings(AgentSettings):
     archive: ArchiveStoreSettings = Field(default_factory=ArchiveStoreSettings, description="The archive store.")
     retention_interval_seconds: int = Field(3600, ge=10, description="How often retention cleanup runs.")
 
+    @model_validator(mode="after")
+    def _one_process_on_sqlite(self) -> CloudSettings:
+        if self.http.workers > 1 and not self.database.is_postgres:
+            raise ValueError("http.workers > 1 needs PostgreSQL: SQLite is the single-process mode")
+        return self
+
     @field_validator("secret_key")
     @classmethod
     def _strong_secret(cls, value: SecretStr) -> SecretStr:
@@ -210,3 +236,16 @@ class CloudSettings(AgentSettings):
         for text in value:
             auth.public_key_from_text(text)
         return value
+
+
+def config_file(path: Path | None) -> Path | None:
+    """The config file to read: ``path``, or None when it is the default and there is none there (then the
+    settings come from the environment and credentials only)."""
+    if path is not None and str(path) == DEFAULT_CONFIG and not path.exists() and CONFIG_ENV not in os.environ:
+        return None
+    return path
+
+
+def load_cloud_settings(path: Path | None) -> CloudSettings:
+    """The settings from ``path`` (None: environment and credentials only), environment and credentials."""
+    return load_settings(CloudSettings, config_file(path))

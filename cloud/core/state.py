@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.core.bus import EventBus, make_bus
+from cloud.core.capacity import Gates
 from cloud.core.config import CloudSettings
 from cloud.core.csp import ContentSecurityPolicy
 from cloud.core.db import make_engine, make_sessionmaker
@@ -32,8 +36,10 @@ class CloudMetrics:
         self.ingest_events = m.counter("ingest", "events_total", "Event summaries received.", ("result",))
         self.ingest_batches = m.counter("ingest", "batches_total", "Ingestion batches.", ("result",))
         self.logins = m.counter("auth", "logins_total", "Login attempts.", ("method", "result"))
-        self.sse_clients = m.gauge("sse", "clients", "Open Server-Sent Events streams.")
+        # livesum: with several workers, the open streams of the live ones added up.
+        self.sse_clients = m.gauge("sse", "clients", "Open Server-Sent Events streams.", multiprocess_mode="livesum")
         self.retention_deleted = m.counter("retention", "deleted_total", "Rows removed by retention.", ("table",))
+        self.busy = m.counter("db", "busy_total", "Requests answered 503: no database turn in time.", ("pool",))
         for result in ("accepted", "updated", "duplicate", "rejected"):
             self.ingest_events.labels(result)
         for method in ("password", "oidc"):
@@ -41,11 +47,26 @@ class CloudMetrics:
                 self.logins.labels(method, result)
 
 
+    def exposition(self) -> bytes:
+        """The Prometheus text of this process, or of every worker of the server when there are several."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        return generate_latest(self.registry.registry)
+
+
 @dataclass
 class Cloud:
+    """``sessions``: the API pool (browsers, tools), entered through ``gates.api``; ``service_sessions``: the
+    service pool (relay calls, live-event fan-out, retention), through ``gates.service``."""
+
     settings: CloudSettings
     engine: Engine
     sessions: sessionmaker[Session]
+    service_engine: Engine
+    service_sessions: sessionmaker[Session]
+    gates: Gates
     bus: EventBus
     signing_key: Ed25519PrivateKey
     metrics: CloudMetrics
@@ -55,16 +76,24 @@ class Cloud:
     @classmethod
     def from_settings(cls, settings: CloudSettings, relay_urls: Callable[[Session], Iterable[str]]) -> Cloud:
         """``relay_urls``: the enabled relays' endpoint URLs, for the UI's Content-Security-Policy."""
-        engine = make_engine(settings.database.url, pool_size=settings.database.pool_size, echo=settings.database.echo)
+        db = settings.database
+        engine = make_engine(db.url, pool_size=db.pool_size, pool_timeout=db.pool_timeout_seconds, echo=db.echo)
+        service_engine = make_engine(db.url, pool_size=db.service_pool_size, pool_timeout=db.pool_timeout_seconds,
+                                     echo=db.echo)
         sessions = make_sessionmaker(engine)
+        metrics = CloudMetrics()
         return cls(
             settings=settings,
             engine=engine,
             sessions=sessions,
+            service_engine=service_engine,
+            service_sessions=make_sessionmaker(service_engine),
+            gates=Gates(db.pool_size, db.service_pool_size, settings.http.queue_seconds,
+                        on_busy=lambda pool: metrics.busy.labels(pool).inc()),
             bus=make_bus(settings.database.url),
             signing_key=auth.private_key_from_text(settings.signing_key.get_secret_value()),
-            metrics=CloudMetrics(),
-            csp=ContentSecurityPolicy(sessions, relay_urls, settings.http.media_origins, settings.archive.endpoint_url),
+            metrics=metrics,
+            csp=ContentSecurityPolicy(make_sessionmaker(service_engine), relay_urls, settings.http.media_origins, settings.archive.endpoint_url),
         )
 
     @property

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from cloud.core import security
 from cloud.core.db import utcnow
 from cloud.core.errors import ApiError, TooMany, Unauthorized
+from cloud.core.live import Login
 from cloud.core.state import Cloud
 from cloud.tables import LoginFailure, RefreshSession, Relay, Tenant, User
 from guardian.runtime.logging import get_logger
@@ -235,18 +236,32 @@ def revoke_all(session: Session, user: User) -> None:
 
 
 def session_alive(session: Session, claims: dict[str, object], tenant_id: str) -> bool:
-    """Whether the login an access token belongs to still holds: the account exists in ``tenant_id`` with the
-    token's version (no password change, not removed), and its login (``sid``, the refresh family) has a
-    refresh token neither revoked (logout, reuse) nor expired. Expiry of the access token itself is the
-    caller's to check."""
-    user = session.get(User, str(claims.get("sub")))
-    if user is None or user.tenant_id != tenant_id or user.token_version != claims.get("ver"):
-        return False
-    family = claims.get("sid")
-    if family is None:
-        return True  # a token minted without a login (tools, benchmarks): bounded by its expiry alone
-    live = select(RefreshSession.id).where(
-        RefreshSession.family == str(family), RefreshSession.user_id == user.id,
-        RefreshSession.revoked_at.is_(None), RefreshSession.expires_at > utcnow(),
-    )
-    return session.scalars(live.limit(1)).first() is not None
+    """Whether the login an access token belongs to still holds (see :func:`logins_alive`)."""
+    login = Login(str(claims.get("sub")), claims.get("ver"), None if claims.get("sid") is None else str(claims["sid"]),
+                  tenant_id)
+    return bool(logins_alive(session, {login}))
+
+
+def logins_alive(session: Session, logins: set[Login]) -> set[Login]:
+    """Which logins still hold, in one query: the account exists in the login's tenant with the token's
+    version (no password change, not removed), and its login (``sid``, the refresh family) has a refresh
+    token neither revoked (logout, reuse) nor expired. Expiry of the access token itself is the caller's to
+    check."""
+    if not logins:
+        return set()
+    families = {login.family for login in logins if login.family is not None}
+    live_family = (RefreshSession.user_id == User.id) & RefreshSession.family.in_(families) & (
+        RefreshSession.revoked_at.is_(None)) & (RefreshSession.expires_at > utcnow())
+    rows = session.execute(
+        select(User.id, User.tenant_id, User.token_version, RefreshSession.family)
+        .outerjoin(RefreshSession, live_family)
+        .where(User.id.in_({login.user_id for login in logins}))
+    ).all()
+    accounts = {user_id: (tenant_id, version) for user_id, tenant_id, version, _family in rows}
+    live = {(user_id, family) for user_id, _tenant_id, _version, family in rows if family is not None}
+    return {
+        login for login in logins
+        if accounts.get(login.user_id) == (login.tenant_id, login.version)
+        # a token minted without a login (tools, benchmarks): bounded by its expiry alone
+        and (login.family is None or (login.user_id, login.family) in live)
+    }

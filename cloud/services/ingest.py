@@ -158,6 +158,8 @@ _EVENT_UPSERT_SET = {
     "end_at": f"CASE WHEN {_NEWER_END} THEN excluded.end_at ELSE events.end_at END",
     "has_clip": "(events.has_clip OR excluded.has_clip)",
     "confidence": f"CASE WHEN {_NEWER_CONFIDENCE} THEN excluded.confidence ELSE events.confidence END",
+    # Applied only when the version adds something (the WHERE below): the live streams replay by it.
+    "received_at": "excluded.received_at",
 }
 # Only a version of the same event (same device, camera and label) is applied (the tenant is part of
 # the conflict key, so another tenant's row can never be reached), and only when it adds something.

@@ -46,8 +46,10 @@ class AgentMetrics:
     def counter(self, subsystem: str, name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
         return Counter(name, doc, labels, namespace=self.namespace, subsystem=subsystem, registry=self.registry)
 
-    def gauge(self, subsystem: str, name: str, doc: str, labels: tuple[str, ...] = ()) -> Gauge:
-        return Gauge(name, doc, labels, namespace=self.namespace, subsystem=subsystem, registry=self.registry)
+    def gauge(self, subsystem: str, name: str, doc: str, labels: tuple[str, ...] = (), **kwargs: Any) -> Gauge:
+        return Gauge(
+            name, doc, labels, namespace=self.namespace, subsystem=subsystem, registry=self.registry, **kwargs
+        )
 
     def histogram(
         self, subsystem: str, name: str, doc: str, labels: tuple[str, ...] = (), **kwargs: Any

@@ -8,6 +8,7 @@ templates/guardian-cloud.service.j2.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pyinfra import host, inventory
 from pyinfra.facts.files import File
@@ -90,10 +91,13 @@ def app() -> list:
                                         commands=[f"umask 077; {make} > {SECRETS}/{secret}"]))
     changed.append(files.template(name="/etc/guardian/cloud.toml is current", src=str(TEMPLATES / "cloud.toml.j2"),
                                   dest="/etc/guardian/cloud.toml", mode="644", service_user=USER))
-    unit = files.template(name="guardian-cloud.service installed", src=str(TEMPLATES / "guardian-cloud.service.j2"),
-                          dest="/etc/systemd/system/guardian-cloud.service", mode="644", secrets=SECRETS, service_user=USER)
-    changed.append(unit)
-    systemd.daemon_reload(name="systemd knows the cloud unit", _if=unit.did_change)
+    units = [
+        files.template(name=f"{unit} installed", src=str(TEMPLATES / "guardian-cloud.service.j2"),
+                       dest=f"/etc/systemd/system/{unit}", mode="644", secrets=SECRETS, service_user=USER, **unit_vars)
+        for unit, unit_vars in _units().items()
+    ]
+    changed += units
+    systemd.daemon_reload(name="systemd knows the cloud units", _if=any_changed(*units))
     stamp = f"{STATE}/.migrated-{version}"
     if not host.get_fact(File, path=stamp):
         # Once per release, before the new version serves, with the service's user and credentials.
@@ -101,11 +105,23 @@ def app() -> list:
             name=f"Database schema migrated for {version}",
             commands=[f"{cli_command('migrate')} && touch {stamp}"],
         ))
-    systemd.service(name="guardian-cloud restarted after a change", service="guardian-cloud.service",
-                    restarted=True, _if=any_changed(*changed))
-    systemd.service(name="guardian-cloud enabled and running", service="guardian-cloud.service",
-                    running=True, enabled=True)
+    for unit in _units():
+        systemd.service(name=f"{unit} restarted after a change", service=unit, restarted=True,
+                        _if=any_changed(*changed))
+        systemd.service(name=f"{unit} enabled and running", service=unit, running=True, enabled=True)
     return changed
+
+
+def _units() -> dict[str, dict[str, Any]]:
+    """The cloud's two services: the API's workers, and one process for relay calls with a larger CPU share."""
+    return {
+        "guardian-cloud.service": {"role": "API", "serve_args": "", "cpu_weight": 100},
+        "guardian-cloud-relay-api.service": {
+            "role": "relay calls: ingest, revocations, enrolment",
+            "serve_args": f" --port {host.data.cloud_relay_api_port} --workers 1",
+            "cpu_weight": host.data.cloud_relay_api_cpu_weight,
+        },
+    }
 
 
 @deploy("Cloud reverse proxy")
@@ -114,6 +130,8 @@ def proxy() -> None:
     files.directory(name="Proxy TLS directory is root-only", path=tls, mode="700")
     changed = tls_material.certificate(tls, host.data.get("cloud_tls_cert"), host.data.get("cloud_tls_key"),
                                        host.data.cloud_public_name, "Proxy TLS")
+    snippet = files.template(name="nginx proxy settings for the cloud", src=str(TEMPLATES / "nginx-cloud-proxy.conf.j2"),
+                             dest="/etc/nginx/snippets/guardian-cloud-proxy.conf", mode="644")
     site = files.template(name="nginx site proxies HTTPS to the cloud app", src=str(TEMPLATES / "nginx-cloud.conf.j2"),
                           dest="/etc/nginx/sites-available/guardian-cloud", mode="644", tls=tls)
     files.link(name="nginx site enabled", path="/etc/nginx/sites-enabled/guardian-cloud",
@@ -121,7 +139,7 @@ def proxy() -> None:
     default = files.link(name="nginx default site disabled", path="/etc/nginx/sites-enabled/default", present=False)
     systemd.service(name="nginx enabled and running", service="nginx.service", running=True, enabled=True)
     systemd.service(name="nginx reloaded after a change", service="nginx.service", reloaded=True,
-                    _if=any_changed(site, default, *changed))
+                    _if=any_changed(snippet, site, default, *changed))
 
 
 @deploy("Prometheus")

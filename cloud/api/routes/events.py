@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import json
+import re
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, status
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from cloud.api.deps import CloudDep, TenantDep
+from cloud.api.event_public import to_public
+from cloud.api.live import HubDep, opening
 from cloud.api.params import EARLIEST, PathId, Text, Timestamp
 from cloud.api.schemas import (
     ClipTokenCreate,
@@ -23,10 +24,11 @@ from cloud.api.schemas import (
     EventPage,
     EventPublic,
 )
+from cloud.core.capacity import Busy
 from cloud.core.db import utcnow
 from cloud.core.errors import ApiError, Conflict
-from cloud.core.state import Cloud
-from cloud.services import accounts, timeline
+from cloud.core.live import Login
+from cloud.services import accounts, live, timeline
 from cloud.tables import Event
 from guardian.contracts import auth
 from guardian.runtime.logging import get_logger
@@ -41,15 +43,6 @@ SinceQ = Annotated[Timestamp | None, Query(description=f"Start time ≥ this ({_
 UntilQ = Annotated[Timestamp | None, Query(description=f"Start time < this ({_RANGE}).")]
 
 
-def to_public(event: Event) -> EventPublic:
-    return EventPublic(
-        id=event.id, device_id=event.device_id, camera=event.camera, label=event.label,
-        start_at=event.start_at, end_at=event.end_at,
-        confidence=timeline.CONFIDENCE_NAMES.get(event.confidence, "unspecified"),
-        has_clip=event.has_clip,
-    )
-
-
 @router.get("", response_model=EventPage)
 def list_events(
     scope: TenantDep,
@@ -62,11 +55,14 @@ def list_events(
     cursor: Annotated[str | None, Query(max_length=100, pattern=timeline.CURSOR_PATTERN,
                                          description="A page's `next_cursor`, for the page after it.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> EventPage:
+) -> Response:
     """Events newest first. Pass ``next_cursor`` back as ``cursor`` for the next page."""
     base = timeline.filtered(scope.id, camera=camera, label=label, since=since, until=until)
     rows, next_cursor = timeline.page(scope.session, base, limit=limit, cursor=cursor)
-    return EventPage(items=[to_public(e) for e in rows], next_cursor=next_cursor)
+    page = EventPage(items=[to_public(e) for e in rows], next_cursor=next_cursor)
+    # Encoded here: FastAPI would dump the page, validate it against EventPage again and then encode it
+    # (the most requested page, up to 200 events).
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 @router.get("/counts", response_model=list[EventCount], response_model_exclude_none=True,
@@ -97,79 +93,79 @@ def count_events(
     return [EventCount(bucket=b, count=c) for b, c in timeline.counts(scope.session, base, bucket)]
 
 
-def _fetch(
-    cloud: Cloud, claims: dict[str, object], tenant_id: str, ids: list[str], camera: str | None, label: str | None
-) -> list[str] | None:
-    """The events' messages, or None when the stream's login has ended (checked in the same session)."""
-    with cloud.sessions() as session:
-        if not accounts.session_alive(session, claims, tenant_id):
-            return None
-        if not ids:
-            return []
-        stmt = timeline.filtered(tenant_id, camera=camera, label=label).where(Event.id.in_(ids))
-        rows = session.scalars(stmt.order_by(Event.start_at, Event.id)).all()
-        return [to_public(e).model_dump_json() for e in rows]
-
-
 _KEEP_ALIVE_SECONDS = 15.0
+# Last-Event-ID: a cursor this API sent (µs since 1970); anything else is ignored (no replay).
+_CURSOR = re.compile(r"[0-9]{1,17}")
+
+
+def _resume_cursor(request: Request) -> int | None:
+    value = request.headers.get("last-event-id", "").strip()
+    if not _CURSOR.fullmatch(value):
+        return None
+    return min(int(value), live.cursor_now())
 
 
 @router.get(
     "/stream",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events: `event: event`. "
-                     "The stream ends when the access token expires, and within `auth.stream_check_seconds` of the "
-                     "login ending (logout, password change, member removed); the browser then signs in again."}},
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events: `event: event`, "
+                     "`id:` a cursor. A reconnect sending the last cursor as `Last-Event-ID` first gets what the "
+                     "tenant received since (at most 500 events, the last hour). The stream ends when the access "
+                     "token expires, within `auth.stream_check_seconds` of the login ending (logout, password change, "
+                     "member removed), or when the client falls too far behind; the browser then reconnects."}},
 )
 async def stream_events(
-    request: Request, scope: TenantDep, cloud: CloudDep, camera: CameraQ = None, label: LabelQ = None
+    request: Request, scope: TenantDep, cloud: CloudDep, hub: HubDep, camera: CameraQ = None, label: LabelQ = None
 ) -> StreamingResponse:
-    """Live updates: one ``event`` message per new event of this tenant (works across API replicas)."""
-    tenant_id = scope.id
+    """Live updates: one ``event`` message per new or updated event of this tenant (works across API replicas)."""
     claims: dict[str, object] = dict(request.state.access_claims)
+    login = Login(str(claims["sub"]), claims.get("ver"), None if claims.get("sid") is None else str(claims["sid"]),
+                  scope.id)
     expires_at = float(str(claims["exp"]))
-    check_every = cloud.settings.auth.stream_check_seconds
+    resume = _resume_cursor(request)
     scope.session.close()  # the stream can be long; do not hold a pooled connection
 
     async def messages() -> AsyncIterator[str]:
-        # The token was checked once, when the stream opened; the stream must not outlive it. It re-checks
-        # the login every few seconds and before each delivery (one indexed query), and ends with the token.
+        # The token was checked once, when the stream opened; the stream must not outlive it. The login is
+        # checked again on opening, before each delivery and every auth.stream_check_seconds by the hub
+        # (one query for all streams), which ends this stream when it no longer holds.
         clock = asyncio.get_running_loop().time
         cloud.metrics.sse_clients.inc()
         reason = "disconnected"
         try:
-            with cloud.bus.subscribe(tenant_id) as queue:
-                yield "retry: 3000\n: connected\n\n"
-                next_check = last_sent = clock()
+            # Subscribed before the replay is read: nothing received in between is missed (some may come twice).
+            with hub.subscribe(login.tenant_id, login, camera, label) as subscription:
+                try:
+                    replay = await opening(cloud, login, resume, camera, label)
+                except Busy:  # no database turn in time: the browser retries (and resumes) shortly
+                    reason = "busy"
+                    return
+                if replay is None:
+                    reason = "session_ended"
+                    return
+                yield f"retry: 3000\nid: {resume if resume is not None else live.cursor_now()}\n: connected\n\n"
+                for message in replay:
+                    yield message.text
+                last_sent = clock()
                 while not await request.is_disconnected():
                     left = expires_at - time.time()
                     if left <= 0:
                         reason = "token_expired"
                         return
-                    if clock() >= next_check:
-                        if await run_in_threadpool(_fetch, cloud, claims, tenant_id, [], None, None) is None:
-                            reason = "session_ended"
-                            return
-                        next_check = clock() + check_every
-                    wait = min(left, next_check - clock(), last_sent + _KEEP_ALIVE_SECONDS - clock())
-                    try:
-                        ids = await asyncio.wait_for(queue.get(), timeout=max(wait, 0.0))
-                    except TimeoutError:
-                        if clock() >= last_sent + _KEEP_ALIVE_SECONDS:
-                            yield ": keep-alive\n\n"
-                            last_sent = clock()
-                        continue
-                    bodies = await run_in_threadpool(_fetch, cloud, claims, tenant_id, ids, camera, label)
-                    if bodies is None:
-                        reason = "session_ended"
+                    batch = await subscription.next(min(left, last_sent + _KEEP_ALIVE_SECONDS - clock()))
+                    if subscription.ended is not None:
+                        reason = subscription.ended
                         return
-                    next_check = clock() + check_every
-                    for body in bodies:
-                        yield f"event: event\nid: {json.loads(body)['id']}\ndata: {body}\n\n"
+                    if batch:
+                        for message in batch:
+                            yield message.text
+                        last_sent = clock()
+                    elif clock() >= last_sent + _KEEP_ALIVE_SECONDS:
+                        yield ": keep-alive\n\n"
                         last_sent = clock()
         finally:
             cloud.metrics.sse_clients.dec()
-            log.info("stream_closed", tenant=tenant_id, reason=reason)
+            log.info("stream_closed", tenant=login.tenant_id, reason=reason)
 
     return StreamingResponse(
         messages(), media_type="text/event-stream",

@@ -5,24 +5,33 @@ from __future__ import annotations
 from ipaddress import ip_address, ip_network
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi.concurrency import run_in_threadpool
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from cloud.api.deps import CloudDep
 from cloud.api.schemas import ErrorResponse
 from cloud.core.errors import ApiError, Forbidden
+from cloud.core.state import Cloud
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", responses={503: {"model": ErrorResponse, "description": "`unavailable`: the database does not answer"}})
-def healthz(cloud: CloudDep) -> dict[str, str]:
-    """200 when the database answers; 503 otherwise."""
-    try:
-        with cloud.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception:
-        raise ApiError("database unavailable", code="unavailable", status=503) from None
+def _database_answers(cloud: Cloud) -> None:
+    with cloud.service_engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+@router.get("/healthz", responses={503: {"model": ErrorResponse, "description": "`unavailable`: the database does "
+                                         "not answer; `busy`: no database turn in time"}})
+async def healthz(cloud: CloudDep) -> dict[str, str]:
+    """200 when the database answers; 503 otherwise. Checked on the service pool: browser load alone does
+    not take a load-balanced instance out of service."""
+    async with cloud.gates.service:
+        try:
+            await run_in_threadpool(_database_answers, cloud)
+        except Exception:
+            raise ApiError("database unavailable", code="unavailable", status=503) from None
     return {"status": "ok"}
 
 
@@ -37,4 +46,4 @@ def metrics(request: Request, cloud: CloudDep) -> Response:
     allowed = [ip_network(n, strict=False) for n in cloud.settings.http.metrics_allow_from]
     if address is None or not any(address in net for net in allowed):
         raise Forbidden("metrics are not served to this address")
-    return Response(generate_latest(cloud.metrics.registry.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(cloud.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

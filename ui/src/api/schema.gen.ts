@@ -473,7 +473,7 @@ export interface paths {
         };
         /**
          * Stream Events
-         * @description Live updates: one ``event`` message per new event of this tenant (works across API replicas).
+         * @description Live updates: one ``event`` message per new or updated event of this tenant (works across API replicas).
          */
         get: operations["stream_events_api_v1_events_stream_get"];
         put?: never;
@@ -639,7 +639,8 @@ export interface paths {
         };
         /**
          * Healthz
-         * @description 200 when the database answers; 503 otherwise.
+         * @description 200 when the database answers; 503 otherwise. Checked on the service pool: browser load alone does
+         *     not take a load-balanced instance out of service.
          */
         get: operations["healthz_healthz_get"];
         put?: never;
@@ -3210,7 +3211,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Server-Sent Events: `event: event`. The stream ends when the access token expires, and within `auth.stream_check_seconds` of the login ending (logout, password change, member removed); the browser then signs in again. */
+            /** @description Server-Sent Events: `event: event`, `id:` a cursor. A reconnect sending the last cursor as `Last-Event-ID` first gets what the tenant received since (at most 500 events, the last hour). The stream ends when the access token expires, within `auth.stream_check_seconds` of the login ending (logout, password change, member removed), or when the client falls too far behind; the browser then reconnects. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3749,7 +3750,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description `unavailable`: the database does not answer */
+            /** @description `unavailable`: the database does not answer; `busy`: no database turn in time */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -3,8 +3,10 @@
 // The browser's EventSource reconnects by itself after a network drop, but gives up (readyState
 // CLOSED) when the server answers with an error, which is what happens when the 10-minute access
 // cookie has expired. Then the access cookie is renewed through the refresh cookie and the stream is
-// opened again, with growing pauses. After any reconnect the page should reload the newest events,
-// since the stream does not replay what was missed (onResync).
+// opened again, with growing pauses. When the browser reconnects by itself it sends the last message's
+// `id:` (a cursor, not the event id) as Last-Event-ID and the stream first replays what was missed, up to a
+// bound (some events may come twice: applyEventVersion merges them); a new EventSource has no cursor. So
+// after any reconnect the page still reloads the newest events (onResync).
 import type { Confidence, EventPublic } from "../api/types";
 
 export interface EventSourceLike {

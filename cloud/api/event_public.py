@@ -1,0 +1,16 @@
+"""An event row as the API shows it: in pages, one by one, and in the live streams' messages."""
+
+from __future__ import annotations
+
+from cloud.api.schemas import EventPublic
+from cloud.services import timeline
+from cloud.tables import Event
+
+
+def to_public(event: Event) -> EventPublic:
+    return EventPublic(
+        id=event.id, device_id=event.device_id, camera=event.camera, label=event.label,
+        start_at=event.start_at, end_at=event.end_at,
+        confidence=timeline.CONFIDENCE_NAMES.get(event.confidence, "unspecified"),
+        has_clip=event.has_clip,
+    )
