@@ -17,6 +17,7 @@ MODULES = [
     "guardian.contracts.edge.v1.uplink_pb2",
     "guardian.contracts.edge.v1.media_pb2",
     "guardian.contracts.edge.v1.archive_pb2",
+    "guardian.contracts.edge.v1.config_pb2",
     "guardian.contracts.cloud.v1.ingest_pb2",
 ]
 

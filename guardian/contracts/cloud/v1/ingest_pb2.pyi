@@ -93,17 +93,49 @@ class ArchiveRecord(_message.Message):
     stored_at: _timestamp_pb2.Timestamp
     def __init__(self, event_id: _Optional[str] = ..., device_id: _Optional[str] = ..., cid: _Optional[str] = ..., size: _Optional[int] = ..., stored_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class CameraConfigStatus(_message.Message):
+    __slots__ = ("camera", "state", "error")
+    CAMERA_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    camera: str
+    state: str
+    error: str
+    def __init__(self, camera: _Optional[str] = ..., state: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+
+class ConfigStatus(_message.Message):
+    __slots__ = ("device_id", "applied_version", "refused_version", "refused_reason", "cameras", "at", "config_key_id", "config_public_key")
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_REASON_FIELD_NUMBER: _ClassVar[int]
+    CAMERAS_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    device_id: str
+    applied_version: int
+    refused_version: int
+    refused_reason: str
+    cameras: _containers.RepeatedCompositeFieldContainer[CameraConfigStatus]
+    at: _timestamp_pb2.Timestamp
+    config_key_id: str
+    config_public_key: str
+    def __init__(self, device_id: _Optional[str] = ..., applied_version: _Optional[int] = ..., refused_version: _Optional[int] = ..., refused_reason: _Optional[str] = ..., cameras: _Optional[_Iterable[_Union[CameraConfigStatus, _Mapping]]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., config_key_id: _Optional[str] = ..., config_public_key: _Optional[str] = ...) -> None: ...
+
 class IngestBatch(_message.Message):
-    __slots__ = ("relay_id", "events", "health", "archives")
+    __slots__ = ("relay_id", "events", "health", "archives", "config_status")
     RELAY_ID_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     HEALTH_FIELD_NUMBER: _ClassVar[int]
     ARCHIVES_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_STATUS_FIELD_NUMBER: _ClassVar[int]
     relay_id: str
     events: _containers.RepeatedCompositeFieldContainer[EventSummary]
     health: _containers.RepeatedCompositeFieldContainer[DeviceHealth]
     archives: _containers.RepeatedCompositeFieldContainer[ArchiveRecord]
-    def __init__(self, relay_id: _Optional[str] = ..., events: _Optional[_Iterable[_Union[EventSummary, _Mapping]]] = ..., health: _Optional[_Iterable[_Union[DeviceHealth, _Mapping]]] = ..., archives: _Optional[_Iterable[_Union[ArchiveRecord, _Mapping]]] = ...) -> None: ...
+    config_status: _containers.RepeatedCompositeFieldContainer[ConfigStatus]
+    def __init__(self, relay_id: _Optional[str] = ..., events: _Optional[_Iterable[_Union[EventSummary, _Mapping]]] = ..., health: _Optional[_Iterable[_Union[DeviceHealth, _Mapping]]] = ..., archives: _Optional[_Iterable[_Union[ArchiveRecord, _Mapping]]] = ..., config_status: _Optional[_Iterable[_Union[ConfigStatus, _Mapping]]] = ...) -> None: ...
 
 class IngestResult(_message.Message):
     __slots__ = ("events_accepted", "events_duplicate", "health_accepted", "archives_accepted")
