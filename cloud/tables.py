@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -197,3 +198,42 @@ class BootstrapToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class DeviceConfigVersion(Base):
+    """One saved version of a device's desired configuration (issue #17); the newest few are kept.
+
+    ``desired`` is the ``guardian.edge.v1.DesiredConfig`` in the proto3 JSON mapping, exactly what relays
+    get from ``GET /api/v1/relay/configs``; camera credentials in it are sealed to the edge's key.
+    ``seq`` numbers the tenant's saves in commit order (saves of one tenant are serialised on its row): the
+    relays' cursor.
+    """
+
+    __tablename__ = "device_config_versions"
+    __table_args__ = (UniqueConstraint("tenant_id", "seq", name="uq_device_config_versions_tenant_seq"),)
+    device_id: Mapped[str] = mapped_column(String(64), ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36), ForeignKey("tenants.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    desired: Mapped[str] = mapped_column(Text)
+    # Enabled cameras in this version: what the plan's camera limit counts.
+    enabled_cameras: Mapped[int] = mapped_column(SmallInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(36), ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+
+
+class DeviceConfigReport(Base):
+    """What a device last reported about its configuration (``ConfigStatus`` through its relay)."""
+
+    __tablename__ = "device_config_reports"
+    device_id: Mapped[str] = mapped_column(String(64), ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36), ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    applied_version: Mapped[int] = mapped_column(BigInteger, default=0)
+    refused_version: Mapped[int] = mapped_column(BigInteger, default=0)
+    refused_reason: Mapped[str] = mapped_column(String(500), default="")
+    # [{"camera", "state", "error"}, …] as JSON text.
+    cameras: Mapped[str] = mapped_column(Text, default="[]")
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The edge's X25519 key browsers seal camera credentials to (public by nature).
+    config_key_id: Mapped[str] = mapped_column(String(16), default="")
+    config_public_key: Mapped[str] = mapped_column(String(64), default="")

@@ -13,7 +13,8 @@ State directory (``$GUARDIAN_DEMO_DIR``, default ``~/.local/state/guardian-demo`
 Start order: fake camera ∥ cloud (migrate, register the relay, serve) → sign-up of the demo tenant
 through the API → relay (tls mode) → bootstrap token through the API as the tenant's admin (the tenant's
 first device: the relay from the pool is assigned to it now) → ``guardian-edge enrol`` → edge uplink, recorder, detector (the
-units' order). Stopped in reverse, as systemd stops the units: the detector before the uplink, which
+units' order) → the camera, saved as the device's desired configuration through the API (edge.toml names no
+camera: the demo adds it as an owner does) and applied by the edge through the relay. Stopped in reverse, as systemd stops the units: the detector before the uplink, which
 sends the detector's last updates before it exits.
 
 A program that dies while the stack runs is restarted as its unit would be (``restart_policy``:
@@ -211,6 +212,7 @@ class DemoStack:
                        for name in EDGE_PROGRAMS]
             for child in started:
                 self.timings[child.name] = sup.wait_ready(child, self.o.ready_timeout_s)
+            self.timings["camera-config"] = self._add_camera(email, password, device_id)
         except BaseException:
             sup.stop_all(timeout=10)
             raise
@@ -424,7 +426,7 @@ class DemoStack:
         configs.write_edge(e / "edge.toml", {
             "log_level": self.o.log_level,
             "storage": {"data_dir": e / "data"},
-            "cameras": [{"name": CAMERA, "record_url": f"rtsp://127.0.0.1:{self.ports.camera}/cam"}],
+            # No camera here: the demo adds it as a customer does, through the cloud (_add_camera).
             "recording": {"segment_seconds": 4, "fsync": False},
             # A developer machine: keep the demo within 2 GiB instead of reserving free space.
             "retention": {"min_free_bytes": 0, "min_free_percent": 0, "max_bytes": 2 * 1024**3},
@@ -435,6 +437,36 @@ class DemoStack:
             # Every event's clip, encrypted with the key derived from the archive secret (set at set-up).
             "archive": {"enabled": True},
         })
+
+    def _add_camera(self, email: str, password: str, device_id: str) -> float:
+        """Give the edge its camera the way an owner does: saved in the cloud as the device's desired
+        configuration, handed down by the relay, applied by the edge. Waits until the edge reports it
+        applied; returns the seconds that took. Saving the same cameras again (a restarted demo) is a no-op."""
+        begin = time.monotonic()
+        camera = {"name": CAMERA, "display_name": "Demo camera", "enabled": True,
+                  "record": {"url": f"rtsp://127.0.0.1:{self.ports.camera}/cam"}}
+        with httpx.Client(base_url=self.cloud_url, timeout=30) as client:
+            self.login(client, email, password)
+            path = f"/api/v1/devices/{device_id}/config"
+            current = client.get(path)
+            if current.status_code != 200:
+                raise SupervisorError(f"device config not readable: {current.status_code} {current.text[:300]}")
+            saved = client.put(path, json={"base_version": current.json()["version"], "cameras": [camera]})
+            if saved.status_code not in (200, 201):
+                raise SupervisorError(f"camera not saved: {saved.status_code} {saved.text[:300]}")
+            version = saved.json()["version"]
+            deadline = time.monotonic() + self.o.ready_timeout_s
+            while True:
+                reported = client.get(path).json()["reported"]
+                if reported["applied_version"] >= version:
+                    failed = [c for c in reported["cameras"] if c["state"] == "failed"]
+                    if failed:
+                        raise SupervisorError(f"the edge could not apply the camera: {failed}")
+                    return time.monotonic() - begin
+                if time.monotonic() > deadline:
+                    raise SupervisorError(f"the edge did not apply config version {version} within "
+                                          f"{self.o.ready_timeout_s:.0f} s (reported: {reported})")
+                time.sleep(0.2)
 
     def _enrol(self, email: str, password: str, relay_id: str) -> str:
         assert self.sup is not None

@@ -137,6 +137,12 @@ class CloudSettings(Section):
         description="How often the cloud's revocation list (GET /api/v1/relay/revocations) is fetched: revoked "
         "devices lose their tunnel peer and uplink, revoked bootstrap tokens can no longer enrol.",
     )
+    config_poll_s: float = Field(
+        5.0,
+        gt=0,
+        description="How often the cloud's desired camera configurations (GET /api/v1/relay/configs) are "
+        "fetched; edges get a new version over the tunnel as soon as it is fetched.",
+    )
 
 
 class RelaySettings(AgentSettings):

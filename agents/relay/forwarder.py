@@ -9,6 +9,9 @@ the cloud's certificate is verified against the configured CA, so both ends are 
 is marked forwarded only after a 2xx answer, at the version that was sent; anything else is retried
 with exponential backoff and full jitter.
 
+What edges report applying of their desired configuration goes in the same batches
+(``config_status``, built by :mod:`agents.relay.config_reports`) and is marked forwarded after the same 2xx.
+
 The bootstrap tokens this relay spent are reported too (the cloud shows them used and refuses them
 elsewhere). When the cloud answers that a token had been revoked before its use was reported (409
 ``token_revoked``: the tenant admin withdrew it while the relay had not yet heard), the device that
@@ -27,6 +30,7 @@ from sqlalchemy import select
 
 from agents.relay.cache import EventCache
 from agents.relay.config import CloudSettings
+from agents.relay.config_reports import MAX_STATUSES_PER_BATCH, ConfigReports
 from agents.relay.db.tables import CachedEvent, UsedToken
 from agents.relay.errors import UnknownDevice
 from agents.relay.health import HealthMonitor
@@ -136,35 +140,47 @@ class Forwarder:
         client: CloudClient,
         metrics: AgentMetrics,
         on_revoked: Callable[[list[str]], None] = lambda _ids: None,
+        config_reports: ConfigReports | None = None,
     ) -> None:
         """``on_revoked``: told the ids of devices revoked here because the cloud had revoked the token
-        they enrolled with (the running relay then cuts them off at once)."""
+        they enrolled with (the running relay then cuts them off at once). ``config_reports``: the edges'
+        config reports to forward (None: none are)."""
         self.settings = settings
         self.cache = cache
         self.health = health
         self.client = client
         self.on_revoked = on_revoked
+        self.config_reports = config_reports
         self.backoff = Backoff(0.5, settings.backoff_max_s)
         self.sent = metrics.counter("forward", "events_total", "Event summaries acknowledged by the cloud.")
         self.duplicates = metrics.counter("forward", "duplicates_total", "Summaries the cloud already held.")
         self.failures = metrics.counter("forward", "failures_total", "Failed ingest requests.")
         self.pending = metrics.gauge("forward", "pending_events", "Events not yet acknowledged by the cloud.")
         self.latency = metrics.histogram("forward", "request_seconds", "Ingest request duration.")
+        self.statuses_sent = metrics.counter(
+            "config", "statuses_forwarded_total", "Config reports of edges acknowledged by the cloud."
+        )
 
     async def run_once(self) -> int:
         """One round: send what is pending; returns the number of events acknowledged."""
         events = await asyncio.to_thread(self.cache.pending_forward, self.settings.batch_size)
         reports = await asyncio.to_thread(self.health.evaluate)
-        if not events and not reports:
+        statuses = (await asyncio.to_thread(self.config_reports.pending, MAX_STATUSES_PER_BATCH)
+                    if self.config_reports is not None else [])
+        if not events and not reports and not statuses:
             return 0
         batch = ingest_pb2.IngestBatch(relay_id=self.settings.relay_id)
         batch.events.extend(summarise(e) for e in events)
         batch.health.extend(reports)
+        batch.config_status.extend(s.status for s in statuses)
         with self.latency.time():
             result = await self.client.ingest(batch)
         await asyncio.to_thread(self.cache.mark_forwarded, [(e.event_id, e.version) for e in events])
         if reports:
             await asyncio.to_thread(self.health.mark_reported, reports)
+        if statuses and self.config_reports is not None:
+            await asyncio.to_thread(self.config_reports.mark_forwarded, statuses)
+            self.statuses_sent.inc(len(statuses))
         self.sent.inc(len(events))
         self.duplicates.inc(result.events_duplicate)
         return len(events)

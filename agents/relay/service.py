@@ -1,9 +1,9 @@
 """The relay agent: one process, one TaskGroup.
 
-Start order: database → WireGuard interface and peers (wireguard mode) → gRPC Uplink server on the
-tunnel address → HTTPS enrolment (public address, and the tunnel address for key rotation) with the
-browser media endpoint mounted at ``/media`` → the reconcile, forwarding, revocation-poll and cleanup
-loops. READY follows (``run_agent``).
+Start order: database → WireGuard interface and peers (wireguard mode) → gRPC Uplink and EdgeConfig
+server on the tunnel address → HTTPS enrolment (public address, and the tunnel address for key rotation)
+with the browser media endpoint mounted at ``/media`` → the reconcile, forwarding, revocation-poll,
+config-pull and cleanup loops. READY follows (``run_agent``).
 
 tls mode (the local demo only, see agents/relay/README.md): no WireGuard; the Uplink server requires a
 client certificate from the relay's device CA, enrolment issues those certificates, and the relay calls
@@ -26,6 +26,10 @@ import uvicorn
 
 from agents.relay.cache import EventCache
 from agents.relay.config import RelaySettings
+from agents.relay.config_pull import ConfigPuller
+from agents.relay.config_reports import ConfigReports
+from agents.relay.desired_configs import ConfigChanges, DesiredConfigs
+from agents.relay.edge_config import EdgeConfigService
 from agents.relay.enrolment import RelayInfo, create_app
 from agents.relay.forwarder import CloudClient, Forwarder
 from agents.relay.grpc_server import (
@@ -42,6 +46,7 @@ from agents.relay.registry import Registry
 from agents.relay.revocations import RevocationPoller
 from agents.relay.tunnel import RelayTunnel
 from guardian.contracts import auth
+from guardian.contracts.edge.v1 import config_pb2_grpc
 from guardian.runtime.errors import ConfigError
 from guardian.runtime.logging import get_logger
 from guardian.runtime.metrics import AgentMetrics, MetricsServer, serve_metrics
@@ -131,6 +136,12 @@ class RelayAgent:
 
         self.uplink = UplinkService(self.cache, identify, self.metrics, s.uplink.max_batch)
         self._grpc = make_server(self.uplink)
+        # Desired configurations down, what edges applied up (issue #17): the same server and identity rule.
+        self.desired_configs, self.config_changes = DesiredConfigs(sessions), ConfigChanges()
+        self.config_reports = ConfigReports(sessions)
+        self.edge_config = EdgeConfigService(self.desired_configs, self.config_changes, self.config_reports,
+                                             identify, self.metrics)
+        config_pb2_grpc.add_EdgeConfigServicer_to_server(self.edge_config, self._grpc)
         if s.archive.enabled:  # the Archive service (encrypted clips → object store), same server
             from agents.relay.archive import make_archive_service
             from guardian.contracts.edge.v1 import archive_pb2_grpc
@@ -206,10 +217,12 @@ class RelayAgent:
         if s.cloud.enabled:
             self._cloud = self._cloud or CloudClient(s.cloud, load_signing_key(s.cloud.signing_key_file))
             forwarder = Forwarder(s.cloud, self.cache, self.health, self._cloud, self.metrics,
-                                  on_revoked=self._cloud_revoked)
+                                  on_revoked=self._cloud_revoked, config_reports=self.config_reports)
             ctx.tasks.create_task(forwarder.run(ctx.watchdog.progress), name="forwarder")
             self.revocations = RevocationPoller(s.cloud, sessions, self._cloud, self.metrics, self._cloud_revoked)
             ctx.tasks.create_task(self.revocations.run(ctx.watchdog.progress), name="revocations")
+            puller = ConfigPuller(s.cloud, self.desired_configs, self.config_changes, self._cloud, self.metrics)
+            ctx.tasks.create_task(puller.run(ctx.watchdog.progress), name="config-pull")
 
     def _cloud_revoked(self, device_ids: list[str]) -> None:
         """Devices revoked in the registry because of the cloud (it revoked them, or the token they enrolled
@@ -218,6 +231,7 @@ class RelayAgent:
         for device_id in device_ids:
             if self.uplink.active.get(device_id):
                 self.uplink.disconnect(device_id)  # open streams end (in tls mode too)
+            self.edge_config.disconnect(device_id)
 
     def _server_credentials(self) -> grpc.ServerCredentials:
         e = self.settings.enrolment
@@ -243,6 +257,8 @@ class RelayAgent:
             for device_id in await asyncio.to_thread(self._revoked_ids):
                 if self.uplink.active.get(device_id):
                     self.uplink.disconnect(device_id)
+                if self.config_changes.watching(device_id):
+                    self.edge_config.disconnect(device_id)
             ctx.watchdog.progress()
 
     def _revoked_ids(self) -> list[str]:

@@ -5,10 +5,12 @@ Tables live in :mod:`cloud.tables`; these shapes name only what crosses the HTTP
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from cloud.api.params import Text
 
@@ -130,6 +132,8 @@ class DevicePublic(Shape):
     reason: str
     agent_version: str
     last_seen_at: datetime | None
+    desired_config_version: int = Field(0, description="The newest configuration version saved; 0: none.")
+    applied_config_version: int = Field(0, description="The version the device reports applied; 0: none yet.")
 
 
 class DeviceUpdate(Shape):
@@ -264,6 +268,147 @@ class PublicKeyPublic(Shape):
 
 class KeysPublic(Shape):
     keys: list[PublicKeyPublic]
+
+
+# --- a device's desired configuration (mirrors guardian.edge.v1.CameraConfig; GET/PUT /devices/{id}/config) ---
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+# rtsp(s)://host[:port][/path…], no user:password@ (credentials travel sealed), no spaces or control characters.
+STREAM_URL_PATTERN = r"^rtsps?://[^\x00-\x20\x7f/?#@]+([/?#][^\x00-\x20\x7f]*)?$"
+# The same without the "@" rule: a URL with credentials passes the schema and is refused by name
+# (422 credentials_in_url) rather than as a mere pattern mismatch.
+_STREAM_URL = re.compile(r"^rtsps?://[^\x00-\x20\x7f/?#]+([/?#][^\x00-\x20\x7f]*)?$")
+# Unpadded base64url (a length of 4n+1 cannot be decoded).
+BASE64URL_PATTERN = r"^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-]{2,3})?$"
+
+# What the edge's detectors can report and a camera owner can ask for (COCO names the models use).
+DetectionLabel = Literal["person", "bicycle", "car", "motorcycle", "bus", "train", "truck", "boat", "bird", "cat", "dog",
+                         "horse", "sheep", "cow", "bear", "backpack", "handbag", "suitcase", "umbrella"]
+
+
+def _stream_url(value: str) -> str:
+    if not _STREAM_URL.match(value):
+        raise PydanticCustomError("stream_url", "must be an rtsp:// or rtsps:// URL without spaces")
+    return value
+
+
+StreamUrl = Annotated[str, AfterValidator(_stream_url),
+                      Field(min_length=10, max_length=500, json_schema_extra={"pattern": STREAM_URL_PATTERN})]
+ConfigName = Annotated[str, Field(pattern=NAME_PATTERN)]
+
+
+def _unique(names: list[str], what: str) -> None:
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise PydanticCustomError("not_unique", "{what} must be unique: {repeated}",
+                                  {"what": what, "repeated": ", ".join(repeated)})
+
+
+class ConfigPoint(Shape):
+    x: float = Field(ge=0, le=1, description="From the left edge, as a fraction of the width.")
+    y: float = Field(ge=0, le=1, description="From the top edge, as a fraction of the height.")
+
+
+class ConfigPolygon(Shape):
+    name: ConfigName = Field(description="Unique among the camera's zones (or masks); events carry zone names.")
+    points: list[ConfigPoint] = Field(min_length=3, max_length=64)
+
+
+class SealedCredentials(Shape):
+    """"username:password" sealed in the browser to the device's config key (libsodium crypto_box_seal)."""
+
+    ciphertext: str = Field(min_length=66, max_length=1024, pattern=BASE64URL_PATTERN,
+                            description="The sealed box, base64url without padding.")
+    key_id: str = Field(pattern=r"^[0-9a-f]{16}$", description="The config key it was sealed to (config_key.key_id).")
+
+
+class StreamSourceConfig(Shape):
+    url: StreamUrl = Field(description="rtsp:// or rtsps:// URL without user name or password.")
+    credentials: SealedCredentials | None = Field(None, description="Sealed credentials; null: the camera needs none.")
+
+
+class LabelThresholdConfig(Shape):
+    label: DetectionLabel
+    min_score: float = Field(ge=0, le=1)
+
+
+class DetectionConfigShape(Shape):
+    labels: list[DetectionLabel] = Field(default_factory=list, max_length=19,
+                                         description="Labels that become events; empty: the device's default.")
+    thresholds: list[LabelThresholdConfig] = Field(default_factory=list, max_length=19,
+                                                   description="Minimum score per label (others: the default).")
+    min_area: float = Field(0, ge=0, lt=1, description="Smallest box as a fraction of the frame; 0: the default.")
+    zones: list[ConfigPolygon] = Field(default_factory=list, max_length=16,
+                                       description="Named areas; events list the zones they touch.")
+    masks: list[ConfigPolygon] = Field(default_factory=list, max_length=16,
+                                       description="Areas where detections are dropped.")
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> DetectionConfigShape:
+        _unique(list(self.labels), "labels")
+        _unique([t.label for t in self.thresholds], "threshold labels")
+        _unique([z.name for z in self.zones], "zone names")
+        _unique([m.name for m in self.masks], "mask names")
+        return self
+
+
+def _detection_defaults() -> DetectionConfigShape:
+    return DetectionConfigShape()
+
+
+class CameraConfigShape(Shape):
+    name: ConfigName = Field(description="Short unique name on the device; used in paths and events.")
+    display_name: Text = Field("", max_length=100, description="For people; free text.")
+    enabled: bool = Field(True, description="A disabled camera is neither recorded nor watched.")
+    record: StreamSourceConfig = Field(description="The main stream, recorded as is.")
+    detect: StreamSourceConfig | None = Field(None, description="Optional sub-stream for detection; null: the main stream.")
+    detection: DetectionConfigShape = Field(default_factory=_detection_defaults)
+    retention_days: float = Field(0, ge=0, le=3650, description="Continuous recording kept, in days; 0: the device's default.")
+
+
+class DeviceConfigUpdate(Shape):
+    base_version: int = Field(ge=0, le=2**31 - 1, description="The version this edit started from (0: none yet); "
+                              "409 version_conflict when another one was saved since.")
+    cameras: list[CameraConfigShape] = Field(max_length=16)
+
+    @model_validator(mode="after")
+    def _unique_cameras(self) -> DeviceConfigUpdate:
+        _unique([c.name for c in self.cameras], "camera names")
+        return self
+
+
+class CameraApplyStatusPublic(Shape):
+    camera: str
+    state: Literal["applied", "failed", "removed"]
+    error: str = Field(description="Why it failed, for people.")
+
+
+class DeviceConfigReported(Shape):
+    applied_version: int = Field(description="The version the device applied; 0: none yet.")
+    refused_version: int = Field(description="The newest version it refused as a whole; 0: none.")
+    refused_reason: str
+    cameras: list[CameraApplyStatusPublic] = Field(description="Per camera of the applied (or tried) version.")
+    reported_at: datetime | None = Field(description="null: the device has not reported yet.")
+
+
+class ConfigKeyPublic(Shape):
+    key_id: str
+    public_key: str = Field(description="The device's X25519 public key (base64url): seal credentials to it.")
+
+
+class DeviceConfigPublic(Shape):
+    device_id: str
+    version: int = Field(description="The newest desired version; 0: none saved yet.")
+    created_at: datetime | None
+    cameras: list[CameraConfigShape]
+    reported: DeviceConfigReported
+    config_key: ConfigKeyPublic | None = Field(description="null until the device reports its key.")
+
+
+class RelayConfigs(Shape):
+    configs: list[dict[str, Any]] = Field(description="guardian.edge.v1.DesiredConfig messages (proto3 JSON), the "
+                                          "newest of each device changed after the cursor.")
+    cursor: str = Field(description="Pass as `after` next time.")
 
 
 class ErrorBody(Shape):

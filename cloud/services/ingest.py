@@ -11,7 +11,9 @@ label than the row holds is not applied (counted as rejected). A relay writes on
 the tenant comes from the relay's identity, never from the batch, and devices already enrolled for
 another tenant are refused. Nothing from a revoked device is stored (its events and archive records
 are counted as rejected, its health is acknowledged and ignored); a ``REVOKED`` health report (the
-device was revoked at the relay) revokes it here too.
+device was revoked at the relay) revokes it here too. ``config_status`` (what devices applied of their
+desired configuration) updates a device's reported state unless it is older than the held one; one naming
+a device the tenant does not hold (unknown, another tenant's, revoked) is counted as rejected.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from sqlalchemy.orm import Session
 from cloud.core.bus import EventBus
 from cloud.core.db import utcnow
 from cloud.core.errors import ApiError, Forbidden
+from cloud.services import device_config
 from cloud.services.devices import revoke_device
 from cloud.services.plan import plan_for
 from cloud.tables import ArchiveRecord, Camera, Device, Event, Relay, Tenant
@@ -39,6 +42,11 @@ from guardian.contracts.cloud.v1 import ingest_pb2
 MAX_EVENTS = 2000
 MAX_HEALTH = 200
 MAX_ARCHIVES = 2000
+MAX_CONFIG_STATUS = 200
+MAX_CONFIG_VERSION = 2**31 - 1  # versions are numbered by the cloud (Integer columns)
+_CONFIG_CAMERA = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+_CONFIG_STATES = {"applied", "failed", "removed"}
+_BASE64URL_KEY = re.compile(r"^[A-Za-z0-9_-]{43}$")  # 32 bytes, unpadded
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CID = re.compile(r"^b[a-z2-7]{20,118}$")  # CIDv1, base32 multibase
@@ -63,6 +71,7 @@ class IngestOutcome:
     updated_event_ids: list[str] = field(default_factory=list)
     rejected_events: int = 0
     rejected_archives: int = 0
+    rejected_config_status: int = 0
 
 
 def parse_batch(body: bytes) -> ingest_pb2.IngestBatch:
@@ -87,8 +96,10 @@ def validate_batch(batch: ingest_pb2.IngestBatch, now: datetime) -> None:
         if len(problems) < 50:
             problems.append({"field": where, "problem": message})
 
-    if len(batch.events) > MAX_EVENTS or len(batch.health) > MAX_HEALTH or len(batch.archives) > MAX_ARCHIVES:
-        raise MalformedBatch(f"batch too large (≤ {MAX_EVENTS} events, {MAX_HEALTH} health, {MAX_ARCHIVES} archives)")
+    if (len(batch.events) > MAX_EVENTS or len(batch.health) > MAX_HEALTH or len(batch.archives) > MAX_ARCHIVES
+            or len(batch.config_status) > MAX_CONFIG_STATUS):
+        raise MalformedBatch(f"batch too large (≤ {MAX_EVENTS} events, {MAX_HEALTH} health, {MAX_ARCHIVES} archives, "
+                             f"{MAX_CONFIG_STATUS} config_status)")
     seen: set[str] = set()
     for i, ev in enumerate(batch.events):
         where = f"events[{i}]"
@@ -134,8 +145,34 @@ def validate_batch(batch: ingest_pb2.IngestBatch, now: datetime) -> None:
             bad(f"{where}.cid", "not a CIDv1 (base32)")
         if not a.HasField("stored_at"):
             bad(f"{where}.stored_at", "required")
+    for i, c in enumerate(batch.config_status):
+        _validate_config_status(f"config_status[{i}]", c, now, bad)
     if problems:
         raise MalformedBatch("batch refused: fix these fields", problems)
+
+
+def _validate_config_status(where: str, c: ingest_pb2.ConfigStatus, now: datetime, bad: Any) -> None:
+    if not _NAME.match(c.device_id):
+        bad(f"{where}.device_id", "missing or not a short identifier")
+    if c.applied_version > MAX_CONFIG_VERSION or c.refused_version > MAX_CONFIG_VERSION:
+        bad(where, "version out of range")
+    if len(c.refused_reason) > 2000 or len(c.cameras) > 64:
+        bad(where, "refused_reason or cameras too long")
+    if c.HasField("at") and _ts(c.at) > now + _FUTURE:
+        bad(f"{where}.at", "in the future")
+    if c.config_key_id or c.config_public_key:
+        # The contract's key id is derived from the key: a mismatch is a relay or edge bug.
+        if not _BASE64URL_KEY.match(c.config_public_key):
+            bad(f"{where}.config_public_key", "not a 32-byte key in base64url")
+        elif c.config_key_id != device_config.key_id_of(device_config.b64url_decode(c.config_public_key)):
+            bad(f"{where}.config_key_id", "not the first 16 hex digits of the key's SHA-256")
+    for j, cam in enumerate(c.cameras):
+        if not _CONFIG_CAMERA.match(cam.camera):
+            bad(f"{where}.cameras[{j}].camera", "missing or not a camera name")
+        if cam.state not in _CONFIG_STATES:
+            bad(f"{where}.cameras[{j}].state", "unknown state")
+        if len(cam.error) > 2000:
+            bad(f"{where}.cameras[{j}].error", "too long")
 
 
 def _insert(session: Session, model: type) -> Any:
@@ -337,6 +374,14 @@ def ingest(session: Session, bus: EventBus, relay: Relay, batch: ingest_pb2.Inge
             if done:
                 used += a.size
             outcome.result.archives_accepted += 1
+
+    # Config reports: only for the tenant's devices as they are now (never enrols one); older ones ignored.
+    for c in batch.config_status:
+        device = session.get(Device, c.device_id)
+        if device is None or device.tenant_id != tenant.id or device.revoked_at is not None:
+            outcome.rejected_config_status += 1
+            continue
+        device_config.record_report(session, device, c, now)
 
     # Live streams hear of new events and of updated ones (the clip became available, the end is known),
     # and of nothing else: ids of versions that wrote nothing (a retry, an older version arriving late, one

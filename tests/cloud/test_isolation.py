@@ -68,6 +68,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/devices/{device_id}"): Case("tenant"),
     ("PATCH", "/api/v1/devices/{device_id}"): Case("admin", body={"name": "mine now"}),
     ("DELETE", "/api/v1/devices/{device_id}"): Case("admin", owner_status=204),
+    ("GET", "/api/v1/devices/{device_id}/config"): Case("tenant"),
+    ("PUT", "/api/v1/devices/{device_id}/config"): Case("admin", body={"base_version": 1, "cameras": []}, owner_status=201),
     ("GET", "/api/v1/bootstrap-tokens"): Case("admin", intruder_status=(200,)),
     ("POST", "/api/v1/bootstrap-tokens"): Case("admin", body={"label": "b"}, owner_status=201, intruder_status=(201,)),
     ("DELETE", "/api/v1/bootstrap-tokens/{token_id}"): Case("admin", owner_status=204),
@@ -92,6 +94,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/ingest"): Case("relay"),
     ("GET", "/api/v1/relay/whoami"): Case("relay", intruder_status=(200,)),
     ("GET", "/api/v1/relay/revocations"): Case("relay", intruder_status=(200,)),
+    ("GET", "/api/v1/relay/configs"): Case("relay", intruder_status=(200,)),
     ("POST", "/api/v1/relay/bootstrap/consume"): Case("relay", owner_status=204),
     ("GET", "/api/v1/relay/archive-quota"): Case("relay", intruder_status=(200,)),
 }
@@ -159,6 +162,9 @@ def _world(client, app) -> World:
                                                              archives=archives))
         assert r.status_code == 200, r.text
     a_camera = client.get("/api/v1/cameras", headers=a_admin.auth).json()[0]
+    r = client.put("/api/v1/devices/edge-alpha/config", headers=a_admin.auth, json={"base_version": 0, "cameras": [
+        {"name": "alpha-porch", "record": {"url": "rtsp://alpha-porch.example.org/main"}}]})
+    assert r.status_code == 201, r.text
     a_tokens = [client.post("/api/v1/bootstrap-tokens", headers=a_admin.auth, json={"label": "alpha-garage"}).json()
                 for _ in range(2)]
     ids = {"event_id": a_ev.event_id, "device_id": "edge-alpha", "camera_id": a_camera["id"],

@@ -57,6 +57,8 @@ _CONTENT_RULES = {
     "^/api/v1/users/me/password$": "password strength",
     # since/until: the range of one request is bounded per bucket (two parameters together).
     "^/api/v1/events/counts$": "length of the time range",
+    # Names unique within a list (cameras, zones, masks; threshold labels): a rule over items' fields.
+    "^/api/v1/devices/[^/]+/config$": "unique camera, zone, mask and threshold-label names",
 }
 _CONFIG = SchemathesisConfig.from_dict({"operations": [
     {"include-path-regex": path,

@@ -202,7 +202,8 @@ def test_the_shared_socket_is_marked_tcp() -> None:
 
     from cloud.server import _tcp_socket
 
-    sock = _tcp_socket(uvicorn.Config(app="x:y", host="127.0.0.1", port=0).bind_socket())
+    # log_config=None: uvicorn would otherwise install its own logging config for the rest of the session.
+    sock = _tcp_socket(uvicorn.Config(app="x:y", host="127.0.0.1", port=0, log_config=None).bind_socket())
     try:
         assert sock.proto == socket.IPPROTO_TCP
     finally:

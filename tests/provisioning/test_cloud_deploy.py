@@ -4,6 +4,7 @@ calls), migrations, nginx routing between them, and Prometheus scraping both."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,8 +42,15 @@ def test_cloud_deploy_answers_healthz_through_the_proxy(lab: Lab, releases: Call
     assert unsigned == "401"
     logged = lab.ssh(cloud, "journalctl -o cat -u guardian-cloud-relay-api.service | grep -c '/api/v1/ingest'")
     assert int(logged.stdout.strip() or 0) >= 1
-    targets = lab.ssh(cloud, "curl -s --retry 30 --retry-delay 1 --retry-all-errors http://127.0.0.1:9090/api/v1/targets")
-    scraped = {t["scrapeUrl"] for t in json.loads(targets.stdout)["data"]["activeTargets"] if t["labels"]["job"] == "guardian-cloud"}
+    # Prometheus answers before it has loaded its targets: ask until they are there (or 60 tries).
+    scraped: set[str] = set()
+    for _ in range(60):
+        targets = lab.ssh(cloud, "curl -s --retry 30 --retry-delay 1 --retry-all-errors http://127.0.0.1:9090/api/v1/targets")
+        scraped = {t["scrapeUrl"] for t in json.loads(targets.stdout)["data"]["activeTargets"]
+                   if t["labels"]["job"] == "guardian-cloud"}
+        if scraped:
+            break
+        time.sleep(1)
     assert scraped == {"http://127.0.0.1:8000/metrics", "http://127.0.0.1:8001/metrics"}
     migrated = lab.ssh(cloud, "ls -a /var/lib/guardian-cloud/").stdout
     assert ".migrated-0.1.0" in migrated

@@ -36,15 +36,29 @@ def utcnow() -> datetime:
 
 
 class Camera(EdgeBase):
-    """What is configured (synced from the config file) and each camera's live status (the recorder's)."""
+    """What is configured (edge.toml's cameras, or the applied desired config's once one exists) and each
+    camera's live status (the recorder's)."""
 
     __tablename__ = "cameras"
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    # URLs may hold credentials: they are read by the services on this box only, never logged or sent.
+    # edge.toml's URLs may hold credentials: they are read by the services on this box only, never logged
+    # or sent. A desired config's URLs never do: its credentials stay sealed in the *_credentials columns.
     record_url: Mapped[str] = mapped_column(String(1024))
     detect_url: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # "file" (edge.toml) or "desired" (the cloud's desired config, see agents.edge.camera_config).
+    source: Mapped[str] = mapped_column(String(16), default="file", server_default="file")
+    display_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # Sealed "username:password" (SealedSecret.ciphertext): opened only in memory, when a stream is opened.
+    record_credentials: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    detect_credentials: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # The camera's DetectionConfig (proto3 JSON); "" for the edge's defaults.
+    detection_json: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # What the last applied desired config did to it: "applied", "failed" (config_error says why), "removed".
+    config_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    config_error: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    config_version: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     state: Mapped[str] = mapped_column(String(16), default="connecting")
     reason: Mapped[str | None] = mapped_column(String(256), nullable=True)
     failure: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -61,6 +75,21 @@ class Camera(EdgeBase):
     @property
     def effective_detect_url(self) -> str:
         return self.detect_url or self.record_url
+
+
+class ConfigVersion(EdgeBase):
+    """A desired config version the edge received: applied (the newest applied is current, the one before
+    it is kept as the last good one) or refused as a whole. See :mod:`agents.edge.camera_config.store`."""
+
+    __tablename__ = "config_versions"
+
+    version: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(16))  # "applied" | "refused"
+    reason: Mapped[str] = mapped_column(String(256), default="")
+    payload: Mapped[bytes] = mapped_column(LargeBinary)  # the DesiredConfig as received (credentials sealed)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_config_versions_status_version", "status", "version"),)
 
 
 class Segment(EdgeBase):
@@ -133,6 +162,9 @@ class EventRow(EdgeBase):
     clip_duration_s: Mapped[float] = mapped_column(Float, default=0.0)
     # The box track, JSON [[unix_time, x0, y0, x1, y1, score], ...]; kept on the edge (and its relay).
     track_json: Mapped[str] = mapped_column(Text, default="[]")
+    # The camera's zones its object stood in (JSON list of names, first entered first); edge only (the
+    # uplink Event has no field for them).
+    zones_json: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (

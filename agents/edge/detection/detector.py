@@ -1,7 +1,8 @@
 """The OpenVINO detector: one compiled model, pre- and post-processing inside it, asynchronous infer requests.
 
 Frames go in as they come from the decoder (H×W×3 uint8 BGR, any size, as ``Frame.bgr()`` gives them): OpenVINO's PrePostProcessor adds
-the resize, colour conversion, layout change and normalisation to the model itself, so the frame is wrapped
+the letterbox (or the squashing resize, ``input_fit``), colour conversion, layout change and normalisation to the model
+itself, and letterboxed boxes are mapped back to the frame on the callback; so the frame is wrapped
 in a tensor without a copy and the CPU plugin does the rest in its optimised kernels. After the network,
 :mod:`agents.edge.detection.graph_post` appends the family's decoding, the per-label thresholds, the
 minimum area and class-aware NMS as graph operations, so the model's one output is the final detections
@@ -23,6 +24,7 @@ from openvino.preprocess import ColorFormat, PrePostProcessor, ResizeAlgorithm
 
 from agents.edge.detection import graph_post
 from agents.edge.detection.config import DetectionSettings
+from agents.edge.detection.letterbox import LetterboxGeometry, letterbox_step
 from agents.edge.detection.types import InferenceResult
 from agents.edge.models.families import Candidates, get_family, postprocess
 from agents.edge.models.store import StoredModel
@@ -35,8 +37,10 @@ log = get_logger("guardian.edge.detector")
 UNFILTERED = DetectionSettings(labels=[], thresholds={})
 
 
-def with_preprocessing(model: ov.Model, family_name: str) -> ov.Model:
-    """Add resize/colour/layout/normalisation for BGR uint8 NHWC frames of any size to ``model``."""
+def with_preprocessing(model: ov.Model, family_name: str, letterbox_hw: tuple[int, int] | None = None) -> ov.Model:
+    """Add resize/colour/layout/normalisation for BGR uint8 NHWC frames of any size to ``model``;
+    ``letterbox_hw`` (the network's input size) keeps the frame's aspect ratio instead of squashing it
+    (see :mod:`~agents.edge.detection.letterbox`)."""
     spec = get_family(family_name).input
     ppp = PrePostProcessor(model)
     inp = ppp.input()
@@ -48,7 +52,10 @@ def with_preprocessing(model: ov.Model, family_name: str) -> ov.Model:
     # Resize first, then swap the channels: the same values (a channel permutation commutes with a
     # per-channel resize), but on the network's 416×416 instead of the camera's full frame (a Gather over
     # every pixel: ~1.4 ms of CPU per 768×576 frame, 7 % of the inference).
-    pre.resize(ResizeAlgorithm.RESIZE_LINEAR)
+    if letterbox_hw is not None:
+        pre.custom(letterbox_step(letterbox_hw))
+    else:
+        pre.resize(ResizeAlgorithm.RESIZE_LINEAR)
     if spec.color == "RGB":
         pre.convert_color(ColorFormat.RGB)
     if spec.mean and any(spec.mean):
@@ -97,14 +104,19 @@ class Detector:
         if inference_precision and device.startswith("CPU"):
             config["INFERENCE_PRECISION_HINT"] = inference_precision
         self.device, self.config = device, config
+        self.letterbox = self.filters.input_fit == "letterbox"
+        # Letterboxed boxes are normalised to the padded input: the minimum area applies after mapping
+        # them back to the frame (``_to_frame``), so the model's own filter lets every area through.
+        self._model_filters = self.filters.model_copy(update={"min_area": 0.0}) if self.letterbox else self.filters
         # The network with its preprocessing and raw outputs (``raw``; the benchmark's baseline).
-        self.preprocessed = with_preprocessing(model, self.manifest.family)
+        self.preprocessed = with_preprocessing(model, self.manifest.family,
+                                               self.input_hw if self.letterbox else None)
         self._raw_compiled: ov.CompiledModel | None = None
         compiled: ov.CompiledModel | None = None
         if graph_postprocessing and graph_post.supports(self.manifest.family):
             try:
                 final = graph_post.with_postprocessing(self.preprocessed, self.manifest.family, self.labels,
-                                                       self.input_hw, self.filters)
+                                                       self.input_hw, self._model_filters)
                 compiled = self.core.compile_model(final, device, config)
             except (ValueError, RuntimeError) as exc:
                 # Dynamic output shapes, a device without dynamic shapes (NMS, NonZero): numpy decodes.
@@ -122,6 +134,7 @@ class Detector:
         self._lock = threading.Lock()
         self._submit_lock = threading.Lock()
         self._in_flight = 0
+        self._geometries: dict[tuple[int, int], LetterboxGeometry] = {}
         self.inferences = 0
 
     @property
@@ -144,25 +157,37 @@ class Detector:
         return self._in_flight
 
     # -- decoding --------------------------------------------------------------------------------
-    def decode(self, outputs: Mapping[str, np.ndarray]) -> list[Detection]:
-        """Raw outputs (by name) → detections, with numpy: the reference for the graph's post-processing."""
-        f = self.filters
+    def decode(self, outputs: Mapping[str, np.ndarray], frame_hw: tuple[int, int] | None = None) -> list[Detection]:
+        """Raw outputs (by name) → detections, with numpy: the reference for the graph's post-processing.
+        ``frame_hw``: the frame's size, to map letterboxed boxes back to it (None: boxes as the network sees)."""
+        f = self._model_filters
         cand: Candidates = self.family.decode(outputs, self.input_hw, f.min_score, len(self.labels))
         kept = postprocess(cand, self.labels, f.thresholds, f.threshold, f.min_area, f.nms_iou, f.wanted_labels)
-        return [
-            Detection(self._label(int(c)), float(s), tuple(float(v) for v in b))  # type: ignore[arg-type]
-            for b, s, c in zip(kept.boxes, kept.scores, kept.classes, strict=True)
-        ]
+        rows = np.column_stack([kept.boxes, kept.scores, kept.classes]).reshape(-1, 6)
+        return self.detections(rows, frame_hw)
 
-    def detections(self, final: np.ndarray) -> list[Detection]:
-        """The graph's ``[M, 6]`` output (box, score, class per row, best first) → detections."""
+    def detections(self, final: np.ndarray, frame_hw: tuple[int, int] | None = None) -> list[Detection]:
+        """The graph's ``[M, 6]`` output (box, score, class per row, best first) → detections; ``frame_hw``
+        as in :meth:`decode`."""
+        if self.letterbox and frame_hw is not None and len(final):
+            final = self._to_frame(final, frame_hw)
         label = self._label
         return [Detection(label(int(c)), s, (x0, y0, x1, y1)) for x0, y0, x1, y1, s, c in final.tolist()]
 
-    def _results(self, request: ov.InferRequest) -> list[Detection]:
+    def _to_frame(self, rows: np.ndarray, frame_hw: tuple[int, int]) -> np.ndarray:
+        """Letterboxed rows → boxes normalised to the frame, then the minimum area (of the frame)."""
+        geometry = self._geometries.get(frame_hw)
+        if geometry is None:  # one per frame size: a camera's size rarely changes
+            geometry = self._geometries[frame_hw] = LetterboxGeometry.of(frame_hw, self.input_hw)
+        out = rows.astype(np.float64)
+        out[:, :4] = geometry.to_frame(rows[:, :4])
+        area = np.prod(np.maximum(out[:, 2:4] - out[:, 0:2], 0.0), axis=1)
+        return out[area >= self.filters.min_area]
+
+    def _results(self, request: ov.InferRequest, frame_hw: tuple[int, int]) -> list[Detection]:
         if self.graph_postprocessing:
-            return self.detections(request.get_output_tensor(0).data)
-        return self.decode({n: request.get_output_tensor(i).data for i, n in enumerate(self.output_names)})
+            return self.detections(request.get_output_tensor(0).data, frame_hw)
+        return self.decode({n: request.get_output_tensor(i).data for i, n in enumerate(self.output_names)}, frame_hw)
 
     def _label(self, index: int) -> str:
         return self.labels[index] if 0 <= index < len(self.labels) else f"class_{index}"
@@ -181,7 +206,7 @@ class Detector:
         request = self.compiled.create_infer_request()
         request.infer({0: self._tensor(frame)})
         self.inferences += 1
-        return self._results(request)
+        return self._results(request, (frame.shape[0], frame.shape[1]))
 
     def raw(self, frame: np.ndarray) -> dict[str, np.ndarray]:
         """The network's raw outputs (by name) for ``frame``, as the numpy decoders take them."""
@@ -209,9 +234,9 @@ class Detector:
         return True
 
     def _done(self, request: ov.InferRequest, payload: tuple[np.ndarray, Any, float]) -> None:
-        _frame, userdata, started = payload
+        frame, userdata, started = payload
         try:
-            detections = self._results(request)
+            detections = self._results(request, (frame.shape[0], frame.shape[1]))
         finally:
             with self._lock:
                 self._in_flight -= 1

@@ -1,9 +1,10 @@
-"""One camera's detection pipeline: frames → motion gate → detector → tracker → events.
+"""One camera's detection pipeline: frames → motion gate → detector → camera rules → tracker → events.
 
 Reading, gating and submitting run on the camera's own thread; results, track expiry and event writes
 run on the service's event thread (:meth:`CameraPipeline.on_result`, :meth:`CameraPipeline.tick`). The
 pipeline gets what it needs (the current detector, its metrics, the stop event) and nothing of the
-service that runs it.
+service that runs it. The camera's rules (:mod:`~agents.edge.detection.camera_rules`) can be replaced
+while it runs (:attr:`CameraPipeline.rules`); the next result uses them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from agents.edge.config import CameraSettings
+from agents.edge.detection.camera_rules import CameraRules
 from agents.edge.detection.config import DetectionSettings
 from agents.edge.detection.detector import Detector
 from agents.edge.detection.metrics import FRAME_OUTCOMES, DetectorMetrics
@@ -46,8 +48,10 @@ class CameraPipeline:
 
     def __init__(self, camera: CameraSettings, settings: DetectionSettings, events: EventManager,
                  detector: Callable[[], Detector | None], metrics: DetectorMetrics, stopping: threading.Event,
-                 stream: StreamOptions) -> None:
+                 stream: StreamOptions, rules: CameraRules | None = None) -> None:
         self.camera = camera
+        self.rules = rules or CameraRules()  # replaced whole by the service's hot reload (one assignment)
+        events.zones_at = lambda box: self.rules.zones_at(box)  # the current rules' zones, on the event thread
         self.settings = settings
         self.events = events
         self._detector = detector
@@ -59,6 +63,8 @@ class CameraPipeline:
         self.last_result_at = 0.0
         self.reader: FrameReader | None = None
         self.failure: Exception | None = None  # what ended this camera's thread, if anything did
+        self._closed = threading.Event()  # this camera alone stops (removed or changed by a config)
+        self._reader_lock = threading.Lock()  # a close never misses a reader being made
         # Label sets made up front: every outcome shows (as 0) from the start, and no lookup per frame.
         self.outcomes = {o: metrics.frames.labels(camera.name, o) for o in FRAME_OUTCOMES}
         self.open_gauge = metrics.events_open.labels(camera.name)
@@ -73,8 +79,11 @@ class CameraPipeline:
 
     def close(self) -> None:
         """Stop reading: the camera's thread ends with the frame in hand (see :meth:`join`)."""
-        if self.reader is not None:
-            self.reader.close()
+        with self._reader_lock:
+            self._closed.set()
+            reader = self.reader
+        if reader is not None:
+            reader.close()
 
     def join(self, timeout: float) -> None:
         if self.thread.is_alive():
@@ -82,10 +91,13 @@ class CameraPipeline:
 
     def _run(self) -> None:
         url = self.camera.detect_url or self.camera.record_url
-        self.reader = FrameReader(self.camera.name, url, fps=self.settings.fps, options=self.stream)
+        with self._reader_lock:
+            if self._closed.is_set():
+                return
+            self.reader = FrameReader(self.camera.name, url, fps=self.settings.fps, options=self.stream)
         try:
             for frame in self.reader:
-                if self.stopping.is_set():
+                if self.stopping.is_set() or self._closed.is_set():
                     break
                 self.process(frame.bgr(), frame.time.timestamp())
         except Exception as exc:
@@ -119,12 +131,13 @@ class CameraPipeline:
             return  # an older frame finished after a newer one: the tracker has moved on
         self.last_result_at = job.at
         m = self.metrics
-        for det in result.detections:
+        detections = self.rules.apply(result.detections)
+        for det in detections:
             counter = self._detections.get(det.label)
             if counter is None:
                 counter = self._detections[det.label] = m.detections.labels(self.camera.name, det.label)
             counter.inc()
-        update = self.tracker.update(result.detections, job.at)
+        update = self.tracker.update(detections, job.at)
         self.events.handle(update, job.frame, job.at)
         for track in update.confirmed:
             m.events_opened.labels(self.camera.name, track.label).inc()

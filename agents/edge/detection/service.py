@@ -17,6 +17,13 @@ The per-camera work is :mod:`~agents.edge.detection.pipeline`'s, the model and i
 :mod:`~agents.edge.detection.model_slot`'s; this module wires them to the database, the event thread and
 the service runner.
 
+The cameras come from the ``cameras`` table (edge.toml's, or the cloud's desired config once applied,
+:mod:`agents.edge.camera_config`) and are re-read every :data:`CAMERA_RELOAD_S` (hot reload, as the
+recorder's): a camera added or enabled starts being detected, one removed or disabled stops (its open
+events end), one whose detect stream or credentials changed restarts; a camera whose only change is its
+detection settings (labels, thresholds, areas, zones, masks) keeps running with the new rules. A camera
+whose credentials or settings cannot be read is not watched (and said so); the others are not touched.
+
 Without a usable model (an empty store, a corrupt file) the service still starts: it tells systemd it is
 ready with a status saying what is missing (``systemctl status`` shows it), keeps polling the store, and
 starts detecting as soon as a model is there — no restart loop, no failed unit to restart by hand, and
@@ -30,17 +37,22 @@ import queue
 import threading
 import time
 
-from agents.edge.config import EdgeSettings
+from agents.edge.camera_config.cameras import CameraSpec, KeySource, camera_changes, runnable_cameras
+from agents.edge.camera_config.errors import CredentialsUnavailable
+from agents.edge.camera_config.key import config_key_path
+from agents.edge.config import CameraSettings, EdgeSettings
 from agents.edge.db import database_path, open_database
+from agents.edge.detection.camera_rules import CameraRules, CameraRulesError
 from agents.edge.detection.detector import Detector
 from agents.edge.detection.metrics import DetectorMetrics
 from agents.edge.detection.model_slot import ModelSlot
 from agents.edge.detection.pipeline import CameraPipeline, Job
 from agents.edge.detection.types import InferenceResult
 from agents.edge.events.manager import EventManager, EventMedia, clip_wait_s
-from agents.edge.events.store import EventStore
+from agents.edge.events.store import EventRow, EventStore
 from agents.edge.models.paths import store_dir
 from agents.edge.models.store import ModelStore
+from agents.edge.video.cameras import sync_cameras
 from agents.edge.video.ingest import StreamOptions
 from guardian.runtime.errors import GuardianError
 from guardian.runtime.logging import get_logger
@@ -52,7 +64,15 @@ log = get_logger("guardian.edge.detector")
 MAX_PASS = 32  # results the event thread takes in one pass
 WRITE_INTERVAL_S = 0.5  # the event thread stores what changed at most this often
 LEFTOVER_INTERVAL_S = 60.0  # how often the event thread looks for events left open by an earlier run
+CAMERA_RELOAD_S = 2.0  # how often the cameras table is re-read (the recorder's pace)
 _WAKE = object()  # :meth:`DetectionService.flush`'s marker on the result queue
+
+
+class _Retired:
+    """On the result queue: a camera no longer watched, whose tracks and events the event thread ends."""
+
+    def __init__(self, pipeline: CameraPipeline) -> None:
+        self.pipeline = pipeline
 
 
 class DetectionService:
@@ -79,22 +99,89 @@ class DetectionService:
         self.results: queue.SimpleQueue[InferenceResult | object | None] = queue.SimpleQueue()
         self.stopping = threading.Event()
         self.results_handled = 0  # through the tracker, and their events stored
+        self._retired_rows: list[EventRow] = []  # the ends of unwatched cameras' events (event thread only)
         self.heartbeat = time.monotonic()
         self.slot = ModelSlot(ModelStore(store_dir(settings)), d, self.metrics, self.results.put, self._model_changed)
         self.started = False
-        stream = StreamOptions.from_settings(settings.recording)  # the recorder's reconnect and stall rules
-        wait = clip_wait_s(settings.recording.segment_seconds)
-        self.pipelines = {
-            c.name: CameraPipeline(
-                c, d, EventManager(c.name, self.event_store, media, self.data_dir, "", d.events, deferred=True,
-                                   clip_wait_s=wait),
-                lambda: self.slot.detector, self.metrics, self.stopping, stream,
-            )
-            for c in settings.cameras if c.enabled
-        }
+        self._stream = StreamOptions.from_settings(settings.recording)  # the recorder's reconnect and stall rules
+        self._clip_wait = clip_wait_s(settings.recording.segment_seconds)
+        # Replaced whole on a change (the event thread iterates the dict it read; never mutated in place).
+        self.pipelines: dict[str, CameraPipeline] = {}
+        self._specs: dict[str, CameraSpec] = {}  # what each pipeline was made from
+        self._unwatchable: dict[str, CameraSpec] = {}  # its credentials or settings cannot be read
+        self._keys = KeySource(config_key_path(self.data_dir))
+        # Camera changes and model arrivals (which start the cameras' threads) take turns.
+        self._cameras_lock = threading.Lock()
+        sync_cameras(self.sessions, settings.cameras)  # the recorder may not have run yet
+        self.reload_cameras()
         if load_model:
             self.slot.check()
         self.event_thread = threading.Thread(target=self._event_loop, name="detect-events", daemon=True)
+
+    # -- cameras ---------------------------------------------------------------------------------
+    def reload_cameras(self) -> None:
+        """Make the pipelines match the cameras table: start, stop and restart what changed, and give the
+        running ones their current rules. Blocks while a stopped camera's thread finishes its frame."""
+        wanted = runnable_cameras(self.sessions)
+        with self._cameras_lock:
+            if self.stopping.is_set():
+                return
+            stop, start = camera_changes(self._specs, wanted, self._unwatchable, CameraSpec.detect_source)
+            pipelines = dict(self.pipelines)
+            retired = [pipelines.pop(name) for name in stop]
+            for name in stop:
+                del self._specs[name]
+            for spec in wanted:
+                if spec.name in pipelines and spec.name not in stop:
+                    self._update_rules(pipelines[spec.name], spec)
+            for spec in start:
+                pipeline = self._pipeline(spec)
+                if pipeline is not None:
+                    pipelines[spec.name] = pipeline
+            self.pipelines = pipelines
+            detector = self.slot.detector
+            for spec in start:
+                pipeline = pipelines.get(spec.name)
+                if pipeline is not None and detector is not None:
+                    pipeline.set_model(detector.ref)
+                    if self.started:
+                        pipeline.start()
+        for pipeline in retired:
+            pipeline.close()
+        for pipeline in retired:
+            pipeline.join(timeout=15)
+            self.results.put(_Retired(pipeline))  # after its last submitted frame's result, or with it
+            log.info("camera_unwatched", camera=pipeline.camera.name)
+
+    def _pipeline(self, spec: CameraSpec) -> CameraPipeline | None:
+        """A pipeline for ``spec`` (not started), or None when its stream or rules cannot be read."""
+        try:
+            url = spec.detect_stream_url(self._keys)  # credentials inserted here, in memory only
+            rules = CameraRules.from_json(spec.name, spec.detection_json)
+        except (CredentialsUnavailable, CameraRulesError) as exc:
+            self._unwatchable[spec.name] = spec
+            log.error("camera_not_watched", camera=spec.name, reason=exc.reason)
+            return None
+        self._unwatchable.pop(spec.name, None)
+        self._specs[spec.name] = spec
+        d = self.settings.detection
+        events = EventManager(spec.name, self.event_store, self.media, self.data_dir, "", d.events, deferred=True,
+                              clip_wait_s=self._clip_wait)
+        log.info("camera_watched", camera=spec.name)
+        return CameraPipeline(CameraSettings(name=spec.name, record_url=url), d, events, lambda: self.slot.detector,
+                              self.metrics, self.stopping, self._stream, rules)
+
+    def _update_rules(self, pipeline: CameraPipeline, spec: CameraSpec) -> None:
+        if self._specs[spec.name].detection_json == spec.detection_json:
+            return
+        try:
+            pipeline.rules = CameraRules.from_json(spec.name, spec.detection_json)
+        except CameraRulesError as exc:
+            # The old rules stay (a damaged row must not lift a mask); said once per change.
+            log.error("camera_rules_not_changed", camera=spec.name, reason=exc.reason)
+        else:
+            log.info("camera_rules_changed", camera=spec.name)
+        self._specs[spec.name] = spec
 
     # -- models ----------------------------------------------------------------------------------
     @property
@@ -119,11 +206,12 @@ class DetectionService:
         return self.slot.check()
 
     def _model_changed(self, detector: Detector) -> None:
-        for p in self.pipelines.values():
-            p.set_model(detector.ref)
-            # The cameras' threads start with the first model (once the service has started).
-            if self.started and not self.stopping.is_set():
-                p.start()
+        with self._cameras_lock:
+            for p in self.pipelines.values():
+                p.set_model(detector.ref)
+                # The cameras' threads start with the first model (once the service has started).
+                if self.started and not self.stopping.is_set():
+                    p.start()
 
     # -- results ---------------------------------------------------------------------------------
     def _event_loop(self) -> None:
@@ -145,6 +233,7 @@ class DetectionService:
                     break
             now = time.time()
             results = [r for r in batch if isinstance(r, InferenceResult)]
+            retired = [r.pipeline for r in batch if isinstance(r, _Retired)]
             for result in results:
                 job: Job = result.userdata
                 if latency is None or latency_ref != self.model_ref:
@@ -160,10 +249,13 @@ class DetectionService:
             self.metrics.in_flight.set(detector.in_flight if detector is not None else 0)
             for p in self.pipelines.values():
                 p.tick(now)
+            for p in retired:
+                p.shutdown(now)  # its open events end now; stored with the next store, below
+                self._retired_rows += p.take_unsaved()
             stopping = (not batch or batch[-1] is None) and self.stopping.is_set()
             # A flush's marker comes after every result queued before it (one FIFO queue).
             flushing = any(r is _WAKE for r in batch)
-            if stopping or flushing or time.monotonic() - last_store >= WRITE_INTERVAL_S:
+            if stopping or flushing or retired or time.monotonic() - last_store >= WRITE_INTERVAL_S:
                 self._store_events()
                 last_store = time.monotonic()
                 self.results_handled += unstored
@@ -183,7 +275,8 @@ class DetectionService:
 
     def _store_events(self) -> None:
         """What changed since the last store, every camera's, in one transaction."""
-        rows = [row for p in self.pipelines.values() for row in p.take_unsaved()]
+        rows = [row for p in self.pipelines.values() for row in p.take_unsaved()] + self._retired_rows
+        self._retired_rows = []
         if rows:
             self.event_store.save_all(rows)
 
@@ -204,14 +297,16 @@ class DetectionService:
         """Close what an earlier run left open, then start the event thread and (``readers``) a reading
         thread per camera; the benchmark feeds :meth:`CameraPipeline.process` itself."""
         self.close_leftovers()  # before any event of this run exists
-        self.started = readers
         self.event_thread.start()
-        if readers and self.slot.detector is not None:  # else when the first model arrives (check_reload)
-            for p in self.pipelines.values():
-                p.start()
+        with self._cameras_lock:
+            self.started = readers
+            if readers and self.slot.detector is not None:  # else when the first model arrives (check_reload)
+                for p in self.pipelines.values():
+                    p.start()
 
     def stop(self) -> None:
-        self.stopping.set()
+        with self._cameras_lock:  # no camera starts from here on
+            self.stopping.set()
         for p in self.pipelines.values():
             p.close()
         for p in self.pipelines.values():
@@ -252,6 +347,9 @@ class DetectorAgent:
         # Model checks and loads run beside this loop, so STATUS= and the watchdog keep going while a
         # model compiles; the next check starts once the previous one has finished.
         reload: asyncio.Future[bool] | None = None
+        # Camera changes beside it too: a stopped camera's thread may take a moment to finish its frame.
+        cameras: asyncio.Future[None] | None = None
+        last_cameras = time.monotonic()
         try:
             while True:
                 # READY=1 has gone out by now (the runner sends it when start() returns); STATUS= follows it.
@@ -272,10 +370,16 @@ class DetectorAgent:
                         reload.result()  # an unexpected error ends the agent (and systemd restarts it)
                     last_check = time.monotonic()
                     reload = asyncio.ensure_future(asyncio.to_thread(self.service.check_reload))
+                if (cameras is None or cameras.done()) and time.monotonic() - last_cameras >= CAMERA_RELOAD_S:
+                    if cameras is not None:
+                        cameras.result()  # as above: a database that cannot be read ends the agent
+                    last_cameras = time.monotonic()
+                    cameras = asyncio.ensure_future(asyncio.to_thread(self.service.reload_cameras))
                 await asyncio.sleep(1.0)
         finally:
-            if reload is not None:
-                reload.cancel()  # the thread finishes on its own; nothing waits for it any more
+            for pending in (reload, cameras):
+                if pending is not None:
+                    pending.cancel()  # the thread finishes on its own; nothing waits for it any more
 
     async def close(self) -> None:
         if self.service is not None:

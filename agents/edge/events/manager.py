@@ -5,6 +5,8 @@ frame (highest score) is kept and its track is stored again every :data:`PROGRES
 event a killed detector left open can be ended at about the last time its object was seen); when it ends the snapshot and thumbnail are written, the event is closed
 and queued again; once the post-roll has been recorded the clip is assembled and the event queued a last
 time with its ``clip_ref``. The outbox keeps one row per event id, so the relay gets the newest state.
+Each time the track is stored, so are the names of the camera's zones its object stood in (``zones_at``,
+the camera's rules; recorded on the edge only: the uplink Event has no field for them).
 
 With ``deferred=True`` (the detector's event thread) writes are collected instead of made at once, newest
 state per event, and :meth:`EventManager.take_unsaved` hands them to the caller, which stores them in one
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +29,7 @@ from agents.edge.db.tables import EventRow
 from agents.edge.events.config import EventsSection
 from agents.edge.events.store import EventStore
 from agents.edge.tracking.tracker import Track, TrackerUpdate
+from agents.edge.tracking.types import Box
 from guardian.runtime.logging import get_logger
 
 log = get_logger("guardian.edge.events")
@@ -65,6 +69,8 @@ class _Open:
     best_frame: np.ndarray | None = None
     best_box: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
     saved_through: float = 0.0  # the track's last_seen when the row was last stored
+    zones: dict[str, None] = field(default_factory=dict)  # zone names in the order entered (a dict keeps it)
+    zoned_points: int = 0  # track points looked at for zones so far
 
 
 @dataclass
@@ -102,6 +108,8 @@ class EventManager:
         self.counts = EventCounts()
         self.deferred = deferred
         self.unsaved: dict[str, EventRow] = {}  # event id → its newest state, while ``deferred``
+        # The names of the camera's zones a box stands in; set by the detection pipeline (None: no zones).
+        self.zones_at: Callable[[Box], Sequence[str]] | None = None
 
     def _save(self, row: EventRow) -> None:
         if self.deferred:
@@ -127,7 +135,8 @@ class EventManager:
                 mean_score=track.mean_score, hits=track.hits, snapshot_ref="", thumbnail_ref="", clip_ref="",
                 clip_duration_s=0.0, track_json=self._track_json(track),
             )
-            self.open[track.id] = _Open(row, track, saved_through=track.last_seen)
+            opened = self.open[track.id] = _Open(row, track, saved_through=track.last_seen)
+            row.zones_json = self._zones_json(opened)
             self._save(row)
             self.counts.opened += 1
             self.counts.by_label[track.label] = self.counts.by_label.get(track.label, 0) + 1
@@ -139,7 +148,7 @@ class EventManager:
             if track.last_seen - ev.saved_through >= PROGRESS_INTERVAL_S:
                 row = ev.row
                 row.max_score, row.mean_score, row.hits = track.max_score, track.mean_score, track.hits
-                row.track_json = self._track_json(track)
+                row.track_json, row.zones_json = self._track_json(track), self._zones_json(ev)
                 ev.saved_through = track.last_seen
                 self._save(row)
             if det.score > ev.best_score:
@@ -155,6 +164,16 @@ class EventManager:
     def _track_json(self, track: Track) -> str:
         hist = track.history[-MAX_TRACK_POINTS :]
         return json.dumps([[round(t, 3), *(round(v, 4) for v in box), round(score, 3)] for t, box, score in hist])
+
+    def _zones_json(self, ev: _Open) -> str:
+        """The zones any point of the event's track stood in, in the order first entered; the points
+        since the last call are looked at (a long event is not gone over again each time)."""
+        history = ev.track.history
+        if self.zones_at is not None:
+            for _, box, _ in history[ev.zoned_points:]:
+                ev.zones.update(dict.fromkeys(self.zones_at(box)))
+        ev.zoned_points = len(history)
+        return json.dumps(list(ev.zones))
 
     def _close(self, track: Track, now: float) -> None:
         ev = self.open.pop(track.id, None)
@@ -172,7 +191,7 @@ class EventManager:
         row.end_at = _dt(track.last_seen)
         row.ended = True
         row.max_score, row.mean_score, row.hits = track.max_score, track.mean_score, track.hits
-        row.track_json = self._track_json(track)
+        row.track_json, row.zones_json = self._track_json(track), self._zones_json(ev)
         row.clip_start = row.start_at - timedelta(seconds=self.settings.pre_roll_s)
         row.clip_end = row.end_at + timedelta(seconds=self.settings.post_roll_s)
         self._save(row)

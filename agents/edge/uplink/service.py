@@ -1,4 +1,5 @@
-"""The edge uplink agent (``guardian-edge uplink run``): tunnel, outbox sender, telemetry, media server.
+"""The edge uplink agent (``guardian-edge uplink run``): tunnel, outbox sender, telemetry, media server, and
+the desired camera config from the relay (:mod:`agents.edge.uplink.config_watch`).
 
 Runs beside the recorder and the detector, sharing only the edge database with them: they write
 events into the outbox; this agent sends them and deletes what the relay acknowledged. Media is
@@ -18,11 +19,13 @@ from pathlib import Path
 import grpc
 
 from agents.edge import outbox
+from agents.edge.camera_config.key import ConfigKey, config_key_path
 from agents.edge.config import EdgeSettings
 from agents.edge.db import database_path, open_database
 from agents.edge.enrolment import Enrolment, client_ca_path, enrolment_path, tls_cert_path, tls_key_path
 from agents.edge.outbox import OutboxKind, OutboxLimits
 from agents.edge.uplink.client import AGENT_VERSION, UplinkClient
+from agents.edge.uplink.config_watch import ConfigWatch
 from agents.edge.uplink.media_server import EdgeMediaService, EventsLookup, MediaLookup
 from agents.edge.uplink.telemetry import (
     CameraStatusSource,
@@ -81,6 +84,7 @@ class UplinkAgent:
         self.inference = inference or (DetectorLatency(url) if url else NoInference())
         self.tunnel: EdgeTunnel | None = None
         self.client: UplinkClient | None = None
+        self.config_watch: ConfigWatch | None = None
         self._media_server: grpc.aio.Server | None = None
         self._metrics_server: MetricsServer | None = None
         self.outbox_length = self.metrics.gauge("outbox", "length", "Rows waiting in the outbox.", ("kind",))
@@ -127,6 +131,11 @@ class UplinkAgent:
                 tunnel.rtt_ms = ms
 
         self.client = UplinkClient(self.sessions, target, s.uplink, self.metrics, credentials, on_rtt)
+        # Made on the first start; the cloud seals camera credentials to it (reported on each connection).
+        config_key = await asyncio.to_thread(ConfigKey.load_or_create, config_key_path(s.storage.data_dir))
+        self.config_watch = ConfigWatch(
+            self.sessions, target, config_key, enrolment.device_id, s.uplink, self.metrics, credentials
+        )
         self._media_server = grpc.aio.server()
         media_pb2_grpc.add_EdgeMediaServicer_to_server(
             EdgeMediaService(self.media, allowed_peer, allowed_name), self._media_server
@@ -147,11 +156,12 @@ class UplinkAgent:
             AGENT_VERSION,
         )
         ctx.tasks.create_task(self.client.run(ctx.watchdog.progress), name="uplink")
+        ctx.tasks.create_task(self.config_watch.run(), name="config-watch")
         ctx.tasks.create_task(self._telemetry_loop(), name="telemetry")
         ctx.tasks.create_task(self._outbox_loop(ctx), name="outbox-limits")
         if tunnel is not None:
             ctx.tasks.create_task(self._tunnel_loop(), name="tunnel")
-        log.info("uplink_started", device=enrolment.device_id, target=target)
+        log.info("uplink_started", device=enrolment.device_id, target=target, config_key_id=config_key.key_id)
 
     def _tls_credentials(self) -> tuple[grpc.ChannelCredentials, grpc.ServerCredentials]:
         """tls mode: (uplink channel, EdgeMedia server) credentials from the enrolment's certificate."""

@@ -150,3 +150,42 @@ class ArchiveObject(RelayBase):
     size: Mapped[int] = mapped_column(BigInteger)
     stored_at: Mapped[datetime] = mapped_column(UTCDateTime())
     reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class DesiredConfigRow(RelayBase):
+    """The newest desired configuration (``guardian.edge.v1.DesiredConfig``) the cloud holds for one device
+    enrolled here, kept so edges get it over ``EdgeConfig.Watch`` even while the cloud is unreachable."""
+
+    __tablename__ = "desired_configs"
+
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)  # the serialized DesiredConfig, as the cloud sent it
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ConfigFeed(RelayBase):
+    """Where the pull of ``GET /api/v1/relay/configs`` stands (one row): the cloud's opaque cursor, and when
+    the configs it covers were stored (a device enrolled after that may have been skipped: pull all again)."""
+
+    __tablename__ = "config_feed"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cursor: Mapped[str] = mapped_column(Text)
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ConfigReportRow(RelayBase):
+    """What a device last reported applying (``EdgeConfig.Report``), as the ``ConfigStatus`` the cloud gets.
+
+    ``seq`` grows with every report and ``forwarded_seq`` is the one the cloud acknowledged: the report is
+    pending while they differ, so a report arriving while a batch is in flight is sent again, not lost."""
+
+    __tablename__ = "config_reports"
+
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    applied_version: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[bytes] = mapped_column(LargeBinary)  # the serialized cloud.v1.ConfigStatus
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    seq: Mapped[int] = mapped_column(Integer, default=1)
+    forwarded_seq: Mapped[int] = mapped_column(Integer, default=0)

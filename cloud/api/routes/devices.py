@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from fastapi import APIRouter, Response, status
+from sqlalchemy.orm import Session
 
 from cloud.api.deps import CloudDep, TenantAdmin, TenantDep, TenantScope
 from cloud.api.params import PathId
@@ -13,13 +15,18 @@ from cloud.api.schemas import (
     BootstrapTokenCreate,
     BootstrapTokenIssued,
     BootstrapTokenPublic,
+    CameraConfigShape,
+    ConfigKeyPublic,
+    DeviceConfigPublic,
+    DeviceConfigReported,
+    DeviceConfigUpdate,
     DevicePublic,
     DeviceUpdate,
     ErrorResponse,
 )
 from cloud.core.db import utcnow
 from cloud.core.errors import NotFound
-from cloud.services import accounts
+from cloud.services import accounts, device_config
 from cloud.services.devices import revoke_device as revoke
 from cloud.tables import BootstrapToken, Device
 from guardian.contracts import auth
@@ -37,22 +44,75 @@ def _device(scope: TenantScope, device_id: str) -> Device:
     return device
 
 
+def _public(session: Session, tenant_id: str, devices: list[Device]) -> list[DevicePublic]:
+    versions = device_config.versions_of(session, tenant_id, [d.id for d in devices])
+    return [DevicePublic.model_validate(d).model_copy(update={
+        "desired_config_version": versions[d.id][0], "applied_config_version": versions[d.id][1]}) for d in devices]
+
+
 @router.get("/devices", response_model=list[DevicePublic])
 def list_devices(scope: TenantDep) -> list[DevicePublic]:
     rows = scope.session.scalars(scope.select(Device).where(Device.revoked_at.is_(None)).order_by(Device.created_at))
-    return [DevicePublic.model_validate(d) for d in rows]
+    return _public(scope.session, scope.id, list(rows))
 
 
 @router.get("/devices/{device_id}", response_model=DevicePublic)
 def get_device(device_id: PathId, scope: TenantDep) -> DevicePublic:
-    return DevicePublic.model_validate(_device(scope, device_id))
+    return _public(scope.session, scope.id, [_device(scope, device_id)])[0]
 
 
 @router.patch("/devices/{device_id}", response_model=DevicePublic)
 def rename_device(device_id: PathId, body: DeviceUpdate, scope: TenantAdmin) -> DevicePublic:
     device = _device(scope, device_id)
     device.name = body.name
-    return DevicePublic.model_validate(device)
+    return _public(scope.session, scope.id, [device])[0]
+
+
+def _config_public(config: device_config.DeviceConfig) -> DeviceConfigPublic:
+    reported = config.reported
+    key = (ConfigKeyPublic(key_id=reported.config_key_id, public_key=reported.config_public_key)
+           if reported.config_key_id else None)
+    return DeviceConfigPublic(
+        device_id=config.device_id, version=config.version, created_at=config.created_at,
+        cameras=[CameraConfigShape.model_validate(c) for c in config.cameras],
+        reported=DeviceConfigReported.model_validate({
+            "applied_version": reported.applied_version, "refused_version": reported.refused_version,
+            "refused_reason": reported.refused_reason, "cameras": list(reported.cameras),
+            "reported_at": reported.reported_at}),
+        config_key=key,
+    )
+
+
+@router.get("/devices/{device_id}/config", response_model=DeviceConfigPublic)
+def get_device_config(device_id: PathId, scope: TenantDep) -> DeviceConfigPublic:
+    """The device's newest desired configuration, what it reports applied (per camera), and its config key:
+    the browser seals camera credentials to ``config_key`` before saving."""
+    return _config_public(device_config.device_config(scope.session, _device(scope, device_id)))
+
+
+_CONFIG_ERRORS: dict[int | str, dict[str, Any]] = {
+    200: {"model": DeviceConfigPublic, "description": "Identical to the newest version: nothing saved."},
+    409: {"model": ErrorResponse, "description": "`version_conflict` (another version was saved since "
+          "base_version), `stale_config_key` (credentials sealed to an older key), `no_config_key` (the device "
+          "reported no key yet) or `camera_limit` (the plan's enabled cameras)."},
+    422: {"model": ErrorResponse, "description": "`credentials_in_url`: a stream URL holds a user name or "
+          "password (seal them instead), or `invalid_request`."},
+}
+
+
+@router.put("/devices/{device_id}/config", status_code=status.HTTP_201_CREATED, response_model=DeviceConfigPublic,
+            responses=_CONFIG_ERRORS)
+def save_device_config(device_id: PathId, body: DeviceConfigUpdate, scope: TenantAdmin,
+                       response: Response) -> DeviceConfigPublic:
+    """Save the device's cameras as its next configuration version (201; tenant admins); its relay hands it
+    to the device, which reports what it applied. Camera credentials are sealed (``credentials``), never in
+    a URL. Saving what the newest version holds already answers that version with 200."""
+    device = _device(scope, device_id)
+    cameras = [c.model_dump(exclude_none=True) for c in body.cameras]
+    config, created = device_config.save(scope.session, scope.tenant, device, body.base_version, cameras, scope.user.id)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return _config_public(config)
 
 
 @router.delete("/devices/{device_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 from google.protobuf import json_format
 from sqlalchemy import select
 
 from cloud.api.deps import CloudDep, SignedRelay
-from cloud.api.schemas import BootstrapConsume, ErrorResponse, Revocation
+from cloud.api.schemas import BootstrapConsume, ErrorResponse, RelayConfigs, Revocation
 from cloud.core.db import utcnow
 from cloud.core.errors import ApiError, Conflict, NotFound
+from cloud.services import device_config
 from cloud.services import ingest as ingestion
 from cloud.tables import BootstrapToken, Device
 from guardian.runtime.logging import get_logger
@@ -31,7 +35,8 @@ def ingest(caller: SignedRelay, cloud: CloudDep) -> Response:
     """Store an ``IngestBatch`` (event summaries, device health, archive records) from the calling relay.
 
     Response headers ``X-Guardian-Rejected-Events`` / ``-Archives`` count items dropped by plan limits
-    (camera count, retention, archive bytes); they will not be accepted on retry either.
+    (camera count, retention, archive bytes); ``X-Guardian-Rejected-Config-Status`` the config reports of
+    devices the tenant does not hold (unknown, revoked). They will not be accepted on retry either.
     """
     metrics = cloud.metrics
     try:
@@ -51,7 +56,8 @@ def ingest(caller: SignedRelay, cloud: CloudDep) -> Response:
     return Response(
         body, media_type="application/json",
         headers={"X-Guardian-Rejected-Events": str(outcome.rejected_events),
-                 "X-Guardian-Rejected-Archives": str(outcome.rejected_archives)},
+                 "X-Guardian-Rejected-Archives": str(outcome.rejected_archives),
+                 "X-Guardian-Rejected-Config-Status": str(outcome.rejected_config_status)},
     )
 
 
@@ -86,6 +92,20 @@ def revocations(caller: SignedRelay) -> list[Revocation]:
         )
         out += [Revocation(kind="device", device_id=d.id, revoked_at=d.revoked_at) for d in devices]
     return out
+
+
+@router.get("/relay/configs", response_model=RelayConfigs)
+def configs(
+    caller: SignedRelay,
+    after: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$", description="The cursor of the previous answer; "
+                                       "omitted: every device's newest configuration.")] = None,
+) -> RelayConfigs:
+    """The newest desired configuration (``guardian.edge.v1.DesiredConfig``, proto3 JSON) of each device of
+    the calling relay's tenant that changed after ``after``, oldest change first (a bounded page; poll
+    again with ``cursor`` for the rest), revoked devices left out. Camera credentials in them are sealed to
+    each edge's own key."""
+    texts, cursor = device_config.for_relay(caller.session, caller.tenant_id, int(after or 0))
+    return RelayConfigs(configs=[json.loads(t) for t in texts], cursor=str(cursor))
 
 
 @router.post("/relay/bootstrap/consume", status_code=204,

@@ -2,6 +2,7 @@
 import { authApi } from "./auth";
 import { camerasApi } from "./cameras";
 import { ApiClient } from "./client";
+import { deviceConfigApi } from "./deviceConfig";
 import { devicesApi } from "./devices";
 import { eventsApi } from "./events";
 import { tenantApi } from "./tenant";
@@ -15,6 +16,7 @@ export function createApi(client: ApiClient = new ApiClient()) {
     tenant: tenantApi(client),
     cameras: camerasApi(client),
     devices: devicesApi(client),
+    deviceConfig: deviceConfigApi(client),
     events: eventsApi(client),
   };
 }

@@ -342,6 +342,33 @@ export interface paths {
         patch: operations["rename_device_api_v1_devices__device_id__patch"];
         trace?: never;
     };
+    "/api/v1/devices/{device_id}/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Device Config
+         * @description The device's newest desired configuration, what it reports applied (per camera), and its config key:
+         *     the browser seals camera credentials to ``config_key`` before saving.
+         */
+        get: operations["get_device_config_api_v1_devices__device_id__config_get"];
+        /**
+         * Save Device Config
+         * @description Save the device's cameras as its next configuration version (201; tenant admins); its relay hands it
+         *     to the device, which reports what it applied. Camera credentials are sealed (``credentials``), never in
+         *     a URL. Saving what the newest version holds already answers that version with 200.
+         */
+        put: operations["save_device_config_api_v1_devices__device_id__config_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/bootstrap-tokens": {
         parameters: {
             query?: never;
@@ -535,7 +562,8 @@ export interface paths {
          * @description Store an ``IngestBatch`` (event summaries, device health, archive records) from the calling relay.
          *
          *     Response headers ``X-Guardian-Rejected-Events`` / ``-Archives`` count items dropped by plan limits
-         *     (camera count, retention, archive bytes); they will not be accepted on retry either.
+         *     (camera count, retention, archive bytes); ``X-Guardian-Rejected-Config-Status`` the config reports of
+         *     devices the tenant does not hold (unknown, revoked). They will not be accepted on retry either.
          */
         post: operations["ingest_api_v1_ingest_post"];
         delete?: never;
@@ -581,6 +609,29 @@ export interface paths {
          *       for good: a relay that missed one, or was rebuilt, still learns it.
          */
         get: operations["revocations_api_v1_relay_revocations_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/relay/configs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Configs
+         * @description The newest desired configuration (``guardian.edge.v1.DesiredConfig``, proto3 JSON) of each device of
+         *     the calling relay's tenant that changed after ``after``, oldest change first (a bounded page; poll
+         *     again with ``cursor`` for the rest), revoked devices left out. Camera credentials in them are sealed to
+         *     each edge's own key.
+         */
+        get: operations["configs_api_v1_relay_configs_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -877,6 +928,52 @@ export interface components {
             /** Revoked At */
             revoked_at: string | null;
         };
+        /** CameraApplyStatusPublic */
+        CameraApplyStatusPublic: {
+            /** Camera */
+            camera: string;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "applied" | "failed" | "removed";
+            /**
+             * Error
+             * @description Why it failed, for people.
+             */
+            error: string;
+        };
+        /** CameraConfigShape */
+        CameraConfigShape: {
+            /**
+             * Name
+             * @description Short unique name on the device; used in paths and events.
+             */
+            name: string;
+            /**
+             * Display Name
+             * @description For people; free text.
+             * @default
+             */
+            display_name: string;
+            /**
+             * Enabled
+             * @description A disabled camera is neither recorded nor watched.
+             * @default true
+             */
+            enabled: boolean;
+            /** @description The main stream, recorded as is. */
+            record: components["schemas"]["StreamSourceConfig"];
+            /** @description Optional sub-stream for detection; null: the main stream. */
+            detect?: components["schemas"]["StreamSourceConfig"] | null;
+            detection?: components["schemas"]["DetectionConfigShape"];
+            /**
+             * Retention Days
+             * @description Continuous recording kept, in days; 0: the device's default.
+             * @default 0
+             */
+            retention_days: number;
+        };
         /** CameraPublic */
         CameraPublic: {
             /** Id */
@@ -916,6 +1013,120 @@ export interface components {
             /** Scopes */
             scopes: string[];
         };
+        /** ConfigKeyPublic */
+        ConfigKeyPublic: {
+            /** Key Id */
+            key_id: string;
+            /**
+             * Public Key
+             * @description The device's X25519 public key (base64url): seal credentials to it.
+             */
+            public_key: string;
+        };
+        /** ConfigPoint */
+        ConfigPoint: {
+            /**
+             * X
+             * @description From the left edge, as a fraction of the width.
+             */
+            x: number;
+            /**
+             * Y
+             * @description From the top edge, as a fraction of the height.
+             */
+            y: number;
+        };
+        /** ConfigPolygon */
+        ConfigPolygon: {
+            /**
+             * Name
+             * @description Unique among the camera's zones (or masks); events carry zone names.
+             */
+            name: string;
+            /** Points */
+            points: components["schemas"]["ConfigPoint"][];
+        };
+        /** DetectionConfigShape */
+        DetectionConfigShape: {
+            /**
+             * Labels
+             * @description Labels that become events; empty: the device's default.
+             */
+            labels?: ("person" | "bicycle" | "car" | "motorcycle" | "bus" | "train" | "truck" | "boat" | "bird" | "cat" | "dog" | "horse" | "sheep" | "cow" | "bear" | "backpack" | "handbag" | "suitcase" | "umbrella")[];
+            /**
+             * Thresholds
+             * @description Minimum score per label (others: the default).
+             */
+            thresholds?: components["schemas"]["LabelThresholdConfig"][];
+            /**
+             * Min Area
+             * @description Smallest box as a fraction of the frame; 0: the default.
+             * @default 0
+             */
+            min_area: number;
+            /**
+             * Zones
+             * @description Named areas; events list the zones they touch.
+             */
+            zones?: components["schemas"]["ConfigPolygon"][];
+            /**
+             * Masks
+             * @description Areas where detections are dropped.
+             */
+            masks?: components["schemas"]["ConfigPolygon"][];
+        };
+        /** DeviceConfigPublic */
+        DeviceConfigPublic: {
+            /** Device Id */
+            device_id: string;
+            /**
+             * Version
+             * @description The newest desired version; 0: none saved yet.
+             */
+            version: number;
+            /** Created At */
+            created_at: string | null;
+            /** Cameras */
+            cameras: components["schemas"]["CameraConfigShape"][];
+            reported: components["schemas"]["DeviceConfigReported"];
+            /** @description null until the device reports its key. */
+            config_key: components["schemas"]["ConfigKeyPublic"] | null;
+        };
+        /** DeviceConfigReported */
+        DeviceConfigReported: {
+            /**
+             * Applied Version
+             * @description The version the device applied; 0: none yet.
+             */
+            applied_version: number;
+            /**
+             * Refused Version
+             * @description The newest version it refused as a whole; 0: none.
+             */
+            refused_version: number;
+            /** Refused Reason */
+            refused_reason: string;
+            /**
+             * Cameras
+             * @description Per camera of the applied (or tried) version.
+             */
+            cameras: components["schemas"]["CameraApplyStatusPublic"][];
+            /**
+             * Reported At
+             * @description null: the device has not reported yet.
+             */
+            reported_at: string | null;
+        };
+        /** DeviceConfigUpdate */
+        DeviceConfigUpdate: {
+            /**
+             * Base Version
+             * @description The version this edit started from (0: none yet); 409 version_conflict when another one was saved since.
+             */
+            base_version: number;
+            /** Cameras */
+            cameras: components["schemas"]["CameraConfigShape"][];
+        };
         /** DevicePublic */
         DevicePublic: {
             /** Id */
@@ -930,6 +1141,18 @@ export interface components {
             agent_version: string;
             /** Last Seen At */
             last_seen_at: string | null;
+            /**
+             * Desired Config Version
+             * @description The newest configuration version saved; 0: none.
+             * @default 0
+             */
+            desired_config_version: number;
+            /**
+             * Applied Config Version
+             * @description The version the device reports applied; 0: none yet.
+             * @default 0
+             */
+            applied_config_version: number;
         };
         /** DeviceUpdate */
         DeviceUpdate: {
@@ -1002,6 +1225,16 @@ export interface components {
         KeysPublic: {
             /** Keys */
             keys: components["schemas"]["PublicKeyPublic"][];
+        };
+        /** LabelThresholdConfig */
+        LabelThresholdConfig: {
+            /**
+             * Label
+             * @enum {string}
+             */
+            label: "person" | "bicycle" | "car" | "motorcycle" | "bus" | "train" | "truck" | "boat" | "bird" | "cat" | "dog" | "horse" | "sheep" | "cow" | "bear" | "backpack" | "handbag" | "suitcase" | "umbrella";
+            /** Min Score */
+            min_score: number;
         };
         /** LoginCreate */
         LoginCreate: {
@@ -1082,6 +1315,21 @@ export interface components {
             jwk: {
                 [key: string]: string;
             };
+        };
+        /** RelayConfigs */
+        RelayConfigs: {
+            /**
+             * Configs
+             * @description guardian.edge.v1.DesiredConfig messages (proto3 JSON), the newest of each device changed after the cursor.
+             */
+            configs: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Cursor
+             * @description Pass as `after` next time.
+             */
+            cursor: string;
         };
         /** RelayCreate */
         RelayCreate: {
@@ -1170,6 +1418,22 @@ export interface components {
              */
             revoked_at?: string | null;
         };
+        /**
+         * SealedCredentials
+         * @description "username:password" sealed in the browser to the device's config key (libsodium crypto_box_seal).
+         */
+        SealedCredentials: {
+            /**
+             * Ciphertext
+             * @description The sealed box, base64url without padding.
+             */
+            ciphertext: string;
+            /**
+             * Key Id
+             * @description The config key it was sealed to (config_key.key_id).
+             */
+            key_id: string;
+        };
         /** SignupCreate */
         SignupCreate: {
             /**
@@ -1181,6 +1445,16 @@ export interface components {
             password: string;
             /** Tenant Name */
             tenant_name: string;
+        };
+        /** StreamSourceConfig */
+        StreamSourceConfig: {
+            /**
+             * Url
+             * @description rtsp:// or rtsps:// URL without user name or password.
+             */
+            url: string;
+            /** @description Sealed credentials; null: the camera needs none. */
+            credentials?: components["schemas"]["SealedCredentials"] | null;
         };
         /** TenantPublic */
         TenantPublic: {
@@ -2701,6 +2975,146 @@ export interface operations {
             };
         };
     };
+    get_device_config_api_v1_devices__device_id__config_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An id (no control characters). */
+                device_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceConfigPublic"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    save_device_config_api_v1_devices__device_id__config_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An id (no control characters). */
+                device_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeviceConfigUpdate"];
+            };
+        };
+        responses: {
+            /** @description Identical to the newest version: nothing saved. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceConfigPublic"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceConfigPublic"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `version_conflict` (another version was saved since base_version), `stale_config_key` (credentials sealed to an older key), `no_config_key` (the device reported no key yet) or `camera_limit` (the plan's enabled cameras). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `credentials_in_url`: a stream URL holds a user name or password (seal them instead), or `invalid_request`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_bootstrap_tokens_api_v1_bootstrap_tokens_get: {
         parameters: {
             query?: never;
@@ -3531,6 +3945,65 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Revocation"][];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    configs_api_v1_relay_configs_get: {
+        parameters: {
+            query?: {
+                /** @description The cursor of the previous answer; omitted: every device's newest configuration. */
+                after?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RelayConfigs"];
                 };
             };
             /** @description Unauthorized */

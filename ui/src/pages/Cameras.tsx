@@ -1,8 +1,19 @@
 import { useState, type FormEvent } from "react";
 import { Link } from "react-router";
+import { isApiError } from "../api";
 import { cameraTitle } from "../api/cameras";
-import type { CameraPublic } from "../api/types";
-import { CameraStateBadge, EmptyState, ErrorNotice, Loading } from "../components/Feedback";
+import {
+  cameraApplyStatus,
+  configCameraTitle,
+  DETECTION_LABELS,
+  type CameraApplyState,
+  type CameraConfig,
+  type DeviceConfig,
+} from "../api/deviceConfig";
+import type { CameraPublic, DevicePublic } from "../api/types";
+import { CameraForm, describeSaveError } from "../components/CameraForm";
+import { draftFromCamera, emptyDraft } from "../components/cameraDraft";
+import { Badge, CameraStateBadge, EmptyState, ErrorNotice, Loading, type Tone } from "../components/Feedback";
 import { useServices } from "../context";
 import { useAsync, useDocumentTitle, useNow } from "../hooks";
 import { formatRelative } from "../state/format";
@@ -14,34 +25,227 @@ export function CamerasPage() {
   const { api, session } = useServices();
   const admin = isAdmin(useStore(session));
   const now = useNow();
+  const devices = useAsync(() => api.devices.list(), [api]);
   const { data, error, loading, reload, setData } = useAsync(() => api.cameras.list(), [api]);
+  const [round, setRound] = useState(0);
+
+  function refresh() {
+    devices.reload();
+    reload();
+    setRound((r) => r + 1);
+  }
 
   return (
     <section className="page">
       <div className="page-head">
         <h1>Cameras</h1>
-        <button type="button" className="button secondary" onClick={reload} disabled={loading}>
+        <button type="button" className="button secondary" onClick={refresh} disabled={loading || devices.loading}>
           Refresh
         </button>
       </div>
-      <ErrorNotice error={error} onRetry={reload} title="Cameras could not be loaded" />
-      {loading && !data && <Loading />}
-      {data && data.length === 0 && (
-        <EmptyState title="No cameras yet">
+      <ErrorNotice error={devices.error} onRetry={devices.reload} title="Devices could not be loaded" />
+      {devices.loading && !devices.data && <Loading />}
+      {devices.data && devices.data.length === 0 && (
+        <EmptyState title="No devices yet">
           <p>
-            Cameras appear once a device at home reports them. <Link to="/devices">Add a device</Link> first.
+            Cameras are set up on a device at home. <Link to="/devices">Add a device</Link> first.
           </p>
         </EmptyState>
       )}
+      {devices.data?.map((device) => (
+        <DeviceCameras key={`${device.id}-${round}`} device={device} admin={admin} live={data ?? []} />
+      ))}
+
+      <ErrorNotice error={error} onRetry={reload} title="Cameras could not be loaded" />
+      {loading && !data && !devices.loading && <Loading />}
       {data && data.length > 0 && (
-        <ul className="cards">
-          {data.map((camera) => (
-            <CameraCard key={camera.id} camera={camera} admin={admin} now={now}
-                        onRenamed={(c) => setData((list) => list?.map((x) => (x.id === c.id ? c : x)))} />
-          ))}
-        </ul>
+        <>
+          <h2 className="section-title">Reported by your devices</h2>
+          <ul className="cards">
+            {data.map((camera) => (
+              <CameraCard key={camera.id} camera={camera} admin={admin} now={now}
+                          onRenamed={(c) => setData((list) => list?.map((x) => (x.id === c.id ? c : x)))} />
+            ))}
+          </ul>
+        </>
       )}
     </section>
+  );
+}
+
+const APPLY_TONES: Record<CameraApplyState, Tone> = { applied: "ok", pending: "warn", failed: "bad", refused: "bad", disabled: "muted" };
+const APPLY_WORDS: Record<CameraApplyState, string> = {
+  applied: "Applied", pending: "Pending", failed: "Failed", refused: "Refused", disabled: "Disabled",
+};
+
+/** Which camera the form is open for: a new one, or the saved camera of that name. */
+type Editing = { kind: "new" } | { kind: "edit"; name: string } | null;
+
+/** One device's configured cameras: what is desired, what the device applied, and the admin's edits. */
+function DeviceCameras({ device, admin, live }: { device: DevicePublic; admin: boolean; live: CameraPublic[] }) {
+  const { api } = useServices();
+  const { data: config, error, loading, reload, setData } = useAsync(() => api.deviceConfig.get(device.id), [api, device.id]);
+  const [editing, setEditing] = useState<Editing>(null);
+  const [actionError, setActionError] = useState<unknown>(null);
+  const [saved, setSaved] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const title = device.name.trim() || device.id;
+
+  /** PUT the whole list edited from the version on screen; a conflict loads the newer version, then rethrows. */
+  async function save(current: DeviceConfig, cameras: CameraConfig[], what: string): Promise<void> {
+    try {
+      const next = await api.deviceConfig.save(device.id, current.version, cameras);
+      setData(() => next);
+      setSaved(`${what} Saved as version ${next.version}; the device applies it when it next hears from its relay.`);
+    } catch (reason) {
+      if (isApiError(reason, "version_conflict")) {
+        const newer = await api.deviceConfig.get(device.id).catch(() => null);
+        if (newer) setData(() => newer);
+      }
+      throw reason;
+    }
+  }
+
+  async function saveFromForm(camera: CameraConfig) {
+    if (!config || !editing) return;
+    const cameras = [...config.cameras];
+    const at = editing.kind === "edit" ? cameras.findIndex((c) => c.name === editing.name) : -1;
+    if (at >= 0) cameras[at] = camera;
+    else cameras.push(camera);
+    await save(config, cameras, editing.kind === "new" ? `Camera “${configCameraTitle(camera)}” added.` : `Camera “${configCameraTitle(camera)}” changed.`);
+    setEditing(null);
+  }
+
+  async function listAction(cameras: CameraConfig[], what: string) {
+    if (!config) return;
+    setBusy(true);
+    setActionError(null);
+    setSaved(null);
+    try {
+      await save(config, cameras, what);
+    } catch (reason) {
+      setActionError(reason);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  function toggle(camera: CameraConfig) {
+    if (!config) return;
+    void listAction(config.cameras.map((c) => (c.name === camera.name ? { ...c, enabled: !c.enabled } : c)),
+      `Camera “${configCameraTitle(camera)}” ${camera.enabled ? "disabled" : "enabled"}.`);
+  }
+
+  function remove(camera: CameraConfig) {
+    if (!config || !window.confirm(`Remove ${configCameraTitle(camera)} from ${title}? The device stops recording it.`)) return;
+    void listAction(config.cameras.filter((c) => c.name !== camera.name), `Camera “${configCameraTitle(camera)}” removed.`);
+  }
+
+  const editedCamera = editing?.kind === "edit" ? config?.cameras.find((c) => c.name === editing.name) : undefined;
+
+  return (
+    <article className="card device-config" aria-labelledby={`device-${device.id}`}>
+      <div className="device-config-head">
+        <h2 id={`device-${device.id}`}>{title}</h2>
+        {admin && config && !editing && (
+          <button type="button" className="button" onClick={() => { setSaved(null); setEditing({ kind: "new" }); }}
+                  aria-label={`Add a camera to ${title}`}>
+            Add camera
+          </button>
+        )}
+      </div>
+      {title !== device.id && <p className="muted small">Device {device.id}</p>}
+      <ErrorNotice error={error} onRetry={reload} title="The device's cameras could not be loaded" />
+      {loading && !config && <Loading />}
+      {config && (
+        <>
+          <p className="small" data-testid="config-versions">
+            {config.version === 0
+              ? "No cameras set up here yet: the device uses its own settings file."
+              : `Configuration version ${config.version} · the device has applied ${config.reported.applied_version ? `version ${config.reported.applied_version}` : "none yet"}`}
+          </p>
+          {!config.config_key && (
+            <p className="notice notice-warn small" data-testid="device-not-connected">
+              {title} has not sent its key for camera logins yet: it does when it connects to its relay. Cameras
+              without a login can be added now; a user name and password once the key is here (they are sealed with
+              it, and only the device can open them).
+            </p>
+          )}
+          {saved && <p className="notice small" role="status">{saved}</p>}
+          {actionError ? (
+            <div className="notice notice-error" role="alert">
+              <strong>Not saved</strong>
+              <p>{describeSaveError(actionError)}</p>
+            </div>
+          ) : null}
+          {config.cameras.length > 0 && (
+            <ul className="config-cameras">
+              {config.cameras.map((camera) => (
+                <ConfiguredCamera key={camera.name} camera={camera} config={config} admin={admin} busy={busy || !!editing}
+                                  live={live.find((c) => c.device_id === device.id && c.name === camera.name)}
+                                  onEdit={() => { setSaved(null); setEditing({ kind: "edit", name: camera.name }); }}
+                                  onToggle={() => toggle(camera)} onRemove={() => remove(camera)} />
+              ))}
+            </ul>
+          )}
+          {editing && (editing.kind === "new" || editedCamera) && (
+            <CameraForm
+              key={editing.kind === "new" ? "new" : editing.name}
+              initial={editedCamera ? draftFromCamera(editedCamera) : emptyDraft()}
+              isNew={editing.kind === "new"}
+              otherNames={config.cameras.map((c) => c.name).filter((n) => editing.kind === "new" || n !== editing.name)}
+              configKey={config.config_key}
+              onSave={saveFromForm}
+              onCancel={() => setEditing(null)}
+            />
+          )}
+        </>
+      )}
+    </article>
+  );
+}
+
+function ConfiguredCamera({ camera, config, admin, busy, live, onEdit, onToggle, onRemove }: {
+  camera: CameraConfig; config: DeviceConfig; admin: boolean; busy: boolean; live: CameraPublic | undefined;
+  onEdit: () => void; onToggle: () => void; onRemove: () => void;
+}) {
+  const status = cameraApplyStatus(config, camera);
+  const title = configCameraTitle(camera);
+  const labels = camera.detection?.labels ?? [];
+  return (
+    <li className="config-camera" data-camera={camera.name}>
+      <div className="config-camera-head">
+        <h3>{title}</h3>
+        <span className="row-actions">
+          <span data-testid="apply-state"><Badge tone={APPLY_TONES[status.state]}>{APPLY_WORDS[status.state]}</Badge></span>
+          {live && <CameraStateBadge state={live.state} />}
+        </span>
+      </div>
+      <p className="muted small stream">
+        “{camera.name}” · {camera.record.url}
+        {camera.record.credentials ? " · login stored (sealed)" : ""}
+        {" · "}
+        {labels.length ? `detects ${labels.map((l) => DETECTION_LABELS[l].toLowerCase()).join(", ")}` : "default detection"}
+      </p>
+      {status.state === "pending" && (
+        <p className="small muted">Waiting for the device to apply version {config.version}.</p>
+      )}
+      {status.error && <p className="small apply-error" data-testid="apply-error">{status.error}</p>}
+      {admin && (
+        <div className="row-actions">
+          <button type="button" className="button secondary small" onClick={onEdit} disabled={busy} aria-label={`Edit ${title}`}>
+            Edit
+          </button>
+          <button type="button" className="button secondary small" onClick={onToggle} disabled={busy}
+                  aria-label={`${camera.enabled ? "Disable" : "Enable"} ${title}`}>
+            {camera.enabled ? "Disable" : "Enable"}
+          </button>
+          <button type="button" className="button danger small" onClick={onRemove} disabled={busy} aria-label={`Remove ${title}`}>
+            Remove
+          </button>
+        </div>
+      )}
+    </li>
   );
 }
 

@@ -48,7 +48,7 @@ const firstReport: EventPublic = {
 };
 const ended: EventPublic = { ...firstReport, end_at: at(8) };
 const withClip: EventPublic = { ...ended, has_clip: true };
-const device: DevicePublic = { id: "d1", name: "Hall", status: "healthy", reason: "", agent_version: "1", last_seen_at: START };
+const device: DevicePublic = { id: "d1", name: "Hall", status: "healthy", reason: "", agent_version: "1", last_seen_at: START, desired_config_version: 0, applied_config_version: 0 };
 
 /** The cloud's API as the page uses it; `events` is what GET /events/{id} answers now. */
 function fakeCloud(initial: EventPublic) {

@@ -17,7 +17,7 @@ import {
   timelineReducer,
 } from "../state/timeline";
 
-const COMMON_LABELS = ["person", "car", "truck", "bicycle", "motorcycle", "bus", "dog", "cat"];
+const COMMON_LABELS = ["person", "car", "truck", "bicycle", "motorcycle", "bus", "train", "dog", "cat"];
 const PAGE_SIZE = 50;
 
 /** ISO → the value a datetime-local input shows (viewer's zone). */

@@ -1,0 +1,251 @@
+// The camera form's model, apart from React: a draft camera as the person edits it, the checks with their
+// messages, and the CameraConfig sent to the cloud. Credentials typed into a URL (rtsp://user:pass@host/…)
+// move to the user name and password fields: the URL is sent without them and the pair only sealed.
+import {
+  DETECTION_LABELS,
+  type CameraConfig,
+  type ConfigKey,
+  type DetectionLabel,
+  type SealedCredentials,
+  type StreamSource,
+} from "../api/deviceConfig";
+
+export interface CameraDraft {
+  /** The camera's name on the device (fixed once saved: events and recordings carry it). */
+  name: string;
+  displayName: string;
+  enabled: boolean;
+  url: string;
+  /** Optional sub-stream for detection; "" uses the main stream. */
+  detectUrl: string;
+  /** Typed here: sealed on save, replacing any stored credentials. Both "" keeps what is stored. */
+  username: string;
+  password: string;
+  /** The credentials saved before, as the cloud holds them (sealed); null: none, or removed in this edit. */
+  stored: { record: SealedCredentials | null; detect: SealedCredentials | null } | null;
+  labels: DetectionLabel[];
+  /** Minimum score per label, in percent as typed; "" uses the device's default. */
+  thresholds: Partial<Record<DetectionLabel, string>>;
+  /** Smallest object in percent of the picture, as typed; "" or 0: the device's default. */
+  minArea: string;
+  retentionDays: string;
+  /** Kept as they are: the form does not edit zones and masks. */
+  zones: NonNullable<CameraConfig["detection"]>["zones"];
+  masks: NonNullable<CameraConfig["detection"]>["masks"];
+}
+
+export type DraftField = "name" | "displayName" | "url" | "detectUrl" | "username" | "password" | "thresholds" | "minArea" | "retentionDays";
+export type DraftProblems = Partial<Record<DraftField, string>>;
+
+// The cloud's rules (cloud/api/schemas.py: NAME_PATTERN, STREAM_URL_PATTERN), checked here to say what is
+// wrong next to the field instead of after a round trip.
+const NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+const STREAM_URL = /^rtsps?:\/\/[^\x00-\x20\x7f/?#@]+([/?#][^\x00-\x20\x7f]*)?$/;
+const URL_PARTS = /^(rtsps?:\/\/)([^/?#]*)(.*)$/is;
+
+export function emptyDraft(): CameraDraft {
+  return {
+    name: "", displayName: "", enabled: true, url: "", detectUrl: "", username: "", password: "", stored: null,
+    labels: [], thresholds: {}, minArea: "", retentionDays: "", zones: [], masks: [],
+  };
+}
+
+function percent(fraction: number): string {
+  return String(Math.round(fraction * 1000) / 10);
+}
+
+export function draftFromCamera(camera: CameraConfig): CameraDraft {
+  const detection = camera.detection;
+  const thresholds: CameraDraft["thresholds"] = {};
+  for (const t of detection?.thresholds ?? []) thresholds[t.label] = percent(t.min_score);
+  const record = camera.record.credentials ?? null;
+  const detect = camera.detect?.credentials ?? null;
+  return {
+    name: camera.name,
+    displayName: camera.display_name,
+    enabled: camera.enabled,
+    url: camera.record.url,
+    detectUrl: camera.detect?.url ?? "",
+    username: "",
+    password: "",
+    stored: record || detect ? { record, detect } : null,
+    labels: [...(detection?.labels ?? [])],
+    thresholds,
+    minArea: detection?.min_area ? percent(detection.min_area) : "",
+    retentionDays: camera.retention_days ? String(camera.retention_days) : "",
+    zones: detection?.zones ?? [],
+    masks: detection?.masks ?? [],
+  };
+}
+
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text; // not percent-encoded after all: take it as typed
+  }
+}
+
+export interface SplitUrl {
+  url: string;
+  username: string;
+  password: string;
+}
+
+/**
+ * Take the user information out of an rtsp(s) URL: "rtsp://admin:p%40ss@10.0.0.7/live" gives
+ * "rtsp://10.0.0.7/live", "admin" and "p@ss". Null when the URL holds none. The host follows the last "@"
+ * of the authority (a password may hold "@"); the user name ends at the first ":".
+ */
+export function splitUrlCredentials(text: string): SplitUrl | null {
+  const parts = URL_PARTS.exec(text.trim());
+  if (!parts) return null;
+  const [, scheme, authority, rest] = parts as unknown as [string, string, string, string];
+  const at = authority.lastIndexOf("@");
+  if (at < 0) return null;
+  const userinfo = authority.slice(0, at);
+  const colon = userinfo.indexOf(":");
+  const username = colon < 0 ? userinfo : userinfo.slice(0, colon);
+  const password = colon < 0 ? "" : userinfo.slice(colon + 1);
+  return { url: `${scheme.toLowerCase()}${authority.slice(at + 1)}${rest}`, username: decode(username), password: decode(password) };
+}
+
+export interface Absorbed {
+  draft: CameraDraft;
+  /** Credentials were found in a URL and moved to their fields. */
+  moved: boolean;
+  /** The two URLs held different credentials: one pair serves both streams here. */
+  conflict: boolean;
+}
+
+/** Move credentials typed into either URL to the user name and password fields. */
+export function absorbUrlCredentials(draft: CameraDraft): Absorbed {
+  const record = splitUrlCredentials(draft.url);
+  const detect = splitUrlCredentials(draft.detectUrl);
+  if (!record && !detect) return { draft, moved: false, conflict: false };
+  const next = { ...draft };
+  if (record) Object.assign(next, { url: record.url, username: record.username, password: record.password });
+  if (detect) {
+    next.detectUrl = detect.url;
+    if (!record) Object.assign(next, { username: detect.username, password: detect.password });
+  }
+  const conflict = !!record && !!detect && (record.username !== detect.username || record.password !== detect.password);
+  return { draft: next, moved: true, conflict };
+}
+
+/** A name for the device from what people call the camera: "Front door" → "front-door". */
+export function suggestName(displayName: string): string {
+  return displayName
+    .normalize("NFKD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, "-")
+    .replace(/^[-_]+|-+$/g, "")
+    .slice(0, 32)
+    .replace(/-+$/g, "");
+}
+
+function number(text: string): number | null {
+  const value = Number(text.trim().replace(",", "."));
+  return text.trim() !== "" && Number.isFinite(value) ? value : null;
+}
+
+export interface DraftContext {
+  /** Names of the device's other cameras (a name is unique per device). */
+  otherNames: string[];
+  /** The device's config key; null while it has not reported one. */
+  configKey: ConfigKey | null;
+}
+
+export function hasNewCredentials(draft: CameraDraft): boolean {
+  return draft.username !== "" || draft.password !== "";
+}
+
+/** What is wrong with the draft, per field, in words for people; empty when it can be saved. */
+export function validateDraft(draft: CameraDraft, context: DraftContext): DraftProblems {
+  const problems: DraftProblems = {};
+  if (!NAME.test(draft.name)) {
+    problems.name = "Use 1 to 32 lowercase letters, digits, “-” or “_”, starting with a letter or digit.";
+  } else if (context.otherNames.includes(draft.name)) {
+    problems.name = `Another camera on this device is called “${draft.name}”.`;
+  }
+  if (draft.displayName.length > 100) problems.displayName = "Use at most 100 characters.";
+  if (draft.url.trim() === "") problems.url = "Enter the camera's stream address.";
+  else if (splitUrlCredentials(draft.url)) problems.url = "Put the user name and password in their own fields.";
+  else if (!STREAM_URL.test(draft.url.trim()) || draft.url.trim().length < 10)
+    problems.url = "Enter an rtsp:// or rtsps:// address, such as rtsp://192.168.1.20:554/stream1.";
+  if (draft.detectUrl.trim() !== "") {
+    if (splitUrlCredentials(draft.detectUrl)) problems.detectUrl = "Put the user name and password in their own fields.";
+    else if (!STREAM_URL.test(draft.detectUrl.trim()) || draft.detectUrl.trim().length < 10)
+      problems.detectUrl = "Enter an rtsp:// or rtsps:// address, or leave it empty to use the main stream.";
+  }
+  if (draft.username.includes(":")) problems.username = "A user name cannot contain “:”.";
+  else if (draft.password !== "" && draft.username === "") problems.username = "Enter the user name that goes with the password.";
+  if (hasNewCredentials(draft) && !context.configKey) {
+    problems.password = "This device has not sent its key for camera logins yet, so a password cannot be sealed "
+      + "for it. Save without a login now and add it once the device has connected.";
+  } else if (!hasNewCredentials(draft) && storedKeyIsStale(draft, context.configKey)) {
+    problems.password = "The stored user name and password were sealed to an earlier key of this device (it was "
+      + "reset or enrolled again). Enter them again, or remove them.";
+  }
+  for (const label of draft.labels) {
+    const text = draft.thresholds[label] ?? "";
+    if (text.trim() === "") continue;
+    const value = number(text);
+    if (value === null || value < 0 || value > 100) {
+      problems.thresholds = `The minimum score for ${DETECTION_LABELS[label].toLowerCase()} must be between 0 and 100 %.`;
+      break;
+    }
+  }
+  if (draft.minArea.trim() !== "") {
+    const value = number(draft.minArea);
+    if (value === null || value < 0 || value >= 100) problems.minArea = "Enter a size from 0 up to (not including) 100 %.";
+  }
+  if (draft.retentionDays.trim() !== "") {
+    const value = number(draft.retentionDays);
+    if (value === null || value < 0 || value > 3650) problems.retentionDays = "Enter a number of days from 0 to 3650.";
+  }
+  return problems;
+}
+
+export type Sealer = (username: string, password: string) => Promise<SealedCredentials>;
+
+/**
+ * The camera as the cloud takes it (call after validateDraft found nothing). New credentials are sealed
+ * with `seal`, once per stream (each sealed box stands alone); untouched ones are sent as stored.
+ */
+export async function buildCamera(draft: CameraDraft, seal: Sealer): Promise<CameraConfig> {
+  const detectUrl = draft.detectUrl.trim();
+  let recordCredentials: SealedCredentials | null = null;
+  let detectCredentials: SealedCredentials | null = null;
+  if (hasNewCredentials(draft)) {
+    recordCredentials = await seal(draft.username, draft.password);
+    if (detectUrl) detectCredentials = await seal(draft.username, draft.password);
+  } else if (draft.stored) {
+    recordCredentials = draft.stored.record;
+    detectCredentials = detectUrl ? (draft.stored.detect ?? draft.stored.record) : null;
+  }
+  const source = (url: string, credentials: SealedCredentials | null): StreamSource =>
+    credentials ? { url, credentials } : { url };
+  const labels = [...draft.labels].sort((a, b) => Object.keys(DETECTION_LABELS).indexOf(a) - Object.keys(DETECTION_LABELS).indexOf(b));
+  const thresholds = labels.flatMap((label) => {
+    const value = number(draft.thresholds[label] ?? "");
+    return value === null ? [] : [{ label, min_score: value / 100 }];
+  });
+  const camera: CameraConfig = {
+    name: draft.name,
+    display_name: draft.displayName.trim(),
+    enabled: draft.enabled,
+    record: source(draft.url.trim(), recordCredentials),
+    detection: { labels, thresholds, min_area: (number(draft.minArea) ?? 0) / 100, zones: draft.zones, masks: draft.masks },
+    retention_days: number(draft.retentionDays) ?? 0,
+  };
+  if (detectUrl) camera.detect = source(detectUrl, detectCredentials);
+  return camera;
+}
+
+/** Stored credentials sealed to another key than the device's current one cannot be saved again. */
+export function storedKeyIsStale(draft: CameraDraft, configKey: ConfigKey | null): boolean {
+  const ids = [draft.stored?.record?.key_id, draft.stored?.detect?.key_id].filter((id): id is string => !!id);
+  return ids.length > 0 && (!configKey || ids.some((id) => id !== configKey.key_id));
+}
