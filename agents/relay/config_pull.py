@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from agents.relay.config import CloudSettings
 from agents.relay.desired_configs import ConfigChanges, DesiredConfigs, Stored
-from agents.relay.errors import RelayError
+from agents.relay.errors import CloudFeedError
 from agents.relay.forwarder import CloudClient
 from guardian.contracts.edge.v1 import config_pb2
 from guardian.runtime.backoff import Backoff
@@ -41,12 +41,8 @@ CONFIGS_PATH = "/api/v1/relay/configs"
 MAX_CURSOR = 1024
 
 
-class ConfigFeedError(RelayError):
+class ConfigFeedError(CloudFeedError):
     """The cloud's config feed could not be fetched or read; ``status`` is the HTTP status, if any."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        self.status = status
-        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -121,14 +117,7 @@ class ConfigPuller:
 
     async def fetch(self, cursor: str | None) -> ConfigFeed:
         path = CONFIGS_PATH if cursor is None else f"{CONFIGS_PATH}?after={quote(cursor, safe='')}"
-        response = await self.client.get(path)
-        if response.status_code // 100 != 2:
-            raise ConfigFeedError(f"cloud answered {response.status_code}", response.status_code)
-        try:
-            payload = response.json()
-        except ValueError:
-            raise ConfigFeedError("config feed is not JSON", response.status_code) from None
-        return parse_feed(payload)
+        return parse_feed(await self.client.get_json(path, "config feed", ConfigFeedError))
 
     async def poll_once(self) -> Pulled:
         """Fetch from the stored cursor and store the answer once; raises on failure (the caller backs off)."""

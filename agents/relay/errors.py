@@ -22,3 +22,12 @@ class UnknownDevice(RelayError):
     def __init__(self, device_id: str) -> None:
         self.device_id = device_id
         super().__init__(f"no device {device_id!r}")
+
+
+class CloudFeedError(RelayError):
+    """A list the relay polls from the cloud (revocations, desired configs) could not be fetched or read;
+    ``status`` is the HTTP status, if any."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)

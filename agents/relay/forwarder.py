@@ -32,7 +32,7 @@ from agents.relay.cache import EventCache
 from agents.relay.config import CloudSettings
 from agents.relay.config_reports import MAX_STATUSES_PER_BATCH, ConfigReports
 from agents.relay.db.tables import CachedEvent, UsedToken
-from agents.relay.errors import UnknownDevice
+from agents.relay.errors import CloudFeedError, UnknownDevice
 from agents.relay.health import HealthMonitor
 from agents.relay.registry import revoke_device
 from guardian.contracts import auth
@@ -117,6 +117,16 @@ class CloudClient:
     async def get(self, path: str) -> httpx.Response:
         """A signed GET (``path`` exactly as sent, query string included)."""
         return await self.http.get(path, headers=self.sign("GET", path))
+
+    async def get_json(self, path: str, what: str, error: type[CloudFeedError] = CloudFeedError) -> object:
+        """The JSON of a signed GET answered 2xx; else ``error`` naming ``what`` (and the status)."""
+        response = await self.get(path)
+        if response.status_code // 100 != 2:
+            raise error(f"cloud answered {response.status_code}", response.status_code)
+        try:
+            return response.json()
+        except ValueError:
+            raise error(f"{what} is not JSON", response.status_code) from None
 
     async def ingest(self, batch: ingest_pb2.IngestBatch) -> ingest_pb2.IngestResult:
         body = json_format.MessageToJson(batch, indent=None).encode()

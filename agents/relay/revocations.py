@@ -34,7 +34,7 @@ from sqlalchemy.orm import sessionmaker
 
 from agents.relay.config import CloudSettings
 from agents.relay.db.tables import Device, RevokedToken, UsedToken, utcnow
-from agents.relay.errors import RelayError, UnknownDevice
+from agents.relay.errors import CloudFeedError, UnknownDevice
 from agents.relay.forwarder import CloudClient
 from agents.relay.registry import revoke_device
 from guardian.runtime.backoff import Backoff
@@ -49,12 +49,8 @@ TOKEN_GRACE = timedelta(minutes=5)
 KINDS = ("device", "bootstrap_token")
 
 
-class RevocationFeedError(RelayError):
+class RevocationFeedError(CloudFeedError):
     """The cloud's revocation list could not be fetched or read; ``status`` is the HTTP status, if any."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        self.status = status
-        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -161,14 +157,7 @@ class RevocationPoller:
         )
 
     async def fetch(self) -> RevocationList:
-        response = await self.client.get(REVOCATIONS_PATH)
-        if response.status_code // 100 != 2:
-            raise RevocationFeedError(f"cloud answered {response.status_code}", response.status_code)
-        try:
-            payload = response.json()
-        except ValueError:
-            raise RevocationFeedError("revocation list is not JSON", response.status_code) from None
-        return parse_revocations(payload)
+        return parse_revocations(await self.client.get_json(REVOCATIONS_PATH, "revocation list", RevocationFeedError))
 
     async def poll_once(self) -> Applied:
         """Fetch and apply the list once; raises on failure (the caller backs off)."""
