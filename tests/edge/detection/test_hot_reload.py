@@ -6,8 +6,6 @@ events end, and a changed mask applies to the running camera without restarting 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,9 +17,9 @@ from agents.edge.camera_config.key import ConfigKey, config_key_path
 from agents.edge.config import EdgeSettings
 from agents.edge.detection.service import DetectorAgent
 from guardian.contracts.edge.v1 import config_pb2
-from guardian.runtime.service import serve
 from tests.conftest import free_port
 from tests.edge.camera_config.helpers import DEVICE, camera, desired, seal
+from tests.edge.serving import serve_during
 
 pytestmark = pytest.mark.slow
 
@@ -99,19 +97,7 @@ def test_cameras_added_changed_and_disabled_by_config_are_detected_without_a_res
         seen["opened"] = (opened, lab.events.counts.opened)
         seen["guarded_thread_alive"] = any(t.name == "detect-guarded" and t.is_alive() for t in threading.enumerate())
 
-    async def scenario_then_stop() -> None:
-        try:
-            await scenario()
-        finally:
-            os.kill(os.getpid(), signal.SIGTERM)  # the agent stops also when the scenario failed
-
-    async def run() -> int:
-        task = asyncio.create_task(scenario_then_stop())
-        code = await serve(agent)
-        await task
-        return code
-
-    assert asyncio.run(run()) == 0
+    assert serve_during(agent, scenario) == 0
     before, after = seen["opened"]
     assert after == before
     assert not seen["guarded_thread_alive"]

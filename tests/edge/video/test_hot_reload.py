@@ -5,8 +5,6 @@ on throughout; the password is never in the logs or the database."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +15,9 @@ from agents.edge.camera_config.key import ConfigKey, config_key_path
 from agents.edge.config import EdgeSettings
 from agents.edge.video.cameras import list_cameras
 from agents.edge.video.service import RecorderAgent
-from guardian.runtime.service import serve
 from tests.conftest import free_port
 from tests.edge.camera_config.helpers import DEVICE, camera, desired, seal
+from tests.edge.serving import serve_during
 
 from .helpers import JsonLogs
 
@@ -77,19 +75,7 @@ def test_a_camera_added_by_config_records_without_a_restart(tmp_path: Path, fake
         seen["guarded_after_stop"] = (recorded, len(agent.store.segments("guarded")))
         assert agent._tasks["lab"] is lab_task
 
-    async def scenario_then_stop() -> None:
-        try:
-            await scenario()
-        finally:
-            os.kill(os.getpid(), signal.SIGTERM)  # the agent stops also when the scenario failed
-
-    async def run() -> int:
-        task = asyncio.create_task(scenario_then_stop())
-        code = await serve(agent)
-        await task
-        return code
-
-    assert asyncio.run(run()) == 0
+    assert serve_during(agent, scenario) == 0
     assert seen["rows"]["guarded"] == ("stopped", False)
     recorded, after = seen["guarded_after_stop"]
     assert recorded >= 1 and after == recorded
