@@ -13,6 +13,7 @@ plain ``BEGIN``.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 # Connection execution option: begin with BEGIN IMMEDIATE (a write transaction).
 IMMEDIATE = "guardian_begin_immediate"
 BUSY_TIMEOUT_MS = 10_000
+_WAL_RETRY_S = 0.05
 
 
 class WriterSession(Session):
@@ -41,6 +43,23 @@ def _begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _use_wal(cursor: sqlite3.Cursor) -> None:
+    """Switch the database to WAL, retrying while another program holds a lock on it.
+
+    A fresh file stays in rollback mode until its first page is written, and while another connection
+    holds the write lock SQLite refuses the switch at once (its busy handler would risk a deadlock there),
+    so agents starting together on a new box could fail with "database is locked" here."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(_WAL_RETRY_S)
+
+
 def open_sqlite(
     path: Path, create_schema: Callable[[Connection], None], *, foreign_keys: bool = False
 ) -> tuple[Engine, sessionmaker[WriterSession]]:
@@ -53,12 +72,12 @@ def open_sqlite(
     def on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
         dbapi_connection.isolation_level = None  # transaction control is SQLAlchemy's (see _begin)
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        _use_wal(cursor)
         # FULL: a commit survives a power cut too (an acknowledged event must never be lost).
         cursor.execute("PRAGMA synchronous=FULL")
         if foreign_keys:
             cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
 
     event.listen(engine, "connect", on_connect)
