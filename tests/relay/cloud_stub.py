@@ -3,7 +3,8 @@
 ``POST /api/v1/ingest`` takes an ``IngestBatch`` in proto3 JSON, checks the relay's request signature
 (:func:`guardian.contracts.auth.verify_relay_request`, nonce replay refused), stores what it received
 verbatim (the raw JSON of each summary and health report) in SQLite, and answers an ``IngestResult``.
-``GET /api/v1/relay/revocations`` (signed too) answers an empty list.
+``GET /api/v1/relay/revocations`` and ``GET /api/v1/relay/configs`` (signed too) answer that nothing is
+revoked and no configuration is desired (tests of those use the real cloud: tests/relay/cloud_real.py).
 Run it as a process (HTTPS with the test CA's certificate)::
 
     python -m tests.relay.cloud_stub --db cloud.db --relay-key PUBLIC --cert c.pem --key c.key --port 9443
@@ -46,10 +47,9 @@ def create_app(db_path: str, relay_keys: dict[str, str], fail_first: int = 0) ->
         key = keys.get(relay_id or "")
         if key is None:
             raise HTTPException(401, "unknown relay")
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")  # as the cloud signs it
         try:
-            signed = auth.verify_relay_request(
-                request.headers, key, method=request.method, path=request.url.path, body=body
-            )
+            signed = auth.verify_relay_request(request.headers, key, method=request.method, path=path, body=body)
         except auth.TokenError as exc:
             raise HTTPException(401, str(exc)) from None
         with lock:
@@ -96,6 +96,12 @@ def create_app(db_path: str, relay_keys: dict[str, str], fail_first: int = 0) ->
         """Nothing revoked (tests of revocation use the real cloud: tests/relay/cloud_real.py)."""
         await authenticate(request, await request.body())
         return []
+
+    @app.get("/api/v1/relay/configs")
+    async def configs(request: Request) -> dict[str, object]:
+        """No desired configuration, ever: the cursor stays where the relay left it."""
+        await authenticate(request, await request.body())
+        return {"configs": [], "cursor": request.query_params.get("after") or "0"}
 
     @app.post("/api/v1/relay/bootstrap/consume")
     async def consume(request: Request) -> dict[str, str]:
