@@ -3,6 +3,7 @@
     guardian-cloud check-config            validate settings (file + GUARDIAN_CLOUD_* + credentials)
     guardian-cloud show-config             print the effective settings (secrets masked)
     guardian-cloud keygen                  print a new Ed25519 signing key (for GUARDIAN_CLOUD_SIGNING_KEY)
+    guardian-cloud vapid-keygen            print a new VAPID key for push notifications (push.vapid_private_key)
     guardian-cloud migrate [--revision R]  upgrade the database schema (Alembic)
     guardian-cloud serve                   run the API (uvicorn)
     guardian-cloud create-admin EMAIL      create a platform operator (password from stdin or a prompt)
@@ -55,6 +56,14 @@ def _keygen(_args: argparse.Namespace) -> int:
     key = auth.generate_private_key()
     print(json.dumps({"signing_key": auth.private_key_to_text(key), "public_key": auth.public_key_to_text(key),
                       "kid": auth.key_id(key)}, indent=2))
+    return 0
+
+
+def _vapid_keygen(_args: argparse.Namespace) -> int:
+    from cloud.core.webpush import generate_private_key
+
+    private, public = generate_private_key()
+    print(json.dumps({"vapid_private_key": private, "public_key": public}, indent=2))
     return 0
 
 
@@ -195,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_config_commands(sub, default_path=DEFAULT_CONFIG, env_var=CONFIG_ENV, load=load_cloud_settings, summary=_summary)
     command(sub, "keygen", _keygen, "print a new Ed25519 token-signing key", config=False)
+    command(sub, "vapid-keygen", _vapid_keygen, "print a new VAPID key pair for push notifications", config=False)
     m = command(sub, "migrate", _migrate, "upgrade the database schema")
     m.add_argument("--revision", default="head", help="target revision (default: head)")
     s = command(sub, "serve", _serve, "run the HTTP API")

@@ -12,7 +12,9 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     SmallInteger,
@@ -147,6 +149,11 @@ class Camera(Base):
     display_name: Mapped[str] = mapped_column(String(100), default="")
     state: Mapped[str] = mapped_column(String(20), default="unknown")
     last_frame_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Health from the device's telemetry (None until reported): frames and bits per second the recorder
+    # receives, and the camera's last error (text for people, never a URL or a credential).
+    fps: Mapped[float | None] = mapped_column(Float, nullable=True)
+    bitrate_bps: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -164,6 +171,9 @@ class Event(Base):
     end_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     confidence: Mapped[int] = mapped_column(SmallInteger, default=0)
     has_clip: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The names of the camera's zones the event touched, first entered first: a JSON list of names
+    # ([a-z0-9][a-z0-9_-]{0,31}, so the ``zone=`` filter can look for '"name"' in it), never geometry.
+    zones_json: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     __table_args__ = (
         # The timeline: newest first per tenant, optionally per camera or label.
@@ -237,3 +247,71 @@ class DeviceConfigReport(Base):
     # The edge's X25519 key browsers seal camera credentials to (public by nature).
     config_key_id: Mapped[str] = mapped_column(String(16), default="")
     config_public_key: Mapped[str] = mapped_column(String(64), default="")
+
+
+class PushSubscription(Base):
+    """A member's browser subscribed to Web Push (RFC 8030): where to send, and the keys to encrypt to (RFC 8291).
+
+    The endpoint is a capability URL at the browser's push service; it is sent only to its own member.
+    """
+
+    __tablename__ = "push_subscriptions"
+    __table_args__ = (UniqueConstraint("user_id", "endpoint", name="uq_push_subscriptions_user_endpoint"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(String(36), ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    endpoint: Mapped[str] = mapped_column(String(1000))
+    p256dh: Mapped[str] = mapped_column(String(100))  # the browser's P-256 public key, base64url
+    auth: Mapped[str] = mapped_column(String(40))  # the 16-byte authentication secret, base64url
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class NotificationRules(Base):
+    """What a member wants pushed: one set per member; an empty list means any (camera, label, zone)."""
+
+    __tablename__ = "notification_rules"
+    user_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36), ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    cameras_json: Mapped[str] = mapped_column(Text, default="[]")  # camera ids (cameras.id)
+    labels_json: Mapped[str] = mapped_column(Text, default="[]")
+    zones_json: Mapped[str] = mapped_column(Text, default="[]")
+    # Daily quiet hours "HH:MM"–"HH:MM" in ``time_zone`` (may wrap past midnight); both NULL: none.
+    quiet_start: Mapped[str | None] = mapped_column(String(5), nullable=True)
+    quiet_end: Mapped[str | None] = mapped_column(String(5), nullable=True)
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PushClaim(Base):
+    """An event a member has been notified of: written once (the first replica to insert it sends), so a
+    newer version of the event, a retried batch or another replica hearing the same announcement never
+    notifies again. Goes with its event (retention)."""
+
+    __tablename__ = "push_claims"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "event_id"], ["events.tenant_id", "events.id"], ondelete="CASCADE"),
+    )
+    tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LiveSession(Base):
+    """A live view a member was allowed to start (a ``live`` device token was minted): who, which camera,
+    when; never any media. It ends when the viewer says so (``ended_at``) or, at the latest, when its token
+    expires (``expires_at``): the edge ends the stream then. The open ones count against the plan's viewers."""
+
+    __tablename__ = "live_sessions"
+    __table_args__ = (Index("ix_live_sessions_tenant_started", "tenant_id", "started_at"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(String(36), ForeignKey("tenants.id", ondelete="CASCADE"))
+    # The audit outlives the member: the row stays, without its author, when the account is deleted.
+    user_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    device_id: Mapped[str] = mapped_column(String(64))
+    camera: Mapped[str] = mapped_column(String(64))
+    stream: Mapped[str] = mapped_column(String(8))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -77,6 +77,7 @@ class Ports:
     camera: int = 8554
     detector_metrics: int = 9465  # the uplink reads the detector's inference latency there
     archive: int = 8333  # SeaweedFS's S3 endpoint (the archive store; the browser downloads from it)
+    turn: int = 3478  # coturn, the relay's TURN server (live view: the browser's and the edge's only path)
 
     @classmethod
     def from_base(cls, base: int) -> Ports:
@@ -90,7 +91,7 @@ class Ports:
     def named(self) -> dict[str, int]:
         return {"cloud HTTP": self.cloud, "relay HTTPS": self.relay, "relay uplink gRPC": self.uplink,
                 "edge media gRPC": self.edge_media, "camera RTSP": self.camera,
-                "detector metrics": self.detector_metrics, "archive store S3": self.archive}
+                "detector metrics": self.detector_metrics, "archive store S3": self.archive, "relay TURN": self.turn}
 
 
 @dataclass
@@ -191,7 +192,10 @@ class DemoStack:
             else:
                 email, password, tenant_id = previous.email, previous.password, previous.tenant_id
             self.timings["archive-store"] = self._create_bucket(store)
-            self._write_relay_config(relay_id, tenant_id)
+            turn = self._turn_command()
+            if turn is not None:
+                sup.start("turn", turn, Line(r"Total General servers"), restart=restart_policy("turn"))
+            self._write_relay_config(relay_id, tenant_id, live=turn is not None)
             relay_cfg = str(self.path("relay", "relay.toml"))
             relay = sup.start("relay", [str(BIN / "guardian-relay"), "run", "-c", relay_cfg], Notify(),
                               restart=restart_policy("relay"))
@@ -394,7 +398,38 @@ class DemoStack:
             raise SupervisorError(f"demo login failed: {r.status_code} {r.text[:300]}")
         client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
 
-    def _write_relay_config(self, relay_id: str, tenant_id: str) -> None:
+    def _turn_command(self) -> list[str] | None:
+        """coturn from the relay's template (provisioning/templates/turnserver.conf.j2) on loopback, with a
+        shared secret made on the first run; None (no live view) when coturn is not installed."""
+        turnserver = shutil.which("turnserver")
+        if turnserver is None:
+            if self.sup is not None:
+                self.sup.say("coturn is not installed (scripts/setup.d/52-live.sh): the demo has no live view")
+            return None
+        import jinja2
+
+        from agents.relay.turn_credentials import peer_range
+
+        r = self.path("relay")
+        secret = r / "turn-secret"
+        if not secret.is_file():
+            _secret_file(secret, secrets.token_urlsafe(32))
+        template = (ROOT / "provisioning" / "templates" / "turnserver.conf.j2").read_text()
+        conf = jinja2.Template(template, undefined=jinja2.StrictUndefined).render(
+            secret=secret.read_text().strip(), realm="relay.demo", listen_ips=["127.0.0.1"], port=self.ports.turn,
+            relay_ip="127.0.0.1", min_port=30000 + (self.ports.turn % 30) * 1000,
+            max_port=30999 + (self.ports.turn % 30) * 1000,
+            allowed_peers=peer_range("127.0.0.1/32"), allow_loopback_peers=True, log_file="stdout",
+        )
+        _secret_file(r / "turnserver.conf", conf)  # it holds the secret
+        command = [turnserver, "-c", str(r / "turnserver.conf"), "--pidfile", str(r / "turnserver.pid"),
+                   "--userdb", str(r / "turndb")]
+        # coturn dies of SIGTERM without a handler; systemd counts that as a clean stop, the demo's
+        # supervisor (and the tests' "every program exits 0") as a failure: a shell turns it into exit 0.
+        return ["/bin/sh", "-c", 'trap \'kill -TERM "$pid"; wait "$pid"; exit 0\' TERM; "$@" & pid=$!; wait "$pid"',
+                "turn", *command]
+
+    def _write_relay_config(self, relay_id: str, tenant_id: str, live: bool = False) -> None:
         d, r = self.path("pki"), self.path("relay")
         configs.write_relay(r / "relay.toml", {
             "log_level": self.o.log_level,
@@ -412,6 +447,9 @@ class DemoStack:
             "uplink": {"port": self.ports.uplink, "tls_listen_address": "127.0.0.1",
                        "edge_media_port": self.ports.edge_media},
             "media": {"cors_origins": [self.cloud_url], "public_url": self.relay_url},
+            # Browser and edge share the host here; on a relay VM the edge's URL is the tunnel address.
+            "live": {"enabled": live, "turn_urls": [f"turn:127.0.0.1:{self.ports.turn}?transport=udp"],
+                     "secret_file": r / "turn-secret"},
             "cache": {"database": r / "relay.db"},
             "health": {"report_interval_s": 5},
             "cloud": {"url": self.cloud_url, "relay_id": relay_id, "tenant_id": tenant_id,
@@ -541,6 +579,7 @@ def summary(stack: DemoStack, info: Provisioned) -> str:
         f"  archive secret   {info.archive_secret}",
         "            opens the archived copies (an event's page: \"Play archived copy\"); the edge keeps only",
         "            a key derived from it, and neither relay nor cloud ever sees it.",
+        f"  live      turn:127.0.0.1:{stack.ports.turn} (coturn: the only path of live video, which the relay cannot read)",
         f"  state     {stack.state} (logs in {stack.path('logs')})",
         "",
         "  Video comes from the relay over HTTPS with a certificate from the demo's own CA. Once, so your",

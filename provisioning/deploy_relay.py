@@ -17,6 +17,8 @@ if "relays" in host.groups:
     relay.packages()
     changed = relay.agent()
     changed += relay.secrets()
+    changed += relay.turn_secret()
     relay_id = relay.register()  # on the cloud host of this inventory (tasks/relay.py)
     relay.service(changed, relay_id)
+    relay.turn()  # after the relay: its allocations use the relay's tunnel address
     relay.firewall()

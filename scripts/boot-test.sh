@@ -36,7 +36,7 @@ for arg in "$@"; do
     esac
 done
 roles=(); case "$which" in both) roles=(relay edge) ;; *) roles=("$which") ;; esac
-for tool in qemu-system-x86_64 qemu-img sfdisk mcopy; do
+for tool in qemu-system-x86_64 qemu-img sfdisk mcopy objcopy; do
     command -v "$tool" >/dev/null || { echo "$tool missing: run scripts/setup.sh (setup.d/60-images.sh)" >&2; exit 69; }
 done
 for role in "${roles[@]}"; do
@@ -56,15 +56,21 @@ cred() { printf 'io.systemd.credential.binary:%s=%s' "$1" "$2"; }
 boot() {  # boot ROLE MAC NETDEV-ARGS KERNEL-EXTRA
     local role="$1" mac="$2" netdev="$3" extra="$4"
     local disk="$work/$role.qcow2"
-    # 1 GiB more than the image, as on a real disk: first boot grows the root partition into it
-    # (systemd-repart, /usr/lib/repart.d/50-root.conf).
-    qemu-img create -q -f qcow2 -F raw -b "$work/$role.raw" "$disk" "$(( $(stat -c %s "$work/$role.raw") + 1073741824 ))"
+    # 4 GiB more than the image, as on a real disk: first boot creates the empty A/B slot B (edge
+    # 2 GiB + 64 MiB, relay 1 GiB + 64 MiB) and grows the root partition into the rest
+    # (systemd-repart, /usr/lib/repart.d/).
+    qemu-img create -q -f qcow2 -F raw -b "$work/$role.raw" "$disk" "$(( $(stat -c %s "$work/$role.raw") + 4294967296 ))"
     local netcred="$work/$role.network"
     printf '[Match]\nMACAddress=%s\n\n[Network]\nAddress=%s/24\n' "$mac" "$( [ "$role" = relay ] && echo 10.78.0.1 || echo 10.78.0.2)" >"$netcred"
+    # /usr is the image's verity slot: the UKI's usrhash= and mount.usr* arguments select it (direct
+    # kernel boot bypasses the UKI, so they are copied from its command line).
+    local usr_args
+    objcopy -O binary --only-section=.cmdline "$OUT/guardian-$role.efi" "$work/$role.cmdline"   # not a pipe: objcopy seeks
+    usr_args="$(tr '\0 ' '\n\n' <"$work/$role.cmdline" | grep -E '^(usrhash|mount\.usr)' | tr '\n' ' ')"
     local args=(
         -machine q35 -accel tcg -cpu max -smp 1 -m 2048 -nographic -no-reboot
         -kernel "$OUT/guardian-$role.vmlinuz" -initrd "$OUT/guardian-$role.initrd"
-        -append "root=PARTLABEL=root-x86-64 rw console=ttyS0,115200 systemd.wants=guardian-boot-check.service systemd.show_status=yes $extra"
+        -append "root=PARTLABEL=root-x86-64 rw $usr_args console=ttyS0,115200 systemd.wants=guardian-boot-check.service systemd.show_status=yes $extra"
         -drive "if=none,id=disk,file=$disk,format=qcow2" -device virtio-blk-pci,drive=disk
         -netdev "$netdev" -device "virtio-net-pci,netdev=lan,mac=$mac"
         -smbios "type=11,value=$(cred guardian.bootcheck "$(b64 "$ROOT/tests/images/boot-check.sh")")"

@@ -9,6 +9,10 @@
 #                                                   → $OUT/guardian-ROLE-dir/
 #   --cold  drop this variant's incremental cache first (for measuring cold builds)
 #
+# Releases: GUARDIAN_IMAGE_VERSION overrides the profile's ImageVersion (A/B slots and UKIs are named by
+# it); GUARDIAN_UPDATE_PUBRING (a gpg public keyring) is installed as the key systemd-sysupdate trusts
+# for updates (/usr/lib/systemd/import-pubring.gpg); without it the image accepts no update.
+#
 # $OUT is $CACHE/images/out (override with GUARDIAN_IMAGES_OUT). The Python side of the image is
 # installed from a cp313 wheelhouse filled here on the host with pyenv's Python 3.13 (the image runs
 # trixie's 3.13; wheels are resolved for it, sdist-only dependencies are built to wheels here), so
@@ -97,6 +101,14 @@ if [ "$role" = edge ]; then
     log "model files: $(find "$wheelhouse/model" -type f | wc -l)"
 fi
 
+# The release key updates are checked against (scripts/release-image.sh signs with its private half).
+rm -f "$wheelhouse/update-pubring.gpg"
+if [ -n "${GUARDIAN_UPDATE_PUBRING:-}" ]; then
+    cp "$GUARDIAN_UPDATE_PUBRING" "$wheelhouse/update-pubring.gpg"
+fi
+version_args=()
+[ -n "${GUARDIAN_IMAGE_VERSION:-}" ] && version_args=("--image-version=$GUARDIAN_IMAGE_VERSION")
+
 # ---- one incremental cache per variant ----------------------------------------------------------
 # mkosi keys its cache by distribution~release~arch only, so edge and relay (disk and directory)
 # would evict each other. The shared cache dir keeps the tools tree and the default initrd; this
@@ -122,6 +134,9 @@ if [ -n "$cold" ] || [ "$(cat "$cachedir/.deps-$variant" 2>/dev/null)" != "$stam
     rm -rf "$cachedir/$key".cache "$cachedir/$key".build.cache "$cachedir/$key".manifest
 fi
 
+# Split partitions are named by their UUID (derived from the verity root hash): drop the previous
+# build's, so that $OUT holds exactly this version's update files (scripts/release-image.sh).
+rm -f "$OUT/$name".usr-*.raw "$OUT/$name".usr-*.qcow2
 log "mkosi build ($format)"
 "$ROOT/scripts/mkosi.sh" \
     --profile="$role" \
@@ -134,6 +149,7 @@ log "mkosi build ($format)"
     --build-sources-ephemeral=yes \
     --incremental=yes \
     --force \
+    ${version_args[@]+"${version_args[@]}"} \
     ${extra[@]+"${extra[@]}"} \
     build
 echo "$stamp" >"$cachedir/.deps-$variant"

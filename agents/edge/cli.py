@@ -95,9 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     enrol.add_argument("--new-key", action="store_true", help="re-enrol with a freshly generated key")
     enrol.add_argument("--rotate-key", action="store_true", help="replace the key through the tunnel")
     enrol.set_defaults(handler=_enrol)
+    from agents.edge.detection.eval_command import add_eval_parser
     from agents.edge.models.cli import add_models_parser
 
-    add_models_parser(sub)
+    add_eval_parser(add_models_parser(sub))  # eval runs the detector: a floor above the models package
     from agents.edge.archive.cli import add_archive_parser
 
     add_archive_parser(sub)

@@ -95,6 +95,41 @@ class MediaSettings(Section):
         5.0, gt=0, description="The edge must start answering within this time, else 504 (edge unreachable)."
     )
     idle_timeout_s: float = Field(20.0, gt=0, description="Longest pause between chunks from the edge mid-transfer.")
+    discover_timeout_s: float = Field(
+        20.0, gt=0, description="How long a camera search on the edge's LAN may take before the browser gets 504."
+    )
+    probe_timeout_s: float = Field(
+        20.0, gt=0, description="How long a stream probe on the edge may take before the browser gets 504."
+    )
+
+
+class LiveSettings(Section):
+    """Live view (issue #18): signalling at ``/media/v1/devices/{id}/cameras/{camera}/live`` and TURN
+    credentials for the relay's coturn (``use-auth-secret``; provisioning/templates/turnserver.conf.j2)."""
+
+    enabled: bool = Field(False, description="Serve live view; needs turn_urls and secret_file.")
+    turn_urls: list[str] = Field(
+        default_factory=list,
+        description="The TURN server as browsers reach it, e.g. turn:relay.example.com:3478?transport=udp.",
+    )
+    edge_turn_urls: list[str] = Field(
+        default_factory=list,
+        description="The TURN server as edges reach it (through the tunnel, e.g. turn:10.77.0.1:3478); "
+        "empty: the same as turn_urls.",
+    )
+    secret_file: Path = Field(
+        Path("/etc/guardian-relay/turn-secret"),
+        description="coturn's static-auth-secret (the TURN REST API shared secret), one line; never logged.",
+    )
+    answer_timeout_s: float = Field(
+        15.0, gt=0, description="How long the edge may take to open the camera and answer an offer before 504."
+    )
+
+    @model_validator(mode="after")
+    def _enabled_needs_turn(self) -> LiveSettings:
+        if self.enabled and not self.turn_urls:
+            raise ValueError("live.enabled needs live.turn_urls")
+        return self
 
 
 class CacheSettings(Section):
@@ -141,7 +176,16 @@ class CloudSettings(Section):
         5.0,
         gt=0,
         description="How often the cloud's desired camera configurations (GET /api/v1/relay/configs) are "
-        "fetched; edges get a new version over the tunnel as soon as it is fetched.",
+        "fetched from a cloud that does not hold the request (`config_wait_s` 0, or a cloud without long "
+        "polls); edges get a new version over the tunnel as soon as it is fetched.",
+    )
+    config_wait_s: int = Field(
+        25,
+        ge=0,
+        le=30,
+        description="Long poll of the desired configurations: the cloud holds the request up to this long while "
+        "nothing changed and answers as soon as one is saved, and the relay asks again at once. The answer's "
+        "read timeout is this plus `timeout_s`. 0: poll every `config_poll_s` instead.",
     )
 
 
@@ -158,6 +202,7 @@ class RelaySettings(AgentSettings):
     cloud: CloudSettings = Field(description="Where privacy-minimised summaries go.")
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings, description="Encrypted clip archive.")
     media: MediaSettings = Field(default_factory=MediaSettings, description="Clip/snapshot endpoint for browsers.")
+    live: LiveSettings = Field(default_factory=LiveSettings, description="Live view: signalling and TURN.")
 
     @model_validator(mode="after")
     def _tls_mode_needs_ca(self) -> RelaySettings:

@@ -1,11 +1,18 @@
-"""Desired configurations from the cloud: ``GET {cloud}/api/v1/relay/configs?after=<cursor>``, polled.
+"""Desired configurations from the cloud: ``GET {cloud}/api/v1/relay/configs?after=<cursor>&wait=<s>``, a
+long poll.
 
 The cloud answers a signed relay request (like the revocation list, :class:`CloudClient`) with
 ``{"configs": [<DesiredConfig, proto3 JSON>…], "cursor": "<opaque>"}``: the newest version of each of the
 tenant's devices changed after the cursor, or of every device without one, a bounded page at a time.
-Every ``[cloud] config_poll_s`` the relay asks from the cursor it stored and keeps the answer in its
-database (:mod:`agents.relay.desired_configs`: newer versions of devices enrolled here, and the new
-cursor, in one transaction), then wakes the Watch streams of the devices that got a new version. While
+The relay asks from the cursor it stored and keeps the answer in its database
+(:mod:`agents.relay.desired_configs`: newer versions of devices enrolled here, and the new cursor, in one
+transaction), then wakes the Watch streams of the devices that got a new version.
+
+With ``[cloud] config_wait_s`` the cloud holds the request while nothing changed and answers as soon as a
+config is saved (or empty after that long), so the relay asks again at once after every answer: a saved
+config reaches the edges within a round trip, at one request per ``config_wait_s`` when nothing changes.
+A cloud without long polls answers at once and says nothing of a wait (no ``X-Guardian-Wait`` header):
+then, as with ``config_wait_s`` 0, the relay asks every ``[cloud] config_poll_s``. Either way, while
 answers bring configs and move the cursor, it asks again at once for the rest.
 
 A failed poll (cloud unreachable, non-2xx, a body not of that shape) is retried with backoff; the relay
@@ -19,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import quote
 
 import httpx
@@ -38,6 +45,7 @@ from guardian.runtime.metrics import AgentMetrics
 log = get_logger("guardian.relay.config_pull")
 
 CONFIGS_PATH = "/api/v1/relay/configs"
+WAIT_HEADER = "X-Guardian-Wait"  # sent by a cloud that honours `wait`
 MAX_CURSOR = 1024
 
 
@@ -50,6 +58,7 @@ class ConfigFeed:
     configs: list[config_pb2.DesiredConfig]
     cursor: str
     malformed: int  # entries skipped
+    long_poll: bool = False  # the cloud honoured a `wait`: ask again at once
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,7 @@ class Pulled:
     received: int  # configs in the answer, stored or not
     more: bool  # the answer had configs and moved the cursor: there may be another page
     stored: Stored
+    long_poll: bool = False  # the cloud held the request until a change or its wait ran out
 
 
 def parse_feed(payload: object) -> ConfigFeed:
@@ -86,7 +96,8 @@ def parse_feed(payload: object) -> ConfigFeed:
 
 
 class ConfigPuller:
-    """Fetches the cloud's config feed every ``config_poll_s`` and stores it, backing off on errors."""
+    """Fetches the cloud's config feed (a long poll, or every ``config_poll_s``) and stores it, backing off on
+    errors."""
 
     def __init__(
         self,
@@ -116,8 +127,13 @@ class ConfigPuller:
         )
 
     async def fetch(self, cursor: str | None) -> ConfigFeed:
-        path = CONFIGS_PATH if cursor is None else f"{CONFIGS_PATH}?after={quote(cursor, safe='')}"
-        return parse_feed(await self.client.get_json(path, "config feed", ConfigFeedError))
+        wait = self.settings.config_wait_s
+        query = ([f"after={quote(cursor, safe='')}"] if cursor is not None else []) + ([f"wait={wait}"] if wait else [])
+        path = CONFIGS_PATH + ("?" + "&".join(query) if query else "")
+        # The cloud may hold the answer for `wait` seconds: the read timeout is longer by the usual one.
+        payload, headers = await self.client.get_json_answer(path, "config feed", ConfigFeedError,
+                                                             read_timeout=wait + self.settings.timeout_s if wait else None)
+        return replace(parse_feed(payload), long_poll=bool(wait) and WAIT_HEADER in headers)
 
     async def poll_once(self) -> Pulled:
         """Fetch from the stored cursor and store the answer once; raises on failure (the caller backs off)."""
@@ -136,7 +152,7 @@ class ConfigPuller:
         self.pulls.labels("ok").inc()
         self.last_success.set(time.time())
         received = len(feed.configs) + feed.malformed
-        return Pulled(received, received > 0 and feed.cursor != cursor, stored)
+        return Pulled(received, received > 0 and feed.cursor != cursor, stored, feed.long_poll)
 
     async def run(self, progress: Callable[[], None] = lambda: None) -> None:
         while True:
@@ -152,7 +168,7 @@ class ConfigPuller:
                 log.info("config_pull_recovered", failed_attempts=self.backoff.attempt)
             self.backoff.reset()
             progress()
-            if not pulled.more:
+            if not pulled.more and not pulled.long_poll:
                 await asyncio.sleep(self.settings.config_poll_s)
 
     async def _failed(self, exc: Exception, event: str, error: bool = False) -> None:

@@ -3,11 +3,12 @@
 What leaves the relay is built here and only here, from the cloud contract
 (:mod:`guardian.contracts.cloud.v1`), which has no field for boxes, tracks, scores, snapshots or clips:
 an :class:`EventSummary` carries the event id, device, camera, label, start/end, a coarse confidence
-bucket and whether a clip exists. Requests are ``POST {cloud}/api/v1/ingest`` with the proto3 JSON of an
-:class:`IngestBatch`, signed with the relay's Ed25519 key (:func:`guardian.contracts.auth.sign_relay_request`);
-the cloud's certificate is verified against the configured CA, so both ends are authenticated. An event
-is marked forwarded only after a 2xx answer, at the version that was sent; anything else is retried
-with exponential backoff and full jitter.
+bucket, whether a clip exists and the names of the zones the event touched (never their geometry, which
+the edge keeps; names of the form the cloud accepts, at most :data:`MAX_ZONES`). Requests are
+``POST {cloud}/api/v1/ingest`` with the proto3 JSON of an :class:`IngestBatch`, signed with the relay's
+Ed25519 key (:func:`guardian.contracts.auth.sign_relay_request`); the cloud's certificate is verified
+against the configured CA, so both ends are authenticated. An event is marked forwarded only after a 2xx
+answer, at the version that was sent; anything else is retried with exponential backoff and full jitter.
 
 What edges report applying of their desired configuration goes in the same batches
 (``config_status``, built by :mod:`agents.relay.config_reports`) and is marked forwarded after the same 2xx.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Callable
 
 import httpx
@@ -37,6 +39,7 @@ from agents.relay.health import HealthMonitor
 from agents.relay.registry import revoke_device
 from guardian.contracts import auth
 from guardian.contracts.cloud.v1 import ingest_pb2
+from guardian.contracts.edge.v1 import uplink_pb2
 from guardian.runtime.backoff import Backoff
 from guardian.runtime.errors import GuardianError
 from guardian.runtime.logging import get_logger
@@ -46,6 +49,10 @@ log = get_logger("guardian.relay.forwarder")
 
 INGEST_PATH = "/api/v1/ingest"
 CONSUME_PATH = "/api/v1/relay/bootstrap/consume"
+MAX_ZONES = 16  # a camera has at most 16 zones (the cloud's desired-config schema)
+# A zone's name as the cloud's configuration gives it; anything else (an edge.toml zone named otherwise)
+# is left out rather than have the cloud refuse the whole batch.
+_ZONE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 
 class CloudRejected(GuardianError):
@@ -64,6 +71,12 @@ def confidence_bucket(max_score: float) -> int:
     return ingest_pb2.CONFIDENCE_UNSPECIFIED
 
 
+def _zone_names(payload: bytes) -> list[str]:
+    """The zone names of the event as the edge sent it (kept whole in the cache, as received)."""
+    names = [name for name in uplink_pb2.Event.FromString(payload).zones if _ZONE_NAME.fullmatch(name)]
+    return list(dict.fromkeys(names))[:MAX_ZONES]
+
+
 def summarise(event: CachedEvent) -> ingest_pb2.EventSummary:
     """The only view of an event the cloud ever gets."""
     summary = ingest_pb2.EventSummary(
@@ -73,6 +86,7 @@ def summarise(event: CachedEvent) -> ingest_pb2.EventSummary:
         label=event.label,
         confidence=confidence_bucket(event.max_score),  # type: ignore[arg-type]
         has_clip=bool(event.clip_ref),
+        zones=_zone_names(event.payload),
     )
     if event.start is not None:
         summary.start.FromDatetime(event.start)
@@ -114,17 +128,24 @@ class CloudClient:
         headers["Content-Type"] = "application/json"
         return await self.http.post(path, content=body, headers=headers)
 
-    async def get(self, path: str) -> httpx.Response:
-        """A signed GET (``path`` exactly as sent, query string included)."""
-        return await self.http.get(path, headers=self.sign("GET", path))
+    async def get(self, path: str, read_timeout: float | None = None) -> httpx.Response:
+        """A signed GET (``path`` exactly as sent, query string included); ``read_timeout`` instead of
+        ``[cloud] timeout_s`` for the answer of a request the cloud may hold (a long poll)."""
+        timeout = httpx.Timeout(self.settings.timeout_s, read=read_timeout) if read_timeout else self.http.timeout
+        return await self.http.get(path, headers=self.sign("GET", path), timeout=timeout)
 
     async def get_json(self, path: str, what: str, error: type[CloudFeedError] = CloudFeedError) -> object:
         """The JSON of a signed GET answered 2xx; else ``error`` naming ``what`` (and the status)."""
-        response = await self.get(path)
+        return (await self.get_json_answer(path, what, error))[0]
+
+    async def get_json_answer(self, path: str, what: str, error: type[CloudFeedError] = CloudFeedError,
+                              read_timeout: float | None = None) -> tuple[object, httpx.Headers]:
+        """:meth:`get_json`, with the answer's headers."""
+        response = await self.get(path, read_timeout)
         if response.status_code // 100 != 2:
             raise error(f"cloud answered {response.status_code}", response.status_code)
         try:
-            return response.json()
+            return response.json(), response.headers
         except ValueError:
             raise error(f"{what} is not JSON", response.status_code) from None
 

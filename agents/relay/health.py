@@ -71,7 +71,8 @@ def to_device_health(device: Device) -> ingest_pb2.DeviceHealth:
         health.last_seen.FromDatetime(device.last_seen)
     if device.last_telemetry:
         for camera in uplink_pb2.Telemetry.FromString(device.last_telemetry).cameras:
-            item = health.cameras.add(camera=camera.camera, state=camera.state)
+            item = health.cameras.add(camera=camera.camera, state=camera.state, fps=camera.fps,
+                                      bitrate_bps=camera.bitrate_bps, reason=camera.reason)
             if camera.HasField("last_frame_at"):
                 item.last_frame_at.CopyFrom(camera.last_frame_at)
     return health

@@ -36,7 +36,8 @@ class EdgeMediaClient:
         self.credentials = credentials
         self._channels: dict[str, grpc.aio.Channel] = {}
 
-    def _channel(self, address: str) -> grpc.aio.Channel:
+    def channel(self, address: str) -> grpc.aio.Channel:
+        """The device's channel (EdgeMedia and EdgeCameras are served on the same port)."""
         channel = self._channels.get(address)
         if channel is None:
             target = f"{address}:{self.port}"
@@ -58,7 +59,7 @@ class EdgeMediaClient:
         timeout: float | None = None,
     ) -> grpc.aio.UnaryStreamCall[media_pb2.MediaRequest, media_pb2.MediaChunk]:
         """Start a Fetch; the caller reads it (``await call.read()`` / ``async for``) and cancels it."""
-        stub = media_pb2_grpc.EdgeMediaStub(self._channel(address))
+        stub = media_pb2_grpc.EdgeMediaStub(self.channel(address))
         request = media_pb2.MediaRequest(event_id=event_id, kind=kind, offset=offset, length=length)  # type: ignore[arg-type]
         return stub.Fetch(request, timeout=timeout)
 

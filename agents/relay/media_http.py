@@ -3,10 +3,18 @@
     GET|HEAD /media/v1/events/{event_id}/clip.mp4?token=T        video/mp4, HTTP Range → 206
     GET|HEAD /media/v1/events/{event_id}/snapshot.jpg?token=T    image/jpeg
     GET|HEAD /media/v1/events/{event_id}/thumbnail.jpg?token=T   image/jpeg
-    &download=1 → Content-Disposition: attachment
+    GET      /media/v1/events/{event_id}/track.json?token=T      the event's boxes (a ``snapshot`` token)
+    &download=1 → Content-Disposition: attachment; &name=campus_2026-12-02_05-04-18_person.mp4 names the file
+    (the viewer's local time is the browser's to know); without it the name is built the same way in UTC
 
-It is mounted on the relay's public HTTPS listener (the enrolment app): the cloud puts that URL in
-clip tokens, browsers reach it the same way edges do, and one certificate and one port serve both.
+``track.json`` comes from the relay's event cache, not the edge: ``{"event_id", "label", "start", "end",
+"clip_duration_s", "best", "points": [{"at", "box": [x_min, y_min, x_max, y_max]}]}`` with boxes
+normalised to 0..1 and ``best`` the point the snapshot shows. Boxes never reach the cloud: the browser fetches them here with the cloud's token, like the snapshot.
+
+It is mounted on the relay's public HTTPS listener (the enrolment app): the cloud puts that URL in clip
+tokens, browsers reach it the same way edges do, and one certificate and one port serve both. Camera
+pictures, discovery and probes (device tokens, :mod:`agents.relay.camera_http`) are mounted with it
+(:func:`create_media_app`).
 
 **Authorisation** is the clip token alone, checked offline with the cloud's public keys
 (:func:`guardian.contracts.auth.verify_clip_token`): the token's tenant must be this relay's, its event and
@@ -18,7 +26,10 @@ exactly the requested byte range; chunks go to the browser as they arrive and no
 disk. Headers are sent once the edge's first chunk arrived, since it carries the file's size.
 
 **Answers**: 200 / 206 (``Content-Range``, ``Accept-Ranges: bytes``), 416 with ``Content-Range: bytes
-*/size`` for an unsatisfiable or malformed range. Errors are JSON ``{"error": code, "detail": text}``:
+*/size`` for an unsatisfiable or malformed range. Errors are JSON ``{"error": code, "detail": text}``,
+except to an image request (``Sec-Fetch-Dest: image``, or an ``Accept`` that asks for images and not JSON)
+for a snapshot or thumbnail: the same status with an empty body and the code in ``X-Media-Error``, since
+Chromium's opaque response blocking (ORB) blocks a JSON answer to an ``<img>`` and logs an error:
 
 ====  =========================================================================================
 401   ``token_missing``, ``token_invalid`` (format, signature, unknown key), ``token_expired``
@@ -34,19 +45,22 @@ disk. Headers are sent once the edge's first chunk arrived, since it carries the
 Request bodies are never read here; on the public listener any body over 64 KiB is 413 ``too_large``
 before it reaches this app (:class:`agents.relay.enrolment.BodyLimit`).
 
-CORS: the configured UI origins may read the answers (credentials off; ``Range`` allowed;
-``Content-Range``/``Content-Length``/``Accept-Ranges`` exposed); every answer carries
+CORS (for both apps): the configured UI origins may read the answers and POST (credentials off; ``Range``,
+``Authorization`` and ``Content-Type`` allowed; ``Content-Range``/``Content-Length``/``Accept-Ranges``/
+``X-Picture-Taken-At`` exposed); every answer carries
 ``Cross-Origin-Resource-Policy: cross-origin`` and ``Cache-Control: private, no-store``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from datetime import UTC, datetime
+from typing import cast
 
 import grpc
 from starlette.applications import Starlette
@@ -54,21 +68,29 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
+from agents.relay.cache import EventCache
 from agents.relay.config import MediaSettings
+from agents.relay.db.tables import CachedEvent
 from agents.relay.media import EdgeMediaClient
+from agents.relay.media_access import (
+    COMMON_HEADERS,
+    DeviceLookup,
+    DeviceRoute,
+    error_response,
+    request_token,
+)
 from guardian.contracts import auth
 from guardian.contracts.edge.v1 import media_pb2
 from guardian.runtime.logging import get_logger
 from guardian.runtime.metrics import AgentMetrics
 
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
 log = get_logger("guardian.relay.media")
 
 _EVENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_DOWNLOAD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,150}$")
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9-]+")
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 
 
@@ -85,32 +107,62 @@ KINDS = {
     "snapshot.jpg": MediaKind("snapshot", media_pb2.MediaRequest.SNAPSHOT, "image/jpeg", "jpg"),
     "thumbnail.jpg": MediaKind("thumbnail", media_pb2.MediaRequest.THUMBNAIL, "image/jpeg", "jpg"),
 }
+#: Not fetched from the edge: the boxes the relay's cache holds, for whoever may see the snapshot.
+TRACK = MediaKind("snapshot", media_pb2.MediaRequest.SNAPSHOT, "application/json", "json")
+_IMAGE_SCOPES = frozenset({"snapshot", "thumbnail"})
 
 
-@dataclass(frozen=True)
-class DeviceRoute:
-    """Where a device's EdgeMedia server is, and whether it may be asked."""
-
-    device_id: str
-    tenant_id: str
-    address: str
-    revoked: bool
+def wants_image(request: Request) -> bool:
+    """Whether the request comes from an ``<img>`` (or asks for an image rather than JSON)."""
+    if request.headers.get("sec-fetch-dest") == "image":
+        return True
+    accept = request.headers.get("accept", "")
+    return "image/" in accept and "application/json" not in accept
 
 
-DeviceLookup = Callable[[str], DeviceRoute | None]
+def image_error(answer: Response) -> Response:
+    """``answer`` (a JSON error) as an image request's error: same status, no body (see the module doc)."""
+    code = ""
+    if isinstance(answer, JSONResponse):
+        code = str(json.loads(bytes(answer.body)).get("error", ""))
+    headers = {k: v for k, v in answer.headers.items() if k.lower() not in ("content-type", "content-length")}
+    return Response(status_code=answer.status_code, headers={**headers, "X-Media-Error": code})
 
 
-def registry_lookup(sessions: Callable[[], Session]) -> DeviceLookup:
-    from agents.relay.db.tables import Device
+def download_name(request: Request, cached: CachedEvent | None, event_id: str, extension: str) -> str:
+    """The file name a download is saved under: the viewer's ``name`` when it is a plain file name with the
+    right extension, else ``camera_YYYY-MM-DD_HH-MM-SS_label.ext`` (UTC) from the cache, else the event id."""
+    asked = request.query_params.get("name", "")
+    if _DOWNLOAD_NAME.match(asked) and asked.endswith(f".{extension}") and ".." not in asked:
+        return asked
+    if cached is not None and cached.start is not None:
+        start = cached.start if cached.start.tzinfo else cached.start.replace(tzinfo=UTC)
+        parts = (cached.camera, start.astimezone(UTC).strftime("%Y-%m-%d_%H-%M-%S"), cached.label)
+        stem = "_".join(_UNSAFE_IN_NAME.sub("-", part).strip("-") or "event" for part in parts)
+        return f"{stem}.{extension}"
+    return f"{event_id}.{extension}"
 
-    def lookup(device_id: str) -> DeviceRoute | None:
-        with sessions() as session:
-            device = session.get(Device, device_id)
-            if device is None:
-                return None
-            return DeviceRoute(device.device_id, device.tenant_id, device.tunnel_address, device.revoked_at is not None)
 
-    return lookup
+def track_document(cached: CachedEvent) -> dict[str, object]:
+    """What ``track.json`` answers: times and normalised boxes, and ``best``, the index of the point
+    with the highest score (the edge takes the snapshot at that frame); the scores themselves stay here."""
+    points = json.loads(cached.track_json or "[]")
+    scores = [float(p.get("score") or 0.0) for p in points]
+    return {
+        "best": scores.index(max(scores)) if scores else None,
+        "event_id": cached.event_id,
+        "label": cached.label,
+        "start": _iso(cached.start),
+        "end": _iso(cached.end),
+        "clip_duration_s": cached.clip_duration_s,
+        "points": [{"at": p.get("at"), "box": p.get("box")} for p in points],
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat().replace("+00:00", "Z")
 
 
 # --- ranges ------------------------------------------------------------------------------------------
@@ -160,17 +212,6 @@ def parse_range(header: str | None) -> ByteRange | None:
 
 # --- errors ------------------------------------------------------------------------------------------
 
-_COMMON = {
-    "Cross-Origin-Resource-Policy": "cross-origin",
-    "Cache-Control": "private, no-store",
-    "X-Content-Type-Options": "nosniff",
-}
-
-
-def _error(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": code, "detail": detail}, status_code=status, headers={**_COMMON, **(headers or {})})
-
-
 _GRPC_ERRORS: dict[grpc.StatusCode, tuple[int, str, str]] = {
     grpc.StatusCode.NOT_FOUND: (404, "media_gone", ("the device has no such media for this event (not recorded, "
                                                     "not ready yet, or deleted by retention)")),
@@ -198,8 +239,10 @@ class MediaEndpoint:
         client: EdgeMediaClient,
         settings: MediaSettings,
         metrics: AgentMetrics,
+        events: EventCache | None = None,
     ) -> None:
         self.tenant_id = tenant_id
+        self.events = events
         self.token_keys = token_keys
         self.devices = devices
         self.client = client
@@ -216,36 +259,27 @@ class MediaEndpoint:
             self.bytes_sent.labels(scope)
 
     # --- checks ---------------------------------------------------------------------------------
-    def _token(self, request: Request) -> str | None:
-        token = request.query_params.get("token")
-        if token:
-            return token
-        header = request.headers.get("authorization", "")
-        if header.lower().startswith("bearer "):
-            return header[7:].strip() or None
-        return None
-
     async def _authorise(self, request: Request, event_id: str, spec: MediaKind) -> DeviceRoute | Response:
-        token = self._token(request)
+        token = request_token(request)
         if not token:
-            return _error(401, "token_missing", "a clip token is required (?token=…)")
+            return error_response(401, "token_missing", "a clip token is required (?token=…)")
         try:
             grant = auth.verify_clip_token(
                 token, self.token_keys, tenant_id=self.tenant_id, event_id=event_id, scope=spec.scope
             )
         except auth.TokenExpired:
-            return _error(401, "token_expired", "the clip token has expired; ask the cloud for a new one")
+            return error_response(401, "token_expired", "the clip token has expired; ask the cloud for a new one")
         except auth.TokenMismatch as exc:
-            return _error(403, exc.reason, str(exc))
+            return error_response(403, exc.reason, str(exc))
         except auth.TokenError:
-            return _error(401, "token_invalid", "the clip token is not valid (format or signature)")
+            return error_response(401, "token_invalid", "the clip token is not valid (format or signature)")
         if self.settings.public_url and grant.relay_url.rstrip("/") != self.settings.public_url.rstrip("/"):
-            return _error(403, "wrong_relay", "the clip token was issued for another relay")
+            return error_response(403, "wrong_relay", "the clip token was issued for another relay")
         device = await asyncio.to_thread(self.devices, grant.device_id)
         if device is None or device.tenant_id != self.tenant_id:
-            return _error(403, "unknown_device", "the clip token names a device this relay does not serve")
+            return error_response(403, "unknown_device", "the clip token names a device this relay does not serve")
         if device.revoked:
-            return _error(403, "device_revoked", "the device was revoked")
+            return error_response(403, "device_revoked", "the device was revoked")
         return device
 
     # --- talking to the edge --------------------------------------------------------------------
@@ -254,7 +288,7 @@ class MediaEndpoint:
             exc.code(), (502, "edge_error", "the camera box answered with an error")
         )
         log.info("media_edge_error", device=device.device_id, code=exc.code().name, status=status)
-        return _error(status, code, detail)
+        return error_response(status, code, detail)
 
     async def _open(
         self, device: DeviceRoute, event_id: str, spec: MediaKind, offset: int, length: int
@@ -267,7 +301,7 @@ class MediaEndpoint:
         except TimeoutError:
             call.cancel()
             log.info("media_edge_timeout", device=device.device_id)
-            raise _EdgeFailed(_error(504, "device_timeout", "the camera box did not answer in time")) from None
+            raise _EdgeFailed(error_response(504, "device_timeout", "the camera box did not answer in time")) from None
         except grpc.aio.AioRpcError as exc:
             call.cancel()
             if exc.code() == grpc.StatusCode.OUT_OF_RANGE:
@@ -275,7 +309,7 @@ class MediaEndpoint:
             raise _EdgeFailed(self._edge_error(exc, device)) from None
         if chunk is grpc.aio.EOF:
             call.cancel()
-            raise _EdgeFailed(_error(502, "edge_error", "the camera box sent no data"))
+            raise _EdgeFailed(error_response(502, "edge_error", "the camera box sent no data"))
         self.first_byte.observe(time.perf_counter() - started)
         return call, cast(media_pb2.MediaChunk, chunk)  # grpc's stubs type read() as object | response
 
@@ -291,12 +325,36 @@ class MediaEndpoint:
     # --- the handler ----------------------------------------------------------------------------
     async def serve(self, request: Request) -> Response:
         event_id = request.path_params["event_id"]
-        spec = KINDS.get(request.path_params["name"])
+        name = request.path_params["name"]
+        spec = TRACK if name == "track.json" and request.method == "GET" else KINDS.get(name)
         if spec is None or not _EVENT_ID.match(event_id):
-            return _error(404, "not_found", "no such media path")
+            return error_response(404, "not_found", "no such media path")
+        if spec is TRACK:
+            response = await self._track(request, event_id)
+            self.requests.labels("track", str(response.status_code)).inc()
+            return response
         response = await self._handle(request, event_id, spec)
         self.requests.labels(spec.scope, str(response.status_code)).inc()
+        if response.status_code >= 400 and spec.scope in _IMAGE_SCOPES and wants_image(request):
+            return image_error(response)
         return response
+
+    async def _cached(self, event_id: str, device: DeviceRoute) -> CachedEvent | None:
+        """The cached event, if it is the token's device's (another device's id answers as unknown)."""
+        if self.events is None:
+            return None
+        cached = await asyncio.to_thread(self.events.get, event_id)
+        return cached if cached is not None and cached.device_id == device.device_id else None
+
+    async def _track(self, request: Request, event_id: str) -> Response:
+        authorised = await self._authorise(request, event_id, TRACK)
+        if isinstance(authorised, Response):
+            log.info("media_refused", event_id=event_id, scope="track", status=authorised.status_code)
+            return authorised
+        cached = await self._cached(event_id, authorised)
+        if cached is None:
+            return error_response(404, "media_gone", "this relay holds no track for the event (expired or unknown)")
+        return JSONResponse(track_document(cached), headers=COMMON_HEADERS)
 
     async def _handle(self, request: Request, event_id: str, spec: MediaKind) -> Response:
         authorised = await self._authorise(request, event_id, spec)
@@ -331,12 +389,16 @@ class MediaEndpoint:
         total = first.total_size
         end = total - 1 if wanted is None or wanted.end is None else min(wanted.end, total - 1)
         content_length = end - offset + 1
-        disposition = "attachment" if request.query_params.get("download") == "1" else "inline"
+        download = request.query_params.get("download") == "1"
+        filename = f"{event_id}.{spec.extension}"
+        if download:
+            filename = download_name(request, await self._cached(event_id, device), event_id, spec.extension)
+        disposition = "attachment" if download else "inline"
         headers = {
-            **_COMMON,
+            **COMMON_HEADERS,
             "Accept-Ranges": "bytes",
             "Content-Length": str(content_length),
-            "Content-Disposition": f'{disposition}; filename="{event_id}.{spec.extension}"',
+            "Content-Disposition": f'{disposition}; filename="{filename}"',
         }
         status = 200
         if wanted is not None:
@@ -353,7 +415,7 @@ class MediaEndpoint:
         )
 
     def _unsatisfiable(self, size: int) -> Response:
-        return _error(416, "range_not_satisfiable", f"the requested range is not within 0-{max(size - 1, 0)}",
+        return error_response(416, "range_not_satisfiable", f"the requested range is not within 0-{max(size - 1, 0)}",
                       {"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"})
 
     async def _body(
@@ -382,17 +444,19 @@ class MediaEndpoint:
             call.cancel()
 
 
-def create_media_app(endpoint: MediaEndpoint, cors_origins: list[str]) -> Starlette:
-    """A Starlette app to mount at ``/media`` on the enrolment app."""
-    routes = [Route("/v1/events/{event_id}/{name}", endpoint.serve, methods=["GET", "HEAD"])]
+def create_media_app(endpoint: MediaEndpoint, cors_origins: list[str], camera_routes: Sequence[BaseRoute] = ()) -> Starlette:
+    """A Starlette app to mount at ``/media`` on the enrolment app: event media, and the camera routes of
+    :class:`agents.relay.camera_http.CameraEndpoint` (one CORS policy for both)."""
+    routes = [Route("/v1/events/{event_id}/{name}", endpoint.serve, methods=["GET", "HEAD"]), *camera_routes]
     middleware = [
         Middleware(
             CORSMiddleware,
             allow_origins=cors_origins,
             allow_credentials=False,
-            allow_methods=["GET", "HEAD"],
-            allow_headers=["Range", "Authorization"],
-            expose_headers=["Content-Range", "Content-Length", "Accept-Ranges", "Content-Disposition"],
+            allow_methods=["GET", "HEAD", "POST", "DELETE"],  # DELETE: ending a live view (live_http)
+            allow_headers=["Range", "Authorization", "Content-Type"],
+            expose_headers=["Content-Range", "Content-Length", "Accept-Ranges", "Content-Disposition",
+                            "X-Picture-Taken-At", "X-Media-Error"],
             max_age=600,
         )
     ]

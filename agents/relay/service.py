@@ -25,10 +25,12 @@ import grpc
 import uvicorn
 
 from agents.relay.cache import EventCache
-from agents.relay.config import RelaySettings
+from agents.relay.camera_http import CameraEndpoint
+from agents.relay.config import LiveSettings, RelaySettings
 from agents.relay.config_pull import ConfigPuller
 from agents.relay.config_reports import ConfigReports
 from agents.relay.desired_configs import ConfigChanges, DesiredConfigs
+from agents.relay.edge_cameras import EdgeCamerasClient
 from agents.relay.edge_config import EdgeConfigService
 from agents.relay.enrolment import RelayInfo, create_app
 from agents.relay.forwarder import CloudClient, Forwarder
@@ -39,8 +41,10 @@ from agents.relay.grpc_server import (
     make_server,
 )
 from agents.relay.health import HealthMonitor
+from agents.relay.live_http import LiveEndpoint
 from agents.relay.media import EdgeMediaClient
-from agents.relay.media_http import MediaEndpoint, create_media_app, registry_lookup
+from agents.relay.media_access import registry_lookup
+from agents.relay.media_http import MediaEndpoint, create_media_app
 from agents.relay.pki import DeviceCA
 from agents.relay.registry import Registry
 from agents.relay.revocations import RevocationPoller
@@ -83,6 +87,19 @@ def load_signing_key(path: Path) -> auth.Ed25519PrivateKey:
         raise ConfigError(str(path), ["cloud.signing_key_file: file not found"]) from None
     except ValueError as exc:
         raise ConfigError(str(path), [f"cloud.signing_key_file: {exc}"]) from None
+
+
+def _turn_secret(live: LiveSettings) -> bytes:
+    """coturn's shared secret when live view is on (empty when off); a missing or empty file is a config error."""
+    if not live.enabled:
+        return b""
+    try:
+        secret = live.secret_file.read_text().strip().encode()
+    except OSError as exc:
+        raise ConfigError(str(live.secret_file), [f"live.secret_file: {exc.strerror or exc}"]) from None
+    if not secret:
+        raise ConfigError(str(live.secret_file), ["live.secret_file: empty"])
+    return secret
 
 
 class RelayAgent:
@@ -194,8 +211,27 @@ class RelayAgent:
                 client=self.media_client,
                 settings=s.media,
                 metrics=self.metrics,
+                events=self.cache,
             )
-            app.mount("/media", create_media_app(endpoint, s.media.cors_origins))
+            cameras = CameraEndpoint(
+                tenant_id=s.cloud.tenant_id,
+                token_keys=keys,
+                devices=registry_lookup(sessions),
+                client=EdgeCamerasClient(self.media_client),
+                settings=s.media,
+                metrics=self.metrics,
+            )
+            live = LiveEndpoint(
+                tenant_id=s.cloud.tenant_id,
+                token_keys=keys,
+                devices=registry_lookup(sessions),
+                client=EdgeCamerasClient(self.media_client),
+                media=s.media,
+                settings=s.live,
+                turn_secret=_turn_secret(s.live),
+                metrics=self.metrics,
+            )
+            app.mount("/media", create_media_app(endpoint, s.media.cors_origins, [*cameras.routes(), *live.routes()]))
         sockets = [_listen_socket(s.enrolment.address, s.enrolment.port)]
         if self.tunnel is not None and s.enrolment.address not in ("0.0.0.0", "::", grpc_address):
             sockets.append(_listen_socket(grpc_address, s.enrolment.port))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from cloud.api.schemas import EventPublic
 from cloud.services import timeline
 from cloud.tables import Event
@@ -12,5 +14,5 @@ def to_public(event: Event) -> EventPublic:
         id=event.id, device_id=event.device_id, camera=event.camera, label=event.label,
         start_at=event.start_at, end_at=event.end_at,
         confidence=timeline.CONFIDENCE_NAMES.get(event.confidence, "unspecified"),
-        has_clip=event.has_clip,
+        has_clip=event.has_clip, zones=json.loads(event.zones_json),
     )

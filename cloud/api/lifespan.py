@@ -1,4 +1,4 @@
-"""What runs beside the API for the process's life: the live-event bus and the retention loop."""
+"""What runs beside the API for the process's life: the live-event bus, push notifications and the retention loop."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from cloud.api.live import start_hub, stop_hub
+from cloud.api.push import start_push, stop_push
+from cloud.core.config_waits import ConfigWaits
 from cloud.core.db import session_scope
 from cloud.core.live import LiveHub
 from cloud.core.state import Cloud
@@ -36,7 +38,10 @@ def make_lifespan(cloud: Cloud) -> Callable[[FastAPI], AbstractAsyncContextManag
         limiter.total_tokens = max(limiter.total_tokens, cloud.gates.capacity + _SPARE_THREADS)
         await cloud.bus.start()
         app.state.live = await start_hub(cloud)  # the live streams' fan-out (cloud.api.live.get_hub)
-        _end_streams_on_stop_signal(app.state.live)
+        app.state.push = await start_push(cloud)  # Web Push notifications (cloud.api.push), None when off
+        app.state.config_waits = ConfigWaits()  # the relays' config long polls (cloud.api.routes.relay_api)
+        cloud.bus.listen_configs(app.state.config_waits.changed)
+        _end_streams_on_stop_signal(app.state.live, app.state.config_waits)
         task = asyncio.create_task(_retention_loop(cloud), name="retention")
         try:
             yield
@@ -44,14 +49,18 @@ def make_lifespan(cloud: Cloud) -> Callable[[FastAPI], AbstractAsyncContextManag
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            await stop_push(app.state.push)
+            cloud.bus.listen_configs(None)
+            app.state.config_waits.stop()
             await stop_hub(cloud, app.state.live)
             await cloud.bus.close()
 
     return lifespan
 
 
-def _end_streams_on_stop_signal(hub: LiveHub) -> None:
-    """On SIGTERM/SIGINT, end the live streams, then let the server's own handler stop it.
+def _end_streams_on_stop_signal(hub: LiveHub, config_waits: ConfigWaits) -> None:
+    """On SIGTERM/SIGINT, end the live streams and the relays' config long polls, then let the server's own
+    handler stop it.
 
     uvicorn stops by waiting for open responses to finish (up to cloud.server.GRACEFUL_SHUTDOWN_SECONDS, then
     it cancels them with a traceback); a live stream never finishes by itself. Ended at the signal, each
@@ -66,6 +75,7 @@ def _end_streams_on_stop_signal(hub: LiveHub) -> None:
 
         def on_signal(signum: int, frame: FrameType | None, server_handler: Any = server_handler) -> None:
             loop.call_soon_threadsafe(hub.end_all, "server_stopping")
+            loop.call_soon_threadsafe(config_waits.stop)
             if callable(server_handler):
                 server_handler(signum, frame)
 

@@ -15,6 +15,8 @@ from cloud.api.routes import (
     events,
     health,
     keys,
+    live_sessions,
+    notifications,
     relay_api,
     relays,
     tenants,
@@ -27,7 +29,7 @@ from cloud.core.state import Cloud
 from cloud.services.relays import enabled_endpoint_urls
 
 ROUTERS = [auth.router, users.router, tenants.router, relays.router, devices.router, cameras.router,
-           events.router, relay_api.router, keys.router, health.router, archives.router, archives.relay_router]
+           events.router, notifications.router, live_sessions.router, relay_api.router, keys.router, health.router, archives.router, archives.relay_router]
 
 
 def create_app(settings: CloudSettings, cloud: Cloud | None = None) -> FastAPI:

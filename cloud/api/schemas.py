@@ -9,7 +9,17 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from cloud.api.params import Text
@@ -147,6 +157,9 @@ class CameraPublic(Shape):
     display_name: str
     state: str
     last_frame_at: datetime | None
+    fps: float | None = Field(None, description="Frames per second the device receives (telemetry); null: not reported.")
+    bitrate_bps: float | None = Field(None, description="Bits per second the device receives; null: not reported.")
+    reason: str | None = Field(None, description="The camera's last error, for people (never a URL or credential).")
 
 
 class CameraUpdate(Shape):
@@ -162,6 +175,7 @@ class EventPublic(Shape):
     end_at: datetime | None
     confidence: Literal["unspecified", "low", "medium", "high"]
     has_clip: bool
+    zones: list[str] = Field(description="Names of the camera's zones the event touched, first entered first.")
 
 
 class EventPage(Shape):
@@ -214,6 +228,70 @@ class ClipTokenPublic(Shape):
     relay_url: str
     expires_at: datetime
     scopes: list[str]
+
+
+DeviceScope = Literal["picture", "discover", "probe", "live"]
+LiveStream = Literal["sub", "main"]
+#: A camera's name on its device, as the edge and the relay accept it in a picture path.
+DEVICE_CAMERA_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class DeviceTokenCreate(Shape):
+    # The picture-needs-a-camera rule, in the schema too (clients and schemathesis read it there).
+    # The live rules too: `live` goes alone (it opens an audited session) and `stream` only with it.
+    model_config = ConfigDict(json_schema_extra={
+        "allOf": [
+            {"if": {"properties": {"scopes": {"contains": {"enum": ["picture", "live"]}}}, "required": ["scopes"]},
+             "then": {"properties": {"camera": {"type": "string"}}, "required": ["camera"]}},
+            {"if": {"properties": {"scopes": {"contains": {"const": "live"}}}, "required": ["scopes"]},
+             "then": {"properties": {"scopes": {"items": {"const": "live"}}}}},
+            {"if": {"properties": {"scopes": {"not": {"contains": {"const": "live"}}}}},
+             "then": {"properties": {"stream": {"type": "null"}}}},
+        ],
+    })
+
+    scopes: list[DeviceScope] = Field(min_length=1, max_length=3, description="`picture` (any member; needs "
+                                      "`camera`), `discover` and `probe` (tenant admins), `live` (any member; "
+                                      "alone, needs `camera`; opens a live session).")
+    camera: str | None = Field(None, pattern=DEVICE_CAMERA_PATTERN, description="The camera, by its name on the "
+                               "device; required with `picture` and `live`.")
+    stream: LiveStream | None = Field(None, description="`live` only: the camera's `sub` stream (the default) "
+                                      "or its `main` stream.")
+
+    @model_validator(mode="after")
+    def _picture_names_a_camera(self) -> DeviceTokenCreate:
+        if {"picture", "live"} & set(self.scopes) and self.camera is None:
+            raise PydanticCustomError("camera_required", "the picture and live scopes need a camera")
+        if "live" in self.scopes and set(self.scopes) != {"live"}:
+            raise PydanticCustomError("live_alone", "the live scope goes alone")
+        if self.stream is not None and "live" not in self.scopes:
+            raise PydanticCustomError("stream_without_live", "stream is for the live scope only")
+        return self
+
+
+class DeviceTokenPublic(Shape):
+    token: str
+    relay_url: str
+    scopes: list[str]
+    camera: str | None
+    expires_at: datetime
+    live_session_id: str | None = Field(None, description="`live`: the session this token opened (end it with "
+                                        "`POST /api/v1/live-sessions/{live_session_id}/end`).")
+
+
+class LiveSessionPublic(Shape):
+    """A live view in the audit: who, which camera, when. ``ended_at`` is when the viewer ended it, or its
+    token's expiry when it ran until then (``None`` while open)."""
+
+    id: str
+    user_id: str | None
+    user_email: str | None = Field(description="None once the member's account is deleted.")
+    device_id: str
+    camera: str
+    stream: str
+    started_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None
 
 
 class BootstrapTokenCreate(Shape):
@@ -419,3 +497,54 @@ class ErrorBody(Shape):
 
 class ErrorResponse(Shape):
     error: ErrorBody
+
+
+# --- push notifications (cloud/api/routes/notifications.py) ----------------------------------------
+
+_HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+# Strict where JSON Schema says boolean or number: "0" or 0 for false is refused, as the document promises.
+
+
+class PushKeyPublic(Shape):
+    enabled: bool = Field(description="false: this cloud sends no notifications (no VAPID key configured).")
+    public_key: str | None = Field(description="VAPID public key for `PushManager.subscribe` "
+                                   "(`applicationServerKey`), base64url; null when not enabled.")
+
+
+class PushKeys(Shape):
+    p256dh: str = Field(pattern=r"^[A-Za-z0-9_-]{86,88}={0,2}$", description="The browser's P-256 key (base64url).")
+    auth: str = Field(pattern=r"^[A-Za-z0-9_-]{22}={0,2}$", description="The 16-byte auth secret (base64url).")
+
+
+class PushSubscriptionCreate(Shape):
+    """``PushSubscription.toJSON()`` of this browser (``expirationTime`` is ignored)."""
+
+    endpoint: str = Field(min_length=12, max_length=1000, pattern=r"^https?://[!-~]+$",
+                          description="The push service URL the browser was given.")
+    keys: PushKeys
+    expirationTime: StrictFloat | StrictInt | None = Field(None, ge=0, description="Ignored: push services answer 410 when it ends.")
+
+
+class PushSubscriptionPublic(Shape):
+    id: str
+    endpoint: str
+    created_at: datetime
+
+
+class QuietHours(Shape):
+    start: str = Field(pattern=_HHMM, description="HH:MM in the rules' time zone.")
+    end: str = Field(pattern=_HHMM, description="HH:MM; before start: the quiet hours run past midnight.")
+
+
+class NotificationRulesShape(Shape):
+    """The signed-in member's rules; an empty list means any camera, label or zone."""
+
+    enabled: StrictBool = True
+    cameras: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,36}$")]] = Field(
+        default_factory=list, max_length=64, description="Camera ids (GET /cameras).")
+    labels: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]] = Field(
+        default_factory=list, max_length=64)
+    zones: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]] = Field(default_factory=list, max_length=64)
+    quiet_hours: QuietHours | None = Field(None, description="Daily hours without notifications; null: none.")
+    time_zone: str = Field("UTC", min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$",
+                           description="IANA time zone of the quiet hours, e.g. Europe/Paris.")

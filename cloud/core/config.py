@@ -1,6 +1,7 @@
 """The cloud's settings: a TOML file (default /etc/guardian/cloud.toml) overridden by ``GUARDIAN_CLOUD_*``.
 
-Secrets (``secret_key``, ``signing_key``, ``oidc.client_secret``, ``archive.secret_access_key``) come from
+Secrets (``secret_key``, ``signing_key``, ``oidc.client_secret``, ``archive.secret_access_key``,
+``push.vapid_private_key``) come from
 the environment or systemd credentials named by their dotted key (``guardian.runtime.credentials``):
 ``LoadCredential=secret_key:/etc/guardian/cloud/secret_key``. The program refuses to start when a secret
 is missing, too short, or a known placeholder.
@@ -184,6 +185,64 @@ class ArchiveStoreSettings(Section):
     download_url_seconds: int = Field(300, ge=10, le=3600, description="Lifetime of a presigned download URL.")
 
 
+class PushSettings(Section):
+    """Web Push notifications (RFC 8030/8291/8292) to the members' browsers; off while no VAPID key is set."""
+
+    vapid_private_key: SecretStr = Field(
+        SecretStr(""), description="VAPID private key (P-256, base64url of the 32-byte scalar) that signs every "
+        "push; make one with `guardian-cloud vapid-keygen`; keep it: browsers subscribed with its public key. "
+        "From env or credentials (`push.vapid_private_key`). Empty: notifications off.",
+    )
+    contact: str = Field(
+        "", pattern=r"^$|^(mailto:[^\s@]+@[^\s@]+|https://\S+)$",
+        description="The VAPID `sub` claim push services may contact about this sender: mailto:… or https://….",
+    )
+    ttl_seconds: int = Field(
+        3600, ge=0, le=86400, description="How long a push service keeps a notification for a browser that is offline.",
+    )
+    max_attempts: int = Field(
+        4, ge=1, le=10, description="Sends of one notification at most (a push service's 429/5xx or no answer is "
+        "retried with exponential backoff from 0.5 s; 404/410 removes the subscription).",
+    )
+    event_max_age_seconds: int = Field(
+        900, ge=10, le=86400, description="Events that started longer ago (a relay catching up after an outage) "
+        "notify nobody.",
+    )
+    timeout_seconds: float = Field(10.0, gt=0, le=60, description="Longest wait for a push service's answer.")
+    endpoint_origins: list[str] = Field(
+        default_factory=lambda: ["https://fcm.googleapis.com", "https://updates.push.services.mozilla.com",
+                                 "https://*.push.apple.com", "https://*.notify.windows.com"],
+        description="Push services a browser's subscription may name (origins, `*.` for any subdomain): the "
+        "cloud POSTs to these only, never to an address a member made up (an internal service).",
+    )
+
+    @field_validator("endpoint_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for source in value:
+            if not _HOST_SOURCE.match(source):
+                raise ValueError(f"{source!r} is not an origin like https://*.push.apple.com[:port]")
+        return [v.lower().rstrip("/") for v in value]
+
+    @field_validator("vapid_private_key")
+    @classmethod
+    def _p256(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        if raw and not re.fullmatch(r"[A-Za-z0-9_-]{43}", raw):
+            raise ValueError("must be a P-256 private key as base64url of 32 bytes (guardian-cloud vapid-keygen)")
+        return value
+
+    @model_validator(mode="after")
+    def _contact_with_key(self) -> PushSettings:
+        if self.vapid_private_key.get_secret_value() and not self.contact:
+            raise ValueError("push.contact (mailto: or https: URL) is required with a VAPID key")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.vapid_private_key.get_secret_value())
+
+
 class CloudSettings(AgentSettings):
     model_config = SettingsConfigDict(env_prefix="GUARDIAN_CLOUD_")
 
@@ -205,6 +264,7 @@ class CloudSettings(AgentSettings):
     tokens: TokenSettings = Field(default_factory=TokenSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     archive: ArchiveStoreSettings = Field(default_factory=ArchiveStoreSettings, description="The archive store.")
+    push: PushSettings = Field(default_factory=PushSettings, description="Web Push notifications.")
     retention_interval_seconds: int = Field(3600, ge=10, description="How often retention cleanup runs.")
 
     @model_validator(mode="after")

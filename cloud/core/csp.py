@@ -4,7 +4,7 @@ The browser fetches clips, snapshots and thumbnails straight from the tenant's r
 (``{relay_url}/media/v1/events/{id}/…?token=…``): ``img-src``, ``media-src`` and ``connect-src`` (the
 player probes with ``fetch``) must name the relays' origins, and nothing wider. The archive player
 fetches ciphertext from the archive store (its origin in ``connect-src``) and plays the decrypted
-``blob:``. A policy is fixed when the page loads, before the UI knows whether its access cookie is still
+``blob:``; a camera's latest picture is fetched (for its taken-at header) and shown as a ``blob:`` image. A policy is fixed when the page loads, before the UI knows whether its access cookie is still
 valid, so it cannot depend on who is signed in: it lists the origins of every enabled relay, read from
 the database and cached for :data:`TTL` seconds. A change made through this process (relay registered,
 updated, disabled) takes effect on the next response; one made elsewhere (the CLI, another replica)
@@ -82,7 +82,7 @@ def build_policy(media: list[str], connect: list[str]) -> str:
 
     return "; ".join([
         _FIXED,
-        f"img-src {sources(*media)}",
+        f"img-src {sources('blob:', *media)}",
         f"media-src {sources('blob:', *media)}",
         f"connect-src {sources(*media, *connect)}",
     ])

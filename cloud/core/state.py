@@ -38,8 +38,13 @@ class CloudMetrics:
         self.logins = m.counter("auth", "logins_total", "Login attempts.", ("method", "result"))
         # livesum: with several workers, the open streams of the live ones added up.
         self.sse_clients = m.gauge("sse", "clients", "Open Server-Sent Events streams.", multiprocess_mode="livesum")
+        self.config_waits = m.gauge("relay", "config_waits", "Relays' config long polls waiting for a change.",
+                                    multiprocess_mode="livesum")
         self.retention_deleted = m.counter("retention", "deleted_total", "Rows removed by retention.", ("table",))
         self.busy = m.counter("db", "busy_total", "Requests answered 503: no database turn in time.", ("pool",))
+        self.push_sends = m.counter("push", "sends_total", "Web Push sends by outcome.", ("result",))
+        for result in ("delivered", "gone", "retried", "refused", "failed"):
+            self.push_sends.labels(result)
         for result in ("accepted", "updated", "duplicate", "rejected"):
             self.ingest_events.labels(result)
         for method in ("password", "oidc"):

@@ -6,7 +6,8 @@ The model balena and Kubernetes use: each save is a new version (1, 2, 3 … per
 last :data:`VERSIONS_KEPT` are kept. A save names the version it was edited from (``base_version``): when
 another admin saved in between it is refused (409 ``version_conflict``); saving what the newest version
 already holds changes nothing. Saves of one tenant are serialised on the tenant's row, so their ``seq``
-(the relays' cursor) grows in commit order and a relay polling with it never skips one.
+(the relays' cursor) grows in commit order and a relay polling with it never skips one. Each save is
+announced on the bus (delivered after commit): the tenant's relays waiting in a long poll get it at once.
 
 Camera credentials never reach the cloud in the clear: the browser seals them to the device's config key
 (an X25519 sealed box) and only the ciphertext is stored. A URL with a user:password part is refused
@@ -30,6 +31,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from cloud.core.bus import EventBus
 from cloud.core.db import utcnow
 from cloud.core.errors import ApiError, Conflict
 from cloud.services.plan import plan_for
@@ -214,9 +216,10 @@ def _check_plan(session: Session, tenant: Tenant, device_id: str, enabled: int) 
                        code="camera_limit")
 
 
-def save(session: Session, tenant: Tenant, device: Device, base_version: int, cameras: list[dict[str, Any]],
-         user_id: str | None) -> tuple[DeviceConfig, bool]:
-    """Save ``cameras`` (the API's plain form, validated by its schema) as the device's next version.
+def save(session: Session, bus: EventBus, tenant: Tenant, device: Device, base_version: int,
+         cameras: list[dict[str, Any]], user_id: str | None) -> tuple[DeviceConfig, bool]:
+    """Save ``cameras`` (the API's plain form, validated by its schema) as the device's next version, and
+    announce it on ``bus`` (heard once the session commits).
 
     Returns the newest config and whether a version was written: a save identical to the newest version
     writes nothing. Raises 409 ``version_conflict`` when ``base_version`` is not the newest version.
@@ -252,6 +255,7 @@ def save(session: Session, tenant: Tenant, device: Device, base_version: int, ca
                        code="version_conflict") from None
     session.execute(delete(DeviceConfigVersion).where(
         DeviceConfigVersion.device_id == device.id, DeviceConfigVersion.version <= row.version - VERSIONS_KEPT))
+    bus.announce_config(session, tenant.id)
     log.info("device_config_saved", tenant=tenant.id, device=device.id, version=row.version,
              cameras=len(cameras), enabled=enabled)
     return device_config(session, device), True

@@ -1,23 +1,25 @@
 """Ingestion of relay batches (``IngestBatch`` in the proto3 JSON mapping).
 
-Strict: unknown fields, wrong types, missing or malformed ids and impossible times refuse the whole
-batch with a 422 listing each problem, so a relay bug is noticed rather than half-stored. Idempotent by
-(tenant, event id), newer information wins: the relay sends an event again when it learns more (its end,
-its clip once assembled, a higher confidence bucket), and such a version updates the row (``INSERT … ON
-CONFLICT DO UPDATE … WHERE``, see :data:`_EVENT_UPSERT_SET`); a version that adds nothing (a retried batch,
-an older version arriving late) is acknowledged as a duplicate and changes nothing. The label, camera,
-device and start are the event's identity and never change; a version naming another device, camera or
-label than the row holds is not applied (counted as rejected). A relay writes only for its own tenant:
-the tenant comes from the relay's identity, never from the batch, and devices already enrolled for
-another tenant are refused. Nothing from a revoked device is stored (its events and archive records
-are counted as rejected, its health is acknowledged and ignored); a ``REVOKED`` health report (the
-device was revoked at the relay) revokes it here too. ``config_status`` (what devices applied of their
-desired configuration) updates a device's reported state unless it is older than the held one; one naming
-a device the tenant does not hold (unknown, another tenant's, revoked) is counted as rejected.
+Strict: unknown fields, wrong types, missing or malformed ids and impossible times refuse the whole batch with
+a 422 listing each problem, so a relay bug is noticed rather than half-stored. Idempotent by (tenant, event
+id), newer information wins: the relay sends an event again when it learns more (its end, its clip once
+assembled, a higher confidence bucket, another zone entered), and such a version updates the row (``INSERT …
+ON CONFLICT DO UPDATE … WHERE``, see :data:`_EVENT_UPSERT_SET`); a version that adds nothing (a retried batch,
+an older version arriving late) is acknowledged as a duplicate and changes nothing. The label, camera, device
+and start are the event's identity and never change; a version naming another device, camera or label than the
+row holds is not applied (counted as rejected). A relay writes only for its own tenant: the tenant comes from
+the relay's identity, never from the batch, and devices already enrolled for another tenant are refused.
+Nothing from a revoked device is stored (its events and archive records are counted as rejected, its health is
+acknowledged and ignored); a ``REVOKED`` health report (the device was revoked at the relay) revokes it here
+too. ``config_status`` (what devices applied of their desired configuration) updates a device's reported state
+unless it is older than the held one; one naming a device the tenant does not hold (unknown, another tenant's,
+revoked) is counted as rejected.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -44,7 +46,8 @@ MAX_HEALTH = 200
 MAX_ARCHIVES = 2000
 MAX_CONFIG_STATUS = 200
 MAX_CONFIG_VERSION = 2**31 - 1  # versions are numbered by the cloud (Integer columns)
-_CONFIG_CAMERA = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+MAX_EVENT_ZONES = 16  # a camera has at most 16 zones (the desired-config schema)
+_CONFIG_CAMERA = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")  # also a zone's name
 _CONFIG_STATES = {"applied", "failed", "removed"}
 _BASE64URL_KEY = re.compile(r"^[A-Za-z0-9_-]{43}$")  # 32 bytes, unpadded
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
@@ -122,6 +125,9 @@ def validate_batch(batch: ingest_pb2.IngestBatch, now: datetime) -> None:
             bad(f"{where}.start", "in the future")
         if ev.HasField("end") and ev.HasField("start") and _ts(ev.end) < _ts(ev.start):
             bad(f"{where}.end", "before start")
+        if (len(ev.zones) > MAX_EVENT_ZONES or len(set(ev.zones)) != len(ev.zones)
+                or not all(_CONFIG_CAMERA.match(zone) for zone in ev.zones)):
+            bad(f"{where}.zones", f"at most {MAX_EVENT_ZONES} distinct zone names")
     for i, h in enumerate(batch.health):
         where = f"health[{i}]"
         if not _NAME.match(h.device_id):
@@ -133,6 +139,10 @@ def validate_batch(batch: ingest_pb2.IngestBatch, now: datetime) -> None:
                 bad(f"{where}.cameras[{j}].camera", "missing or not a short identifier")
             if cam.state not in _CAMERA_STATES:
                 bad(f"{where}.cameras[{j}].state", "unknown state")
+            if not all(math.isfinite(v) and 0 <= v < 1e12 for v in (cam.fps, cam.bitrate_bps)):
+                bad(f"{where}.cameras[{j}]", "fps or bitrate_bps not a plausible number")
+            if len(cam.reason) > 500:
+                bad(f"{where}.cameras[{j}].reason", "too long")
     for i, a in enumerate(batch.archives):
         where = f"archives[{i}]"
         try:
@@ -180,21 +190,24 @@ def _insert(session: Session, model: type) -> Any:
 
 
 _EVENT_COLUMNS = ("tenant_id", "id", "device_id", "camera", "label", "start_at", "end_at", "confidence", "has_clip",
-                  "received_at")
+                  "received_at", "zones_json")
 _PG_ARRAY_TYPES = ("text", "text", "text", "text", "text", "timestamptz", "timestamptz", "smallint", "boolean",
-                   "timestamptz")
+                   "timestamptz", "text")
 
 # What a later version of an event may change, merged so that information is only ever added: the end
-# once known (or later), the clip once assembled, the higher confidence bucket. Monotonic, so a retried or
+# once known (or later), the clip once assembled, the higher confidence bucket, the longer list of zones (an
+# edge only appends to an event's zones, so the longer list is the newer one). Monotonic, so a retried or
 # reordered older version can never undo a newer one. Plain SQL valid on PostgreSQL and SQLite (SQLite's
 # max() would return NULL for a NULL end).
 _NEWER_END = "(excluded.end_at IS NOT NULL AND (events.end_at IS NULL OR excluded.end_at > events.end_at))"
 _NEWER_CLIP = "(excluded.has_clip AND NOT events.has_clip)"
 _NEWER_CONFIDENCE = "(excluded.confidence > events.confidence)"
+_NEWER_ZONES = "(length(excluded.zones_json) > length(events.zones_json))"
 _EVENT_UPSERT_SET = {
     "end_at": f"CASE WHEN {_NEWER_END} THEN excluded.end_at ELSE events.end_at END",
     "has_clip": "(events.has_clip OR excluded.has_clip)",
     "confidence": f"CASE WHEN {_NEWER_CONFIDENCE} THEN excluded.confidence ELSE events.confidence END",
+    "zones_json": f"CASE WHEN {_NEWER_ZONES} THEN excluded.zones_json ELSE events.zones_json END",
     # Applied only when the version adds something (the WHERE below): the live streams replay by it.
     "received_at": "excluded.received_at",
 }
@@ -202,7 +215,7 @@ _EVENT_UPSERT_SET = {
 # the conflict key, so another tenant's row can never be reached), and only when it adds something.
 _EVENT_UPSERT_WHERE = (
     "events.device_id = excluded.device_id AND events.camera = excluded.camera AND events.label = excluded.label"
-    f" AND ({_NEWER_END} OR {_NEWER_CLIP} OR {_NEWER_CONFIDENCE})"
+    f" AND ({_NEWER_END} OR {_NEWER_CLIP} OR {_NEWER_CONFIDENCE} OR {_NEWER_ZONES})"
 )
 
 # One statement with one array per column: the query text stays small whatever the batch size, so
@@ -311,6 +324,7 @@ def ingest(session: Session, bus: EventBus, relay: Relay, batch: ingest_pb2.Inge
             "tenant_id": tenant.id, "id": ev.event_id.lower(), "device_id": ev.device_id, "camera": ev.camera,
             "label": ev.label, "start_at": start, "end_at": _ts(ev.end) if ev.HasField("end") else None,
             "confidence": int(ev.confidence), "has_clip": ev.has_clip, "received_at": now,
+            "zones_json": json.dumps(list(ev.zones)),
         })
     if rows:
         outcome.new_event_ids, outcome.updated_event_ids = _upsert_events(session, rows)
@@ -355,6 +369,8 @@ def ingest(session: Session, bus: EventBus, relay: Relay, batch: ingest_pb2.Inge
             if camera is not None:
                 camera.state = cam.state or "unknown"
                 camera.last_frame_at = _ts(cam.last_frame_at) if cam.HasField("last_frame_at") else camera.last_frame_at
+                camera.fps, camera.bitrate_bps = cam.fps, cam.bitrate_bps
+                camera.reason = _CONTROL.sub(" ", cam.reason) or None
                 camera.updated_at = now
 
     # Archive records: idempotent by (tenant, CID); beyond the plan's bytes: refused (counted).

@@ -11,6 +11,7 @@ class Plan:
     max_cameras: int
     max_archive_bytes: int
     retention_days: int
+    max_live_viewers: int = 8  # live views open at once in the tenant (each viewer of each camera is one)
 
 
 FREE = Plan(name="free", max_cameras=4, max_archive_bytes=5 * 1024**3, retention_days=7)

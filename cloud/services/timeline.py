@@ -44,6 +44,7 @@ def filtered(
     *,
     camera: str | None = None,
     label: str | None = None,
+    zone: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Select[Event]:
@@ -52,6 +53,10 @@ def filtered(
         stmt = stmt.where(Event.camera == camera)
     if label:
         stmt = stmt.where(Event.label == label)
+    if zone:
+        # Zone names hold no quote, so '"name"' matches exactly that element of the JSON list (autoescape:
+        # "_" is a LIKE wildcard).
+        stmt = stmt.where(Event.zones_json.contains(f'"{zone}"', autoescape=True))
     if since is not None:
         stmt = stmt.where(Event.start_at >= since)
     if until is not None:

@@ -9,3 +9,7 @@ relay_log_level = "INFO"
 # Local paths (outside the repository) of the relay's certificate and key; unset: self-signed on the relay.
 relay_tls_cert = None
 relay_tls_key = None
+# coturn, the TURN server of live view (#18): browsers reach it on the public name, edges through the tunnel.
+relay_turn_port = 3478
+relay_turn_min_port = 49160  # the allocations' UDP ports (on the tunnel address only)
+relay_turn_max_port = 49999

@@ -5,7 +5,9 @@ Then "heartbeats arriving": the edge's relay (its SSH jump host) must list a hea
 than the switch (``heartbeats_after_switch``); if none comes, ``guardian-activate --revert`` switches the
 edge back and the host fails.
 
-The stages (canary, batches) and the per-device report are provisioning/rollout.py's job.
+The stages (canary, waves) and the per-edge report are provisioning/rollout.py's job.
+fleet/wave.py tells a rolled-back edge from a failed one by these operations' names (ending
+"(else rolled back)") and messages ("rolled back to", "; reverted"): keep them in step.
 """
 
 from __future__ import annotations

@@ -1,8 +1,13 @@
 """The relay role: a plain Debian host becomes a tenant relay.
 
 Packages, the agent at the pinned release, /etc/guardian/relay.toml, TLS material and the request
-signing key (as systemd credentials), the unit from units/, nftables (WireGuard + HTTPS only, SSH from
-the admin networks), registration with the cloud, and the service running.
+signing key (as systemd credentials), the unit from units/, nftables (WireGuard + HTTPS + TURN only, SSH
+from the admin networks), registration with the cloud, and the service running.
+
+Live view (``turn``): coturn from Debian with the TURN REST API shared secret only (no users), made once on
+the relay (``turn.secret`` in the secrets directory; the relay gets it as a credential and mints
+time-limited credentials from it). Its allocations live on the tunnel address and may reach nothing
+but the tunnel network, so media only ever passes between a browser's and an edge's allocations here.
 
 Registration (``register``): when the inventory has a ``cloud`` host (the one named by the relay's
 ``relay_cloud_host``, else the first of the group), the relay is looked up there by name with
@@ -17,13 +22,16 @@ cloud host in the inventory, ``relay_id`` from host data is used (registration b
 
 from __future__ import annotations
 
+import io
+import ipaddress
 import json
+import secrets as secrets_module
 from pathlib import Path
 
 from pyinfra import host, inventory
 from pyinfra.api.exceptions import DeployError
 from pyinfra.api.host import Host
-from pyinfra.facts.files import File
+from pyinfra.facts.files import File, FileContents
 from pyinfra.facts.server import Command
 from pyinfra.operations import apt, files, python, server, systemd
 from pyinfra.operations.util import any_changed
@@ -50,7 +58,7 @@ CLOUD_CA = "/etc/guardian/relay-cloud-ca.pem"
 def packages() -> None:
     apt.packages(
         name="WireGuard, Python and nftables installed",
-        packages=["wireguard-tools", "wireguard-go", "python3", "python3-venv", "nftables", "openssl"],
+        packages=["wireguard-tools", "wireguard-go", "python3", "python3-venv", "nftables", "openssl", "coturn"],
         update=host.data.apt_update,
         cache_time=86400,
         no_recommends=True,
@@ -83,6 +91,61 @@ def secrets() -> list:
     return changed
 
 
+def tunnel_address() -> str:
+    """The relay's address in the tunnel network (it takes the first one; agents/relay/config.py)."""
+    return str(next(ipaddress.ip_network(host.data.relay_tunnel_network).hosts()))
+
+
+# The TURN secret per host for this run: read back from the relay, or made now (first run) and then put there.
+_TURN_SECRETS: dict[str, tuple[str, bool]] = {}
+
+
+def _turn_secret_value() -> tuple[str, bool]:
+    """(the secret, whether the relay has it already)."""
+    if host.name not in _TURN_SECRETS:
+        existing = host.get_fact(FileContents, path=f"{SECRETS}/turn.secret")
+        found = "".join(existing or []).strip()
+        _TURN_SECRETS[host.name] = (found, True) if found else (secrets_module.token_urlsafe(32), False)
+    return _TURN_SECRETS[host.name]
+
+
+@deploy("Relay TURN shared secret")
+def turn_secret() -> list:
+    """The secret coturn and the relay share (the relay reads it as a credential); made once."""
+    secret, present = _turn_secret_value()
+    if present:
+        return []
+    return [files.put(name="TURN shared secret exists", src=io.StringIO(secret + "\n"), dest=f"{SECRETS}/turn.secret",
+                      mode="600")]
+
+
+@deploy("Relay TURN server (coturn)")
+def turn() -> None:
+    """coturn configured from templates/turnserver.conf.j2 with the shared secret; started after the
+    relay, whose tunnel address its allocations use."""
+    secret, _present = _turn_secret_value()
+    network = ipaddress.ip_network(host.data.relay_tunnel_network)
+    conf = files.template(
+        name="/etc/turnserver.conf is current (REST-API secret, tunnel-only peers)",
+        src=str(TEMPLATES / "turnserver.conf.j2"), dest="/etc/turnserver.conf", mode="640", user="root",
+        group="turnserver", secret=secret, realm=host.data.relay_public_name, listen_ips=[],
+        port=host.data.relay_turn_port, relay_ip=tunnel_address(), min_port=host.data.relay_turn_min_port,
+        max_port=host.data.relay_turn_max_port,
+        allowed_peers=f"{network.network_address}-{network.broadcast_address}",
+    )
+    files.directory(name="coturn drop-in directory exists", path="/etc/systemd/system/coturn.service.d")
+    dropin = files.put(
+        name="coturn starts after the relay (its allocations are on the tunnel address)",
+        src=io.StringIO("# Managed by provisioning/ (tasks/relay.py).\n[Unit]\nAfter=guardian-relay.service\n"
+                        "Wants=guardian-relay.service\n[Service]\nRestartSec=2\n"),
+        dest="/etc/systemd/system/coturn.service.d/10-guardian.conf", mode="644",
+    )
+    systemd.daemon_reload(name="systemd knows coturn's drop-in", _if=dropin.did_change)
+    systemd.service(name="coturn restarted after a change", service="coturn.service", restarted=True,
+                    _if=any_changed(conf, dropin))
+    systemd.service(name="coturn enabled and running", service="coturn.service", running=True, enabled=True)
+
+
 @deploy("Relay configuration and unit")
 def service(extra_changes: list, relay_id: RelayId) -> None:
     ca = host.data.get("cloud_ca_file")
@@ -93,7 +156,7 @@ def service(extra_changes: list, relay_id: RelayId) -> None:
     config = files.template(
         name="/etc/guardian/relay.toml is current", src=str(TEMPLATES / "relay.toml.j2"),
         dest="/etc/guardian/relay.toml", mode="644", credentials=CREDENTIALS, relay_id=relay_id,
-        cloud_ca=CLOUD_CA if ca else None,
+        cloud_ca=CLOUD_CA if ca else None, turn_address=tunnel_address(),
     )
     unit_src = REPO / "units" / "guardian-relay.service"
     unit = files.put(name="guardian-relay.service from units/ installed", src=str(unit_src),

@@ -39,3 +39,21 @@ if [ ! -s "$_ds/rain_street/00000104.jpg" ] || [ ! -s "$_ds/voc_photos/2011_0000
     cp "$_ex"/bbox_detection/data_annotated/2011_0000{03,06,25}.jpg "$_ds/voc_photos/"
     rm -rf "$_dtmp"
 fi
+
+# tree.avi: a tree swaying in the wind, a hand entering at the end (320×240, 68 frames at 15 fps), from
+# Debian's opencv-doc 4.6.0+dfsg-12 (OpenCV's sample data, BSD-style), the package vtest.avi comes from:
+# the motion gate's vegetation test and bench/motion_vegetation.py.
+if [ ! -s "$_ds/tree.avi" ]; then
+    _dtmp="$(mktemp -d)"
+    if [ -s /usr/share/doc/opencv-doc/examples/data/tree.avi ]; then
+        cp /usr/share/doc/opencv-doc/examples/data/tree.avi "$_dtmp/tree.avi"
+    else
+        [ -n "$_apt_updated" ] || { $SUDO apt-get update -qq; _apt_updated=1; }
+        (cd "$_dtmp" && apt-get download -qq opencv-doc=4.6.0+dfsg-12 >/dev/null && dpkg-deb -x opencv-doc_*.deb pkg)
+        cp "$_dtmp/pkg/usr/share/doc/opencv-doc/examples/data/tree.avi" "$_dtmp/tree.avi"
+    fi
+    _sha_ok 4666099d0f704e310047b2f0a5ec9f936cb76a7271de9a2e70a0c57f82ac82dc "$_dtmp/tree.avi" \
+        || { echo "tree.avi: sha256 mismatch" >&2; exit 1; }
+    mv "$_dtmp/tree.avi" "$_ds/tree.avi"
+    rm -rf "$_dtmp"
+fi

@@ -272,7 +272,7 @@ def test_csp_allows_the_relays_media_origins_and_nothing_wider(ui_client) -> Non
     app.state.cloud.csp.invalidate()
     page = _csp(ui_client.get("/events/x", headers=HTML))
     relay = "https://relay-a.relays.example.org"
-    assert page["img-src"] == ["'self'", relay]
+    assert page["img-src"] == ["'self'", "blob:", relay]
     assert page["media-src"] == ["'self'", "blob:", relay]
     assert page["connect-src"] == ["'self'", relay]
     assert page["default-src"] == ["'self'"] and page["frame-ancestors"] == ["'none'"]
@@ -320,7 +320,7 @@ def test_csp_with_configured_wildcard_and_archive_store(db_url, signing_key, tmp
         session.commit()
     with test_client(app) as client:
         page = _csp(client.get("/", headers=HTML))
-    assert page["img-src"] == ["'self'", "https://*.relays.example.org", "http://192.0.2.7:8080"]
+    assert page["img-src"] == ["'self'", "blob:", "https://*.relays.example.org", "http://192.0.2.7:8080"]
     assert page["media-src"] == ["'self'", "blob:", "https://*.relays.example.org", "http://192.0.2.7:8080"]
     assert page["connect-src"] == ["'self'", "https://*.relays.example.org", "http://192.0.2.7:8080", "https://s3.example.org"]
     with pytest.raises(Exception, match="media_origins"):

@@ -120,3 +120,51 @@ def test_retention_cleanup_removes_old_events(client, app) -> None:
     assert deleted["events"] == 1
     ids = [e["id"] for e in client.get("/api/v1/events", params={"limit": 200}, headers=member.auth).json()["items"]]
     assert expected[-1][1] not in ids and len(ids) == 60
+
+
+def test_zones_are_shown_filtered_and_only_ever_added(client, app) -> None:
+    """Zone names arrive with events, filter pages and counts exactly, and a later version only adds."""
+    relay = add_relay(app, "relay-a")
+    member = signup(client, "owner@a.example.org")
+    start = BASE + timedelta(hours=2)
+    gate = batches.event("edge-1", "porch", "person", start, zones=("front-gate",), seconds=None)
+    both = batches.event("edge-1", "porch", "person", start + timedelta(minutes=1), zones=("front-gate", "porch-step"))
+    # "porch_step" would match "porch-step" if "_" were a LIKE wildcard in the filter.
+    step = batches.event("edge-1", "yard", "cat", start + timedelta(minutes=2), zones=("porch-step",))
+    none = batches.event("edge-1", "yard", "car", start + timedelta(minutes=3))
+    r = relay.post(client, "/api/v1/ingest", batches.batch(relay.id, events=[gate, both, step, none]))
+    assert r.status_code == 200 and r.json()["eventsAccepted"] == 4, r.text
+
+    def ids(**params: str) -> list[str]:
+        r = client.get("/api/v1/events", params=params, headers=member.auth)
+        assert r.status_code == 200, r.text
+        return [e["id"] for e in r.json()["items"]]
+
+    items = {e["id"]: e["zones"] for e in client.get("/api/v1/events", headers=member.auth).json()["items"]}
+    assert items == {gate.event_id: ["front-gate"], both.event_id: ["front-gate", "porch-step"],
+                     step.event_id: ["porch-step"], none.event_id: []}
+    assert ids(zone="front-gate") == [both.event_id, gate.event_id]
+    assert ids(zone="porch-step", label="cat") == [step.event_id]
+    assert ids(zone="porch_step") == [] and ids(zone="gate") == []
+    counts = client.get("/api/v1/events/counts", params={"bucket": "day", "zone": "porch-step",
+                                                        "since": BASE.isoformat()}, headers=member.auth).json()
+    assert sum(c["count"] for c in counts) == 2
+    assert client.get("/api/v1/events", params={"zone": '"x"'}, headers=member.auth).status_code == 422
+
+    # The open event enters another zone (a version adding nothing else): the row gains it; the older
+    # version arriving late does not take it away.
+    later = batches.event("edge-1", "porch", "person", start, event_id=gate.event_id, seconds=None,
+                          zones=("front-gate", "driveway"))
+    r = relay.post(client, "/api/v1/ingest", batches.batch(relay.id, events=[later]))
+    assert r.status_code == 200 and r.json()["eventsDuplicate"] == 1, r.text
+    r = relay.post(client, "/api/v1/ingest", batches.batch(relay.id, events=[gate]))
+    assert r.status_code == 200, r.text
+    assert ids(zone="driveway") == [gate.event_id]
+    shown = client.get(f"/api/v1/events/{gate.event_id}", headers=member.auth).json()
+    assert shown["zones"] == ["front-gate", "driveway"]
+
+    # Names only, of the configuration's form: anything else refuses the batch.
+    for zones in (("Front Gate",), ("a",) * 2, tuple(f"z{i}" for i in range(17)), ('"x"',)):
+        bad = batches.event("edge-1", "porch", "person", start, zones=zones)
+        r = relay.post(client, "/api/v1/ingest", batches.batch(relay.id, events=[bad]))
+        assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "events[0].zones", (zones, r.text)

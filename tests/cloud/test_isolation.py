@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from tests.cloud import batches
 from tests.cloud.conftest import add_operator, add_relay, login, make_settings, signup
+from tests.fakes.push_service import Browser
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -34,6 +35,9 @@ class Case:
     stream: bool = False
     query: dict[str, str] = field(default_factory=dict)
 
+
+# A browser's push subscription keys (tests/fakes/push_service.py).
+_BROWSER = Browser("https://fcm.googleapis.com/fcm/send/alpha-browser")
 
 CASES: dict[tuple[str, str], Case] = {
     # Public: no tenant data behind them.
@@ -70,20 +74,34 @@ CASES: dict[tuple[str, str], Case] = {
     ("DELETE", "/api/v1/devices/{device_id}"): Case("admin", owner_status=204),
     ("GET", "/api/v1/devices/{device_id}/config"): Case("tenant"),
     ("PUT", "/api/v1/devices/{device_id}/config"): Case("admin", body={"base_version": 1, "cameras": []}, owner_status=201),
+    ("POST", "/api/v1/devices/{device_id}/access-token"): Case(
+        "tenant", body={"scopes": ["picture"], "camera": "alpha-porch"}, owner_status=201),
+    ("GET", "/api/v1/live-sessions"): Case("admin", intruder_status=(200,)),
+    ("POST", "/api/v1/live-sessions/{live_session_id}/end"): Case("tenant", owner_status=204, intruder_status=(404,)),
     ("GET", "/api/v1/bootstrap-tokens"): Case("admin", intruder_status=(200,)),
     ("POST", "/api/v1/bootstrap-tokens"): Case("admin", body={"label": "b"}, owner_status=201, intruder_status=(201,)),
     ("DELETE", "/api/v1/bootstrap-tokens/{token_id}"): Case("admin", owner_status=204),
     ("GET", "/api/v1/cameras"): Case("tenant", intruder_status=(200,)),
     ("GET", "/api/v1/cameras/{camera_id}"): Case("tenant"),
     ("PATCH", "/api/v1/cameras/{camera_id}"): Case("admin", body={"display_name": "mine now"}),
-    ("GET", "/api/v1/events"): Case("tenant", intruder_status=(200,)),
-    ("GET", "/api/v1/events/counts"): Case("tenant", intruder_status=(200,)),
+    # Filtered by A's zone: B gets its own (none), never A's event.
+    ("GET", "/api/v1/events"): Case("tenant", intruder_status=(200,), query={"zone": "alpha-gate"}),
+    ("GET", "/api/v1/events/counts"): Case("tenant", intruder_status=(200,), query={"zone": "alpha-gate"}),
     ("GET", "/api/v1/events/stream"): Case("tenant", intruder_status=(200,), stream=True),
     ("GET", "/api/v1/events/{event_id}"): Case("tenant"),
     ("POST", "/api/v1/events/{event_id}/clip-token"): Case("tenant", body={"scopes": ["clip"]}, owner_status=201),
     ("GET", "/api/v1/archives"): Case("tenant", intruder_status=(200,)),
     ("GET", "/api/v1/archives/{cid}"): Case("tenant"),
     ("POST", "/api/v1/archives/{cid}/download"): Case("tenant"),
+    # Push notifications: the signed-in member's own browsers and rules.
+    ("GET", "/api/v1/notifications/vapid-key"): Case("tenant", intruder_status=(200,)),
+    ("GET", "/api/v1/notifications/subscriptions"): Case("tenant", intruder_status=(200,)),
+    ("POST", "/api/v1/notifications/subscriptions"): Case(
+        "tenant", body=lambda owner: _BROWSER.subscription() | {"endpoint": f"https://fcm.googleapis.com/fcm/send/{'a' if owner else 'b'}2"},
+        owner_status=201, intruder_status=(201,)),
+    ("DELETE", "/api/v1/notifications/subscriptions/{subscription_id}"): Case("tenant", owner_status=204),
+    ("GET", "/api/v1/notifications/rules"): Case("tenant", intruder_status=(200,)),
+    ("PUT", "/api/v1/notifications/rules"): Case("tenant", body={"labels": ["person"]}, intruder_status=(200,)),
     # Operators only.
     ("GET", "/api/v1/relays"): Case("operator"),
     ("POST", "/api/v1/relays"): Case("operator", body={"name": "x", "endpoint_url": "https://x.example.org",
@@ -154,7 +172,7 @@ def _world(client, app) -> World:
     b_admin = signup(client, "bravo-admin@bravo.example.org", tenant="Bravo household")
     a_viewer = client.post("/api/v1/tenant/members", headers=a_admin.auth, json={
         "email": "alpha-viewer@alpha.example.org", "password": "alpha viewer pw", "role": "viewer"}).json()
-    a_ev = batches.event("edge-alpha", "alpha-porch", "person", NOW - timedelta(minutes=5))
+    a_ev = batches.event("edge-alpha", "alpha-porch", "person", NOW - timedelta(minutes=5), zones=("alpha-gate",))
     b_ev = batches.event("edge-bravo", "bravo-yard", "car", NOW - timedelta(minutes=4))
     for relay, ev, dev, cam in ((a_relay, a_ev, "edge-alpha", "alpha-porch"), (b_relay, b_ev, "edge-bravo", "bravo-yard")):
         archives = [batches.archive(dev, ev.event_id, A_CID, 1234)] if relay is a_relay else []
@@ -167,12 +185,16 @@ def _world(client, app) -> World:
     assert r.status_code == 201, r.text
     a_tokens = [client.post("/api/v1/bootstrap-tokens", headers=a_admin.auth, json={"label": "alpha-garage"}).json()
                 for _ in range(2)]
-    ids = {"event_id": a_ev.event_id, "device_id": "edge-alpha", "camera_id": a_camera["id"],
+    a_push = client.post("/api/v1/notifications/subscriptions", headers=a_admin.auth, json=_BROWSER.subscription())
+    assert a_push.status_code == 201, a_push.text
+    a_live = client.post("/api/v1/devices/edge-alpha/access-token", headers=a_admin.auth,
+                         json={"scopes": ["live"], "camera": "alpha-porch"}).json()["live_session_id"]
+    ids = {"live_session_id": a_live, "subscription_id": a_push.json()["id"], "event_id": a_ev.event_id, "device_id": "edge-alpha", "camera_id": a_camera["id"],
            "user_id": a_viewer["id"], "token_id": a_tokens[0]["id"], "relay_id": a_relay.id,
            "cid": A_CID}
     secrets = [a_admin.tenant_id, a_admin.user_id, a_viewer["id"], a_ev.event_id, "edge-alpha", "alpha-porch",
                a_camera["id"], a_tokens[0]["id"], a_tokens[1]["id"], "Alpha household", "alpha-admin", "alpha-viewer",
-               "alpha-garage", a_relay.id, "relay-alpha", A_CID]
+               "alpha-garage", a_relay.id, "relay-alpha", A_CID, "alpha-gate", ids["subscription_id"], a_live, "alpha-browser"]
     return World(a_admin, b_admin, a_relay, b_relay, ids, secrets, a_tokens[1]["id"])
 
 

@@ -59,11 +59,17 @@ _CONTENT_RULES = {
     "^/api/v1/events/counts$": "length of the time range",
     # Names unique within a list (cameras, zones, masks; threshold labels): a rule over items' fields.
     "^/api/v1/devices/[^/]+/config$": "unique camera, zone, mask and threshold-label names",
+    # Notifications: a known IANA time zone, the tenant's own cameras, quiet hours that end; a key on the curve.
+    "^/api/v1/notifications/(rules|subscriptions)$": "known time zone and cameras, a P-256 point",
 }
 _CONFIG = SchemathesisConfig.from_dict({"operations": [
     {"include-path-regex": path,
      "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "3xx", "401", "403", "404", "409", "422", "429"]}}}
     for path in _CONTENT_RULES
+] + [
+    # A long poll: with nothing new, each request would wait its generated `wait` (up to 30 s); always 0 here,
+    # tests/cloud/test_config_long_poll.py covers the waiting and the bounds.
+    {"include-path-regex": "^/api/v1/relay/configs$", "parameters": {"query.wait": 0}},
 ]})
 
 

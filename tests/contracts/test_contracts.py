@@ -18,6 +18,7 @@ MODULES = [
     "guardian.contracts.edge.v1.media_pb2",
     "guardian.contracts.edge.v1.archive_pb2",
     "guardian.contracts.edge.v1.config_pb2",
+    "guardian.contracts.edge.v1.cameras_pb2",
     "guardian.contracts.cloud.v1.ingest_pb2",
 ]
 
@@ -83,11 +84,45 @@ def test_every_message_round_trips(message_cls):
 def test_cloud_contract_cannot_carry_edge_only_data():
     """Privacy by construction: the cloud's messages have no field for media, boxes, tracks or scores."""
     ingest = importlib.import_module("guardian.contracts.cloud.v1.ingest_pb2")
-    forbidden = ("box", "track", "score", "snapshot", "clip_ref", "thumbnail", "video", "image", "jpeg")
+    forbidden = ("box", "track", "score", "snapshot", "clip_ref", "thumbnail", "video", "image", "jpeg",
+                 "polygon", "point", "geometry", "mask")
     for descriptor in ingest.DESCRIPTOR.message_types_by_name.values():
         for field in descriptor.fields:
             assert not any(word in field.name for word in forbidden), f"{descriptor.name}.{field.name}"
             assert field.type != FieldDescriptor.TYPE_BYTES, f"{descriptor.name}.{field.name} carries raw bytes"
+
+
+def test_camera_access_carries_credentials_only_sealed():
+    """What may cross between relay and edge for camera access: credentials only as a sealed box (never a
+    user or password field), the picture only as the Picture answer's JPEG; and none of it is in the cloud
+    contract, which never imports these messages."""
+    cameras = importlib.import_module("guardian.contracts.edge.v1.cameras_pb2")
+    ingest = importlib.import_module("guardian.contracts.cloud.v1.ingest_pb2")
+    byte_fields = set()
+    # The one login that crosses in the clear: the TURN credential the relay mints for one live session
+    # (it expires with the live token and opens nothing but an allocation on the relay's own TURN server).
+    turn = {"guardian.edge.v1.LiveOffer.turn_username", "guardian.edge.v1.LiveOffer.turn_credential"}
+    for descriptor in cameras.DESCRIPTOR.message_types_by_name.values():
+        for field in descriptor.fields:
+            if field.full_name in turn:
+                continue
+            assert not any(word in field.name for word in ("user", "password", "secret")), field.full_name
+            if field.type == FieldDescriptor.TYPE_BYTES:
+                byte_fields.add(field.full_name)
+    assert byte_fields == {"guardian.edge.v1.CameraPicture.jpeg", "guardian.edge.v1.ProbeRequest.sealed_credentials"}
+    assert cameras.DESCRIPTOR.name not in [d.name for d in ingest.DESCRIPTOR.dependencies]
+    health = ingest.DESCRIPTOR.message_types_by_name["CameraHealth"]
+    assert {f.type for f in health.fields} <= {FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_DOUBLE,
+                                                FieldDescriptor.TYPE_MESSAGE}  # health, never a picture
+
+
+def test_zones_cross_to_the_cloud_as_names_only():
+    """An event's zones reach the cloud as a list of names: a string per zone, never a polygon."""
+    uplink = importlib.import_module("guardian.contracts.edge.v1.uplink_pb2")
+    ingest = importlib.import_module("guardian.contracts.cloud.v1.ingest_pb2")
+    for message in (uplink.Event, ingest.EventSummary):
+        zones = message.DESCRIPTOR.fields_by_name["zones"]
+        assert zones.is_repeated and zones.type == FieldDescriptor.TYPE_STRING, message.DESCRIPTOR.full_name
 
 
 def test_generated_code_is_current(tmp_path: Path):

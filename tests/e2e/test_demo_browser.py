@@ -296,14 +296,95 @@ def test_archived_copy_reaches_the_store_and_plays_with_the_secret(demo_stack: D
     tab.close()
 
 
+def test_dashboard_shows_the_camera_live_through_the_relay(demo_stack: DemoStack, browser, artifacts: Path) -> None:
+    """Live view (#18): the dashboard plays the demo camera over WebRTC through the relay's coturn (relay
+    candidates only), with decoded frames of the camera's size; the cloud's audit lists the session and
+    closes it when the viewer leaves; the relay refuses another tenant's token and an expired one."""
+    stack = demo_stack
+    info = stack.info
+    assert info is not None
+    with api(stack) as client:  # the camera is listed once the relay reported its health (every 5 s)
+        deadline = time.monotonic() + 30
+        while not client.get("/api/v1/cameras").json():
+            assert time.monotonic() < deadline, "the demo camera was never listed"
+            time.sleep(0.5)
+    tab = Tab(browser, stack.cloud_url, artifacts, "live")
+    p = tab.page
+    p.goto("/")
+    p.get_by_label("E-mail").fill(info.email)
+    p.get_by_label("Password").fill(info.password)
+    p.get_by_role("button", name="Sign in").click()
+    p.get_by_role("heading", name="Live", level=2).wait_for()
+    playing = "document.querySelector('.live-view[data-live-state=\"live\"] video')"
+    wait_until(p, f"{playing} && {playing}.getVideoPlaybackQuality().totalVideoFrames > 0", 30_000)
+    first = p.evaluate(f"{playing}.getVideoPlaybackQuality().totalVideoFrames")
+    wait_until(p, f"{playing}.getVideoPlaybackQuality().totalVideoFrames > {first + 10}", 20_000)
+    assert p.evaluate(f"[{playing}.videoWidth, {playing}.videoHeight]") == [768, 576]  # the camera's picture
+    tab.shot("dashboard-live")
+
+    sup = stack.sup
+    assert sup is not None
+    frames = f"({playing} ? {playing}.getVideoPlaybackQuality().totalVideoFrames : 0)"
+
+    def supervised_until(expression: str, timeout_s: float) -> None:
+        """wait_until, with the demo's supervisor doing its rounds (it restarts what was killed)."""
+        deadline = time.monotonic() + timeout_s
+        while not p.evaluate(expression):
+            assert time.monotonic() < deadline, f"not true within {timeout_s} s: {expression}"
+            sup.watch()
+            p.wait_for_timeout(200)
+
+    # The relay process restarts mid-stream: the video goes on (media flows through coturn, never it).
+    relay = next(c for c in sup.children if c.name == "relay")
+    os.kill(relay.proc.pid, signal.SIGKILL)
+    during = p.evaluate(frames)
+    supervised_until(f"{frames} > {during + 25}", 30)
+    deadline = time.monotonic() + 60
+    while not (relay.alive and not relay.waiting_ready):
+        assert time.monotonic() < deadline, "the relay did not come back"
+        sup.watch()
+        time.sleep(0.2)
+    # The edge's uplink restarts: its session ends, and the view reconnects by itself (a new token).
+    uplink = next(c for c in sup.children if c.name == "uplink")
+    os.kill(uplink.proc.pid, signal.SIGKILL)
+    supervised_until("!document.querySelector('.live-view[data-live-state=\"live\"]')", 30)
+    supervised_until(playing, 90)
+    again = p.evaluate(frames)
+    supervised_until(f"{frames} > {again + 10}", 30)
+    tab.shot("dashboard-live-reconnected")
+
+    with api(stack) as client:
+        sessions = client.get("/api/v1/live-sessions").json()
+        assert sessions and sessions[0]["camera"] == CAMERA and sessions[0]["user_email"] == info.email
+        watched = [s["id"] for s in sessions if s["ended_at"] is None]
+        nav(p, "Events")  # the view leaves the page: it ends its session
+        deadline = time.monotonic() + 15
+        while any(s["ended_at"] is None for s in client.get("/api/v1/live-sessions").json() if s["id"] in watched):
+            assert time.monotonic() < deadline, "the live session was not ended when the viewer left"
+            time.sleep(0.2)
+
+    key = auth.private_key_from_text(stack.signing_key_text)
+    url = f"{stack.relay_url}/media/v1/devices/{info.device_id}/cameras/{CAMERA}/live"
+    other = auth.mint_device_token(key, tenant_id=str(uuid.uuid4()), device_id=info.device_id, scopes=["live"],
+                                   camera=CAMERA, relay_url=stack.relay_url, ttl=60)
+    stale = auth.mint_device_token(key, tenant_id=info.tenant_id, device_id=info.device_id, scopes=["live"],
+                                   camera=CAMERA, relay_url=stack.relay_url, ttl=60, now=time.time() - 600)
+    with httpx.Client(verify=str(stack.demo_ca), timeout=20) as relay_http:
+        for token, status, code in ((other, 403, "wrong_tenant"), (stale, 401, "token_expired")):
+            refused = relay_http.post(url, json={"sdp": "v=0\r\n"}, headers={"Authorization": f"Bearer {token}"})
+            assert (refused.status_code, refused.json()["error"]) == (status, code)
+    tab.close()
+
+
 def test_a_killed_program_is_restarted_and_the_others_keep_running(demo_stack: DemoStack) -> None:
     sup = demo_stack.sup
     assert sup is not None
     victim = next(c for c in sup.children if c.name == "uplink")
     others = {c.name: c.proc.pid for c in sup.children if c is not victim}
+    before = victim.restarts  # the live view test restarted it once already
     os.kill(victim.proc.pid, signal.SIGKILL)
     deadline = time.monotonic() + 90  # RestartSec=5s, then the uplink's start-up
-    while not (victim.restarts == 1 and victim.alive and not victim.waiting_ready):
+    while not (victim.restarts == before + 1 and victim.alive and not victim.waiting_ready):
         assert time.monotonic() < deadline, (sup.log_dir / "supervisor.log").read_text()
         sup.watch()  # what the demo's main loop does
         time.sleep(0.2)
@@ -322,6 +403,7 @@ def test_no_log_holds_a_secret(demo_stack: DemoStack) -> None:
         "cloud secret key": stack.path("credentials", "cloud", "secret_key").read_text().strip(),
         "archive secret": stack.info.archive_secret,
         "demo password": stack.info.password,
+        "TURN secret": stack.path("relay", "turn-secret").read_text().strip(),
         **{f"store secret {p.name}": p.read_text().strip() for p in (
             stack.path("relay", "archive-s3-secret"), stack.path("credentials", "cloud", "archive.secret_access_key"),
             stack.path("archive", "admin-secret"))},

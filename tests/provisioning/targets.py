@@ -41,9 +41,9 @@ MIRROR = os.environ.get("GUARDIAN_DEBIAN_MIRROR", "http://deb.debian.org/debian"
 PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "libpam-systemd", "openssh-server", "python3", "python3-venv",
     "iproute2", "iputils-ping", "procps", "ca-certificates", "openssl", "curl", "nftables",
-    "wireguard-tools", "wireguard-go", "postgresql", "nginx-light", "prometheus",
+    "wireguard-tools", "wireguard-go", "postgresql", "nginx-light", "prometheus", "coturn",
 )
-DISABLED_UNITS = ("postgresql.service", "nginx.service", "prometheus.service",
+DISABLED_UNITS = ("postgresql.service", "nginx.service", "prometheus.service", "coturn.service",
                   "prometheus-node-exporter.service", "nftables.service", "apt-daily.timer",
                   "apt-daily-upgrade.timer", "e2scrub_all.timer", "fstrim.timer", "man-db.timer",
                   "logrotate.timer", "systemd-networkd.service", "systemd-timesyncd.service")
@@ -175,6 +175,17 @@ class Lab:
         self.machines[role] = machine
         self._boot(machine)
         return machine
+    def add_unreachable(self, role: str, behind: str) -> Machine:
+        """A machine that is only a name: its address lies in a /30 of this lab that nothing holds, so
+        connecting to it through ``behind`` fails at once (no route), like an edge that is switched off."""
+        n = self._subnet
+        self._subnet += 1
+        a, b = self._prefix
+        machine = Machine(name=f"g{self.tag}{role}"[:30], address=f"10.{a}.{b + n // 64}.{(n % 64) * 4 + 2}",
+                          netns="", behind=self.machines[behind])
+        self.machines[role] = machine
+        return machine
+
     def connect(self, role_a: str, role_b: str) -> tuple[str, str]:
         """A direct link between two machines (e.g. relay ↔ cloud); returns (address of a, address of b)."""
         return self._link(self.machines[role_a].netns, self.machines[role_b].netns)

@@ -47,7 +47,7 @@ def _heartbeats(lab: Lab, relay, device: str, on: bool) -> None:
 def _rollout(lab: Lab, version: str, env: dict[str, str]) -> tuple[int, dict]:
     report = lab.workdir / f"report-{version}.json"
     proc = subprocess.run(["ip", "netns", "exec", lab.controller, sys.executable, "rollout.py", "inventories/lab.py",
-                           "--version", version, "--batch-size", "1", "--report", str(report)],
+                           "--version", version, "--report", str(report)],
                           cwd=PROVISIONING, env=env, capture_output=True, text=True, timeout=900)
     assert report.exists(), proc.stderr[-3000:]
     return proc.returncode, json.loads(report.read_text())
@@ -91,7 +91,7 @@ def test_good_release_rolls_out_broken_one_is_rolled_back_on_the_canary(
     code, report = _rollout(lab, "0.1.1", env)
     assert code == 0, json.dumps(report, indent=1)
     assert [(d["device"], d["stage"], d["result"]) for d in report["devices"]] == [
-        ("edge1", "canary", "updated"), ("edge2", "batch 1", "updated")]
+        ("edge1", "canary", "updated"), ("edge2", "wave 1", "updated")]
     for edge in edges:
         assert lab.ssh(edge, "readlink /opt/guardian/current").stdout.strip() == "releases/0.1.1"
         assert lab.ssh(edge, "systemctl is-active guardian-edge-selftest").stdout.strip() == "active"

@@ -52,6 +52,16 @@ def test_relay_deploy_makes_a_running_relay_and_is_idempotent(lab: Lab, releases
     probe = lab.ssh(relay, "curl -sk -o /dev/null -w '%{http_code}' https://127.0.0.1:8443/", check=False)
     assert probe.stdout.isdigit() and probe.stdout != "000"
 
+    # Live view's TURN server runs, with the REST-API secret only (0640, readable by coturn's user), and
+    # the relay is configured with the same secret file; the firewall lets TURN in.
+    assert lab.ssh(relay, "systemctl is-active coturn").stdout.strip() == "active"
+    assert "th dport 3478 accept" in state
+    conf = lab.ssh(relay, "stat -c '%a %U %G' /etc/turnserver.conf; grep -c '^use-auth-secret' /etc/turnserver.conf; "
+                          "cat /etc/guardian/relay/turn.secret").stdout.split("\n")
+    assert conf[0] == "640 root turnserver" and conf[1] == "1" and len(conf[2]) >= 32
+    turn_state = lab.ssh(relay, "ss -Hlun 'sport = :3478' | wc -l; grep -c 'secret_file' /etc/guardian/relay.toml").stdout
+    assert [int(n) for n in turn_state.split()] >= [1, 1]
+
     second = results(lab.pyinfra("--json", "-y", "inventories/lab.py", "deploy_relay.py", env=env))
     changed = [op["name"] for op in second["results"]["operations"] if op["success"] or op["error"]]
     assert changed == [], f"second run changed: {changed}"

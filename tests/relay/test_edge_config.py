@@ -37,6 +37,7 @@ from agents.relay.grpc_server import UplinkService, identify_by_tunnel_address, 
 from agents.relay.health import HealthMonitor
 from agents.relay.registry import Registry
 from guardian.contracts import auth
+from guardian.contracts.cloud.v1 import ingest_pb2
 from guardian.contracts.edge.v1 import config_pb2, config_pb2_grpc, uplink_pb2
 from guardian.runtime.logging import configure_logging
 from guardian.runtime.metrics import AgentMetrics
@@ -450,6 +451,61 @@ def test_through_the_real_cloud_a_saved_config_reaches_the_edge_sealed_and_its_r
     logs = capfd.readouterr()
     assert "config_version_sent" in logs.out + logs.err  # the relay's log lines are here
     assert password not in logs.out + logs.err and "Gr3en" not in logs.out + logs.err
+
+
+def test_a_long_poll_of_the_real_cloud_brings_a_saved_config_to_the_edge_at_once(tmp_path: Path) -> None:
+    """The relay's default long poll (``config_wait_s``) with the real cloud (SQLite, uvicorn), and a poll
+    interval no test waits for: the config saved while the relay's request waits in the cloud is its answer
+    (one pull), it reaches the waiting edge, and the relay waits in the cloud again at once."""
+    token_key, relay_key = auth.generate_private_key(), auth.generate_private_key()
+    values = cloud_settings(tmp_path / "cloud.db", token_key)
+    prepare(values, tenant_id=TENANT, relay_id=RELAY_ID, relay_public_key=auth.public_key_to_text(relay_key),
+            relay_url="https://relay-a.example.org")
+    app = app_for(values)
+
+    async def scenario(url: str, admin: TenantAdmin) -> None:
+        relay = Relay(tmp_path / "relay.db", url, relay_key, poll_s=3600)
+        assert relay.settings.config_wait_s > 0  # the default
+        await relay.start()
+        enrol(relay.sessions, PORCH, "127.0.0.1")
+        health = ingest_pb2.IngestBatch(relay_id=RELAY_ID, health=[ingest_pb2.DeviceHealth(device_id=PORCH)])
+        await relay.client.ingest(health)  # the cloud learns of the device
+        pulling = asyncio.create_task(relay.puller.run())
+        try:
+            async with relay.edge("127.0.0.1") as edge:
+                watch = edge.Watch(config_pb2.WatchRequest(applied_version=0))
+                await until(lambda: app.state.config_waits.waiting(TENANT) == 1, "the relay's poll to wait")
+                camera = {"name": "porch", "display_name": "Porch", "record": {"url": "rtsp://10.0.0.7:554/main"}}
+                saved = admin.client.put(f"/api/v1/devices/{PORCH}/config", headers=admin.headers,
+                                         json={"base_version": 0, "cameras": [camera]})
+                assert saved.status_code == 201, saved.text
+                config = await received(watch, "the saved config")
+                assert (config.device_id, config.version, config.cameras[0].name) == (PORCH, 1, "porch")
+                # The answer to the waiting request, not to a later one (its wait did not run out first).
+                assert sample(relay.metrics, "pulls_total", result="ok") == 1
+                await until(lambda: app.state.config_waits.waiting(TENANT) == 1, "the relay to wait again")
+                watch.cancel()
+        finally:
+            pulling.cancel()
+            await relay.stop()
+
+    with serve(app) as url, httpx.Client(base_url=url) as http:
+        asyncio.run(scenario(url, TenantAdmin(http)))
+
+
+def test_a_cloud_that_ignores_wait_is_polled_at_intervals(tmp_path: Path) -> None:
+    """A cloud without long polls (the contract cloud: it ignores ``wait`` and answers at once, without the
+    ``X-Guardian-Wait`` header) is asked again after ``config_poll_s``, not at once."""
+    async def scenario() -> None:
+        async with relay_and_cloud(tmp_path) as (relay, cloud, _url):
+            assert relay.settings.config_wait_s > 0
+            pulled = await relay.puller.poll_once()
+            assert (pulled.received, pulled.more, pulled.long_poll) == (0, False, False)
+            cloud.publish(desired(PORCH, 1))
+            pulled = await relay.puller.poll_once()
+            assert (pulled.received, pulled.more, pulled.long_poll) == (1, True, False)
+
+    asyncio.run(scenario())
 
 
 def test_what_goes_up_is_what_the_cloud_accepts() -> None:

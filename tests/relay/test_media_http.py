@@ -12,6 +12,7 @@ import ssl
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -24,6 +25,8 @@ from tests.relay.tlsstack import PYTHON, ROOT, TENANT, UI_ORIGIN, TlsStack, wait
 CLIP = os.urandom(3_000_000) + b"GUARDIAN-END"  # several 256 KiB chunks, recognisable bytes
 SNAPSHOT = b"\xff\xd8\xff\xe0snapshot" + os.urandom(20_000)
 THUMBNAIL = b"\xff\xd8\xff\xe0thumb" + os.urandom(3_000)
+# The edge's track points: unix time, normalised box, score.
+TRACK = [[1_764_651_858.25, 0.1, 0.2, 0.3, 0.9, 0.81], [1_764_651_859.5, 0.15, 0.25, 0.35, 0.95, 0.77]]
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +38,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsStack]:
         assert result.returncode == 0, result.stderr
         st.event_id = st.add_event(CLIP, SNAPSHOT, THUMBNAIL)  # type: ignore[attr-defined]
         st.no_clip_event = st.add_event(None, SNAPSHOT, THUMBNAIL)  # type: ignore[attr-defined]
+        st.tracked_event = st.add_event(None, None, None, track=TRACK)  # type: ignore[attr-defined]
         st.start_edge()
-        wait_for(lambda: {st.event_id, st.no_clip_event} <= st.relay_events(), 30, "events at the relay")  # type: ignore[attr-defined]
+        wait_for(lambda: {st.event_id, st.no_clip_event, st.tracked_event} <= st.relay_events(), 30,  # type: ignore[attr-defined]
+                 "events at the relay")
         yield st
     finally:
         st.close()
@@ -157,6 +162,51 @@ def test_snapshot_and_thumbnail_are_jpeg(stack: TlsStack, http: httpx.Client) ->
         assert response.status_code == 200
         assert response.headers["content-type"] == "image/jpeg"
         assert response.content == data
+
+
+def test_track_json_holds_the_boxes_and_times_for_a_snapshot_token(stack: TlsStack, http: httpx.Client) -> None:
+    ev = stack.tracked_event  # type: ignore[attr-defined]
+    response = _get(http, stack, ev, "track.json", token=stack.clip_token(ev, scopes=("snapshot",)), Origin=UI_ORIGIN)
+    assert response.status_code == 200, response.text
+    assert response.headers["access-control-allow-origin"] == UI_ORIGIN
+    body = response.json()
+    assert body["event_id"] == ev and body["label"] == "person" and body["start"].endswith("Z")
+    times = [datetime.fromisoformat(p["at"]).timestamp() for p in body["points"]]
+    assert times == pytest.approx([point[0] for point in TRACK], abs=1e-3)
+    assert [[round(v, 4) for v in p["box"]] for p in body["points"]] == [[0.1, 0.2, 0.3, 0.9], [0.15, 0.25, 0.35, 0.95]]
+    assert body["best"] == 0  # the point with the highest score: the snapshot's frame
+    assert "score" not in response.text  # the boxes, not the model's scores
+    # A clip- or thumbnail-only token does not show the boxes; another device's token finds nothing.
+    for scopes in (("clip",), ("thumbnail",)):
+        refused = _get(http, stack, ev, "track.json", token=stack.clip_token(ev, scopes=scopes))
+        assert (refused.status_code, refused.json()["error"]) == (403, "wrong_scope")
+    assert _get(http, stack, "not-cached-event", "track.json").status_code == 404
+
+
+def test_a_download_is_named_for_people(stack: TlsStack, http: httpx.Client) -> None:
+    ev = stack.event_id  # type: ignore[attr-defined]
+    params = {"token": stack.clip_token(ev), "download": "1"}
+    named = http.get(stack.media_url(ev), params={**params, "name": "front_2026-12-02_05-04-18_person.mp4"},
+                     headers={"Range": "bytes=0-0"})
+    assert named.headers["content-disposition"] == 'attachment; filename="front_2026-12-02_05-04-18_person.mp4"'
+    # A name that is not a plain .mp4 file name is replaced by one built from the cache (UTC).
+    for bad in ('x".mp4', "../x.mp4", "x.exe", "a b.mp4"):
+        built = http.get(stack.media_url(ev), params={**params, "name": bad}, headers={"Range": "bytes=0-0"})
+        disposition = built.headers["content-disposition"]
+        assert disposition.startswith('attachment; filename="front_') and disposition.endswith('_person.mp4"'), bad
+
+
+def test_image_requests_get_errors_without_a_json_body(stack: TlsStack, http: httpx.Client) -> None:
+    """Chromium's ORB blocks a JSON answer to an <img>: image requests get the status with an empty body."""
+    gone = stack.tracked_event  # type: ignore[attr-defined]  # no snapshot, no thumbnail
+    image = _get(http, stack, gone, "thumbnail.jpg", Sec_Fetch_Dest="image", Accept="image/avif,image/webp,*/*")
+    assert image.status_code == 404 and image.content == b""
+    assert image.headers["x-media-error"] == "media_gone" and "json" not in image.headers.get("content-type", "")
+    refused = _get(http, stack, gone, "snapshot.jpg", token="", Accept="image/*")
+    assert refused.status_code == 401 and refused.content == b"" and refused.headers["x-media-error"] == "token_missing"
+    # API clients keep the JSON.
+    api = _get(http, stack, gone, "thumbnail.jpg", Accept="application/json")
+    assert api.status_code == 404 and api.json()["error"] == "media_gone"
 
 
 def test_cors_preflight_for_range(stack: TlsStack, http: httpx.Client) -> None:

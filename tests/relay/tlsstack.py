@@ -9,6 +9,7 @@ Used by tests/relay/test_media_http.py and bench/clip_relay.py.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import secrets
@@ -56,8 +57,10 @@ def port_open(host: str, port: int) -> bool:
 
 
 class TlsStack:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, relay_overrides: dict | None = None, edge_overrides: dict | None = None) -> None:
+        """``relay_overrides`` / ``edge_overrides``: merged over the generated relay.toml / edge.toml."""
         self.dir = workdir
+        self._overrides = (relay_overrides or {}, edge_overrides or {})
         self.dir.mkdir(parents=True, exist_ok=True)
         self.token_key = auth.generate_private_key()
         self.enrol_port, self.uplink_port, self.media_port = free_port(), free_port(), free_port()
@@ -93,7 +96,7 @@ class TlsStack:
             "cloud": {"enabled": False, "relay_id": RELAY_ID, "tenant_id": TENANT,
                       "signing_key_file": self.relay_state / "signing.key"},
             "media": {"cors_origins": [UI_ORIGIN], "public_url": self.relay_url},
-        })
+        }, self._overrides[0])
         self.edge_data = d / "edge-data"
         self.edge_db = self.edge_data / "edge.db"
         self.edge_config = configs.write_edge(d / "edge.toml", {
@@ -106,7 +109,7 @@ class TlsStack:
                 "heartbeat_interval_s": 30.0, "telemetry_interval_s": 600.0, "backoff_base_s": 0.2,
                 "backoff_max_s": 2.0,
             },
-        })
+        }, self._overrides[1])
 
     @property
     def relay_url(self) -> str:
@@ -181,8 +184,10 @@ class TlsStack:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path and path.exists() else ""
 
     # --- edge events and media ----------------------------------------------------------------
-    def add_event(self, clip: bytes | None, snapshot: bytes | None = None, thumbnail: bytes | None = None) -> str:
-        """An ended event in the edge's events table (queued for the relay), with its media files."""
+    def add_event(self, clip: bytes | None, snapshot: bytes | None = None, thumbnail: bytes | None = None,
+                  track: list[list[float]] | None = None) -> str:
+        """An ended event in the edge's events table (queued for the relay), with its media files;
+        ``track``: the edge's points ``[unix time, x_min, y_min, x_max, y_max, score]``."""
         from agents.edge.db import open_database
         from agents.edge.db.tables import EventRow
         from agents.edge.events.store import EventStore
@@ -207,7 +212,7 @@ class TlsStack:
                 thumbnail_ref=f"{base}-thumb.jpg" if thumbnail is not None else "",
                 clip_ref=f"{base}.mp4" if clip is not None else "",
                 clip_start=start - timedelta(seconds=5), clip_end=start + timedelta(seconds=13),
-                clip_duration_s=18.0 if clip is not None else 0.0, track_json="[]",
+                clip_duration_s=18.0 if clip is not None else 0.0, track_json=json.dumps(track or []),
             ))
         finally:
             engine.dispose()

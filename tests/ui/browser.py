@@ -8,9 +8,11 @@ from typing import Any
 
 
 class BrowserTab:
-    def __init__(self, browser: Any, base: str, artifacts: Path, name: str, timeout_ms: int) -> None:
-        self.context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 860},
-                                           timezone_id="Europe/Berlin", locale="en-GB")
+    def __init__(self, browser: Any, base: str, artifacts: Path, name: str, timeout_ms: int, **options: Any) -> None:
+        """``options``: more of Playwright's context options (a phone: ``viewport``, ``has_touch``,
+        ``is_mobile``; the same session: ``storage_state``)."""
+        self.context = browser.new_context(**{"base_url": base, "viewport": {"width": 1280, "height": 860},
+                                              "timezone_id": "Europe/Berlin", "locale": "en-GB", **options})
         self.page = self.context.new_page()
         self.page.set_default_timeout(timeout_ms)
         self.errors: list[str] = []

@@ -50,6 +50,18 @@ def applied_version(session: Session) -> int:
     return session.scalar(select(func.max(ConfigVersion.version)).where(ConfigVersion.status == APPLIED)) or 0
 
 
+def camera_retention_days(sessions: sessionmaker[WriterSession]) -> dict[str, float]:
+    """Each camera's own days of continuous recording in the applied desired config; cameras at 0 (the
+    edge's default) and cameras of edge.toml are left out."""
+    with sessions() as session:
+        payload = session.scalar(select(ConfigVersion.payload).where(ConfigVersion.status == APPLIED)
+                                 .order_by(ConfigVersion.version.desc()).limit(1))
+    if payload is None:
+        return {}
+    desired = config_pb2.DesiredConfig.FromString(payload)
+    return {camera.name: camera.retention_days for camera in desired.cameras if camera.retention_days > 0}
+
+
 def current_version(sessions: sessionmaker[WriterSession]) -> int:
     with sessions() as session:
         return applied_version(session)

@@ -1,11 +1,12 @@
 """A camera's own detection rules (the ``detection`` of its desired config, issue #17), applied to the
 detector's output before tracking.
 
-The detector is shared by every camera and filters with the edge's ``[detection]`` settings (labels,
-thresholds, minimum area) inside the model; a camera's rules narrow that further, never widen it: its
-labels (empty: the edge's), a minimum score per label (the others keep the edge's), a minimum box area as
-a fraction of the frame (0: the edge's), and masks — a detection whose box's bottom-centre (where a person
-stands) lies inside a mask is dropped. Zones are not filters: :meth:`CameraRules.zones_at` names the zones
+The detector is shared by every camera and filters with the edge's ``[detection]`` settings (labels and
+selectable labels, thresholds, minimum area) inside the model; a camera's rules narrow that further, never
+widen it: its labels (empty: the edge's default ``labels``, so a selectable one such as "dog" reaches only
+the cameras that ask for it), a minimum score per label (the others keep the edge's), a minimum box area
+as a fraction of the frame (0: the edge's), and masks — a detection whose box's bottom-centre (where a
+person stands) lies inside a mask is dropped. Zones are not filters: :meth:`CameraRules.zones_at` names the zones
 a box stands in, and the event records them.
 """
 
@@ -91,18 +92,16 @@ class CameraRules:
             masks=_areas(config.masks),
         )
 
-    @property
-    def unfiltered(self) -> bool:
-        return not (self.labels or self.thresholds or self.min_area or self.masks)
-
-    def apply(self, detections: Sequence[Detection]) -> list[Detection]:
-        """The detections this camera keeps."""
-        if self.unfiltered:
+    def apply(self, detections: Sequence[Detection], default_labels: frozenset[str] | None = None) -> list[Detection]:
+        """The detections this camera keeps; without labels of its own, those of ``default_labels`` (the
+        edge's; None: every label the detector reports)."""
+        labels = self.labels or default_labels
+        if not (labels or self.thresholds or self.min_area or self.masks):
             return list(detections)
         scores = dict(self.thresholds)
         return [
             d for d in detections
-            if (not self.labels or d.label in self.labels)
+            if (not labels or d.label in labels)
             and d.score >= scores.get(d.label, 0.0)
             and d.area >= self.min_area
             and not any(mask.contains(*standing_point(d.box)) for mask in self.masks)

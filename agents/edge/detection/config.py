@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from agents.edge.events.config import EventsSection
+from agents.edge.models.labels import VEHICLES
 from agents.edge.tracking.config import TrackingSection
 from guardian.runtime.config import Section
 
@@ -24,6 +25,12 @@ class MotionSection(Section):
     width: int = Field(160, ge=32, le=640, description="Width of the downscaled grey image motion is measured on.")
     pixel_threshold: float = Field(18.0, gt=0, description="Grey-level change (0..255) that counts as changed.")
     min_cells: int = Field(2, ge=1, description="Moving grid cells (8×8 on the small image) that make a frame 'moving'.")
+    noise_factor: float = Field(
+        3.0, ge=0,
+        description="A pixel counts as changed only when its change is also this many times its usual change, "
+        "learned over the last ~10 s: swaying leaves and flicker stop counting as motion, a person walking "
+        "in front of them still does. 0: no learning, the fixed pixel_threshold alone.",
+    )
     static_interval_s: float = Field(30.0, gt=0, description="Infer at least this often on a static scene.")
     tracking_analysis_every: int = Field(
         5, ge=1, le=50,
@@ -41,7 +48,15 @@ class DetectionSettings(Section):
     labels: list[str] = Field(
         # "train" too: NanoDet scores some buses as trains, and a dropped label is a missed vehicle.
         default_factory=lambda: ["person", "car", "truck", "bus", "train", "motorcycle", "bicycle"],
-        description="Labels that become events; empty means every label the model knows.",
+        description="Labels that become events on a camera without a label selection of its own; empty means "
+        "every label the model knows.",
+    )
+    selectable_labels: list[str] = Field(
+        # The rest of what the cloud lets a camera owner pick (cloud/api/schemas.py DetectionLabel).
+        default_factory=lambda: ["dog", "cat", "bird", "horse", "sheep", "cow", "bear", "boat", "backpack",
+                                 "handbag", "suitcase", "umbrella"],
+        description="Labels the detector reports too, for the cameras whose own selection asks for them; "
+        "a camera without a selection keeps to `labels`.",
     )
     threshold: float = Field(0.5, gt=0, lt=1, description="Default minimum score.")
     thresholds: dict[str, float] = Field(
@@ -57,6 +72,11 @@ class DetectionSettings(Section):
         "(padding the rest; more people found, small vehicles lost at 416 px), stretch squashes it "
         "(bench/detection_eval.py compares them).",
     )
+    merge_vehicles: bool = Field(
+        True,
+        description="Merge overlapping boxes of different vehicle labels (car, truck, bus, train, motorcycle) "
+        "in NMS, keeping the best; off: each label suppresses only its own boxes.",
+    )
     min_area: float = Field(0.0005, ge=0, lt=1, description="Minimum box area as a fraction of the frame.")
     nms_iou: float = Field(0.5, gt=0, lt=1, description="IoU above which overlapping boxes of one label are merged.")
     motion: MotionSection = Field(default_factory=MotionSection, description="Motion gating.")
@@ -65,8 +85,19 @@ class DetectionSettings(Section):
 
     @property
     def wanted_labels(self) -> set[str] | None:
-        """The labels that pass the filter; None: every label the model knows."""
-        return set(self.labels) or None
+        """The labels the detector reports (the default ones and the selectable ones); None: every label
+        the model knows."""
+        return set(self.labels) | set(self.selectable_labels) if self.labels else None
+
+    @property
+    def default_labels(self) -> frozenset[str] | None:
+        """The labels a camera without its own selection keeps; None: every label."""
+        return frozenset(self.labels) or None
+
+    @property
+    def merged_labels(self) -> frozenset[str]:
+        """The labels NMS treats as one class."""
+        return VEHICLES if self.merge_vehicles else frozenset()
 
     @property
     def min_score(self) -> float:

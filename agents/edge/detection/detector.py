@@ -162,7 +162,8 @@ class Detector:
         ``frame_hw``: the frame's size, to map letterboxed boxes back to it (None: boxes as the network sees)."""
         f = self._model_filters
         cand: Candidates = self.family.decode(outputs, self.input_hw, f.min_score, len(self.labels))
-        kept = postprocess(cand, self.labels, f.thresholds, f.threshold, f.min_area, f.nms_iou, f.wanted_labels)
+        kept = postprocess(cand, self.labels, f.thresholds, f.threshold, f.min_area, f.nms_iou, f.wanted_labels,
+                          f.merged_labels)
         rows = np.column_stack([kept.boxes, kept.scores, kept.classes]).reshape(-1, 6)
         return self.detections(rows, frame_hw)
 

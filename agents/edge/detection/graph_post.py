@@ -19,7 +19,8 @@ two on fixed tensors and on real footage):
 - ``score >= threshold[class]`` (the label's own threshold, or the default; a label outside ``labels``
   never passes) and ``area >= min_area``;
 - class-aware greedy NMS in one pass, with each class's boxes offset by ``2 × class`` so classes never
-  overlap (as :func:`~agents.edge.models.families.postprocess` does): OpenVINO's ``NonMaxSuppression``
+  overlap (the vehicle labels share one offset when ``merge_vehicles``: a car box and a truck box on one
+  van are merged) (as :func:`~agents.edge.models.families.postprocess` does): OpenVINO's ``NonMaxSuppression``
   keeps a box when its score is at least the score threshold and drops one whose IoU with a kept box is
   above the IoU threshold — the numpy rule — up to 300 boxes.
 
@@ -43,6 +44,7 @@ import openvino.opset13 as ops
 from openvino import opset9
 
 from agents.edge.detection.config import DetectionSettings
+from agents.edge.models.labels import merge_groups
 
 OUTPUT_NAME = "guardian_detections"
 MAX_OUT = 300  # as the numpy NMS
@@ -218,8 +220,11 @@ def filter_and_nms(
     # The rows to output, [K, 6]: box, score, class.
     label = ops.unsqueeze(ops.convert(classes, "f32"), _i64([1])).output(0)
     rows = ops.concat([boxes, ops.unsqueeze(scores, _i64([1])).output(0), label], 1).output(0)
-    # Class-aware NMS in one pass: each class's boxes offset by 2 × class, so classes never overlap.
-    shifted = ops.add(boxes, ops.multiply(label, _const(2.0)))
+    # Class-aware NMS in one pass: each class's boxes offset by 2 × its NMS group (its own index, or the
+    # vehicles' shared one), so classes of different groups never overlap.
+    groups = _const([*merge_groups(labels, filters.merged_labels), len(labels)])
+    group = ops.unsqueeze(_take(groups, classes), _i64([1])).output(0)
+    shifted = ops.add(boxes, ops.multiply(group, _const(2.0)))
     nms = opset9.non_max_suppression(
         ops.unsqueeze(shifted, _i64([0])),  # [1, K, 4]
         ops.unsqueeze(masked, _i64([0, 1])),  # [1, 1, K]: one class

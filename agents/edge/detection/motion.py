@@ -1,7 +1,11 @@
 """Motion gating: decide, cheaply, whether a frame is worth an inference.
 
 The frame is reduced to a small grey image by block averaging (numpy only, ~0.2 ms for 768×576), compared
-with a running-average background, and the changed pixels are counted per grid cell. A frame is sent to
+with a running-average background, and the changed pixels are counted per grid cell. A pixel has changed
+when its difference from the background exceeds ``pixel_threshold`` and also ``noise_factor`` times its
+usual difference (a running mean of it, ~10 s at 5 fps): where leaves sway or a light flickers the usual
+difference is large, so the same small motion stops counting, while at a still pixel it is a grey level
+or two and the fixed threshold decides, as before. A frame is sent to
 the detector when enough cells moved, when objects are being tracked (so they keep their identity and
 their end is noticed), or when the scene has been static for ``static_interval_s`` (so parked cars and
 people standing still are still seen). Everything else is skipped and counted.
@@ -55,15 +59,18 @@ class MotionDetector:
     cell = 8  # grid cell size on the small image, pixels
     cell_fraction = 0.12  # a cell moves when this fraction of its pixels changed
     background_alpha = 0.08  # running-average weight of each new frame
+    noise_alpha = 0.02  # weight of each new frame in a pixel's usual difference (~50 analyses, 10 s at 5 fps)
     warmup_frames = 5  # the background settles before gating starts
 
     def __init__(self, settings: MotionSection | None = None) -> None:
         self.settings = settings or MotionSection()
         self._background: np.ndarray | None = None
+        self._noise: np.ndarray | None = None  # per pixel: its usual absolute difference from the background
         self._frames = 0
 
     def reset(self) -> None:
         self._background = None
+        self._noise = None
         self._frames = 0
 
     @property
@@ -78,9 +85,15 @@ class MotionDetector:
         self._frames += 1
         if self._background is None or self._background.shape != grey.shape:
             self._background = grey.copy()
+            self._noise = np.zeros_like(grey)
             return MotionResult(0, 0.0, None)
-        changed = np.abs(grey - self._background) > s.pixel_threshold
-        alpha = self.background_alpha if frames_since <= 1 else 1.0 - (1.0 - self.background_alpha) ** frames_since
+        difference = np.abs(grey - self._background)
+        if s.noise_factor and self._noise is not None:
+            changed = difference > np.maximum(np.float32(s.pixel_threshold), np.float32(s.noise_factor) * self._noise)
+            self._noise += np.float32(self._weight(self.noise_alpha, frames_since)) * (difference - self._noise)
+        else:
+            changed = difference > s.pixel_threshold
+        alpha = self._weight(self.background_alpha, frames_since)
         self._background += np.float32(alpha) * (grey - self._background)
         c = self.cell
         gh, gw = changed.shape[0] // c, changed.shape[1] // c
@@ -97,6 +110,12 @@ class MotionDetector:
         ys, xs = np.nonzero(moving)
         region = (xs.min() / gw, ys.min() / gh, (xs.max() + 1) / gw, (ys.max() + 1) / gh)
         return MotionResult(count, count / moving.size, tuple(float(v) for v in region))  # type: ignore[arg-type]
+
+
+    @staticmethod
+    def _weight(alpha: float, frames_since: int) -> float:
+        """A running average's weight for one analysis standing for ``frames_since`` frames."""
+        return alpha if frames_since <= 1 else 1.0 - (1.0 - alpha) ** frames_since
 
 
 class MotionGate:

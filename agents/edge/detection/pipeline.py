@@ -22,6 +22,7 @@ from agents.edge.detection.config import DetectionSettings
 from agents.edge.detection.detector import Detector
 from agents.edge.detection.metrics import FRAME_OUTCOMES, DetectorMetrics
 from agents.edge.detection.motion import MotionGate
+from agents.edge.detection.picture import PictureWriter
 from agents.edge.detection.types import InferenceResult
 from agents.edge.events.manager import EventManager
 from agents.edge.events.store import EventRow
@@ -48,8 +49,9 @@ class CameraPipeline:
 
     def __init__(self, camera: CameraSettings, settings: DetectionSettings, events: EventManager,
                  detector: Callable[[], Detector | None], metrics: DetectorMetrics, stopping: threading.Event,
-                 stream: StreamOptions, rules: CameraRules | None = None) -> None:
+                 stream: StreamOptions, rules: CameraRules | None = None, picture: PictureWriter | None = None) -> None:
         self.camera = camera
+        self.picture = picture  # the camera's latest picture, from frames decoded here anyway
         self.rules = rules or CameraRules()  # replaced whole by the service's hot reload (one assignment)
         events.zones_at = lambda box: self.rules.zones_at(box)  # the current rules' zones, on the event thread
         self.settings = settings
@@ -99,7 +101,10 @@ class CameraPipeline:
             for frame in self.reader:
                 if self.stopping.is_set() or self._closed.is_set():
                     break
-                self.process(frame.bgr(), frame.time.timestamp())
+                image, at = frame.bgr(), frame.time.timestamp()
+                if self.picture is not None:
+                    self.picture.offer(image, at)
+                self.process(image, at)
         except Exception as exc:
             self.failure = exc
             log.exception("camera_detection_failed", camera=self.camera.name, error=str(exc))
@@ -131,7 +136,7 @@ class CameraPipeline:
             return  # an older frame finished after a newer one: the tracker has moved on
         self.last_result_at = job.at
         m = self.metrics
-        detections = self.rules.apply(result.detections)
+        detections = self.rules.apply(result.detections, self.settings.default_labels)
         for det in detections:
             counter = self._detections.get(det.label)
             if counter is None:

@@ -46,6 +46,7 @@ from agents.edge.detection.camera_rules import CameraRules, CameraRulesError
 from agents.edge.detection.detector import Detector
 from agents.edge.detection.metrics import DetectorMetrics
 from agents.edge.detection.model_slot import ModelSlot
+from agents.edge.detection.picture import PictureWriter, remove_pictures_except
 from agents.edge.detection.pipeline import CameraPipeline, Job
 from agents.edge.detection.types import InferenceResult
 from agents.edge.events.manager import EventManager, EventMedia, clip_wait_s
@@ -123,6 +124,8 @@ class DetectionService:
         """Make the pipelines match the cameras table: start, stop and restart what changed, and give the
         running ones their current rules. Blocks while a stopped camera's thread finishes its frame."""
         wanted = runnable_cameras(self.sessions)
+        for name in remove_pictures_except(self.data_dir, [spec.name for spec in wanted]):
+            log.info("camera_picture_removed", camera=name)
         with self._cameras_lock:
             if self.stopping.is_set():
                 return
@@ -169,7 +172,7 @@ class DetectionService:
                               clip_wait_s=self._clip_wait)
         log.info("camera_watched", camera=spec.name)
         return CameraPipeline(CameraSettings(name=spec.name, record_url=url), d, events, lambda: self.slot.detector,
-                              self.metrics, self.stopping, self._stream, rules)
+                              self.metrics, self.stopping, self._stream, rules, PictureWriter(self.data_dir, spec.name))
 
     def _update_rules(self, pipeline: CameraPipeline, spec: CameraSpec) -> None:
         if self._specs[spec.name].detection_json == spec.detection_json:

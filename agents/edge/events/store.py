@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
@@ -28,6 +29,7 @@ def to_proto(row: EventRow, max_track_points: int = 60) -> uplink_pb2.Event:
         event_id=row.id, camera=row.camera, label=row.label, max_score=row.max_score,
         mean_score=row.mean_score, snapshot_ref=row.snapshot_ref, clip_ref=row.clip_ref,
         clip_duration_s=row.clip_duration_s, ended=row.ended,
+        zones=json.loads(row.zones_json or "[]"),  # names only: the zones' polygons stay on the edge
     )
     msg.start.CopyFrom(_ts(row.start_at))
     if row.end_at is not None:

@@ -15,11 +15,17 @@ if TYPE_CHECKING:
     from agents.edge.models.store import ModelStore
 
 
-def _store(args: argparse.Namespace) -> tuple[ModelStore, Path]:
+def edge_settings(args: argparse.Namespace) -> EdgeSettings:
+    """The edge's config; the defaults when ``--store`` is given and the config file does not exist."""
+    return load_settings(EdgeSettings, args.config) if args.config.exists() or args.store is None else EdgeSettings()
+
+
+def open_store(args: argparse.Namespace) -> tuple[ModelStore, Path]:
+    """The model store and download cache that ``--config``/``--store``/``--cache`` name."""
     from agents.edge.models.paths import cache_dir, store_dir
     from agents.edge.models.store import ModelStore  # loads OpenVINO: only for the commands that need it
 
-    settings = load_settings(EdgeSettings, args.config) if args.config.exists() or args.store is None else EdgeSettings()
+    settings = edge_settings(args)
     root = args.store or store_dir(settings)
     return ModelStore(root), (args.cache or cache_dir(settings))
 
@@ -27,7 +33,7 @@ def _store(args: argparse.Namespace) -> tuple[ModelStore, Path]:
 def _fetch(args: argparse.Namespace) -> int:
     from agents.edge.models.fetch import fetch
 
-    store, cache = _store(args)
+    store, cache = open_store(args)
     for name in args.names:
         model = fetch(store, name, cache)
         print(f"{model.manifest.ref}: {model.path}")
@@ -38,7 +44,7 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    store, _ = _store(args)
+    store, _ = open_store(args)
     active = store.active_token()
     current = json.loads(active) if active else {}
     for m in store.versions():
@@ -49,7 +55,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _activate(args: argparse.Namespace) -> int:
-    store, _ = _store(args)
+    store, _ = open_store(args)
     model = store.get(args.name, args.version)
     store.load(model)  # refuse before switching, not after
     store.activate(args.name, model.manifest.version)
@@ -58,7 +64,7 @@ def _activate(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    store, _ = _store(args)
+    store, _ = open_store(args)
     models = [store.get(args.name, args.version)] if args.name else store.versions()
     for m in models:
         store.load(m)
@@ -69,20 +75,24 @@ def _validate(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from agents.edge.models.labels import read_labels
 
-    store, _ = _store(args)
+    store, _ = open_store(args)
     model = store.import_file(args.path, name=args.name, family=args.family, labels=read_labels(args.labels))
     print(f"{model.manifest.ref}: {model.path}")
     return 0
 
 
-def add_models_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    models = sub.add_parser("models", help="manage detection models (fetch, list, activate, validate, import)")
-    msub = models.add_subparsers(metavar="ACTION")
+def add_store_arguments(p: argparse.ArgumentParser) -> None:
+    """--config, --store and --cache, as every ``models`` action takes them."""
+    add_config_argument(p, DEFAULT_CONFIG, "GUARDIAN_EDGE_CONFIG")
+    p.add_argument("--store", type=Path, help="model store directory (default: from the config)")
+    p.add_argument("--cache", type=Path, help="download cache (default: $GUARDIAN_CACHE or ~/.cache/guardian)")
 
-    def common(p: argparse.ArgumentParser) -> None:
-        add_config_argument(p, DEFAULT_CONFIG, "GUARDIAN_EDGE_CONFIG")
-        p.add_argument("--store", type=Path, help="model store directory (default: from the config)")
-        p.add_argument("--cache", type=Path, help="download cache (default: $GUARDIAN_CACHE or ~/.cache/guardian)")
+
+def add_models_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """The ``models`` command; returns its actions, for the ones a higher floor adds (``eval``)."""
+    models = sub.add_parser("models", help="manage detection models (fetch, list, activate, validate, import, eval)")
+    msub = models.add_subparsers(metavar="ACTION")
+    common = add_store_arguments
 
     p = msub.add_parser("fetch", help="fetch and convert built-in models (nanodet, ssdlite-person)")
     p.add_argument("names", nargs="*", default=["nanodet"], metavar="NAME")
@@ -106,3 +116,4 @@ def add_models_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--labels", type=Path, required=True, help="labels file, one per line, in class order")
     common(p)
     p.set_defaults(handler=_import)
+    return msub

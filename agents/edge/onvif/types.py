@@ -17,6 +17,7 @@ class ErrorKind(enum.StrEnum):
     UNSUPPORTED_CODEC = "unsupported_codec"  # a video stream the recorder cannot store
     NO_VIDEO = "no_video"  # the stream has no video track
     PROTOCOL = "protocol"  # the device answered, but not as ONVIF or RTSP says (fault, garbage)
+    CREDENTIALS_UNREADABLE = "credentials_unreadable"  # sealed credentials this edge's config key cannot open
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,10 +1,16 @@
 """An IoU tracker with a constant-velocity prediction (SORT-style, without the dependency).
 
 Each track predicts where its box will be (centre + velocity × elapsed time, size kept), detections are
-matched to predictions of the same label by IoU (greedy, best pairs first), and unmatched detections that
-lie close to a recently lost track of the same label re-attach to it (so a person passing behind a tree
+matched to predictions of the same kind by IoU (greedy, best pairs first), and unmatched detections that
+lie close to a recently lost track of the same kind re-attach to it (so a person passing behind a tree
 stays one object). A track is *confirmed* after ``confirm_hits`` consecutive matched detections and
 *ended* after ``end_after_s`` without one. Only confirmed tracks become events.
+
+The kind is the label, except that every vehicle label is one kind (:func:`~agents.edge.models.labels.kind`):
+the detector flips a parked van between car, truck and bus, which must not end its track and open another
+event. A track's label is the vote of its detections (most detections; ties: the higher summed score),
+settled when it is confirmed: the event opens with it, and an event's label never changes afterwards (the
+cloud refuses a version of an event with another label).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from agents.edge.models.families.base import iou_matrix
+from agents.edge.models.labels import kind
 from agents.edge.tracking.config import TrackingSection
 from agents.edge.tracking.types import Box, Detection
 
@@ -33,6 +40,18 @@ class Track:
     confirmed: bool = False
     scores: list[float] = field(default_factory=list)
     history: list[tuple[float, Box, float]] = field(default_factory=list)  # (time, box, score)
+    votes: dict[str, tuple[int, float]] = field(default_factory=dict)  # label → (detections, summed score)
+
+    @property
+    def kind(self) -> str:
+        return kind(self.label)
+
+    def vote(self, det: Detection) -> None:
+        """Count ``det``'s label; until the track is confirmed its label follows the vote."""
+        count, total = self.votes.get(det.label, (0, 0.0))
+        self.votes[det.label] = (count + 1, total + det.score)
+        if not self.confirmed:
+            self.label = max(self.votes, key=lambda name: self.votes[name])
 
     def predict(self, now: float) -> Box:
         dt = max(0.0, now - self.last_seen)
@@ -85,7 +104,8 @@ class Tracker:
             preds = np.array([t.predict(now) for t in self.tracks], np.float32)
             dets = np.array([d.box for d in detections], np.float32)
             iou = iou_matrix(preds, dets)
-            same = np.array([[t.label == d.label for d in detections] for t in self.tracks])
+            kinds = [kind(d.label) for d in detections]
+            same = np.array([[t.kind == k for k in kinds] for t in self.tracks])
             iou = np.where(same, iou, 0.0)
             pairs = sorted(
                 ((iou[i, j], i, j) for i in range(len(self.tracks)) for j in range(len(detections)) if iou[i, j] >= s.iou_match),
@@ -97,7 +117,7 @@ class Tracker:
                 matched_tracks.add(i)
                 unmatched.remove(j)
                 self._apply(self.tracks[i], detections[j], now, result)
-            # Second chance for tracks not seen in this frame: re-attach a nearby detection of the label.
+            # Second chance for tracks not seen in this frame: re-attach a nearby detection of its kind.
             for i, track in enumerate(self.tracks):
                 if i in matched_tracks or not unmatched:
                     continue
@@ -105,7 +125,7 @@ class Tracker:
                 pc = _centre(pred)
                 diag = float(np.hypot(pred[2] - pred[0], pred[3] - pred[1])) or 1e-6
                 best = min(
-                    (j for j in unmatched if detections[j].label == track.label),
+                    (j for j in unmatched if kind(detections[j].label) == track.kind),
                     key=lambda j: np.hypot(*np.subtract(_centre(detections[j].box), pc)),
                     default=None,
                 )
@@ -127,7 +147,8 @@ class Tracker:
                 keep.append(track)
         for j in unmatched:
             d = detections[j]
-            track = Track(next(self._ids), d.label, d.box, now, now, scores=[d.score], history=[(now, d.box, d.score)])
+            track = Track(next(self._ids), d.label, d.box, now, now, scores=[d.score], history=[(now, d.box, d.score)],
+                          votes={d.label: (1, d.score)})
             if s.confirm_hits <= 1:
                 track.confirmed = True
                 result.confirmed.append(track)
@@ -151,6 +172,7 @@ class Tracker:
         track.streak += 1
         track.scores.append(det.score)
         track.history.append((now, det.box, det.score))
+        track.vote(det)
         if not track.confirmed and track.streak >= s.confirm_hits:
             track.confirmed = True
             result.confirmed.append(track)

@@ -90,6 +90,17 @@ class DirectoryLookup:
         return path if path.is_file() else None
 
 
+async def refuse_unless_relay(context: grpc.aio.ServicerContext, allowed_peer: str | None, allowed_name: str | None) -> None:
+    """Abort the call unless it comes from the relay: its tunnel address (wireguard mode) or a client
+    certificate with its common name (tls mode). Shared by EdgeMedia and EdgeCameras."""
+    if allowed_peer is not None and peer_address(context) != allowed_peer:
+        await context.abort(grpc.StatusCode.PERMISSION_DENIED, "only the relay may call the edge")
+    if allowed_name is not None:
+        names = context.auth_context().get("x509_common_name") or []
+        if [n.decode() for n in names] != [allowed_name]:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "only the relay may call the edge")
+
+
 class EdgeMediaService(media_pb2_grpc.EdgeMediaServicer):
     def __init__(self, lookup: MediaLookup, allowed_peer: str | None = None, allowed_name: str | None = None) -> None:
         self.lookup = lookup
@@ -99,12 +110,7 @@ class EdgeMediaService(media_pb2_grpc.EdgeMediaServicer):
     async def Fetch(
         self, request: media_pb2.MediaRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[media_pb2.MediaChunk]:
-        if self.allowed_peer is not None and peer_address(context) != self.allowed_peer:
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "only the relay may fetch media")
-        if self.allowed_name is not None:
-            names = context.auth_context().get("x509_common_name") or []
-            if [n.decode() for n in names] != [self.allowed_name]:
-                await context.abort(grpc.StatusCode.PERMISSION_DENIED, "only the relay may fetch media")
+        await refuse_unless_relay(context, self.allowed_peer, self.allowed_name)
         if request.kind not in _CONTENT_TYPES or not _EVENT_ID.match(request.event_id):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "bad event id or kind")
         path = await asyncio.to_thread(self.lookup.resolve, request.event_id, request.kind)

@@ -1,5 +1,6 @@
-"""The edge uplink agent (``guardian-edge uplink run``): tunnel, outbox sender, telemetry, media server, and
-the desired camera config from the relay (:mod:`agents.edge.uplink.config_watch`).
+"""The edge uplink agent (``guardian-edge uplink run``): tunnel, outbox sender, telemetry, media server (EdgeMedia,
+and EdgeCameras: pictures, discovery, probes, live view), and the desired camera config from the relay
+(:mod:`agents.edge.uplink.config_watch`).
 
 Runs beside the recorder and the detector, sharing only the edge database with them: they write
 events into the outbox; this agent sends them and deletes what the relay acknowledged. Media is
@@ -19,11 +20,14 @@ from pathlib import Path
 import grpc
 
 from agents.edge import outbox
+from agents.edge.camera_config.cameras import KeySource
 from agents.edge.camera_config.key import ConfigKey, config_key_path
 from agents.edge.config import EdgeSettings
 from agents.edge.db import database_path, open_database
 from agents.edge.enrolment import Enrolment, client_ca_path, enrolment_path, tls_cert_path, tls_key_path
+from agents.edge.live.hub import LiveHub
 from agents.edge.outbox import OutboxKind, OutboxLimits
+from agents.edge.uplink.cameras_server import EdgeCamerasService, live_cameras
 from agents.edge.uplink.client import AGENT_VERSION, UplinkClient
 from agents.edge.uplink.config_watch import ConfigWatch
 from agents.edge.uplink.media_server import EdgeMediaService, EventsLookup, MediaLookup
@@ -36,7 +40,7 @@ from agents.edge.uplink.telemetry import (
     TelemetrySampler,
 )
 from agents.edge.uplink.tunnel import EdgeTunnel
-from guardian.contracts.edge.v1 import media_pb2_grpc
+from guardian.contracts.edge.v1 import cameras_pb2_grpc, media_pb2_grpc
 from guardian.runtime.errors import EX_CONFIG, GuardianError
 from guardian.runtime.logging import get_logger
 from guardian.runtime.metrics import AgentMetrics, MetricsServer, serve_metrics
@@ -86,6 +90,7 @@ class UplinkAgent:
         self.client: UplinkClient | None = None
         self.config_watch: ConfigWatch | None = None
         self._media_server: grpc.aio.Server | None = None
+        self.live: LiveHub | None = None
         self._metrics_server: MetricsServer | None = None
         self.outbox_length = self.metrics.gauge("outbox", "length", "Rows waiting in the outbox.", ("kind",))
         self.dropped = self.metrics.counter(
@@ -139,6 +144,12 @@ class UplinkAgent:
         self._media_server = grpc.aio.server()
         media_pb2_grpc.add_EdgeMediaServicer_to_server(
             EdgeMediaService(self.media, allowed_peer, allowed_name), self._media_server
+        )
+        keys = KeySource(config_key_path(s.storage.data_dir))
+        self.live = LiveHub(live_cameras(self.sessions, keys))
+        cameras_pb2_grpc.add_EdgeCamerasServicer_to_server(
+            EdgeCamerasService(s.storage.data_dir, config_key, allowed_peer, allowed_name, live=self.live),
+            self._media_server,
         )
         media_target = f"{media_address}:{enrolment.media_port}"
         if server_credentials is None:
@@ -253,5 +264,7 @@ class UplinkAgent:
             log.error("uplink_stop_flush_failed", error=str(exc))
         if self._media_server is not None:
             await self._media_server.stop(grace=1.0)
+        if self.live is not None:
+            await self.live.close()  # the viewers' browsers see the session end and reconnect
         if self._metrics_server is not None:
             self._metrics_server.close()

@@ -2,8 +2,10 @@
 
 One pass (:meth:`Retention.run_once`), run every ``interval_s`` and at once when a segment write fails:
 
-1. **age** — continuous segments older than ``continuous_days`` and event clips older than
-   ``events_days`` are deleted;
+1. **age** — continuous segments older than their camera's own days (``retention_days`` in the applied
+   desired config, :func:`agents.edge.camera_config.store.camera_retention_days`) or, for a camera without
+   (0, edge.toml's cameras, cameras removed from the config), ``continuous_days``, and event clips older
+   than ``events_days`` are deleted;
 2. **space** — while the filesystem's free space is under the floor (``min_free_bytes`` or
    ``min_free_percent``, whichever asks more) or the footage is over the optional budget
    (``max_bytes``), the oldest continuous segments are deleted first, then the oldest event clips.
@@ -28,6 +30,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import OperationalError
@@ -61,10 +64,20 @@ class RetentionReport:
         return self.expired_segments + self.expired_clips + self.space_segments + self.space_clips
 
 
+def _no_camera_days() -> Mapping[str, float]:
+    return {}
+
+
 class Retention:
-    def __init__(self, store: VideoStore, settings: RetentionSettings, metrics: AgentMetrics | None = None) -> None:
+    def __init__(
+        self, store: VideoStore, settings: RetentionSettings, metrics: AgentMetrics | None = None,
+        camera_days: Callable[[], Mapping[str, float]] = _no_camera_days,
+    ) -> None:
         self.store = store
         self.settings = settings
+        # Cameras with their own days of continuous recording (read each pass: a config applied meanwhile
+        # counts from the next pass); the others keep ``continuous_days``.
+        self.camera_days = camera_days
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._disk_full = threading.Event()
@@ -166,7 +179,12 @@ class Retention:
             report.disk_full = True
             self._raise_floor()
         space = "disk_full" if report.disk_full else "space"
-        while rows := self.store.oldest_segments(BATCH, before_ts=now - s.continuous_days * 86400):
+        own_days = self.camera_days()
+        for camera, days in own_days.items():
+            while rows := self.store.oldest_segments(BATCH, before_ts=now - days * 86400, camera=camera):
+                self._delete(rows, report, "age")
+                report.expired_segments += len(rows)
+        while rows := self.store.oldest_segments(BATCH, before_ts=now - s.continuous_days * 86400, other_than=own_days):
             self._delete(rows, report, "age")
             report.expired_segments += len(rows)
         while clips := self.store.oldest_clips(BATCH, before_ts=now - s.events_days * 86400):

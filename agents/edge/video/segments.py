@@ -19,7 +19,7 @@ import enum
 import errno
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -138,10 +138,17 @@ class VideoStore:
         with self.sessions() as session:
             return list(session.scalars(query.order_by(Segment.start_ts)))
 
-    def oldest_segments(self, limit: int, before_ts: float | None = None) -> list[Segment]:
+    def oldest_segments(
+        self, limit: int, before_ts: float | None = None, *, camera: str | None = None, other_than: Collection[str] = ()
+    ) -> list[Segment]:
+        """The oldest segments (of ``camera`` only, or of every camera but ``other_than``), oldest first."""
         query = select(Segment)
         if before_ts is not None:
             query = query.where(Segment.end_ts < before_ts)
+        if camera is not None:
+            query = query.where(Segment.camera == camera)
+        if other_than:
+            query = query.where(Segment.camera.not_in(list(other_than)))
         with self.sessions() as session:
             return list(session.scalars(query.order_by(Segment.start_ts).limit(limit)))
 

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from functools import partial
 
 from agents.edge.camera_config.cameras import CameraSpec, KeySource, camera_changes, runnable_cameras
 from agents.edge.camera_config.errors import CredentialsUnavailable
 from agents.edge.camera_config.key import config_key_path
+from agents.edge.camera_config.store import camera_retention_days
 from agents.edge.config import EdgeSettings
 from agents.edge.db import database_path
 from agents.edge.video.cameras import save_statuses, sync_cameras
@@ -65,7 +67,8 @@ class RecorderAgent:
             # Each unindexed file was logged as segment_recovered or segment_removed (with the reason).
             log.info("footage_reconciled", rows_dropped=dropped, unindexed_files=handled)
         await asyncio.to_thread(sync_cameras, self.store.sessions, self.settings.cameras)
-        self.retention = Retention(self.store, self.settings.retention, self.metrics)
+        self.retention = Retention(self.store, self.settings.retention, self.metrics,
+                                   camera_days=partial(camera_retention_days, self.store.sessions))
         self._retention_thread = threading.Thread(
             target=self.retention.run_forever, args=(self._retention_stop,), name="retention", daemon=True
         )

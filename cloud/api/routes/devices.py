@@ -1,9 +1,10 @@
-"""Edge devices (from relay reports), their revocation, and the bootstrap tokens that let new devices enrol."""
+"""Edge devices (from relay reports), their revocation, the bootstrap tokens that let new devices enrol, and
+the short-lived tokens that let a browser reach a device through its relay (pictures, discovery, probes)."""
 
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Response, status
@@ -21,14 +22,16 @@ from cloud.api.schemas import (
     DeviceConfigReported,
     DeviceConfigUpdate,
     DevicePublic,
+    DeviceTokenCreate,
+    DeviceTokenPublic,
     DeviceUpdate,
     ErrorResponse,
 )
 from cloud.core.db import utcnow
-from cloud.core.errors import NotFound
-from cloud.services import accounts, device_config
+from cloud.core.errors import Conflict, NotFound
+from cloud.services import accounts, device_config, live_sessions
 from cloud.services.devices import revoke_device as revoke
-from cloud.tables import BootstrapToken, Device
+from cloud.tables import BootstrapToken, Camera, Device
 from guardian.contracts import auth
 from guardian.runtime.logging import get_logger
 
@@ -102,17 +105,72 @@ _CONFIG_ERRORS: dict[int | str, dict[str, Any]] = {
 
 @router.put("/devices/{device_id}/config", status_code=status.HTTP_201_CREATED, response_model=DeviceConfigPublic,
             responses=_CONFIG_ERRORS)
-def save_device_config(device_id: PathId, body: DeviceConfigUpdate, scope: TenantAdmin,
+def save_device_config(device_id: PathId, body: DeviceConfigUpdate, scope: TenantAdmin, cloud: CloudDep,
                        response: Response) -> DeviceConfigPublic:
     """Save the device's cameras as its next configuration version (201; tenant admins); its relay hands it
     to the device, which reports what it applied. Camera credentials are sealed (``credentials``), never in
     a URL. Saving what the newest version holds already answers that version with 200."""
     device = _device(scope, device_id)
     cameras = [c.model_dump(exclude_none=True) for c in body.cameras]
-    config, created = device_config.save(scope.session, scope.tenant, device, body.base_version, cameras, scope.user.id)
+    config, created = device_config.save(scope.session, cloud.bus, scope.tenant, device, body.base_version, cameras,
+                                         scope.user.id)
     if not created:
         response.status_code = status.HTTP_200_OK
     return _config_public(config)
+
+
+def _camera_names(scope: TenantScope, device: Device) -> set[str]:
+    """The device's cameras: in its newest desired config, in what it reported applied, and in its health."""
+    config = device_config.device_config(scope.session, device)
+    names = {str(c.get("name")) for c in config.cameras}
+    names.update(str(c.get("camera")) for c in config.reported.cameras)
+    names.update(scope.session.scalars(scope.select(Camera, Camera.name).where(Camera.device_id == device.id)))
+    return names
+
+
+_ACCESS_TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorResponse, "description": "`forbidden`: `discover` and `probe` need a tenant admin."},
+    404: {"model": ErrorResponse, "description": "`not_found`: no such device (or revoked); `camera_not_found`: "
+          "the device has no camera of that name."},
+    409: {"model": ErrorResponse, "description": "`no_relay`: the tenant has no relay yet; `live_viewer_limit`: "
+          "the plan's concurrent live views are all open."},
+}
+
+
+@router.post("/devices/{device_id}/access-token", status_code=status.HTTP_201_CREATED,
+             response_model=DeviceTokenPublic, responses=_ACCESS_TOKEN_ERRORS)
+def device_access_token(device_id: PathId, body: DeviceTokenCreate, scope: TenantDep,
+                        cloud: CloudDep) -> DeviceTokenPublic:
+    """A token (≤ 5 min) the browser presents to the tenant's relay to reach this device: a camera's latest
+    picture (``picture``, any member), an ONVIF search of its LAN (``discover``) or a stream test (``probe``),
+    the last two for tenant admins; or a live view of a camera (``live``, any member), which opens a live
+    session in the tenant's audit (``live_session_id``) within the plan's concurrent viewers. What the device
+    answers passes through the relay only, never the cloud."""
+    scopes = sorted(set(body.scopes))
+    if {"discover", "probe"} & set(scopes):
+        scope.require_admin()
+    device = _device(scope, device_id)
+    if body.camera is not None and body.camera not in _camera_names(scope, device):
+        raise NotFound("the device has no camera of that name", code="camera_not_found")
+    relay = accounts.tenant_relay(scope.session, scope.id)
+    if relay is None:
+        raise Conflict("no relay is assigned to this tenant yet", code="no_relay")
+    ttl = cloud.settings.tokens.clip_token_seconds
+    now = int(utcnow().timestamp())
+    live_session_id: str | None = None
+    if "live" in scopes:
+        assert body.camera is not None  # the schema's rule
+        live = live_sessions.start(scope.session, scope.tenant, scope.user.id, device.id, body.camera,
+                                   body.stream or "sub", utcnow(), datetime.fromtimestamp(now + ttl, UTC))
+        live_session_id = live.id
+    token = auth.mint_device_token(
+        cloud.signing_key, tenant_id=scope.id, device_id=device.id, scopes=scopes, camera=body.camera,
+        relay_url=relay.endpoint_url, ttl=ttl, now=now, stream=body.stream,
+    )
+    log.info("device_token_issued", tenant=scope.id, device=device.id, scopes=",".join(scopes),
+             live_session=live_session_id)
+    return DeviceTokenPublic(token=token, relay_url=relay.endpoint_url, scopes=scopes, camera=body.camera,
+                             expires_at=datetime.fromtimestamp(now + ttl, UTC), live_session_id=live_session_id)
 
 
 @router.delete("/devices/{device_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -17,6 +17,7 @@ from cloud.api.event_public import to_public
 from cloud.api.live import HubDep, opening
 from cloud.api.params import EARLIEST, PathId, Text, Timestamp
 from cloud.api.schemas import (
+    NAME_PATTERN,
     ClipTokenCreate,
     ClipTokenPublic,
     ErrorResponse,
@@ -38,6 +39,7 @@ log = get_logger("cloud.events")
 
 CameraQ = Annotated[Text | None, Query(max_length=64, description="Only this camera (its name on the edge).")]
 LabelQ = Annotated[Text | None, Query(max_length=64, description="Only this label, e.g. person.")]
+ZoneQ = Annotated[str | None, Query(pattern=NAME_PATTERN, description="Only events that touched this zone (its name).")]
 _RANGE = "ISO 8601 with zone, from 1970-01-01T00:00:00Z to before 9999-01-01T00:00:00Z"
 SinceQ = Annotated[Timestamp | None, Query(description=f"Start time ≥ this ({_RANGE}).")]
 UntilQ = Annotated[Timestamp | None, Query(description=f"Start time < this ({_RANGE}).")]
@@ -48,6 +50,7 @@ def list_events(
     scope: TenantDep,
     camera: CameraQ = None,
     label: LabelQ = None,
+    zone: ZoneQ = None,
     since: SinceQ = None,
     until: UntilQ = None,
     # Not Text: the cursor's own pattern already excludes control characters (and a second pattern
@@ -57,7 +60,7 @@ def list_events(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Response:
     """Events newest first. Pass ``next_cursor`` back as ``cursor`` for the next page."""
-    base = timeline.filtered(scope.id, camera=camera, label=label, since=since, until=until)
+    base = timeline.filtered(scope.id, camera=camera, label=label, zone=zone, since=since, until=until)
     rows, next_cursor = timeline.page(scope.session, base, limit=limit, cursor=cursor)
     page = EventPage(items=[to_public(e) for e in rows], next_cursor=next_cursor)
     # Encoded here: FastAPI would dump the page, validate it against EventPage again and then encode it
@@ -73,6 +76,7 @@ def count_events(
     bucket: Literal["hour", "day"] = "hour",
     camera: CameraQ = None,
     label: LabelQ = None,
+    zone: ZoneQ = None,
     since: SinceQ = None,
     until: UntilQ = None,
     group_by: Annotated[Literal["label"] | None, Query(description="label: one row per bucket and label.")] = None,
@@ -87,7 +91,7 @@ def count_events(
     since = since or max(until - span, EARLIEST)
     if until - since > (timedelta(days=31) if bucket == "hour" else timedelta(days=400)):
         raise ApiError("time range too long for this bucket", code="range_too_long", status=422)
-    base = timeline.filtered(scope.id, camera=camera, label=label, since=since, until=until)
+    base = timeline.filtered(scope.id, camera=camera, label=label, zone=zone, since=since, until=until)
     if group_by == "label":
         return [EventCount(bucket=b, label=lb, count=c) for b, lb, c in timeline.counts_by_label(scope.session, base, bucket)]
     return [EventCount(bucket=b, count=c) for b, c in timeline.counts(scope.session, base, bucket)]

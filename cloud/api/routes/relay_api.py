@@ -1,18 +1,26 @@
-"""What relays call, with Ed25519-signed requests (:mod:`guardian.contracts.auth`): ingestion and enrolment."""
+"""What relays call, with Ed25519-signed requests (:mod:`guardian.contracts.auth`): ingestion, enrolment, and
+the feeds relays poll (revocations, desired configs; the latter as a long poll)."""
 
 from __future__ import annotations
 
-import json
-from typing import Annotated
+import asyncio
+import contextlib
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from google.protobuf import json_format
 from sqlalchemy import select
+from starlette.types import Receive, Scope, Send
 
 from cloud.api.deps import CloudDep, SignedRelay
+from cloud.api.errors import error_body
 from cloud.api.schemas import BootstrapConsume, ErrorResponse, RelayConfigs, Revocation
+from cloud.core.capacity import Busy
+from cloud.core.config_waits import ConfigWaits, Mark
 from cloud.core.db import utcnow
 from cloud.core.errors import ApiError, Conflict, NotFound
+from cloud.core.state import Cloud
 from cloud.services import device_config
 from cloud.services import ingest as ingestion
 from cloud.tables import BootstrapToken, Device
@@ -94,18 +102,117 @@ def revocations(caller: SignedRelay) -> list[Revocation]:
     return out
 
 
-@router.get("/relay/configs", response_model=RelayConfigs)
-def configs(
+WAIT_HEADER = "X-Guardian-Wait"
+MAX_WAIT_SECONDS = 30
+
+
+async def get_config_waits(request: Request) -> ConfigWaits:  # async: no worker-thread hop
+    waits: ConfigWaits = request.app.state.config_waits
+    return waits
+
+
+ConfigWaitsDep = Annotated[ConfigWaits, Depends(get_config_waits)]
+
+
+def _configs_answer(texts: list[str], cursor: int, wait: int) -> Response:
+    # The stored texts are the proto3 JSON the relays receive: put together, not parsed and encoded again.
+    body = '{"configs":[' + ",".join(texts) + '],"cursor":"' + str(cursor) + '"}'
+    return Response(body, media_type="application/json", headers={WAIT_HEADER: str(wait)})
+
+
+@router.get("/relay/configs", response_model=RelayConfigs, responses={200: {
+    "description": "The configs after the cursor (none: nothing changed within `wait` seconds, or the server "
+                   "is stopping; ask again at once).",
+    "headers": {WAIT_HEADER: {"description": "The `wait` this cloud honoured (a cloud without long polls sends "
+                              "no such header: poll it at intervals instead).",
+                              "schema": {"type": "integer", "minimum": 0, "maximum": MAX_WAIT_SECONDS}}}}})
+async def configs(
     caller: SignedRelay,
+    cloud: CloudDep,
+    waits: ConfigWaitsDep,
     after: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$", description="The cursor of the previous answer; "
                                        "omitted: every device's newest configuration.")] = None,
-) -> RelayConfigs:
+    wait: Annotated[int, Query(ge=0, le=MAX_WAIT_SECONDS, description="Long poll: when nothing changed after "
+                               "`after`, wait up to this many seconds for a change; 0: answer at once.")] = 0,
+) -> Response:
     """The newest desired configuration (``guardian.edge.v1.DesiredConfig``, proto3 JSON) of each device of
     the calling relay's tenant that changed after ``after``, oldest change first (a bounded page; poll
     again with ``cursor`` for the rest), revoked devices left out. Camera credentials in them are sealed to
-    each edge's own key."""
-    texts, cursor = device_config.for_relay(caller.session, caller.tenant_id, int(after or 0))
-    return RelayConfigs(configs=[json.loads(t) for t in texts], cursor=str(cursor))
+    each edge's own key.
+
+    A long poll with ``wait``: when nothing changed after ``after``, the answer comes as soon as a tenant
+    admin saves a config of the tenant (on any worker or host of the cloud), or empty after ``wait``
+    seconds, or empty at once when the server is stopping. Either way the relay asks again at once. A
+    waiting request holds neither a database connection nor a worker thread, so any number of relays may
+    wait without taking turns from other relay requests.
+    """
+    tenant_id = caller.tenant_id
+    after_seq = int(after or 0)
+    mark = waits.mark(tenant_id)  # before the read: a save committed after it ends the wait at once
+    texts, cursor = await run_in_threadpool(device_config.for_relay, caller.session, tenant_id, after_seq)
+    if texts or not wait:
+        return _configs_answer(texts, cursor, wait)
+    # Answered once the request's session and database turn are given back (FastAPI ends the dependencies
+    # of scope "function" before it sends the response).
+    return _ConfigsLongPoll(cloud, waits, tenant_id, after_seq, mark, wait)
+
+
+class _ConfigsLongPoll(Response):
+    """The answer to a long poll with nothing new yet: waits in the event loop, without a session."""
+
+    def __init__(self, cloud: Cloud, waits: ConfigWaits, tenant_id: str, after: int, mark: Mark, wait: int) -> None:
+        super().__init__()
+        self._cloud, self._waits, self._tenant_id, self._after, self._mark, self._wait = (
+            cloud, waits, tenant_id, after, mark, wait)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gone = asyncio.ensure_future(_disconnect(receive))
+        self._cloud.metrics.config_waits.inc()
+        try:
+            answer = await self._answer(gone)
+        finally:
+            self._cloud.metrics.config_waits.dec()
+            gone.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await gone
+        if answer is not None:
+            await answer(scope, receive, send)
+
+    async def _answer(self, gone: asyncio.Future[None]) -> Response | None:
+        """What to send; None when the relay went away meanwhile."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._wait
+        mark = self._mark
+        while True:
+            waiting = asyncio.ensure_future(self._waits.wait(self._tenant_id, mark, deadline - loop.time()))
+            either: set[asyncio.Future[Any]] = {waiting, gone}
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+            if not waiting.done():
+                waiting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiting
+                return None
+            if not waiting.result():  # time is up or the server is stopping
+                return _configs_answer([], self._after, self._wait)
+            mark = self._waits.mark(self._tenant_id)
+            try:
+                async with self._cloud.gates.service:
+                    texts, cursor = await run_in_threadpool(self._read)
+            except Busy as exc:
+                return error_body(exc.status, exc.code, exc.message, headers=exc.headers)
+            if texts:
+                return _configs_answer(texts, cursor, self._wait)
+            # Announced but not newer than the cursor (a save the first read already had): wait on.
+
+    def _read(self) -> tuple[list[str], int]:
+        with self._cloud.service_sessions() as session:
+            return device_config.for_relay(session, self._tenant_id, self._after)
+
+
+async def _disconnect(receive: Receive) -> None:
+    """Returns once the client has gone (its request body was read already)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 @router.post("/relay/bootstrap/consume", status_code=204,

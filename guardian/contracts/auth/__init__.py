@@ -2,7 +2,8 @@
 signatures. Free of network, database and web framework code, so the relay and the cloud both use it.
 
 - :mod:`.keys`: key text (base64url of the raw 32 bytes) and key ids.
-- :mod:`.tokens`: clip and bootstrap tokens as JWTs (EdDSA, PyJWT); verifiers accept ``gt1`` too.
+- :mod:`.tokens`: clip, device and bootstrap tokens as JWTs (EdDSA, PyJWT); clip and bootstrap verifiers
+  accept ``gt1`` too.
 - :mod:`.requests`: relay → cloud request signatures per RFC 9421; the verifier accepts the legacy too.
 - :mod:`.legacy`: the ``gt1`` tokens and ``X-Guardian-*`` signatures of the previous release.
 - :mod:`.grants`, :mod:`.errors`: what a verified token grants, and why one was refused.
@@ -23,9 +24,12 @@ from guardian.contracts.auth.grants import (
     BOOTSTRAP_TOKEN_MAX_TTL,
     CLIP_SCOPES,
     CLIP_TOKEN_MAX_TTL,
+    DEVICE_SCOPES,
+    DEVICE_TOKEN_MAX_TTL,
     REQUEST_WINDOW,
     BootstrapGrant,
     ClipGrant,
+    DeviceGrant,
     SignedRequest,
 )
 from guardian.contracts.auth.keys import (
@@ -50,17 +54,22 @@ from guardian.contracts.auth.tokens import (
     TokenFormat,
     mint_bootstrap_token,
     mint_clip_token,
+    mint_device_token,
     verify_bootstrap_token,
     verify_clip_token,
+    verify_device_token,
 )
 
 __all__ = [
     "BOOTSTRAP_TOKEN_MAX_TTL",
     "CLIP_SCOPES",
     "CLIP_TOKEN_MAX_TTL",
+    "DEVICE_SCOPES",
+    "DEVICE_TOKEN_MAX_TTL",
     "REQUEST_WINDOW",
     "BootstrapGrant",
     "ClipGrant",
+    "DeviceGrant",
     "Ed25519PrivateKey",
     "Ed25519PublicKey",
     "PublicKeys",
@@ -76,6 +85,7 @@ __all__ = [
     "load_public_keys",
     "mint_bootstrap_token",
     "mint_clip_token",
+    "mint_device_token",
     "private_key_from_text",
     "private_key_to_text",
     "public_key_from_text",
@@ -84,5 +94,6 @@ __all__ = [
     "sign_relay_request",
     "verify_bootstrap_token",
     "verify_clip_token",
+    "verify_device_token",
     "verify_relay_request",
 ]

@@ -10,6 +10,11 @@ cannot pass for the other), ``iss`` ``guardian-cloud``, ``aud`` ``guardian-relay
 
 Clip tokens: a browser asks the cloud for one event's media; the token, valid at most 5 minutes,
 names tenant, device, event, scopes (``clip``, ``snapshot``, ``thumbnail``) and the relay URL.
+Device tokens (JWT only): a browser asks the cloud for access to one device through its relay: the
+latest ``picture`` of one camera, ``discover`` (ONVIF search on the device's LAN), ``probe`` (try a
+stream) or ``live`` (watch one camera, optionally naming its ``stream``); valid at most 5 minutes, naming
+tenant, device, scopes, the camera (for ``picture`` and ``live``) and the
+relay URL. A clip token never passes for a device token nor the reverse (their ``typ`` differ).
 Bootstrap tokens: shown once to an admin adding an edge; the relay checks it offline and must make it
 single-use itself (remember ``grant.nonce`` until ``grant.expires_at``), then reports the use to the
 cloud (``POST /api/v1/relay/bootstrap/consume``).
@@ -30,10 +35,13 @@ from guardian.contracts.auth.grants import (
     MAX_TOKEN_CHARS,
     BootstrapGrant,
     ClipGrant,
+    DeviceGrant,
     bootstrap_claims,
     bootstrap_grant,
     clip_claims,
     clip_grant,
+    device_claims,
+    device_grant,
     now_seconds,
 )
 from guardian.contracts.auth.keys import Ed25519PrivateKey, PublicKeys, as_keyring, key_id
@@ -44,7 +52,7 @@ TokenFormat = Literal["gt1", "jwt"]
 ISSUER = "guardian-cloud"
 AUDIENCE = "guardian-relay"
 _ALGORITHM = "EdDSA"
-_TYP = {"clip": "guardian-clip+jwt", "bootstrap": "guardian-bootstrap+jwt"}
+_TYP = {"clip": "guardian-clip+jwt", "device": "guardian-device+jwt", "bootstrap": "guardian-bootstrap+jwt"}
 
 
 def _encode(private_key: Ed25519PrivateKey, typ: str, claims: dict[str, object]) -> str:
@@ -138,6 +146,53 @@ def verify_clip_token(
     return clip_grant(
         claims, kid, now=now_seconds(now), leeway=leeway,
         tenant_id=tenant_id, device_id=device_id, event_id=event_id, scope=scope,
+    )
+
+
+def mint_device_token(
+    private_key: Ed25519PrivateKey,
+    *,
+    tenant_id: str,
+    device_id: str,
+    scopes: Iterable[str],
+    camera: str | None = None,
+    relay_url: str,
+    ttl: int,
+    now: float | None = None,
+    stream: str | None = None,
+) -> str:
+    """A device token (cloud side). ``ttl`` 1..300 s; ``scopes`` a non-empty subset of DEVICE_SCOPES;
+    ``picture`` and ``live`` need ``camera`` (the camera's name on the edge); ``stream`` ("sub" or
+    "main") is for ``live`` only."""
+    claims = device_claims(
+        tenant_id=tenant_id, device_id=device_id, scopes=sorted(set(scopes)), camera=camera, relay_url=relay_url,
+        issued=now_seconds(now), ttl=ttl, nonce=secrets.token_urlsafe(16), stream=stream,
+    )
+    return _encode(private_key, "device", claims)
+
+
+def verify_device_token(
+    token: str,
+    public_keys: PublicKeys,
+    *,
+    tenant_id: str | None = None,
+    device_id: str | None = None,
+    scope: str | None = None,
+    camera: str | None = None,
+    now: float | None = None,
+    leeway: int = 5,
+) -> DeviceGrant:
+    """Verify a device token offline (relay side) and return its grant.
+
+    Pass what you know to have it checked: ``tenant_id`` (the relay's), ``device_id`` and ``camera`` (from
+    the request path), ``scope`` (what is being done). Raises :class:`TokenInvalid` (format, signature,
+    key, type: a clip token is refused here), :class:`TokenExpired`, or :class:`TokenMismatch`
+    (``wrong_tenant``, ``wrong_device``, ``wrong_scope``, ``wrong_camera``).
+    """
+    claims, kid = _decode(token, public_keys, "device")
+    return device_grant(
+        claims, kid, now=now_seconds(now), leeway=leeway, tenant_id=tenant_id, device_id=device_id, scope=scope,
+        camera=camera,
     )
 
 

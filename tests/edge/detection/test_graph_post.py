@@ -20,6 +20,7 @@ FILTERS = [
     DetectionSettings(labels=["person", "car", "truck"], threshold=0.5, thresholds={"car": 0.35, "truck": 0.35}),
     DetectionSettings(labels=[], thresholds={}, threshold=0.2, min_area=0.002, nms_iou=0.3),
     DetectionSettings(labels=["person"], thresholds={}, threshold=0.6, nms_iou=0.7, min_area=0.0),
+    DetectionSettings(labels=[], thresholds={}, threshold=0.3, merge_vehicles=False),
 ]
 
 
@@ -45,7 +46,8 @@ def _graph(tensors: dict[str, np.ndarray], family: str, labels: list[str], hw: t
 def _numpy(tensors: dict[str, np.ndarray], family: str, labels: list[str], hw: tuple[int, int],
            f: DetectionSettings) -> Candidates:
     cand = get_family(family).decode(tensors, hw, f.min_score, len(labels))
-    return postprocess(cand, labels, f.thresholds, f.threshold, f.min_area, f.nms_iou, f.wanted_labels)
+    return postprocess(cand, labels, f.thresholds, f.threshold, f.min_area, f.nms_iou, f.wanted_labels,
+                       f.merged_labels)
 
 
 def assert_same(graph: np.ndarray, ref: Candidates) -> None:

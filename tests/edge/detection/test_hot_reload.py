@@ -74,6 +74,8 @@ def test_cameras_added_changed_and_disabled_by_config_are_detected_without_a_res
         await until(lambda: detected("guarded"), "the camera added by config to be detected")
         assert pipeline("away") is not None and pipeline("lab") is lab  # untouched: same stream, same pipeline
         added = service.pipelines["guarded"]
+        # Its latest picture is kept for the owner's screens (from the frames detection decodes anyway).
+        await until(lambda: (data / "pictures" / "guarded.jpg").is_file(), "the added camera's picture")
         await until(lambda: added.events.open, "an open event on the added camera")
 
         # v2: the added camera disabled, the whole picture of lab masked (rules only: lab keeps running).
@@ -82,6 +84,8 @@ def test_cameras_added_changed_and_disabled_by_config_are_detected_without_a_res
         v2 = desired(2, masked_lab, guarded_camera, camera("away", unreachable))
         await asyncio.to_thread(store.apply, service.sessions, v2, key, DEVICE)
         await until(lambda: pipeline("guarded") is None, "the disabled camera to stop")
+        assert not (data / "pictures" / "guarded.jpg").exists()  # a camera no longer watched has no picture
+        assert (data / "pictures" / "lab.jpg").is_file()
         await until(lambda: lab.rules.masks, "lab's new mask")
         assert pipeline("lab") is lab
         # Its open events end when it stops (not later, as leftovers of a lost run).

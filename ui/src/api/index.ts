@@ -1,10 +1,12 @@
 // The typed API layer: one module per resource, all on one ApiClient (cookies + refresh).
 import { authApi } from "./auth";
+import { deviceAccessApi } from "./cameraAccess";
 import { camerasApi } from "./cameras";
 import { ApiClient } from "./client";
 import { deviceConfigApi } from "./deviceConfig";
 import { devicesApi } from "./devices";
 import { eventsApi } from "./events";
+import { liveApi } from "./live";
 import { tenantApi } from "./tenant";
 import { usersApi } from "./users";
 
@@ -17,7 +19,9 @@ export function createApi(client: ApiClient = new ApiClient()) {
     cameras: camerasApi(client),
     devices: devicesApi(client),
     deviceConfig: deviceConfigApi(client),
+    deviceAccess: deviceAccessApi(client),
     events: eventsApi(client),
+    live: liveApi(client),
   };
 }
 

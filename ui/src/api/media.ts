@@ -5,7 +5,8 @@
 //   GET {relay_url}/media/v1/events/{event_id}/clip.mp4?token=T        video/mp4, Range → 206
 //   GET {relay_url}/media/v1/events/{event_id}/thumbnail.jpg?token=T   image/jpeg
 //   GET {relay_url}/media/v1/events/{event_id}/snapshot.jpg?token=T    image/jpeg
-//   &download=1 → Content-Disposition: attachment
+//   GET {relay_url}/media/v1/events/{event_id}/track.json?token=T      boxes (api/eventTrack.ts)
+//   &download=1 → Content-Disposition: attachment (&name= the file name, state/eventPage.ts)
 // The token travels in the query because <video>/<img> cannot send headers. Answers: 401/403 token
 // expired or refused, 404 media gone, 502/503/504 edge offline. The relay must send CORS headers for
 // the cloud's origin and `Cross-Origin-Resource-Policy: cross-origin`.

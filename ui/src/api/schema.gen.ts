@@ -369,6 +369,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/devices/{device_id}/access-token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Device Access Token
+         * @description A token (≤ 5 min) the browser presents to the tenant's relay to reach this device: a camera's latest
+         *     picture (``picture``, any member), an ONVIF search of its LAN (``discover``) or a stream test (``probe``),
+         *     the last two for tenant admins; or a live view of a camera (``live``, any member), which opens a live
+         *     session in the tenant's audit (``live_session_id``) within the plan's concurrent viewers. What the device
+         *     answers passes through the relay only, never the cloud.
+         */
+        post: operations["device_access_token_api_v1_devices__device_id__access_token_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/bootstrap-tokens": {
         parameters: {
             query?: never;
@@ -548,6 +572,120 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/notifications/vapid-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Vapid Key */
+        get: operations["vapid_key_api_v1_notifications_vapid_key_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/subscriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Subscriptions */
+        get: operations["list_subscriptions_api_v1_notifications_subscriptions_get"];
+        put?: never;
+        /**
+         * Subscribe
+         * @description Subscribe this browser (201), or renew its keys (200).
+         */
+        post: operations["subscribe_api_v1_notifications_subscriptions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/subscriptions/{subscription_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Unsubscribe */
+        delete: operations["unsubscribe_api_v1_notifications_subscriptions__subscription_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Rules */
+        get: operations["get_rules_api_v1_notifications_rules_get"];
+        /** Put Rules */
+        put: operations["put_rules_api_v1_notifications_rules_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/live-sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Live Sessions
+         * @description The tenant's live views, newest first (tenant admins): who watched which camera, from when to when.
+         */
+        get: operations["list_live_sessions_api_v1_live_sessions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/live-sessions/{live_session_id}/end": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End Live Session
+         * @description End a live session (the viewer closed it): it stops counting against the plan's viewers. A member
+         *     ends their own; an admin any of the tenant's. Repeating the call is harmless (204).
+         */
+        post: operations["end_live_session_api_v1_live_sessions__live_session_id__end_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/ingest": {
         parameters: {
             query?: never;
@@ -630,6 +768,12 @@ export interface paths {
          *     the calling relay's tenant that changed after ``after``, oldest change first (a bounded page; poll
          *     again with ``cursor`` for the rest), revoked devices left out. Camera credentials in them are sealed to
          *     each edge's own key.
+         *
+         *     A long poll with ``wait``: when nothing changed after ``after``, the answer comes as soon as a tenant
+         *     admin saves a config of the tenant (on any worker or host of the cloud), or empty after ``wait``
+         *     seconds, or empty at once when the server is stopping. Either way the relay asks again at once. A
+         *     waiting request holds neither a database connection nor a worker thread, so any number of relays may
+         *     wait without taking turns from other relay requests.
          */
         get: operations["configs_api_v1_relay_configs_get"];
         put?: never;
@@ -988,6 +1132,21 @@ export interface components {
             state: string;
             /** Last Frame At */
             last_frame_at: string | null;
+            /**
+             * Fps
+             * @description Frames per second the device receives (telemetry); null: not reported.
+             */
+            fps?: number | null;
+            /**
+             * Bitrate Bps
+             * @description Bits per second the device receives; null: not reported.
+             */
+            bitrate_bps?: number | null;
+            /**
+             * Reason
+             * @description The camera's last error, for people (never a URL or credential).
+             */
+            reason?: string | null;
         };
         /** CameraUpdate */
         CameraUpdate: {
@@ -1154,6 +1313,45 @@ export interface components {
              */
             applied_config_version: number;
         };
+        /** DeviceTokenCreate */
+        DeviceTokenCreate: {
+            /**
+             * Scopes
+             * @description `picture` (any member; needs `camera`), `discover` and `probe` (tenant admins), `live` (any member; alone, needs `camera`; opens a live session).
+             */
+            scopes: ("picture" | "discover" | "probe" | "live")[];
+            /**
+             * Camera
+             * @description The camera, by its name on the device; required with `picture` and `live`.
+             */
+            camera?: string | null;
+            /**
+             * Stream
+             * @description `live` only: the camera's `sub` stream (the default) or its `main` stream.
+             */
+            stream?: ("sub" | "main") | null;
+        } & (unknown & unknown & unknown);
+        /** DeviceTokenPublic */
+        DeviceTokenPublic: {
+            /** Token */
+            token: string;
+            /** Relay Url */
+            relay_url: string;
+            /** Scopes */
+            scopes: string[];
+            /** Camera */
+            camera: string | null;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /**
+             * Live Session Id
+             * @description `live`: the session this token opened (end it with `POST /api/v1/live-sessions/{live_session_id}/end`).
+             */
+            live_session_id?: string | null;
+        };
         /** DeviceUpdate */
         DeviceUpdate: {
             /** Name */
@@ -1220,6 +1418,11 @@ export interface components {
             confidence: "unspecified" | "low" | "medium" | "high";
             /** Has Clip */
             has_clip: boolean;
+            /**
+             * Zones
+             * @description Names of the camera's zones the event touched, first entered first.
+             */
+            zones: string[];
         };
         /** KeysPublic */
         KeysPublic: {
@@ -1235,6 +1438,40 @@ export interface components {
             label: "person" | "bicycle" | "car" | "motorcycle" | "bus" | "train" | "truck" | "boat" | "bird" | "cat" | "dog" | "horse" | "sheep" | "cow" | "bear" | "backpack" | "handbag" | "suitcase" | "umbrella";
             /** Min Score */
             min_score: number;
+        };
+        /**
+         * LiveSessionPublic
+         * @description A live view in the audit: who, which camera, when. ``ended_at`` is when the viewer ended it, or its
+         *     token's expiry when it ran until then (``None`` while open).
+         */
+        LiveSessionPublic: {
+            /** Id */
+            id: string;
+            /** User Id */
+            user_id: string | null;
+            /**
+             * User Email
+             * @description None once the member's account is deleted.
+             */
+            user_email: string | null;
+            /** Device Id */
+            device_id: string;
+            /** Camera */
+            camera: string;
+            /** Stream */
+            stream: string;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Ended At */
+            ended_at: string | null;
         };
         /** LoginCreate */
         LoginCreate: {
@@ -1266,6 +1503,34 @@ export interface components {
              * @enum {string}
              */
             role: "admin" | "viewer";
+        };
+        /**
+         * NotificationRulesShape
+         * @description The signed-in member's rules; an empty list means any camera, label or zone.
+         */
+        NotificationRulesShape: {
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Cameras
+             * @description Camera ids (GET /cameras).
+             */
+            cameras?: string[];
+            /** Labels */
+            labels?: string[];
+            /** Zones */
+            zones?: string[];
+            /** @description Daily hours without notifications; null: none. */
+            quiet_hours?: components["schemas"]["QuietHours"] | null;
+            /**
+             * Time Zone
+             * @description IANA time zone of the quiet hours, e.g. Europe/Paris.
+             * @default UTC
+             */
+            time_zone: string;
         };
         /** OidcProviderPublic */
         OidcProviderPublic: {
@@ -1315,6 +1580,74 @@ export interface components {
             jwk: {
                 [key: string]: string;
             };
+        };
+        /** PushKeyPublic */
+        PushKeyPublic: {
+            /**
+             * Enabled
+             * @description false: this cloud sends no notifications (no VAPID key configured).
+             */
+            enabled: boolean;
+            /**
+             * Public Key
+             * @description VAPID public key for `PushManager.subscribe` (`applicationServerKey`), base64url; null when not enabled.
+             */
+            public_key: string | null;
+        };
+        /** PushKeys */
+        PushKeys: {
+            /**
+             * P256Dh
+             * @description The browser's P-256 key (base64url).
+             */
+            p256dh: string;
+            /**
+             * Auth
+             * @description The 16-byte auth secret (base64url).
+             */
+            auth: string;
+        };
+        /**
+         * PushSubscriptionCreate
+         * @description ``PushSubscription.toJSON()`` of this browser (``expirationTime`` is ignored).
+         */
+        PushSubscriptionCreate: {
+            /**
+             * Endpoint
+             * @description The push service URL the browser was given.
+             */
+            endpoint: string;
+            keys: components["schemas"]["PushKeys"];
+            /**
+             * Expirationtime
+             * @description Ignored: push services answer 410 when it ends.
+             */
+            expirationTime?: (number) | null;
+        };
+        /** PushSubscriptionPublic */
+        PushSubscriptionPublic: {
+            /** Id */
+            id: string;
+            /** Endpoint */
+            endpoint: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /** QuietHours */
+        QuietHours: {
+            /**
+             * Start
+             * @description HH:MM in the rules' time zone.
+             */
+            start: string;
+            /**
+             * End
+             * @description HH:MM; before start: the quiet hours run past midnight.
+             */
+            end: string;
         };
         /** RelayConfigs */
         RelayConfigs: {
@@ -3115,6 +3448,78 @@ export interface operations {
             };
         };
     };
+    device_access_token_api_v1_devices__device_id__access_token_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An id (no control characters). */
+                device_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeviceTokenCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceTokenPublic"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `forbidden`: `discover` and `probe` need a tenant admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `not_found`: no such device (or revoked); `camera_not_found`: the device has no camera of that name. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `no_relay`: the tenant has no relay yet; `live_viewer_limit`: the plan's concurrent live views are all open. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_bootstrap_tokens_api_v1_bootstrap_tokens_get: {
         parameters: {
             query?: never;
@@ -3482,6 +3887,8 @@ export interface operations {
                 camera?: string | null;
                 /** @description Only this label, e.g. person. */
                 label?: string | null;
+                /** @description Only events that touched this zone (its name). */
+                zone?: string | null;
                 /** @description Start time ≥ this (ISO 8601 with zone, from 1970-01-01T00:00:00Z to before 9999-01-01T00:00:00Z). */
                 since?: string | null;
                 /** @description Start time < this (ISO 8601 with zone, from 1970-01-01T00:00:00Z to before 9999-01-01T00:00:00Z). */
@@ -3551,6 +3958,8 @@ export interface operations {
                 camera?: string | null;
                 /** @description Only this label, e.g. person. */
                 label?: string | null;
+                /** @description Only events that touched this zone (its name). */
+                zone?: string | null;
                 /** @description Start time ≥ this (ISO 8601 with zone, from 1970-01-01T00:00:00Z to before 9999-01-01T00:00:00Z). */
                 since?: string | null;
                 /** @description Start time < this (ISO 8601 with zone, from 1970-01-01T00:00:00Z to before 9999-01-01T00:00:00Z). */
@@ -3803,6 +4212,468 @@ export interface operations {
             };
         };
     };
+    vapid_key_api_v1_notifications_vapid_key_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PushKeyPublic"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_subscriptions_api_v1_notifications_subscriptions_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PushSubscriptionPublic"][];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    subscribe_api_v1_notifications_subscriptions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PushSubscriptionCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PushSubscriptionPublic"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `invalid_rules` or `invalid_subscription`: a rule JSON Schema cannot state (unknown time zone or camera, a key not on the curve, an endpoint at no push service this cloud sends to). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    unsubscribe_api_v1_notifications_subscriptions__subscription_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An id (no control characters). */
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_rules_api_v1_notifications_rules_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationRulesShape"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    put_rules_api_v1_notifications_rules_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotificationRulesShape"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationRulesShape"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `invalid_rules` or `invalid_subscription`: a rule JSON Schema cannot state (unknown time zone or camera, a key not on the curve, an endpoint at no push service this cloud sends to). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_live_sessions_api_v1_live_sessions_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Only sessions started before this time (paging). */
+                before?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveSessionPublic"][];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    end_live_session_api_v1_live_sessions__live_session_id__end_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An id (no control characters). */
+                live_session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `not_found`: no such session of yours. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     ingest_api_v1_ingest_post: {
         parameters: {
             query?: never;
@@ -3990,6 +4861,8 @@ export interface operations {
             query?: {
                 /** @description The cursor of the previous answer; omitted: every device's newest configuration. */
                 after?: string | null;
+                /** @description Long poll: when nothing changed after `after`, wait up to this many seconds for a change; 0: answer at once. */
+                wait?: number;
             };
             header?: never;
             path?: never;
@@ -3997,9 +4870,11 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description The configs after the cursor (none: nothing changed within `wait` seconds, or the server is stopping; ask again at once). */
             200: {
                 headers: {
+                    /** @description The `wait` this cloud honoured (a cloud without long polls sends no such header: poll it at intervals instead). */
+                    "X-Guardian-Wait"?: number;
                     [name: string]: unknown;
                 };
                 content: {

@@ -45,8 +45,14 @@ export interface ErrorDetail {
 export interface EventFilters {
   camera?: string;
   label?: string;
+  /** A zone's name (a camera's named area): only events that touched it. */
+  zone?: string;
   /** ISO 8601 with zone; start ≥ since. */
   since?: string;
   /** ISO 8601 with zone; start < until. */
   until?: string;
 }
+/** Push notifications (`/notifications/…`): the VAPID key, this member's browsers and rules. */
+export type PushKeyPublic = Schemas["PushKeyPublic"];
+export type PushSubscriptionPublic = Schemas["PushSubscriptionPublic"];
+export type NotificationRules = Schemas["NotificationRulesShape"];

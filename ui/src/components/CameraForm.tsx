@@ -15,6 +15,8 @@ import {
   type DraftField,
   type DraftProblems,
 } from "./cameraDraft";
+import { StreamTest } from "./StreamTest";
+import { ZoneEditor } from "./ZoneEditor";
 import "./CameraForm.css";
 
 export interface CameraFormProps {
@@ -23,6 +25,10 @@ export interface CameraFormProps {
   isNew: boolean;
   otherNames: string[];
   configKey: ConfigKey | null;
+  /** The device the camera is on: "Test connection" asks it to open the stream. */
+  deviceId: string;
+  /** The saved camera whose picture the zone editor draws on; null for a camera not saved yet. */
+  pictureCamera?: string | null;
   /** Save the camera into the device's list; rejects with the cloud's error. */
   onSave: (camera: CameraConfig) => Promise<void>;
   onCancel: () => void;
@@ -45,7 +51,7 @@ export function describeSaveError(error: unknown): string {
   return describeError(error);
 }
 
-export function CameraForm({ initial, isNew, otherNames, configKey, onSave, onCancel }: CameraFormProps) {
+export function CameraForm({ initial, isNew, otherNames, configKey, deviceId, pictureCamera = null, onSave, onCancel }: CameraFormProps) {
   const id = useId();
   const [draft, setDraft] = useState<CameraDraft>(initial);
   const [nameTouched, setNameTouched] = useState(!isNew);
@@ -129,6 +135,7 @@ export function CameraForm({ initial, isNew, otherNames, configKey, onSave, onCa
                placeholder="rtsp://192.168.1.20:554/stream1" aria-invalid={!!problems.url} aria-describedby={described("url")}
                onChange={(e) => update({ url: e.target.value })} onBlur={() => setDraft(absorb)} />
         {problem("url")}
+        <StreamTest deviceId={deviceId} draft={draft} configKey={configKey} />
       </div>
       <div className="field">
         <label htmlFor={field("detectUrl")}>Sub-stream for detection (optional)</label>
@@ -222,6 +229,16 @@ export function CameraForm({ initial, isNew, otherNames, configKey, onSave, onCa
             {problem("retentionDays")}
           </div>
         </div>
+      </fieldset>
+
+      <fieldset className="zones">
+        <legend>Zones and masks</legend>
+        <p className="small muted">
+          Zones name areas of the picture (events say which they touch); masks hide areas from detection (a street, a
+          neighbour's window).
+        </p>
+        <ZoneEditor zones={draft.zones ?? []} masks={draft.masks ?? []} onChange={(areas) => update(areas)}
+                    picture={pictureCamera ? { deviceId, camera: pictureCamera } : null} problem={problems.zones} />
       </fieldset>
 
       <label className="check">

@@ -3,6 +3,7 @@ import { probeMedia, scopesFor } from "../api/media";
 import type { DevicePublic, EventPublic } from "../api/types";
 import { useServices } from "../context";
 import { clipMessage, clipPending, loadClip, type ClipState } from "../state/clip";
+import { withDownloadName } from "../state/eventPage";
 import { formatRelative } from "../state/format";
 import { Loading } from "./Feedback";
 
@@ -11,7 +12,14 @@ import { Loading } from "./Feedback";
  * A newer version of the event (live, same id) reloads the clip only when it brings the clip: a later
  * end or confidence leaves a playing video alone.
  */
-export function ClipPlayer({ event, device }: { event: EventPublic; device: DevicePublic | null }) {
+export function ClipPlayer({ event, device, downloadName, markers = [], clipDuration = 0 }: {
+  event: EventPublic; device: DevicePublic | null;
+  /** The file name a download is saved under (the relay's Content-Disposition). */
+  downloadName?: string;
+  /** Where the object is seen, in seconds from the clip's start (of `clipDuration` seconds). */
+  markers?: { from: number; to: number }[];
+  clipDuration?: number;
+}) {
   const { media } = useServices();
   const [state, setState] = useState<ClipState>({ kind: "loading" });
   const video = useRef<HTMLVideoElement>(null);
@@ -78,6 +86,18 @@ export function ClipPlayer({ event, device }: { event: EventPublic; device: Devi
     <div className="player" data-clip-state="ready">
       <video ref={video} src={state.src} controls preload="metadata" playsInline crossOrigin="anonymous"
              onError={onVideoError} aria-label={`Clip of ${event.label} on ${event.camera}`} />
+      {markers.length > 0 && clipDuration > 0 && (
+        <div className="clip-markers" aria-label="Where the object is seen">
+          {markers.map((m) => (
+            <button key={m.from} type="button" data-testid="clip-marker"
+                    style={{ left: `${(m.from / clipDuration) * 100}%`, width: `${((m.to - m.from) / clipDuration) * 100}%` }}
+                    aria-label={`Seen from ${m.from.toFixed(0)} s`} title={`Seen from ${m.from.toFixed(1)} s`}
+                    onClick={() => {
+                      if (video.current) video.current.currentTime = m.from;
+                    }} />
+          ))}
+        </div>
+      )}
       <div className="player-actions">
         <button type="button" className="button secondary" onClick={() => seekBy(-5)}>
           Back 5 s
@@ -85,7 +105,8 @@ export function ClipPlayer({ event, device }: { event: EventPublic; device: Devi
         <button type="button" className="button secondary" onClick={() => seekBy(5)}>
           Forward 5 s
         </button>
-        <a className="button" href={state.downloadUrl} download={`${event.camera}-${event.id}.mp4`}>
+        <a className="button" href={downloadName ? withDownloadName(state.downloadUrl, downloadName) : state.downloadUrl}
+           download={downloadName ?? `${event.camera}-${event.id}.mp4`}>
           Download clip
         </a>
       </div>

@@ -1,3 +1,4 @@
+import { useEffect, useRef, useState } from "react";
 import { niceMax, type HourlySeries } from "../state/chart";
 import { formatHour, formatLabel } from "../state/format";
 
@@ -7,20 +8,46 @@ export function labelColour(labels: string[], label: string): string {
   return label === "other" ? "#9aa3a0" : COLOURS[labels.indexOf(label) % COLOURS.length]!;
 }
 
-/** Stacked bars per hour by label: a small SVG, with a table of the same numbers for screen readers. */
+/** Every how many hours an axis label fits, labels at least `minGap` px apart (a divisor of 24, so the
+ * labelled hours stay the same through the day). */
+export function labelStep(slotWidth: number, minGap = 44): number {
+  return [1, 2, 3, 4, 6, 8, 12, 24].find((step) => step * slotWidth >= minGap) ?? 24;
+}
+
+/** The element's width in CSS pixels, following it as it changes (null before the first layout). */
+function useWidth<T extends Element>(): [React.RefObject<T | null>, number | null] {
+  const ref = useRef<T>(null);
+  const [width, setWidth] = useState<number | null>(null);
+  useEffect(() => {
+    const element = ref.current;
+    if (!element || typeof ResizeObserver === "undefined") return;
+    const observer = new ResizeObserver((entries) => setWidth(Math.round(entries[0]!.contentRect.width)));
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, []);
+  return [ref, width];
+}
+
+/**
+ * Stacked bars per hour by label: an SVG drawn at the width it is shown at (so its labels keep their
+ * size on a phone instead of shrinking with a fixed viewBox), with a table of the same numbers for
+ * screen readers.
+ */
 export function HourlyChart({ series }: { series: HourlySeries }) {
-  const width = 720;
-  const height = 220;
+  const [holder, measured] = useWidth<HTMLElement>();
+  const width = Math.max(280, measured ?? 720);
+  const height = width < 500 ? 180 : 220;
   const pad = { left: 32, right: 8, top: 10, bottom: 28 };
   const top = niceMax(series.max);
   const innerW = width - pad.left - pad.right;
   const innerH = height - pad.top - pad.bottom;
   const slotW = innerW / series.slots.length;
   const barW = Math.max(2, slotW * 0.7);
+  const step = labelStep(slotW);
   const y = (value: number) => pad.top + innerH - (value / top) * innerH;
   const total = series.totals.reduce((a, b) => a + b, 0);
   return (
-    <figure className="chart">
+    <figure className="chart" ref={holder}>
       <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-labelledby="chart-title">
         <title id="chart-title">{`Events per hour over the last ${series.slots.length} hours: ${total} in all`}</title>
         {(top % 2 === 0 ? [0, top / 2, top] : [0, top]).map((tick) => (
@@ -47,7 +74,7 @@ export function HourlyChart({ series }: { series: HourlySeries }) {
                 base += n;
                 return rect;
               })}
-              {i % 3 === 0 && (
+              {slot.getHours() % step === 0 && (
                 <text x={x + barW / 2} y={height - 8} textAnchor="middle" className="axis">
                   {formatHour(slot)}
                 </text>

@@ -29,12 +29,12 @@ export interface CameraDraft {
   /** Smallest object in percent of the picture, as typed; "" or 0: the device's default. */
   minArea: string;
   retentionDays: string;
-  /** Kept as they are: the form does not edit zones and masks. */
+  /** Drawn in the zone editor, normalised 0..1 of the picture (zoneGeometry.ts). */
   zones: NonNullable<CameraConfig["detection"]>["zones"];
   masks: NonNullable<CameraConfig["detection"]>["masks"];
 }
 
-export type DraftField = "name" | "displayName" | "url" | "detectUrl" | "username" | "password" | "thresholds" | "minArea" | "retentionDays";
+export type DraftField = "name" | "displayName" | "url" | "detectUrl" | "username" | "password" | "thresholds" | "minArea" | "retentionDays" | "zones";
 export type DraftProblems = Partial<Record<DraftField, string>>;
 
 // The cloud's rules (cloud/api/schemas.py: NAME_PATTERN, STREAM_URL_PATTERN), checked here to say what is
@@ -201,11 +201,22 @@ export function validateDraft(draft: CameraDraft, context: DraftContext): DraftP
     const value = number(draft.minArea);
     if (value === null || value < 0 || value >= 100) problems.minArea = "Enter a size from 0 up to (not including) 100 %.";
   }
+  const zoneProblem = areaNamesProblem(draft.zones ?? [], "zone") ?? areaNamesProblem(draft.masks ?? [], "mask");
+  if (zoneProblem) problems.zones = zoneProblem;
   if (draft.retentionDays.trim() !== "") {
     const value = number(draft.retentionDays);
     if (value === null || value < 0 || value > 3650) problems.retentionDays = "Enter a number of days from 0 to 3650.";
   }
   return problems;
+}
+
+/** Zone (or mask) names follow the camera name's rule and are unique among their kind (events carry them). */
+function areaNamesProblem(areas: { name: string }[], kind: "zone" | "mask"): string | null {
+  const bad = areas.find((a) => !NAME.test(a.name));
+  if (bad) return `The ${kind} name “${bad.name}” must be 1 to 32 lowercase letters, digits, “-” or “_”.`;
+  const names = areas.map((a) => a.name);
+  const repeated = names.find((n, i) => names.indexOf(n) !== i);
+  return repeated ? `Two ${kind}s are called “${repeated}”: rename one.` : null;
 }
 
 export type Sealer = (username: string, password: string) => Promise<SealedCredentials>;

@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { Link } from "react-router";
 import { isApiError } from "../api";
 import { cameraTitle } from "../api/cameras";
@@ -11,12 +11,15 @@ import {
   type DeviceConfig,
 } from "../api/deviceConfig";
 import type { CameraPublic, DevicePublic } from "../api/types";
+import { CameraDiscovery } from "../components/CameraDiscovery";
 import { CameraForm, describeSaveError } from "../components/CameraForm";
-import { draftFromCamera, emptyDraft } from "../components/cameraDraft";
+import { CameraHealth } from "../components/CameraHealth";
+import { CameraPicture } from "../components/CameraPicture";
+import { LiveView } from "../components/LiveView";
+import { draftFromCamera, emptyDraft, type CameraDraft } from "../components/cameraDraft";
 import { Badge, CameraStateBadge, EmptyState, ErrorNotice, Loading, type Tone } from "../components/Feedback";
 import { useServices } from "../context";
 import { useAsync, useDocumentTitle, useNow } from "../hooks";
-import { formatRelative } from "../state/format";
 import { isAdmin } from "../state/session";
 import { useStore } from "../state/store";
 
@@ -24,10 +27,16 @@ export function CamerasPage() {
   useDocumentTitle("Cameras");
   const { api, session } = useServices();
   const admin = isAdmin(useStore(session));
-  const now = useNow();
+  const now = useNow(HEALTH_POLL_MS);
   const devices = useAsync(() => api.devices.list(), [api]);
   const { data, error, loading, reload, setData } = useAsync(() => api.cameras.list(), [api]);
   const [round, setRound] = useState(0);
+
+  // Live health: the cameras' state, frame rate and last frame, as the devices report them.
+  useEffect(() => {
+    const timer = setInterval(reload, HEALTH_POLL_MS);
+    return () => clearInterval(timer);
+  }, [reload]);
 
   function refresh() {
     devices.reload();
@@ -53,7 +62,7 @@ export function CamerasPage() {
         </EmptyState>
       )}
       {devices.data?.map((device) => (
-        <DeviceCameras key={`${device.id}-${round}`} device={device} admin={admin} live={data ?? []} />
+        <DeviceCameras key={`${device.id}-${round}`} device={device} admin={admin} live={data ?? []} now={now} />
       ))}
 
       <ErrorNotice error={error} onRetry={reload} title="Cameras could not be loaded" />
@@ -73,22 +82,26 @@ export function CamerasPage() {
   );
 }
 
+/** How often the cameras' health is read again (the devices report every few seconds). */
+const HEALTH_POLL_MS = 5_000;
+
 const APPLY_TONES: Record<CameraApplyState, Tone> = { applied: "ok", pending: "warn", failed: "bad", refused: "bad", disabled: "muted" };
 const APPLY_WORDS: Record<CameraApplyState, string> = {
   applied: "Applied", pending: "Pending", failed: "Failed", refused: "Refused", disabled: "Disabled",
 };
 
-/** Which camera the form is open for: a new one, or the saved camera of that name. */
-type Editing = { kind: "new" } | { kind: "edit"; name: string } | null;
+/** Which camera the form is open for: a new one (maybe found by discovery), or the saved camera of that name. */
+type Editing = { kind: "new"; draft?: CameraDraft } | { kind: "edit"; name: string } | null;
 
 /** One device's configured cameras: what is desired, what the device applied, and the admin's edits. */
-function DeviceCameras({ device, admin, live }: { device: DevicePublic; admin: boolean; live: CameraPublic[] }) {
+function DeviceCameras({ device, admin, live, now }: { device: DevicePublic; admin: boolean; live: CameraPublic[]; now: Date }) {
   const { api } = useServices();
   const { data: config, error, loading, reload, setData } = useAsync(() => api.deviceConfig.get(device.id), [api, device.id]);
   const [editing, setEditing] = useState<Editing>(null);
   const [actionError, setActionError] = useState<unknown>(null);
   const [saved, setSaved] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [discovering, setDiscovering] = useState(false);
   const title = device.name.trim() || device.id;
 
   /** PUT the whole list edited from the version on screen; a conflict loads the newer version, then rethrows. */
@@ -148,10 +161,18 @@ function DeviceCameras({ device, admin, live }: { device: DevicePublic; admin: b
       <div className="device-config-head">
         <h2 id={`device-${device.id}`}>{title}</h2>
         {admin && config && !editing && (
-          <button type="button" className="button" onClick={() => { setSaved(null); setEditing({ kind: "new" }); }}
-                  aria-label={`Add a camera to ${title}`}>
-            Add camera
-          </button>
+          <span className="row-actions">
+            {!discovering && (
+              <button type="button" className="button secondary" onClick={() => { setSaved(null); setDiscovering(true); }}
+                      aria-label={`Find cameras on ${title}'s network`}>
+                Find cameras
+              </button>
+            )}
+            <button type="button" className="button" onClick={() => { setSaved(null); setDiscovering(false); setEditing({ kind: "new" }); }}
+                    aria-label={`Add a camera to ${title}`}>
+              Add camera
+            </button>
+          </span>
         )}
       </div>
       {title !== device.id && <p className="muted small">Device {device.id}</p>}
@@ -181,17 +202,24 @@ function DeviceCameras({ device, admin, live }: { device: DevicePublic; admin: b
           {config.cameras.length > 0 && (
             <ul className="config-cameras">
               {config.cameras.map((camera) => (
-                <ConfiguredCamera key={camera.name} camera={camera} config={config} admin={admin} busy={busy || !!editing}
+                <ConfiguredCamera key={camera.name} camera={camera} config={config} admin={admin} busy={busy || !!editing} now={now}
                                   live={live.find((c) => c.device_id === device.id && c.name === camera.name)}
                                   onEdit={() => { setSaved(null); setEditing({ kind: "edit", name: camera.name }); }}
                                   onToggle={() => toggle(camera)} onRemove={() => remove(camera)} />
               ))}
             </ul>
           )}
+          {discovering && !editing && (
+            <CameraDiscovery deviceId={device.id} deviceTitle={title} otherNames={config.cameras.map((c) => c.name)}
+                             onPick={(draft) => { setDiscovering(false); setEditing({ kind: "new", draft }); }}
+                             onClose={() => setDiscovering(false)} />
+          )}
           {editing && (editing.kind === "new" || editedCamera) && (
             <CameraForm
-              key={editing.kind === "new" ? "new" : editing.name}
-              initial={editedCamera ? draftFromCamera(editedCamera) : emptyDraft()}
+              key={editing.kind === "new" ? `new-${editing.draft?.url ?? ""}` : editing.name}
+              initial={editedCamera ? draftFromCamera(editedCamera) : editing.kind === "new" && editing.draft ? editing.draft : emptyDraft()}
+              deviceId={device.id}
+              pictureCamera={editing.kind === "edit" ? editing.name : null}
               isNew={editing.kind === "new"}
               otherNames={config.cameras.map((c) => c.name).filter((n) => editing.kind === "new" || n !== editing.name)}
               configKey={config.config_key}
@@ -205,8 +233,8 @@ function DeviceCameras({ device, admin, live }: { device: DevicePublic; admin: b
   );
 }
 
-function ConfiguredCamera({ camera, config, admin, busy, live, onEdit, onToggle, onRemove }: {
-  camera: CameraConfig; config: DeviceConfig; admin: boolean; busy: boolean; live: CameraPublic | undefined;
+function ConfiguredCamera({ camera, config, admin, busy, live, now, onEdit, onToggle, onRemove }: {
+  camera: CameraConfig; config: DeviceConfig; admin: boolean; busy: boolean; live: CameraPublic | undefined; now: Date;
   onEdit: () => void; onToggle: () => void; onRemove: () => void;
 }) {
   const status = cameraApplyStatus(config, camera);
@@ -230,6 +258,7 @@ function ConfiguredCamera({ camera, config, admin, busy, live, onEdit, onToggle,
       {status.state === "pending" && (
         <p className="small muted">Waiting for the device to apply version {config.version}.</p>
       )}
+      {live && <CameraHealth camera={live} now={now} badge={false} />}
       {status.error && <p className="small apply-error" data-testid="apply-error">{status.error}</p>}
       {admin && (
         <div className="row-actions">
@@ -257,6 +286,7 @@ function CameraCard({ camera, admin, now, onRenamed }: {
   const [name, setName] = useState(cameraTitle(camera));
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  const [live, setLive] = useState(false);
   const inputId = `rename-${camera.id}`;
 
   async function save(event: FormEvent) {
@@ -279,9 +309,13 @@ function CameraCard({ camera, admin, now, onRenamed }: {
         <h2>{cameraTitle(camera)}</h2>
         <CameraStateBadge state={camera.state} />
       </div>
-      <p className="muted small">
-        Camera “{camera.name}” on device {camera.device_id} · last frame {formatRelative(camera.last_frame_at, now)}
-      </p>
+      {live ? (
+        <LiveView deviceId={camera.device_id} camera={camera.name} title={cameraTitle(camera)} />
+      ) : (
+        <CameraPicture deviceId={camera.device_id} camera={camera.name} title={cameraTitle(camera)} online={camera.state === "streaming" ? true : camera.state === "failed" ? false : undefined} />
+      )}
+      <CameraHealth camera={camera} now={now} badge={false} />
+      <p className="muted small">Camera “{camera.name}” on device {camera.device_id}</p>
       <ErrorNotice error={error} title="Could not rename" />
       {editing ? (
         <form className="inline-form" onSubmit={save}>
@@ -296,6 +330,10 @@ function CameraCard({ camera, admin, now, onRenamed }: {
         </form>
       ) : (
         <div className="row-actions">
+          <button type="button" className="button" onClick={() => setLive((on) => !on)} aria-pressed={live}
+                  aria-label={`${live ? "Stop live view of" : "Watch live"} ${cameraTitle(camera)}`}>
+            {live ? "Stop live" : "Live"}
+          </button>
           <Link className="button secondary" to={`/events?camera=${encodeURIComponent(camera.name)}`}>
             Events
           </Link>

@@ -5,7 +5,7 @@ import { act } from "react";
 import { MemoryRouter } from "react-router";
 import { afterEach, describe, expect, it } from "vitest";
 import { ApiClient, createApi } from "../api";
-import type { BootstrapTokenIssued, TenantPublic, UserPublic } from "../api/types";
+import type { BootstrapTokenIssued, DevicePublic, TenantPublic, UserPublic } from "../api/types";
 import { createServices, ServicesProvider } from "../context";
 import { SessionStore } from "../state/session";
 import { mount, until as untilOn, type Mounted } from "../testDom";
@@ -15,7 +15,7 @@ const user = { id: "u1", email: "owner@example.org", role: "admin", tenant_id: "
 const noRelay: TenantPublic = { id: "t1", name: "Home", plan: "free", relay_id: null, relay_url: null, relay_enrolment_endpoint: null };
 const withRelay: TenantPublic = { ...noRelay, relay_id: "r1", relay_url: "https://relay-1.example.org", relay_enrolment_endpoint: "relay-1.example.org:443" };
 
-function fakeCloud(poolEmpty: boolean) {
+function fakeCloud(poolEmpty: boolean, devices: DevicePublic[] = []) {
   let tenant = noRelay;
   const json = (body: unknown, status = 200) =>
     new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
@@ -23,7 +23,8 @@ function fakeCloud(poolEmpty: boolean) {
     const call = `${init?.method ?? "GET"} ${new URL(input, "http://cloud.test").pathname}`;
     if (call === "GET /api/v1/users/me") return json(user);
     if (call === "GET /api/v1/tenant") return json(tenant);
-    if (call === "GET /api/v1/devices" || call === "GET /api/v1/bootstrap-tokens") return json([]);
+    if (call === "GET /api/v1/devices") return json(devices);
+    if (call === "GET /api/v1/bootstrap-tokens") return json([]);
     if (call === "POST /api/v1/bootstrap-tokens") {
       if (poolEmpty) {
         return json({ error: { code: "relay_pool_empty", message: "no relay is free for your home yet" } }, 503);
@@ -42,8 +43,8 @@ function fakeCloud(poolEmpty: boolean) {
 
 let page: Mounted;
 
-async function renderDevices(poolEmpty: boolean) {
-  const api = createApi(new ApiClient({ fetch: fakeCloud(poolEmpty).fetch }));
+async function renderDevices(poolEmpty: boolean, devices: DevicePublic[] = []) {
+  const api = createApi(new ApiClient({ fetch: fakeCloud(poolEmpty, devices).fetch }));
   const services = { ...createServices(api), session: new SessionStore(api, { present: () => true, clear: () => {} }) };
   await services.session.load();
   page = mount(
@@ -80,5 +81,24 @@ describe("devices page without a relay", () => {
     await createToken();
     const notice = await until(() => page.container.textContent?.includes("No relay is free") && page.container, "the error");
     expect(notice.textContent).toContain("Try adding the device again later");
+  });
+});
+
+describe("devices page: camera setup versions", () => {
+  const base: DevicePublic = {
+    id: "edge-a", name: "", status: "healthy", reason: "", agent_version: "0.1.0", last_seen_at: "2026-01-01T00:00:00Z",
+    desired_config_version: 0, applied_config_version: 0,
+  };
+
+  it("shows the desired camera setup against the one each device applied", async () => {
+    await renderDevices(false, [
+      base,
+      { ...base, id: "edge-b", desired_config_version: 3, applied_config_version: 2 },
+      { ...base, id: "edge-c", desired_config_version: 4, applied_config_version: 4 },
+    ]);
+    await until(() => [...page.container.querySelectorAll("[data-testid=config-state]")].length === 3, "the devices");
+    expect([...page.container.querySelectorAll("[data-testid=config-state]")].map((cell) => cell.textContent)).toEqual([
+      "Settings file", "Version 2 of 3 appliedCameras", "Version 4 appliedCameras",
+    ]);
   });
 });

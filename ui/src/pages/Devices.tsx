@@ -1,4 +1,5 @@
 import { useState, type FormEvent } from "react";
+import { Link } from "react-router";
 import { bootstrapTokenState } from "../api/devices";
 import type { BootstrapTokenIssued, DevicePublic } from "../api/types";
 import { Badge, DeviceStatusBadge, EmptyState, ErrorNotice, Loading } from "../components/Feedback";
@@ -8,6 +9,21 @@ import { useAsync, useDocumentTitle, useNow } from "../hooks";
 import { formatDateTime, formatRelative } from "../state/format";
 import { isAdmin } from "../state/session";
 import { useStore } from "../state/store";
+import "./Devices.css";
+
+/** The desired camera setup's version against the one the device applied (details: the Cameras page). */
+function ConfigVersions({ device }: { device: DevicePublic }) {
+  const { desired_config_version: desired, applied_config_version: applied } = device;
+  if (!desired) return <span className="muted">Settings file</span>;
+  return (
+    <>
+      {applied >= desired
+        ? <Badge tone="ok">Version {applied} applied</Badge>
+        : <Badge tone="warn">{applied ? `Version ${applied} of ${desired} applied` : `Version ${desired} pending`}</Badge>}
+      <small className="block"><Link to="/cameras">Cameras</Link></small>
+    </>
+  );
+}
 
 export function DevicesPage() {
   useDocumentTitle("Devices");
@@ -56,7 +72,7 @@ export function DevicesPage() {
       )}
       {devices.data && devices.data.length > 0 && (
         <div className="table-wrap card">
-          <table className="table">
+          <table className="table device-table">
             <caption className="visually-hidden">Your devices</caption>
             <thead>
               <tr>
@@ -64,24 +80,26 @@ export function DevicesPage() {
                 <th scope="col">Health</th>
                 <th scope="col">Last report</th>
                 <th scope="col">Version</th>
+                <th scope="col">Cameras setup</th>
                 {admin && <th scope="col"><span className="visually-hidden">Actions</span></th>}
               </tr>
             </thead>
             <tbody>
               {devices.data.map((d) => (
                 <tr key={d.id}>
-                  <td>
+                  <td className="device-name">
                     <strong>{d.name || d.id}</strong>
                     {d.name && d.name !== d.id && <small className="block muted">{d.id}</small>}
                   </td>
-                  <td>
+                  <td data-label="Health">
                     <DeviceStatusBadge status={d.status} />
                     {d.reason && <small className="block muted">{d.reason}</small>}
                   </td>
-                  <td>{formatRelative(d.last_seen_at, now)}</td>
-                  <td>{d.agent_version || "—"}</td>
+                  <td data-label="Last report">{formatRelative(d.last_seen_at, now)}</td>
+                  <td data-label="Version">{d.agent_version || "—"}</td>
+                  <td data-label="Cameras setup" data-testid="config-state"><ConfigVersions device={d} /></td>
                   {admin && (
-                    <td>
+                    <td className="device-actions">
                       <button type="button" className="button danger small" onClick={() => revokeDevice(d)}
                               aria-label={`Remove ${d.name || d.id}`}>
                         Remove

@@ -44,7 +44,7 @@ const at = (seconds: number) => new Date(Date.parse(START) + seconds * 1000).toI
 
 const firstReport: EventPublic = {
   id: "e1", device_id: "d1", camera: "porch", label: "person", start_at: START, end_at: null,
-  confidence: "medium", has_clip: false,
+  confidence: "medium", has_clip: false, zones: [],
 };
 const ended: EventPublic = { ...firstReport, end_at: at(8) };
 const withClip: EventPublic = { ...ended, has_clip: true };
@@ -148,7 +148,8 @@ describe("event page, live", () => {
     expect(facts().Ended).not.toBe("Not yet");
     expect($("time[datetime='" + ended.end_at + "']")).not.toBeNull();
     expect($("[data-clip-state=pending]")!.textContent).toContain("The clip is being prepared");
-    expect(cloud.count("POST /api/v1/events/e1/clip-token")).toBe(0);
+    // Ended: its snapshot is asked for (one token, which the clip reuses below).
+    expect(cloud.count("POST /api/v1/events/e1/clip-token")).toBe(1);
 
     // The clip was assembled: the player appears, playing from the relay with a clip token.
     act(() => stream.send(withClip));
@@ -202,6 +203,21 @@ describe("event page, live", () => {
     act(() => stream.open());
     await until(() => $("[data-clip-state=ready] video"), "the clip player");
     expect(facts().Duration).toBe("8 s");
+  });
+
+  it("shows the zones the event touched, and one entered later, as names", async () => {
+    const cloud = fakeCloud({ ...firstReport, zones: ["front-gate"] });
+    renderEventPage(cloud);
+    await until(() => facts().Zones === "front-gate", "the zone");
+    const stream = await openedStream();
+    act(() => stream.open());
+    act(() => stream.send({ ...firstReport, zones: ["front-gate", "driveway"] })); // the same version but the zone
+    await until(() => facts().Zones === "front-gatedriveway", "the second zone");
+    expect([...page.container.querySelectorAll("[data-testid=zone-chip]")].map((c) => c.textContent))
+      .toEqual(["front-gate", "driveway"]);
+    act(() => stream.send({ ...firstReport, zones: ["front-gate"] })); // an older version, late
+    await settle();
+    expect(page.container.querySelectorAll("[data-testid=zone-chip]")).toHaveLength(2);
   });
 
   it("closes the stream when the page is left", async () => {

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useMemo, useReducer, useState, type FormEvent } from "react";
 import { Link, useSearchParams } from "react-router";
+import type { Api } from "../api";
 import { cameraTitle } from "../api/cameras";
 import type { CameraPublic, EventFilters, EventPublic } from "../api/types";
 import { EmptyState, ErrorNotice, Loading } from "../components/Feedback";
@@ -9,6 +10,7 @@ import { useAsync, useDocumentTitle, useLiveEvents } from "../hooks";
 import { dayKey, formatDay, formatLabel, formatTime, viewerTimeZone } from "../state/format";
 import type { LiveStatus } from "../state/live";
 import { useStore } from "../state/store";
+import "./Events.css";
 import {
   filtersFromParams,
   filtersToParams,
@@ -39,6 +41,7 @@ export function EventsPage() {
   const [live, setLive] = useState<LiveStatus>("connecting");
   const cameras = useAsync(() => api.cameras.list(), [api]);
   const cameraNames = useMemo(() => new Map((cameras.data ?? []).map((c) => [c.name, cameraTitle(c)])), [cameras.data]);
+  const zones = useAsync(() => configuredZones(api), [api]);
 
   const load = useCallback(
     async (cursor: string | null, target: EventFilters) => {
@@ -82,7 +85,15 @@ export function EventsPage() {
         <h1>Events</h1>
         <LiveIndicator status={live} />
       </div>
-      <FilterForm filters={filters} cameras={cameras.data ?? []} onApply={(next) => setParams(filtersToParams(next))} />
+      <CollapsibleFilters filters={filters} cameraNames={cameraNames} onApply={(next) => setParams(filtersToParams(next))}>
+        {(close) => (
+          <FilterForm filters={filters} cameras={cameras.data ?? []} zones={zones.data ?? []}
+                      onApply={(next) => {
+                        close();
+                        setParams(filtersToParams(next));
+                      }} />
+        )}
+      </CollapsibleFilters>
       <p className="visually-hidden" aria-live="polite" aria-atomic="true">
         {newest ? `New event: ${formatLabel(newest.label)} on ${cameraNames.get(newest.camera) ?? newest.camera} at ${formatTime(newest.start_at)}` : ""}
       </p>
@@ -98,7 +109,8 @@ export function EventsPage() {
           </p>
         </EmptyState>
       )}
-      <EventList items={state.items} cameraNames={cameraNames} arrived={state.arrived} thumbnails={hasRelay} />
+      <EventList items={state.items} cameraNames={cameraNames} arrived={state.arrived} thumbnails={hasRelay}
+                 query={params.toString()} />
       {state.nextCursor && (
         <div className="more">
           <button type="button" className="button secondary" disabled={state.status === "loading-more"}
@@ -121,9 +133,77 @@ function LiveIndicator({ status }: { status: LiveStatus }) {
   );
 }
 
-function FilterForm({ filters, cameras, onApply }: { filters: EventFilters; cameras: CameraPublic[]; onApply: (f: EventFilters) => void }) {
+/** The names of the zones drawn on the tenant's cameras (every device's desired config), sorted; a device
+ * whose config cannot be read just adds none. */
+async function configuredZones(api: Api): Promise<string[]> {
+  const devices = await api.devices.list();
+  const configs = await Promise.all(devices.map((d) => api.deviceConfig.get(d.id).catch(() => null)));
+  const names = new Set<string>();
+  for (const config of configs) {
+    for (const camera of config?.cameras ?? []) for (const zone of camera.detection?.zones ?? []) names.add(zone.name);
+  }
+  return [...names].sort();
+}
+
+/** The zones an event touched, as chips (names only: the cloud never holds their geometry). */
+export function ZoneChips({ zones }: { zones: string[] }) {
+  if (zones.length === 0) return null;
+  return (
+    <span className="event-zones" aria-label={`Zones: ${zones.join(", ")}`}>
+      {zones.map((zone) => (
+        <span key={zone} className="badge badge-muted" data-testid="zone-chip">
+          {zone}
+        </span>
+      ))}
+    </span>
+  );
+}
+
+const FILTER_NAMES: Record<keyof EventFilters, string> = { camera: "Camera", label: "What", zone: "Zone", since: "From", until: "To" };
+
+/**
+ * On a phone the filter form would fill the first screen: there it folds behind a button, and the
+ * filters in force show as chips (each removable). On wider screens the form is always shown.
+ */
+function CollapsibleFilters({ filters, cameraNames, onApply, children }: {
+  filters: EventFilters; cameraNames: Map<string, string>; onApply: (f: EventFilters) => void;
+  children: (close: () => void) => React.ReactNode;
+}) {
+  const [open, setOpen] = useState(false);
+  const active = (Object.keys(FILTER_NAMES) as (keyof EventFilters)[]).filter((key) => filters[key]);
+  const shown = (key: keyof EventFilters) => {
+    const value = filters[key]!;
+    if (key === "camera") return cameraNames.get(value) ?? value;
+    if (key === "since" || key === "until") return new Date(value).toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" });
+    return key === "label" ? formatLabel(value) : value;
+  };
+  return (
+    <div className={open ? "filter-bar open" : "filter-bar"}>
+      <div className="filter-chips">
+        <button type="button" className="button secondary filter-toggle" aria-expanded={open} aria-controls="event-filters"
+                onClick={() => setOpen((o) => !o)}>
+          Filters{active.length ? ` (${active.length})` : ""}
+        </button>
+        {active.map((key) => (
+          <button key={key} type="button" className="chip" aria-label={`Remove filter ${FILTER_NAMES[key]}: ${shown(key)}`}
+                  onClick={() => onApply({ ...filters, [key]: undefined })}>
+            {FILTER_NAMES[key]}: {shown(key)} <span aria-hidden="true">×</span>
+          </button>
+        ))}
+      </div>
+      <div id="event-filters" className="filter-panel">{children(() => setOpen(false))}</div>
+    </div>
+  );
+}
+
+function FilterForm({ filters, cameras, zones, onApply }: {
+  filters: EventFilters; cameras: CameraPublic[]; zones: string[]; onApply: (f: EventFilters) => void;
+}) {
   const [camera, setCamera] = useState(filters.camera ?? "");
   const [label, setLabel] = useState(filters.label ?? "");
+  const [zone, setZone] = useState(filters.zone ?? "");
+  // A bookmarked zone stays selectable after it was removed from the camera's config.
+  const zoneOptions = filters.zone && !zones.includes(filters.zone) ? [...zones, filters.zone] : zones;
   const [since, setSince] = useState(isoToLocalInput(filters.since));
   const [until, setUntil] = useState(isoToLocalInput(filters.until));
   const [problem, setProblem] = useState<string | null>(null);
@@ -131,6 +211,7 @@ function FilterForm({ filters, cameras, onApply }: { filters: EventFilters; came
   useEffect(() => {
     setCamera(filters.camera ?? "");
     setLabel(filters.label ?? "");
+    setZone(filters.zone ?? "");
     setSince(isoToLocalInput(filters.since));
     setUntil(isoToLocalInput(filters.until));
   }, [filters]);
@@ -140,6 +221,7 @@ function FilterForm({ filters, cameras, onApply }: { filters: EventFilters; came
     const next: EventFilters = {
       camera: camera || undefined,
       label: label.trim().toLowerCase() || undefined,
+      zone: zone || undefined,
       since: localInputToIso(since),
       until: localInputToIso(until),
     };
@@ -173,6 +255,19 @@ function FilterForm({ filters, cameras, onApply }: { filters: EventFilters; came
           ))}
         </datalist>
       </div>
+      {zoneOptions.length > 0 && (
+        <div className="field">
+          <label htmlFor="f-zone">Zone</label>
+          <select id="f-zone" value={zone} onChange={(e) => setZone(e.target.value)}>
+            <option value="">All zones</option>
+            {zoneOptions.map((z) => (
+              <option key={z} value={z}>
+                {z}
+              </option>
+            ))}
+          </select>
+        </div>
+      )}
       <div className="field">
         <label htmlFor="f-since">From</label>
         <input id="f-since" type="datetime-local" value={since} onChange={(e) => setSince(e.target.value)} />
@@ -196,8 +291,10 @@ function FilterForm({ filters, cameras, onApply }: { filters: EventFilters; came
   );
 }
 
-function EventList({ items, cameraNames, arrived, thumbnails }: {
+function EventList({ items, cameraNames, arrived, thumbnails, query }: {
   items: EventPublic[]; cameraNames: Map<string, string>; arrived: string[]; thumbnails: boolean;
+  /** The list's filters, carried to the event page (its previous/next and the way back). */
+  query: string;
 }) {
   const groups: { key: string; title: string; events: EventPublic[] }[] = [];
   for (const event of items) {
@@ -215,11 +312,12 @@ function EventList({ items, cameraNames, arrived, thumbnails }: {
           <ul className="events" data-testid="event-list">
             {group.events.map((event) => (
               <li key={event.id} className={fresh.has(event.id) ? "event fresh" : "event"}>
-                <Link to={`/events/${encodeURIComponent(event.id)}`} className="event-link">
+                <Link to={`/events/${encodeURIComponent(event.id)}${query ? `?${query}` : ""}`} className="event-link">
                   <Thumbnail event={event} enabled={thumbnails} />
                   <span className="event-main">
                     <span className="event-label">{formatLabel(event.label)}</span>
                     <span className="muted">{cameraNames.get(event.camera) ?? event.camera}</span>
+                    <ZoneChips zones={event.zones} />
                   </span>
                   <span className="event-side">
                     <time dateTime={event.start_at}>{formatTime(event.start_at)}</time>

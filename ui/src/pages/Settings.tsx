@@ -2,6 +2,8 @@ import { useState, type FormEvent } from "react";
 import type { PlanPublic } from "../api/types";
 import { ErrorNotice, Loading } from "../components/Feedback";
 import { Field } from "../components/Field";
+import { HouseholdMembers } from "../components/HouseholdMembers";
+import { NotificationSettings } from "../components/NotificationSettings";
 import { useServices } from "../context";
 import { useAsync, useDocumentTitle } from "../hooks";
 import { formatBytes, formatLabel } from "../state/format";
@@ -26,6 +28,8 @@ export function SettingsPage() {
       {state.status === "signed-in" && (
         <>
           <HomeName />
+          <HouseholdMembers admin={isAdmin(state)} me={state.user.id} />
+          <NotificationSettings />
           <section className="card" aria-labelledby="account-heading">
             <h2 id="account-heading">Your account</h2>
             <dl className="facts">

@@ -18,7 +18,7 @@ class FakeSource implements EventSourceLike {
 
 const event: EventPublic = {
   id: "e1", device_id: "d", camera: "porch", label: "person", start_at: "2024-01-01T00:00:00Z", end_at: null,
-  confidence: "high", has_clip: true,
+  confidence: "high", has_clip: true, zones: [],
 };
 
 function setup() {
@@ -109,6 +109,13 @@ describe("later versions of an event", () => {
     const clip = applyEventVersion(ended, { ...ended, has_clip: true, confidence: "high" });
     expect(clip).toEqual({ ...ended, has_clip: true, confidence: "high" });
     expect(applyEventVersion(clip, { ...clip, end_at: "2024-01-01T00:00:30Z" }).end_at).toBe("2024-01-01T00:00:30Z");
+  });
+
+  it("take in a zone entered later, and keep it when an older version comes late", () => {
+    const gate: EventPublic = { ...first, zones: ["front-gate"] };
+    const walked = applyEventVersion(gate, { ...gate, zones: ["front-gate", "driveway"] });
+    expect(walked.zones).toEqual(["front-gate", "driveway"]);
+    expect(applyEventVersion(walked, gate)).toBe(walked);
   });
 
   it("return the shown event itself for another event, a repeat or an older version", () => {

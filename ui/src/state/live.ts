@@ -56,7 +56,7 @@ const CONFIDENCE_RANK: Record<Confidence, number> = { unspecified: 0, low: 1, me
 /**
  * The event a page shows once `incoming` (a message from the stream, or a fresh GET) is taken in. The
  * relay reports an event again when it learns more (its end, its clip once assembled, a higher
- * confidence) and versions only ever add information, as the cloud merges them: so an older version
+ * confidence, another zone entered: an edge only appends to an event's zones) and versions only ever add information, as the cloud merges them: so an older version
  * arriving late changes nothing. Returns `current` itself, the same object, when `incoming` is another
  * event or adds nothing, so that an unrelated or repeated message re-renders nothing.
  */
@@ -65,12 +65,14 @@ export function applyEventVersion(current: EventPublic, incoming: EventPublic): 
   const laterEnd = incoming.end_at !== null && (current.end_at === null || Date.parse(incoming.end_at) > Date.parse(current.end_at));
   const clip = incoming.has_clip && !current.has_clip;
   const higherConfidence = (CONFIDENCE_RANK[incoming.confidence] ?? 0) > (CONFIDENCE_RANK[current.confidence] ?? 0);
-  if (!laterEnd && !clip && !higherConfidence) return current;
+  const moreZones = incoming.zones.length > current.zones.length;
+  if (!laterEnd && !clip && !higherConfidence && !moreZones) return current;
   return {
     ...current,
     end_at: laterEnd ? incoming.end_at : current.end_at,
     has_clip: current.has_clip || incoming.has_clip,
     confidence: higherConfidence ? incoming.confidence : current.confidence,
+    zones: moreZones ? incoming.zones : current.zones,
   };
 }
 

@@ -3,7 +3,7 @@ import type { EventPublic } from "../api/types";
 import { filtersFromParams, filtersToParams, initialTimeline, matchesFilters, timelineReducer } from "./timeline";
 
 function ev(id: string, start: string, extra: Partial<EventPublic> = {}): EventPublic {
-  return { id, device_id: "d", camera: "porch", label: "person", start_at: start, end_at: null, confidence: "high", has_clip: true, ...extra };
+  return { id, device_id: "d", camera: "porch", label: "person", start_at: start, end_at: null, confidence: "high", has_clip: true, zones: [], ...extra };
 }
 
 describe("timeline", () => {
@@ -59,8 +59,14 @@ describe("timeline", () => {
     expect(matchesFilters(ev("a", "2024-01-01T10:30:00Z", { camera: "yard" }), { camera: "porch" })).toBe(false);
   });
 
+  it("matches a zone filter only on events that touched the zone", () => {
+    expect(matchesFilters(ev("a", "2024-01-01T10:00:00Z", { zones: ["porch-step", "driveway"] }), { zone: "driveway" })).toBe(true);
+    expect(matchesFilters(ev("a", "2024-01-01T10:00:00Z", { zones: ["porch-step"] }), { zone: "driveway" })).toBe(false);
+    expect(matchesFilters(ev("a", "2024-01-01T10:00:00Z"), { zone: "driveway" })).toBe(false);
+  });
+
   it("round-trips filters through the URL", () => {
-    const filters = { camera: "porch", label: "person", since: "2024-01-01T00:00:00.000Z" };
+    const filters = { camera: "porch", label: "person", zone: "driveway", since: "2024-01-01T00:00:00.000Z" };
     expect(filtersFromParams(filtersToParams(filters))).toEqual(filters);
     expect(filtersFromParams(new URLSearchParams("camera=&x=1"))).toEqual({});
   });

@@ -34,6 +34,7 @@ export function compareEvents(a: EventPublic, b: EventPublic): number {
 export function matchesFilters(event: EventPublic, filters: EventFilters): boolean {
   if (filters.camera && event.camera !== filters.camera) return false;
   if (filters.label && event.label !== filters.label) return false;
+  if (filters.zone && !event.zones.includes(filters.zone)) return false;
   const start = Date.parse(event.start_at);
   if (filters.since && start < Date.parse(filters.since)) return false;
   if (filters.until && start >= Date.parse(filters.until)) return false;
@@ -91,7 +92,7 @@ export function localInputToIso(value: string): string | undefined {
 /** Filters ↔ URL search params, so a filtered timeline can be bookmarked and shared. */
 export function filtersFromParams(params: URLSearchParams): EventFilters {
   const filters: EventFilters = {};
-  for (const key of ["camera", "label", "since", "until"] as const) {
+  for (const key of ["camera", "label", "zone", "since", "until"] as const) {
     const value = params.get(key);
     if (value) filters[key] = value;
   }

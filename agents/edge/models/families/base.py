@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+
+from agents.edge.models.labels import merge_groups
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,10 @@ def postprocess(
     min_area: float = 0.0,
     iou_threshold: float = 0.5,
     wanted: set[str] | None = None,
+    merged: Collection[str] = (),
 ) -> Candidates:
-    """Per-label score thresholds, minimum box area (fraction of the frame), label filter, class-aware NMS."""
+    """Per-label score thresholds, minimum box area (fraction of the frame), label filter, class-aware NMS
+    (the labels in ``merged`` count as one class there: overlapping boxes of them are merged)."""
     if not len(cand):
         return cand
     names = np.asarray(list(labels) + ["?"] * max(0, int(cand.classes.max()) + 1 - len(labels)))
@@ -99,6 +103,7 @@ def postprocess(
     if not len(cand):
         return cand
     # Class-aware NMS in one pass: offset each class's boxes so different classes never overlap.
-    offset = cand.classes[:, None].astype(np.float32) * 2.0
+    groups = np.asarray(merge_groups(names.tolist(), merged), np.float32)
+    offset = groups[cand.classes][:, None] * 2.0
     keep = nms(cand.boxes + offset, cand.scores, iou_threshold)
     return cand.take(keep)

@@ -22,7 +22,7 @@ CONFIDENCE_MEDIUM: Confidence
 CONFIDENCE_HIGH: Confidence
 
 class EventSummary(_message.Message):
-    __slots__ = ("event_id", "device_id", "camera", "label", "start", "end", "confidence", "has_clip")
+    __slots__ = ("event_id", "device_id", "camera", "label", "start", "end", "confidence", "has_clip", "zones")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
     CAMERA_FIELD_NUMBER: _ClassVar[int]
@@ -31,6 +31,7 @@ class EventSummary(_message.Message):
     END_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     HAS_CLIP_FIELD_NUMBER: _ClassVar[int]
+    ZONES_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     device_id: str
     camera: str
@@ -39,17 +40,24 @@ class EventSummary(_message.Message):
     end: _timestamp_pb2.Timestamp
     confidence: Confidence
     has_clip: bool
-    def __init__(self, event_id: _Optional[str] = ..., device_id: _Optional[str] = ..., camera: _Optional[str] = ..., label: _Optional[str] = ..., start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confidence: _Optional[_Union[Confidence, str]] = ..., has_clip: _Optional[bool] = ...) -> None: ...
+    zones: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, event_id: _Optional[str] = ..., device_id: _Optional[str] = ..., camera: _Optional[str] = ..., label: _Optional[str] = ..., start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confidence: _Optional[_Union[Confidence, str]] = ..., has_clip: _Optional[bool] = ..., zones: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CameraHealth(_message.Message):
-    __slots__ = ("camera", "state", "last_frame_at")
+    __slots__ = ("camera", "state", "last_frame_at", "fps", "bitrate_bps", "reason")
     CAMERA_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     LAST_FRAME_AT_FIELD_NUMBER: _ClassVar[int]
+    FPS_FIELD_NUMBER: _ClassVar[int]
+    BITRATE_BPS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     camera: str
     state: str
     last_frame_at: _timestamp_pb2.Timestamp
-    def __init__(self, camera: _Optional[str] = ..., state: _Optional[str] = ..., last_frame_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    fps: float
+    bitrate_bps: float
+    reason: str
+    def __init__(self, camera: _Optional[str] = ..., state: _Optional[str] = ..., last_frame_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., fps: _Optional[float] = ..., bitrate_bps: _Optional[float] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class DeviceHealth(_message.Message):
     __slots__ = ("device_id", "status", "last_seen", "cameras", "agent_version", "reason")

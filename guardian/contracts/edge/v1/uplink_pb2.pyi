@@ -33,7 +33,7 @@ class TrackPoint(_message.Message):
     def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., box: _Optional[_Union[Box, _Mapping]] = ..., score: _Optional[float] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("event_id", "camera", "label", "start", "end", "max_score", "mean_score", "track", "snapshot_ref", "clip_ref", "clip_duration_s", "ended")
+    __slots__ = ("event_id", "camera", "label", "start", "end", "max_score", "mean_score", "track", "snapshot_ref", "clip_ref", "clip_duration_s", "ended", "zones")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     CAMERA_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
@@ -46,6 +46,7 @@ class Event(_message.Message):
     CLIP_REF_FIELD_NUMBER: _ClassVar[int]
     CLIP_DURATION_S_FIELD_NUMBER: _ClassVar[int]
     ENDED_FIELD_NUMBER: _ClassVar[int]
+    ZONES_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     camera: str
     label: str
@@ -58,7 +59,8 @@ class Event(_message.Message):
     clip_ref: str
     clip_duration_s: float
     ended: bool
-    def __init__(self, event_id: _Optional[str] = ..., camera: _Optional[str] = ..., label: _Optional[str] = ..., start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., max_score: _Optional[float] = ..., mean_score: _Optional[float] = ..., track: _Optional[_Iterable[_Union[TrackPoint, _Mapping]]] = ..., snapshot_ref: _Optional[str] = ..., clip_ref: _Optional[str] = ..., clip_duration_s: _Optional[float] = ..., ended: _Optional[bool] = ...) -> None: ...
+    zones: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, event_id: _Optional[str] = ..., camera: _Optional[str] = ..., label: _Optional[str] = ..., start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., max_score: _Optional[float] = ..., mean_score: _Optional[float] = ..., track: _Optional[_Iterable[_Union[TrackPoint, _Mapping]]] = ..., snapshot_ref: _Optional[str] = ..., clip_ref: _Optional[str] = ..., clip_duration_s: _Optional[float] = ..., ended: _Optional[bool] = ..., zones: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CameraStatus(_message.Message):
     __slots__ = ("camera", "state", "reason", "last_frame_at", "fps", "bitrate_bps")

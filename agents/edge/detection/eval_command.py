@@ -1,0 +1,72 @@
+"""``guardian-edge models eval``: how the installed model does on a labelled set, on the box itself.
+
+    guardian-edge models eval GROUND_TRUTH.json [--media DIR]... [--model NAME [--version V]]
+                              [--fit stretch,letterbox] [--floor 0.15]
+
+The model (the active one, else the config's ``[detection] model``) runs through the detector service's
+own pre- and post-processing (:class:`~agents.edge.detection.detector.Detector`) on the configured
+device, with the config's ``[detection]`` settings except the score floor (every detection ≥ ``--floor``
+is kept: the curves start there) and the labels (the set's); one variant per input fit. The figures
+(:mod:`agents.edge.models.evaluation`) are printed per class and variant, with precision and recall at
+the config's own thresholds. Footage is looked up in each ``--media`` directory, then beside the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from agents.edge.detection.config import DetectionSettings
+from agents.edge.models.cli import add_store_arguments, edge_settings, open_store
+
+FITS = ("stretch", "letterbox")
+
+
+def scoring_settings(settings: DetectionSettings, labels: Sequence[str], floor: float, **changes: Any) -> DetectionSettings:
+    """``settings`` reporting every one of ``labels`` scoring at least ``floor`` (``changes`` on top)."""
+    return settings.model_copy(update={"labels": list(labels), "selectable_labels": [], "threshold": floor,
+                                       "thresholds": {}, **changes})
+
+
+def _fits(text: str) -> list[str]:
+    fits = [f for f in text.split(",") if f]
+    unknown = sorted(set(fits) - set(FITS))
+    if not fits or unknown:
+        raise argparse.ArgumentTypeError(f"unknown: {', '.join(unknown) or '(none given)'} (known: {', '.join(FITS)})")
+    return fits
+
+
+def _eval(args: argparse.Namespace) -> int:
+    # OpenVINO, PyAV and pycocotools: loaded for this command only, not for every guardian-edge command.
+    from agents.edge.detection.detector import Detector
+    from agents.edge.models.evaluation import detect_all, evaluate, format_report, load_set
+
+    store, _ = open_store(args)
+    d = edge_settings(args).detection
+    stored = store.get(args.model, args.version) if args.model else store.active() or store.get(d.model)
+    labelled = load_set(args.ground_truth, args.media)
+    results = {}
+    for fit in args.fit or [d.input_fit]:
+        filters = scoring_settings(d, labelled.label_names, args.floor, input_fit=fit)
+        detector = Detector(stored, store.load(stored), device=d.device, performance_hint="LATENCY", num_requests=1,
+                            filters=filters)
+        results[fit] = detect_all(detector.detect, labelled.frames)
+    print(f"# {stored.manifest.ref}, input {stored.manifest.input_shape}, {d.device}, scores ≥ {args.floor}; "
+          f"P/R at the config's thresholds")
+    print(format_report(labelled, evaluate(labelled, results, lambda label: d.thresholds.get(label, d.threshold))))
+    return 0
+
+
+def add_eval_parser(models: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = models.add_parser("eval", help="evaluate a stored model on a labelled set (COCO-style ground truth)")
+    p.add_argument("ground_truth", type=Path, metavar="GROUND_TRUTH", help="the set's ground_truth.json")
+    p.add_argument("--media", type=Path, action="append", default=[],
+                   help="a directory holding the set's footage (repeatable; then beside the file)")
+    p.add_argument("--model", help="stored model name (default: the active model, else the config's)")
+    p.add_argument("--version", help="version of --model (default: the newest)")
+    p.add_argument("--fit", type=_fits, help=f"input fits to compare, comma-separated ({', '.join(FITS)}; default: the config's)")
+    p.add_argument("--floor", type=float, default=0.15, help="lowest score kept (the curves start here)")
+    add_store_arguments(p)
+    p.set_defaults(handler=_eval)

@@ -1,0 +1,78 @@
+"""A viewer in headless Chromium (Debian's build, driven by Playwright's async API): a receive-only
+RTCPeerConnection through TURN only, with signalling handed to the test (offer out, answer in)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
+
+PAGE = "<!doctype html><title>live</title><video id=v autoplay muted playsinline></video>"
+
+# Waits for ICE gathering to finish: the edge (aiortc) does not take trickled candidates.
+MAKE_OFFER = """async ({url, username, credential}) => {
+  window.t0 = window.t0 || performance.now();
+  const pc = new RTCPeerConnection({iceServers: [{urls: url, username, credential}], iceTransportPolicy: 'relay'});
+  window.pc = pc;
+  pc.addTransceiver('video', {direction: 'recvonly'});
+  pc.ontrack = (e) => { document.getElementById('v').srcObject = new MediaStream([e.track]); };
+  await pc.setLocalDescription(await pc.createOffer());
+  if (pc.iceGatheringState !== 'complete') {
+    await new Promise((done) => pc.addEventListener('icegatheringstatechange',
+      () => { if (pc.iceGatheringState === 'complete') done(); }));
+  }
+  return pc.localDescription.sdp;
+}"""
+
+STATS = """async () => {
+  const out = {framesDecoded: 0, width: 0, height: 0, codec: null, localCandidate: null, remoteCandidate: null};
+  const stats = await window.pc.getStats();
+  stats.forEach((s) => {
+    if (s.type === 'inbound-rtp' && s.kind === 'video') {
+      out.framesDecoded = s.framesDecoded || 0; out.width = s.frameWidth || 0; out.height = s.frameHeight || 0;
+      const codec = s.codecId && stats.get(s.codecId);
+      if (codec) out.codec = codec.mimeType + ';' + (codec.sdpFmtpLine || '');
+    }
+    if (s.type === 'transport' && s.selectedCandidatePairId) {
+      const pair = stats.get(s.selectedCandidatePairId);
+      out.localCandidate = stats.get(pair.localCandidateId).candidateType;
+      out.remoteCandidate = stats.get(pair.remoteCandidateId).candidateType;
+    }
+  });
+  return out;
+}"""
+
+
+class Viewer:
+    def __init__(self, page: Any) -> None:
+        self.page = page
+
+    @classmethod
+    async def open(cls, browser: Any) -> Viewer:
+        page = await browser.new_page()
+        await page.set_content(PAGE)
+        return cls(page)
+
+    async def offer(self, turn_url: str, username: str, credential: str) -> str:
+        sdp: str = await self.page.evaluate(MAKE_OFFER, {"url": turn_url, "username": username, "credential": credential})
+        return sdp
+
+    async def accept(self, answer_sdp: str) -> None:
+        await self.page.evaluate("(sdp) => window.pc.setRemoteDescription({type: 'answer', sdp})", answer_sdp)
+        await self.page.evaluate(f"() => {{ window.sampler = setInterval(async () => {{ window.latest = await ({STATS})(); }}, 100); }}")
+
+    async def stats(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self.page.evaluate(STATS)
+        return result
+
+    async def frames_beyond(self, count: int, timeout_ms: int = 20000) -> dict[str, Any]:
+        """Stats once more than ``count`` frames were decoded (the page samples its stats every 100 ms)."""
+        await self.page.wait_for_function("(n) => window.latest && window.latest.framesDecoded > n",
+                                          arg=count, timeout=timeout_ms)
+        return await self.stats()
+
+    async def close(self) -> None:
+        await self.page.evaluate("() => { clearInterval(window.sampler); window.pc && window.pc.close(); }")
+        await self.page.close()

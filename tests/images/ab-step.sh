@@ -1,0 +1,76 @@
+#!/bin/bash
+# Runs inside a booted appliance image under QEMU for the A/B update test (tests/images/test_ab_update.py),
+# delivered as the credential guardian.abstep with its unit (guardian-ab-step.service). The plan is
+# the credential guardian.ab.plan:
+#   v1     seed data on /var, then try three update sources (each reached as "guardian-updates"
+#          through /etc/hosts; the test's QEMU forwards them to HTTP servers on the host):
+#          10.0.2.101 bad signature, 10.0.2.102 tampered /usr file, 10.0.2.100 good; power off
+#   v2     report (the test checks version, data, health, blessing); power off
+#   v2+v3  report, then update from 10.0.2.103 (a v3 that fails its health check) and reboot; the
+#          following boots only report until the box is back on v2 by itself; then power off
+# Every boot prints one line "GUARDIAN-AB boot ..." and the results as "GUARDIAN-AB key=value ...".
+set -u
+# The UKI names tty0 last (the console a Mini PC shows), so /dev/console is not the serial port.
+out=/dev/ttyS0
+say() { echo "GUARDIAN-AB $*" >"$out"; }
+plan="$(cat "$CREDENTIALS_DIRECTORY/guardian.ab.plan" 2>/dev/null || echo v2)"
+state=/var/lib/guardian-ab-test
+mkdir -p "$state"
+
+. /usr/lib/os-release
+version="$IMAGE_VERSION"
+efivar() { cat "/sys/firmware/efi/efivars/$1-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f" 2>/dev/null | tail -c +5 | tr -d "\0"; }
+esp="$(bootctl --print-esp-path 2>/dev/null || echo /efi)"
+disk="$(lsblk -nrpo PKNAME "$(findmnt -nvo SOURCE /)")"
+slots() { lsblk -nro PARTLABEL "$disk" | grep -E '^(guardian-|_empty)' | sort | tr '\n' ',' ; }
+ukis() { ls "$esp/EFI/Linux" 2>/dev/null | sort | tr '\n' ','; }
+healthy_unit="$(systemctl list-unit-files --no-legend 'guardian-*-healthy.service' | awk '{print $1; exit}')"
+
+boots=$(( $(cat "$state/boots" 2>/dev/null || echo 0) + 1 ))
+echo "$boots" >"$state/boots"
+ready_us="$(systemctl show -P ActiveEnterTimestampMonotonic "$healthy_unit")"
+say "boot n=$boots version=$version entry=$(efivar LoaderEntrySelected) $(grep -o "usrhash=[0-9a-f]\{12\}" /proc/cmdline) usr=$(findmnt -nvo SOURCE,FSTYPE /usr | tr ' ' :)" \
+    "health=$(systemctl is-active "$healthy_unit") boot_complete=$(systemctl is-active boot-complete.target)" \
+    "blessed=$(/usr/lib/systemd/systemd-bless-boot status 2>/dev/null || echo n/a) healthy_us=$ready_us" \
+    "wall=$(date +%s.%N) marker=$(cat "$state/marker" 2>/dev/null || echo none)"
+say "layout slots=$(slots) ukis=$(ukis)"
+
+update() {  # update NAME IP: one systemd-sysupdate run against the source at IP
+    local name="$1" ip="$2"
+    sed -i '/ guardian-updates$/d' /etc/hosts
+    echo "$ip guardian-updates" >>/etc/hosts
+    local t0 t1 rc
+    t0="$(date +%s.%N)"
+    /usr/lib/systemd/systemd-sysupdate update >"$state/update-$name.log" 2>&1
+    rc=$?
+    t1="$(date +%s.%N)"
+    say "update source=$name rc=$rc seconds=$(python3 -c "print(round($t1 - $t0, 1))")" \
+        "slots=$(slots) ukis=$(ukis)"
+    tail -n 5 "$state/update-$name.log" | sed 's/^/GUARDIAN-AB log /' >"$out"
+    return $rc
+}
+
+case "$plan" in
+    v1)
+        head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$state/marker"
+        say "seeded marker=$(cat "$state/marker")"
+        update bad-signature 10.0.2.101
+        update tampered 10.0.2.102
+        update good 10.0.2.100
+        ;;
+    v2+v3)
+        if [ ! -e "$state/v3-requested" ]; then
+            echo "$version" >"$state/good-version"
+            touch "$state/v3-requested"
+            update broken-v3 10.0.2.103 && { say "rebooting into the new version"; systemctl reboot; exit 0; }
+        elif [ "$version" != "$(cat "$state/good-version" 2>/dev/null)" ]; then
+            # The trial version: its health check reboots the box (guardian-agents-healthy).
+            say "trial version=$version, waiting for the health check's verdict"
+            exit 0
+        else
+            say "rolled-back version=$version"
+        fi
+        ;;
+esac
+say "end"
+systemctl poweroff

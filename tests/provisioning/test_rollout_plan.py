@@ -1,0 +1,96 @@
+"""The rollout's stage plan (provisioning/fleet/plan.py) and the outcome an edge gets from what pyinfra
+recorded (fleet/wave.py): pure functions, no targets."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from typing import Any
+
+from tests.provisioning.targets import PROVISIONING
+
+sys.path.append(str(PROVISIONING))  # provisioning/ is pyinfra's working directory, not a package
+
+from fleet.plan import Edge, plan, spread_relays, too_many_failed
+from fleet.wave import outcome
+
+
+def fleet(count: int, relays: int) -> list[Edge]:
+    """Grouped by relay, as an inventory lists them: relay 0's edges first, then relay 1's, …"""
+    per = -(-count // relays)
+    return [Edge(f"edge-{i}", f"relay-{i // per}") for i in range(count)]
+
+
+def test_a_thousand_edges_canary_of_five_percent_then_quarter_waves_each_covering_every_relay() -> None:
+    edges = fleet(1000, 10)
+    stages = plan(edges)
+    assert [(s.name, len(s.edges)) for s in stages] == [
+        ("canary", 50), ("wave 1", 250), ("wave 2", 250), ("wave 3", 250), ("wave 4", 200)]
+    assert sorted(e.name for s in stages for e in s.edges) == sorted(e.name for e in edges)
+    assert Counter(e.relay for e in stages[0].edges) == {f"relay-{r}": 5 for r in range(10)}
+    for stage in stages:
+        assert {e.relay for e in stage.edges} == {f"relay-{r}" for r in range(10)}
+    assert stages[0].fail_percent == 0
+
+
+def test_small_fleets_get_a_canary_of_one_and_at_least_one_edge_per_wave() -> None:
+    assert plan([]) == []
+    assert [len(s.edges) for s in plan(fleet(1, 1))] == [1]
+    assert [len(s.edges) for s in plan(fleet(2, 1))] == [1, 1]
+    assert [len(s.edges) for s in plan(fleet(10, 2))] == [1, 3, 3, 3]
+    assert [len(s.edges) for s in plan(fleet(3, 1), wave_percent=50)] == [1, 2]
+
+
+def test_a_resumed_rollout_keeps_the_wave_size_of_the_whole_fleet_and_may_skip_the_canary() -> None:
+    edges = fleet(1000, 10)
+    left = edges[:300]
+    stages = plan(left, fleet_size=1000, canary_needed=False, fail_percent=5)
+    assert [(s.name, len(s.edges), s.fail_percent) for s in stages] == [("wave 1", 250, 5), ("wave 2", 50, 5)]
+
+
+def test_spread_keeps_each_relays_order() -> None:
+    edges = [Edge("a1", "A"), Edge("a2", "A"), Edge("a3", "A"), Edge("b1", "B"), Edge("c1", "C"), Edge("c2", "C")]
+    assert [e.name for e in spread_relays(edges)] == ["a1", "b1", "c1", "a2", "c2", "a3"]
+
+
+def test_the_threshold_is_pyinfras_more_than_percent_rule() -> None:
+    assert too_many_failed(1, 250, 0)
+    assert not too_many_failed(0, 250, 0)
+    assert not too_many_failed(25, 250, 10) and too_many_failed(26, 250, 10)
+
+
+SWITCH = "Release 0.2.0 active and healthy (else rolled back)"
+
+
+def test_outcomes_from_what_pyinfra_recorded() -> None:
+    def of(events: list[dict], stderr: str = "") -> tuple[str, str]:
+        result = outcome("e1", [{"host": "e1", **e} for e in events], stderr, dry=False)
+        return result.result, result.detail
+
+    connected: dict[str, Any] = {"event": "connected"}
+    assert of([{"event": "unreachable", "detail": "Could not connect (No route to host)"}]) == (
+        "unreachable", "Could not connect (No route to host)")
+    assert of([connected, {"event": "planned", "ops": ["Release installed"]},
+               {"event": "op", "op": "Release installed", "ok": True}])[0] == "unchanged"
+    assert of([connected, {"event": "planned", "ops": ["Release installed", SWITCH]},
+               {"event": "op", "op": "Release installed", "ok": True},
+               {"event": "op", "op": SWITCH, "ok": True}])[0] == "updated"
+    failed_switch = [connected, {"event": "planned", "ops": [SWITCH]}, {"event": "op", "op": SWITCH, "ok": False}]
+    assert of(failed_switch, "[e1] Success\n[e1] health check failed for 0.2.0\n[e10] other\n[e1] rolled back to 0.1.0\n") == (
+        "rolled-back", f"{SWITCH}: health check failed for 0.2.0; rolled back to 0.1.0")
+    assert of(failed_switch, "[e1] rolled back to 0.1.0, still unhealthy\n")[0] == "failed"
+    heartbeat = "Heartbeats from dev-1 reach relay-1 after the switch (else rolled back)"
+    failed_heartbeat = [connected, {"event": "planned", "ops": [SWITCH, heartbeat]},
+                        {"event": "op", "op": SWITCH, "ok": True}, {"event": "op", "op": heartbeat, "ok": False}]
+    no_heartbeat = "[e1] Unexpected error in Python callback: DeployError('e1: no heartbeat from dev-1 (…); {}',)"
+    assert of(failed_heartbeat, no_heartbeat.format("reverted"))[0] == "rolled-back"
+    assert of(failed_heartbeat, no_heartbeat.format("revert FAILED (…)"))[0] == "failed"
+    # Switched, then pyinfra stopped the wave (other edges failed) before the heartbeat check: said so.
+    assert of(failed_heartbeat[:-1]) == ("updated", f"not checked, the wave stopped first: {heartbeat}")
+    assert of([connected, {"event": "planned", "ops": ["Release installed", SWITCH]},
+               {"event": "op", "op": "Release installed", "ok": False}], "[e1] rolled back to x")[0] == "failed"
+    # pyinfra stopped the wave (its threshold) before this edge's switch, or before running anything.
+    assert of([connected, {"event": "planned", "ops": ["Release installed", SWITCH]},
+               {"event": "op", "op": "Release installed", "ok": True}])[0] == "skipped"
+    assert of([connected])[0] == "skipped"
+    assert of([])[0] == "skipped"

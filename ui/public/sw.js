@@ -1,0 +1,72 @@
+// Guardian's service worker (registered by src/push/push.ts at /sw.js, scope "/"): it only handles push
+// notifications. A push carries what the cloud has of an event and nothing more (label, camera name,
+// zones, start time, event id, the event page's path); the picture is fetched through the relay when the
+// page opens. Clicking the notification opens (or focuses) that page.
+/* eslint-env serviceworker */
+
+const EVENT_PATH = /^\/events\/[A-Za-z0-9-]{1,64}$/;
+
+self.addEventListener("install", () => self.skipWaiting());
+self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
+
+self.addEventListener("push", (event) => event.waitUntil(show(event.data)));
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  event.waitUntil(openPage(pathOf(event.notification.data)));
+});
+
+function parse(data) {
+  try {
+    const item = data ? data.json() : null;
+    return item && typeof item.event_id === "string" ? item : null;
+  } catch {
+    return null;
+  }
+}
+
+function labelText(label) {
+  const text = String(label || "Activity").replace(/[_-]+/g, " ");
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function pathOf(data) {
+  const url = data && typeof data.url === "string" ? data.url : "";
+  return EVENT_PATH.test(url) ? url : "/events";
+}
+
+async function show(data) {
+  const item = parse(data);
+  if (!item) {
+    // Browsers require a notification for every push; one we cannot read still says something happened.
+    await self.registration.showNotification("Guardian", { body: "Something happened at home.", data: { url: "/events" } });
+    return;
+  }
+  const start = new Date(item.start);
+  const time = Number.isNaN(start.getTime()) ? "" : start.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const zones = Array.isArray(item.zones) && item.zones.length ? ` · ${item.zones.join(", ")}` : "";
+  const title = `${labelText(item.label)} · ${item.camera}`;
+  const url = pathOf(item);
+  await self.registration.showNotification(title, {
+    body: `${time}${zones}`.replace(/^ · /, ""),
+    tag: item.event_id, // a later push of the same event replaces it
+    timestamp: Number.isNaN(start.getTime()) ? Date.now() : start.getTime(),
+    icon: "/icons/icon-192.png",
+    badge: "/icons/badge-96.png",
+    data: { url, event_id: item.event_id },
+  });
+  // Open pages hear of it too (they may refresh a list); nothing else is sent anywhere.
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  for (const client of windows) client.postMessage({ type: "guardian-push", event_id: item.event_id, title, url });
+}
+
+async function openPage(path) {
+  const url = new URL(path, self.location.origin).href;
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  for (const client of windows) {
+    if (new URL(client.url).origin !== self.location.origin) continue;
+    const shown = client.url === url ? client : await client.navigate(url).catch(() => null);
+    if (shown) return shown.focus();
+  }
+  return self.clients.openWindow(url);
+}

@@ -1,0 +1,233 @@
+// One camera live, from the edge over WebRTC through the tenant's relay (TURN only: iceTransportPolicy
+// "relay"), end-to-end encrypted (DTLS-SRTP between the edge and this browser). The cloud only mints the
+// live token; the relay signals and forwards packets it cannot read.
+//
+// States: connecting → live; when the session ends (token expiry, edge or relay restart) or fails, it
+// reconnects by itself with a new token ("reconnecting"), backing off; "failed" says why (token expired,
+// edge offline, relay unreachable, …) while it waits to try again, or for good when retrying cannot help.
+// Off screen or in a background tab the stream is stopped (nothing is read on the edge for it); it starts
+// again when looked at.
+import { useCallback, useEffect, useRef, useState } from "react";
+import type { DeviceAccessToken } from "../api/cameraAccess";
+import {
+  LIVE_FAILURE_WORDS,
+  liveFailure,
+  liveIceServers,
+  liveOffer,
+  liveStop,
+  retriable,
+  type LiveFailure,
+  type LiveStream,
+} from "../api/live";
+import { useServices } from "../context";
+import { useVisible } from "./CameraPicture";
+import "./LiveView.css";
+
+export type LiveState = "idle" | "connecting" | "live" | "reconnecting" | "failed";
+
+const STATE_WORDS: Record<LiveState, string> = {
+  idle: "Paused",
+  connecting: "Connecting…",
+  live: "Live",
+  reconnecting: "Reconnecting…",
+  failed: "Not playing",
+};
+
+/** How long ICE gathering (the TURN allocation) may take before the offer goes without it. */
+const GATHER_TIMEOUT_MS = 5_000;
+/** A connection "disconnected" this long is treated as ended (a brief loss recovers by itself). */
+const DISCONNECTED_GRACE_MS = 4_000;
+const RETRY_BASE_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
+
+/** The delay before attempt `n` (0-based) to reconnect: 1 s, 2 s, 4 s … 30 s. */
+export function retryDelay(attempt: number): number {
+  return Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.max(0, attempt));
+}
+
+function gathered(pc: RTCPeerConnection): Promise<void> {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((done) => {
+    const timer = setTimeout(done, GATHER_TIMEOUT_MS);
+    pc.addEventListener("icegatheringstatechange", () => {
+      if (pc.iceGatheringState === "complete") {
+        clearTimeout(timer);
+        done();
+      }
+    });
+  });
+}
+
+interface Running {
+  pc: RTCPeerConnection;
+  grant: DeviceAccessToken;
+  session: string | null;
+}
+
+export function LiveView({ deviceId, camera, title, stream = "sub" }: {
+  deviceId: string; camera: string; title: string; stream?: LiveStream;
+}) {
+  const { api, relayFetch } = useServices();
+  const frame = useRef<HTMLDivElement>(null);
+  const video = useRef<HTMLVideoElement>(null);
+  const visible = useVisible(frame);
+  const [hidden, setHidden] = useState(typeof document !== "undefined" && document.hidden);
+  const [state, setState] = useState<LiveState>("idle");
+  const [failure, setFailure] = useState<LiveFailure | null>(null);
+  const [muted, setMuted] = useState(true);
+  const [generation, setGeneration] = useState(0); // bumped to reconnect
+  const running = useRef<Running | null>(null);
+  const attempts = useRef(0);
+  const wasLive = useRef(false);
+
+  useEffect(() => {
+    const changed = () => setHidden(document.hidden);
+    document.addEventListener("visibilitychange", changed);
+    return () => document.removeEventListener("visibilitychange", changed);
+  }, []);
+
+  /** Close the peer connection and tell the relay (edge) and the cloud (audit); best effort. */
+  const stop = useCallback((current: Running | null) => {
+    if (!current) return;
+    current.pc.close();
+    if (current.session) void liveStop(current.grant, deviceId, camera, current.session, relayFetch).catch(() => undefined);
+    if (current.grant.live_session_id) void api.live.end(current.grant.live_session_id).catch(() => undefined);
+  }, [api, relayFetch, deviceId, camera]);
+
+  const active = visible && !hidden;
+
+  useEffect(() => {
+    if (!active) {
+      setState("idle");
+      return;
+    }
+    const abort = new AbortController();
+    let retryTimer: ReturnType<typeof setTimeout> | undefined;
+    let graceTimer: ReturnType<typeof setTimeout> | undefined;
+    let current: Running | null = null;
+
+    const again = (why: LiveFailure | null) => {
+      if (abort.signal.aborted) return;
+      stop(current);
+      current = running.current = null;
+      setFailure(why);
+      if (why !== null && !retriable(why)) {
+        setState("failed");
+        return;
+      }
+      setState(wasLive.current && why === null ? "reconnecting" : why === null ? "connecting" : "failed");
+      const delay = why === null && attempts.current === 0 ? 0 : retryDelay(attempts.current);
+      attempts.current += 1;
+      retryTimer = setTimeout(() => setGeneration((g) => g + 1), delay);
+    };
+
+    async function connect() {
+      setState(wasLive.current ? "reconnecting" : "connecting");
+      if (typeof RTCPeerConnection === "undefined") {
+        again("no-webrtc");
+        return;
+      }
+      let grant: DeviceAccessToken | null = null;
+      try {
+        grant = await api.live.token(deviceId, camera, stream);
+        if (abort.signal.aborted) {
+          if (grant.live_session_id) void api.live.end(grant.live_session_id).catch(() => undefined);
+          return;
+        }
+        const ice = await liveIceServers(grant, deviceId, camera, relayFetch, abort.signal);
+        const pc = new RTCPeerConnection({ iceServers: ice.ice_servers, iceTransportPolicy: "relay" });
+        current = running.current = { pc, grant, session: null };
+        pc.addTransceiver("video", { direction: "recvonly" });
+        pc.ontrack = (event) => {
+          if (video.current) video.current.srcObject = new MediaStream([event.track]);
+        };
+        pc.onconnectionstatechange = () => {
+          clearTimeout(graceTimer);
+          const s = pc.connectionState;
+          if (s === "connected") {
+            attempts.current = 0;
+            wasLive.current = true;
+            setFailure(null);
+            setState("live");
+          } else if (s === "failed") {
+            again(wasLive.current ? null : "no-connection");
+          } else if (s === "closed") {
+            again(null);
+          } else if (s === "disconnected") {
+            // The edge ended the session (token expiry, restart) or the path broke: give it a moment.
+            graceTimer = setTimeout(() => again(null), DISCONNECTED_GRACE_MS);
+          }
+        };
+        await pc.setLocalDescription(await pc.createOffer());
+        await gathered(pc);
+        if (abort.signal.aborted) return;
+        const answer = await liveOffer(grant, deviceId, camera, pc.localDescription?.sdp ?? "", relayFetch, abort.signal);
+        current.session = answer.session;
+        if (abort.signal.aborted) return;
+        await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+      } catch (error) {
+        // Failed before a peer connection held it: the session the token opened in the audit ends now.
+        if (grant?.live_session_id && !current) void api.live.end(grant.live_session_id).catch(() => undefined);
+        if (abort.signal.aborted) return;
+        again(liveFailure(error));
+      }
+    }
+
+    void connect();
+    return () => {
+      abort.abort();
+      clearTimeout(retryTimer);
+      clearTimeout(graceTimer);
+      stop(current);
+      running.current = null;
+    };
+  }, [active, generation, api, relayFetch, deviceId, camera, stream, stop]);
+
+  function snapshot() {
+    const v = video.current;
+    if (!v || !v.videoWidth) return;
+    const canvas = document.createElement("canvas");
+    canvas.width = v.videoWidth;
+    canvas.height = v.videoHeight;
+    canvas.getContext("2d")?.drawImage(v, 0, 0);
+    canvas.toBlob((blob) => {
+      if (!blob) return;
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = `${camera}-${new Date().toISOString().replace(/[:.]/g, "-")}.png`;
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+    }, "image/png");
+  }
+
+  function fullscreen() {
+    const target = frame.current;
+    if (!target) return;
+    if (document.fullscreenElement) void document.exitFullscreen();
+    else void target.requestFullscreen?.();
+  }
+
+  const reason = failure ? LIVE_FAILURE_WORDS[failure] + (retriable(failure) ? " Trying again…" : "") : null;
+
+  return (
+    <figure className="live-view" aria-label={`${title} live`} data-live-state={state}>
+      <div className="live-view-frame" ref={frame}>
+        <video ref={video} autoPlay playsInline muted={muted} aria-label={`${title}, live video`} />
+        <p className="live-view-state" data-state={state} role="status">{STATE_WORDS[state]}</p>
+        {state === "failed" && reason && <p className="live-view-reason">{reason}</p>}
+      </div>
+      <div className="live-view-controls">
+        <button type="button" className="button secondary" onClick={() => setMuted((m) => !m)} aria-pressed={!muted}>
+          {muted ? "Unmute" : "Mute"}
+        </button>
+        <button type="button" className="button secondary" onClick={fullscreen}>Fullscreen</button>
+        <button type="button" className="button secondary" onClick={snapshot} disabled={state !== "live"}>Snapshot</button>
+        {state === "failed" && failure && !retriable(failure) && (
+          <button type="button" className="button secondary" onClick={() => { attempts.current = 0; setFailure(null); setGeneration((g) => g + 1); }}>
+            Try again
+          </button>
+        )}
+      </div>
+    </figure>
+  );
+}
