@@ -55,6 +55,7 @@ from agents.relay.media_access import (
     DeviceLookup,
     DeviceRoute,
     authorise_device,
+    device_path_ok,
     error_response,
 )
 from guardian.contracts import auth
@@ -64,8 +65,6 @@ from guardian.runtime.metrics import AgentMetrics
 
 log = get_logger("guardian.relay.cameras")
 
-_DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_CAMERA = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")
 _URL_WITH_CREDENTIALS = re.compile(r"^[a-z][a-z0-9+.-]*://[^/?#]*@", re.IGNORECASE)
 MAX_PROBE_BODY = 16 * 1024
 SCOPES = ("picture", "discover", "probe")
@@ -158,7 +157,7 @@ class CameraEndpoint:
 
     async def _authorise(self, request: Request, scope: str, camera: str | None = None) -> DeviceRoute | Response:
         device_id = request.path_params["device_id"]
-        if not _DEVICE_ID.match(device_id) or (camera is not None and not _CAMERA.match(camera)):
+        if not device_path_ok(device_id, camera):
             return error_response(404, "not_found", "no such path")
         authorised = await authorise_device(request, scope=scope, camera=camera, tenant_id=self.tenant_id,
                                             token_keys=self.token_keys, devices=self.devices,

@@ -44,6 +44,7 @@ from agents.relay.media_access import (
     DeviceLookup,
     DeviceRoute,
     authorise_device,
+    device_path_ok,
     error_response,
 )
 from agents.relay.turn_credentials import TurnCredentials, mint_turn_credentials
@@ -54,8 +55,6 @@ from guardian.runtime.metrics import AgentMetrics
 
 log = get_logger("guardian.relay.live")
 
-_DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_CAMERA = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")
 _SESSION = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_OFFER_BODY = 64 * 1024  # an offer with every candidate is a few KiB
 
@@ -113,7 +112,7 @@ class LiveEndpoint:
 
     async def _authorise(self, request: Request) -> tuple[DeviceRoute, auth.DeviceGrant] | Response:
         device_id, camera = request.path_params["device_id"], request.path_params["camera"]
-        if not _DEVICE_ID.match(device_id) or not _CAMERA.match(camera):
+        if not device_path_ok(device_id, camera):
             return error_response(404, "not_found", "no such path")
         if not self.settings.enabled or not self._turn_secret:
             return error_response(503, "live_disabled", "this relay serves no live view (no TURN server configured)")

@@ -6,6 +6,7 @@ the request, and the shape of an error answer."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -24,6 +25,15 @@ COMMON_HEADERS = {
     "Cache-Control": "private, no-store",
     "X-Content-Type-Options": "nosniff",
 }
+
+
+_DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_CAMERA = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")  # a camera name as the desired config allows it
+
+
+def device_path_ok(device_id: str, camera: str | None = None) -> bool:
+    """Whether a path's device id (and camera name) have a shape worth looking up; else the answer is 404."""
+    return bool(_DEVICE_ID.match(device_id)) and (camera is None or bool(_CAMERA.match(camera)))
 
 
 @dataclass(frozen=True)
