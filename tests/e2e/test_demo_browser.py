@@ -308,6 +308,9 @@ def test_dashboard_shows_the_camera_live_through_the_relay(demo_stack: DemoStack
         while not client.get("/api/v1/cameras").json():
             assert time.monotonic() < deadline, "the demo camera was never listed"
             time.sleep(0.5)
+        # Other tests' tabs showed the dashboard's live grid too and were closed without leaving the page:
+        # their sessions end with their tokens. This test follows the sessions it opens.
+        before = {s["id"] for s in client.get("/api/v1/live-sessions").json()}
     tab = Tab(browser, stack.cloud_url, artifacts, "live")
     p = tab.page
     p.goto("/")
@@ -356,7 +359,8 @@ def test_dashboard_shows_the_camera_live_through_the_relay(demo_stack: DemoStack
     with api(stack) as client:
         sessions = client.get("/api/v1/live-sessions").json()
         assert sessions and sessions[0]["camera"] == CAMERA and sessions[0]["user_email"] == info.email
-        watched = [s["id"] for s in sessions if s["ended_at"] is None]
+        watched = [s["id"] for s in sessions if s["ended_at"] is None and s["id"] not in before]
+        assert watched, "the view's own session is not open in the audit"
         nav(p, "Events")  # the view leaves the page: it ends its session
         deadline = time.monotonic() + 15
         while any(s["ended_at"] is None for s in client.get("/api/v1/live-sessions").json() if s["id"] in watched):

@@ -128,15 +128,21 @@ export function LiveView({ deviceId, camera, title, stream = "sub" }: {
         return;
       }
       let grant: DeviceAccessToken | null = null;
+      let opened = false; // the peer connection holds the grant: whoever stops it ends the session
+      // Aborted (unmounted, off screen) while a step was in flight: the cleanup has already run (and
+      // stopped the peer connection if there was one), so end here what it could not see.
+      const abandon = () => {
+        if (!opened && grant?.live_session_id) void api.live.end(grant.live_session_id).catch(() => undefined);
+      };
       try {
         grant = await api.live.token(deviceId, camera, stream);
-        if (abort.signal.aborted) {
-          if (grant.live_session_id) void api.live.end(grant.live_session_id).catch(() => undefined);
-          return;
-        }
+        if (abort.signal.aborted) return abandon();
         const ice = await liveIceServers(grant, deviceId, camera, relayFetch, abort.signal);
+        if (abort.signal.aborted) return abandon();
         const pc = new RTCPeerConnection({ iceServers: ice.ice_servers, iceTransportPolicy: "relay" });
-        current = running.current = { pc, grant, session: null };
+        const attempt: Running = { pc, grant, session: null };
+        current = running.current = attempt;
+        opened = true;
         pc.addTransceiver("video", { direction: "recvonly" });
         pc.ontrack = (event) => {
           if (video.current) video.current.srcObject = new MediaStream([event.track]);
@@ -160,15 +166,19 @@ export function LiveView({ deviceId, camera, title, stream = "sub" }: {
         };
         await pc.setLocalDescription(await pc.createOffer());
         await gathered(pc);
-        if (abort.signal.aborted) return;
+        if (abort.signal.aborted) return abandon();
         const answer = await liveOffer(grant, deviceId, camera, pc.localDescription?.sdp ?? "", relayFetch, abort.signal);
-        current.session = answer.session;
-        if (abort.signal.aborted) return;
+        attempt.session = answer.session;
+        if (abort.signal.aborted) {
+          // The cleanup closed the connection before the edge's session existed: end that one too.
+          void liveStop(grant, deviceId, camera, answer.session, relayFetch).catch(() => undefined);
+          return;
+        }
         await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
       } catch (error) {
+        if (abort.signal.aborted) return abandon();
         // Failed before a peer connection held it: the session the token opened in the audit ends now.
-        if (grant?.live_session_id && !current) void api.live.end(grant.live_session_id).catch(() => undefined);
-        if (abort.signal.aborted) return;
+        if (grant?.live_session_id && !opened) void api.live.end(grant.live_session_id).catch(() => undefined);
         again(liveFailure(error));
       }
     }
@@ -179,7 +189,7 @@ export function LiveView({ deviceId, camera, title, stream = "sub" }: {
       clearTimeout(retryTimer);
       clearTimeout(graceTimer);
       stop(current);
-      running.current = null;
+      current = running.current = null;
     };
   }, [active, generation, api, relayFetch, deviceId, camera, stream, stop]);
 

@@ -1,0 +1,114 @@
+// @vitest-environment happy-dom
+// A live view that goes away (unmounted, scrolled off screen) while one of its connection steps is in
+// flight must still end what that attempt opened: the session in the tenant's audit (which counts against
+// the plan's viewers) and the peer connection. The cloud, the relay and RTCPeerConnection are played in
+// memory; each step is held until the test lets it finish.
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { ApiClient, createApi } from "../api";
+import { createServices, ServicesProvider } from "../context";
+import { mount, settle, until as untilOn, type Mounted } from "../testDom";
+import { LiveView } from "./LiveView";
+
+const RELAY = "https://relay-a.example.org";
+
+function later<T>() {
+  let settle!: (value: T) => void;
+  const promise = new Promise<T>((resolve) => { settle = resolve; });
+  return { promise, settle };
+}
+
+const json = (body: unknown, status = 200) =>
+  new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+
+class FakePeerConnection {
+  static made: FakePeerConnection[] = [];
+  closed = false;
+  iceGatheringState = "complete";
+  connectionState = "new";
+  localDescription: { type: string; sdp: string } | null = null;
+  onconnectionstatechange: (() => void) | null = null;
+  ontrack: (() => void) | null = null;
+  constructor() { FakePeerConnection.made.push(this); }
+  addTransceiver() {}
+  addEventListener() {}
+  async createOffer() { return { type: "offer", sdp: "v=0\r\n" }; }
+  async setLocalDescription(description: { type: string; sdp: string }) { this.localDescription = description; }
+  async setRemoteDescription() {}
+  close() { this.closed = true; }
+}
+
+function network() {
+  const calls = { ended: [] as string[], minted: 0, relay: [] as string[] };
+  const held = { ice: later<Response>(), offer: later<Response>() };
+  const cloud = async (input: string, init?: RequestInit): Promise<Response> => {
+    const call = `${init?.method ?? "GET"} ${new URL(input, "http://cloud.test").pathname}`;
+    if (call === "POST /api/v1/devices/edge-home/access-token") {
+      calls.minted += 1;
+      return json({ token: "tok-live", relay_url: RELAY, scopes: ["live"], camera: "porch",
+                    expires_at: new Date(Date.now() + 120_000).toISOString(), live_session_id: `ls-${calls.minted}` }, 201);
+    }
+    const ended = /^POST \/api\/v1\/live-sessions\/([^/]+)\/end$/.exec(call);
+    if (ended) {
+      calls.ended.push(ended[1] ?? "");
+      return new Response(null, { status: 204 });
+    }
+    return json({ error: { code: "not_found", message: call } }, 404);
+  };
+  const relay = async (input: string, init?: RequestInit): Promise<Response> => {
+    const call = `${init?.method ?? "GET"} ${new URL(input).pathname}`;
+    calls.relay.push(call);
+    if (call.startsWith("GET ")) return held.ice.promise;
+    if (call.startsWith("POST ")) return held.offer.promise;
+    return new Response(null, { status: 204 });
+  };
+  return { calls, held, cloud, relay };
+}
+
+let page: Mounted;
+
+function render() {
+  const net = network();
+  const api = createApi(new ApiClient({ fetch: net.cloud }));
+  page = mount(
+    <ServicesProvider services={{ ...createServices(api), relayFetch: net.relay }}>
+      <LiveView deviceId="edge-home" camera="porch" title="Porch" />
+    </ServicesProvider>,
+  );
+  return net;
+}
+
+describe("LiveView leaving mid-connection", () => {
+  afterEach(() => {
+    page?.unmount();
+    vi.unstubAllGlobals();
+    FakePeerConnection.made = [];
+  });
+
+  it("ends the audit's session when it leaves while the relay is still answering for the ICE servers", async () => {
+    vi.stubGlobal("IntersectionObserver", undefined); // always on screen
+    vi.stubGlobal("RTCPeerConnection", FakePeerConnection);
+    const net = render();
+    await untilOn(page, () => net.calls.relay.length > 0, "the ICE servers asked of the relay");
+    page.unmount();
+    net.held.ice.settle(json({ ice_servers: [{ urls: "turn:relay-a.example.org:3478" }], expires_at: "2030-01-01T00:00:00Z" }));
+    await settle();
+    expect(net.calls.ended).toEqual(["ls-1"]);
+    expect(FakePeerConnection.made.every((pc) => pc.closed)).toBe(true);
+    expect(net.calls.relay.filter((c) => c.startsWith("POST "))).toEqual([]); // no offer after leaving
+  });
+
+  it("ends the session and closes the connection when it leaves while the edge is answering the offer", async () => {
+    vi.stubGlobal("IntersectionObserver", undefined);
+    vi.stubGlobal("RTCPeerConnection", FakePeerConnection);
+    const net = render();
+    net.held.ice.settle(json({ ice_servers: [], expires_at: "2030-01-01T00:00:00Z" }));
+    await untilOn(page, () => net.calls.relay.some((c) => c.startsWith("POST ")), "the offer sent to the relay");
+    page.unmount();
+    net.held.offer.settle(json({ session: "s-1", sdp: "v=0\r\n", ice_servers: [], expires_at: "2030-01-01T00:00:00Z" }));
+    await settle();
+    expect(net.calls.ended).toEqual(["ls-1"]);
+    expect(FakePeerConnection.made).toHaveLength(1);
+    expect(FakePeerConnection.made[0]?.closed).toBe(true);
+    expect(net.calls.relay).toContain("DELETE /media/v1/devices/edge-home/cameras/porch/live/s-1"); // the edge's session
+  });
+});
