@@ -97,11 +97,21 @@ async def authorise_device(
         return error_response(403, exc.reason, str(exc))
     except auth.TokenError:
         return error_response(401, "token_invalid", "the device token is not valid (format, signature or type)")
-    if public_url and grant.relay_url.rstrip("/") != public_url.rstrip("/"):
-        return error_response(403, "wrong_relay", "the device token was issued for another relay")
-    device = await asyncio.to_thread(devices, grant.device_id)
+    device = await granted_device(grant.relay_url, grant.device_id, "device token", tenant_id=tenant_id,
+                                  devices=devices, public_url=public_url)
+    return device if isinstance(device, JSONResponse) else (device, grant)
+
+
+async def granted_device(
+    relay_url: str, device_id: str, token_kind: str, *, tenant_id: str, devices: DeviceLookup, public_url: str | None,
+) -> DeviceRoute | JSONResponse:
+    """The device a verified token (a "clip token", a "device token") names, if this relay serves it and may
+    reach it; else the 403 answer (``wrong_relay``, ``unknown_device``, ``device_revoked``)."""
+    if public_url and relay_url.rstrip("/") != public_url.rstrip("/"):
+        return error_response(403, "wrong_relay", f"the {token_kind} was issued for another relay")
+    device = await asyncio.to_thread(devices, device_id)
     if device is None or device.tenant_id != tenant_id:
-        return error_response(403, "unknown_device", "the device token names a device this relay does not serve")
+        return error_response(403, "unknown_device", f"the {token_kind} names a device this relay does not serve")
     if device.revoked:
         return error_response(403, "device_revoked", "the device was revoked")
-    return device, grant
+    return device

@@ -79,6 +79,7 @@ from agents.relay.media_access import (
     DeviceLookup,
     DeviceRoute,
     error_response,
+    granted_device,
     request_token,
 )
 from guardian.contracts import auth
@@ -273,14 +274,8 @@ class MediaEndpoint:
             return error_response(403, exc.reason, str(exc))
         except auth.TokenError:
             return error_response(401, "token_invalid", "the clip token is not valid (format or signature)")
-        if self.settings.public_url and grant.relay_url.rstrip("/") != self.settings.public_url.rstrip("/"):
-            return error_response(403, "wrong_relay", "the clip token was issued for another relay")
-        device = await asyncio.to_thread(self.devices, grant.device_id)
-        if device is None or device.tenant_id != self.tenant_id:
-            return error_response(403, "unknown_device", "the clip token names a device this relay does not serve")
-        if device.revoked:
-            return error_response(403, "device_revoked", "the device was revoked")
-        return device
+        return await granted_device(grant.relay_url, grant.device_id, "clip token", tenant_id=self.tenant_id,
+                                    devices=self.devices, public_url=self.settings.public_url)
 
     # --- talking to the edge --------------------------------------------------------------------
     def _edge_error(self, exc: grpc.aio.AioRpcError, device: DeviceRoute) -> Response:
