@@ -15,6 +15,13 @@ the van's "truck") appeared. Tracked as one kind with the label by vote, boxes u
 (``--no-vehicle-merge``): 35 (7 vehicle; the second box still opens its own track). Both (the default):
 30 events (22.6/min): 28 person, unchanged, and 2 vehicle (1.5/min), one per parked vehicle for the whole
 clip (0–74 s and 0–79 s, "truck" by vote).
+
+Review items (issue #20, agents/edge/events/review_items.py; printed after the events): the same 30 events
+make 1 item (0.8/min), 0–79 s, "person, truck": someone is in view through the whole clip, so the people's
+overlapping tracks are one activity. The parked vehicles are active only for their first 5 s (standing
+points moved < 0.01 of the picture in 79 s), so in a quiet scene they would make one item and then nothing;
+here they fall into the opening activity. Items are cut at 120 s, so a scene that is busy all day makes at
+most 30 items an hour.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from agents.edge.detection.config import DetectionSettings
 from agents.edge.detection.detector import Detector
 from agents.edge.detection.motion import MotionGate
 from agents.edge.events.manager import EventManager
+from agents.edge.events.review_items import group, spans_of
 from agents.edge.events.store import EventStore
 from agents.edge.models.fetch import fetch
 from agents.edge.models.store import ModelStore
@@ -112,6 +120,14 @@ def main() -> None:
         assert r.end_at is not None
         print(f"  vehicle event {r.label:6} {(r.start_at.timestamp() - T0):5.1f}–{(r.end_at.timestamp() - T0):5.1f} s"
               f" hits {r.hits}")
+    # Review items (issue #20): overlapping events grouped, stationary objects active only when they appear
+    # or move; printed with and without the stationary rule to show what each part does.
+    for title, still in (("grouped", {"still_active_s": float("inf")}), ("grouped, stationary suppressed", {})):
+        items = group(span for r in rows for span in spans_of(r, **still))
+        print(f"review items ({title}): {len(items)} ({len(items) / minutes:.1f}/min)")
+        for item in items:
+            print(f"  item {item.start - T0:5.1f}–{item.end - T0:5.1f} s  {len(item.event_ids):2} events  "
+                  f"{','.join(item.labels)}")
     engine.dispose()
 
 

@@ -1,7 +1,7 @@
 """Live view cost and start-up: time to first frame and the edge's CPU per stream, against a plain PyAV
 demux of the same camera stream measured in the same run (the floor: what reading the camera costs).
 
-    .venv/bin/python bench/live_view.py [--rounds 5] [--seconds 10] [--viewers 3]
+    .venv/bin/python bench/live_view.py [--rounds 5] [--seconds 10] [--viewers 3] [--skip-cpu]
 
 Parts, all real, on loopback: the RTSP test camera (real footage, H.264 passed through), coturn from
 the relay's template with minted credentials, the edge's live hub in a child process (so its CPU is its
@@ -9,8 +9,12 @@ own; signalling is JSON lines on its stdin/stdout), headless Chromium viewers (r
 1. Time to first frame, per round: from the page creating its peer connection to the first decoded frame
    painted (requestVideoFrameCallback), with nobody watching the camera before (cold: the edge opens
    the camera) and with another viewer already watching (warm: the read is shared; joined at a random
-   moment). The camera sends a keyframe every 2 s and a viewer starts at one, so up to 2 s of either is
-   waiting for the next keyframe.
+   moment). The camera sends a keyframe every 2 s and a viewer starts at one: cold, up to 2 s is waiting
+   for the next keyframe; warm, the edge's GOP cache (agents/edge/live/gop.py) starts the viewer with the
+   current GOP at once. Each round also runs on a second edge process with the cache off (the baseline,
+   same camera, same run). Each first frame is split into its steps: the browser's offer (ICE gathering:
+   the TURN allocation), the edge's answer (camera open when cold, its own TURN allocation), ICE checks
+   and DTLS to "connected", and from there to the first frame painted.
 2. CPU of the edge process and of coturn over ``--seconds`` with 1 viewer and with ``--viewers`` viewers,
    and of a child process that only demuxes the same stream with the recorder's reader (the baseline).
 Figures are printed; nothing is asserted (issue #18's goals: first frame <= 1.5 s p95, <= 2 % of a core
@@ -41,6 +45,13 @@ from tests.edge.live.viewer import CHROMIUM, CHROMIUM_ARGS, Viewer  # noqa: E402
 from tests.relay.coturn import Coturn  # noqa: E402
 
 FOOTAGE = Path(os.environ.get("GUARDIAN_CACHE", Path.home() / ".cache" / "guardian")) / "vtest.mp4"
+# Marks when the answer is taken and when the connection is up (performance.now(), like window.t0).
+MARK_CONNECTED = """() => {
+  window.tAccept = performance.now();
+  const mark = () => { if (window.pc.connectionState === 'connected' && !window.tConnected) window.tConnected = performance.now(); };
+  window.pc.addEventListener('connectionstatechange', mark);
+  mark();
+}"""
 FIRST_FRAME = """() => new Promise((done) => {
   const v = document.getElementById('v');
   v.requestVideoFrameCallback(() => done(performance.now() - window.t0));
@@ -56,13 +67,13 @@ def protocol_out() -> Any:
     return out
 
 
-async def edge_worker(url: str) -> None:
+async def edge_worker(url: str, gop_cache_bytes: int) -> None:
     """The edge's live hub; one JSON request per stdin line, one JSON answer per stdout line."""
     from agents.edge.live.hub import LiveHub
     from agents.edge.live.types import CameraStreams, TurnServer
 
     out = protocol_out()
-    hub = LiveHub({"cam": CameraStreams(main_url=url)})
+    hub = LiveHub({"cam": CameraStreams(main_url=url)}, gop_cache_bytes=gop_cache_bytes)
     loop = asyncio.get_running_loop()
     print(json.dumps({"ready": True}), file=out)
     while line := await loop.run_in_executor(None, sys.stdin.readline):
@@ -106,9 +117,10 @@ def cpu_seconds(pid: int) -> float:
 
 
 class Child:
-    def __init__(self, mode: str, url: str) -> None:
-        self.proc = subprocess.Popen([sys.executable, __file__, mode, url], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, stderr=subprocess.DEVNULL)
+    def __init__(self, mode: str, url: str, *extra: str) -> None:
+        self.proc = subprocess.Popen([sys.executable, __file__, mode, url, *extra], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True,
+                                     stderr=None if os.environ.get("BENCH_VERBOSE") else subprocess.DEVNULL)
         assert json.loads(self.read())["ready"]
 
     def read(self) -> str:
@@ -135,16 +147,28 @@ class Child:
             self.proc.wait()
 
 
-async def open_viewer(browser: Any, edge: Child, turn: Coturn, tag: str) -> tuple[Viewer, str, float]:
-    """A viewer watching; returns it, its session id and its time to first frame in ms."""
+STEPS = ("offer", "answer", "connect", "frame")
+
+
+async def open_viewer(browser: Any, edge: Child, turn: Coturn, tag: str,
+                      steps: dict[str, list[float]] | None = None) -> tuple[Viewer, str, float]:
+    """A viewer watching; returns it, its session id and its time to first frame in ms (its steps, in ms,
+    appended to ``steps``)."""
     viewer = await Viewer.open(browser)
     await viewer.page.evaluate("() => { window.t0 = performance.now(); }")
     first_frame = asyncio.ensure_future(viewer.page.evaluate(FIRST_FRAME))
     browser_creds, edge_creds = turn.mint(f"{tag}-b"), turn.mint(f"{tag}-e")
     offer = await viewer.offer(turn.url, browser_creds.username, browser_creds.credential)
+    offered = await viewer.page.evaluate("() => performance.now() - window.t0")
     reply = await edge.ask({"op": "open", "offer": offer, "turn": [turn.url, edge_creds.username, edge_creds.credential]})
+    await viewer.page.evaluate(MARK_CONNECTED)
     await viewer.accept(reply["answer"])
-    return viewer, reply["session"], float(await asyncio.wait_for(first_frame, 30))
+    ttff = float(await asyncio.wait_for(first_frame, 30))
+    if steps is not None:
+        accepted, connected = await viewer.page.evaluate("() => [window.tAccept - window.t0, window.tConnected - window.t0]")
+        for step, ms in zip(STEPS, (offered, accepted - offered, connected - accepted, ttff - connected), strict=True):
+            steps[step].append(ms)
+    return viewer, reply["session"], ttff
 
 
 async def cpu_share(pids: list[int], seconds: float) -> list[float]:
@@ -160,27 +184,53 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def summary(values: list[float]) -> str:
+    return f"p50 {statistics.median(values):.0f} ms, p95 {pct(values, 0.95):.0f} ms, max {max(values):.0f} ms"
+
+
+class Run:
+    """One edge's time-to-first-frame figures, cold and warm, and their steps."""
+
+    def __init__(self) -> None:
+        self.cold: list[float] = []
+        self.warm: list[float] = []
+        self.cold_steps: dict[str, list[float]] = {step: [] for step in STEPS}
+        self.warm_steps: dict[str, list[float]] = {step: [] for step in STEPS}
+
+    def report(self, name: str) -> None:
+        for kind, values, steps in (("cold", self.cold, self.cold_steps), ("warm", self.warm, self.warm_steps)):
+            parts = ", ".join(f"{step} {statistics.median(ms):.0f}" for step, ms in steps.items())
+            print(f"time to first frame, {kind}, GOP {name}, {len(values)} rounds: {summary(values)} "
+                  f"(median steps, ms: {parts})")
+
+
 async def run(args: argparse.Namespace, camera: FakeCamera, turn: Coturn) -> None:
     from playwright.async_api import async_playwright
 
     edge = Child("--edge-worker", camera.url())
-    cold: list[float] = []
-    warm: list[float] = []
+    uncached = Child("--edge-worker", camera.url(), "0")  # the baseline: no GOP cache
+    runs = {"cache": (edge, Run()), "nocache": (uncached, Run())}
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for r in range(args.rounds):
-                viewer, session, ms = await open_viewer(browser, edge, turn, f"cold{r}")
-                cold.append(ms)
-                # The first viewer's first frame was a keyframe: join the shared read at a random phase of
-                # the camera's 2 s keyframe interval, not always just after one (the worst case).
-                await asyncio.sleep(random.uniform(0, 2))
-                other, other_session, ms = await open_viewer(browser, edge, turn, f"warm{r}")
-                warm.append(ms)
-                for v, s in ((other, other_session), (viewer, session)):
-                    await v.close()
-                    reply = await edge.ask({"op": "stop", "session": s})
-                assert reply["readers"] == 0, "the camera read outlived its viewers"
+                for name, (worker, figures) in runs.items():
+                    viewer, session, ms = await open_viewer(browser, worker, turn, f"cold{r}{name}", figures.cold_steps)
+                    figures.cold.append(ms)
+                    # The first viewer's first frame was a keyframe: join the shared read at a random phase
+                    # of the camera's 2 s keyframe interval, not always just after one.
+                    await asyncio.sleep(random.uniform(0, 2))
+                    other, other_session, ms = await open_viewer(browser, worker, turn, f"warm{r}{name}", figures.warm_steps)
+                    figures.warm.append(ms)
+                    for v, s in ((other, other_session), (viewer, session)):
+                        await v.close()
+                        reply = await worker.ask({"op": "stop", "session": s})
+                    assert reply["readers"] == 0, "the camera read outlived its viewers"
+            uncached.close()
+            for name, (_, figures) in runs.items():
+                figures.report(name)
+            if args.skip_cpu:
+                return
 
             viewers = [await open_viewer(browser, edge, turn, "cpu0")]
             await asyncio.sleep(2)  # let the start-up settle before measuring
@@ -196,6 +246,7 @@ async def run(args: argparse.Namespace, camera: FakeCamera, turn: Coturn) -> Non
         finally:
             await browser.close()
             edge.close()
+            uncached.close()
     baseline_child = Child("--demux-worker", camera.url())
     try:
         await asyncio.sleep(2)
@@ -203,10 +254,6 @@ async def run(args: argparse.Namespace, camera: FakeCamera, turn: Coturn) -> Non
     finally:
         baseline_child.close()
 
-    print(f"time to first frame, cold (camera opened for the viewer), {len(cold)} rounds: "
-          f"p50 {statistics.median(cold):.0f} ms, p95 {pct(cold, 0.95):.0f} ms, max {max(cold):.0f} ms")
-    print(f"time to first frame, warm (camera already read for another viewer): "
-          f"p50 {statistics.median(warm):.0f} ms, p95 {pct(warm, 0.95):.0f} ms, max {max(warm):.0f} ms")
     print(f"edge CPU, 1 viewer: {one:.1f} % of a core; {args.viewers} viewers: {many:.1f} % "
           f"(+{(many - one) / max(1, args.viewers - 1):.1f} % per extra viewer)")
     print(f"relay (coturn) CPU, 1 viewer: {relay_one:.1f} % of a core; {args.viewers} viewers: {relay_many:.1f} %")
@@ -215,8 +262,10 @@ async def run(args: argparse.Namespace, camera: FakeCamera, turn: Coturn) -> Non
 
 
 def main() -> int:
-    if len(sys.argv) == 3 and sys.argv[1] == "--edge-worker":
-        asyncio.run(edge_worker(sys.argv[2]))
+    if len(sys.argv) in (3, 4) and sys.argv[1] == "--edge-worker":
+        from agents.edge.live.gop import DEFAULT_GOP_CACHE_BYTES
+
+        asyncio.run(edge_worker(sys.argv[2], int(sys.argv[3]) if len(sys.argv) == 4 else DEFAULT_GOP_CACHE_BYTES))
         return 0
     if len(sys.argv) == 3 and sys.argv[1] == "--demux-worker":
         demux_worker(sys.argv[2])
@@ -225,6 +274,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5, help="time-to-first-frame rounds (default: %(default)s)")
     parser.add_argument("--seconds", type=float, default=10, help="CPU measuring window (default: %(default)s)")
     parser.add_argument("--viewers", type=int, default=3, help="viewers for the per-viewer cost (default: %(default)s)")
+    parser.add_argument("--skip-cpu", action="store_true", help="time to first frame only")
     args = parser.parse_args()
     camera = FakeCamera(FOOTAGE)
     camera.start()

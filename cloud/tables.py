@@ -174,6 +174,9 @@ class Event(Base):
     # The names of the camera's zones the event touched, first entered first: a JSON list of names
     # ([a-z0-9][a-z0-9_-]{0,31}, so the ``zone=`` filter can look for '"name"' in it), never geometry.
     zones_json: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+    # "alert" (a person or vehicle in one of the camera's alert zones) or "detection" (the rest), decided
+    # on the edge; rows from before severity existed are detections.
+    severity: Mapped[str] = mapped_column(String(10), default="detection", server_default="detection")
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     __table_args__ = (
         # The timeline: newest first per tenant, optionally per camera or label.
@@ -183,6 +186,21 @@ class Event(Base):
         # The live streams' replay on reconnect: what a tenant received (new or updated) since a cursor.
         Index("ix_events_tenant_received", "tenant_id", "received_at"),
     )
+
+
+class EventReview(Base):
+    """A member has reviewed an event: each member keeps their own state (no row: unreviewed). Goes with
+    its event (retention) and with its member."""
+
+    __tablename__ = "event_reviews"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "event_id"], ["events.tenant_id", "events.id"], ondelete="CASCADE"),
+    )
+    # The key leads with the member: their unread counts and filters look up (user, tenant, event).
+    user_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ArchiveRecord(Base):

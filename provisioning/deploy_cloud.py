@@ -12,3 +12,5 @@ if "cloud" in host.groups:
     cloud.app()
     cloud.proxy()
     cloud.prometheus()
+    cloud.backups()
+    cloud.firewall()

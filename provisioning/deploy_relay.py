@@ -8,7 +8,7 @@ host away when relays are new.
 
 from pyinfra import host
 from pyinfra.api.exceptions import DeployError
-from tasks import relay
+from tasks import relay, relay_metrics
 
 if "relays" in host.groups:
     if not host.data.admin_networks:
@@ -20,5 +20,7 @@ if "relays" in host.groups:
     changed += relay.turn_secret()
     relay_id = relay.register()  # on the cloud host of this inventory (tasks/relay.py)
     relay.service(changed, relay_id)
+    if host.data.relay_remote_write_url:
+        relay_metrics.relay_metrics(relay_id)  # #23: the relay and its edges scraped, sent to the operator
     relay.turn()  # after the relay: its allocations use the relay's tunnel address
     relay.firewall()

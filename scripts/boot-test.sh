@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Full boot test of the appliance disk images under QEMU (TCG: no KVM here), one command:
 #
-#   scripts/boot-test.sh [--build] [edge|relay|both]        (default: both)
+#   scripts/boot-test.sh [--build] [--cloud DIR] [edge|relay|both]        (default: both)
 #
 # Boots the relay and the edge disk images side by side on one virtual LAN (QEMU socket netdev,
 # 10.78.0.1 = relay, 10.78.0.2 = edge), with direct kernel boot (kernel + initrd split out by
@@ -18,6 +18,18 @@
 # on the serial console and powers off. Exit 0 only if every VM reports all agent units active,
 # `systemctl --failed` empty and (with both) the event across.
 #
+# --cloud DIR (with both; tests/images/cloudlab.py prepares DIR): a real cloud and an RTSP camera run on
+# the host instead of the stand-in key pair. DIR/lab.json names the cloud's port, the relay's id and tenant
+# as registered there, the cloud's token key, the camera's port and the host port for the relay's media;
+# DIR/token is a bootstrap token the cloud minted, DIR/relay-signing.key the relay's key. The relay VM
+# gets a second NIC (QEMU user network, restrict=on) on which the cloud is http://10.0.2.100 (guestfwd)
+# and its HTTPS port is 127.0.0.1:<media port> on the host (hostfwd, for the browser); the edge gets a
+# camera NIC on which the host's camera is rtsp://10.0.2.100:8554 (guestfwd). The edge's path stays
+# edge -> relay over WireGuard -> cloud. The end-to-end steps then wait for a real camera event instead
+# of queuing one (credential guardian.bootcheck.mode=cloud); the camera itself is added from the UI by
+# the caller while the VMs run. The relay's certificate is copied to DIR/relay.pem, each VM's start
+# time to DIR/ROLE.start.
+#
 # Console logs and a summary (boot-to-agents-ready times) go to $CACHE/images/boot-test/.
 set -euo pipefail
 
@@ -25,16 +37,20 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${GUARDIAN_CACHE:-$HOME/.cache/guardian}"
 OUT="${GUARDIAN_IMAGES_OUT:-$CACHE/images/out}"
 LOGS="$CACHE/images/boot-test"
-TIMEOUT="${GUARDIAN_BOOT_TIMEOUT:-900}"
+TIMEOUT="${GUARDIAN_BOOT_TIMEOUT:-1800}"   # bounds a failure: each VM powers off by itself when done
 build=""
 which="both"
-for arg in "$@"; do
-    case "$arg" in
+lab=""
+while [ $# -gt 0 ]; do
+    case "$1" in
         --build) build=1 ;;
-        edge|relay|both) which="$arg" ;;
-        *) echo "usage: $0 [--build] [edge|relay|both]" >&2; exit 64 ;;
+        --cloud) lab="$(cd "${2:?--cloud needs a directory}" && pwd)"; shift ;;
+        edge|relay|both) which="$1" ;;
+        *) echo "usage: $0 [--build] [--cloud DIR] [edge|relay|both]" >&2; exit 64 ;;
     esac
+    shift
 done
+[ -z "$lab" ] || [ "$which" = both ] || { echo "--cloud needs both VMs" >&2; exit 64; }
 roles=(); case "$which" in both) roles=(relay edge) ;; *) roles=("$which") ;; esac
 for tool in qemu-system-x86_64 qemu-img sfdisk mcopy objcopy; do
     command -v "$tool" >/dev/null || { echo "$tool missing: run scripts/setup.sh (setup.d/60-images.sh)" >&2; exit 69; }
@@ -50,12 +66,25 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 
 port=$(( 20000 + RANDOM % 20000 ))
+lab_get() { "${GUARDIAN_VENV:-$ROOT/.venv}/bin/python" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$lab/lab.json" "$1"; }
 b64() { base64 -w0 "$1"; }
 cred() { printf 'io.systemd.credential.binary:%s=%s' "$1" "$2"; }
 
 boot() {  # boot ROLE MAC NETDEV-ARGS KERNEL-EXTRA
     local role="$1" mac="$2" netdev="$3" extra="$4"
     local disk="$work/$role.qcow2"
+    # With --cloud: a second NIC on a QEMU user network that reaches only what is forwarded (restrict=on).
+    local uplink_args=()
+    if [ -n "$lab" ]; then
+        local fwd="cmd:${GUARDIAN_VENV:-$ROOT/.venv}/bin/python $ROOT/tests/images/stdio_tcp.py 127.0.0.1"
+        if [ "$role" = relay ]; then
+            uplink_args=(-netdev "user,id=wan,restrict=on,guestfwd=tcp:10.0.2.100:80-$fwd $(lab_get cloud_port),hostfwd=tcp:127.0.0.1:$(lab_get media_port)-:8443"
+                         -device "virtio-net-pci,netdev=wan,mac=52:54:00:77:01:01")
+        else
+            uplink_args=(-netdev "user,id=cam,restrict=on,guestfwd=tcp:10.0.2.100:8554-$fwd $(lab_get camera_port)"
+                         -device "virtio-net-pci,netdev=cam,mac=52:54:00:77:01:02")
+        fi
+    fi
     # 4 GiB more than the image, as on a real disk: first boot creates the empty A/B slot B (edge
     # 2 GiB + 64 MiB, relay 1 GiB + 64 MiB) and grows the root partition into the rest
     # (systemd-repart, /usr/lib/repart.d/).
@@ -67,12 +96,16 @@ boot() {  # boot ROLE MAC NETDEV-ARGS KERNEL-EXTRA
     local usr_args
     objcopy -O binary --only-section=.cmdline "$OUT/guardian-$role.efi" "$work/$role.cmdline"   # not a pipe: objcopy seeks
     usr_args="$(tr '\0 ' '\n\n' <"$work/$role.cmdline" | grep -E '^(usrhash|mount\.usr)' | tr '\n' ' ')"
+    # Under TCG on a loaded 2-core machine (load average 10-15 from other suites), dm-verity setup of /usr
+    # in the initrd outlasted systemd's default 90 s device timeout (emergency mode), and OS units such as
+    # systemd-networkd their 90 s start timeout: wait longer. (The agents' units set their own timeouts.)
     local args=(
         -machine q35 -accel tcg -cpu max -smp 1 -m 2048 -nographic -no-reboot
         -kernel "$OUT/guardian-$role.vmlinuz" -initrd "$OUT/guardian-$role.initrd"
-        -append "root=PARTLABEL=root-x86-64 rw $usr_args console=ttyS0,115200 systemd.wants=guardian-boot-check.service systemd.show_status=yes $extra"
+        -append "root=PARTLABEL=root-x86-64 rw $usr_args console=ttyS0,115200 systemd.wants=guardian-boot-check.service systemd.show_status=yes systemd.default_device_timeout_sec=600 systemd.default_timeout_start_sec=600 $extra"
         -drive "if=none,id=disk,file=$disk,format=qcow2" -device virtio-blk-pci,drive=disk
         -netdev "$netdev" -device "virtio-net-pci,netdev=lan,mac=$mac"
+        "${uplink_args[@]}"
         -smbios "type=11,value=$(cred guardian.bootcheck "$(b64 "$ROOT/tests/images/boot-check.sh")")"
         -smbios "type=11,value=$(cred systemd.extra-unit.guardian-boot-check.service "$(b64 "$ROOT/tests/images/guardian-boot-check.service")")"
         -serial "file:$LOGS/$role.console.log" -monitor none -display none
@@ -86,6 +119,7 @@ boot() {  # boot ROLE MAC NETDEV-ARGS KERNEL-EXTRA
         [ -e "$f" ] && args+=(-smbios "type=11,value=$(cred "${f##*/}" "$(b64 "$f")")")
     done
     date +%s.%N >"$work/$role.start"
+    [ -z "$lab" ] || cp "$work/$role.start" "$lab/$role.start"
     qemu-system-x86_64 "${args[@]}" </dev/null >"$LOGS/$role.qemu.log" 2>&1 &
     pids+=($!)
     echo $! >"$work/$role.pid"
@@ -98,21 +132,47 @@ done
 # signing key; relay.toml; one bootstrap token. Made with the project's own code (tests/relay/pki.py,
 # guardian/contracts/auth) in the project's venv.
 mkdir -p "$work/cred-relay" "$work/cred-edge"
-(cd "$ROOT" && "${GUARDIAN_VENV:-$ROOT/.venv}/bin/python" - "$work" <<'PY')
+(cd "$ROOT" && "${GUARDIAN_VENV:-$ROOT/.venv}/bin/python" - "$work" "$lab" <<'PY')
+import json
 import sys
 from pathlib import Path
 from guardian.contracts import auth
 from tests.relay.pki import make_ca, make_server_cert
 work = Path(sys.argv[1])
+lab = Path(sys.argv[2]) if sys.argv[2] else None
 pki = work / "pki"; pki.mkdir()
 ca_cert, ca_key = make_ca(pki, "Guardian boot-test CA")
-cert, key = make_server_cert(pki, ca_cert, ca_key, "relay", ["10.78.0.1"])
+# 127.0.0.1 too: with --cloud the browser reaches the relay's HTTPS port through a host forward.
+cert, key = make_server_cert(pki, ca_cert, ca_key, "relay", ["10.78.0.1", "127.0.0.1"])
 cloud_key, signing_key = auth.generate_private_key(), auth.generate_private_key()
 relay_creds, edge_creds = work / "cred-relay", work / "cred-edge"
 (relay_creds / "guardian.relay.tls.crt").write_bytes(cert.read_bytes())
 (relay_creds / "guardian.relay.tls.key").write_bytes(key.read_bytes())
-(relay_creds / "guardian.relay.signing.key").write_text(auth.private_key_to_text(signing_key))
 creds = "/run/credentials/guardian-relay.service"
+if lab is None:
+    (relay_creds / "guardian.relay.signing.key").write_text(auth.private_key_to_text(signing_key))
+    token_key = auth.public_key_to_text(cloud_key)
+    cloud = '''[cloud]
+enabled = false
+relay_id = "relay-boot-test"
+tenant_id = "tenant-boot-test"
+'''
+else:
+    # The real cloud on the host: its token key, the relay as registered there, its media URL for the browser.
+    info = json.loads((lab / "lab.json").read_text())
+    (relay_creds / "guardian.relay.signing.key").write_text((lab / "relay-signing.key").read_text())
+    (lab / "relay.pem").write_bytes(cert.read_bytes())
+    token_key = info["cloud_public_key"]
+    cloud = f'''[media]
+public_url = "https://127.0.0.1:{info["media_port"]}"
+cors_origins = ["http://127.0.0.1:{info["cloud_port"]}"]
+[cloud]
+url = "http://10.0.2.100"
+relay_id = "{info["relay_id"]}"
+tenant_id = "{info["tenant_id"]}"
+interval_s = 0.5
+config_poll_s = 1
+'''
 relay_toml = f'''# boot-test operator config (scripts/boot-test.sh)
 log_level = "INFO"
 [enrolment]
@@ -121,18 +181,14 @@ port = 8443
 tls_cert_file = "{creds}/guardian.relay.tls.crt"
 tls_key_file = "{creds}/guardian.relay.tls.key"
 public_endpoint = "10.78.0.1:51820"
-token_public_keys = ["{auth.public_key_to_text(cloud_key)}"]
+token_public_keys = ["{token_key}"]
 [tunnel]
 mode = "wireguard"
 listen_port = 51820
 network = "10.77.0.0/24"
 [health]
 report_interval_s = 10
-[cloud]
-enabled = false
-relay_id = "relay-boot-test"
-tenant_id = "tenant-boot-test"
-signing_key_file = "{creds}/guardian.relay.signing.key"
+{cloud}signing_key_file = "{creds}/guardian.relay.signing.key"
 '''
 (work / "relay.toml").write_text(relay_toml)
 # tmpfiles.extra: systemd-tmpfiles-setup writes /etc/guardian/relay.toml early in boot (C escapes).
@@ -141,12 +197,24 @@ escaped = relay_toml.replace("\\", "\\\\").replace("\n", "\\n")
 # The edge trusts the test CA for enrolment the way a tenant's download does: the personalised
 # enrol.conf carries it (GUARDIAN_RELAY_CA, personalise-image.sh --relay-ca).
 (work / "relay-ca.pem").write_bytes(ca_cert.read_bytes())
-(work / "token").write_text(auth.mint_bootstrap_token(
-    cloud_key, tenant_id="tenant-boot-test", relay_id="relay-boot-test", ttl=3600, label="boot-test edge"))
+if lab is None:
+    (work / "token").write_text(auth.mint_bootstrap_token(
+        cloud_key, tenant_id="tenant-boot-test", relay_id="relay-boot-test", ttl=3600, label="boot-test edge"))
+else:
+    (work / "token").write_text((lab / "token").read_text().strip())
 PY
 if [ "$which" = both ]; then
     cp "$ROOT/tests/images/e2e-relay.sh" "$work/cred-relay/guardian.bootcheck.e2e"
     cp "$ROOT/tests/images/e2e-edge.sh" "$work/cred-edge/guardian.bootcheck.e2e"
+    if [ -n "$lab" ]; then
+        echo cloud >"$work/cred-relay/guardian.bootcheck.mode"
+        echo cloud >"$work/cred-edge/guardian.bootcheck.mode"
+        # The camera NIC (MAC ...:01:02) takes an address from QEMU's DHCP and no default route; it
+        # sorts before first boot's 10-guardian-static.network, which takes every other wired port.
+        printf '[Match]\nMACAddress=52:54:00:77:01:02\n\n[Network]\nDHCP=ipv4\n\n[DHCPv4]\nUseGateway=no\n' \
+            >"$work/edge-camera.network"
+        cp "$work/edge-camera.network" "$work/cred-edge/network.network.05-camera"
+    fi
 fi
 if [[ " ${roles[*]} " == *" edge "* ]]; then
     # A tenant's personalised download: relay endpoint, one-time token, static address on the LAN.

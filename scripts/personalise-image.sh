@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Personalise a copy of the generic edge image for one tenant's device, without rebuilding it:
-# writes guardian/enrol.conf into the image's ESP (FAT) with mtools at the partition's byte offset
-# (read from the GPT with sfdisk). No loop devices, no mounting, no root needed.
+# writes guardian/enrol.conf into the image's ESP (FAT): into its fixed-size enrolment slot in place
+# when the image has one (the cloud's download does the same), else with mtools at the partition's
+# byte offset (read from the GPT with sfdisk). No loop devices, no mounting, no root needed.
 #
 #   scripts/personalise-image.sh GENERIC.raw OUT.raw --relay HOST:PORT --token-file FILE \
 #       [--address CIDR --gateway IP --dns IP] [--relay-ca CA.pem]
@@ -62,6 +63,19 @@ if [ -n "$relay_ca" ]; then
 fi
 grep -q '^GUARDIAN_RELAY_ENDPOINT=.' "$conf" && grep -q '^GUARDIAN_BOOTSTRAP_TOKEN=.' "$conf" \
     || die "the config needs GUARDIAN_RELAY_ENDPOINT and GUARDIAN_BOOTSTRAP_TOKEN"
+
+# Images with an enrolment slot (a fixed-size guardian/enrol.conf, guardian/contracts/enrol_slot.py):
+# overwrite the slot's bytes in place, so the FAT stays as built and the result is byte for byte what
+# the cloud's personalised download streams. Older images: mtools below.
+slot_tool="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/guardian/contracts/enrol_slot.py"
+if python3 "$slot_tool" locate "$generic" >/dev/null 2>&1; then
+    partial="$out.partial"
+    cp --sparse=always "$generic" "$partial"
+    python3 "$slot_tool" write "$partial" "$conf" || { rm -f "$partial"; die "could not write the enrolment slot of $out"; }
+    mv "$partial" "$out"
+    echo "personalised: $out (enrolment slot guardian/enrol.conf, written in place)"
+    exit 0
+fi
 
 # The ESP's offset from the GPT (type C12A7328-F81F-11D2-BA4B-00A0C93EC93B).
 offset="$(sfdisk --json "$generic" | python3 -c '

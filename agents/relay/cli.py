@@ -7,6 +7,8 @@
     guardian-relay device revoke ID revoke a device (its peer is removed within one reconcile interval; the
                                     cloud revokes it too on the next health report)
     guardian-relay signing-key      create the relay's cloud signing key if absent; print its public half
+    guardian-relay scrape-targets FILE
+                                    write the active edges as Prometheus file_sd targets (run by a timer)
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agents.relay.config import DEFAULT_CONFIG, RelaySettings
@@ -98,6 +101,15 @@ def _signing_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scrape_targets(args: argparse.Namespace) -> int:
+    from agents.relay.scrape_targets import active_devices, file_sd_groups, write_file_sd
+
+    settings = load_settings(RelaySettings, args.config)
+    groups = file_sd_groups(active_devices(_registry(args)), relay_id=settings.cloud.relay_id)
+    write_file_sd(args.output, groups)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="guardian-relay", description="Guardian tenant relay")
     sub = parser.add_subparsers(metavar="COMMAND")
@@ -122,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_argument(revoke, DEFAULT_CONFIG, ENV)
     revoke.add_argument("device_id")
     revoke.set_defaults(handler=_device_revoke)
+    targets = sub.add_parser("scrape-targets", help="write the active edges as Prometheus file_sd targets")
+    add_config_argument(targets, DEFAULT_CONFIG, ENV)
+    targets.add_argument("output", type=Path, help="the file_sd JSON file the relay's Prometheus reads")
+    targets.set_defaults(handler=_scrape_targets)
     return parser
 
 

@@ -124,6 +124,13 @@ class LiveSettings(Section):
     answer_timeout_s: float = Field(
         15.0, gt=0, description="How long the edge may take to open the camera and answer an offer before 504."
     )
+    turn_credential_s: int = Field(
+        3600, ge=60, le=86400,
+        description="Lifetime of a live view's TURN credentials. coturn refuses an expired one when a peer refreshes "
+        "its allocation or permissions (every few minutes), so they outlive the live token, which a viewer renews "
+        "while it watches; the edge still ends the session when the last token expires. A view watched longer "
+        "than this reconnects.",
+    )
 
     @model_validator(mode="after")
     def _enabled_needs_turn(self) -> LiveSettings:

@@ -32,6 +32,9 @@ class EdgeCamerasClient:
     async def start_live(self, address: str, offer: cameras_pb2.LiveOffer, timeout: float) -> cameras_pb2.LiveAnswer:
         return await self._stub(address).StartLive(offer, timeout=timeout)
 
+    async def renew_live(self, address: str, renewal: cameras_pb2.LiveRenew, timeout: float) -> cameras_pb2.LiveRenewed:
+        return await self._stub(address).RenewLive(renewal, timeout=timeout)
+
     async def stop_live(self, address: str, session_id: str, camera: str, timeout: float) -> cameras_pb2.LiveStopped:
         return await self._stub(address).StopLive(cameras_pb2.LiveStop(session_id=session_id, camera=camera),
                                                    timeout=timeout)

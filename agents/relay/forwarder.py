@@ -3,8 +3,9 @@
 What leaves the relay is built here and only here, from the cloud contract
 (:mod:`guardian.contracts.cloud.v1`), which has no field for boxes, tracks, scores, snapshots or clips:
 an :class:`EventSummary` carries the event id, device, camera, label, start/end, a coarse confidence
-bucket, whether a clip exists and the names of the zones the event touched (never their geometry, which
-the edge keeps; names of the form the cloud accepts, at most :data:`MAX_ZONES`). Requests are
+bucket, whether a clip exists, the names of the zones the event touched (never their geometry, which
+the edge keeps; names of the form the cloud accepts, at most :data:`MAX_ZONES`) and its severity (alert or
+detection, decided on the edge). Requests are
 ``POST {cloud}/api/v1/ingest`` with the proto3 JSON of an :class:`IngestBatch`, signed with the relay's
 Ed25519 key (:func:`guardian.contracts.auth.sign_relay_request`); the cloud's certificate is verified
 against the configured CA, so both ends are authenticated. An event is marked forwarded only after a 2xx
@@ -71,14 +72,20 @@ def confidence_bucket(max_score: float) -> int:
     return ingest_pb2.CONFIDENCE_UNSPECIFIED
 
 
-def _zone_names(payload: bytes) -> list[str]:
+def _zone_names(sent: uplink_pb2.Event) -> list[str]:
     """The zone names of the event as the edge sent it (kept whole in the cache, as received)."""
-    names = [name for name in uplink_pb2.Event.FromString(payload).zones if _ZONE_NAME.fullmatch(name)]
+    names = [name for name in sent.zones if _ZONE_NAME.fullmatch(name)]
     return list(dict.fromkeys(names))[:MAX_ZONES]
+
+
+def _severity(sent: uplink_pb2.Event) -> int:
+    """The edge's severity; anything but an alert (an older edge's unset one too) is a detection."""
+    return ingest_pb2.SEVERITY_ALERT if sent.severity == uplink_pb2.SEVERITY_ALERT else ingest_pb2.SEVERITY_DETECTION
 
 
 def summarise(event: CachedEvent) -> ingest_pb2.EventSummary:
     """The only view of an event the cloud ever gets."""
+    sent = uplink_pb2.Event.FromString(event.payload)
     summary = ingest_pb2.EventSummary(
         event_id=event.event_id,
         device_id=event.device_id,
@@ -86,7 +93,8 @@ def summarise(event: CachedEvent) -> ingest_pb2.EventSummary:
         label=event.label,
         confidence=confidence_bucket(event.max_score),  # type: ignore[arg-type]
         has_clip=bool(event.clip_ref),
-        zones=_zone_names(event.payload),
+        zones=_zone_names(sent),
+        severity=_severity(sent),  # type: ignore[arg-type]
     )
     if event.start is not None:
         summary.start.FromDatetime(event.start)

@@ -3,6 +3,7 @@
     GET    /media/v1/devices/{device_id}/cameras/{camera}/live             (Bearer T)  {"ice_servers", "expires_at"}
     POST   /media/v1/devices/{device_id}/cameras/{camera}/live             (Bearer T, {"sdp": offer})
            -> {"session", "sdp": answer, "ice_servers", "expires_at"}
+    POST   /media/v1/devices/{device_id}/cameras/{camera}/live/{session}   (Bearer T')  {"expires_at"}
     DELETE /media/v1/devices/{device_id}/cameras/{camera}/live/{session}   (Bearer T)  204
 
 T is a device token with the ``live`` scope for that camera (checked offline as for pictures:
@@ -10,7 +11,11 @@ T is a device token with the ``live`` scope for that camera (checked offline as 
 TURN server with a credential minted for it, :mod:`agents.relay.turn_credentials`), gathers its relayed
 candidates, then POSTs its offer (no trickle ICE: aiortc takes none). The relay mints the edge its own
 TURN credential and hands the offer to the edge's ``EdgeCameras.StartLive`` over the tunnel; the edge
-answers. Every credential and the edge's session end when the token expires.
+answers. The edge's session ends when the token expires, unless the viewer renews: it POSTs a new token
+T' (the cloud mints it for the same audit session) to its session, which then lasts until T' expires (404
+``session_not_found`` when it has ended: the viewer starts a new one). A revoked device or member gets no
+new token (and the relay refuses a revoked device's), so its session ends with the last one. The TURN
+credentials outlive the token (``live.turn_credential_s``): coturn checks them again at every refresh.
 
 The media never reaches this process: it flows browser ⇄ coturn ⇄ edge, DTLS-SRTP end to end, so coturn
 forwards what it cannot read. The relay stores nothing (no session table: the edge keeps the sessions,
@@ -107,6 +112,7 @@ class LiveEndpoint:
         return [
             Route(path, self.ice_servers, methods=["GET"]),
             Route(path, self.offer, methods=["POST"]),
+            Route(path + "/{session}", self.renew, methods=["POST"]),
             Route(path + "/{session}", self.stop, methods=["DELETE"]),
         ]
 
@@ -121,8 +127,9 @@ class LiveEndpoint:
                                       public_url=self.media.public_url)
 
     def _credentials(self, grant: auth.DeviceGrant, side: str) -> TurnCredentials:
-        """A TURN credential that lives as long as the token; the tag only names it in coturn's log."""
-        ttl = max(1, grant.expires_at - int(time.time()))
+        """A TURN credential for a session (``live.turn_credential_s``, at least as long as the token: it must
+        outlast renewals, see LiveSettings); the tag only names it in coturn's log."""
+        ttl = max(1, grant.expires_at - int(time.time()), self.settings.turn_credential_s)
         return mint_turn_credentials(self._turn_secret, f"live-{side}-{secrets.token_hex(6)}", ttl)
 
     def _ice_servers(self, grant: auth.DeviceGrant) -> list[dict[str, Any]]:
@@ -178,6 +185,25 @@ class LiveEndpoint:
         reply = {"session": answer.session_id, "sdp": answer.sdp, "ice_servers": self._ice_servers(grant),
                  "expires_at": _expiry(grant)}
         return self._counted("offer", JSONResponse(reply, headers=COMMON_HEADERS))
+
+    async def renew(self, request: Request) -> Response:
+        session = request.path_params["session"]
+        if not _SESSION.match(session):
+            return self._counted("renew", error_response(404, "not_found", "no such path"))
+        allowed = await self._authorise(request)
+        if isinstance(allowed, Response):
+            return self._counted("renew", allowed)
+        device, grant = allowed
+        expires = Timestamp()
+        expires.FromSeconds(grant.expires_at)
+        renewal = cameras_pb2.LiveRenew(session_id=session, camera=request.path_params["camera"], expires_at=expires)
+        try:
+            renewed = await self.client.renew_live(device.address, renewal, self.media.first_byte_timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            return self._counted("renew", _grpc_error(exc, device))
+        if not renewed.found:
+            return self._counted("renew", error_response(404, "session_not_found", "the live session has ended"))
+        return self._counted("renew", JSONResponse({"expires_at": _expiry(grant)}, headers=COMMON_HEADERS))
 
     async def stop(self, request: Request) -> Response:
         session = request.path_params["session"]

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import grpc
 import uvicorn
+from cryptography import x509
 
 from agents.relay.cache import EventCache
 from agents.relay.camera_http import CameraEndpoint
@@ -89,6 +90,11 @@ def load_signing_key(path: Path) -> auth.Ed25519PrivateKey:
         raise ConfigError(str(path), [f"cloud.signing_key_file: {exc}"]) from None
 
 
+def _certificate_expiry(path: Path) -> float:
+    """notAfter of the served certificate (the first of the PEM chain), as unix time."""
+    return x509.load_pem_x509_certificate(path.read_bytes()).not_valid_after_utc.timestamp()
+
+
 def _turn_secret(live: LiveSettings) -> bytes:
     """coturn's shared secret when live view is on (empty when off); a missing or empty file is a config error."""
     if not live.enabled:
@@ -108,6 +114,10 @@ class RelayAgent:
     def __init__(self, settings: RelaySettings, metrics: AgentMetrics | None = None) -> None:
         self.settings = settings
         self.metrics = metrics or AgentMetrics("relay")
+        # uvicorn reads the certificate once at start: the one loaded then is the one served until a restart.
+        self.certificate_expiry = self.metrics.gauge(
+            "tls", "certificate_expiry_timestamp_seconds", "When the certificate the relay's HTTPS presents expires (unix time)."
+        )
         self._grpc: grpc.aio.Server | None = None
         self._http: _Uvicorn | None = None
         self._cloud: CloudClient | None = None
@@ -244,6 +254,7 @@ class RelayAgent:
             lifespan="off",
         )
         self._http = _Uvicorn(config)
+        self.certificate_expiry.set(_certificate_expiry(s.enrolment.tls_cert_file))
         ctx.tasks.create_task(self._http.serve(sockets=sockets), name="enrolment")
         log.info("enrolment_listening", address=s.enrolment.address, port=s.enrolment.port)
 

@@ -9,7 +9,7 @@ a connection while it waits for a worker thread.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
@@ -75,8 +75,13 @@ async def get_session(cloud: CloudDep) -> AsyncIterator[Session]:
         yield session
 
 
+def service_session(cloud: Cloud) -> AbstractAsyncContextManager[Session]:
+    """A unit of work on the service pool, for a route that needs one only after its own checks."""
+    return _session_after_turn(cloud.gates.service, cloud.service_sessions)
+
+
 async def get_service_session(cloud: CloudDep) -> AsyncIterator[Session]:
-    async with _session_after_turn(cloud.gates.service, cloud.service_sessions) as session:
+    async with service_session(cloud) as session:
         yield session
 
 

@@ -12,6 +12,7 @@ from cloud.api.routes import (
     auth,
     cameras,
     devices,
+    edge_image,
     events,
     health,
     keys,
@@ -19,6 +20,7 @@ from cloud.api.routes import (
     notifications,
     relay_api,
     relays,
+    reviews,
     tenants,
     users,
 )
@@ -28,8 +30,8 @@ from cloud.core.config import CloudSettings
 from cloud.core.state import Cloud
 from cloud.services.relays import enabled_endpoint_urls
 
-ROUTERS = [auth.router, users.router, tenants.router, relays.router, devices.router, cameras.router,
-           events.router, notifications.router, live_sessions.router, relay_api.router, keys.router, health.router, archives.router, archives.relay_router]
+ROUTERS = [auth.router, users.router, tenants.router, relays.router, devices.router, edge_image.router, cameras.router,
+           events.router, reviews.router, notifications.router, live_sessions.router, relay_api.router, keys.router, health.router, archives.router, archives.relay_router]
 
 
 def create_app(settings: CloudSettings, cloud: Cloud | None = None) -> FastAPI:

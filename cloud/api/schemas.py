@@ -22,7 +22,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from cloud.api.params import Text
+from cloud.api.params import Text, Timestamp
 
 Role = Literal["admin", "viewer"]
 
@@ -176,6 +176,10 @@ class EventPublic(Shape):
     confidence: Literal["unspecified", "low", "medium", "high"]
     has_clip: bool
     zones: list[str] = Field(description="Names of the camera's zones the event touched, first entered first.")
+    severity: Literal["alert", "detection"] = Field(
+        "detection", description="alert: a person or vehicle in one of the camera's alert zones; detection: the rest.")
+    reviewed: bool | None = Field(None, description="Whether the signed-in member has reviewed it; null in live "
+                                  "messages (shared by the tenant's members: keep the state you know).")
 
 
 class EventPage(Shape):
@@ -312,6 +316,14 @@ class BootstrapTokenIssued(BootstrapTokenPublic):
     token: str = Field(description="Shown once; give it to the new device. Not retrievable later.")
 
 
+class EdgeImageChecksum(Shape):
+    """The personalised image of one bootstrap token: what to check the downloaded file against."""
+
+    size: int = Field(description="Bytes in the image (the download's Content-Length).")
+    sha256: str = Field(description="Hex SHA-256 of this token's personalised image (`sha256sum` prints it).")
+    etag: str = Field(description="The download's ETag (If-Range for resuming).")
+
+
 class BootstrapConsume(Shape):
     nonce: Text = Field(min_length=8, max_length=64)
 
@@ -410,6 +422,12 @@ class LabelThresholdConfig(Shape):
     min_score: float = Field(ge=0, le=1)
 
 
+class TileConfigShape(Shape):
+    columns: int = Field(ge=1, le=4, description="Tiles across (the edge's limit: 4).")
+    rows: int = Field(ge=1, le=4, description="Tiles down (the edge's limit: 4).")
+    overlap: float = Field(0.2, gt=0, lt=0.5, description="Share of a tile's side shared with its neighbour.")
+
+
 class DetectionConfigShape(Shape):
     labels: list[DetectionLabel] = Field(default_factory=list, max_length=19,
                                          description="Labels that become events; empty: the device's default.")
@@ -420,6 +438,13 @@ class DetectionConfigShape(Shape):
                                        description="Named areas; events list the zones they touch.")
     masks: list[ConfigPolygon] = Field(default_factory=list, max_length=16,
                                        description="Areas where detections are dropped.")
+    alert_zones: list[ConfigName] = Field(
+        default_factory=list, max_length=16,
+        description="Names of zones above: a person or vehicle in one makes the event an alert (the rest are "
+        "detections); empty: every event is a detection.")
+    tiles: TileConfigShape | None = Field(
+        None, description="Detect on the whole frame plus overlapping tiles (small, distant objects; one more "
+        "inference per tile); null: the whole frame only.")
 
     @model_validator(mode="after")
     def _unique_names(self) -> DetectionConfigShape:
@@ -427,6 +452,11 @@ class DetectionConfigShape(Shape):
         _unique([t.label for t in self.thresholds], "threshold labels")
         _unique([z.name for z in self.zones], "zone names")
         _unique([m.name for m in self.masks], "mask names")
+        _unique(list(self.alert_zones), "alert zones")
+        unknown = sorted(set(self.alert_zones) - {z.name for z in self.zones})
+        if unknown:
+            raise PydanticCustomError("unknown_alert_zone", "alert zones must name zones of the camera: {names}",
+                                      {"names": ", ".join(unknown)})
         return self
 
 
@@ -444,10 +474,46 @@ class CameraConfigShape(Shape):
     retention_days: float = Field(0, ge=0, le=3650, description="Continuous recording kept, in days; 0: the device's default.")
 
 
+class SealedPassword(Shape):
+    """A password alone sealed in the browser to the device's config key (libsodium crypto_box_seal)."""
+
+    ciphertext: str = Field(min_length=66, max_length=1024, pattern=BASE64URL_PATTERN,
+                            description="The sealed box, base64url without padding.")
+    key_id: str = Field(pattern=r"^[0-9a-f]{16}$", description="The config key it was sealed to (config_key.key_id).")
+
+
+MQTT_HOST_PATTERN = r"^[A-Za-z0-9.:\[\]_-]{1,253}$"
+MQTT_PREFIX_PATTERN = r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$"
+
+
+class MqttConfigShape(Shape):
+    """The site's MQTT broker (Home Assistant): the edge publishes events, occupancy and snapshots to it on
+    the LAN; nothing of it reaches the cloud."""
+
+    enabled: bool = Field(False, description="Publish to the broker.")
+    host: str = Field("", max_length=253, description="The broker's host name or address on the device's LAN.")
+    port: int = Field(0, ge=0, le=65535, description="0: 1883, or 8883 with TLS.")
+    username: Text = Field("", max_length=128, description="Empty: anonymous.")
+    password: SealedPassword | None = Field(None, description="Sealed to the device's config key; null: none.")
+    topic_prefix: str = Field("", max_length=64, description="Topics start with it; empty: guardian.")
+    discovery: bool = Field(True, description="Publish Home Assistant MQTT discovery.")
+    tls: bool = Field(False, description="Connect with TLS (the device's CA certificates).")
+
+    @model_validator(mode="after")
+    def _broker(self) -> MqttConfigShape:
+        if self.enabled and not re.match(MQTT_HOST_PATTERN, self.host):
+            raise PydanticCustomError("mqtt_host", "an enabled broker needs a host name or address")
+        if self.topic_prefix and not re.match(MQTT_PREFIX_PATTERN, self.topic_prefix):
+            raise PydanticCustomError("mqtt_prefix", "topic prefix: letters, digits, _ - and / only (no wildcards)")
+        return self
+
+
 class DeviceConfigUpdate(Shape):
     base_version: int = Field(ge=0, le=2**31 - 1, description="The version this edit started from (0: none yet); "
                               "409 version_conflict when another one was saved since.")
     cameras: list[CameraConfigShape] = Field(max_length=16)
+    mqtt: MqttConfigShape | None = Field(None, description="The site's MQTT broker; null: none; left out: kept "
+                                         "as the newest version has it.")
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> DeviceConfigUpdate:
@@ -481,6 +547,7 @@ class DeviceConfigPublic(Shape):
     cameras: list[CameraConfigShape]
     reported: DeviceConfigReported
     config_key: ConfigKeyPublic | None = Field(description="null until the device reports its key.")
+    mqtt: MqttConfigShape | None = Field(None, description="The site's MQTT broker; null: none set.")
 
 
 class RelayConfigs(Shape):
@@ -548,3 +615,32 @@ class NotificationRulesShape(Shape):
     quiet_hours: QuietHours | None = Field(None, description="Daily hours without notifications; null: none.")
     time_zone: str = Field("UTC", min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$",
                            description="IANA time zone of the quiet hours, e.g. Europe/Paris.")
+
+
+Severity = Literal["alert", "detection"]
+
+
+class ReviewAllCreate(Shape):
+    """Mark reviewed every event matching these filters (the timeline's), for the signed-in member only."""
+
+    camera: Text | None = Field(None, max_length=64)
+    label: Text | None = Field(None, max_length=64)
+    zone: str | None = Field(None, pattern=NAME_PATTERN)
+    severity: Severity | None = None
+    since: Timestamp | None = Field(None, description="Start time ≥ this.")
+    until: Timestamp | None = Field(None, description="Start time < this; pass the time the list was loaded so "
+                                    "events that arrived since stay unreviewed. Default: now.")
+
+
+class ReviewAllPublic(Shape):
+    marked: int = Field(description="How many events were marked (the ones already reviewed are not counted).")
+
+
+class CameraUnread(Shape):
+    camera: str
+    count: int
+
+
+class UnreadPublic(Shape):
+    total: int
+    cameras: list[CameraUnread] = Field(description="Cameras with unreviewed events, by name.")

@@ -243,6 +243,19 @@ class PushSettings(Section):
         return bool(self.vapid_private_key.get_secret_value())
 
 
+class EdgeImageSettings(Section):
+    """The generic edge image that "Add a device" offers, personalised per download (issue #22)."""
+
+    path: Path | None = Field(
+        None, description="The generic edge disk image (guardian-edge.raw, built with its enrolment slot); "
+        "unset: no image download.",
+    )
+    relay_ca_file: Path | None = Field(
+        None, description="PEM of the private CA that signed the relays' enrolment certificates (lab setups); "
+        "it goes into every personalised image. Unset with public certificates.",
+    )
+
+
 class CloudSettings(AgentSettings):
     model_config = SettingsConfigDict(env_prefix="GUARDIAN_CLOUD_")
 
@@ -265,6 +278,7 @@ class CloudSettings(AgentSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     archive: ArchiveStoreSettings = Field(default_factory=ArchiveStoreSettings, description="The archive store.")
     push: PushSettings = Field(default_factory=PushSettings, description="Web Push notifications.")
+    edge_image: EdgeImageSettings = Field(default_factory=EdgeImageSettings, description="The edge image download.")
     retention_interval_seconds: int = Field(3600, ge=10, description="How often retention cleanup runs.")
 
     @model_validator(mode="after")

@@ -12,7 +12,8 @@ announced on the bus (delivered after commit): the tenant's relays waiting in a 
 Camera credentials never reach the cloud in the clear: the browser seals them to the device's config key
 (an X25519 sealed box) and only the ciphertext is stored. A URL with a user:password part is refused
 (422 ``credentials_in_url``); sealed credentials must name the key the device last reported (409
-``stale_config_key``, or ``no_config_key`` before it reported one).
+``stale_config_key``, or ``no_config_key`` before it reported one). The same holds for the password of the
+optional ``mqtt`` section (the site's MQTT broker, which the edge reaches on its LAN): sealed, or none.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class DeviceConfig:
     created_at: datetime | None
     cameras: list[dict[str, Any]]
     reported: Reported
+    mqtt: dict[str, Any] | None = None  # the MQTT section (its password sealed), None: not set
 
 
 def key_id_of(public_key: bytes) -> str:
@@ -98,13 +100,27 @@ def _streams(camera: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for s in (camera.get("record"), camera.get("detect")) if s]
 
 
-def _to_message(device_id: str, version: int, created_at: datetime, cameras: list[dict[str, Any]]) -> config_pb2.DesiredConfig:
-    """The cameras in the API's plain form (proto field names; ciphertext in base64url) as a DesiredConfig."""
+def _to_message(device_id: str, version: int, created_at: datetime, cameras: list[dict[str, Any]],
+                mqtt: dict[str, Any] | None = None) -> config_pb2.DesiredConfig:
+    """The cameras (and MQTT section) in the API's plain form (proto field names; ciphertext in base64url) as a
+    DesiredConfig."""
     message = config_pb2.DesiredConfig(device_id=device_id, version=version)
     message.created_at.FromDatetime(created_at)
     # proto3 JSON takes the proto field names and base64url bytes as they are.
-    json_format.ParseDict({"cameras": cameras}, message, ignore_unknown_fields=False)
+    json_format.ParseDict({"cameras": cameras, **({"mqtt": mqtt} if mqtt is not None else {})}, message,
+                          ignore_unknown_fields=False)
     return message
+
+
+def _mqtt_form(message: config_pb2.DesiredConfig) -> dict[str, Any] | None:
+    """The MQTT section in the API's plain form (the password still sealed, in base64url); None: not set."""
+    if not message.HasField("mqtt"):
+        return None
+    plain = json_format.MessageToDict(message.mqtt, preserving_proto_field_name=True,
+                                      always_print_fields_with_no_presence=True)
+    if message.mqtt.HasField("password"):
+        plain["password"]["ciphertext"] = b64url(message.mqtt.password.ciphertext)
+    return plain
 
 
 def _cameras_form(message: config_pb2.DesiredConfig) -> list[dict[str, Any]]:
@@ -127,8 +143,13 @@ def _parse(row: DeviceConfigVersion) -> config_pb2.DesiredConfig:
 
 
 def _same_cameras(a: config_pb2.DesiredConfig, b: config_pb2.DesiredConfig) -> bool:
-    return config_pb2.DesiredConfig(cameras=a.cameras).SerializeToString(deterministic=True) == \
-        config_pb2.DesiredConfig(cameras=b.cameras).SerializeToString(deterministic=True)
+    """Whether the two hold the same settings (cameras and MQTT section), whatever their numbers."""
+    def settings(m: config_pb2.DesiredConfig) -> bytes:
+        held = config_pb2.DesiredConfig(cameras=m.cameras)
+        if m.HasField("mqtt"):
+            held.mqtt.CopyFrom(m.mqtt)
+        return held.SerializeToString(deterministic=True)
+    return settings(a) == settings(b)
 
 
 # --- reading -------------------------------------------------------------------------------------------
@@ -155,7 +176,8 @@ def device_config(session: Session, device: Device) -> DeviceConfig:
     reported = _reported(session.get(DeviceConfigReport, device.id))
     if row is None:
         return DeviceConfig(device.id, 0, None, [], reported)
-    return DeviceConfig(device.id, row.version, row.created_at, _cameras_form(_parse(row)), reported)
+    message = _parse(row)
+    return DeviceConfig(device.id, row.version, row.created_at, _cameras_form(message), reported, _mqtt_form(message))
 
 
 def versions_of(session: Session, tenant_id: str, device_ids: list[str]) -> dict[str, tuple[int, int]]:
@@ -185,8 +207,11 @@ def _check_urls(cameras: list[dict[str, Any]]) -> None:
                     "to the device's config key (credentials), never in the URL")
 
 
-def _check_sealing(cameras: list[dict[str, Any]], reported: DeviceConfigReport | None) -> None:
+def _check_sealing(cameras: list[dict[str, Any]], reported: DeviceConfigReport | None,
+                   mqtt: dict[str, Any] | None = None) -> None:
     key_ids = {s["credentials"]["key_id"] for c in cameras for s in _streams(c) if s.get("credentials")}
+    if mqtt is not None and mqtt.get("password"):
+        key_ids.add(mqtt["password"]["key_id"])
     if not key_ids:
         return
     if reported is None or not reported.config_key_id:
@@ -217,9 +242,9 @@ def _check_plan(session: Session, tenant: Tenant, device_id: str, enabled: int) 
 
 
 def save(session: Session, bus: EventBus, tenant: Tenant, device: Device, base_version: int,
-         cameras: list[dict[str, Any]], user_id: str | None) -> tuple[DeviceConfig, bool]:
-    """Save ``cameras`` (the API's plain form, validated by its schema) as the device's next version, and
-    announce it on ``bus`` (heard once the session commits).
+         cameras: list[dict[str, Any]], user_id: str | None, mqtt: dict[str, Any] | None = None) -> tuple[DeviceConfig, bool]:
+    """Save ``cameras`` and ``mqtt`` (the API's plain form, validated by its schema; the MQTT password only
+    sealed) as the device's next version, and announce it on ``bus`` (heard once the session commits).
 
     Returns the newest config and whether a version was written: a save identical to the newest version
     writes nothing. Raises 409 ``version_conflict`` when ``base_version`` is not the newest version.
@@ -231,14 +256,14 @@ def save(session: Session, bus: EventBus, tenant: Tenant, device: Device, base_v
     held = newest(session, device.id)
     now = utcnow()
     current = held.version if held is not None else 0
-    message = _to_message(device.id, current + 1, now, cameras)
+    message = _to_message(device.id, current + 1, now, cameras, mqtt)
     if held is not None and _same_cameras(_parse(held), message):
         return device_config(session, device), False
     if base_version != current:
         raise Conflict(f"the configuration was changed meanwhile (newest version {current}, edited from "
                        f"{base_version}); reload it and apply your change again", code="version_conflict")
     reported = session.get(DeviceConfigReport, device.id)
-    _check_sealing(cameras, reported)
+    _check_sealing(cameras, reported, mqtt)
     enabled = sum(1 for c in cameras if c.get("enabled", True))
     _check_plan(session, tenant, device.id, enabled)
     seq = (session.scalar(select(func.max(DeviceConfigVersion.seq)).where(DeviceConfigVersion.tenant_id == tenant.id)) or 0) + 1

@@ -4,8 +4,10 @@ the plan's limit on concurrent viewers.
 A session is recorded when the cloud mints its ``live`` token (the only moment the cloud takes part: the
 media goes edge → relay's TURN → browser, end-to-end encrypted). It is open until the viewer ends it
 (:func:`end`) or its token expires, whichever comes first; the edge ends the stream at the token's expiry
-too, so ``min(ended_at, expires_at)`` bounds what was watched. A viewer that keeps watching asks for a
-new token, which is a new session.
+too, so ``min(ended_at, expires_at)`` bounds what was watched. A viewer that keeps watching renews its
+token before it expires (:func:`renew`): the same session, with a later ``expires_at``; a session that has
+ended (or expired) is not renewed, nor one whose device was revoked, and a member whose login has ended
+cannot ask.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cloud.core.errors import NotFound, QuotaExceeded
+from cloud.core.errors import Conflict, NotFound, QuotaExceeded
 from cloud.services.plan import plan_for
-from cloud.tables import LiveSession, Tenant, User
+from cloud.tables import Device, LiveSession, Tenant, User
 
 
 def open_sessions(session: Session, tenant_id: str, now: datetime) -> int:
@@ -55,6 +57,26 @@ def end(session: Session, tenant_id: str, session_id: str, user: User, may_end_o
         raise NotFound("live session not found")
     if row.ended_at is None and row.expires_at > now:
         row.ended_at = now
+
+
+def renew(session: Session, tenant_id: str, session_id: str, user: User, now: datetime,
+          expires_at: datetime) -> LiveSession:
+    """Extend one of ``user``'s open sessions to ``expires_at`` (a new token's expiry). 404 when it is not
+    theirs or its device is revoked; 409 ``live_session_ended`` when it has ended or expired (the viewer
+    starts a new session, which counts against the plan again)."""
+    row = session.scalars(
+        select(LiveSession).where(LiveSession.tenant_id == tenant_id, LiveSession.id == session_id)
+        .with_for_update()
+    ).first()
+    if row is None or row.user_id != user.id:
+        raise NotFound("live session not found")
+    device = session.get(Device, row.device_id)
+    if device is None or device.tenant_id != tenant_id or device.revoked_at is not None:
+        raise NotFound("device not found")
+    if row.ended_at is not None or row.expires_at <= now:
+        raise Conflict("the live session has ended; start a new one", code="live_session_ended")
+    row.expires_at = max(row.expires_at, expires_at)
+    return row
 
 
 def recent(session: Session, tenant_id: str, limit: int,

@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Select, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from cloud.core.errors import ApiError
+from cloud.services.reviews import reviewed_by
 from cloud.tables import Event
 
 CONFIDENCE_NAMES = {0: "unspecified", 1: "low", 2: "medium", 3: "high"}
@@ -47,12 +48,22 @@ def filtered(
     zone: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    severity: str | None = None,
+    reviewed: bool | None = None,
+    user_id: str | None = None,
 ) -> Select[Event]:
+    """The tenant's events matching every filter given; ``reviewed`` is the state of member ``user_id``."""
     stmt = select(Event).where(Event.tenant_id == tenant_id)
     if camera:
         stmt = stmt.where(Event.camera == camera)
     if label:
         stmt = stmt.where(Event.label == label)
+    if severity:
+        stmt = stmt.where(Event.severity == severity)
+    if reviewed is not None:
+        if user_id is None:
+            raise ValueError("the reviewed filter needs the member")
+        stmt = stmt.where(reviewed_by(user_id) if reviewed else ~reviewed_by(user_id))
     if zone:
         # Zone names hold no quote, so '"name"' matches exactly that element of the JSON list (autoescape:
         # "_" is a LIKE wildcard).

@@ -15,3 +15,12 @@ cloud_token_public_keys = [k for k in os.environ.get("GUARDIAN_CLOUD_TOKEN_KEYS"
 cloud_url = os.environ.get("GUARDIAN_CLOUD_URL", "")
 # Local path of the CA (PEM) that signed the cloud's certificate, for relays (unset: the system CAs).
 cloud_ca_file = os.environ.get("GUARDIAN_CLOUD_CA_FILE")
+# TLS for the cloud's proxy and the relays: "acme" (certbot from Debian gets a certificate for the public
+# name by http-01 and certbot.timer renews it) or "lab" (the operator's files, else self-signed: a private
+# CA, for labs only; tasks/tls.py).
+tls_mode = os.environ.get("GUARDIAN_TLS_MODE", "acme")
+acme_server = os.environ.get("GUARDIAN_ACME_SERVER", "https://acme-v02.api.letsencrypt.org/directory")
+acme_email = os.environ.get("GUARDIAN_ACME_EMAIL", "")
+# Local path of the CA (PEM) that signed the ACME server's own HTTPS certificate: a test server only
+# (Pebble in tests/provisioning); unset: the system CAs.
+acme_ca_file = os.environ.get("GUARDIAN_ACME_CA_FILE")

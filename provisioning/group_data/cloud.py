@@ -1,6 +1,7 @@
 """Cloud host defaults; ``cloud_public_name`` is host data in the inventory."""
 
 import os
+from pathlib import Path
 
 cloud_database = "guardian"
 cloud_http_port = 8000
@@ -18,3 +19,17 @@ cloud_signing_key_file = os.environ.get("GUARDIAN_CLOUD_SIGNING_KEY_FILE")
 cloud_tls_cert = os.environ.get("GUARDIAN_CLOUD_TLS_CERT")
 cloud_tls_key = os.environ.get("GUARDIAN_CLOUD_TLS_KEY")
 cloud_prometheus_interval = "30s"
+# The built web UI (local directory, `npm run build` in ui/ or scripts/setup.sh), uploaded to /opt/guardian/ui.
+cloud_ui_dist = os.environ.get("GUARDIAN_UI_DIST", str(Path(__file__).resolve().parents[2] / "ui" / "dist"))
+# Backups (tasks/cloud.py, ``backups``): pg_dump -Fc of the database and a copy of the secrets, root-only,
+# by a systemd timer; the newest cloud_backup_keep of each are kept.
+cloud_backup_dir = "/var/backups/guardian-cloud"
+cloud_backup_keep = int(os.environ.get("GUARDIAN_CLOUD_BACKUP_KEEP", "14"))
+cloud_backup_schedule = os.environ.get("GUARDIAN_CLOUD_BACKUP_SCHEDULE", "*-*-* 03:15:00")
+# Restore: a local pg_dump -Fc file loaded into the database when this host creates it (a fresh host);
+# give the backed-up keys with GUARDIAN_CLOUD_SECRET_KEY_FILE / …_SIGNING_KEY_FILE (docs/operations.md).
+cloud_restore_dump = os.environ.get("GUARDIAN_CLOUD_RESTORE_DUMP")
+# The first operator account, created once by the deploy: its e-mail, and a local file with its password
+# (never logged, never left on the host); unset: `guardian-cloud create-admin` by hand (docs/operations.md).
+cloud_admin_email = os.environ.get("GUARDIAN_CLOUD_ADMIN_EMAIL")
+cloud_admin_password_file = os.environ.get("GUARDIAN_CLOUD_ADMIN_PASSWORD_FILE")

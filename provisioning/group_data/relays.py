@@ -13,3 +13,11 @@ relay_tls_key = None
 relay_turn_port = 3478
 relay_turn_min_port = 49160  # the allocations' UDP ports (on the tunnel address only)
 relay_turn_max_port = 49999
+# Metrics to the operator (#23, tasks/relay_metrics.py): the operator's Prometheus remote-write receiver
+# (--web.enable-remote-write-receiver), e.g. "https://ops.example.net/prometheus/api/v1/write"; the CA
+# file (local path) when its certificate is not publicly trusted.
+relay_remote_write_url = None  # unset: no metrics forwarding is deployed
+relay_remote_write_ca_file = None
+relay_metrics_interval = "60s"
+# The edges, over their tunnels (4G): see the figures in templates/prometheus-relay.yml.j2.
+relay_edge_scrape_interval = "4m"

@@ -1,8 +1,9 @@
 """The relay role: a plain Debian host becomes a tenant relay.
 
-Packages, the agent at the pinned release, /etc/guardian/relay.toml, TLS material and the request
-signing key (as systemd credentials), the unit from units/, nftables (WireGuard + HTTPS + TURN only, SSH
-from the admin networks), registration with the cloud, and the service running.
+Packages, the agent at the pinned release, /etc/guardian/relay.toml, TLS material (by ACME, tasks/acme.py:
+lego answers the http-01 challenge on port 80 itself; or the lab's files) and the request signing key
+(as systemd credentials), the unit from units/, nftables (WireGuard + HTTPS + TURN only, HTTP for ACME,
+SSH from the admin networks), registration with the cloud, and the service running.
 
 Live view (``turn``): coturn from Debian with the TURN REST API shared secret only (no users), made once on
 the relay (``turn.secret`` in the secrets directory; the relay gets it as a credential and mints
@@ -36,8 +37,8 @@ from pyinfra.facts.server import Command
 from pyinfra.operations import apt, files, python, server, systemd
 from pyinfra.operations.util import any_changed
 
+from tasks import acme, tls
 from tasks import cloud as cloud_role
-from tasks import tls
 from tasks.common import (
     BASE,
     REPO,
@@ -58,7 +59,8 @@ CLOUD_CA = "/etc/guardian/relay-cloud-ca.pem"
 def packages() -> None:
     apt.packages(
         name="WireGuard, Python and nftables installed",
-        packages=["wireguard-tools", "wireguard-go", "python3", "python3-venv", "nftables", "openssl", "coturn"],
+        packages=["wireguard-tools", "wireguard-go", "python3", "python3-venv", "nftables", "openssl", "coturn",
+                  *(["lego"] if host.data.tls_mode == "acme" else [])],
         update=host.data.apt_update,
         cache_time=86400,
         no_recommends=True,
@@ -78,9 +80,15 @@ def secrets() -> list:
     changed = []
     files.directory(name="/etc/guardian exists", path="/etc/guardian", mode="755")
     files.directory(name="Relay secrets directory is root-only", path=SECRETS, mode="700")
-    # Without a given certificate a self-signed one (edges pin the relay through their bootstrap).
-    changed += tls.certificate(SECRETS, host.data.get("relay_tls_cert"), host.data.get("relay_tls_key"),
-                               host.data.relay_public_name, "Relay TLS")
+    if host.data.tls_mode == "acme":
+        # A public certificate: edges and browsers need no relay CA. A renewal restarts the relay (it reads
+        # its certificate as a credential at start).
+        changed += acme.certificate(SECRETS, host.data.relay_public_name, "Relay TLS", webroot=None,
+                                    deploy_hook="systemctl try-restart guardian-relay.service")
+    else:
+        # Lab: the given certificate, else a self-signed one (edges pin the relay through their bootstrap).
+        changed += tls.certificate(SECRETS, host.data.get("relay_tls_cert"), host.data.get("relay_tls_key"),
+                                   host.data.relay_public_name, "Relay TLS")
     if not host.get_fact(File, path=f"{SECRETS}/signing.key"):
         # The Ed25519 key the relay signs its requests to the cloud with; the cloud keeps the public half.
         changed.append(server.shell(

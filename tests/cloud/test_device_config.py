@@ -112,7 +112,8 @@ def test_versions_conflicts_and_identical_saves(client, home) -> None:
     assert r.status_code == 409 and r.json()["error"]["code"] == "version_conflict", r.text
 
     zones = {"zones": [{"name": "walkway", "points": [{"x": 0.1, "y": 0.2}, {"x": 0.9, "y": 0.2}, {"x": 0.5, "y": 1}]}],
-             "labels": ["person", "dog"], "thresholds": [{"label": "person", "min_score": 0.6}], "min_area": 0.001}
+             "labels": ["person", "dog"], "thresholds": [{"label": "person", "min_score": 0.6}], "min_area": 0.001,
+             "tiles": {"columns": 2, "rows": 1, "overlap": 0.25}}
     second = [camera("porch", detection=zones, retention_days=3.5), camera("yard", enabled=False)]
     r = put(client, admin, second, base=1)
     assert r.status_code == 201 and r.json()["version"] == 2, r.text
@@ -123,6 +124,8 @@ def test_versions_conflicts_and_identical_saves(client, home) -> None:
     assert got["cameras"] == saved and got["version"] == 2
     assert got["cameras"][0]["detection"]["zones"][0]["name"] == "walkway"
     assert got["cameras"][1]["enabled"] is False
+    assert got["cameras"][0]["detection"]["tiles"] == {"columns": 2, "rows": 1, "overlap": 0.25}
+    assert got["cameras"][1]["detection"]["tiles"] is None
     for base in (2, 1):
         r = put(client, admin, got["cameras"], base=base)
         assert r.status_code == 200 and r.json()["version"] == 2, r.text
@@ -160,8 +163,12 @@ def _problem(r: Any) -> str:
                                                                        {"x": 0, "y": 1}]}]})], "invalid_request", "x"),
     ([camera("porch", detection={"zones": [{"name": "a", "points": [{"x": 0, "y": 0}, {"x": 1, "y": 1}, {"x": 0, "y": 1}]}] * 2})],
      "invalid_request", "zone names must be unique"),
+    ([camera("porch", detection={"zones": [{"name": "a", "points": [{"x": 0, "y": 0}, {"x": 1, "y": 1}, {"x": 0, "y": 1}]}],
+                                 "alert_zones": ["b"]})], "invalid_request", "alert zones must name zones of the camera: b"),
     ([camera("porch", detection={"labels": ["person", "unicorn"]})], "invalid_request", "labels"),
     ([camera("porch", detection={"thresholds": [{"label": "car", "min_score": 1.2}]})], "invalid_request", "min_score"),
+    ([camera("porch", detection={"tiles": {"columns": 5, "rows": 1}})], "invalid_request", "tiles.columns"),
+    ([camera("porch", detection={"tiles": {"columns": 2, "rows": 2, "overlap": 0.5}})], "invalid_request", "tiles.overlap"),
     ([camera(f"cam{i}", enabled=False) for i in range(17)], "invalid_request", "cameras"),
     ([camera("porch", record={"url": "rtsp://10.0.0.7/main", "password": PASSWORD})], "invalid_request", "password"),
 ])

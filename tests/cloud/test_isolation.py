@@ -78,9 +78,15 @@ CASES: dict[tuple[str, str], Case] = {
         "tenant", body={"scopes": ["picture"], "camera": "alpha-porch"}, owner_status=201),
     ("GET", "/api/v1/live-sessions"): Case("admin", intruder_status=(200,)),
     ("POST", "/api/v1/live-sessions/{live_session_id}/end"): Case("tenant", owner_status=204, intruder_status=(404,)),
+    # Runs after .../end (by path): the owner's session has ended by then (409); test_live_sessions renews one.
+    ("POST", "/api/v1/live-sessions/{live_session_id}/renew"): Case("tenant", owner_status=409, intruder_status=(404,)),
     ("GET", "/api/v1/bootstrap-tokens"): Case("admin", intruder_status=(200,)),
     ("POST", "/api/v1/bootstrap-tokens"): Case("admin", body={"label": "b"}, owner_status=201, intruder_status=(201,)),
     ("DELETE", "/api/v1/bootstrap-tokens/{token_id}"): Case("admin", owner_status=204),
+    # The personalised edge image: no image is configured here, so the owner's 503 (edge_image_unavailable)
+    # comes after the token was found as A's; B's 404 before (tests/cloud/test_image_download.py has both).
+    ("GET", "/api/v1/bootstrap-tokens/{token_id}/image"): Case("admin", owner_status=503),
+    ("GET", "/api/v1/bootstrap-tokens/{token_id}/image/checksum"): Case("admin", owner_status=503),
     ("GET", "/api/v1/cameras"): Case("tenant", intruder_status=(200,)),
     ("GET", "/api/v1/cameras/{camera_id}"): Case("tenant"),
     ("PATCH", "/api/v1/cameras/{camera_id}"): Case("admin", body={"display_name": "mine now"}),
@@ -90,6 +96,10 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/events/stream"): Case("tenant", intruder_status=(200,), stream=True),
     ("GET", "/api/v1/events/{event_id}"): Case("tenant"),
     ("POST", "/api/v1/events/{event_id}/clip-token"): Case("tenant", body={"scopes": ["clip"]}, owner_status=201),
+    ("GET", "/api/v1/reviews/unread"): Case("tenant", intruder_status=(200,), query={"zone": "alpha-gate"}),
+    ("POST", "/api/v1/reviews/mark-all"): Case("tenant", body={"zone": "alpha-gate"}, intruder_status=(200,)),
+    ("PUT", "/api/v1/reviews/events/{event_id}"): Case("tenant", owner_status=204),
+    ("DELETE", "/api/v1/reviews/events/{event_id}"): Case("tenant", owner_status=204),
     ("GET", "/api/v1/archives"): Case("tenant", intruder_status=(200,)),
     ("GET", "/api/v1/archives/{cid}"): Case("tenant"),
     ("POST", "/api/v1/archives/{cid}/download"): Case("tenant"),

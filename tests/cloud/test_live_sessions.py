@@ -78,3 +78,44 @@ def test_live_token_refusals(client, app) -> None:
     r = ask(client, admin.auth, {"scopes": ["live"], "camera": "attic"})
     assert (r.status_code, r.json()["error"]["code"]) == (404, "camera_not_found")
     assert client.get("/api/v1/live-sessions", headers=admin.auth).json() == []  # refused: nothing recorded
+
+
+def test_a_viewer_renews_its_live_token_until_its_access_ends(client, app) -> None:
+    """A long view renews its token: the same session, a later expiry, a token for the same camera and
+    stream (not another place in the plan). An ended session, someone else's, a revoked device or a removed
+    member: no renewal, so the edge ends the stream when the last token expires."""
+    _, admin, viewer = device_world(client, app)
+    issued = ask(client, viewer, {"scopes": ["live"], "camera": "porch", "stream": "main"}).json()
+    session_id = issued["live_session_id"]
+    with app.state.cloud.sessions() as session:  # as if the first token had been minted a while ago
+        row = session.get(LiveSession, session_id)
+        row.expires_at = datetime.now(UTC) + timedelta(seconds=20)
+        session.commit()
+
+    r = client.post(f"/api/v1/live-sessions/{session_id}/renew", headers=viewer)
+
+    assert r.status_code == 201, r.text
+    renewed = r.json()
+    grant = auth.verify_device_token(renewed["token"], public_keys(client), tenant_id=admin.tenant_id,
+                                     device_id="edge-a", scope="live", camera="porch")
+    assert grant.stream == "main" and renewed["live_session_id"] == session_id
+    [listed] = client.get("/api/v1/live-sessions", headers=admin.auth).json()
+    assert listed["ended_at"] is None
+    assert datetime.fromisoformat(listed["expires_at"]) == datetime.fromisoformat(renewed["expires_at"])
+    assert datetime.fromisoformat(listed["expires_at"]) > datetime.now(UTC) + timedelta(seconds=60)
+
+    # Not someone else's (not even the admin's), nor an ended one.
+    assert client.post(f"/api/v1/live-sessions/{session_id}/renew", headers=admin.auth).status_code == 404
+    mine = ask(client, admin.auth, {"scopes": ["live"], "camera": "garage"}).json()["live_session_id"]
+    assert client.post(f"/api/v1/live-sessions/{mine}/end", headers=admin.auth).status_code == 204
+    ended = client.post(f"/api/v1/live-sessions/{mine}/renew", headers=admin.auth)
+    assert (ended.status_code, ended.json()["error"]["code"]) == (409, "live_session_ended")
+
+    # A removed member cannot renew (its login has ended); a revoked device's sessions are not renewed.
+    members = {m["email"]: m["id"] for m in client.get("/api/v1/tenant/members", headers=admin.auth).json()}
+    other = ask(client, admin.auth, {"scopes": ["live"], "camera": "porch"}).json()["live_session_id"]
+    assert client.delete(f"/api/v1/tenant/members/{members['v@a.example.org']}", headers=admin.auth).status_code == 204
+    assert client.post(f"/api/v1/live-sessions/{session_id}/renew", headers=viewer).status_code == 401
+    assert client.delete("/api/v1/devices/edge-a", headers=admin.auth).status_code == 204
+    revoked = client.post(f"/api/v1/live-sessions/{other}/renew", headers=admin.auth)
+    assert (revoked.status_code, revoked.json()["error"]["code"]) == (404, "not_found")

@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import signal
 import sqlite3
 import time
@@ -378,6 +379,58 @@ def test_dashboard_shows_the_camera_live_through_the_relay(demo_stack: DemoStack
             refused = relay_http.post(url, json={"sdp": "v=0\r\n"}, headers={"Authorization": f"Bearer {token}"})
             assert (refused.status_code, refused.json()["error"]) == (status, code)
     tab.close()
+
+
+def _edge_live_sessions(stack: DemoStack, event: str) -> set[str]:
+    """The edge's live sessions that logged ``event`` (``live_session_started`` / ``live_session_ended``)."""
+    log = (stack.path("logs") / "uplink.log").read_text(errors="replace")
+    return {m.group(1) for line in log.splitlines() if event in line
+            for m in [re.search(r'session["=: ]+"?([0-9a-f]{16})', line)] if m}
+
+
+def test_closing_the_tab_ends_the_live_session_at_once(demo_stack: DemoStack, browser, artifacts: Path) -> None:
+    """Live view (#18): a viewer closing the tab ends its session in the cloud's audit and on the edge
+    right away, not when its token expires. (Chromium also runs the view's clean-up as the closing page turns
+    hidden and closes the peer connection itself, so this holds even without the ``pagehide`` beacon; that
+    one is checked in ui/src/components/LiveView.test.tsx.)"""
+    stack = demo_stack
+    info = stack.info
+    assert info is not None
+    with api(stack) as client:
+        deadline = time.monotonic() + 30  # the camera is listed once the relay reported its health (every 5 s)
+        while not client.get("/api/v1/cameras").json():
+            assert time.monotonic() < deadline, "the demo camera was never listed"
+            time.sleep(0.5)
+        before = {s["id"] for s in client.get("/api/v1/live-sessions").json()}
+        edge_before = _edge_live_sessions(stack, "live_session_started")
+        tab = Tab(browser, stack.cloud_url, artifacts, "live-close")
+        p = tab.page
+        p.goto("/")
+        p.get_by_label("E-mail").fill(info.email)
+        p.get_by_label("Password").fill(info.password)
+        p.get_by_role("button", name="Sign in").click()
+        playing = "document.querySelector('.live-view[data-live-state=\"live\"] video')"
+        wait_until(p, f"{playing} && {playing}.getVideoPlaybackQuality().totalVideoFrames > 0", 60_000)
+        watched = {s["id"] for s in client.get("/api/v1/live-sessions").json()
+                   if s["ended_at"] is None and s["id"] not in before}
+        on_edge = _edge_live_sessions(stack, "live_session_started") - edge_before
+        assert watched and on_edge, "the view's sessions are not open"
+        expires = min(datetime.fromisoformat(s["expires_at"]) for s in client.get("/api/v1/live-sessions").json()
+                      if s["id"] in watched)
+
+        p.close(run_before_unload=True)  # as a person closing the tab: the page gets its pagehide
+        tab.close()
+        deadline = time.monotonic() + 30  # the demo's tokens live 2 min: ending at their expiry fails here
+        while True:
+            open_audit = [s["id"] for s in client.get("/api/v1/live-sessions").json()
+                          if s["id"] in watched and s["ended_at"] is None]
+            open_edge = on_edge - _edge_live_sessions(stack, "live_session_ended")
+            if not open_audit and not open_edge:
+                break
+            assert time.monotonic() < deadline, f"still open 30 s after the tab closed: audit {open_audit}, edge {open_edge}"
+            time.sleep(0.2)
+        ended = {s["id"]: s for s in client.get("/api/v1/live-sessions").json() if s["id"] in watched}
+        assert all(datetime.fromisoformat(s["ended_at"]) < expires for s in ended.values())
 
 
 def test_a_killed_program_is_restarted_and_the_others_keep_running(demo_stack: DemoStack) -> None:

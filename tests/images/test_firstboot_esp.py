@@ -102,3 +102,20 @@ def test_says_what_is_wrong_with_the_esp(generic: Path, tmp_path: Path) -> None:
     proc, _ = _run(tmp_path, generic)
     assert proc.returncode == 75
     assert "cannot read the ESP" in proc.stdout and "codepage" in proc.stdout
+
+
+def test_reads_a_personalised_slot_and_says_when_the_slot_is_empty(tmp_path: Path) -> None:
+    from tests.images.esp_disk import esp_disk
+
+    slotted = esp_disk(tmp_path / "slotted.raw")
+    proc, _ = _run(tmp_path, slotted)  # the generic image as built: a slot of comments only
+    assert proc.returncode == 75
+    assert "holds no settings" in proc.stdout
+    token = tmp_path / "token"
+    token.write_text("tok-123")
+    disk = tmp_path / "device.raw"
+    subprocess.run([str(PERSONALISE), str(slotted), str(disk), "--relay", "10.78.0.1:8443", "--token-file", str(token)],
+                   check=True, capture_output=True)
+    proc, log = _run(tmp_path, disk)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "--relay 10.78.0.1:8443" in log.read_text()

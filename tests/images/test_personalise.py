@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from guardian.contracts import enrol_slot
+from tests.images import esp_disk
 from tests.images.bootcheck import ROOT
 
 SCRIPT = ROOT / "scripts" / "personalise-image.sh"
@@ -103,3 +105,65 @@ def test_carries_a_private_relay_ca(generic: Path, tmp_path: Path) -> None:
         capture_output=True,
     )
     assert proc.returncode == 65 and b"--relay-ca" in proc.stderr
+
+
+# --- images with the enrolment slot (guardian/contracts/enrol_slot.py) -----------------------------------
+
+def _differing_runs(a: bytes, b: bytes) -> list[tuple[int, int]]:
+    """(start, end) of the 512-byte blocks where two equally long images differ, merged."""
+    runs: list[tuple[int, int]] = []
+    for block in range(0, len(a), 512):
+        if a[block:block + 512] != b[block:block + 512]:
+            if runs and runs[-1][1] == block:
+                runs[-1] = (runs[-1][0], block + 512)
+            else:
+                runs.append((block, block + 512))
+    return runs
+
+
+def test_the_image_builds_slot_file_is_the_generic_slot() -> None:
+    assert esp_disk.SLOT_FILE.read_bytes() == enrol_slot.generic_slot()
+    assert "CopyFiles=/usr/lib/guardian/enrol-slot.conf:/guardian/enrol.conf" in (
+        ROOT / "mkosi.profiles" / "edge" / "mkosi.repart" / "00-esp.conf").read_text()
+
+
+def test_writes_the_slot_in_place_and_leaves_the_rest(tmp_path: Path) -> None:
+    generic = esp_disk.esp_disk(tmp_path / "generic.raw", data=esp_disk.random_data(1 << 20))
+    token = tmp_path / "token"
+    token.write_text("tok-123\n")
+    out = tmp_path / "device.raw"
+    proc = subprocess.run([str(SCRIPT), str(generic), str(out), "--relay", "relay.example:8443", "--token-file", str(token)],
+                          check=True, capture_output=True, text=True)
+    assert "enrolment slot" in proc.stdout
+    conf = enrol_slot.render_conf("relay.example:8443", "tok-123")
+    assert esp_disk.read_enrol(out) == enrol_slot.render_slot(conf), "first boot reads the settings, padded to the slot"
+    before, after = generic.read_bytes(), out.read_bytes()
+    with generic.open("rb") as f:
+        (start, length), = enrol_slot.locate(f).extents
+    changed = _differing_runs(before, after)
+    assert changed and all(start <= a and b <= start + length for a, b in changed), "only the slot's bytes change: FAT as built"
+    assert enrol_slot.locate(out.open("rb")).extents == ((start, length),), "a personalised image keeps its slot"
+
+
+@pytest.mark.parametrize("fat", [16, 32])
+def test_follows_a_fragmented_slot(tmp_path: Path, fat: int) -> None:
+    generic = esp_disk.esp_disk(tmp_path / "generic.raw", esp_mib=40 if fat == 32 else 32, fat=fat, cluster_sectors=1,
+                                fragment=True)
+    with generic.open("rb") as f:
+        assert len(enrol_slot.locate(f).extents) == 2, "the fixture should split the slot around b.txt"
+    conf = tmp_path / "enrol.conf"
+    conf.write_text("GUARDIAN_RELAY_ENDPOINT=10.0.0.1:8443\nGUARDIAN_BOOTSTRAP_TOKEN=" + "t" * 3000 + "\n")
+    out = tmp_path / "device.raw"
+    subprocess.run([str(SCRIPT), str(generic), str(out), "--config", str(conf)], check=True, capture_output=True)
+    assert esp_disk.read_enrol(out) == enrol_slot.render_slot(conf.read_bytes())
+    assert esp_disk.mtools("mtype", "-i", f"{out}@@{esp_disk.ESP_START * 512}", "::/b.txt") == b"b" * 512
+
+
+def test_refuses_settings_that_do_not_fit_the_slot(tmp_path: Path) -> None:
+    generic = esp_disk.esp_disk(tmp_path / "generic.raw")
+    conf = tmp_path / "enrol.conf"
+    conf.write_text("GUARDIAN_RELAY_ENDPOINT=10.0.0.1:8443\nGUARDIAN_BOOTSTRAP_TOKEN=" + "t" * enrol_slot.SLOT_SIZE + "\n")
+    proc = subprocess.run([str(SCRIPT), str(generic), str(tmp_path / "o.raw"), "--config", str(conf)], capture_output=True)
+    assert proc.returncode == 65
+    assert b"do not fit" in proc.stderr
+    assert not (tmp_path / "o.raw").exists() and not (tmp_path / "o.raw.partial").exists()

@@ -55,6 +55,13 @@ def lab(target_tree: Path, tmp_path: Path) -> Iterator[Lab]:
         yield the_lab
 
 
+@pytest.fixture(scope="module")
+def module_lab(target_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """One lab for a whole test module: its tests share machines deployed once (a deploy takes minutes)."""
+    with Lab(tmp_path_factory.mktemp("lab"), target_tree) as the_lab:
+        yield the_lab
+
+
 def results(proc: subprocess.CompletedProcess) -> dict:
     """pyinfra's ``--json`` deploy results (the last JSON document on stdout)."""
     text = proc.stdout

@@ -41,7 +41,7 @@ MIRROR = os.environ.get("GUARDIAN_DEBIAN_MIRROR", "http://deb.debian.org/debian"
 PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "libpam-systemd", "openssh-server", "python3", "python3-venv",
     "iproute2", "iputils-ping", "procps", "ca-certificates", "openssl", "curl", "nftables",
-    "wireguard-tools", "wireguard-go", "postgresql", "nginx-light", "prometheus", "coturn",
+    "wireguard-tools", "wireguard-go", "postgresql", "nginx-light", "prometheus", "coturn", "lego",
 )
 DISABLED_UNITS = ("postgresql.service", "nginx.service", "prometheus.service", "coturn.service",
                   "prometheus-node-exporter.service", "nftables.service", "apt-daily.timer",
@@ -259,6 +259,11 @@ class Lab:
         return subprocess.run(["ip", "netns", "exec", self.controller, str(PYINFRA), *args],
                               cwd=PROVISIONING, env={**os.environ, **env}, capture_output=True, text=True,
                               timeout=timeout)
+
+    def controller_run(self, cmd: list[str], check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+        """A command in the controller's namespace: from outside every machine, as a client on the network."""
+        return subprocess.run(["ip", "netns", "exec", self.controller, *cmd], capture_output=True, text=True,
+                              check=check, timeout=timeout)
 
     def close(self) -> None:
         for m in self.machines.values():

@@ -1,15 +1,16 @@
 """The relay deploy against a real target: a debootstrapped Debian booted with systemd-nspawn in its
-own network namespace, reached over SSH by pyinfra."""
+own network namespace, reached over SSH by pyinfra; its certificate from an ACME server (Pebble)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from guardian.contracts import auth
 from tests.provisioning.conftest import results
+from tests.provisioning.pebble import Pebble
 from tests.provisioning.targets import Lab
 
 pytestmark = pytest.mark.slow
@@ -26,13 +27,25 @@ def _env(lab: Lab, releases_dir: Path, admin: str) -> dict[str, str]:
     }
 
 
-def test_relay_deploy_makes_a_running_relay_and_is_idempotent(lab: Lab, releases: Callable[..., Path]) -> None:
+@pytest.fixture
+def pebble(lab: Lab) -> Iterator[Pebble]:
+    server = Pebble(lab)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+def test_relay_deploy_makes_a_running_relay_and_is_idempotent(lab: Lab, pebble: Pebble, releases: Callable[..., Path],
+                                                              tmp_path: Path) -> None:
     tar = releases("relay")
     relay = lab.add("relay")
+    pebble.add_name("relay.lab", relay)
     lab.wait_ssh(relay)
     lab.write_inventory({"relays": [["relay", {"relay_id": "rly-lab", "tenant_id": "ten-lab",
                                                "relay_public_name": "relay.lab"}]]})
-    env = _env(lab, tar.parent, relay.peer_address)
+    env = {**_env(lab, tar.parent, relay.peer_address), **pebble.env()}
 
     dry = lab.pyinfra("--json", "--dry", "inventories/lab.py", "deploy_relay.py", env=env)
     assert dry.returncode == 0, dry.stderr[-3000:]
@@ -47,10 +60,34 @@ def test_relay_deploy_makes_a_running_relay_and_is_idempotent(lab: Lab, releases
     assert state.splitlines()[0] == "active"
     assert state.splitlines()[1] == "releases/0.1.0"
     assert "udp dport 51820 accept" in state and "tcp dport 8443 accept" in state and "policy drop" in state
+    assert "tcp dport 80 accept" in state  # ACME http-01 (lego answers on renewal)
     # The WireGuard hub is up (wireguard-go inside the target) and the enrolment port answers TLS.
     assert "wg-guardian" in lab.ssh(relay, "ip -br link").stdout
     probe = lab.ssh(relay, "curl -sk -o /dev/null -w '%{http_code}' https://127.0.0.1:8443/", check=False)
     assert probe.stdout.isdigit() and probe.stdout != "000"
+    # From outside, by name: the certificate Pebble issued verifies against its root (no relay CA needed).
+    root = tmp_path / "pebble-root.pem"
+    root.write_text(pebble.issuing_root())
+    verified = lab.controller_run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", str(root),
+                                   "--resolve", f"relay.lab:8443:{relay.address}", "--retry", "20", "--retry-delay",
+                                   "1", "--retry-all-errors", "https://relay.lab:8443/"])
+    assert verified.stdout.isdigit() and verified.stdout != "000"
+    assert lab.ssh(relay, "systemctl is-enabled guardian-acme-renew.timer").stdout.strip() == "enabled"
+    # A forced renewal through the same script the timer runs: lego answers the challenge on port 80 itself
+    # (through the firewall), and the relay restarts with the new certificate.
+    serial = "openssl x509 -noout -serial -in /etc/guardian/relay/tls.crt"
+    before = lab.ssh(relay, serial).stdout
+    lab.ssh(relay, "guardian-acme renew-now")
+    assert lab.ssh(relay, serial).stdout != before
+    # The firewall from outside: a listener on a port it does not open is unreachable, 8443 is reachable.
+    lab.ssh(relay, "systemd-run --unit=probe-listener python3 -m http.server 8088 --bind 0.0.0.0")
+    assert lab.ssh(relay, "curl -s -o /dev/null -w '%{http_code}' --retry 20 --retry-delay 1 --retry-all-errors "
+                          "http://127.0.0.1:8088/").stdout == "200"
+    blocked = lab.controller_run(["curl", "-s", "-o", "/dev/null", "--connect-timeout", "3",
+                                  f"http://{relay.address}:8088/"], check=False)
+    assert blocked.returncode == 28  # connect timed out: the SYN was dropped
+    assert lab.controller_run(["bash", "-c", f"exec 3<>/dev/tcp/{relay.address}/8443"], check=False).returncode == 0
+    lab.ssh(relay, "systemctl stop probe-listener")
 
     # Live view's TURN server runs, with the REST-API secret only (0640, readable by coturn's user), and
     # the relay is configured with the same secret file; the firewall lets TURN in.

@@ -60,7 +60,8 @@ def test_relay_deploy_registers_with_the_cloud_once(lab: Lab, releases: Callable
         "relays": [["relay", {"tenant_id": "ten-lab", "relay_public_name": "relay.lab"}]],  # no relay_id
     })
     env = {"GUARDIAN_LAB": str(lab.workdir / "lab.json"), "GUARDIAN_RELEASES": str(relay_tar.parent),
-           "GUARDIAN_APT_UPDATE": "0", "GUARDIAN_ADMIN_NETWORKS": f"{relay.peer_address}/32",
+           "GUARDIAN_APT_UPDATE": "0", "GUARDIAN_ADMIN_NETWORKS": f"{relay.peer_address}/32,{cloud.peer_address}/32",
+           "GUARDIAN_TLS_MODE": "lab",  # certificates made here for the address (ACME: test_*_deploy.py)
            "GUARDIAN_CLOUD_TOKEN_KEYS": auth.public_key_to_text(auth.generate_private_key()),
            "GUARDIAN_CLOUD_URL": f"https://{cloud_address}", "GUARDIAN_CLOUD_CA_FILE": str(cert),
            "GUARDIAN_CLOUD_TLS_CERT": str(cert), "GUARDIAN_CLOUD_TLS_KEY": str(key)}

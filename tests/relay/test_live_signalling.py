@@ -149,6 +149,51 @@ def test_live_refusals(stack: TlsStack, http: httpx.Client) -> None:
     assert gone.status_code == 204  # ending a session that is not there: nothing to do
 
 
+@pytest.mark.slow
+def test_a_renewed_token_keeps_the_stream_past_the_first_expiry(stack: TlsStack, http: httpx.Client) -> None:
+    """A viewer renews its short live token while it watches: the stream goes on past the first token's
+    expiry, and still ends when the renewed one expires (nothing renewed it again)."""
+    from playwright.async_api import async_playwright
+
+    server: dict[str, Any] = http.get(live_url(stack), headers=bearer(token(stack))).json()["ice_servers"][0]
+
+    async def scenario() -> None:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                viewer = await Viewer.open(browser)
+                offer = await viewer.offer(server["urls"][0], server["username"], server["credential"])
+                first = token(stack, ttl=6)  # short, but long enough for the edge to open the camera
+                answer = await asyncio.to_thread(http.post, live_url(stack), json={"sdp": offer}, headers=bearer(first))
+                assert answer.status_code == 200, answer.text
+                session, first_expiry = answer.json()["session"], answer.json()["expires_at"]
+                await viewer.accept(answer.json()["sdp"])
+                await viewer.frames_beyond(0)
+                renewed_token = token(stack, ttl=12)
+                renewed = await asyncio.to_thread(http.post, f"{live_url(stack)}/{session}", headers=bearer(renewed_token))
+                assert renewed.status_code == 200, renewed.text
+                second_expiry = renewed.json()["expires_at"]
+                assert second_expiry > first_expiry
+                # Past the first token's expiry (and the edge's end-of-session call, were it not moved):
+                # still connected, still decoding.
+                past = "(t) => Date.now() > Date.parse(t) + 1000"
+                await viewer.page.wait_for_function(past, arg=first_expiry, timeout=20000)
+                going = await viewer.stats()
+                await viewer.frames_beyond(going["framesDecoded"] + 10)
+                assert await viewer.page.evaluate("() => window.pc.connectionState") == "connected"
+                # Not renewed again: the edge ends it at the renewed token's expiry, not before.
+                ended = "() => ['closed', 'failed', 'disconnected'].includes(window.pc.connectionState)"
+                await viewer.page.wait_for_function(ended, timeout=30000)
+                assert await viewer.page.evaluate("(t) => Date.now() >= Date.parse(t) - 1000", second_expiry)
+                gone = await asyncio.to_thread(http.post, f"{live_url(stack)}/{session}", headers=bearer(token(stack)))
+                assert (gone.status_code, gone.json()["error"]) == (404, "session_not_found")
+                await viewer.close()
+            finally:
+                await browser.close()
+
+    asyncio.run(scenario())
+
+
 def test_revoked_device_is_refused(stack: TlsStack, http: httpx.Client) -> None:
     """Last: it revokes the stack's device."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -156,5 +201,6 @@ def test_revoked_device_is_refused(stack: TlsStack, http: httpx.Client) -> None:
                           stack.device_id], check=False, capture_output=True, text=True, cwd=ROOT, env=env, timeout=30)
     assert out.returncode == 0, out.stderr
     for response in (http.get(live_url(stack), headers=bearer(token(stack))),
-                     http.post(live_url(stack), json={"sdp": "v=0\r\n"}, headers=bearer(token(stack)))):
+                     http.post(live_url(stack), json={"sdp": "v=0\r\n"}, headers=bearer(token(stack))),
+                     http.post(f"{live_url(stack)}/0123abcd", headers=bearer(token(stack)))):  # no renewal either
         assert (response.status_code, response.json()["error"]) == (403, "device_revoked")

@@ -2,7 +2,8 @@
 is marked failed, the others apply).
 
 Refused as a whole: another device's config, version 0, a camera name that is not a valid name or is
-repeated (names key the cameras' rows, footage and events). Failed per camera: a stream URL that is not
+repeated (names key the cameras' rows, footage and events), an ``mqtt``
+section with a bad host, port or topic prefix. Failed per camera: a stream URL that is not
 ``rtsp://``/``rtsps://`` with a host and no credentials in it, credentials that cannot be opened with this
 edge's key, detection settings out of range (scores, areas, polygons). Messages never contain a URL or
 credentials.
@@ -23,6 +24,7 @@ from guardian.contracts.edge.v1 import config_pb2
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")  # as edge.toml's camera names
 MAX_URL = 1024
 MAX_DISPLAY_NAME = 128
+MAX_TILES = 4  # tiles per side: 4×4 + the whole frame is 17 inferences a frame
 MAX_LABEL = 32
 
 
@@ -59,7 +61,27 @@ def check(desired: config_pb2.DesiredConfig, key: ConfigKey | None, device_id: s
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         return Checked([], f"camera names repeated: {', '.join(repeated)}")
+    mqtt_error = _mqtt_error(desired.mqtt) if desired.HasField("mqtt") else None
+    if mqtt_error is not None:
+        return Checked([], f"mqtt: {mqtt_error}")
     return Checked([_camera(c, key) for c in desired.cameras], None)
+
+
+MQTT_HOST = re.compile(r"^[A-Za-z0-9.:\[\]_-]{1,253}$")  # a name, an IPv4 or an [IPv6] address
+MQTT_PREFIX = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")  # no wildcards, no empty level
+
+
+def _mqtt_error(mqtt: config_pb2.MqttConfig) -> str | None:
+    """The broker's settings (the password is opened by the publisher; it refuses nothing else)."""
+    if mqtt.enabled and not MQTT_HOST.match(mqtt.host):
+        return "the broker's host is missing or not a host name or address"
+    if mqtt.port > 65535:
+        return "the port is above 65535"
+    if mqtt.topic_prefix and (len(mqtt.topic_prefix) > 64 or not MQTT_PREFIX.match(mqtt.topic_prefix)):
+        return "the topic prefix must be up to 64 letters, digits, _ - and / (no wildcards)"
+    if len(mqtt.username) > 128:
+        return "the user name is longer than 128 characters"
+    return None
 
 
 def _camera(camera: config_pb2.CameraConfig, key: ConfigKey | None) -> CameraPlan:
@@ -138,10 +160,19 @@ def _detection_error(detection: config_pb2.DetectionConfig) -> str | None:
             return f"threshold for {threshold.label[:MAX_LABEL]!r} must be between 0 and 1"
     if not 0 <= detection.min_area < 1:
         return "min_area must be at least 0 and below 1"
+    if detection.HasField("tiles"):  # the detector's TileGrid takes the same ranges
+        tiles = detection.tiles
+        if not (1 <= tiles.columns <= MAX_TILES and 1 <= tiles.rows <= MAX_TILES):
+            return f"tiles: columns and rows must be 1 to {MAX_TILES}"
+        if not 0 <= tiles.overlap < 0.5:
+            return "tiles: overlap must be at least 0 and below 0.5"
     for kind, polygons in (("zone", detection.zones), ("mask", detection.masks)):
         for polygon in polygons:
             if len(polygon.points) < 3:
                 return f"{kind} {polygon.name[:40]!r} needs at least 3 points"
             if any(not (0 <= p.x <= 1 and 0 <= p.y <= 1) for p in polygon.points):
                 return f"{kind} {polygon.name[:40]!r} has points outside the picture (0..1)"
+    unknown = sorted(set(detection.alert_zones) - {zone.name for zone in detection.zones})
+    if unknown:
+        return f"alert zone {unknown[0][:40]!r} is not one of the camera's zones"
     return None

@@ -165,6 +165,8 @@ class EventRow(EdgeBase):
     # The camera's zones its object stood in (JSON list of names, first entered first); edge only (the
     # uplink Event has no field for them).
     zones_json: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+    # "alert" (a person or vehicle in one of the camera's alert zones) or "detection"; only ever rises.
+    severity: Mapped[str] = mapped_column(String(10), default="detection", server_default="detection")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (

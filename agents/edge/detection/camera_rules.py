@@ -5,18 +5,22 @@ The detector is shared by every camera and filters with the edge's ``[detection]
 selectable labels, thresholds, minimum area) inside the model; a camera's rules narrow that further, never
 widen it: its labels (empty: the edge's default ``labels``, so a selectable one such as "dog" reaches only
 the cameras that ask for it), a minimum score per label (the others keep the edge's), a minimum box area
-as a fraction of the frame (0: the edge's), and masks — a detection whose box's bottom-centre (where a
+as a fraction of the frame (0: the edge's), tiling (:mod:`~agents.edge.detection.tiling`: the pipeline
+submits the whole frame and its tiles, the detector merges them), and masks — a detection whose box's bottom-centre (where a
 person stands) lies inside a mask is dropped. Zones are not filters: :meth:`CameraRules.zones_at` names the zones
-a box stands in, and the event records them.
+a box stands in, and the event records them; :meth:`CameraRules.severity` makes an event an alert when a person
+or a vehicle stood in one of the camera's alert zones (issue #20), a detection otherwise.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from google.protobuf.json_format import Parse, ParseError
 
+from agents.edge.detection.tiling import DEFAULT_OVERLAP, TileGrid
+from agents.edge.models.labels import VEHICLES
 from agents.edge.tracking.types import Box, Detection
 from guardian.contracts.edge.v1 import config_pb2
 from guardian.runtime.errors import GuardianError
@@ -74,6 +78,8 @@ class CameraRules:
     min_area: float = 0.0  # 0: the edge's
     zones: tuple[Area, ...] = ()
     masks: tuple[Area, ...] = ()
+    tiles: TileGrid | None = None  # None: the whole frame only
+    alert_zones: frozenset[str] = frozenset()  # names of zones where a person or vehicle is an alert
 
     @classmethod
     def from_json(cls, camera: str, detection_json: str) -> CameraRules:
@@ -90,19 +96,25 @@ class CameraRules:
             min_area=config.min_area,
             zones=tuple(zone for zone in _areas(config.zones) if zone.name),  # a zone is recorded by its name
             masks=_areas(config.masks),
+            tiles=_tiles(camera, config),
+            alert_zones=frozenset(config.alert_zones),
         )
 
-    def apply(self, detections: Sequence[Detection], default_labels: frozenset[str] | None = None) -> list[Detection]:
+    def apply(self, detections: Sequence[Detection], default_labels: frozenset[str] | None = None,
+              default_threshold: Callable[[str], float] | None = None) -> list[Detection]:
         """The detections this camera keeps; without labels of its own, those of ``default_labels`` (the
-        edge's; None: every label the detector reports)."""
+        edge's; None: every label the detector reports); a label without a threshold of its own keeps
+        ``default_threshold``'s (the edge's: the service's detector lets scores through down to the
+        cameras' floor, so a camera's threshold may be below the edge's; None: no default here)."""
         labels = self.labels or default_labels
-        if not (labels or self.thresholds or self.min_area or self.masks):
+        if not (labels or self.thresholds or self.min_area or self.masks or default_threshold):
             return list(detections)
         scores = dict(self.thresholds)
+        fallback = default_threshold or (lambda label: 0.0)
         return [
             d for d in detections
             if (not labels or d.label in labels)
-            and d.score >= scores.get(d.label, 0.0)
+            and d.score >= (scores[d.label] if d.label in scores else fallback(d.label))
             and d.area >= self.min_area
             and not any(mask.contains(*standing_point(d.box)) for mask in self.masks)
         ]
@@ -113,6 +125,23 @@ class CameraRules:
             return []
         x, y = standing_point(box)
         return [zone.name for zone in self.zones if zone.contains(x, y)]
+
+
+    def severity(self, label: str, zones: Iterable[str]) -> str:
+        """"alert" when a person or a vehicle stood in one of the alert zones, else "detection"."""
+        alerting = label == "person" or label in VEHICLES
+        return "alert" if alerting and not self.alert_zones.isdisjoint(zones) else "detection"
+
+
+def _tiles(camera: str, config: config_pb2.DetectionConfig) -> TileGrid | None:
+    if not config.HasField("tiles"):
+        return None
+    t = config.tiles
+    try:
+        grid = TileGrid(t.columns, t.rows, t.overlap or DEFAULT_OVERLAP)
+    except ValueError as exc:
+        raise CameraRulesError(camera, str(exc)) from None
+    return grid if grid.tiled else None
 
 
 def _areas(polygons: Iterable[config_pb2.Polygon]) -> tuple[Area, ...]:

@@ -65,17 +65,30 @@ class DetectionSettings(Section):
     )
     # Stretch stays the default for now: bench/detection_eval.py shows letterbox finding more people on every
     # labelled scene but losing vtest's parked vehicles (recall 92 % → 45 %: they come out smaller at 416 px).
-    # Letterbox becomes the default with the larger inputs that give the vehicles their size back (issue #21).
+    # Larger inputs (input_size 512/640) give vtest's vehicles back (95–98 %) but add vehicle false alarms on
+    # rain_street, and cost 2–2.6× the CPU: stretch at 416 stays the default; tiles are a per-camera choice.
     input_fit: Literal["letterbox", "stretch"] = Field(
         "stretch",
         description="How a frame is fitted into the network's square input: letterbox keeps the aspect ratio "
         "(padding the rest; more people found, small vehicles lost at 416 px), stretch squashes it "
         "(bench/detection_eval.py compares them).",
     )
+    input_size: int = Field(
+        0, ge=0, le=1024, multiple_of=32,
+        description="Side of the network's square input in pixels (a multiple of 32); 0: the model's own "
+        "(NanoDet 416). Larger finds smaller objects at a higher cost per frame (bench/detection_eval.py, "
+        "bench/edge_capacity.py).",
+    )
     merge_vehicles: bool = Field(
         True,
         description="Merge overlapping boxes of different vehicle labels (car, truck, bus, train, motorcycle) "
         "in NMS, keeping the best; off: each label suppresses only its own boxes.",
+    )
+    camera_threshold_floor: float = Field(
+        0.3, gt=0, lt=1,
+        description="The lowest per-label threshold a camera's own detection settings take effect at (chosen from "
+        "`guardian-edge models eval` curves): the detector keeps scores down to it, then each camera applies its "
+        "own threshold, or `thresholds`/`threshold`.",
     )
     min_area: float = Field(0.0005, ge=0, lt=1, description="Minimum box area as a fraction of the frame.")
     nms_iou: float = Field(0.5, gt=0, lt=1, description="IoU above which overlapping boxes of one label are merged.")
@@ -102,6 +115,16 @@ class DetectionSettings(Section):
     @property
     def min_score(self) -> float:
         return min([self.threshold, *self.thresholds.values()])
+
+    def threshold_of(self, label: str) -> float:
+        """The edge's threshold for ``label``."""
+        return self.thresholds.get(label, self.threshold)
+
+    def for_cameras(self) -> DetectionSettings:
+        """The detector's filters in the service: scores down to the cameras' floor for every label (each
+        camera's rules then apply its own thresholds or the edge's)."""
+        floor = min(self.min_score, self.camera_threshold_floor)
+        return self.model_copy(update={"threshold": floor, "thresholds": {}})
 
     @field_validator("thresholds")
     @classmethod

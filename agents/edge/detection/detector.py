@@ -25,8 +25,10 @@ from openvino.preprocess import ColorFormat, PrePostProcessor, ResizeAlgorithm
 from agents.edge.detection import graph_post
 from agents.edge.detection.config import DetectionSettings
 from agents.edge.detection.letterbox import LetterboxGeometry, letterbox_step
+from agents.edge.detection.tiling import TileGrid, Window, merge
 from agents.edge.detection.types import InferenceResult
 from agents.edge.models.families import Candidates, get_family, postprocess
+from agents.edge.models.input_size import at_input_size
 from agents.edge.models.store import StoredModel
 from agents.edge.tracking.types import Detection
 from guardian.runtime.logging import get_logger
@@ -97,6 +99,10 @@ class Detector:
         shape = self.manifest.input_shape
         layout = self.family.input.layout
         self.input_hw = (shape[2], shape[3]) if layout == "NCHW" else (shape[1], shape[2])
+        size = self.filters.input_size
+        if size and (size, size) != self.input_hw:  # a larger input finds smaller objects, at its cost
+            model = at_input_size(model, layout, size)
+            self.input_hw = (size, size)
         self.core = core or ov.Core()
         config: dict[str, Any] = {"PERFORMANCE_HINT": performance_hint}
         if num_requests:
@@ -202,12 +208,26 @@ class Detector:
         return ov.Tensor(frame[None], shared_memory=True)
 
     # -- inference -------------------------------------------------------------------------------
-    def detect(self, frame: np.ndarray) -> list[Detection]:
-        """Synchronous inference on one frame (tests, tools); uses its own request."""
+    def detect(self, frame: np.ndarray, tiles: TileGrid | None = None) -> list[Detection]:
+        """Synchronous inference on one frame (tests, tools); uses its own request. ``tiles``: the full
+        frame plus the grid's tiles, merged (:mod:`~agents.edge.detection.tiling`)."""
+        if tiles is not None and tiles.tiled:
+            hw = (frame.shape[0], frame.shape[1])
+            return self._merge([(w, self.detect(self._crop(frame, w))) for w in tiles.windows(hw)])
         request = self.compiled.create_infer_request()
         request.infer({0: self._tensor(frame)})
         self.inferences += 1
         return self._results(request, (frame.shape[0], frame.shape[1]))
+
+    @staticmethod
+    def _crop(frame: np.ndarray, window: Window) -> np.ndarray:
+        if window.hw == (frame.shape[0], frame.shape[1]):
+            return frame
+        return np.ascontiguousarray(frame[window.y0:window.y1, window.x0:window.x1])
+
+    def _merge(self, pieces: list[tuple[Window, list[Detection]]]) -> list[Detection]:
+        f = self.filters
+        return merge(pieces, f.nms_iou, f.merged_labels, f.min_area)
 
     def raw(self, frame: np.ndarray) -> dict[str, np.ndarray]:
         """The network's raw outputs (by name) for ``frame``, as the numpy decoders take them."""
@@ -218,9 +238,13 @@ class Detector:
     def idle(self) -> bool:
         return self.queue.is_ready()
 
-    def submit(self, frame: np.ndarray, userdata: Any, block: bool = False) -> bool:
+    def submit(self, frame: np.ndarray, userdata: Any, block: bool = False, tiles: TileGrid | None = None) -> bool:
         """Start inference on ``frame``; False (and nothing started) when all requests are busy and
-        ``block`` is False: the caller drops the frame rather than queueing stale video."""
+        ``block`` is False: the caller drops the frame rather than queueing stale video. With ``tiles``
+        the frame's windows are inferred (the first waits like a frame, the rest for a free request) and
+        ``on_result`` gets their merged detections once."""
+        if tiles is not None and tiles.tiled:
+            return self._submit_tiled(frame, userdata, block, tiles)
         tensor = self._tensor(frame)
         # One submitter at a time: AsyncInferQueue.start_async is not safe to call from several threads
         # (two cameras could be handed the same idle request: "Infer Request is busy", and the request
@@ -234,6 +258,21 @@ class Detector:
             self.queue.start_async({0: tensor}, (frame, userdata, time.perf_counter()))
         return True
 
+    def _submit_tiled(self, frame: np.ndarray, userdata: Any, block: bool, tiles: TileGrid) -> bool:
+        windows = tiles.windows((frame.shape[0], frame.shape[1]))
+        crops = [self._crop(frame, w) for w in windows]
+        started = time.perf_counter()
+        group = _TileGroup(len(windows), userdata)
+        with self._submit_lock:
+            if not block and not self.queue.is_ready():
+                return False
+            for index, crop in enumerate(crops):
+                with self._lock:
+                    self._in_flight += 1
+                # The crop stays alive with its payload until its request completes.
+                self.queue.start_async({0: self._tensor(crop)}, (crop, _Piece(group, index, windows[index]), started))
+        return True
+
     def _done(self, request: ov.InferRequest, payload: tuple[np.ndarray, Any, float]) -> None:
         frame, userdata, started = payload
         try:
@@ -242,8 +281,41 @@ class Detector:
             with self._lock:
                 self._in_flight -= 1
                 self.inferences += 1
+        if isinstance(userdata, _Piece):
+            pieces = userdata.group.add(userdata.index, userdata.window, detections)
+            if pieces is None:
+                return  # other windows of the frame are still being inferred
+            detections, userdata = self._merge(pieces), userdata.group.userdata
         if self.on_result is not None:
             self.on_result(InferenceResult(detections, time.perf_counter() - started, userdata))
 
     def wait(self) -> None:
         self.queue.wait_all()
+
+
+class _TileGroup:
+    """The windows of one tiled frame, collected as their requests complete (on OpenVINO's callback threads)."""
+
+    def __init__(self, count: int, userdata: Any) -> None:
+        self.userdata = userdata
+        self._pieces: list[tuple[Window, list[Detection]] | None] = [None] * count
+        self._missing = count
+        self._lock = threading.Lock()
+
+    def add(self, index: int, window: Window, detections: list[Detection]) -> list[tuple[Window, list[Detection]]] | None:
+        """Record one window's detections; all of them once the last has come, else None."""
+        with self._lock:
+            self._pieces[index] = (window, detections)
+            self._missing -= 1
+            if self._missing:
+                return None
+        return [p for p in self._pieces if p is not None]
+
+
+class _Piece:
+    """The userdata of one window's request."""
+
+    __slots__ = ("group", "index", "window")
+
+    def __init__(self, group: _TileGroup, index: int, window: Window) -> None:
+        self.group, self.index, self.window = group, index, window

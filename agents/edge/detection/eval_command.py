@@ -1,14 +1,20 @@
 """``guardian-edge models eval``: how the installed model does on a labelled set, on the box itself.
 
     guardian-edge models eval GROUND_TRUTH.json [--media DIR]... [--model NAME [--version V]]
-                              [--fit stretch,letterbox] [--floor 0.15]
+                              [--fit stretch,letterbox] [--input-size 640] [--tiles 2x1]
+                              [--target-precision 0.9] [--floor 0.15]
 
 The model (the active one, else the config's ``[detection] model``) runs through the detector service's
 own pre- and post-processing (:class:`~agents.edge.detection.detector.Detector`) on the configured
 device, with the config's ``[detection]`` settings except the score floor (every detection ≥ ``--floor``
 is kept: the curves start there) and the labels (the set's); one variant per input fit. The figures
 (:mod:`agents.edge.models.evaluation`) are printed per class and variant, with precision and recall at
-the config's own thresholds. Footage is looked up in each ``--media`` directory, then beside the file.
+the config's own thresholds. ``--input-size`` runs the network at another square input (a multiple of 32);
+``--tiles`` adds, per fit, a variant detecting on the whole frame plus that grid of overlapping tiles (the
+cameras' ``detection.tiles``). Then, per label and variant, the precision/recall curve and the threshold
+suggested for ``--target-precision`` (the lowest score cut reaching it: the most recall at that precision),
+the value for a camera's per-label thresholds. Footage is looked up in each ``--media`` directory, then
+beside the file.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.edge.detection.config import DetectionSettings
+from agents.edge.detection.tiling import TileGrid
 from agents.edge.models.cli import add_store_arguments, edge_settings, open_store
 
 FITS = ("stretch", "letterbox")
@@ -38,24 +45,45 @@ def _fits(text: str) -> list[str]:
     return fits
 
 
+def _tiles(text: str) -> TileGrid:
+    try:
+        columns, rows = (int(n) for n in text.lower().split("x"))
+        return TileGrid(columns, rows)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: COLUMNSxROWS, e.g. 2x1 ({exc})") from None
+
+
 def _eval(args: argparse.Namespace) -> int:
     # OpenVINO, PyAV and pycocotools: loaded for this command only, not for every guardian-edge command.
     from agents.edge.detection.detector import Detector
-    from agents.edge.models.evaluation import detect_all, evaluate, format_report, load_set
+    from agents.edge.models.evaluation import (
+        detect_all,
+        evaluate,
+        format_report,
+        format_suggestions,
+        load_set,
+        suggestions,
+    )
 
     store, _ = open_store(args)
     d = edge_settings(args).detection
     stored = store.get(args.model, args.version) if args.model else store.active() or store.get(d.model)
     labelled = load_set(args.ground_truth, args.media)
     results = {}
+    size = args.input_size if args.input_size is not None else d.input_size
     for fit in args.fit or [d.input_fit]:
-        filters = scoring_settings(d, labelled.label_names, args.floor, input_fit=fit)
+        filters = scoring_settings(d, labelled.label_names, args.floor, input_fit=fit, input_size=size)
         detector = Detector(stored, store.load(stored), device=d.device, performance_hint="LATENCY", num_requests=1,
                             filters=filters)
         results[fit] = detect_all(detector.detect, labelled.frames)
-    print(f"# {stored.manifest.ref}, input {stored.manifest.input_shape}, {d.device}, scores ≥ {args.floor}; "
+        if args.tiles is not None and args.tiles.tiled:
+            grid, tiled = args.tiles, detector
+            results[f"{fit}+{grid.columns}x{grid.rows}"] = {i: tiled.detect(f, grid) for i, f in labelled.frames.items()}
+    print(f"# {stored.manifest.ref}, input {size or stored.manifest.input_shape}, {d.device}, scores ≥ {args.floor}; "
           f"P/R at the config's thresholds")
     print(format_report(labelled, evaluate(labelled, results, lambda label: d.thresholds.get(label, d.threshold))))
+    print()
+    print(format_suggestions(suggestions(labelled, results, args.target_precision), args.target_precision))
     return 0
 
 
@@ -68,5 +96,9 @@ def add_eval_parser(models: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("--version", help="version of --model (default: the newest)")
     p.add_argument("--fit", type=_fits, help=f"input fits to compare, comma-separated ({', '.join(FITS)}; default: the config's)")
     p.add_argument("--floor", type=float, default=0.15, help="lowest score kept (the curves start here)")
+    p.add_argument("--input-size", type=int, help="network input side in pixels, a multiple of 32 (default: the config's)")
+    p.add_argument("--tiles", type=_tiles, help="also evaluate each fit tiled: COLUMNSxROWS, e.g. 2x1")
+    p.add_argument("--target-precision", type=float, default=0.9,
+                   help="precision the suggested per-label thresholds reach (default 0.9)")
     add_store_arguments(p)
     p.set_defaults(handler=_eval)

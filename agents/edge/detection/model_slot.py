@@ -65,7 +65,7 @@ class ModelSlot:
         try:
             model = self.store.load(stored)
             detector = Detector(stored, model, device=d.device, performance_hint=d.performance_hint,
-                                num_requests=d.infer_requests, filters=d, on_result=self.on_result)
+                                num_requests=d.infer_requests, filters=d.for_cameras(), on_result=self.on_result)
         except GuardianError:
             self.metrics.reloads.labels("refused").inc()
             raise

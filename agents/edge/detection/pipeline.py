@@ -54,6 +54,7 @@ class CameraPipeline:
         self.picture = picture  # the camera's latest picture, from frames decoded here anyway
         self.rules = rules or CameraRules()  # replaced whole by the service's hot reload (one assignment)
         events.zones_at = lambda box: self.rules.zones_at(box)  # the current rules' zones, on the event thread
+        events.severity_of = lambda label, zones: self.rules.severity(label, zones)
         self.settings = settings
         self.events = events
         self._detector = detector
@@ -118,7 +119,8 @@ class CameraPipeline:
             outcome = "skipped_motion"
         else:
             detector = self._detector()
-            if detector is None or not detector.submit(image, Job(self.camera.name, at, image), block=block):
+            if detector is None or not detector.submit(image, Job(self.camera.name, at, image), block=block,
+                                                                 tiles=self.rules.tiles):
                 outcome = "skipped_busy"
             else:
                 self.gate.inferred(at)
@@ -136,7 +138,7 @@ class CameraPipeline:
             return  # an older frame finished after a newer one: the tracker has moved on
         self.last_result_at = job.at
         m = self.metrics
-        detections = self.rules.apply(result.detections, self.settings.default_labels)
+        detections = self.rules.apply(result.detections, self.settings.default_labels, self.settings.threshold_of)
         for det in detections:
             counter = self._detections.get(det.label)
             if counter is None:

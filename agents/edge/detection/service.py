@@ -53,6 +53,7 @@ from agents.edge.events.manager import EventManager, EventMedia, clip_wait_s
 from agents.edge.events.store import EventRow, EventStore
 from agents.edge.models.paths import store_dir
 from agents.edge.models.store import ModelStore
+from agents.edge.mqtt.link import MqttLink
 from agents.edge.video.cameras import sync_cameras
 from agents.edge.video.ingest import StreamOptions
 from guardian.runtime.errors import GuardianError
@@ -111,6 +112,8 @@ class DetectionService:
         self._specs: dict[str, CameraSpec] = {}  # what each pipeline was made from
         self._unwatchable: dict[str, CameraSpec] = {}  # its credentials or settings cannot be read
         self._keys = KeySource(config_key_path(self.data_dir))
+        # Events and occupancy to the site's MQTT broker when the applied config asks for it (LAN only).
+        self.mqtt = MqttLink(self.sessions, self._keys, d.labels, metrics)
         # Camera changes and model arrivals (which start the cameras' threads) take turns.
         self._cameras_lock = threading.Lock()
         sync_cameras(self.sessions, settings.cameras)  # the recorder may not have run yet
@@ -124,6 +127,7 @@ class DetectionService:
         """Make the pipelines match the cameras table: start, stop and restart what changed, and give the
         running ones their current rules. Blocks while a stopped camera's thread finishes its frame."""
         wanted = runnable_cameras(self.sessions)
+        self.mqtt.refresh()
         for name in remove_pictures_except(self.data_dir, [spec.name for spec in wanted]):
             log.info("camera_picture_removed", camera=name)
         with self._cameras_lock:
@@ -170,6 +174,7 @@ class DetectionService:
         d = self.settings.detection
         events = EventManager(spec.name, self.event_store, self.media, self.data_dir, "", d.events, deferred=True,
                               clip_wait_s=self._clip_wait)
+        events.observer = self.mqtt
         log.info("camera_watched", camera=spec.name)
         return CameraPipeline(CameraSettings(name=spec.name, record_url=url), d, events, lambda: self.slot.detector,
                               self.metrics, self.stopping, self._stream, rules, PictureWriter(self.data_dir, spec.name))
@@ -322,6 +327,7 @@ class DetectionService:
         for p in self.pipelines.values():
             p.shutdown(now)
         self._store_events()
+        self.mqtt.close()  # after the last events ended: their ends are published, then "offline"
         self.engine.dispose()
 
 

@@ -6,7 +6,8 @@ event a killed detector left open can be ended at about the last time its object
 and queued again; once the post-roll has been recorded the clip is assembled and the event queued a last
 time with its ``clip_ref``. The outbox keeps one row per event id, so the relay gets the newest state.
 Each time the track is stored, so are the names of the camera's zones its object stood in (``zones_at``,
-the camera's rules; recorded on the edge only: the uplink Event has no field for them).
+the camera's rules), and the event's severity (``severity_of``: alert when a person or vehicle stood in
+one of the camera's alert zones, detection otherwise; it only ever rises, as the zones only grow).
 
 With ``deferred=True`` (the detector's event thread) writes are collected instead of made at once, newest
 state per event, and :meth:`EventManager.take_unsaved` hands them to the caller, which stores them in one
@@ -27,6 +28,7 @@ import numpy as np
 
 from agents.edge.db.tables import EventRow
 from agents.edge.events.config import EventsSection
+from agents.edge.events.observer import EventObserver
 from agents.edge.events.store import EventStore
 from agents.edge.tracking.tracker import Track, TrackerUpdate
 from agents.edge.tracking.types import Box
@@ -110,6 +112,10 @@ class EventManager:
         self.unsaved: dict[str, EventRow] = {}  # event id → its newest state, while ``deferred``
         # The names of the camera's zones a box stands in; set by the detection pipeline (None: no zones).
         self.zones_at: Callable[[Box], Sequence[str]] | None = None
+        # An event's severity from its label and zones; set by the detection pipeline (None: detections only).
+        self.severity_of: Callable[[str, Sequence[str]], str] | None = None
+        # Told of each start, change and end (the MQTT publisher); set by the detection service.
+        self.observer: EventObserver | None = None
 
     def _save(self, row: EventRow) -> None:
         if self.deferred:
@@ -133,11 +139,13 @@ class EventManager:
                 id=str(uuid.uuid4()), camera=self.camera, label=track.label, model=self.model_ref,
                 start_at=_dt(track.first_seen), end_at=None, ended=False, max_score=track.max_score,
                 mean_score=track.mean_score, hits=track.hits, snapshot_ref="", thumbnail_ref="", clip_ref="",
-                clip_duration_s=0.0, track_json=self._track_json(track),
+                clip_duration_s=0.0, track_json=self._track_json(track), severity="detection",
             )
             opened = self.open[track.id] = _Open(row, track, saved_through=track.last_seen)
             row.zones_json = self._zones_json(opened)
             self._save(row)
+            if self.observer is not None:
+                self.observer.event_changed("start", row, None)
             self.counts.opened += 1
             self.counts.by_label[track.label] = self.counts.by_label.get(track.label, 0) + 1
             log.info("event_opened", camera=self.camera, event_id=row.id, label=track.label)
@@ -151,6 +159,8 @@ class EventManager:
                 row.track_json, row.zones_json = self._track_json(track), self._zones_json(ev)
                 ev.saved_through = track.last_seen
                 self._save(row)
+                if self.observer is not None:
+                    self.observer.event_changed("update", row, None)
             if det.score > ev.best_score:
                 ev.best_score = det.score
                 ev.best_box = det.box
@@ -173,6 +183,9 @@ class EventManager:
             for _, box, _ in history[ev.zoned_points:]:
                 ev.zones.update(dict.fromkeys(self.zones_at(box)))
         ev.zoned_points = len(history)
+        # Never lowered: a rule change does not demote an alert already sent.
+        if self.severity_of is not None and ev.row.severity != "alert":
+            ev.row.severity = self.severity_of(ev.row.label, list(ev.zones))
         return json.dumps(list(ev.zones))
 
     def _close(self, track: Track, now: float) -> None:
@@ -195,6 +208,8 @@ class EventManager:
         row.clip_start = row.start_at - timedelta(seconds=self.settings.pre_roll_s)
         row.clip_end = row.end_at + timedelta(seconds=self.settings.post_roll_s)
         self._save(row)
+        if self.observer is not None:
+            self.observer.event_changed("end", row, self.data_dir / snap if row.snapshot_ref else None)
         self.counts.closed += 1
         due = track.last_seen + self.settings.post_roll_s
         self.pending_clips.append(_PendingClip(row, due, due + self.clip_wait_s))

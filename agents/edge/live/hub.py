@@ -17,6 +17,7 @@ import secrets
 from collections.abc import Callable, Mapping
 
 from agents.edge.live.errors import UnknownCamera
+from agents.edge.live.gop import DEFAULT_GOP_CACHE_BYTES
 from agents.edge.live.reader import CameraReader
 from agents.edge.live.session import ViewerSession
 from agents.edge.live.types import CameraStreams, LiveStream, TurnServer
@@ -28,10 +29,12 @@ CameraLookup = Callable[[str], CameraStreams | None]
 
 class LiveHub:
     def __init__(self, cameras: Mapping[str, CameraStreams] | CameraLookup,
-                 options: StreamOptions | None = None) -> None:
+                 options: StreamOptions | None = None, gop_cache_bytes: int = DEFAULT_GOP_CACHE_BYTES) -> None:
+        """``gop_cache_bytes`` bounds each reader's GOP cache (:mod:`~agents.edge.live.gop`); 0 disables it."""
         self._lookup: CameraLookup = dict(cameras).get if isinstance(cameras, Mapping) else cameras
         self._urls: dict[tuple[str, LiveStream], str] = {}
         self._options = options or StreamOptions()
+        self._gop_cache_bytes = gop_cache_bytes
         self._readers: dict[tuple[str, LiveStream], CameraReader] = {}
         self.sessions: dict[str, ViewerSession] = {}
 
@@ -54,7 +57,7 @@ class LiveHub:
         if reader is not None and not reader.running and self._urls.get(key) != url:
             reader = None  # the camera's URL (or credentials) changed since it was last watched
         if reader is None:
-            reader = self._readers[key] = CameraReader(camera, url, self._options)
+            reader = self._readers[key] = CameraReader(camera, url, self._options, self._gop_cache_bytes)
             self._urls[key] = url
         track = reader.subscribe()
 
@@ -70,6 +73,12 @@ class LiveHub:
             await session.close("camera unavailable")
             raise
         return session, await session.answer(offer_sdp, profile)
+
+    def renew_session(self, session_id: str, camera: str, expires_at: float) -> bool:
+        """Extend a session of ``camera`` to ``expires_at`` (the viewer's renewed token); False when there
+        is no such session (it ended: the viewer starts a new one)."""
+        session = self.sessions.get(session_id)
+        return session is not None and session.camera == camera and session.extend(expires_at)
 
     async def stop_session(self, session_id: str, reason: str = "stopped") -> None:
         session = self.sessions.get(session_id)

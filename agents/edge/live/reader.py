@@ -20,6 +20,7 @@ from typing import Any
 import av
 
 from agents.edge.live.errors import StreamUnavailable
+from agents.edge.live.gop import DEFAULT_GOP_CACHE_BYTES, GopCache
 from agents.edge.live.h264 import NAL_SPS, find_sps, nal_types, profile_level_id
 from agents.edge.live.track import CameraTrack
 from agents.edge.video.errors import FailureKind, StreamError
@@ -43,7 +44,8 @@ class LiveStreamOptions(StreamOptions):
 class CameraReader:
     """The shared read of one camera stream. ``camera`` names it in logs; ``url`` is never logged."""
 
-    def __init__(self, camera: str, url: str, options: StreamOptions) -> None:
+    def __init__(self, camera: str, url: str, options: StreamOptions,
+                 gop_cache_bytes: int = DEFAULT_GOP_CACHE_BYTES) -> None:
         self.camera = camera
         self._url = url
         self._options = LiveStreamOptions(**dataclasses.asdict(options))
@@ -54,6 +56,7 @@ class CameraReader:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._profile: asyncio.Future[str] | None = None
         self._parameter_sets = b""  # the stream's SPS/PPS (Annex B), put before keyframes that lack them
+        self._gop = GopCache(gop_cache_bytes)  # on the loop: a new viewer starts with it
         self.opens = 0  # camera connections made (a reader reconnecting counts again)
         self.width: int | None = None
         self.height: int | None = None
@@ -68,11 +71,15 @@ class CameraReader:
         return len(self._tracks)
 
     def subscribe(self) -> CameraTrack:
-        """A new viewer's track; starts reading the camera if nobody was watching."""
+        """A new viewer's track, starting with the current GOP when the camera is already read; starts
+        reading the camera if nobody was watching."""
         track = CameraTrack()
         self._tracks.add(track)
         if self._thread is None:
+            self._gop.clear()  # what a stopped read left (packets delivered after it stopped) is stale
             self._start()
+        else:
+            track.start_with(self._gop.packets)
         return track
 
     async def unsubscribe(self, track: CameraTrack) -> None:
@@ -112,6 +119,7 @@ class CameraReader:
         stop.set()
         # The thread ends after the packet in flight (or its stall timeout), then closes the camera.
         await asyncio.to_thread(thread.join)
+        self._gop.clear()
         if self._profile is not None and not self._profile.done():
             self._profile.cancel()
         self._log.info("live_reader_stopped")
@@ -170,10 +178,12 @@ class CameraReader:
             self._profile.set_result(plid)
 
     def _restart_tracks(self) -> None:
+        self._gop.clear()
         for track in self._tracks:
             track.restart()
 
     def _deliver(self, packet: av.Packet) -> None:
+        self._gop.add(packet)
         for track in list(self._tracks):
             track.offer(packet)
 

@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+import aioice.stun
 from aiortc import (
     RTCConfiguration,
     RTCIceServer,
@@ -27,6 +28,15 @@ from agents.edge.live.types import TurnServer
 from guardian.runtime.logging import get_logger
 
 log = get_logger("guardian.edge.live")
+
+# aioice retransmits a STUN request after 500 ms, doubling. The edge's first ICE checks leave as soon as it
+# answers, before the browser has the answer and opens its TURN server to the edge's address (a TURN
+# permission), so they are dropped; aioice does not send a triggered check when the browser's check then
+# arrives (RFC 8445 7.3.1.4 asks for one), and the connection waited a whole retransmission: ~0.5 s of every
+# first frame (bench/live_view.py, step "connect"). A 100 ms first retransmission cuts that; two more tries
+# keep about the same time before a request is given up (51 s, was 63 s). Only the live view uses aioice here.
+aioice.stun.RETRY_RTO = 0.1
+aioice.stun.RETRY_MAX = 8
 
 
 class ViewerSession:
@@ -76,6 +86,18 @@ class ViewerSession:
             raise NegotiationFailed(f"cannot answer the offer ({type(exc).__name__}: {exc})") from None
         self._log.info("live_session_answered", camera_profile=profile_level_id, answered_profile=plid)
         return self._pc.localDescription.sdp
+
+    def extend(self, expires_at: float) -> bool:
+        """The viewer renewed its token: end at ``expires_at`` instead (never sooner than before). False if
+        the session has ended already."""
+        if self._closing is not None:
+            return False
+        if expires_at > self.expires_at:
+            self.expires_at = expires_at
+            self._deadline.cancel()
+            self._deadline = asyncio.get_running_loop().call_later(max(0.0, expires_at - time.time()), self._expire)
+            self._log.info("live_session_extended", expires_in_s=round(expires_at - time.time()))
+        return True
 
     async def close(self, reason: str = "stopped") -> None:
         """End the session (idempotent); ``reason`` is kept in ``end_reason`` and logged."""

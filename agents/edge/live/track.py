@@ -44,6 +44,15 @@ class CameraTrack(MediaStreamTrack):
                 return
         self._queue.put_nowait(packet)
 
+    def start_with(self, packets: list[av.Packet]) -> None:
+        """Begin with ``packets`` (the camera's current GOP, keyframe first) instead of waiting for the next
+        keyframe. A GOP too long for the queue is left out: the viewer waits as before."""
+        if not packets or not packets[0].is_keyframe or len(packets) >= QUEUE_PACKETS or not self._queue.empty():
+            return
+        for packet in packets:
+            self._queue.put_nowait(packet)
+        self._awaiting_keyframe = False
+
     def restart(self) -> None:
         """The camera was reconnected: start again at its next keyframe."""
         self._awaiting_keyframe = True

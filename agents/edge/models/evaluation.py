@@ -296,11 +296,69 @@ def format_report(labelled: LabelledSet, rows: Sequence[Row]) -> str:
     lines = [
         f"## {labelled.name}: {len(labelled.truth['images'])} frames, "
         f"{sum(not a.get('iscrowd') for a in annotations)} boxes (+{sum(bool(a.get('iscrowd')) for a in annotations)} ignored)",
-        f"{'class':12} {'variant':10} {'GT':>4} {'AP50':>5} {'APs':>5} {'APm':>5} {'APl':>5}  "
+        f"{'class':12} {'variant':13} {'GT':>4} {'AP50':>5} {'APs':>5} {'APm':>5} {'APl':>5}  "
         f"{'P@ship':>6} {'R@ship':>6} {'FA/100f':>7}  {'R@.3':>5}  {'R@1FA':>5} {'thr':>5}",
     ]
     for r in rows:
-        lines.append(f"{r.group:12} {r.variant:10} {r.positives:4} " + " ".join(f"{_fmt(a):>5}" for a in r.ap50)
+        lines.append(f"{r.group:12} {r.variant:13} {r.positives:4} " + " ".join(f"{_fmt(a):>5}" for a in r.ap50)
                      + f"  {_fmt(r.precision):>6} {_fmt(r.recall):>6} {r.false_alarms_per_100:7.1f}  "
                      f"{_fmt(r.recall_at_30):>5}  {_fmt(r.recall_at_1fa):>5} {_fmt(r.threshold_at_1fa, pct=False):>5}")
+    return "\n".join(lines)
+
+
+# -- thresholds from the curves ----------------------------------------------------------------------
+CURVE_THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """The threshold for one label: the lowest score cut whose precision reaches the target (so the most
+    recall at that precision); None when no cut reaches it."""
+
+    label: str
+    variant: str
+    threshold: float | None
+    precision: float | None
+    recall: float | None
+    curve: tuple[tuple[float, float | None, float | None], ...]  # (threshold, precision, recall)
+
+
+def precision_recall(scored: Scored, threshold: float) -> tuple[float | None, float | None]:
+    tp, fa = scored.at(threshold)
+    return (tp / (tp + fa) if tp + fa else None), (tp / scored.positives if scored.positives else None)
+
+
+def suggest(scored: Scored, target_precision: float, label: str = "", variant: str = "") -> Suggestion:
+    """The threshold for ``target_precision`` on ``scored``'s curve, and the curve at :data:`CURVE_THRESHOLDS`."""
+    best: tuple[float, float | None, float | None] | None = None
+    for threshold in sorted(set(scored.scores.tolist())):  # low to high: the first that reaches the target
+        precision, recall = precision_recall(scored, threshold)
+        if precision is not None and precision >= target_precision and recall:
+            best = (threshold, precision, recall)
+            break
+    curve = tuple((t, *precision_recall(scored, t)) for t in CURVE_THRESHOLDS)
+    threshold, precision, recall = best or (None, None, None)
+    return Suggestion(label, variant, threshold, precision, recall, curve)
+
+
+def suggestions(labelled: LabelledSet, by_variant: Mapping[str, Results], target_precision: float) -> list[Suggestion]:
+    """Per label present in the set (people of any height; vehicles by their own label), per variant."""
+    out = []
+    for name, names, counted in groups(labelled.truth):
+        if name.startswith("person≥") or name == "vehicle":
+            continue
+        for variant, results in by_variant.items():
+            out.append(suggest(match(labelled.truth, results, names, counted), target_precision, name, variant))
+    return out
+
+
+def format_suggestions(rows: Sequence[Suggestion], target_precision: float) -> str:
+    """The curves (P/R at fixed cuts) and the suggested per-label thresholds as a text table."""
+    head = " ".join(f"{t:>9.2f}" for t in CURVE_THRESHOLDS)
+    lines = [f"thresholds for precision ≥ {target_precision:.0%} (curve: P/R at each score cut)",
+             f"{'class':12} {'variant':13} {'thr':>5} {'P':>5} {'R':>5}  {head}"]
+    for s in rows:
+        cells = " ".join(f"{_fmt(p):>4}/{_fmt(r):<4}" for _, p, r in s.curve)
+        lines.append(f"{s.label:12} {s.variant:13} {_fmt(s.threshold, pct=False):>5} {_fmt(s.precision):>5} "
+                     f"{_fmt(s.recall):>5}  {cells}")
     return "\n".join(lines)

@@ -5,9 +5,9 @@
 - ``Probe``: open one stream as the recorder would (:func:`agents.edge.onvif.probe.probe`), with the
   credentials sealed in the browser to this edge's config key, opened here exactly as the config apply
   opens them (:meth:`agents.edge.camera_config.key.ConfigKey.open`) and kept in memory for the probe only.
-- ``StartLive`` / ``StopLive``: the signalling of a live view (:class:`agents.edge.live.hub.LiveHub`): the
-  browser's SDP offer and the relay's TURN credentials in, the answer out; the session ends at the live
-  token's expiry at the latest.
+- ``StartLive`` / ``StopLive`` / ``RenewLive``: the signalling of a live view (:class:`agents.edge.live.hub.LiveHub`):
+  the browser's SDP offer and the relay's TURN credentials in, the answer out; the session ends at the live
+  token's expiry at the latest, which a renewed token (checked by the relay) moves later.
 
 Served beside EdgeMedia on the same gRPC server, with the same peer checks. Nothing here logs a URL
 with credentials or a credential; answers carry redacted reasons only.
@@ -196,3 +196,9 @@ class EdgeCamerasService(cameras_pb2_grpc.EdgeCamerasServicer):
             return cameras_pb2.LiveStopped(found=False)
         await session.close("viewer stopped")
         return cameras_pb2.LiveStopped(found=True)
+
+    async def RenewLive(self, request: cameras_pb2.LiveRenew, context: grpc.aio.ServicerContext) -> cameras_pb2.LiveRenewed:
+        await refuse_unless_relay(context, self.allowed_peer, self.allowed_name)
+        expires_at = request.expires_at.ToDatetime(tzinfo=UTC).timestamp()
+        found = self.live is not None and self.live.renew_session(request.session_id, request.camera, expires_at)
+        return cameras_pb2.LiveRenewed(found=found)

@@ -31,6 +31,7 @@ from agents.edge.uplink.cameras_server import EdgeCamerasService, live_cameras
 from agents.edge.uplink.client import AGENT_VERSION, UplinkClient
 from agents.edge.uplink.config_watch import ConfigWatch
 from agents.edge.uplink.media_server import EdgeMediaService, EventsLookup, MediaLookup
+from agents.edge.uplink.release import RELEASE_BASE, rolled_back
 from agents.edge.uplink.telemetry import (
     CameraStatusSource,
     DetectorLatency,
@@ -79,6 +80,7 @@ class UplinkAgent:
         media: MediaLookup | None = None,
         cameras: CameraStatusSource | None = None,
         inference: InferenceLatencySource | None = None,
+        release_base: Path = RELEASE_BASE,
     ) -> None:
         self.settings = settings
         self.metrics = metrics or AgentMetrics("edge")
@@ -99,6 +101,10 @@ class UplinkAgent:
         for kind in ("event", "telemetry"):
             self.outbox_length.labels(kind)
             self.dropped.labels(kind)
+        # guardian-activate restarts the agents after each switch, so one look at start is current.
+        self.metrics.gauge(
+            "release", "rolled_back", "1 while the edge runs the release its last update was rolled back to."
+        ).set(1 if rolled_back(release_base) else 0)
 
     async def start(self, ctx: ServiceContext) -> None:
         s = self.settings

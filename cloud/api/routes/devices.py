@@ -26,6 +26,7 @@ from cloud.api.schemas import (
     DeviceTokenPublic,
     DeviceUpdate,
     ErrorResponse,
+    MqttConfigShape,
 )
 from cloud.core.db import utcnow
 from cloud.core.errors import Conflict, NotFound
@@ -83,6 +84,7 @@ def _config_public(config: device_config.DeviceConfig) -> DeviceConfigPublic:
             "refused_reason": reported.refused_reason, "cameras": list(reported.cameras),
             "reported_at": reported.reported_at}),
         config_key=key,
+        mqtt=MqttConfigShape.model_validate(config.mqtt) if config.mqtt is not None else None,
     )
 
 
@@ -112,8 +114,12 @@ def save_device_config(device_id: PathId, body: DeviceConfigUpdate, scope: Tenan
     a URL. Saving what the newest version holds already answers that version with 200."""
     device = _device(scope, device_id)
     cameras = [c.model_dump(exclude_none=True) for c in body.cameras]
+    if "mqtt" in body.model_fields_set:
+        mqtt = body.mqtt.model_dump(exclude_none=True) if body.mqtt is not None else None
+    else:  # a save of the cameras alone (an older client) keeps the MQTT section; null removes it
+        mqtt = device_config.device_config(scope.session, device).mqtt
     config, created = device_config.save(scope.session, cloud.bus, scope.tenant, device, body.base_version, cameras,
-                                         scope.user.id)
+                                         scope.user.id, mqtt)
     if not created:
         response.status_code = status.HTTP_200_OK
     return _config_public(config)

@@ -24,12 +24,13 @@ from cloud.api.schemas import (
     EventCount,
     EventPage,
     EventPublic,
+    Severity,
 )
 from cloud.core.capacity import Busy
 from cloud.core.db import utcnow
 from cloud.core.errors import ApiError, Conflict
 from cloud.core.live import Login
-from cloud.services import accounts, live, timeline
+from cloud.services import accounts, live, reviews, timeline
 from cloud.tables import Event
 from guardian.contracts import auth
 from guardian.runtime.logging import get_logger
@@ -43,6 +44,9 @@ ZoneQ = Annotated[str | None, Query(pattern=NAME_PATTERN, description="Only even
 _RANGE = "ISO 8601 with zone, from 1970-01-01T00:00:00Z to before 9999-01-01T00:00:00Z"
 SinceQ = Annotated[Timestamp | None, Query(description=f"Start time ≥ this ({_RANGE}).")]
 UntilQ = Annotated[Timestamp | None, Query(description=f"Start time < this ({_RANGE}).")]
+SeverityQ = Annotated[Severity | None, Query(description="Only alerts or only detections.")]
+ReviewedQ = Annotated[bool | None, Query(description="Only the events the signed-in member has (true) or has not "
+                                                     "(false) reviewed.")]
 
 
 @router.get("", response_model=EventPage)
@@ -53,6 +57,8 @@ def list_events(
     zone: ZoneQ = None,
     since: SinceQ = None,
     until: UntilQ = None,
+    severity: SeverityQ = None,
+    reviewed: ReviewedQ = None,
     # Not Text: the cursor's own pattern already excludes control characters (and a second pattern
     # would hide it from the schema).
     cursor: Annotated[str | None, Query(max_length=100, pattern=timeline.CURSOR_PATTERN,
@@ -60,9 +66,11 @@ def list_events(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Response:
     """Events newest first. Pass ``next_cursor`` back as ``cursor`` for the next page."""
-    base = timeline.filtered(scope.id, camera=camera, label=label, zone=zone, since=since, until=until)
+    base = timeline.filtered(scope.id, camera=camera, label=label, zone=zone, since=since, until=until,
+                             severity=severity, reviewed=reviewed, user_id=scope.user.id)
     rows, next_cursor = timeline.page(scope.session, base, limit=limit, cursor=cursor)
-    page = EventPage(items=[to_public(e) for e in rows], next_cursor=next_cursor)
+    seen = reviews.reviewed_ids(scope.session, scope.id, scope.user.id, [e.id for e in rows])
+    page = EventPage(items=[to_public(e, e.id in seen) for e in rows], next_cursor=next_cursor)
     # Encoded here: FastAPI would dump the page, validate it against EventPage again and then encode it
     # (the most requested page, up to 200 events).
     return Response(page.model_dump_json(), media_type="application/json")
@@ -79,6 +87,8 @@ def count_events(
     zone: ZoneQ = None,
     since: SinceQ = None,
     until: UntilQ = None,
+    severity: SeverityQ = None,
+    reviewed: ReviewedQ = None,
     group_by: Annotated[Literal["label"] | None, Query(description="label: one row per bucket and label.")] = None,
 ) -> list[EventCount]:
     """Events per hour or day (UTC) for charts; default range: the last 24 hours (hour) or 30 days (day).
@@ -91,7 +101,8 @@ def count_events(
     since = since or max(until - span, EARLIEST)
     if until - since > (timedelta(days=31) if bucket == "hour" else timedelta(days=400)):
         raise ApiError("time range too long for this bucket", code="range_too_long", status=422)
-    base = timeline.filtered(scope.id, camera=camera, label=label, zone=zone, since=since, until=until)
+    base = timeline.filtered(scope.id, camera=camera, label=label, zone=zone, since=since, until=until,
+                             severity=severity, reviewed=reviewed, user_id=scope.user.id)
     if group_by == "label":
         return [EventCount(bucket=b, label=lb, count=c) for b, lb, c in timeline.counts_by_label(scope.session, base, bucket)]
     return [EventCount(bucket=b, count=c) for b, c in timeline.counts(scope.session, base, bucket)]
@@ -179,7 +190,8 @@ async def stream_events(
 
 @router.get("/{event_id}", response_model=EventPublic)
 def get_event(event_id: PathId, scope: TenantDep) -> EventPublic:
-    return to_public(scope.get(Event, event_id, "event"))
+    event = scope.get(Event, event_id, "event")
+    return to_public(event, bool(reviews.reviewed_ids(scope.session, scope.id, scope.user.id, [event.id])))
 
 
 @router.post("/{event_id}/clip-token", status_code=status.HTTP_201_CREATED, response_model=ClipTokenPublic,

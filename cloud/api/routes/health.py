@@ -9,10 +9,12 @@ from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
-from cloud.api.deps import CloudDep
+from cloud.api.deps import CloudDep, service_session
+from cloud.api.fleet_metrics import fleet_exposition
 from cloud.api.schemas import ErrorResponse
 from cloud.core.errors import ApiError, Forbidden
 from cloud.core.state import Cloud
+from cloud.services.fleet import read_fleet
 
 router = APIRouter(tags=["operations"])
 
@@ -35,9 +37,11 @@ async def healthz(cloud: CloudDep) -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/metrics", response_class=Response)
-def metrics(request: Request, cloud: CloudDep) -> Response:
-    """Prometheus metrics, only for the networks in ``http.metrics_allow_from``."""
+@router.get("/metrics", response_class=Response, responses={503: {"model": ErrorResponse, "description": "`busy`: "
+                                                                    "no database turn in time for the fleet gauges"}})
+async def metrics(request: Request, cloud: CloudDep) -> Response:
+    """Prometheus metrics, only for the networks in ``http.metrics_allow_from``: this process's (or every
+    worker's) and the fleet gauges, read from the database on the service pool per scrape."""
     host = request.client.host if request.client else ""
     try:
         address = ip_address(host)
@@ -46,4 +50,7 @@ def metrics(request: Request, cloud: CloudDep) -> Response:
     allowed = [ip_network(n, strict=False) for n in cloud.settings.http.metrics_allow_from]
     if address is None or not any(address in net for net in allowed):
         raise Forbidden("metrics are not served to this address")
-    return Response(cloud.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+    async with service_session(cloud) as session:
+        fleet = await run_in_threadpool(read_fleet, session)
+    body = await run_in_threadpool(cloud.metrics.exposition)
+    return Response(body + fleet_exposition(fleet), media_type=CONTENT_TYPE_LATEST)

@@ -1,19 +1,26 @@
-"""Live sessions: the tenant's audit of live views (tenant admins list it) and the viewer's end of one.
+"""Live sessions: the tenant's audit of live views (tenant admins list it), the viewer's renewal of its
+token while it watches, and its end of one.
 
 A session starts when a member gets a ``live`` token (``POST /api/v1/devices/{id}/access-token``,
 :mod:`cloud.services.live_sessions`); the cloud sees nothing of the media."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
-from cloud.api.deps import TenantAdmin, TenantDep
+from cloud.api.deps import CloudDep, TenantAdmin, TenantDep
 from cloud.api.params import PathId, Timestamp
-from cloud.api.schemas import ErrorResponse, LiveSessionPublic
+from cloud.api.schemas import DeviceTokenPublic, ErrorResponse, LiveSessionPublic
 from cloud.core.db import utcnow
-from cloud.services import live_sessions
+from cloud.core.errors import Conflict
+from cloud.services import accounts, live_sessions
+from guardian.contracts import auth
+from guardian.runtime.logging import get_logger
+
+log = get_logger("cloud.live")
 
 router = APIRouter(prefix="/api/v1", tags=["live"])
 
@@ -33,6 +40,32 @@ def list_live_sessions(
 ) -> list[LiveSessionPublic]:
     """The tenant's live views, newest first (tenant admins): who watched which camera, from when to when."""
     return [_public(row, email) for row, email in live_sessions.recent(scope.session, scope.id, limit, before)]
+
+
+@router.post("/live-sessions/{live_session_id}/renew", status_code=status.HTTP_201_CREATED,
+             response_model=DeviceTokenPublic, responses={
+                 404: {"model": ErrorResponse, "description": "`not_found`: no such session of yours, or its "
+                       "device was revoked."},
+                 409: {"model": ErrorResponse, "description": "`live_session_ended`: it ended or expired; "
+                       "`no_relay`: the tenant has no relay."}})
+def renew_live_session(live_session_id: PathId, scope: TenantDep, cloud: CloudDep) -> DeviceTokenPublic:
+    """A new ``live`` token for one of your open live sessions (same device, camera and stream), which it
+    lasts until: the viewer renews before its token expires and presents the new one to the relay, and the
+    stream goes on. Not a new session: the plan's viewers are not counted again."""
+    relay = accounts.tenant_relay(scope.session, scope.id)
+    if relay is None:
+        raise Conflict("no relay is assigned to this tenant yet", code="no_relay")
+    ttl = cloud.settings.tokens.clip_token_seconds
+    now = int(utcnow().timestamp())
+    row = live_sessions.renew(scope.session, scope.id, live_session_id, scope.user, utcnow(),
+                              datetime.fromtimestamp(now + ttl, UTC))
+    token = auth.mint_device_token(
+        cloud.signing_key, tenant_id=scope.id, device_id=row.device_id, scopes=["live"], camera=row.camera,
+        relay_url=relay.endpoint_url, ttl=ttl, now=now, stream=row.stream,
+    )
+    log.info("live_session_renewed", tenant=scope.id, device=row.device_id, live_session=row.id)
+    return DeviceTokenPublic(token=token, relay_url=relay.endpoint_url, scopes=["live"], camera=row.camera,
+                             expires_at=datetime.fromtimestamp(now + ttl, UTC), live_session_id=row.id)
 
 
 @router.post("/live-sessions/{live_session_id}/end", status_code=status.HTTP_204_NO_CONTENT,

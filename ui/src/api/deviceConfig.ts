@@ -13,6 +13,7 @@ export type ConfigKey = Schemas["ConfigKeyPublic"];
 export type DetectionConfig = Schemas["DetectionConfigShape"];
 export type DetectionLabel = NonNullable<DetectionConfig["labels"]>[number];
 export type LabelThreshold = Schemas["LabelThresholdConfig"];
+export type MqttConfig = Schemas["MqttConfigShape"];
 
 export function deviceConfigApi(client: ApiClient) {
   const path = (id: string) => `/devices/${encodeURIComponent(id)}/config`;
@@ -21,10 +22,13 @@ export function deviceConfigApi(client: ApiClient) {
     /**
      * Save `cameras` as the next version (tenant admins). 409 `version_conflict` when another version was
      * saved since `baseVersion`; `stale_config_key` / `no_config_key` when credentials are sealed to a key
-     * the device no longer has (or has not reported yet).
+     * the device no longer has (or has not reported yet). `mqtt` left out keeps the saved MQTT section;
+     * null removes it.
      */
-    save: (deviceId: string, baseVersion: number, cameras: CameraConfig[]) =>
-      client.request<DeviceConfig>("PUT", path(deviceId), { body: { base_version: baseVersion, cameras } }),
+    save: (deviceId: string, baseVersion: number, cameras: CameraConfig[], mqtt?: MqttConfig | null) =>
+      client.request<DeviceConfig>("PUT", path(deviceId), {
+        body: { base_version: baseVersion, cameras, ...(mqtt !== undefined ? { mqtt } : {}) },
+      }),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { ApiClient } from "./client";
-import type { BootstrapTokenIssued, BootstrapTokenPublic, DevicePublic } from "./types";
+import type { BootstrapTokenIssued, BootstrapTokenPublic, DevicePublic, EdgeImageChecksum } from "./types";
 
 export function devicesApi(client: ApiClient) {
   return {
@@ -15,6 +15,13 @@ export function devicesApi(client: ApiClient) {
     /** A single-use enrolment token; its text is in the answer only, never again. */
     issueBootstrapToken: (label: string) => client.post<BootstrapTokenIssued>("/bootstrap-tokens", { label }),
     revokeBootstrapToken: (id: string) => client.delete(`/bootstrap-tokens/${encodeURIComponent(id)}`),
+    /**
+     * The edge image personalised with a pending token, for a plain browser download (the access cookie
+     * authenticates it; the URL names the token's id, never its text). Resumable (HTTP Range).
+     */
+    imageUrl: (id: string) => client.url(`/bootstrap-tokens/${encodeURIComponent(id)}/image`),
+    /** Size and SHA-256 of that image; 503 `edge_image_unavailable` when the cloud has none to offer. */
+    imageChecksum: (id: string) => client.get<EdgeImageChecksum>(`/bootstrap-tokens/${encodeURIComponent(id)}/image/checksum`),
   };
 }
 

@@ -7,6 +7,7 @@ import { deviceConfigApi } from "./deviceConfig";
 import { devicesApi } from "./devices";
 import { eventsApi } from "./events";
 import { liveApi } from "./live";
+import { reviewsApi } from "./reviews";
 import { tenantApi } from "./tenant";
 import { usersApi } from "./users";
 
@@ -22,6 +23,7 @@ export function createApi(client: ApiClient = new ApiClient()) {
     deviceAccess: deviceAccessApi(client),
     events: eventsApi(client),
     live: liveApi(client),
+    reviews: reviewsApi(client),
   };
 }
 

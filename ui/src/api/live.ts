@@ -5,6 +5,7 @@
 // The relay's HTTP contract (agents/relay/live_http.py), all with Authorization: Bearer <live token>:
 //   GET    {relay_url}/media/v1/devices/{device}/cameras/{camera}/live            {ice_servers, expires_at}
 //   POST   {relay_url}/media/v1/devices/{device}/cameras/{camera}/live  {sdp}     {session, sdp, ice_servers, expires_at}
+//   POST   {relay_url}/media/v1/devices/{device}/cameras/{camera}/live/{session}  {expires_at}   (renewed token)
 //   DELETE {relay_url}/media/v1/devices/{device}/cameras/{camera}/live/{session}  204
 // Errors are JSON {"error": code, "detail": text}: 401 token_expired/token_invalid, 403 device_revoked…,
 // 404 camera_not_found, 503 device_offline/camera_unavailable/live_disabled, 504 device_timeout.
@@ -33,8 +34,19 @@ export function liveApi(client: ApiClient) {
     token: (deviceId: string, camera: string, stream: LiveStream = "sub") =>
       client.post<DeviceAccessToken>(`/devices/${encodeURIComponent(deviceId)}/access-token`,
         { scopes: ["live"], camera, stream }),
+    /** A new live token for the same session (409 live_session_ended once it ended), before the last expires. */
+    renew: (sessionId: string) =>
+      client.post<DeviceAccessToken>(`/live-sessions/${encodeURIComponent(sessionId)}/renew`),
     /** The viewer closed it: it stops counting against the plan's viewers. */
     end: (sessionId: string) => client.post<void>(`/live-sessions/${encodeURIComponent(sessionId)}/end`),
+    /** The same, from a page going away (tab closed, navigated off): a beacon outlives the page, a fetch
+     * does not. It carries the session cookie like any same-origin request, and only that (SameSite=Strict:
+     * no other site's page can send it), so it is as safe from CSRF as `end`. Best effort. */
+    endOnLeave: (sessionId: string) => {
+      const url = client.url(`/live-sessions/${encodeURIComponent(sessionId)}/end`);
+      if (typeof navigator !== "undefined" && navigator.sendBeacon?.(url)) return;
+      void fetch(url, { method: "POST", credentials: "same-origin", keepalive: true }).catch(() => undefined);
+    },
     /** The audit (tenant admins). */
     sessions: () => client.get<LiveSession[]>("/live-sessions"),
   };
@@ -45,9 +57,9 @@ function liveUrl(grant: Pick<DeviceAccessToken, "relay_url">, deviceId: string, 
 }
 
 async function call<T>(fetchImpl: FetchLike, url: string, token: string, method: string, body?: unknown,
-                       signal?: AbortSignal): Promise<T> {
+                       signal?: AbortSignal, keepalive = false): Promise<T> {
   const headers: Record<string, string> = { Authorization: `Bearer ${token}`, Accept: "application/json" };
-  const init: RequestInit = { method, headers, signal: signal ?? null };
+  const init: RequestInit = { method, headers, signal: signal ?? null, keepalive };
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -68,9 +80,19 @@ export function liveOffer(grant: DeviceAccessToken, deviceId: string, camera: st
   return call(fetchImpl, liveUrl(grant, deviceId, camera), grant.token, "POST", { sdp }, signal);
 }
 
+/** Hand the edge's session a renewed token: it then lasts until that one expires. */
+export function liveRenew(grant: DeviceAccessToken, deviceId: string, camera: string, session: string,
+                          fetchImpl: FetchLike, signal?: AbortSignal): Promise<{ expires_at: string }> {
+  return call(fetchImpl, `${liveUrl(grant, deviceId, camera)}/${encodeURIComponent(session)}`, grant.token, "POST",
+    undefined, signal);
+}
+
+/** End the edge's session. `keepalive` for a page going away: the request outlives the page (a beacon
+ * cannot carry the token header). */
 export function liveStop(grant: DeviceAccessToken, deviceId: string, camera: string, session: string,
-                         fetchImpl: FetchLike): Promise<void> {
-  return call(fetchImpl, `${liveUrl(grant, deviceId, camera)}/${encodeURIComponent(session)}`, grant.token, "DELETE");
+                         fetchImpl: FetchLike, keepalive = false): Promise<void> {
+  return call(fetchImpl, `${liveUrl(grant, deviceId, camera)}/${encodeURIComponent(session)}`, grant.token, "DELETE",
+    undefined, undefined, keepalive);
 }
 
 /** Why a live view is not playing, in the words the view shows. */

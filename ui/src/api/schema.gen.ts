@@ -437,6 +437,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/bootstrap-tokens/{token_id}/image": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download Image
+         * @description The edge image personalised with this pending token (its relay, the token, the relay CA if private).
+         *
+         *     Flash it as it is (balenaEtcher, Raspberry Pi Imager, ``dd``); the device enrols on first boot.
+         */
+        get: operations["download_image_api_v1_bootstrap_tokens__token_id__image_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/bootstrap-tokens/{token_id}/image/checksum": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Image Checksum
+         * @description Size and SHA-256 of this token's personalised image, to check the downloaded file against.
+         *
+         *     Costs one pass over the image the first time (a second or two); cached afterwards.
+         */
+        get: operations["image_checksum_api_v1_bootstrap_tokens__token_id__image_checksum_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/cameras": {
         parameters: {
             query?: never;
@@ -572,6 +616,70 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/reviews/unread": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Unread
+         * @description The signed-in member's unreviewed events per camera and in total (one query).
+         */
+        get: operations["unread_api_v1_reviews_unread_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reviews/mark-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark All
+         * @description Mark reviewed, for the signed-in member, every event matching the filters (start before ``until``).
+         */
+        post: operations["mark_all_api_v1_reviews_mark_all_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reviews/events/{event_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Mark Reviewed
+         * @description The signed-in member has reviewed this event (the event page does this when it opens).
+         */
+        put: operations["mark_reviewed_api_v1_reviews_events__event_id__put"];
+        post?: never;
+        /**
+         * Mark Unreviewed
+         * @description The event is unreviewed again, for the signed-in member only.
+         */
+        delete: operations["mark_unreviewed_api_v1_reviews_events__event_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/notifications/vapid-key": {
         parameters: {
             query?: never;
@@ -659,6 +767,28 @@ export interface paths {
         get: operations["list_live_sessions_api_v1_live_sessions_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/live-sessions/{live_session_id}/renew": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Renew Live Session
+         * @description A new ``live`` token for one of your open live sessions (same device, camera and stream), which it
+         *     lasts until: the viewer renews before its token expires and presents the new one to the relay, and the
+         *     stream goes on. Not a new session: the plan's viewers are not counted again.
+         */
+        post: operations["renew_live_session_api_v1_live_sessions__live_session_id__renew_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -855,7 +985,8 @@ export interface paths {
         };
         /**
          * Metrics
-         * @description Prometheus metrics, only for the networks in ``http.metrics_allow_from``.
+         * @description Prometheus metrics, only for the networks in ``http.metrics_allow_from``: this process's (or every
+         *     worker's) and the fleet gauges, read from the database on the service pool per scrape.
          */
         get: operations["metrics_metrics_get"];
         put?: never;
@@ -1148,6 +1279,13 @@ export interface components {
              */
             reason?: string | null;
         };
+        /** CameraUnread */
+        CameraUnread: {
+            /** Camera */
+            camera: string;
+            /** Count */
+            count: number;
+        };
         /** CameraUpdate */
         CameraUpdate: {
             /** Display Name */
@@ -1233,6 +1371,13 @@ export interface components {
              * @description Areas where detections are dropped.
              */
             masks?: components["schemas"]["ConfigPolygon"][];
+            /**
+             * Alert Zones
+             * @description Names of zones above: a person or vehicle in one makes the event an alert (the rest are detections); empty: every event is a detection.
+             */
+            alert_zones?: string[];
+            /** @description Detect on the whole frame plus overlapping tiles (small, distant objects; one more inference per tile); null: the whole frame only. */
+            tiles?: components["schemas"]["TileConfigShape"] | null;
         };
         /** DeviceConfigPublic */
         DeviceConfigPublic: {
@@ -1250,6 +1395,8 @@ export interface components {
             reported: components["schemas"]["DeviceConfigReported"];
             /** @description null until the device reports its key. */
             config_key: components["schemas"]["ConfigKeyPublic"] | null;
+            /** @description The site's MQTT broker; null: none set. */
+            mqtt?: components["schemas"]["MqttConfigShape"] | null;
         };
         /** DeviceConfigReported */
         DeviceConfigReported: {
@@ -1285,6 +1432,8 @@ export interface components {
             base_version: number;
             /** Cameras */
             cameras: components["schemas"]["CameraConfigShape"][];
+            /** @description The site's MQTT broker; null: none; left out: kept as the newest version has it. */
+            mqtt?: components["schemas"]["MqttConfigShape"] | null;
         };
         /** DevicePublic */
         DevicePublic: {
@@ -1357,6 +1506,27 @@ export interface components {
             /** Name */
             name: string;
         };
+        /**
+         * EdgeImageChecksum
+         * @description The personalised image of one bootstrap token: what to check the downloaded file against.
+         */
+        EdgeImageChecksum: {
+            /**
+             * Size
+             * @description Bytes in the image (the download's Content-Length).
+             */
+            size: number;
+            /**
+             * Sha256
+             * @description Hex SHA-256 of this token's personalised image (`sha256sum` prints it).
+             */
+            sha256: string;
+            /**
+             * Etag
+             * @description The download's ETag (If-Range for resuming).
+             */
+            etag: string;
+        };
         /** ErrorBody */
         ErrorBody: {
             /** Code */
@@ -1423,6 +1593,18 @@ export interface components {
              * @description Names of the camera's zones the event touched, first entered first.
              */
             zones: string[];
+            /**
+             * Severity
+             * @description alert: a person or vehicle in one of the camera's alert zones; detection: the rest.
+             * @default detection
+             * @enum {string}
+             */
+            severity: "alert" | "detection";
+            /**
+             * Reviewed
+             * @description Whether the signed-in member has reviewed it; null in live messages (shared by the tenant's members: keep the state you know).
+             */
+            reviewed?: boolean | null;
         };
         /** KeysPublic */
         KeysPublic: {
@@ -1503,6 +1685,57 @@ export interface components {
              * @enum {string}
              */
             role: "admin" | "viewer";
+        };
+        /**
+         * MqttConfigShape
+         * @description The site's MQTT broker (Home Assistant): the edge publishes events, occupancy and snapshots to it on
+         *     the LAN; nothing of it reaches the cloud.
+         */
+        MqttConfigShape: {
+            /**
+             * Enabled
+             * @description Publish to the broker.
+             * @default false
+             */
+            enabled: boolean;
+            /**
+             * Host
+             * @description The broker's host name or address on the device's LAN.
+             * @default
+             */
+            host: string;
+            /**
+             * Port
+             * @description 0: 1883, or 8883 with TLS.
+             * @default 0
+             */
+            port: number;
+            /**
+             * Username
+             * @description Empty: anonymous.
+             * @default
+             */
+            username: string;
+            /** @description Sealed to the device's config key; null: none. */
+            password?: components["schemas"]["SealedPassword"] | null;
+            /**
+             * Topic Prefix
+             * @description Topics start with it; empty: guardian.
+             * @default
+             */
+            topic_prefix: string;
+            /**
+             * Discovery
+             * @description Publish Home Assistant MQTT discovery.
+             * @default true
+             */
+            discovery: boolean;
+            /**
+             * Tls
+             * @description Connect with TLS (the device's CA certificates).
+             * @default false
+             */
+            tls: boolean;
         };
         /**
          * NotificationRulesShape
@@ -1720,6 +1953,38 @@ export interface components {
             enrolment_endpoint?: string | null;
         };
         /**
+         * ReviewAllCreate
+         * @description Mark reviewed every event matching these filters (the timeline's), for the signed-in member only.
+         */
+        ReviewAllCreate: {
+            /** Camera */
+            camera?: string | null;
+            /** Label */
+            label?: string | null;
+            /** Zone */
+            zone?: string | null;
+            /** Severity */
+            severity?: ("alert" | "detection") | null;
+            /**
+             * Since
+             * @description Start time ≥ this.
+             */
+            since?: string | null;
+            /**
+             * Until
+             * @description Start time < this; pass the time the list was loaded so events that arrived since stay unreviewed. Default: now.
+             */
+            until?: string | null;
+        };
+        /** ReviewAllPublic */
+        ReviewAllPublic: {
+            /**
+             * Marked
+             * @description How many events were marked (the ones already reviewed are not counted).
+             */
+            marked: number;
+        };
+        /**
          * Revocation
          * @description Something a relay must refuse: a spent bootstrap token (until it expires anyway) or a device.
          */
@@ -1756,6 +2021,22 @@ export interface components {
          * @description "username:password" sealed in the browser to the device's config key (libsodium crypto_box_seal).
          */
         SealedCredentials: {
+            /**
+             * Ciphertext
+             * @description The sealed box, base64url without padding.
+             */
+            ciphertext: string;
+            /**
+             * Key Id
+             * @description The config key it was sealed to (config_key.key_id).
+             */
+            key_id: string;
+        };
+        /**
+         * SealedPassword
+         * @description A password alone sealed in the browser to the device's config key (libsodium crypto_box_seal).
+         */
+        SealedPassword: {
             /**
              * Ciphertext
              * @description The sealed box, base64url without padding.
@@ -1818,6 +2099,25 @@ export interface components {
             /** Name */
             name: string;
         };
+        /** TileConfigShape */
+        TileConfigShape: {
+            /**
+             * Columns
+             * @description Tiles across (the edge's limit: 4).
+             */
+            columns: number;
+            /**
+             * Rows
+             * @description Tiles down (the edge's limit: 4).
+             */
+            rows: number;
+            /**
+             * Overlap
+             * @description Share of a tile's side shared with its neighbour.
+             * @default 0.2
+             */
+            overlap: number;
+        };
         /** TokenPublic */
         TokenPublic: {
             /** Access Token */
@@ -1830,6 +2130,16 @@ export interface components {
             token_type: "bearer";
             /** Expires In */
             expires_in: number;
+        };
+        /** UnreadPublic */
+        UnreadPublic: {
+            /** Total */
+            total: number;
+            /**
+             * Cameras
+             * @description Cameras with unreviewed events, by name.
+             */
+            cameras: components["schemas"]["CameraUnread"][];
         };
         /** UserPublic */
         UserPublic: {
@@ -3702,6 +4012,177 @@ export interface operations {
             };
         };
     };
+    download_image_api_v1_bootstrap_tokens__token_id__image_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                range?: string | null;
+                "if-range"?: string | null;
+            };
+            path: {
+                /** @description An id (no control characters). */
+                token_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The personalised disk image. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": unknown;
+                };
+            };
+            /** @description The requested part. */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such token of this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `token_spent`: the token was used, revoked or has expired. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Range past the end. */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `edge_image_unavailable`: no usable edge image is configured. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    image_checksum_api_v1_bootstrap_tokens__token_id__image_checksum_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An id (no control characters). */
+                token_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EdgeImageChecksum"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such token of this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `token_spent`: the token was used, revoked or has expired. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `edge_image_unavailable`: no usable edge image is configured. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_cameras_api_v1_cameras_get: {
         parameters: {
             query?: never;
@@ -3893,6 +4374,10 @@ export interface operations {
                 since?: string | null;
                 /** @description Start time < this (ISO 8601 with zone, from 1970-01-01T00:00:00Z to before 9999-01-01T00:00:00Z). */
                 until?: string | null;
+                /** @description Only alerts or only detections. */
+                severity?: ("alert" | "detection") | null;
+                /** @description Only the events the signed-in member has (true) or has not (false) reviewed. */
+                reviewed?: boolean | null;
                 /** @description A page's `next_cursor`, for the page after it. */
                 cursor?: string | null;
                 limit?: number;
@@ -3964,6 +4449,10 @@ export interface operations {
                 since?: string | null;
                 /** @description Start time < this (ISO 8601 with zone, from 1970-01-01T00:00:00Z to before 9999-01-01T00:00:00Z). */
                 until?: string | null;
+                /** @description Only alerts or only detections. */
+                severity?: ("alert" | "detection") | null;
+                /** @description Only the events the signed-in member has (true) or has not (false) reviewed. */
+                reviewed?: boolean | null;
                 /** @description label: one row per bucket and label. */
                 group_by?: "label" | null;
             };
@@ -4194,6 +4683,245 @@ export interface operations {
             };
             /** @description `no_clip`: the event has no clip; `no_relay`: the tenant has no relay yet */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    unread_api_v1_reviews_unread_get: {
+        parameters: {
+            query?: {
+                /** @description Only this label. */
+                label?: string | null;
+                /** @description Only events that touched this zone. */
+                zone?: string | null;
+                /** @description Only alerts or only detections. */
+                severity?: ("alert" | "detection") | null;
+                /** @description Start time ≥ this. */
+                since?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnreadPublic"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    mark_all_api_v1_reviews_mark_all_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReviewAllCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewAllPublic"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    mark_reviewed_api_v1_reviews_events__event_id__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An id (no control characters). */
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `not_found`: no such event in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    mark_unreviewed_api_v1_reviews_events__event_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An id (no control characters). */
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `not_found`: no such event in this tenant */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4599,6 +5327,74 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    renew_live_session_api_v1_live_sessions__live_session_id__renew_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An id (no control characters). */
+                live_session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceTokenPublic"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `not_found`: no such session of yours, or its device was revoked. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `live_session_ended`: it ended or expired; `no_relay`: the tenant has no relay. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5154,6 +5950,15 @@ export interface operations {
             };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `busy`: no database turn in time for the fleet gauges */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -18,10 +18,16 @@ export type CameraPublic = Schemas["CameraPublic"];
 export type EventPublic = Schemas["EventPublic"];
 export type EventPage = Schemas["EventPage"];
 export type EventCount = Schemas["EventCount"];
+export type Severity = EventPublic["severity"];
+/** `GET /reviews/unread`: the signed-in member's unreviewed events, in total and per camera. */
+export type UnreadPublic = Schemas["UnreadPublic"];
+export type ReviewAllPublic = Schemas["ReviewAllPublic"];
 export type ClipTokenPublic = Schemas["ClipTokenPublic"];
 export type BootstrapTokenPublic = Schemas["BootstrapTokenPublic"];
 /** Its `token` is shown once; not retrievable later. */
 export type BootstrapTokenIssued = Schemas["BootstrapTokenIssued"];
+/** `GET /bootstrap-tokens/{id}/image/checksum`: what the downloaded image must match. */
+export type EdgeImageChecksum = Schemas["EdgeImageChecksum"];
 /** Every error body: `{"error": {"code", "message", "details"?}}`. */
 export type ErrorResponse = Schemas["ErrorResponse"];
 
@@ -51,6 +57,10 @@ export interface EventFilters {
   since?: string;
   /** ISO 8601 with zone; start < until. */
   until?: string;
+  /** alert | detection. */
+  severity?: string;
+  /** "false": only the events this member has not reviewed ("true": only the reviewed ones). */
+  reviewed?: string;
 }
 /** Push notifications (`/notifications/…`): the VAPID key, this member's browsers and rules. */
 export type PushKeyPublic = Schemas["PushKeyPublic"];

@@ -239,6 +239,21 @@ export function CameraForm({ initial, isNew, otherNames, configKey, deviceId, pi
         </p>
         <ZoneEditor zones={draft.zones ?? []} masks={draft.masks ?? []} onChange={(areas) => update(areas)}
                     picture={pictureCamera ? { deviceId, camera: pictureCamera } : null} problem={problems.zones} />
+        {(draft.zones ?? []).some((zone) => zone.name) && (
+          <fieldset className="alert-zones">
+            <legend>Alert zones</legend>
+            <p className="small muted">A person or vehicle in a ticked zone is an alert; everything else is a detection.</p>
+            {(draft.zones ?? []).filter((zone) => zone.name).map((zone) => (
+              <label key={zone.name} className="check">
+                <input type="checkbox" checked={(draft.alertZones ?? []).includes(zone.name)}
+                       onChange={(e) => update({ alertZones: e.target.checked
+                         ? [...(draft.alertZones ?? []), zone.name]
+                         : (draft.alertZones ?? []).filter((name) => name !== zone.name) })} />
+                {zone.name}
+              </label>
+            ))}
+          </fieldset>
+        )}
       </fieldset>
 
       <label className="check">

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { ApiClient, createApi } from "../api";
 import { createServices, ServicesProvider } from "../context";
 import { mount, settle, until as untilOn, type Mounted } from "../testDom";
-import { LiveView } from "./LiveView";
+import { LiveView, renewDelay } from "./LiveView";
 
 const RELAY = "https://relay-a.example.org";
 
@@ -37,15 +37,20 @@ class FakePeerConnection {
   close() { this.closed = true; }
 }
 
-function network() {
-  const calls = { ended: [] as string[], minted: 0, relay: [] as string[] };
+function network(lifetimeMs = 120_000) {
+  const calls = { ended: [] as string[], minted: 0, renewed: 0, relay: [] as string[], relayInit: [] as RequestInit[] };
   const held = { ice: later<Response>(), offer: later<Response>() };
   const cloud = async (input: string, init?: RequestInit): Promise<Response> => {
     const call = `${init?.method ?? "GET"} ${new URL(input, "http://cloud.test").pathname}`;
     if (call === "POST /api/v1/devices/edge-home/access-token") {
       calls.minted += 1;
       return json({ token: "tok-live", relay_url: RELAY, scopes: ["live"], camera: "porch",
-                    expires_at: new Date(Date.now() + 120_000).toISOString(), live_session_id: `ls-${calls.minted}` }, 201);
+                    expires_at: new Date(Date.now() + lifetimeMs).toISOString(), live_session_id: `ls-${calls.minted}` }, 201);
+    }
+    if (call === "POST /api/v1/live-sessions/ls-1/renew") {
+      calls.renewed += 1;
+      return json({ token: `tok-renewed-${calls.renewed}`, relay_url: RELAY, scopes: ["live"], camera: "porch",
+                    expires_at: new Date(Date.now() + 120_000).toISOString(), live_session_id: "ls-1" }, 201);
     }
     const ended = /^POST \/api\/v1\/live-sessions\/([^/]+)\/end$/.exec(call);
     if (ended) {
@@ -57,6 +62,8 @@ function network() {
   const relay = async (input: string, init?: RequestInit): Promise<Response> => {
     const call = `${init?.method ?? "GET"} ${new URL(input).pathname}`;
     calls.relay.push(call);
+    calls.relayInit.push(init ?? {});
+    if (/^POST .*\/live\/s-1$/.test(call)) return json({ expires_at: new Date(Date.now() + 120_000).toISOString() });
     if (call.startsWith("GET ")) return held.ice.promise;
     if (call.startsWith("POST ")) return held.offer.promise;
     return new Response(null, { status: 204 });
@@ -66,8 +73,8 @@ function network() {
 
 let page: Mounted;
 
-function render() {
-  const net = network();
+function render(lifetimeMs?: number) {
+  const net = network(lifetimeMs);
   const api = createApi(new ApiClient({ fetch: net.cloud }));
   page = mount(
     <ServicesProvider services={{ ...createServices(api), relayFetch: net.relay }}>
@@ -110,5 +117,62 @@ describe("LiveView leaving mid-connection", () => {
     expect(FakePeerConnection.made).toHaveLength(1);
     expect(FakePeerConnection.made[0]?.closed).toBe(true);
     expect(net.calls.relay).toContain("DELETE /media/v1/devices/edge-home/cameras/porch/live/s-1"); // the edge's session
+  });
+});
+
+async function playing(net: ReturnType<typeof network>) {
+  net.held.ice.settle(json({ ice_servers: [], expires_at: "2030-01-01T00:00:00Z" }));
+  net.held.offer.settle(json({ session: "s-1", sdp: "v=0\r\n", ice_servers: [], expires_at: "2030-01-01T00:00:00Z" }));
+  await untilOn(page, () => net.calls.relay.some((c) => c.startsWith("POST ")), "the offer sent to the relay");
+  await settle();
+}
+
+describe("LiveView while playing and leaving the page", () => {
+  afterEach(() => {
+    page?.unmount();
+    vi.unstubAllGlobals();
+    FakePeerConnection.made = [];
+  });
+
+  it("renews its token before it expires and hands the new one to the edge's session", async () => {
+    vi.stubGlobal("IntersectionObserver", undefined);
+    vi.stubGlobal("RTCPeerConnection", FakePeerConnection);
+    const net = render(1_200); // renewed after the minimum delay, 1 s
+    await playing(net);
+    const renewal = "POST /media/v1/devices/edge-home/cameras/porch/live/s-1";
+    for (let waited = 0; !net.calls.relay.includes(renewal) && waited < 5_000; waited += 50) {
+      await new Promise((done) => setTimeout(done, 50));
+    }
+    const i = net.calls.relay.indexOf(renewal);
+    expect(i).toBeGreaterThan(-1);
+    expect((net.calls.relayInit[i]?.headers as Record<string, string>).Authorization).toBe("Bearer tok-renewed-1");
+    expect(net.calls.ended).toEqual([]); // the same session goes on
+    expect(FakePeerConnection.made.every((pc) => !pc.closed)).toBe(true);
+  });
+
+  it("ends the session on pagehide with requests that outlive the page", async () => {
+    vi.stubGlobal("IntersectionObserver", undefined);
+    vi.stubGlobal("RTCPeerConnection", FakePeerConnection);
+    const beacons: string[] = [];
+    Object.defineProperty(navigator, "sendBeacon", {
+      configurable: true, value: (url: string) => { beacons.push(url); return true; },
+    });
+    const net = render();
+    await playing(net);
+    window.dispatchEvent(new Event("pagehide"));
+    await settle();
+    expect(beacons.map((url) => new URL(url, "http://cloud.test").pathname)).toEqual(["/api/v1/live-sessions/ls-1/end"]);
+    const stop = net.calls.relay.indexOf("DELETE /media/v1/devices/edge-home/cameras/porch/live/s-1");
+    expect(stop).toBeGreaterThan(-1);
+    expect(net.calls.relayInit[stop]?.keepalive).toBe(true);
+    expect(FakePeerConnection.made[0]?.closed).toBe(true);
+    expect(net.calls.ended).toEqual([]); // not a plain fetch, which the closing page would cancel
+  });
+
+  it("renews at most a third of the token's life before it expires, and not in a busy loop", () => {
+    const now = Date.parse("2030-01-01T00:00:00Z");
+    expect(renewDelay("2030-01-01T00:02:00Z", now)).toBe(90_000);
+    expect(renewDelay("2030-01-01T00:00:30Z", now)).toBe(20_000);
+    expect(renewDelay("2030-01-01T00:00:00Z", now)).toBe(1_000);
   });
 });

@@ -6,7 +6,11 @@
 // reconnects by itself with a new token ("reconnecting"), backing off; "failed" says why (token expired,
 // edge offline, relay unreachable, …) while it waits to try again, or for good when retrying cannot help.
 // Off screen or in a background tab the stream is stopped (nothing is read on the edge for it); it starts
-// again when looked at.
+// again when looked at. While it plays, the view renews its live token before it expires (the same session
+// in the audit; the edge moves its end), so the stream is not cut; a member or device whose access ended
+// gets no new token and the stream ends with the last one. Leaving the page (tab closed, reload, another site) ends the session at once, with
+// requests that outlive the page (a beacon to the cloud, a keepalive fetch to the relay), rather than when
+// its token expires.
 import { useCallback, useEffect, useRef, useState } from "react";
 import type { DeviceAccessToken } from "../api/cameraAccess";
 import {
@@ -14,6 +18,7 @@ import {
   liveFailure,
   liveIceServers,
   liveOffer,
+  liveRenew,
   liveStop,
   retriable,
   type LiveFailure,
@@ -37,12 +42,20 @@ const STATE_WORDS: Record<LiveState, string> = {
 const GATHER_TIMEOUT_MS = 5_000;
 /** A connection "disconnected" this long is treated as ended (a brief loss recovers by itself). */
 const DISCONNECTED_GRACE_MS = 4_000;
+/** Renew the token this long before it expires (at most a third of its life). */
+const RENEW_BEFORE_MS = 30_000;
 const RETRY_BASE_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
 
 /** The delay before attempt `n` (0-based) to reconnect: 1 s, 2 s, 4 s … 30 s. */
 export function retryDelay(attempt: number): number {
   return Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.max(0, attempt));
+}
+
+/** When to renew a token that expires at `expiresAt` (ISO time). */
+export function renewDelay(expiresAt: string, now = Date.now()): number {
+  const left = Date.parse(expiresAt) - now;
+  return Math.max(1_000, left - Math.min(RENEW_BEFORE_MS, left / 3));
 }
 
 function gathered(pc: RTCPeerConnection): Promise<void> {
@@ -86,12 +99,17 @@ export function LiveView({ deviceId, camera, title, stream = "sub" }: {
     return () => document.removeEventListener("visibilitychange", changed);
   }, []);
 
-  /** Close the peer connection and tell the relay (edge) and the cloud (audit); best effort. */
-  const stop = useCallback((current: Running | null) => {
+  /** Close the peer connection and tell the relay (edge) and the cloud (audit); best effort. `leaving`:
+   * the page is going away, so only requests that outlive it will arrive. */
+  const stop = useCallback((current: Running | null, leaving = false) => {
     if (!current) return;
     current.pc.close();
-    if (current.session) void liveStop(current.grant, deviceId, camera, current.session, relayFetch).catch(() => undefined);
-    if (current.grant.live_session_id) void api.live.end(current.grant.live_session_id).catch(() => undefined);
+    if (current.session) {
+      void liveStop(current.grant, deviceId, camera, current.session, relayFetch, leaving).catch(() => undefined);
+    }
+    const audit = current.grant.live_session_id;
+    if (audit && leaving) api.live.endOnLeave(audit);
+    else if (audit) void api.live.end(audit).catch(() => undefined);
   }, [api, relayFetch, deviceId, camera]);
 
   const active = visible && !hidden;
@@ -104,10 +122,29 @@ export function LiveView({ deviceId, camera, title, stream = "sub" }: {
     const abort = new AbortController();
     let retryTimer: ReturnType<typeof setTimeout> | undefined;
     let graceTimer: ReturnType<typeof setTimeout> | undefined;
+    let renewTimer: ReturnType<typeof setTimeout> | undefined;
     let current: Running | null = null;
+
+    // A new token for the same session, handed to the edge through the relay, then the next renewal. If it
+    // fails (access ended, relay or edge away) nothing is cut now: the session ends when its token expires
+    // and the view reconnects as for any end.
+    const renew = async (attempt: Running) => {
+      const audit = attempt.grant.live_session_id;
+      if (abort.signal.aborted || !attempt.session || !audit) return;
+      try {
+        const grant = await api.live.renew(audit);
+        if (abort.signal.aborted) return;
+        await liveRenew(grant, deviceId, camera, attempt.session, relayFetch, abort.signal);
+        attempt.grant = grant;
+        renewTimer = setTimeout(() => void renew(attempt), renewDelay(grant.expires_at));
+      } catch {
+        // see above
+      }
+    };
 
     const again = (why: LiveFailure | null) => {
       if (abort.signal.aborted) return;
+      clearTimeout(renewTimer);
       stop(current);
       current = running.current = null;
       setFailure(why);
@@ -175,6 +212,7 @@ export function LiveView({ deviceId, camera, title, stream = "sub" }: {
           return;
         }
         await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+        renewTimer = setTimeout(() => void renew(attempt), renewDelay(grant.expires_at));
       } catch (error) {
         if (abort.signal.aborted) return abandon();
         // Failed before a peer connection held it: the session the token opened in the audit ends now.
@@ -183,11 +221,31 @@ export function LiveView({ deviceId, camera, title, stream = "sub" }: {
       }
     }
 
-    void connect();
-    return () => {
+    // The page goes away (pagehide: tab closed, reload, navigated off; not fired for a route change, which
+    // unmounts this view and runs the cleanup below): end the session with requests that outlive the page.
+    const leave = () => {
       abort.abort();
       clearTimeout(retryTimer);
       clearTimeout(graceTimer);
+      clearTimeout(renewTimer);
+      stop(current, true);
+      current = running.current = null;
+    };
+    // Back from the back/forward cache: start again.
+    const back = (event: PageTransitionEvent) => {
+      if (event.persisted) setGeneration((g) => g + 1);
+    };
+    window.addEventListener("pagehide", leave);
+    window.addEventListener("pageshow", back);
+
+    void connect();
+    return () => {
+      window.removeEventListener("pagehide", leave);
+      window.removeEventListener("pageshow", back);
+      abort.abort();
+      clearTimeout(retryTimer);
+      clearTimeout(graceTimer);
+      clearTimeout(renewTimer);
       stop(current);
       current = running.current = null;
     };

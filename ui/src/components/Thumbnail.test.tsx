@@ -13,7 +13,7 @@ import { Thumbnail } from "./Thumbnail";
 
 const open: EventPublic = {
   id: "e1", device_id: "dev-1", camera: "campus", label: "person", start_at: "2026-12-02T10:00:00Z", end_at: null,
-  confidence: "high", has_clip: false, zones: [],
+  confidence: "high", has_clip: false, zones: [], severity: "detection",
 } as EventPublic;
 
 class SeeEverything {

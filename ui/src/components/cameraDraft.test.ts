@@ -126,10 +126,38 @@ describe("buildCamera", () => {
   });
 });
 
+describe("alert zones", () => {
+  it("round-trips the camera's alert zones and drops one whose zone is gone", async () => {
+    const square = [{ x: 0, y: 0 }, { x: 1, y: 0 }, { x: 1, y: 1 }];
+    const saved: CameraConfig = {
+      name: "porch", display_name: "", enabled: true, retention_days: 0, record: { url: "rtsp://10.0.0.7/main" },
+      detection: { labels: [], thresholds: [], min_area: 0, masks: [], alert_zones: ["drive"],
+                   zones: [{ name: "drive", points: square }, { name: "street", points: square }] },
+    };
+    const never = () => Promise.reject(new Error("nothing to seal"));
+    expect(await buildCamera(draftFromCamera(saved), never)).toEqual(saved);
+    const renamed = { ...draftFromCamera(saved), zones: [{ name: "driveway", points: square }] };
+    expect((await buildCamera(renamed, never)).detection).not.toHaveProperty("alert_zones");
+    const ticked = { ...draftFromCamera(saved), alertZones: ["drive", "street"] };
+    expect((await buildCamera(ticked, never)).detection!.alert_zones).toEqual(["drive", "street"]);
+  });
+});
+
 describe("suggestName", () => {
   it("turns what people call a camera into a device name", () => {
     expect(suggestName("Front door")).toBe("front-door");
     expect(suggestName("Garten – Süd!")).toBe("garten-sud");
     expect(suggestName("")).toBe("");
+  });
+});
+
+describe("tiles", () => {
+  it("keeps a camera's tiling through an edit and save", async () => {
+    const saved: CameraConfig = {
+      name: "street", display_name: "", enabled: true, retention_days: 0, record: { url: "rtsp://10.0.0.7/main" },
+      detection: { labels: [], thresholds: [], min_area: 0, zones: [], masks: [], tiles: { columns: 2, rows: 1, overlap: 0.2 } },
+    };
+    const never = () => Promise.reject(new Error("nothing to seal"));
+    expect(await buildCamera(draftFromCamera(saved), never)).toEqual(saved);
   });
 });

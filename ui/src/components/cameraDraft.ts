@@ -32,6 +32,10 @@ export interface CameraDraft {
   /** Drawn in the zone editor, normalised 0..1 of the picture (zoneGeometry.ts). */
   zones: NonNullable<CameraConfig["detection"]>["zones"];
   masks: NonNullable<CameraConfig["detection"]>["masks"];
+  /** Names of zones where a person or vehicle makes an alert (the rest are detections). */
+  alertZones: string[];
+  /** The whole frame plus overlapping tiles (set through the API; kept as it is on save). */
+  tiles?: NonNullable<CameraConfig["detection"]>["tiles"];
 }
 
 export type DraftField = "name" | "displayName" | "url" | "detectUrl" | "username" | "password" | "thresholds" | "minArea" | "retentionDays" | "zones";
@@ -46,7 +50,7 @@ const URL_PARTS = /^(rtsps?:\/\/)([^/?#]*)(.*)$/is;
 export function emptyDraft(): CameraDraft {
   return {
     name: "", displayName: "", enabled: true, url: "", detectUrl: "", username: "", password: "", stored: null,
-    labels: [], thresholds: {}, minArea: "", retentionDays: "", zones: [], masks: [],
+    labels: [], thresholds: {}, minArea: "", retentionDays: "", zones: [], masks: [], alertZones: [],
   };
 }
 
@@ -75,6 +79,8 @@ export function draftFromCamera(camera: CameraConfig): CameraDraft {
     retentionDays: camera.retention_days ? String(camera.retention_days) : "",
     zones: detection?.zones ?? [],
     masks: detection?.masks ?? [],
+    alertZones: [...(detection?.alert_zones ?? [])],
+    tiles: detection?.tiles ?? null,
   };
 }
 
@@ -243,12 +249,18 @@ export async function buildCamera(draft: CameraDraft, seal: Sealer): Promise<Cam
     const value = number(draft.thresholds[label] ?? "");
     return value === null ? [] : [{ label, min_score: value / 100 }];
   });
+  // Only zones that still exist (a renamed or deleted zone is no longer an alert zone).
+  const alertZones = (draft.alertZones ?? []).filter((name) => (draft.zones ?? []).some((zone) => zone.name === name));
   const camera: CameraConfig = {
     name: draft.name,
     display_name: draft.displayName.trim(),
     enabled: draft.enabled,
     record: source(draft.url.trim(), recordCredentials),
-    detection: { labels, thresholds, min_area: (number(draft.minArea) ?? 0) / 100, zones: draft.zones, masks: draft.masks },
+    detection: {
+      labels, thresholds, min_area: (number(draft.minArea) ?? 0) / 100, zones: draft.zones, masks: draft.masks,
+      ...(alertZones.length ? { alert_zones: alertZones } : {}),
+      ...(draft.tiles ? { tiles: draft.tiles } : {}),
+    },
     retention_days: number(draft.retentionDays) ?? 0,
   };
   if (detectUrl) camera.detect = source(detectUrl, detectCredentials);

@@ -72,7 +72,7 @@ describe("devices page without a relay", () => {
     expect(note.textContent).toContain("Your relay is assigned when you add your first device");
     await createToken();
     const steps = await until(() => page.$(".issued"), "the issued token");
-    await until(() => steps.textContent?.includes("--relay relay-1.example.org ") && steps, "the relay in the steps");
+    await until(() => steps.textContent?.includes("--relay relay-1.example.org:443 ") && steps, "the relay in the steps");
     expect(page.$("[data-testid=relay-pending]")).toBeNull();
   });
 

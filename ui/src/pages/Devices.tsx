@@ -1,14 +1,16 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { Link } from "react-router";
 import { bootstrapTokenState } from "../api/devices";
 import type { BootstrapTokenIssued, DevicePublic } from "../api/types";
 import { Badge, DeviceStatusBadge, EmptyState, ErrorNotice, Loading } from "../components/Feedback";
 import { Field } from "../components/Field";
+import { MqttSettings } from "../components/MqttSettings";
 import { useServices } from "../context";
 import { useAsync, useDocumentTitle, useNow } from "../hooks";
 import { formatDateTime, formatRelative } from "../state/format";
 import { isAdmin } from "../state/session";
 import { useStore } from "../state/store";
+import { ImageDownload, TokenQr } from "./DeviceImage";
 import "./Devices.css";
 
 /** The desired camera setup's version against the one the device applied (details: the Cameras page). */
@@ -25,16 +27,33 @@ function ConfigVersions({ device }: { device: DevicePublic }) {
   );
 }
 
+/** How often the device list refreshes while a new device is expected. */
+export const DEVICE_POLL_MS = 5_000;
+
 export function DevicesPage() {
   useDocumentTitle("Devices");
   const { api, session } = useServices();
   const sessionState = useStore(session);
   const admin = isAdmin(sessionState);
   const relayUrl = sessionState.status === "signed-in" ? sessionState.tenant?.relay_url ?? null : null;
+  // host:port of the relay's enrolment endpoint (what `--relay` takes), as the cloud puts it in the image.
+  const relayEnrolment = sessionState.status === "signed-in" ? sessionState.tenant?.relay_enrolment_endpoint ?? null : null;
   const now = useNow();
   const devices = useAsync(() => api.devices.list(), [api]);
   const tokens = useAsync(() => (admin ? api.devices.bootstrapTokens() : Promise.resolve([])), [api, admin]);
   const [actionError, setActionError] = useState<unknown>(null);
+  // While a new device's token is on screen, the list refreshes by itself so the device shows up live.
+  const [waiting, setWaiting] = useState(false);
+  const reloadDevices = devices.reload;
+  const reloadTokens = tokens.reload;
+  useEffect(() => {
+    if (!waiting) return;
+    const timer = window.setInterval(() => {
+      reloadDevices();
+      reloadTokens();
+    }, DEVICE_POLL_MS);
+    return () => window.clearInterval(timer);
+  }, [waiting, reloadDevices, reloadTokens]);
 
   async function revokeDevice(device: DevicePublic) {
     if (!window.confirm(`Remove “${device.name || device.id}”? It will no longer be able to send events or video.`)) return;
@@ -113,9 +132,11 @@ export function DevicesPage() {
         </div>
       )}
 
+      {admin && devices.data && devices.data.length > 0 && <HomeAssistant devices={devices.data} />}
+
       {admin ? (
         <>
-          <AddDevice relayUrl={relayUrl} onIssued={tokens.reload} />
+          <AddDevice relayUrl={relayUrl} relayEnrolment={relayEnrolment} onIssued={tokens.reload} onWaiting={setWaiting} />
           <section className="card" aria-labelledby="tokens-heading">
             <h2 id="tokens-heading">Enrolment tokens</h2>
             <ErrorNotice error={tokens.error} onRetry={tokens.reload} />
@@ -153,6 +174,23 @@ export function DevicesPage() {
   );
 }
 
+/** Each device's MQTT broker for Home Assistant, opened one at a time (its form loads when opened). */
+function HomeAssistant({ devices }: { devices: DevicePublic[] }) {
+  const [open, setOpen] = useState<string | null>(null);
+  return (
+    <section className="card" aria-labelledby="ha-heading">
+      <h2 id="ha-heading">Home Assistant (MQTT)</h2>
+      {devices.map((d) => (
+        <details key={d.id} open={open === d.id}
+                 onToggle={(e) => { const isOpen = e.currentTarget.open; setOpen((o) => (isOpen ? d.id : o === d.id ? null : o)); }}>
+          <summary>{d.name || d.id}</summary>
+          {open === d.id && <MqttSettings deviceId={d.id} />}
+        </details>
+      ))}
+    </section>
+  );
+}
+
 function relayAddress(relayUrl: string | null): string {
   if (!relayUrl) return "RELAY";
   try {
@@ -162,13 +200,16 @@ function relayAddress(relayUrl: string | null): string {
   }
 }
 
-function AddDevice({ relayUrl, onIssued }: { relayUrl: string | null; onIssued: () => void }) {
+function AddDevice({ relayUrl, relayEnrolment, onIssued, onWaiting }: {
+  relayUrl: string | null; relayEnrolment: string | null; onIssued: () => void; onWaiting: (waiting: boolean) => void;
+}) {
   const { api, session } = useServices();
   const [label, setLabel] = useState("");
   const [issued, setIssued] = useState<BootstrapTokenIssued | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [copied, setCopied] = useState(false);
+  useEffect(() => onWaiting(issued !== null), [issued, onWaiting]);
 
   async function issue(event: FormEvent) {
     event.preventDefault();
@@ -197,7 +238,7 @@ function AddDevice({ relayUrl, onIssued }: { relayUrl: string | null; onIssued: 
     }
   }
 
-  const relay = relayAddress(relayUrl);
+  const relay = relayEnrolment ?? relayAddress(relayUrl);
   return (
     <section className="card" aria-labelledby="add-heading">
       <h2 id="add-heading">Add a device</h2>
@@ -233,23 +274,20 @@ function AddDevice({ relayUrl, onIssued }: { relayUrl: string | null; onIssued: 
               Done, hide it
             </button>
           </div>
-          <h3>Then set up the device, one of two ways</h3>
-          <ol className="steps">
-            <li>
-              <strong>Flash a personalised image</strong> (new device): save the token to <code>token.txt</code>, then
-              <pre>
-                <code>{`scripts/personalise-image.sh guardian-edge.raw my-device.raw \\\n    --relay ${relay} --token-file token.txt\n# write it to the device's disk, e.g.:\nsudo dd if=my-device.raw of=/dev/sdX bs=4M conv=fsync status=progress`}</code>
-              </pre>
-              The device enrols by itself on first boot.
-            </li>
-            <li>
-              <strong>Enrol a running device</strong>: copy the token to it as <code>token.txt</code> and run
-              <pre>
-                <code>{`guardian-edge enrol --relay ${relay} --token-file token.txt`}</code>
-              </pre>
-            </li>
-          </ol>
-          <p className="muted small">Delete token.txt afterwards. The device appears in the list above once it reports in.</p>
+          <ImageDownload issued={issued} relay={relay} />
+          <details className="running-device">
+            <summary>Or enrol a device that is already running</summary>
+            <p>
+              Scan or copy the token onto it as <code>token.txt</code> and run
+            </p>
+            <pre>
+              <code>{`guardian-edge enrol --relay ${relay} --token-file token.txt`}</code>
+            </pre>
+            <TokenQr token={issued.token} />
+          </details>
+          <p className="muted small" role="status" data-testid="waiting">
+            Waiting for the device: it appears in the list above once it reports in.
+          </p>
         </div>
       )}
       <ErrorNotice error={error} title="No token was created" />

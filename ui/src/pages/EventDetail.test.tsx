@@ -44,7 +44,7 @@ const at = (seconds: number) => new Date(Date.parse(START) + seconds * 1000).toI
 
 const firstReport: EventPublic = {
   id: "e1", device_id: "d1", camera: "porch", label: "person", start_at: START, end_at: null,
-  confidence: "medium", has_clip: false, zones: [],
+  confidence: "medium", has_clip: false, zones: [], severity: "detection",
 };
 const ended: EventPublic = { ...firstReport, end_at: at(8) };
 const withClip: EventPublic = { ...ended, has_clip: true };

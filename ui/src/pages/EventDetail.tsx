@@ -46,6 +46,12 @@ export function EventDetailPage() {
   // Only the shown event's (while the next one loads, the page still holds the last one's data).
   const shown = data?.event.id === eventId ? data.event : null;
   const neighbours = useNeighbours(shown, filters);
+  // Opening an event is reviewing it, for this member only (a failure just leaves it unreviewed).
+  const shownId = shown?.id ?? null;
+  const shownReviewed = shown?.reviewed ?? false;
+  useEffect(() => {
+    if (shownId && !shownReviewed) api.reviews.mark(shownId).catch(() => undefined);
+  }, [api, shownId, shownReviewed]);
   const [track, setTrack] = useState<EventTrack | null>(null);
   useEffect(() => setTrack(null), [eventId]);
   const page = useRef<HTMLElement>(null);

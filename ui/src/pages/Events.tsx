@@ -4,6 +4,7 @@ import type { Api } from "../api";
 import { cameraTitle } from "../api/cameras";
 import type { CameraPublic, EventFilters, EventPublic } from "../api/types";
 import { EmptyState, ErrorNotice, Loading } from "../components/Feedback";
+import { ReviewBar } from "../components/ReviewBar";
 import { Thumbnail } from "../components/Thumbnail";
 import { useServices } from "../context";
 import { useAsync, useDocumentTitle, useLiveEvents } from "../hooks";
@@ -42,10 +43,13 @@ export function EventsPage() {
   const cameras = useAsync(() => api.cameras.list(), [api]);
   const cameraNames = useMemo(() => new Map((cameras.data ?? []).map((c) => [c.name, cameraTitle(c)])), [cameras.data]);
   const zones = useAsync(() => configuredZones(api), [api]);
+  // When the list was last loaded from its start: "mark all reviewed" marks what started before it.
+  const [loadedAt, setLoadedAt] = useState(() => new Date().toISOString());
 
   const load = useCallback(
     async (cursor: string | null, target: EventFilters) => {
       dispatch({ type: "load", more: cursor !== null });
+      if (cursor === null) setLoadedAt(new Date().toISOString());
       try {
         const page = await api.events.list(target, cursor, PAGE_SIZE);
         dispatch({ type: "page", items: page.items, nextCursor: page.next_cursor, append: cursor !== null });
@@ -77,6 +81,17 @@ export function EventsPage() {
     refresh: () => api.client.refresh(),
   });
 
+  // The member's unread counts follow the filters (but camera: the badge picks it) and live arrivals.
+  const unread = useAsync(
+    () => api.reviews.unread({ label: filters.label, zone: filters.zone, severity: filters.severity, since: filters.since }),
+    [api, filters.label, filters.zone, filters.severity, filters.since, state.arrived.length],
+  );
+  const onMarked = (before: string) => {
+    dispatch({ type: "reviewed", before });
+    unread.reload();
+    if (filters.reviewed) void load(null, filters);
+  };
+
   const newest = state.arrived[0] ? state.items.find((e) => e.id === state.arrived[0]) : undefined;
 
   return (
@@ -85,9 +100,11 @@ export function EventsPage() {
         <h1>Events</h1>
         <LiveIndicator status={live} />
       </div>
+      <ReviewBar api={api} filters={filters} unread={unread.data} loadedAt={loadedAt} onMarked={onMarked} />
       <CollapsibleFilters filters={filters} cameraNames={cameraNames} onApply={(next) => setParams(filtersToParams(next))}>
         {(close) => (
           <FilterForm filters={filters} cameras={cameras.data ?? []} zones={zones.data ?? []}
+                      unreadByCamera={new Map((unread.data?.cameras ?? []).map((c) => [c.camera, c.count]))}
                       onApply={(next) => {
                         close();
                         setParams(filtersToParams(next));
@@ -159,7 +176,9 @@ export function ZoneChips({ zones }: { zones: string[] }) {
   );
 }
 
-const FILTER_NAMES: Record<keyof EventFilters, string> = { camera: "Camera", label: "What", zone: "Zone", since: "From", until: "To" };
+const FILTER_NAMES: Record<keyof EventFilters, string> = {
+  camera: "Camera", label: "What", zone: "Zone", since: "From", until: "To", severity: "Severity", reviewed: "Reviewed",
+};
 
 /**
  * On a phone the filter form would fill the first screen: there it folds behind a button, and the
@@ -175,6 +194,8 @@ function CollapsibleFilters({ filters, cameraNames, onApply, children }: {
     const value = filters[key]!;
     if (key === "camera") return cameraNames.get(value) ?? value;
     if (key === "since" || key === "until") return new Date(value).toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" });
+    if (key === "reviewed") return value === "false" ? "not yet" : "yes";
+    if (key === "severity") return value === "alert" ? "Alerts" : "Detections";
     return key === "label" ? formatLabel(value) : value;
   };
   return (
@@ -196,12 +217,15 @@ function CollapsibleFilters({ filters, cameraNames, onApply, children }: {
   );
 }
 
-function FilterForm({ filters, cameras, zones, onApply }: {
-  filters: EventFilters; cameras: CameraPublic[]; zones: string[]; onApply: (f: EventFilters) => void;
+function FilterForm({ filters, cameras, zones, unreadByCamera, onApply }: {
+  filters: EventFilters; cameras: CameraPublic[]; zones: string[]; unreadByCamera: Map<string, number>;
+  onApply: (f: EventFilters) => void;
 }) {
   const [camera, setCamera] = useState(filters.camera ?? "");
   const [label, setLabel] = useState(filters.label ?? "");
   const [zone, setZone] = useState(filters.zone ?? "");
+  const [severity, setSeverity] = useState(filters.severity ?? "");
+  const [reviewed, setReviewed] = useState(filters.reviewed ?? "");
   // A bookmarked zone stays selectable after it was removed from the camera's config.
   const zoneOptions = filters.zone && !zones.includes(filters.zone) ? [...zones, filters.zone] : zones;
   const [since, setSince] = useState(isoToLocalInput(filters.since));
@@ -212,6 +236,8 @@ function FilterForm({ filters, cameras, zones, onApply }: {
     setCamera(filters.camera ?? "");
     setLabel(filters.label ?? "");
     setZone(filters.zone ?? "");
+    setSeverity(filters.severity ?? "");
+    setReviewed(filters.reviewed ?? "");
     setSince(isoToLocalInput(filters.since));
     setUntil(isoToLocalInput(filters.until));
   }, [filters]);
@@ -222,6 +248,8 @@ function FilterForm({ filters, cameras, zones, onApply }: {
       camera: camera || undefined,
       label: label.trim().toLowerCase() || undefined,
       zone: zone || undefined,
+      severity: severity || undefined,
+      reviewed: reviewed || undefined,
       since: localInputToIso(since),
       until: localInputToIso(until),
     };
@@ -241,7 +269,7 @@ function FilterForm({ filters, cameras, zones, onApply }: {
           <option value="">All cameras</option>
           {cameras.map((c) => (
             <option key={c.id} value={c.name}>
-              {cameraTitle(c)}
+              {cameraTitle(c)}{unreadByCamera.get(c.name) ? ` (${unreadByCamera.get(c.name)} unreviewed)` : ""}
             </option>
           ))}
         </select>
@@ -268,6 +296,22 @@ function FilterForm({ filters, cameras, zones, onApply }: {
           </select>
         </div>
       )}
+      <div className="field">
+        <label htmlFor="f-severity">Severity</label>
+        <select id="f-severity" value={severity} onChange={(e) => setSeverity(e.target.value)}>
+          <option value="">Alerts and detections</option>
+          <option value="alert">Alerts</option>
+          <option value="detection">Detections</option>
+        </select>
+      </div>
+      <div className="field">
+        <label htmlFor="f-reviewed">Reviewed</label>
+        <select id="f-reviewed" value={reviewed} onChange={(e) => setReviewed(e.target.value)}>
+          <option value="">Reviewed or not</option>
+          <option value="false">Not yet reviewed</option>
+          <option value="true">Reviewed</option>
+        </select>
+      </div>
       <div className="field">
         <label htmlFor="f-since">From</label>
         <input id="f-since" type="datetime-local" value={since} onChange={(e) => setSince(e.target.value)} />
@@ -311,16 +355,21 @@ function EventList({ items, cameraNames, arrived, thumbnails, query }: {
           <h2 className="day-title">{group.title}</h2>
           <ul className="events" data-testid="event-list">
             {group.events.map((event) => (
-              <li key={event.id} className={fresh.has(event.id) ? "event fresh" : "event"}>
+              <li key={event.id} className={["event", fresh.has(event.id) && "fresh", !event.reviewed && "unreviewed"].filter(Boolean).join(" ")}
+                  data-reviewed={event.reviewed ? "true" : "false"}>
                 <Link to={`/events/${encodeURIComponent(event.id)}${query ? `?${query}` : ""}`} className="event-link">
                   <Thumbnail event={event} enabled={thumbnails} />
                   <span className="event-main">
-                    <span className="event-label">{formatLabel(event.label)}</span>
+                    <span className="event-label">
+                      {!event.reviewed && <span className="unreviewed-dot" aria-label="Not reviewed" role="img" />}
+                      {formatLabel(event.label)}
+                    </span>
                     <span className="muted">{cameraNames.get(event.camera) ?? event.camera}</span>
                     <ZoneChips zones={event.zones} />
                   </span>
                   <span className="event-side">
                     <time dateTime={event.start_at}>{formatTime(event.start_at)}</time>
+                    {event.severity === "alert" && <span className="badge badge-bad">Alert</span>}
                     {fresh.has(event.id) && <span className="badge badge-ok">New</span>}
                     {event.has_clip && <span className="muted small">Clip</span>}
                   </span>

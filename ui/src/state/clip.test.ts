@@ -6,7 +6,7 @@ import { CLIP_PENDING_MS, clipMessage, clipPending, loadClip } from "./clip";
 
 const event: EventPublic = {
   id: "e1", device_id: "d1", camera: "porch", label: "person", start_at: "2024-01-01T00:00:00Z",
-  end_at: null, confidence: "high", has_clip: true, zones: [],
+  end_at: null, confidence: "high", has_clip: true, zones: [], severity: "detection",
 };
 const device: DevicePublic = { id: "d1", name: "", status: "healthy", reason: "", agent_version: "", last_seen_at: "2024-01-01T00:00:00Z", desired_config_version: 0, applied_config_version: 0 };
 

@@ -18,7 +18,7 @@ class FakeSource implements EventSourceLike {
 
 const event: EventPublic = {
   id: "e1", device_id: "d", camera: "porch", label: "person", start_at: "2024-01-01T00:00:00Z", end_at: null,
-  confidence: "high", has_clip: true, zones: [],
+  confidence: "high", has_clip: true, zones: [], severity: "detection",
 };
 
 function setup() {

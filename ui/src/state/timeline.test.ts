@@ -3,7 +3,7 @@ import type { EventPublic } from "../api/types";
 import { filtersFromParams, filtersToParams, initialTimeline, matchesFilters, timelineReducer } from "./timeline";
 
 function ev(id: string, start: string, extra: Partial<EventPublic> = {}): EventPublic {
-  return { id, device_id: "d", camera: "porch", label: "person", start_at: start, end_at: null, confidence: "high", has_clip: true, zones: [], ...extra };
+  return { id, device_id: "d", camera: "porch", label: "person", start_at: start, end_at: null, confidence: "high", has_clip: true, zones: [], severity: "detection", ...extra };
 }
 
 describe("timeline", () => {
@@ -65,8 +65,25 @@ describe("timeline", () => {
     expect(matchesFilters(ev("a", "2024-01-01T10:00:00Z"), { zone: "driveway" })).toBe(false);
   });
 
+  it("matches severity and this member's reviewed state; a live message (state unknown) counts as unreviewed", () => {
+    expect(matchesFilters(ev("a", "2024-01-01T10:00:00Z", { severity: "alert" }), { severity: "alert" })).toBe(true);
+    expect(matchesFilters(ev("a", "2024-01-01T10:00:00Z"), { severity: "alert" })).toBe(false);
+    expect(matchesFilters(ev("a", "2024-01-01T10:00:00Z", { reviewed: true }), { reviewed: "false" })).toBe(false);
+    expect(matchesFilters(ev("a", "2024-01-01T10:00:00Z", { reviewed: null }), { reviewed: "false" })).toBe(true);
+  });
+
+  it("keeps the reviewed state a live version does not know, and takes the one a page knows", () => {
+    let s = timelineReducer(initialTimeline(), { type: "page", items: [ev("a", "2024-01-01T10:00:00Z", { reviewed: false })], nextCursor: null, append: false });
+    s = timelineReducer(s, { type: "reviewed", before: "2024-01-01T10:00:01Z" });
+    expect(s.items[0]!.reviewed).toBe(true);
+    s = timelineReducer(s, { type: "live", event: ev("a", "2024-01-01T10:00:00Z", { end_at: "2024-01-01T10:00:09Z", reviewed: null }) });
+    expect(s.items[0]).toMatchObject({ reviewed: true, end_at: "2024-01-01T10:00:09Z" });
+    s = timelineReducer(s, { type: "page", items: [ev("a", "2024-01-01T10:00:00Z", { reviewed: false })], nextCursor: null, append: true });
+    expect(s.items[0]!.reviewed).toBe(false);
+  });
+
   it("round-trips filters through the URL", () => {
-    const filters = { camera: "porch", label: "person", zone: "driveway", since: "2024-01-01T00:00:00.000Z" };
+    const filters = { camera: "porch", label: "person", zone: "driveway", since: "2024-01-01T00:00:00.000Z", severity: "alert", reviewed: "false" };
     expect(filtersFromParams(filtersToParams(filters))).toEqual(filters);
     expect(filtersFromParams(new URLSearchParams("camera=&x=1"))).toEqual({});
   });

@@ -22,7 +22,9 @@ export type TimelineAction =
   | { type: "load"; more: boolean }
   | { type: "page"; items: EventPublic[]; nextCursor: string | null; append: boolean }
   | { type: "failed"; error: unknown }
-  | { type: "live"; event: EventPublic };
+  | { type: "live"; event: EventPublic }
+  /** The member marked these events reviewed (`ids`), or every listed one that started before `before`. */
+  | { type: "reviewed"; ids?: string[]; before?: string };
 
 /** Newest first by start time, then id (the cloud's own order). */
 export function compareEvents(a: EventPublic, b: EventPublic): number {
@@ -35,6 +37,9 @@ export function matchesFilters(event: EventPublic, filters: EventFilters): boole
   if (filters.camera && event.camera !== filters.camera) return false;
   if (filters.label && event.label !== filters.label) return false;
   if (filters.zone && !event.zones.includes(filters.zone)) return false;
+  if (filters.severity && (event.severity ?? "detection") !== filters.severity) return false;
+  // A live message does not know this member's state (null): a new event is unreviewed.
+  if (filters.reviewed && String(event.reviewed ?? false) !== filters.reviewed) return false;
   const start = Date.parse(event.start_at);
   if (filters.since && start < Date.parse(filters.since)) return false;
   if (filters.until && start >= Date.parse(filters.until)) return false;
@@ -46,7 +51,10 @@ function merge(existing: EventPublic[], incoming: EventPublic[]): EventPublic[] 
   const byId = new Map(existing.map((e) => [e.id, e]));
   for (const event of incoming) {
     const known = byId.get(event.id);
-    byId.set(event.id, known ? applyEventVersion(known, event) : event);
+    const next = known ? applyEventVersion(known, event) : event;
+    // A page (not a live message, whose state is null) knows this member's reviewed state: it wins.
+    const reviewed = event.reviewed ?? next.reviewed;
+    byId.set(event.id, reviewed === next.reviewed ? next : { ...next, reviewed });
   }
   return [...byId.values()].sort(compareEvents);
 }
@@ -67,6 +75,12 @@ export function timelineReducer(state: TimelineState, action: TimelineAction): T
       };
     case "failed":
       return { ...state, status: "error", error: action.error };
+    case "reviewed": {
+      const ids = new Set(action.ids ?? []);
+      const before = action.before ? Date.parse(action.before) : null;
+      const hit = (e: EventPublic) => ids.has(e.id) || (before !== null && Date.parse(e.start_at) < before);
+      return { ...state, items: state.items.map((e) => (hit(e) && !e.reviewed ? { ...e, reviewed: true } : e)) };
+    }
     case "live": {
       if (!matchesFilters(action.event, state.filters)) return state;
       const known = state.items.some((e) => e.id === action.event.id);
@@ -92,7 +106,7 @@ export function localInputToIso(value: string): string | undefined {
 /** Filters ↔ URL search params, so a filtered timeline can be bookmarked and shared. */
 export function filtersFromParams(params: URLSearchParams): EventFilters {
   const filters: EventFilters = {};
-  for (const key of ["camera", "label", "zone", "since", "until"] as const) {
+  for (const key of ["camera", "label", "zone", "since", "until", "severity", "reviewed"] as const) {
     const value = params.get(key);
     if (value) filters[key] = value;
   }

@@ -16,13 +16,22 @@ class Confidence(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CONFIDENCE_LOW: _ClassVar[Confidence]
     CONFIDENCE_MEDIUM: _ClassVar[Confidence]
     CONFIDENCE_HIGH: _ClassVar[Confidence]
+
+class Severity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SEVERITY_UNSPECIFIED: _ClassVar[Severity]
+    SEVERITY_DETECTION: _ClassVar[Severity]
+    SEVERITY_ALERT: _ClassVar[Severity]
 CONFIDENCE_UNSPECIFIED: Confidence
 CONFIDENCE_LOW: Confidence
 CONFIDENCE_MEDIUM: Confidence
 CONFIDENCE_HIGH: Confidence
+SEVERITY_UNSPECIFIED: Severity
+SEVERITY_DETECTION: Severity
+SEVERITY_ALERT: Severity
 
 class EventSummary(_message.Message):
-    __slots__ = ("event_id", "device_id", "camera", "label", "start", "end", "confidence", "has_clip", "zones")
+    __slots__ = ("event_id", "device_id", "camera", "label", "start", "end", "confidence", "has_clip", "zones", "severity")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
     CAMERA_FIELD_NUMBER: _ClassVar[int]
@@ -32,6 +41,7 @@ class EventSummary(_message.Message):
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     HAS_CLIP_FIELD_NUMBER: _ClassVar[int]
     ZONES_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     device_id: str
     camera: str
@@ -41,7 +51,8 @@ class EventSummary(_message.Message):
     confidence: Confidence
     has_clip: bool
     zones: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, event_id: _Optional[str] = ..., device_id: _Optional[str] = ..., camera: _Optional[str] = ..., label: _Optional[str] = ..., start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confidence: _Optional[_Union[Confidence, str]] = ..., has_clip: _Optional[bool] = ..., zones: _Optional[_Iterable[str]] = ...) -> None: ...
+    severity: Severity
+    def __init__(self, event_id: _Optional[str] = ..., device_id: _Optional[str] = ..., camera: _Optional[str] = ..., label: _Optional[str] = ..., start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confidence: _Optional[_Union[Confidence, str]] = ..., has_clip: _Optional[bool] = ..., zones: _Optional[_Iterable[str]] = ..., severity: _Optional[_Union[Severity, str]] = ...) -> None: ...
 
 class CameraHealth(_message.Message):
     __slots__ = ("camera", "state", "last_frame_at", "fps", "bitrate_bps", "reason")

@@ -59,6 +59,11 @@ class EdgeCamerasStub:
                 request_serializer=guardian_dot_contracts_dot_edge_dot_v1_dot_cameras__pb2.LiveStop.SerializeToString,
                 response_deserializer=guardian_dot_contracts_dot_edge_dot_v1_dot_cameras__pb2.LiveStopped.FromString,
                 _registered_method=True)
+        self.RenewLive = channel.unary_unary(
+                '/guardian.edge.v1.EdgeCameras/RenewLive',
+                request_serializer=guardian_dot_contracts_dot_edge_dot_v1_dot_cameras__pb2.LiveRenew.SerializeToString,
+                response_deserializer=guardian_dot_contracts_dot_edge_dot_v1_dot_cameras__pb2.LiveRenewed.FromString,
+                _registered_method=True)
 
 
 class EdgeCamerasServicer:
@@ -99,6 +104,12 @@ class EdgeCamerasServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RenewLive(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EdgeCamerasServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -126,6 +137,11 @@ def add_EdgeCamerasServicer_to_server(servicer, server):
                     servicer.StopLive,
                     request_deserializer=guardian_dot_contracts_dot_edge_dot_v1_dot_cameras__pb2.LiveStop.FromString,
                     response_serializer=guardian_dot_contracts_dot_edge_dot_v1_dot_cameras__pb2.LiveStopped.SerializeToString,
+            ),
+            'RenewLive': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenewLive,
+                    request_deserializer=guardian_dot_contracts_dot_edge_dot_v1_dot_cameras__pb2.LiveRenew.FromString,
+                    response_serializer=guardian_dot_contracts_dot_edge_dot_v1_dot_cameras__pb2.LiveRenewed.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -263,6 +279,33 @@ class EdgeCameras:
             '/guardian.edge.v1.EdgeCameras/StopLive',
             guardian_dot_contracts_dot_edge_dot_v1_dot_cameras__pb2.LiveStop.SerializeToString,
             guardian_dot_contracts_dot_edge_dot_v1_dot_cameras__pb2.LiveStopped.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenewLive(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guardian.edge.v1.EdgeCameras/RenewLive',
+            guardian_dot_contracts_dot_edge_dot_v1_dot_cameras__pb2.LiveRenew.SerializeToString,
+            guardian_dot_contracts_dot_edge_dot_v1_dot_cameras__pb2.LiveRenewed.FromString,
             options,
             channel_credentials,
             insecure,

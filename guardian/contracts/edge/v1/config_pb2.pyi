@@ -50,18 +50,32 @@ class LabelThreshold(_message.Message):
     def __init__(self, label: _Optional[str] = ..., min_score: _Optional[float] = ...) -> None: ...
 
 class DetectionConfig(_message.Message):
-    __slots__ = ("labels", "thresholds", "min_area", "zones", "masks")
+    __slots__ = ("labels", "thresholds", "min_area", "zones", "masks", "alert_zones", "tiles")
     LABELS_FIELD_NUMBER: _ClassVar[int]
     THRESHOLDS_FIELD_NUMBER: _ClassVar[int]
     MIN_AREA_FIELD_NUMBER: _ClassVar[int]
     ZONES_FIELD_NUMBER: _ClassVar[int]
     MASKS_FIELD_NUMBER: _ClassVar[int]
+    ALERT_ZONES_FIELD_NUMBER: _ClassVar[int]
+    TILES_FIELD_NUMBER: _ClassVar[int]
     labels: _containers.RepeatedScalarFieldContainer[str]
     thresholds: _containers.RepeatedCompositeFieldContainer[LabelThreshold]
     min_area: float
     zones: _containers.RepeatedCompositeFieldContainer[Polygon]
     masks: _containers.RepeatedCompositeFieldContainer[Polygon]
-    def __init__(self, labels: _Optional[_Iterable[str]] = ..., thresholds: _Optional[_Iterable[_Union[LabelThreshold, _Mapping]]] = ..., min_area: _Optional[float] = ..., zones: _Optional[_Iterable[_Union[Polygon, _Mapping]]] = ..., masks: _Optional[_Iterable[_Union[Polygon, _Mapping]]] = ...) -> None: ...
+    alert_zones: _containers.RepeatedScalarFieldContainer[str]
+    tiles: TileConfig
+    def __init__(self, labels: _Optional[_Iterable[str]] = ..., thresholds: _Optional[_Iterable[_Union[LabelThreshold, _Mapping]]] = ..., min_area: _Optional[float] = ..., zones: _Optional[_Iterable[_Union[Polygon, _Mapping]]] = ..., masks: _Optional[_Iterable[_Union[Polygon, _Mapping]]] = ..., alert_zones: _Optional[_Iterable[str]] = ..., tiles: _Optional[_Union[TileConfig, _Mapping]] = ...) -> None: ...
+
+class TileConfig(_message.Message):
+    __slots__ = ("columns", "rows", "overlap")
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    OVERLAP_FIELD_NUMBER: _ClassVar[int]
+    columns: int
+    rows: int
+    overlap: float
+    def __init__(self, columns: _Optional[int] = ..., rows: _Optional[int] = ..., overlap: _Optional[float] = ...) -> None: ...
 
 class CameraConfig(_message.Message):
     __slots__ = ("name", "display_name", "enabled", "record", "detect", "detection", "retention_days")
@@ -82,16 +96,38 @@ class CameraConfig(_message.Message):
     def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., enabled: _Optional[bool] = ..., record: _Optional[_Union[StreamSource, _Mapping]] = ..., detect: _Optional[_Union[StreamSource, _Mapping]] = ..., detection: _Optional[_Union[DetectionConfig, _Mapping]] = ..., retention_days: _Optional[float] = ...) -> None: ...
 
 class DesiredConfig(_message.Message):
-    __slots__ = ("device_id", "version", "created_at", "cameras")
+    __slots__ = ("device_id", "version", "created_at", "cameras", "mqtt")
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     CAMERAS_FIELD_NUMBER: _ClassVar[int]
+    MQTT_FIELD_NUMBER: _ClassVar[int]
     device_id: str
     version: int
     created_at: _timestamp_pb2.Timestamp
     cameras: _containers.RepeatedCompositeFieldContainer[CameraConfig]
-    def __init__(self, device_id: _Optional[str] = ..., version: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cameras: _Optional[_Iterable[_Union[CameraConfig, _Mapping]]] = ...) -> None: ...
+    mqtt: MqttConfig
+    def __init__(self, device_id: _Optional[str] = ..., version: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cameras: _Optional[_Iterable[_Union[CameraConfig, _Mapping]]] = ..., mqtt: _Optional[_Union[MqttConfig, _Mapping]] = ...) -> None: ...
+
+class MqttConfig(_message.Message):
+    __slots__ = ("enabled", "host", "port", "username", "password", "topic_prefix", "discovery", "tls")
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    TOPIC_PREFIX_FIELD_NUMBER: _ClassVar[int]
+    DISCOVERY_FIELD_NUMBER: _ClassVar[int]
+    TLS_FIELD_NUMBER: _ClassVar[int]
+    enabled: bool
+    host: str
+    port: int
+    username: str
+    password: SealedSecret
+    topic_prefix: str
+    discovery: bool
+    tls: bool
+    def __init__(self, enabled: _Optional[bool] = ..., host: _Optional[str] = ..., port: _Optional[int] = ..., username: _Optional[str] = ..., password: _Optional[_Union[SealedSecret, _Mapping]] = ..., topic_prefix: _Optional[str] = ..., discovery: _Optional[bool] = ..., tls: _Optional[bool] = ...) -> None: ...
 
 class ConfigKey(_message.Message):
     __slots__ = ("key_id", "public_key")

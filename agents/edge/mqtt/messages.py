@@ -1,0 +1,124 @@
+"""Topics and payloads: what Home Assistant and other MQTT clients read.
+
+Under ``<prefix>/<node>/``: ``availability`` (``online``/``offline``, retained; the broker sends
+``offline`` as the last will when the edge vanishes), ``events`` (a JSON message per start, update and
+end), and per camera ``<camera>/<label>/state`` (``ON``/``OFF``), ``<camera>/<label>/count``,
+``<camera>/occupancy`` (JSON, count per label) and ``<camera>/snapshot`` (the latest event's JPEG), all
+retained. Discovery configs go to ``homeassistant/<component>/<node>/<object>/config`` (retained).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from agents.edge.mqtt.settings import BrokerSettings, object_id
+
+DISCOVERY_PREFIX = "homeassistant"
+ONLINE, OFFLINE = b"online", b"offline"
+
+
+@dataclass(frozen=True)
+class CameraInfo:
+    name: str
+    display_name: str
+    labels: tuple[str, ...]  # the labels it reports: a binary sensor and a count each
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    payload: bytes
+    retain: bool
+
+
+@dataclass(frozen=True)
+class EventNotice:
+    """An event as it stood when the manager told of it (the row changes later, on another thread)."""
+
+    phase: str  # "start" | "update" | "end"
+    event_id: str
+    camera: str
+    label: str
+    zones: tuple[str, ...]
+    start: datetime
+    end: datetime | None
+    severity: str | None  # when the events pipeline sets one
+    snapshot: str | None  # path of the JPEG written at the end
+
+
+class Topics:
+    def __init__(self, broker: BrokerSettings) -> None:
+        self.node = broker.node_id
+        self.base = f"{broker.topic_prefix}/{broker.node_id}"
+        self.availability = f"{self.base}/availability"
+        self.events = f"{self.base}/events"
+
+    def state(self, camera: str, label: str) -> str:
+        return f"{self.base}/{camera}/{object_id(label)}/state"
+
+    def count(self, camera: str, label: str) -> str:
+        return f"{self.base}/{camera}/{object_id(label)}/count"
+
+    def occupancy(self, camera: str) -> str:
+        return f"{self.base}/{camera}/occupancy"
+
+    def snapshot(self, camera: str) -> str:
+        return f"{self.base}/{camera}/snapshot"
+
+    def discovery(self, component: str, object_name: str) -> str:
+        return f"{DISCOVERY_PREFIX}/{component}/{self.node}/{object_name}/config"
+
+
+def _json(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def discovery_messages(topics: Topics, camera: CameraInfo, labels: tuple[str, ...]) -> list[Message]:
+    """Home Assistant's configs for a camera: a binary sensor and a count per label, and the snapshot image.
+    The camera is a device of its own, reached through the edge."""
+    device = {"identifiers": [f"{topics.node}_{camera.name}"], "name": camera.display_name or camera.name,
+              "manufacturer": "Private AI Guardian", "model": "Guardian camera", "via_device": topics.node}
+    common = {"availability_topic": topics.availability, "payload_available": ONLINE.decode(),
+              "payload_not_available": OFFLINE.decode(), "device": device}
+    messages = []
+    for label in labels:
+        oid = f"{camera.name}_{object_id(label)}"
+        messages.append(Message(topics.discovery("binary_sensor", oid), _json({
+            "name": label.capitalize(), "unique_id": f"{topics.node}_{oid}", "device_class": "occupancy",
+            "state_topic": topics.state(camera.name, label), "payload_on": "ON", "payload_off": "OFF", **common,
+        }), retain=True))
+        messages.append(Message(topics.discovery("sensor", f"{oid}_count"), _json({
+            "name": f"{label.capitalize()} count", "unique_id": f"{topics.node}_{oid}_count",
+            "state_topic": topics.count(camera.name, label), "state_class": "measurement", **common,
+        }), retain=True))
+    oid = f"{camera.name}_snapshot"
+    messages.append(Message(topics.discovery("image", oid), _json({
+        "name": "Snapshot", "unique_id": f"{topics.node}_{oid}", "image_topic": topics.snapshot(camera.name),
+        "content_type": "image/jpeg", **common,
+    }), retain=True))
+    return messages
+
+
+def occupancy_messages(topics: Topics, camera: str, label: str, counts: dict[str, int]) -> list[Message]:
+    """The label's state and count on ``camera``, and the camera's occupancy by label."""
+    count = counts.get(label, 0)
+    return [
+        Message(topics.state(camera, label), b"ON" if count else b"OFF", retain=True),
+        Message(topics.count(camera, label), str(count).encode(), retain=True),
+        Message(topics.occupancy(camera), _json({k: v for k, v in sorted(counts.items()) if v}), retain=True),
+    ]
+
+
+def event_message(topics: Topics, notice: EventNotice, camera: CameraInfo | None) -> Message:
+    event: dict[str, object] = {
+        "id": notice.event_id, "camera": notice.camera,
+        "camera_name": camera.display_name if camera is not None and camera.display_name else notice.camera,
+        "label": notice.label, "zones": list(notice.zones), "start": notice.start.isoformat(),
+        "end": notice.end.isoformat() if notice.end is not None else None,
+        "has_snapshot": notice.snapshot is not None,
+    }
+    if notice.severity is not None:
+        event["severity"] = notice.severity
+    return Message(topics.events, _json({"type": notice.phase, "event": event}), retain=False)

@@ -1,0 +1,253 @@
+"""One broker connection and the thread that feeds it.
+
+The detector's event thread only builds an :class:`EventNotice` and puts it on a bounded queue
+(``put_nowait``: a full queue drops the notice and counts it); everything else — occupancy, payloads,
+reading the snapshot, publishing — happens on the publisher's own thread, so a slow or absent broker
+never holds detection up and no error of it reaches the pipeline. paho's network thread connects and
+reconnects with backoff (1 s up to :data:`MAX_BACKOFF_S`); on every connect the availability,
+discovery and the retained states are published again (a broker restarted without persistence has
+forgotten them). While the broker is away the retained states stay current in memory and the event
+messages are dropped (counted).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from agents.edge.db.tables import EventRow
+from agents.edge.events.observer import Phase
+from agents.edge.mqtt.messages import (
+    OFFLINE,
+    ONLINE,
+    CameraInfo,
+    EventNotice,
+    Message,
+    Topics,
+    discovery_messages,
+    event_message,
+    occupancy_messages,
+)
+from agents.edge.mqtt.metrics import MqttMetrics
+from agents.edge.mqtt.settings import BrokerSettings
+from guardian.runtime.logging import get_logger
+
+log = get_logger("guardian.edge.mqtt")
+
+QUEUE_SIZE = 1000
+KEEPALIVE_S = 30
+MAX_BACKOFF_S = 30
+STOP_WAIT_S = 2.0  # how long a stop waits for "offline" to reach the broker
+_STOP = object()
+
+
+class MqttPublisher:
+    def __init__(self, broker: BrokerSettings, cameras: Mapping[str, CameraInfo], metrics: MqttMetrics,
+                 queue_size: int = QUEUE_SIZE) -> None:
+        self.broker = broker
+        self.topics = Topics(broker)
+        self.metrics = metrics
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
+        self._cameras: dict[str, CameraInfo] = dict(cameras)
+        self._open: dict[str, dict[str, str]] = {}  # camera → open event id → label
+        # Topic → payload of every retained message, in the order first published (discovery before states).
+        self._retained: dict[str, bytes] = {}
+        self._lock = threading.Lock()  # _retained and _connected: the worker and paho's thread share them
+        self._connected = False
+        self._stopping = False  # a disconnect from here on is ours
+        self._online = threading.Event()  # set while connected (for whoever must wait for it)
+        self._thread = threading.Thread(target=self._run, name="mqtt-publisher", daemon=True)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{broker.node_id}-events",
+                                  clean_session=True)
+        if broker.username:
+            self.client.username_pw_set(broker.username, broker.password or None)
+        if broker.tls:
+            self.client.tls_set()  # the system's CA certificates
+        self.client.will_set(self.topics.availability, OFFLINE, qos=1, retain=True)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=MAX_BACKOFF_S)
+        self.client.max_queued_messages_set(QUEUE_SIZE)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        for camera in list(self._cameras.values()):
+            for message in self._add_camera(camera):
+                self._retained[message.topic] = message.payload  # published on connect
+
+    # -- the pipeline's side: never blocks, never raises -------------------------------------------
+    def event_changed(self, phase: Phase, row: EventRow, snapshot: Path | None) -> None:
+        try:
+            notice = EventNotice(
+                phase=phase, event_id=row.id, camera=row.camera, label=row.label,
+                zones=tuple(json.loads(row.zones_json or "[]")), start=row.start_at, end=row.end_at,
+                severity=getattr(row, "severity", None) or None, snapshot=str(snapshot) if snapshot else None,
+            )
+            self._queue.put_nowait(notice)
+        except queue.Full:
+            self.metrics.dropped.labels("queue_full").inc()
+        except Exception as exc:  # a bad row must not reach detection; said and counted
+            self.metrics.dropped.labels("error").inc()
+            log.warning("mqtt_notice_failed", camera=row.camera, error=str(exc))
+
+    def set_cameras(self, cameras: Mapping[str, CameraInfo]) -> None:
+        """The cameras changed (added, renamed, other labels): their discovery follows."""
+        try:
+            self._queue.put_nowait(dict(cameras))
+        except queue.Full:
+            self.metrics.dropped.labels("queue_full").inc()
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+        # Connects in paho's thread, retrying with backoff until the broker answers (never raises here).
+        self.client.connect_async(self.broker.host, self.broker.port, keepalive=KEEPALIVE_S)
+        self.client.loop_start()
+        log.info("mqtt_started", host=self.broker.host, port=self.broker.port, tls=self.broker.tls,
+                 node=self.broker.node_id)
+
+    def stop(self) -> None:
+        """Publish what is queued, then ``offline``, and disconnect (a clean disconnect discards the will)."""
+        self._stopping = True
+        # A worker stuck behind a full queue is not waited for: the stop goes on without draining it.
+        with contextlib.suppress(queue.Full):
+            self._queue.put(_STOP, timeout=STOP_WAIT_S)
+        self._thread.join(timeout=STOP_WAIT_S)
+        if self.connected:
+            info = self.client.publish(self.topics.availability, OFFLINE, qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout=STOP_WAIT_S)
+            except (RuntimeError, ValueError) as exc:
+                log.warning("mqtt_offline_not_sent", error=str(exc))
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.metrics.connected.set(0)
+        log.info("mqtt_stopped", node=self.broker.node_id)
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Whether the broker accepted the connection within ``timeout`` seconds."""
+        return self._online.wait(timeout)
+
+    @property
+    def connected(self) -> bool:
+        with self._lock:
+            return self._connected
+
+    # -- paho's network thread ---------------------------------------------------------------------
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, properties: Any) -> None:
+        if reason.is_failure:
+            log.warning("mqtt_connect_refused", host=self.broker.host, reason=str(reason))
+            return
+        with self._lock:
+            self._connected = True
+            retained = list(self._retained.items())
+        self.metrics.connected.set(1)
+        self.metrics.connects.inc()
+        self._online.set()
+        log.info("mqtt_connected", host=self.broker.host, retained=len(retained))
+        self._publish(Message(self.topics.availability, ONLINE, retain=True))
+        for topic, payload in retained:
+            self._publish(Message(topic, payload, retain=True))
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, properties: Any) -> None:
+        with self._lock:
+            was, self._connected = self._connected, False
+        self._online.clear()
+        self.metrics.connected.set(0)
+        if was and not self._stopping:
+            log.warning("mqtt_disconnected", host=self.broker.host, reason=str(reason))
+
+    # -- the publisher's thread --------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            try:
+                if isinstance(item, EventNotice):
+                    self._handle(item)
+                elif isinstance(item, dict):
+                    self._change_cameras(item)
+            except Exception as exc:  # never ends the thread: the next notice is handled as usual
+                self.metrics.dropped.labels("error").inc()
+                log.warning("mqtt_publish_failed", error=str(exc))
+
+    def _handle(self, notice: EventNotice) -> None:
+        camera = self._cameras.get(notice.camera)
+        opened = self._open.setdefault(notice.camera, {})
+        messages = [event_message(self.topics, notice, camera)]
+        # An update of an event not known here (opened before a config change restarted the publisher) counts too.
+        changed = notice.phase == "end" or notice.event_id not in opened
+        if notice.phase != "end" and notice.event_id not in opened:
+            if camera is not None and notice.label not in camera.labels:
+                # A label the camera's list did not name: its sensors appear now.
+                camera = CameraInfo(camera.name, camera.display_name, (*camera.labels, notice.label))
+                messages[:0] = self._add_camera(camera)
+            opened[notice.event_id] = notice.label
+        elif notice.phase == "end":
+            opened.pop(notice.event_id, None)
+        if changed:
+            counts: dict[str, int] = {}
+            for label in opened.values():
+                counts[label] = counts.get(label, 0) + 1
+            messages += occupancy_messages(self.topics, notice.camera, notice.label, counts)
+        if notice.phase == "end" and notice.snapshot is not None:
+            try:
+                messages.append(Message(self.topics.snapshot(notice.camera), Path(notice.snapshot).read_bytes(),
+                                        retain=True))
+            except OSError as exc:
+                log.warning("mqtt_snapshot_unreadable", camera=notice.camera, error=str(exc))
+        for message in messages:
+            self._send(message)
+
+    def _change_cameras(self, cameras: dict[str, CameraInfo]) -> None:
+        for name in set(self._cameras) - set(cameras):
+            # Gone: an empty retained config removes its entities from Home Assistant.
+            gone = self._cameras.pop(name)
+            if self.broker.discovery:
+                for message in discovery_messages(self.topics, gone, gone.labels):
+                    self._send(Message(message.topic, b"", retain=True))
+        for camera in cameras.values():
+            if self._cameras.get(camera.name) != camera:
+                for message in self._add_camera(camera):
+                    self._send(message)
+
+    def _add_camera(self, camera: CameraInfo) -> list[Message]:
+        """The camera's discovery, and idle states for the labels that have none yet."""
+        self._cameras[camera.name] = camera
+        messages = discovery_messages(self.topics, camera, camera.labels) if self.broker.discovery else []
+        with self._lock:
+            known = set(self._retained)
+        for label in camera.labels:
+            messages += [m for m in occupancy_messages(self.topics, camera.name, label, {})[:2] if m.topic not in known]
+        return messages
+
+    def _send(self, message: Message) -> None:
+        with self._lock:
+            if message.retain:
+                if message.payload:
+                    self._retained[message.topic] = message.payload
+                else:
+                    self._retained.pop(message.topic, None)
+            connected = self._connected
+        if not connected:
+            if not message.retain:
+                self.metrics.dropped.labels("disconnected").inc()
+            return  # a retained one goes out with the others on the next connect
+        self._publish(message)
+
+    def _publish(self, message: Message) -> None:
+        info = self.client.publish(message.topic, message.payload, qos=1, retain=message.retain)
+        if info.rc == mqtt.MQTT_ERR_SUCCESS:
+            self.metrics.published.inc()
+        elif info.rc == mqtt.MQTT_ERR_NO_CONN:
+            self.metrics.dropped.labels("disconnected").inc()
+        else:
+            self.metrics.dropped.labels("error").inc()
+            log.warning("mqtt_publish_refused", topic_kind=message.topic.rsplit("/", 1)[-1], rc=info.rc)

@@ -1,0 +1,82 @@
+// "Add a device", once a token is issued: the personalised image to download (its checksum beside it),
+// the first-run steps, and the token as a QR code for a device that is already running.
+import { useMemo } from "react";
+import { create as createQr } from "qrcode";
+import { isApiError } from "../api/errors";
+import type { BootstrapTokenIssued } from "../api/types";
+import { ErrorNotice, Loading } from "../components/Feedback";
+import { useServices } from "../context";
+import { useAsync } from "../hooks";
+import { formatBytes } from "../state/format";
+
+/** The personalised image for one pending token, or the script's steps when the cloud offers no image. */
+export function ImageDownload({ issued, relay }: { issued: BootstrapTokenIssued; relay: string }) {
+  const { api } = useServices();
+  const checksum = useAsync(() => api.devices.imageChecksum(issued.id), [api, issued.id]);
+  if (checksum.loading && !checksum.data) return <Loading label="Preparing your device's image…" />;
+  if (isApiError(checksum.error, "edge_image_unavailable")) return <ScriptSteps relay={relay} />;
+  if (!checksum.data) return <ErrorNotice error={checksum.error} onRetry={checksum.reload} title="The image is not available" />;
+  return (
+    <div className="image-download" data-testid="image-download">
+      <h3>Set up the device</h3>
+      <p>
+        <a className="button" href={api.devices.imageUrl(issued.id)} download>
+          Download your device's image ({formatBytes(checksum.data.size)})
+        </a>
+      </p>
+      <p className="muted small">
+        It already holds this token and your relay's address: keep it private, and use it for one device. If the download
+        stops, your browser can resume it.
+      </p>
+      <p className="small">
+        SHA-256 (<code>sha256sum</code> of the file must print this): <code className="checksum" data-testid="image-sha256">{checksum.data.sha256}</code>
+      </p>
+      <ol className="steps">
+        <li>
+          <strong>Flash it</strong> to the device's disk or a USB stick with <a href="https://etcher.balena.io/">balenaEtcher</a> or{" "}
+          <a href="https://www.raspberrypi.com/software/">Raspberry Pi Imager</a> (“Use custom”), or with{" "}
+          <code>{"sudo dd if=guardian-edge-….raw of=/dev/sdX bs=4M conv=fsync status=progress"}</code>.
+        </li>
+        <li><strong>Boot</strong> the device from it, with a network cable plugged in.</li>
+        <li><strong>Wait</strong> a few minutes: it sets itself up and appears in the list above, without reloading this page.</li>
+      </ol>
+    </div>
+  );
+}
+
+/** Without a ready image on the cloud: personalise the generic image with the repository's script. */
+function ScriptSteps({ relay }: { relay: string }) {
+  return (
+    <div data-testid="script-steps">
+      <h3>Set up the device</h3>
+      <p>
+        <strong>Flash a personalised image</strong>: save the token to <code>token.txt</code>, then
+      </p>
+      <pre>
+        <code>{`scripts/personalise-image.sh guardian-edge.raw my-device.raw \\\n    --relay ${relay} --token-file token.txt\n# write it to the device's disk, e.g.:\nsudo dd if=my-device.raw of=/dev/sdX bs=4M conv=fsync status=progress`}</code>
+      </pre>
+      <p>The device enrols by itself on first boot. Delete token.txt afterwards.</p>
+    </div>
+  );
+}
+
+/** The token as a QR code (one SVG path of dark modules), for a phone or a camera on the device's side. */
+export function TokenQr({ token }: { token: string }) {
+  const { size, path } = useMemo(() => {
+    const { modules } = createQr(token, { errorCorrectionLevel: "L" });
+    const parts: string[] = [];
+    for (let row = 0; row < modules.size; row += 1) {
+      for (let col = 0; col < modules.size; col += 1) {
+        if (modules.data[row * modules.size + col]) parts.push(`M${col + 4} ${row + 4}h1v1h-1z`);
+      }
+    }
+    return { size: modules.size + 8, path: parts.join("") };
+  }, [token]);
+  return (
+    <svg className="token-qr" viewBox={`0 0 ${size} ${size}`} width={size * 4} height={size * 4} role="img"
+         aria-label="The enrolment token as a QR code" data-testid="token-qr" shapeRendering="crispEdges">
+      <rect width={size} height={size} fill="#fff" />
+      <path d={path} fill="#000" />
+    </svg>
+  );
+}

@@ -1,0 +1,143 @@
+// @vitest-environment happy-dom
+// Reviewing on the timeline and the event page: the real pages, services and API client, with fakes only
+// at the browser's interfaces (fetch for the cloud, EventSource). The fake cloud keeps one member's
+// reviewed state the way the API does (tests/cloud/test_reviews.py checks the API itself).
+import { act } from "react";
+import { MemoryRouter, Route, Routes } from "react-router";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ApiClient, createApi } from "../api";
+import type { EventPublic } from "../api/types";
+import { createServices, ServicesProvider } from "../context";
+import { mount, settle, until as untilOn, type Mounted } from "../testDom";
+import { EventDetailPage } from "./EventDetail";
+import { EventsPage } from "./Events";
+
+class QuietEventSource extends EventTarget {
+  readyState = 0;
+  onopen: ((ev: Event) => unknown) | null = null;
+  onerror: ((ev: Event) => unknown) | null = null;
+  close(): void {
+    this.readyState = 2;
+  }
+}
+
+const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
+const event = (id: string, camera: string, start: string): EventPublic => ({
+  id, device_id: "d1", camera, label: "person", start_at: start, end_at: null, confidence: "high", has_clip: false,
+  zones: [], severity: "detection",
+});
+
+/** One member's view of the cloud: three events (two on the porch, one in the yard) and their reviewed set. */
+function fakeCloud() {
+  const events = [event("e1", "porch", minutesAgo(3)), event("e2", "porch", minutesAgo(2)), event("e3", "yard", minutesAgo(1))];
+  const reviewed = new Set<string>();
+  const markAllBodies: Record<string, string>[] = [];
+  const json = (body: unknown, status = 200) =>
+    new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+  const fetch = async (input: string, init?: RequestInit): Promise<Response> => {
+    const url = new URL(input, "http://cloud.test");
+    const call = `${init?.method ?? "GET"} ${url.pathname}`;
+    const q = url.searchParams;
+    const shown = (e: EventPublic) => ({ ...e, reviewed: reviewed.has(e.id) });
+    if (call === "GET /api/v1/events") {
+      const items = events
+        .filter((e) => !q.get("camera") || e.camera === q.get("camera"))
+        .filter((e) => !q.get("reviewed") || String(reviewed.has(e.id)) === q.get("reviewed"))
+        .map(shown).reverse();
+      return json({ items, next_cursor: null });
+    }
+    if (call === "GET /api/v1/reviews/unread") {
+      const cameras = new Map<string, number>();
+      for (const e of events) if (!reviewed.has(e.id)) cameras.set(e.camera, (cameras.get(e.camera) ?? 0) + 1);
+      return json({ total: [...cameras.values()].reduce((a, b) => a + b, 0),
+                    cameras: [...cameras].map(([camera, count]) => ({ camera, count })) });
+    }
+    if (call === "POST /api/v1/reviews/mark-all") {
+      const body = JSON.parse(String(init?.body)) as Record<string, string>;
+      markAllBodies.push(body);
+      const hits = events.filter((e) => (!body.camera || e.camera === body.camera) && e.start_at < body.until! && !reviewed.has(e.id));
+      for (const e of hits) reviewed.add(e.id);
+      return json({ marked: hits.length });
+    }
+    const one = /^(GET \/api\/v1\/events|PUT \/api\/v1\/reviews\/events)\/([^/]+)$/.exec(call);
+    if (one) {
+      const found = events.find((e) => e.id === decodeURIComponent(one[2]!));
+      if (!found) return json({ error: { code: "not_found", message: "event not found" } }, 404);
+      if (call.startsWith("PUT")) {
+        reviewed.add(found.id);
+        return new Response(null, { status: 204 });
+      }
+      return json(shown(found));
+    }
+    if (call === "GET /api/v1/cameras" || call === "GET /api/v1/devices" || call === "GET /api/v1/archives") return json([]);
+    return json({ error: { code: "not_found", message: call } }, 404);
+  };
+  return { fetch, reviewed, markAllBodies };
+}
+
+let page: Mounted;
+const $ = <E extends Element = HTMLElement>(selector: string) => page.$<E>(selector);
+const until = <T,>(find: () => T | null | undefined | false, what: string) => untilOn(page, find, what);
+const badge = () => $("[data-testid=unread-badge]")?.textContent ?? null;
+const rowStates = () => [...page.container.querySelectorAll<HTMLElement>("li.event")].map((li) => li.dataset.reviewed);
+
+function render(cloud: ReturnType<typeof fakeCloud>, entry: string) {
+  const services = createServices(createApi(new ApiClient({ fetch: cloud.fetch })));
+  page = mount(
+    <ServicesProvider services={services}>
+      <MemoryRouter initialEntries={[entry]}>
+        <Routes>
+          <Route path="/events" element={<EventsPage />} />
+          <Route path="/events/:eventId" element={<EventDetailPage />} />
+        </Routes>
+      </MemoryRouter>
+    </ServicesProvider>,
+  );
+}
+
+beforeEach(() => {
+  vi.stubGlobal("EventSource", QuietEventSource);
+});
+
+afterEach(() => {
+  page.unmount();
+  vi.unstubAllGlobals();
+});
+
+describe("reviewing", () => {
+  it("shows the member's unread count, in total and for the camera filtered on", async () => {
+    const cloud = fakeCloud();
+    cloud.reviewed.add("e1");
+    render(cloud, "/events");
+    await until(() => badge() === "2 unreviewed", "the total unread badge");
+    expect(rowStates()).toEqual(["false", "false", "true"]); // newest first: e3, e2, e1
+    page.unmount();
+
+    render(cloud, "/events?camera=porch");
+    await until(() => badge() === "1 unreviewed", "the porch's unread badge");
+  });
+
+  it("marks all reviewed with the timeline's filters, and only those", async () => {
+    const cloud = fakeCloud();
+    render(cloud, "/events?camera=porch");
+    await until(() => badge() === "2 unreviewed", "the porch's unread badge");
+    const button = [...page.container.querySelectorAll("button")].find((b) => b.textContent === "Mark all reviewed")!;
+    act(() => button.click());
+    await until(() => badge() === "All reviewed", "the badge after marking");
+    expect(cloud.markAllBodies).toHaveLength(1);
+    expect(cloud.markAllBodies[0]!.camera).toBe("porch");
+    expect(Date.parse(cloud.markAllBodies[0]!.until!)).toBeLessThanOrEqual(Date.now());
+    expect([...cloud.reviewed].sort()).toEqual(["e1", "e2"]); // the yard's event stays unreviewed
+    expect(rowStates()).toEqual(["true", "true"]);
+    expect(button.disabled).toBe(true);
+  });
+
+  it("marks an event reviewed when its page opens", async () => {
+    const cloud = fakeCloud();
+    render(cloud, "/events/e2");
+    await until(() => $("h1")?.textContent?.includes("Person"), "the event page");
+    await until(() => cloud.reviewed.has("e2"), "the event marked reviewed");
+    await settle();
+    expect([...cloud.reviewed]).toEqual(["e2"]);
+  });
+});
