@@ -38,6 +38,8 @@ METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own name for
 # Streams (SSE) never finish by themselves: a stopping server gives open responses this long.
 GRACEFUL_SHUTDOWN_SECONDS = 5
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
+# The supervisor's pid, for its workers to tell whether it died before they could ask to die with it.
+SUPERVISOR_PID_ENV = "GUARDIAN_CLOUD_SUPERVISOR_PID"
 
 
 def _uvicorn_config(app: FastAPI | str, settings: CloudSettings, host: str, port: int, workers: int) -> uvicorn.Config:
@@ -69,6 +71,7 @@ def serve(settings: CloudSettings, config_path: Path | None, *, host: str, port:
             os.environ.pop(CONFIG_ENV, None)
         else:
             os.environ[CONFIG_ENV] = str(path.resolve())
+        os.environ[SUPERVISOR_PID_ENV] = str(os.getpid())
         supervisor = Multiprocess(config, sockets=[_tcp_socket(config.bind_socket())])
         log.info("cloud_workers_starting", workers=workers, host=host, port=port)
         supervisor.run()
@@ -85,17 +88,24 @@ def _tcp_socket(sock: socket.socket) -> socket.socket:
 
 
 def _die_with_supervisor() -> None:
-    """A worker whose supervisor is gone (killed with SIGKILL) stops too instead of holding the port."""
+    """A worker whose supervisor is gone (killed with SIGKILL) stops too instead of holding the port.
+
+    The kernel only signals deaths after the request: a supervisor killed while this worker was still
+    starting (importing the app takes a while) left it running as an orphan, so check for that too."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    supervisor = os.environ.get(SUPERVISOR_PID_ENV)
+    if supervisor and os.getppid() != int(supervisor):
+        log.warning("cloud_worker_orphaned")
+        os._exit(0)
 
 
 def worker_app() -> FastAPI:
     """The app of one worker process (uvicorn imports this in each one it spawns)."""
+    _die_with_supervisor()
     from cloud.api.main import create_app
 
-    _die_with_supervisor()
     path = os.environ.get(CONFIG_ENV)
     settings = load_cloud_settings(Path(path) if path else None)
     configure_logging(settings.log_level)

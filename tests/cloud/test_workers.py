@@ -186,6 +186,33 @@ def test_workers_stop_when_their_supervisor_is_killed(pg_url, signing_key, tmp_p
             time.sleep(0.05)
 
 
+def test_workers_stop_when_their_supervisor_is_killed_while_they_start(pg_url, tmp_path) -> None:
+    """Killed before its workers asked the kernel to stop them with it (they were still importing the app),
+    the supervisor used to leave them running as orphans: they must notice and stop."""
+    env = _env(tmp_path, GUARDIAN_CLOUD_DATABASE__URL=pg_url)
+    proc = subprocess.Popen([str(VENV_BIN / "guardian-cloud"), "serve", "--port", str(free_port()), "--workers", "2"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        workers: list[int] = []
+        deadline = time.monotonic() + 60
+        while len(workers) < 2:
+            assert proc.poll() is None and time.monotonic() < deadline, "the supervisor did not start its workers"
+            with contextlib.suppress(OSError):
+                workers = _workers(proc.pid)
+            time.sleep(0.01)
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 60  # only bounds a failure
+    while any(Path(f"/proc/{pid}").exists() and b"zombie" not in _state(pid) for pid in workers):
+        if time.monotonic() > deadline:
+            for pid in workers:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            raise AssertionError("workers outlived their supervisor")
+        time.sleep(0.05)
+
+
 def _state(pid: int) -> bytes:
     try:
         return Path(f"/proc/{pid}/status").read_bytes().lower()

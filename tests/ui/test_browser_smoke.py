@@ -78,6 +78,8 @@ class Page(BrowserTab):
         nav(p, "Devices")
         p.get_by_text("Your relay is assigned when you add your first device").wait_for()
         p.get_by_role("button", name="Create enrolment token").click()
+        # A running device's command sits behind a disclosure (the image download comes first).
+        p.get_by_text("Or enrol a device that is already running").click()
         p.get_by_text(f"guardian-edge enrol --relay {relay_host} --token-file token.txt").wait_for()
         p.get_by_role("button", name="Done, hide it").click()
         nav(p, "Dashboard")
@@ -94,7 +96,7 @@ def test_signup_live_event_and_tenant_isolation(cloud, browser, artifacts: Path)
     p.get_by_role("heading", name="Sign in").wait_for()
     alice.shot("login")
     alice.signup(f"alice-{uuid.uuid4().hex[:6]}@example.org", "Lake house")
-    alice.add_first_device("relay-a.relays.example.org")
+    alice.add_first_device("relay-a.relays.example.org:443")
     assert p.get_by_text("Lake house").is_visible()
     p.get_by_text("No devices yet").wait_for()
     alice.shot("dashboard-empty")
@@ -140,7 +142,8 @@ def test_signup_live_event_and_tenant_isolation(cloud, browser, artifacts: Path)
     p.get_by_role("button", name="Create enrolment token").click()
     token = p.get_by_label("Enrolment token", exact=True).input_value()
     assert token.count(".") >= 1 and len(token) > 40
-    assert p.get_by_text("guardian-edge enrol --relay relay-a.relays.example.org --token-file token.txt").is_visible()
+    p.get_by_text("Or enrol a device that is already running").click()
+    assert p.get_by_text("guardian-edge enrol --relay relay-a.relays.example.org:443 --token-file token.txt").is_visible()
     alice.shot("devices-token")
     p.get_by_role("button", name="Done, hide it").click()
     assert p.get_by_label("Enrolment token", exact=True).count() == 0
@@ -231,7 +234,7 @@ def test_sign_in_options_deep_links_media_policy_and_device_removal(cloud_with_s
     carol.shot("login-sso")
 
     carol.signup(f"carol-{uuid.uuid4().hex[:6]}@example.org", "Cabin")
-    carol.add_first_device("relay-a.relays.example.org")
+    carol.add_first_device("relay-a.relays.example.org:443")
     event = batches.event("edge-c", "porch", "person", datetime.now(UTC) - timedelta(seconds=5))
     ingest(base, relay, events=[event], healths=[batches.health("edge-c", {"porch": "streaming"})])
 

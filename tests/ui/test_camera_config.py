@@ -76,7 +76,7 @@ def test_add_camera_with_sealed_login(cloud, browser, artifacts: Path) -> None:
     tab = Page(browser, base, artifacts, "camera-config")
     p = tab.page
     tab.signup(f"dana-{uuid.uuid4().hex[:6]}@example.org", "Lake house")
-    tab.add_first_device("relay-a.relays.example.org")
+    tab.add_first_device("relay-a.relays.example.org:443")
 
     # The edge's config key, reported through its relay (first health, so the cloud knows the device).
     edge_key = PrivateKey.generate()

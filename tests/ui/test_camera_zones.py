@@ -72,7 +72,7 @@ def test_draw_mask_and_zone_on_desktop_and_phone(cloud, browser, artifacts: Path
     p = tab.page
     p.set_viewport_size({"width": 1280, "height": 800})
     tab.signup(f"ola-{uuid.uuid4().hex[:6]}@example.org", "Cabin")
-    tab.add_first_device("relay-a.relays.example.org")
+    tab.add_first_device("relay-a.relays.example.org:443")
     report(base, relay, ingest_pb2.ConfigStatus(device_id=DEVICE), health=True)
 
     sent: list[str] = []

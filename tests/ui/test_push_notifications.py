@@ -86,7 +86,7 @@ def test_push_reaches_the_service_worker_and_points_at_the_event(cloud, browser,
     p = tab.page
     tab.context.grant_permissions(["notifications"], origin=base)
     tab.signup(f"noor-{uuid.uuid4().hex[:6]}@example.org", "Cottage")
-    tab.add_first_device("relay-a.relays.example.org")
+    tab.add_first_device("relay-a.relays.example.org:443")
     with httpx.Client(base_url=base) as http:
         r = relay.post(http, "/api/v1/ingest", batches.batch(relay.id, healths=[batches.health(DEVICE, {"porch": "streaming"})]))
         assert r.status_code == 200, r.text

@@ -38,17 +38,7 @@ export function sodium(): Promise<Sodium> {
  */
 export async function sealCredentials(username: string, password: string, key: ConfigKey): Promise<SealedCredentials> {
   if (username.includes(":")) throw new SealError("a user name cannot contain “:”");
-  const lib = await sodium();
-  const variant = lib.base64_variants.URLSAFE_NO_PADDING;
-  let publicKey: Uint8Array;
-  try {
-    publicKey = lib.from_base64(key.public_key, variant);
-  } catch {
-    throw new SealError("the device's config key is not valid base64url");
-  }
-  if (publicKey.length !== PUBLIC_KEY_BYTES) throw new SealError("the device's config key is not an X25519 public key");
-  const sealed = lib.crypto_box_seal(new TextEncoder().encode(`${username}:${password}`), publicKey);
-  return { ciphertext: lib.to_base64(sealed, variant), key_id: key.key_id };
+  return sealSecret(`${username}:${password}`, key);
 }
 
 /**
