@@ -22,7 +22,9 @@ version="$IMAGE_VERSION"
 efivar() { cat "/sys/firmware/efi/efivars/$1-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f" 2>/dev/null | tail -c +5 | tr -d "\0"; }
 esp="$(bootctl --print-esp-path 2>/dev/null || echo /efi)"
 disk="$(lsblk -nrpo PKNAME "$(findmnt -nvo SOURCE /)")"
-slots() { lsblk -nro PARTLABEL "$disk" | grep -E '^(guardian-|_empty)' | sort | tr '\n' ',' ; }
+# Labels read from the partition table itself: lsblk answers from udev's database, which may not have
+# seen the relabelling sysupdate has just written (the A/B test once read the old labels that way).
+slots() { partx -g -o NAME "$disk" | grep -E '^(guardian-|_empty)' | sort | tr '\n' ',' ; }
 ukis() { ls "$esp/EFI/Linux" 2>/dev/null | sort | tr '\n' ','; }
 healthy_unit="$(systemctl list-unit-files --no-legend 'guardian-*-healthy.service' | awk '{print $1; exit}')"
 
