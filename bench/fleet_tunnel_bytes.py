@@ -2,15 +2,17 @@
 
     .venv/bin/python bench/fleet_tunnel_bytes.py [--window 60] [--interval 5]
 
-Runs the real relay and edge uplink agent in the namespace lab (tests/relay/netlab.py), plus
-prometheus-node-exporter in the edge's namespace on its tunnel address. Counts the bytes on the relay's
-WireGuard interface (rx + tx, WireGuard and UDP overhead included) over a window without scraping (the
-uplink's own heartbeats and telemetry: the baseline) and over the same window with the relay's
-agent-mode Prometheus scraping the edge every ``--interval`` seconds; the difference divided by the
-number of scrapes is the cost of one scrape, extrapolated to a day at the deployed interval (60 s,
-group_data/relays.py). Assumptions, printed with the figures: the edge's four agents
-(recorder, detector, uplink, archive) cost what the uplink's endpoint costs each (their registries are
-of the same order); Prometheus asks for gzip, which the agents and the node exporter serve.
+Runs the real relay and the edge as shipped in the namespace lab (tests/observability/fleet_lab.py: the
+recorder, detector and uplink agents and prometheus-node-exporter on the edge's loopback, the uplink's
+scrape proxy on its tunnel address). Counts the bytes on the relay's WireGuard interface (rx + tx,
+WireGuard and UDP overhead included) over a window without scraping (the uplink's own heartbeats and
+telemetry: the baseline) and over the same window with the relay's agent-mode Prometheus scraping one
+agent's /metrics/<agent> through the proxy every ``--interval`` seconds; the difference divided by the
+number of scrapes is the cost of one scrape, extrapolated to a day at 60 s and at the deployed edge
+interval (4 min, group_data/relays.py). Assumptions, printed with the figures: the archive uploader costs
+what the uplink's endpoint costs (registries of the same order); the recorder and detector have one
+camera (their per-camera series grow with cameras); Prometheus asks for gzip, which the proxy passes
+through from the agents and the node exporter.
 Needs root, wireguard-go, prometheus, prometheus-node-exporter.
 """
 
@@ -27,25 +29,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.relay.netlab import RELAY_ID, TENANT, Lab, wait_for  # noqa: E402
+from tests.observability.fleet_lab import EDGE_SCRAPE_PORT, EDGE_TUNNEL, enrol_edge, fleet_lab  # noqa: E402
+from tests.relay.netlab import RELAY_ID, TENANT, Lab  # noqa: E402
 
-EDGE_TUNNEL = "10.77.0.2"
-UPLINK_METRICS = 9466
-NODE_EXPORTER = 9100
 DEPLOYED_INTERVAL_S = 60
-EDGE_AGENTS = 4
+EDGE_INTERVAL_S = 240  # relay_edge_scrape_interval (group_data/relays.py)
+AGENTS = ("recorder", "detector", "uplink", "node")
 BUDGET_BYTES_PER_MONTH = 5e9  # a 4G site's data plan, assumed: 5 GB/month
-NODE_COLLECTORS = (
-    "cpu",
-    "meminfo",
-    "filesystem",
-    "loadavg",
-    "netdev",
-    "diskstats",
-    "time",
-    "uname",
-    "pressure",
-)
 
 
 def tunnel_bytes(lab: Lab) -> int:
@@ -65,28 +55,33 @@ def measure(lab: Lab, window: float) -> int:
     return tunnel_bytes(lab) - before
 
 
-def scrape_config(lab: Lab, name: str, targets: list[str], interval: int) -> Path:
+def scrape_config(lab: Lab, name: str, target: str, path: str, interval: int) -> Path:
     config = lab.dir / f"{name}.yml"
     config.write_text(
         json.dumps(
             {
                 "global": {"scrape_interval": f"{interval}s", "scrape_timeout": f"{max(1, interval - 1)}s"},
-                "scrape_configs": [{"job_name": "edge", "static_configs": [{"targets": targets}]}],
+                "scrape_configs": [
+                    {"job_name": "edge", "metrics_path": path, "static_configs": [{"targets": [target]}]}
+                ],
             }
         )
     )
     return config
 
 
-def per_scrape(lab: Lab, name: str, targets: list[str], baseline: int, window: float, interval: int) -> float:
-    """Tunnel bytes one scrape of ``targets`` costs (the agent-mode Prometheus of the relay)."""
+def per_scrape(lab: Lab, agent: str, baseline: int, window: float, interval: int) -> float:
+    """Tunnel bytes one scrape of ``agent`` through the uplink's scrape proxy costs (the relay's
+    agent-mode Prometheus, as the relay's file_sd targets point it)."""
+    name = f"p-{agent}"
+    target, path = f"{EDGE_TUNNEL}:{EDGE_SCRAPE_PORT}", f"/metrics/{agent}"
     lab._start(
         name,
         lab.ns_relay,
         [
             "prometheus",
             "--enable-feature=agent",
-            f"--config.file={scrape_config(lab, name, targets, interval)}",
+            f"--config.file={scrape_config(lab, name, target, path, interval)}",
             f"--storage.agent.path={lab.dir / name}",
             "--web.listen-address=127.0.0.1:0",
         ],
@@ -102,56 +97,10 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=60.0, help="seconds per measured window")
     parser.add_argument("--interval", type=int, default=5, help="scrape interval in the bench (seconds)")
     args = parser.parse_args()
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        Lab(
-            Path(tmp),
-            cloud=False,
-            edge_overrides={
-                "metrics": {"enabled": True, "address": EDGE_TUNNEL, "port": UPLINK_METRICS},
-            },
-        ) as lab,
-    ):
-        subprocess.run(
-            ["ip", "netns", "exec", lab.ns_edge, "sysctl", "-qw", "net.ipv4.ip_nonlocal_bind=1"], check=True
-        )
-        lab.start_relay()
-        assert lab.enrol(lab.token()).returncode == 0, "enrolment failed"
-        lab.start_edge()
-        wait_for(
-            lambda: lab.port_open(lab.ns_relay, EDGE_TUNNEL, UPLINK_METRICS),
-            60,
-            "the edge's metrics over the tunnel",
-        )
-        lab._start(
-            "node-full",
-            lab.ns_edge,
-            ["prometheus-node-exporter", f"--web.listen-address={EDGE_TUNNEL}:{NODE_EXPORTER}"],
-        )
-        lab._start(
-            "node-small",
-            lab.ns_edge,
-            [
-                "prometheus-node-exporter",
-                f"--web.listen-address={EDGE_TUNNEL}:{NODE_EXPORTER + 1}",
-                "--collector.disable-defaults",
-                *(f"--collector.{c}" for c in NODE_COLLECTORS),
-            ],
-        )
-        wait_for(
-            lambda: lab.port_open(lab.ns_relay, EDGE_TUNNEL, NODE_EXPORTER + 1), 30, "the node exporters"
-        )
-
+    with tempfile.TemporaryDirectory() as tmp, fleet_lab(Path(tmp), show_logs=False) as lab:
+        enrol_edge(lab)  # the edge as shipped: agents and node exporter on loopback, the proxy on the tunnel
         baseline = measure(lab, args.window)
-        uplink = per_scrape(
-            lab, "p-uplink", [f"{EDGE_TUNNEL}:{UPLINK_METRICS}"], baseline, args.window, args.interval
-        )
-        node_full = per_scrape(
-            lab, "p-node-full", [f"{EDGE_TUNNEL}:{NODE_EXPORTER}"], baseline, args.window, args.interval
-        )
-        node_small = per_scrape(
-            lab, "p-node-small", [f"{EDGE_TUNNEL}:{NODE_EXPORTER + 1}"], baseline, args.window, args.interval
-        )
+        costs = {agent: per_scrape(lab, agent, baseline, args.window, args.interval) for agent in AGENTS}
 
     scrapes_per_day = 86400 / DEPLOYED_INTERVAL_S
     budget_day = BUDGET_BYTES_PER_MONTH / 30
@@ -161,19 +110,17 @@ def main() -> None:
     print(
         f"baseline (uplink heartbeats + telemetry, no scraping): {baseline / args.window * 86400 / 1e6:8.2f} MB/day"
     )
-    rows = [
-        ("one agent's /metrics (uplink)", uplink),
-        ("node exporter, default collectors", node_full),
-        (f"node exporter, {len(NODE_COLLECTORS)} collectors", node_small),
-    ]
-    for name, cost in rows:
+    for agent, cost in costs.items():
         print(
-            f"{name:40s} {cost / 1e3:7.2f} kB/scrape  {cost * scrapes_per_day / 1e6:7.2f} MB/day at {DEPLOYED_INTERVAL_S} s"
+            f"/metrics/{agent:10s} {cost / 1e3:7.2f} kB/scrape  {cost * scrapes_per_day / 1e6:7.2f} MB/day at "
+            f"{DEPLOYED_INTERVAL_S} s, {cost * 86400 / EDGE_INTERVAL_S / 1e6:6.2f} MB/day at {EDGE_INTERVAL_S} s"
         )
-    for label, node in (("default", node_full), ("small", node_small)):
-        day = (EDGE_AGENTS * uplink + node) * scrapes_per_day
+    # The archive uploader (when configured) is counted as much as the uplink: registries of the same order.
+    scrape = sum(costs.values()) + costs["uplink"]
+    for interval in (DEPLOYED_INTERVAL_S, EDGE_INTERVAL_S):
+        day = scrape * 86400 / interval
         print(
-            f"edge total ({EDGE_AGENTS} agents ~ uplink each + node exporter {label}): {day / 1e6:6.2f} MB/day = "
+            f"edge total (recorder, detector, uplink, archive ~ uplink, node) every {interval} s: {day / 1e6:6.2f} MB/day = "
             f"{100 * day / budget_day:5.2f} % of a {BUDGET_BYTES_PER_MONTH / 1e9:.0f} GB/month 4G budget "
             f"({budget_day / 1e6:.0f} MB/day; goal < 1 %)"
         )

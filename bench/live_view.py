@@ -9,9 +9,10 @@ own; signalling is JSON lines on its stdin/stdout), headless Chromium viewers (r
 1. Time to first frame, per round: from the page creating its peer connection to the first decoded frame
    painted (requestVideoFrameCallback), with nobody watching the camera before (cold: the edge opens
    the camera) and with another viewer already watching (warm: the read is shared; joined at a random
-   moment). The camera sends a keyframe every 2 s and a viewer starts at one: cold, up to 2 s is waiting
-   for the next keyframe; warm, the edge's GOP cache (agents/edge/live/gop.py) starts the viewer with the
-   current GOP at once. Each round also runs on a second edge process with the cache off (the baseline,
+   moment). The camera sends a keyframe every 2 s and a viewer starts at one: cold, the one the camera
+   opens its stream with (the edge once dropped it and waited ~2 s for the next: agents/edge/live/reader.py
+   LiveStreamOptions); warm, the edge's GOP cache (agents/edge/live/gop.py) starts the viewer with the
+   current GOP at once, where without it the viewer waits for the next keyframe. Each round also runs on a second edge process with the cache off (the baseline,
    same camera, same run). Each first frame is split into its steps: the browser's offer (ICE gathering:
    the TURN allocation), the edge's answer (camera open when cold, its own TURN allocation), ICE checks
    and DTLS to "connected", and from there to the first frame painted.

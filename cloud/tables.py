@@ -50,6 +50,8 @@ class Relay(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The relay's software version, from the User-Agent of its signed calls ("" until one names it).
+    agent_version: Mapped[str] = mapped_column(String(50), default="", server_default="")
 
 
 class Tenant(Base):

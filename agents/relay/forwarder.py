@@ -41,6 +41,7 @@ from agents.relay.registry import revoke_device
 from guardian.contracts import auth
 from guardian.contracts.cloud.v1 import ingest_pb2
 from guardian.contracts.edge.v1 import uplink_pb2
+from guardian.contracts.user_agent import relay_user_agent
 from guardian.runtime.backoff import Backoff
 from guardian.runtime.errors import GuardianError
 from guardian.runtime.logging import get_logger
@@ -121,7 +122,8 @@ class CloudClient:
         self.key = signing_key
         verify: object = str(settings.ca_file) if settings.ca_file else True
         self.http = httpx.AsyncClient(
-            base_url=settings.url.rstrip("/"), verify=verify, timeout=settings.timeout_s  # type: ignore[arg-type]
+            base_url=settings.url.rstrip("/"), verify=verify, timeout=settings.timeout_s,  # type: ignore[arg-type]
+            headers={"User-Agent": relay_user_agent()},  # the cloud shows operators each relay's version
         )
 
     def sign(self, method: str, path: str, body: bytes = b"") -> dict[str, str]:

@@ -1,9 +1,10 @@
 """The relay's edges as Prometheus scrape targets (file_sd), for the relay's agent-mode Prometheus.
 
 The relay's Prometheus (``provisioning/templates/prometheus-relay.yml.j2``) scrapes every active edge over
-the tunnel at ``<tunnel address>:<port>`` and remote-writes to the operator's Prometheus. Each target
-carries ids only (tenant, relay, device, agent): never a device label, a camera name or an e-mail, which
-are the tenant's data. Revoked devices are left out, so a revoked edge stops being scraped at the next
+the tunnel at ``<tunnel address>:9460/metrics/<agent>`` (the edge uplink's scrape proxy, which fetches
+each agent's loopback exporter; agents/edge/uplink/scrape_proxy.py) and remote-writes to the operator's
+Prometheus. Each target carries ids only (tenant, relay, device, agent): never a device label, a camera
+name or an e-mail, which are the tenant's data. Revoked devices are left out, so a revoked edge stops being scraped at the next
 write. The file is replaced atomically: Prometheus re-reads a file_sd file when it changes and must never
 see half of one.
 """
@@ -24,21 +25,24 @@ from guardian.runtime.logging import get_logger
 
 log = get_logger("guardian.relay.scrape_targets")
 
-# The edge agents' /metrics ports (units/guardian-edge-*.service, GUARDIAN_EDGE_METRICS__PORT).
-EDGE_METRICS_PORTS: dict[str, int] = {"recorder": 9464, "detector": 9465, "uplink": 9466, "archive": 9467}
+# The edge uplink's scrape proxy (agents/edge/uplink/config.py, [uplink.scrape_proxy]): the edge agents'
+# exporters listen on the edge's loopback only, the proxy serves each one at /metrics/<agent>.
+EDGE_SCRAPE_PORT = 9460
+EDGE_AGENTS: tuple[str, ...] = ("archive", "detector", "node", "recorder", "uplink")
 
 
 def file_sd_groups(
-    devices: Iterable[Device], *, relay_id: str, ports: dict[str, int] = EDGE_METRICS_PORTS
+    devices: Iterable[Device], *, relay_id: str, port: int = EDGE_SCRAPE_PORT, agents: Iterable[str] = EDGE_AGENTS
 ) -> list[dict[str, object]]:
     """One target group per (device, agent): Prometheus' file_sd format, sorted so equal input writes equal files."""
     groups: list[dict[str, object]] = []
     for device in sorted(devices, key=lambda d: d.device_id):
-        for agent, port in sorted(ports.items()):
+        for agent in sorted(agents):
             groups.append(
                 {
                     "targets": [f"{device.tunnel_address}:{port}"],
                     "labels": {
+                        "__metrics_path__": f"/metrics/{agent}",
                         "tenant": device.tenant_id,
                         "relay": relay_id,
                         "device": device.device_id,

@@ -29,6 +29,7 @@ from cloud.core.errors import Forbidden, NotFound, Unauthorized
 from cloud.core.state import Cloud
 from cloud.tables import Relay, RelayNonce, Tenant, User
 from guardian.contracts import auth
+from guardian.contracts.user_agent import relay_version_of
 
 M = TypeVar("M")
 
@@ -240,6 +241,10 @@ def get_signed_relay(
         )
     )
     relay.last_seen_at = now
+    # A relay names its version in its User-Agent (for the operator's fleet page); older relays do not.
+    version = relay_version_of(request.headers.get("user-agent", ""))
+    if version and version != relay.agent_version:
+        relay.agent_version = version
     return RelayCaller(relay=relay, body=body, session=session)
 
 

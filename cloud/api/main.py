@@ -14,6 +14,7 @@ from cloud.api.routes import (
     devices,
     edge_image,
     events,
+    fleet,
     health,
     keys,
     live_sessions,
@@ -30,7 +31,7 @@ from cloud.core.config import CloudSettings
 from cloud.core.state import Cloud
 from cloud.services.relays import enabled_endpoint_urls
 
-ROUTERS = [auth.router, users.router, tenants.router, relays.router, devices.router, edge_image.router, cameras.router,
+ROUTERS = [auth.router, users.router, tenants.router, relays.router, fleet.router, devices.router, edge_image.router, cameras.router,
            events.router, reviews.router, notifications.router, live_sessions.router, relay_api.router, keys.router, health.router, archives.router, archives.relay_router]
 
 

@@ -644,3 +644,56 @@ class CameraUnread(Shape):
 class UnreadPublic(Shape):
     total: int
     cameras: list[CameraUnread] = Field(description="Cameras with unreviewed events, by name.")
+
+
+# --- the operator's fleet page (GET /api/v1/fleet): ids only, no e-mail, name of a tenant, device or camera
+
+
+class FleetAlertPublic(Shape):
+    name: str = Field(description="The alert rule's name (alertname), e.g. GuardianEdgeOffline.")
+    severity: str = Field(description="Its severity label (critical, warning); empty when the rule sets none.")
+    summary: str
+    runbook_url: str = Field(description="Where docs/runbooks.md explains what to do; empty when the rule has none.")
+    starts_at: datetime
+
+
+class FleetRelayPublic(Shape):
+    id: str
+    name: str
+    endpoint_url: str
+    tenant_id: str | None = Field(description="The tenant it serves; null while in the pool.")
+    status: Literal["online", "silent", "never_seen", "disabled"] = Field(
+        description="online: signed a call to the cloud within 180 s; silent: not since; never_seen: never called; "
+        "disabled by an operator.")
+    last_seen_at: datetime | None = Field(description="Its last signed call to the cloud.")
+    agent_version: str = Field(description="The software version it names in its calls (User-Agent); empty "
+                               "until a relay of this release has called.")
+    devices: int = Field(description="Enrolled devices it last reported.")
+    alerts: list[FleetAlertPublic]
+
+
+class FleetDevicePublic(Shape):
+    id: str
+    tenant_id: str
+    relay_id: str | None
+    status: str = Field(description="healthy, degraded, offline or unknown, as its relay last reported it.")
+    agent_version: str = Field(description="The software (image) version the device reports.")
+    desired_config_version: int = Field(description="The newest configuration version saved; 0: none.")
+    applied_config_version: int = Field(description="The version the device reports applied; 0: none yet.")
+    last_seen_at: datetime | None = Field(description="When its relay last heard from it; null: never.")
+    cameras_up: int = Field(description="Cameras streaming.")
+    cameras_down: int = Field(description="Cameras whose stream failed.")
+    cameras_total: int
+    alerts: list[FleetAlertPublic]
+
+
+class FleetPublic(Shape):
+    relays: list[FleetRelayPublic]
+    devices: list[FleetDevicePublic]
+    other_alerts: list[FleetAlertPublic] = Field(
+        description="Firing alerts about no listed device or relay (the cloud itself, an unlabelled target).")
+    alertmanager_configured: bool = Field(description="Whether the cloud reads alerts from an Alertmanager.")
+    alerts_error: str | None = Field(
+        description="Why the alerts could not be read (Alertmanager unreachable, slow or answering an error); "
+        "null when they were, or when no Alertmanager is configured.")
+    generated_at: datetime

@@ -13,7 +13,7 @@ import os
 import re
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from guardian.contracts import auth
@@ -256,6 +256,19 @@ class EdgeImageSettings(Section):
     )
 
 
+class AlertmanagerSettings(Section):
+    """The operator's Alertmanager, read by the fleet page (``GET /api/v1/fleet``) for the alerts firing now."""
+
+    url: AnyHttpUrl | None = Field(
+        None, description="Base URL of the operator's Alertmanager, e.g. http://127.0.0.1:9093 (its API v2 is read "
+        "at <url>/api/v2/alerts); unset: the fleet page shows no alerts.",
+    )
+    timeout_seconds: float = Field(
+        2.0, gt=0, le=10, description="Longest wait for Alertmanager's answer; past it the fleet page says the "
+        "alerts are unavailable instead of waiting.",
+    )
+
+
 class CloudSettings(AgentSettings):
     model_config = SettingsConfigDict(env_prefix="GUARDIAN_CLOUD_")
 
@@ -279,6 +292,8 @@ class CloudSettings(AgentSettings):
     archive: ArchiveStoreSettings = Field(default_factory=ArchiveStoreSettings, description="The archive store.")
     push: PushSettings = Field(default_factory=PushSettings, description="Web Push notifications.")
     edge_image: EdgeImageSettings = Field(default_factory=EdgeImageSettings, description="The edge image download.")
+    alertmanager: AlertmanagerSettings = Field(
+        default_factory=AlertmanagerSettings, description="The operator's Alertmanager (the fleet page's alerts).")
     retention_interval_seconds: int = Field(3600, ge=10, description="How often retention cleanup runs.")
 
     @model_validator(mode="after")

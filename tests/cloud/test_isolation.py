@@ -118,6 +118,7 @@ CASES: dict[tuple[str, str], Case] = {
                                                        "public_key": "A" * 43}),
     ("GET", "/api/v1/relays/{relay_id}"): Case("operator"),
     ("PATCH", "/api/v1/relays/{relay_id}"): Case("operator", body={"enabled": True}),
+    ("GET", "/api/v1/fleet"): Case("operator"),
     # Relay-signed.
     ("POST", "/api/v1/ingest"): Case("relay"),
     ("GET", "/api/v1/relay/whoami"): Case("relay", intruder_status=(200,)),

@@ -8,16 +8,9 @@ cut to 1 s); the time from the report to the delivery is printed."""
 from __future__ import annotations
 
 import json
-import queue
 import shutil
-import subprocess
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import httpx
 import jinja2
@@ -30,6 +23,7 @@ from guardian.contracts import auth
 from tests.cloud import batches
 from tests.cloud.conftest import RelayHandle, add_relay, free_port, make_settings, signup
 from tests.cloud.servers import serve
+from tests.observability.alerting import Webhook, process
 from tests.observability.conftest import ROOT, RULES
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager")
@@ -38,60 +32,6 @@ DEVICE = "dev-lab-offline"
 pytestmark = pytest.mark.skipif(
     shutil.which("prometheus") is None or ALERTMANAGER is None,
     reason="Debian prometheus and prometheus-alertmanager not installed (scripts/setup.sh)")
-
-
-class Webhook:
-    """Alertmanager's webhook receiver: every notification's JSON body, in arrival order."""
-
-    def __init__(self) -> None:
-        self.notifications: queue.Queue[dict[str, Any]] = queue.Queue()
-        received = self.notifications
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                received.put(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/alerts"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def next(self, status: str, timeout: float) -> tuple[dict[str, Any], float]:
-        """The next notification with ``status`` (firing or resolved) and when it arrived (monotonic)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            body = self.notifications.get(timeout=max(0.1, deadline - time.monotonic()))
-            if body["status"] == status:
-                return body, time.monotonic()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@contextmanager
-def process(args: list[str], ready_url: str) -> Iterator[None]:
-    """A server process, once its readiness endpoint answers 200."""
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (proc.stderr.read() if proc.stderr else b"").decode()[-2000:]
-            assert time.monotonic() < deadline, f"{args[0]} not ready"
-            try:
-                if httpx.get(ready_url, timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        yield
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def rules_with_short_for(path: Path) -> None:

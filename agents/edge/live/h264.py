@@ -3,9 +3,17 @@
 aiortc only lists Baseline and Constrained Baseline (what its own encoder makes). The edge forwards the
 camera's stream as is, often Main or High. :func:`answer_profile` picks, among the profiles the viewer's
 offer lists, the camera's own or else the nearest one whose decoders must decode it (High 4:4:4 decodes
-High; Debian's Chromium offers Main and High 4:4:4 but not High), with the camera's level; and
-:func:`codec_for_profile` registers it with aiortc's codec table (once per profile, process-wide) so the
-answer carries it.
+High; Debian's Chromium offers Main and High 4:4:4 but not High); :func:`codec_for_profile` gives aiortc's
+codec-table entry for that profile (registered once, process-wide, if aiortc has none) so the answer
+carries it.
+
+The answer names the profile, not the camera's level: aiortc answers an offered codec with the first
+table entry of the same profile and packetization mode and keeps a preferred codec only if its
+parameters equal that entry's, so a second entry of one profile (a Constrained Baseline sub-stream at
+level 3.0 next to aiortc's own 3.1 entry, or two High cameras at different levels) was never chosen and
+the offer was refused ("Failed to set remote video description send parameters"). The level loses
+nothing: with ``level-asymmetry-allowed`` (RFC 6184 §8.1) an answer's level is what the answerer would
+receive, and the edge receives no video; Chromium decodes the camera's level whatever the SDP says.
 """
 
 from __future__ import annotations
@@ -58,22 +66,40 @@ def profile_level_id(sps: bytes) -> str:
     return sps[1:4].hex()
 
 
+#: The level of the entries :func:`codec_for_profile` registers: 3.1, as aiortc's own and Chromium's offers.
+ANSWER_LEVEL = "1f"
+
+
+def _profile(codec: RTCRtpCodecParameters) -> H264Profile | None:
+    """The profile of a packetization-mode 1 H.264 codec (what the edge sends), else None."""
+    if codec.mimeType.lower() != "video/h264" or str(codec.parameters.get("packetization-mode")) != "1":
+        return None
+    try:
+        return parse_h264_profile_level_id(str(codec.parameters.get("profile-level-id", "42e01f")))[0]
+    except ValueError:
+        return None
+
+
 def codec_for_profile(plid: str) -> RTCRtpCodecCapability:
-    """The H.264 codec (packetization-mode 1, ``plid``) to answer with, registered with aiortc."""
-    parameters: dict[str, str | int | None] = {
-        "level-asymmetry-allowed": "1", "packetization-mode": "1", "profile-level-id": plid,
-    }
+    """The H.264 codec (packetization-mode 1) of ``plid``'s profile to answer with: aiortc's table entry
+    for that profile, the one its negotiation matches the offer's codec to (registered at
+    :data:`ANSWER_LEVEL` when there is none). Every call for one profile gives the same codec."""
+    profile = parse_h264_profile_level_id(plid)[0]
     video = CODECS["video"]
-    if not any(c.mimeType == "video/H264" and c.parameters == parameters for c in video):
+    codec = next((c for c in video if _profile(c) == profile), None)
+    if codec is None:
         # Payload types only matter in offers (an answer takes the offer's); keep them unique anyway.
         pt = max(c.payloadType or 0 for c in video) + 1
         template = next(c for c in video if c.mimeType == "video/H264")
         codec = copy.deepcopy(template)
-        codec.payloadType, codec.parameters = pt, dict(parameters)
+        codec.payloadType = pt
+        codec.parameters = {"level-asymmetry-allowed": "1", "packetization-mode": "1",
+                            "profile-level-id": plid[:4].lower() + ANSWER_LEVEL}
         video.append(codec)
         video.append(RTCRtpCodecParameters(mimeType="video/rtx", clockRate=90000, payloadType=pt + 1,
                                            parameters={"apt": pt}))
-    return RTCRtpCodecCapability(mimeType="video/H264", clockRate=90000, parameters=parameters)
+    return RTCRtpCodecCapability(mimeType=codec.mimeType, clockRate=codec.clockRate,
+                                 parameters=dict(codec.parameters))
 
 
 _P = H264Profile
@@ -90,26 +116,23 @@ _DECODES: dict[H264Profile, tuple[H264Profile, ...]] = {
 
 
 def answer_profile(camera_plid: str, offer_sdp: str) -> str | None:
-    """The ``profile-level-id`` to answer ``offer_sdp`` with for a camera sending ``camera_plid``: an
-    offered H.264 (packetization-mode 1) profile whose decoders decode the camera's, the camera's own
-    first, then the nearest; with the camera's level. ``None`` if the viewer cannot decode it."""
+    """The offered ``profile-level-id`` to answer ``offer_sdp`` with for a camera sending ``camera_plid``:
+    an offered H.264 (packetization-mode 1) profile whose decoders decode the camera's, the camera's own
+    first, then the nearest. ``None`` if the viewer cannot decode it."""
     camera_profile = parse_h264_profile_level_id(camera_plid)[0]
     offered: list[tuple[int, str]] = []
     for media in SessionDescription.parse(offer_sdp).media:
         if media.kind != "video":
             continue
         for codec in media.rtp.codecs:
-            if codec.mimeType.lower() != "video/h264" or str(codec.parameters.get("packetization-mode")) != "1":
-                continue
-            plid = str(codec.parameters.get("profile-level-id", "42e01f")).lower()
-            try:
-                profile = parse_h264_profile_level_id(plid)[0]
-            except ValueError:
+            profile = _profile(codec)
+            if profile is None:
                 continue
             decodes = _DECODES[profile]
             if camera_profile in decodes:
                 # Nearest: the profile whose decodable list is shortest (the camera's own has rank 0).
+                plid = str(codec.parameters.get("profile-level-id", "42e01f")).lower()
                 offered.append((0 if profile == camera_profile else len(decodes), plid))
     if not offered:
         return None
-    return min(offered)[1][:4] + camera_plid[4:6]
+    return min(offered)[1]

@@ -71,8 +71,9 @@ class ViewerSession:
         try:
             # The transceiver and its one codec exist before the offer is read: aiortc settles the codecs
             # of the answer while it takes the offer, matching the offer's m=video section to it.
+            codec = codec_for_profile(plid)
             transceiver = self._pc.addTransceiver(self.track, direction="sendonly")
-            transceiver.setCodecPreferences([codec_for_profile(plid)])
+            transceiver.setCodecPreferences([codec])
             await self._pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
             if transceiver.mid is None:
                 raise NegotiationFailed("the offer has no video section")
@@ -84,7 +85,8 @@ class ViewerSession:
         except Exception as exc:  # aiortc raises plain ValueError/OperationError for offers it cannot take
             await self.close("negotiation failed")
             raise NegotiationFailed(f"cannot answer the offer ({type(exc).__name__}: {exc})") from None
-        self._log.info("live_session_answered", camera_profile=profile_level_id, answered_profile=plid)
+        self._log.info("live_session_answered", camera_profile=profile_level_id,
+                       answered_profile=codec.parameters["profile-level-id"])
         return self._pc.localDescription.sdp
 
     def extend(self, expires_at: float) -> bool:

@@ -2,12 +2,45 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from guardian.runtime.config import Section
+
+
+class ScrapeProxySettings(Section):
+    """The relay's Prometheus reaches the edge agents' loopback exporters through the uplink
+    (agents/edge/uplink/scrape_proxy.py); ports as units/guardian-edge-*.service set them."""
+
+    enabled: bool = Field(True, description="Serve /metrics/<agent> on the tunnel address (wireguard mode).")
+    port: int = Field(9460, ge=1, le=65535, description="TCP port on the tunnel address (the relay's scrape targets).")
+    timeout_s: float = Field(
+        5.0, gt=0, le=30, description="Time-out per connect and read of an agent's exporter (a dead agent is a 503)."
+    )
+    targets: dict[str, str] = Field(
+        default_factory=lambda: {
+            "recorder": "http://127.0.0.1:9464/metrics",
+            "detector": "http://127.0.0.1:9465/metrics",
+            "uplink": "http://127.0.0.1:9466/metrics",
+            "archive": "http://127.0.0.1:9467/metrics",
+            "node": "http://127.0.0.1:9100/metrics",
+        },
+        description="Agent name (the path /metrics/<name>) -> its exporter on loopback.",
+    )
+
+    @field_validator("targets")
+    @classmethod
+    def _loopback_only(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, url in value.items():
+            host = urlsplit(url).hostname
+            # The proxy must not become a way from the tunnel into the LAN.
+            if urlsplit(url).scheme != "http" or host is None or not ip_address(host).is_loopback:
+                raise ValueError(f"targets.{name}: an http:// URL on a loopback address, not {url!r}")
+        return value
 
 
 class UplinkSettings(Section):
@@ -57,6 +90,10 @@ class UplinkSettings(Section):
         description="The detector's Prometheus endpoint on loopback; telemetry's inference latency is the "
         "median of its guardian_edge_detection_inference_seconds histogram since the previous sample. "
         "None: not reported.",
+    )
+
+    scrape_proxy: ScrapeProxySettings = Field(
+        default_factory=ScrapeProxySettings, description="The edge agents' metrics for the relay, on the tunnel."
     )
 
     @model_validator(mode="after")

@@ -1,6 +1,7 @@
 """The edge uplink agent (``guardian-edge uplink run``): tunnel, outbox sender, telemetry, media server (EdgeMedia,
 and EdgeCameras: pictures, discovery, probes, live view), and the desired camera config from the relay
-(:mod:`agents.edge.uplink.config_watch`).
+(:mod:`agents.edge.uplink.config_watch`), and the edge agents' metrics for the relay's Prometheus on the
+tunnel address (:mod:`agents.edge.uplink.scrape_proxy`).
 
 Runs beside the recorder and the detector, sharing only the edge database with them: they write
 events into the outbox; this agent sends them and deletes what the relay acknowledged. Media is
@@ -32,6 +33,7 @@ from agents.edge.uplink.client import AGENT_VERSION, UplinkClient
 from agents.edge.uplink.config_watch import ConfigWatch
 from agents.edge.uplink.media_server import EdgeMediaService, EventsLookup, MediaLookup
 from agents.edge.uplink.release import RELEASE_BASE, rolled_back
+from agents.edge.uplink.scrape_proxy import ScrapeProxy
 from agents.edge.uplink.telemetry import (
     CameraStatusSource,
     DetectorLatency,
@@ -94,6 +96,7 @@ class UplinkAgent:
         self._media_server: grpc.aio.Server | None = None
         self.live: LiveHub | None = None
         self._metrics_server: MetricsServer | None = None
+        self.scrape_proxy: ScrapeProxy | None = None
         self.outbox_length = self.metrics.gauge("outbox", "length", "Rows waiting in the outbox.", ("kind",))
         self.dropped = self.metrics.counter(
             "outbox", "dropped_total", "Rows dropped by the outbox size policy.", ("kind",)
@@ -128,6 +131,13 @@ class UplinkAgent:
             await asyncio.to_thread(self.tunnel.up)
             media_address = enrolment.tunnel_address
             allowed_peer = enrolment.relay_tunnel_address
+            if s.uplink.scrape_proxy.enabled:
+                try:
+                    self.scrape_proxy = ScrapeProxy(s.uplink.scrape_proxy, enrolment.tunnel_address, allowed_peer)
+                except OSError as exc:  # metrics are a side channel: events still go, the relay sees up == 0
+                    log.error("scrape_proxy_failed", port=s.uplink.scrape_proxy.port, error=str(exc))
+                else:
+                    self.scrape_proxy.start()
         else:
             credentials, server_credentials = self._tls_credentials()
             media_address = s.uplink.media_address or enrolment.tunnel_address
@@ -272,5 +282,7 @@ class UplinkAgent:
             await self._media_server.stop(grace=1.0)
         if self.live is not None:
             await self.live.close()  # the viewers' browsers see the session end and reconnect
+        if self.scrape_proxy is not None:
+            self.scrape_proxy.close()
         if self._metrics_server is not None:
             self._metrics_server.close()

@@ -29,6 +29,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -74,6 +75,12 @@ def build_server(footage: Path, address: str, port: int, mounts: Sequence[str], 
             # here, before the handler returns: run from a thread, its flush could meet a second client's
             # PLAY, and gst-rtsp-server then aborts in gst_rtsp_media_get_rates (a stream without rates).
             seek(Gst.SeekFlags.FLUSH | Gst.SeekFlags.SEGMENT)
+            # The flush also takes the stream's segment away until the demuxer's new one reaches it; a
+            # PLAY answered in between aborts the same way (tests/edge/live saw it). Wait for it, bounded.
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and not all(
+                    media.get_stream(i).get_rates()[0] for i in range(media.n_streams())):
+                time.sleep(0.005)
 
         def probe(_pad, info):
             event = info.get_event()

@@ -23,17 +23,19 @@ def offer(*profiles: str, mode: str = "1") -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
-def test_the_cameras_own_profile_first_with_its_level() -> None:
-    assert answer_profile("640028", offer("42e01f", "4d001f", "64001f", "f4001f")) == "640028"
+def test_the_cameras_own_profile_first_as_offered() -> None:
+    # The offer's own profile-level-id: the level in an answer is not the camera's (see live/h264.py).
+    assert answer_profile("640028", offer("42e01f", "4d001f", "64001f", "f4001f")) == "64001f"
 
 
 def test_nearest_profile_whose_decoders_decode_the_camera() -> None:
     # Debian's Chromium: no plain High; High 4:4:4 decoders decode High, Main ones need not.
     assert answer_profile("64001f", offer("42e01f", "4d001f", "f4001f")) == "f4001f"
     # A Main camera goes to Main before High 4:4:4.
-    assert answer_profile("4d0029", offer("42e01f", "f4001f", "4d001f")) == "4d0029"
-    # Constrained Baseline is decodable by every profile listed; its own wins.
-    assert answer_profile("42e01e", offer("4d001f", "42e01f")) == "42e01e"
+    assert answer_profile("4d0029", offer("42e01f", "f4001f", "4d001f")) == "4d001f"
+    # Constrained Baseline (x264 writes constraint_set0+1, 42c0) is decodable by every profile listed;
+    # its own wins over Baseline too.
+    assert answer_profile("42c01e", offer("4d001f", "42001f", "42e01f")) == "42e01f"
 
 
 def test_no_answer_when_the_viewer_cannot_decode_it() -> None:

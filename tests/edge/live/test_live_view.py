@@ -79,7 +79,7 @@ def test_browser_receives_camera_through_turn(fake_camera: FakeCamera, footage_m
                     # Media went through TURN on both ends: relayed candidates only.
                     assert (later["localCandidate"], later["remoteCandidate"]) == ("relay", "relay")
                     # The camera sends High (the footage's SPS); Debian's Chromium offers no plain High, so the
-                    # answer names High 4:4:4, whose decoders decode High, at the camera's level (1f).
+                    # answer names High 4:4:4, whose decoders decode High, at level 3.1 (1f, as offered).
                     assert later["codec"].startswith("video/H264")
                     assert any(f"profile-level-id={p}" in later["codec"] for p in ("64001f", "f4001f")), later["codec"]
 

@@ -6,6 +6,7 @@ import { ApiClient } from "./client";
 import { deviceConfigApi } from "./deviceConfig";
 import { devicesApi } from "./devices";
 import { eventsApi } from "./events";
+import { fleetApi } from "./fleet";
 import { liveApi } from "./live";
 import { reviewsApi } from "./reviews";
 import { tenantApi } from "./tenant";
@@ -24,6 +25,7 @@ export function createApi(client: ApiClient = new ApiClient()) {
     events: eventsApi(client),
     live: liveApi(client),
     reviews: reviewsApi(client),
+    fleet: fleetApi(client),
   };
 }
 

@@ -300,6 +300,28 @@ export interface paths {
         patch: operations["update_relay_api_v1_relays__relay_id__patch"];
         trace?: never;
     };
+    "/api/v1/fleet": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Fleet
+         * @description Every relay and enrolled device (ids, status, versions, last report, camera counts) and the alerts
+         *     firing in the operator's Alertmanager, attached by their ``device``/``relay`` labels. Operators only.
+         *     When Alertmanager cannot be read the page still answers, with ``alerts_error`` saying why.
+         */
+        get: operations["fleet_api_v1_fleet_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/devices": {
         parameters: {
             query?: never;
@@ -1605,6 +1627,143 @@ export interface components {
              * @description Whether the signed-in member has reviewed it; null in live messages (shared by the tenant's members: keep the state you know).
              */
             reviewed?: boolean | null;
+        };
+        /** FleetAlertPublic */
+        FleetAlertPublic: {
+            /**
+             * Name
+             * @description The alert rule's name (alertname), e.g. GuardianEdgeOffline.
+             */
+            name: string;
+            /**
+             * Severity
+             * @description Its severity label (critical, warning); empty when the rule sets none.
+             */
+            severity: string;
+            /** Summary */
+            summary: string;
+            /**
+             * Runbook Url
+             * @description Where docs/runbooks.md explains what to do; empty when the rule has none.
+             */
+            runbook_url: string;
+            /**
+             * Starts At
+             * Format: date-time
+             */
+            starts_at: string;
+        };
+        /** FleetDevicePublic */
+        FleetDevicePublic: {
+            /** Id */
+            id: string;
+            /** Tenant Id */
+            tenant_id: string;
+            /** Relay Id */
+            relay_id: string | null;
+            /**
+             * Status
+             * @description healthy, degraded, offline or unknown, as its relay last reported it.
+             */
+            status: string;
+            /**
+             * Agent Version
+             * @description The software (image) version the device reports.
+             */
+            agent_version: string;
+            /**
+             * Desired Config Version
+             * @description The newest configuration version saved; 0: none.
+             */
+            desired_config_version: number;
+            /**
+             * Applied Config Version
+             * @description The version the device reports applied; 0: none yet.
+             */
+            applied_config_version: number;
+            /**
+             * Last Seen At
+             * @description When its relay last heard from it; null: never.
+             */
+            last_seen_at: string | null;
+            /**
+             * Cameras Up
+             * @description Cameras streaming.
+             */
+            cameras_up: number;
+            /**
+             * Cameras Down
+             * @description Cameras whose stream failed.
+             */
+            cameras_down: number;
+            /** Cameras Total */
+            cameras_total: number;
+            /** Alerts */
+            alerts: components["schemas"]["FleetAlertPublic"][];
+        };
+        /** FleetPublic */
+        FleetPublic: {
+            /** Relays */
+            relays: components["schemas"]["FleetRelayPublic"][];
+            /** Devices */
+            devices: components["schemas"]["FleetDevicePublic"][];
+            /**
+             * Other Alerts
+             * @description Firing alerts about no listed device or relay (the cloud itself, an unlabelled target).
+             */
+            other_alerts: components["schemas"]["FleetAlertPublic"][];
+            /**
+             * Alertmanager Configured
+             * @description Whether the cloud reads alerts from an Alertmanager.
+             */
+            alertmanager_configured: boolean;
+            /**
+             * Alerts Error
+             * @description Why the alerts could not be read (Alertmanager unreachable, slow or answering an error); null when they were, or when no Alertmanager is configured.
+             */
+            alerts_error: string | null;
+            /**
+             * Generated At
+             * Format: date-time
+             */
+            generated_at: string;
+        };
+        /** FleetRelayPublic */
+        FleetRelayPublic: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Endpoint Url */
+            endpoint_url: string;
+            /**
+             * Tenant Id
+             * @description The tenant it serves; null while in the pool.
+             */
+            tenant_id: string | null;
+            /**
+             * Status
+             * @description online: signed a call to the cloud within 180 s; silent: not since; never_seen: never called; disabled by an operator.
+             * @enum {string}
+             */
+            status: "online" | "silent" | "never_seen" | "disabled";
+            /**
+             * Last Seen At
+             * @description Its last signed call to the cloud.
+             */
+            last_seen_at: string | null;
+            /**
+             * Agent Version
+             * @description The software version it names in its calls (User-Agent); empty until a relay of this release has called.
+             */
+            agent_version: string;
+            /**
+             * Devices
+             * @description Enrolled devices it last reported.
+             */
+            devices: number;
+            /** Alerts */
+            alerts: components["schemas"]["FleetAlertPublic"][];
         };
         /** KeysPublic */
         KeysPublic: {
@@ -3343,6 +3502,62 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RelayPublic"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    fleet_api_v1_fleet_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FleetPublic"];
                 };
             };
             /** @description Unauthorized */

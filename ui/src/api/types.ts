@@ -28,6 +28,11 @@ export type BootstrapTokenPublic = Schemas["BootstrapTokenPublic"];
 export type BootstrapTokenIssued = Schemas["BootstrapTokenIssued"];
 /** `GET /bootstrap-tokens/{id}/image/checksum`: what the downloaded image must match. */
 export type EdgeImageChecksum = Schemas["EdgeImageChecksum"];
+/** `GET /fleet` (operators): relays and devices across tenants, by id, with the alerts firing. */
+export type FleetPublic = Schemas["FleetPublic"];
+export type FleetRelayPublic = Schemas["FleetRelayPublic"];
+export type FleetDevicePublic = Schemas["FleetDevicePublic"];
+export type FleetAlertPublic = Schemas["FleetAlertPublic"];
 /** Every error body: `{"error": {"code", "message", "details"?}}`. */
 export type ErrorResponse = Schemas["ErrorResponse"];
 

@@ -1,15 +1,24 @@
 import { useState } from "react";
 import { NavLink, Outlet, useNavigate } from "react-router";
 import { useServices } from "../context";
+import type { Session } from "../state/session";
 import { useStore } from "../state/store";
 
-const LINKS = [
+const TENANT_LINKS = [
   { to: "/", label: "Dashboard", end: true },
   { to: "/events", label: "Events" },
   { to: "/cameras", label: "Cameras" },
   { to: "/devices", label: "Devices" },
   { to: "/settings", label: "Settings" },
 ];
+const FLEET_LINK = { to: "/fleet", label: "Fleet", end: false };
+
+/** A tenant's pages for a tenant's member, the fleet for an operator (an operator account may have no tenant). */
+function links(session: Session) {
+  if (session.status !== "signed-in") return TENANT_LINKS;
+  const own = session.user.tenant_id ? TENANT_LINKS : [];
+  return session.user.is_operator ? [...own, FLEET_LINK] : own;
+}
 
 export function Layout() {
   const { session } = useServices();
@@ -49,7 +58,7 @@ export function Layout() {
         </button>
         <nav id="main-nav" aria-label="Main" className={menuOpen ? "open" : undefined}>
           <ul>
-            {LINKS.map((link) => (
+            {links(state).map((link) => (
               <li key={link.to}>
                 <NavLink to={link.to} end={link.end} onClick={() => setMenuOpen(false)}>
                   {link.label}

@@ -12,7 +12,8 @@ export function RequireAuth({ children }: { children: ReactNode }) {
   if (state.status === "signed-out") {
     return <Navigate to="/login" replace state={{ from: location.pathname + location.search, reason: state.reason }} />;
   }
-  if (!state.user.tenant_id) {
+  // An operator without a home sees the fleet (the nav offers only it); anyone else needs a home.
+  if (!state.user.tenant_id && !state.user.is_operator) {
     return (
       <div className="notice notice-error page" role="alert">
         <strong>This account belongs to no home</strong>
