@@ -133,10 +133,13 @@ class Source:
 
 
 def baseline_reader(url: str, source: Source, seconds: float, latencies: list[float]) -> None:
-    """The same stream read and decoded with PyAV (the recorder's options): made -> decoded."""
+    """The same stream read and decoded with PyAV (the recorder's options): made -> decoded. With ``nobuffer``,
+    which the recorder no longer sets (it keeps the opening keyframe): the frames buffered while opening would
+    count here as seconds of latency."""
     from agents.edge.video.ingest import StreamOptions
 
-    with av.open(url, options=StreamOptions().av_options(), timeout=10) as container:
+    options = {**StreamOptions().av_options(), "fflags": "nobuffer"}
+    with av.open(url, options=options, timeout=10) as container:
         end = time.monotonic() + seconds
         for frame in container.decode(video=0):
             decoded = time.time()

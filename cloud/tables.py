@@ -179,6 +179,9 @@ class Event(Base):
     # "alert" (a person or vehicle in one of the camera's alert zones) or "detection" (the rest), decided
     # on the edge; rows from before severity existed are detections.
     severity: Mapped[str] = mapped_column(String(10), default="detection", server_default="detection")
+    # The review item the edge grouped it into (a camera's overlapping activity, a UUID); "" when the edge
+    # sent none (an older edge): the event is then an item of its own (services/review_items.py).
+    review_item: Mapped[str] = mapped_column(String(64), default="", server_default="")
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     __table_args__ = (
         # The timeline: newest first per tenant, optionally per camera or label.
@@ -187,6 +190,8 @@ class Event(Base):
         Index("ix_events_tenant_label_start", "tenant_id", "label", "start_at", "id"),
         # The live streams' replay on reconnect: what a tenant received (new or updated) since a cursor.
         Index("ix_events_tenant_received", "tenant_id", "received_at"),
+        # An item's events (its page of items is grouped by it, marking an item reviewed reaches them).
+        Index("ix_events_tenant_item", "tenant_id", "review_item"),
     )
 
 

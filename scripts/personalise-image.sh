@@ -37,37 +37,24 @@ for tool in sfdisk mcopy mmd; do command -v "$tool" >/dev/null || die "$tool is 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 conf="$tmp/enrol.conf"
+slot_tool="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/guardian/contracts/enrol_slot.py"
+# enrol.conf by the renderer the cloud's download uses (guardian/contracts/enrol_slot.py, the host's
+# python3, standard library only): one renderer, so both give the same bytes.
+render=(conf)
 if [ -n "$config" ]; then
-    tr -d '\r' <"$config" >"$conf"
+    render+=("--config=$config")
 else
     [ -n "$relay" ] && [ -n "$token_file" ] || die "need --config, or --relay and --token-file" 64
-    if [ "$token_file" = - ]; then token="$(cat)"; else token="$(cat "$token_file")"; fi
-    token="${token%$'\n'}"
-    for v in "$relay" "$token" "$address" "$gateway" "$dns"; do
-        [[ "$v" != *[$'\n\r']* && "$v" != *[[:space:]]* ]] || die "values may not contain whitespace or newlines"
-    done
-    [ -n "$token" ] || die "the token file is empty"
-    {
-        echo "# Enrolment settings for one Guardian edge appliance (read once at first boot)."
-        echo "GUARDIAN_RELAY_ENDPOINT=$relay"
-        echo "GUARDIAN_BOOTSTRAP_TOKEN=$token"
-        [ -n "$address" ] && echo "GUARDIAN_ADDRESS=$address"
-        [ -n "$gateway" ] && echo "GUARDIAN_GATEWAY=$gateway"
-        [ -n "$dns" ] && echo "GUARDIAN_DNS=$dns"
-    } >"$conf"
+    render+=("--relay=$relay" "--token-file=$token_file" "--address=$address" "--gateway=$gateway" "--dns=$dns")
 fi
-if [ -n "$relay_ca" ]; then
-    [ -f "$relay_ca" ] && grep -q -- '-----BEGIN CERTIFICATE-----' "$relay_ca" || die "--relay-ca: not a PEM certificate file: $relay_ca"
-    sed -i '/^GUARDIAN_RELAY_CA=/d' "$conf"
-    echo "GUARDIAN_RELAY_CA=$(base64 -w0 "$relay_ca")" >>"$conf"
-fi
+[ -z "$relay_ca" ] || render+=("--relay-ca=$relay_ca")
+python3 "$slot_tool" "${render[@]}" >"$conf" || die "no enrolment settings written (see above)"
 grep -q '^GUARDIAN_RELAY_ENDPOINT=.' "$conf" && grep -q '^GUARDIAN_BOOTSTRAP_TOKEN=.' "$conf" \
     || die "the config needs GUARDIAN_RELAY_ENDPOINT and GUARDIAN_BOOTSTRAP_TOKEN"
 
 # Images with an enrolment slot (a fixed-size guardian/enrol.conf, guardian/contracts/enrol_slot.py):
 # overwrite the slot's bytes in place, so the FAT stays as built and the result is byte for byte what
 # the cloud's personalised download streams. Older images: mtools below.
-slot_tool="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/guardian/contracts/enrol_slot.py"
 if python3 "$slot_tool" locate "$generic" >/dev/null 2>&1; then
     partial="$out.partial"
     cp --sparse=always "$generic" "$partial"

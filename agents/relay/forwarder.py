@@ -4,8 +4,9 @@ What leaves the relay is built here and only here, from the cloud contract
 (:mod:`guardian.contracts.cloud.v1`), which has no field for boxes, tracks, scores, snapshots or clips:
 an :class:`EventSummary` carries the event id, device, camera, label, start/end, a coarse confidence
 bucket, whether a clip exists, the names of the zones the event touched (never their geometry, which
-the edge keeps; names of the form the cloud accepts, at most :data:`MAX_ZONES`) and its severity (alert or
-detection, decided on the edge). Requests are
+the edge keeps; names of the form the cloud accepts, at most :data:`MAX_ZONES`), its severity (alert or
+detection, decided on the edge) and the id of the review item the edge grouped it into (a UUID, or
+nothing). Requests are
 ``POST {cloud}/api/v1/ingest`` with the proto3 JSON of an :class:`IngestBatch`, signed with the relay's
 Ed25519 key (:func:`guardian.contracts.auth.sign_relay_request`); the cloud's certificate is verified
 against the configured CA, so both ends are authenticated. An event is marked forwarded only after a 2xx
@@ -25,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import uuid
 from collections.abc import Callable
 
 import httpx
@@ -84,6 +86,15 @@ def _severity(sent: uplink_pb2.Event) -> int:
     return ingest_pb2.SEVERITY_ALERT if sent.severity == uplink_pb2.SEVERITY_ALERT else ingest_pb2.SEVERITY_DETECTION
 
 
+def _review_item(sent: uplink_pb2.Event) -> str:
+    """The edge's review item id if it is a UUID as the edge makes them, else none (the event is an item
+    of its own): the cloud stores it as given, so nothing else rides along in it."""
+    try:
+        return str(uuid.UUID(sent.review_item)) if sent.review_item else ""
+    except ValueError:
+        return ""
+
+
 def summarise(event: CachedEvent) -> ingest_pb2.EventSummary:
     """The only view of an event the cloud ever gets."""
     sent = uplink_pb2.Event.FromString(event.payload)
@@ -96,6 +107,7 @@ def summarise(event: CachedEvent) -> ingest_pb2.EventSummary:
         has_clip=bool(event.clip_ref),
         zones=_zone_names(sent),
         severity=_severity(sent),  # type: ignore[arg-type]
+        review_item=_review_item(sent),
     )
     if event.start is not None:
         summary.start.FromDatetime(event.start)

@@ -17,4 +17,5 @@ def to_public(event: Event, reviewed: bool | None = None) -> EventPublic:
         confidence=timeline.CONFIDENCE_NAMES.get(event.confidence, "unspecified"),
         has_clip=event.has_clip, zones=json.loads(event.zones_json),
         severity="alert" if event.severity == "alert" else "detection", reviewed=reviewed,
+        review_item=event.review_item or event.id,
     )

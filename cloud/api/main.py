@@ -21,6 +21,7 @@ from cloud.api.routes import (
     notifications,
     relay_api,
     relays,
+    review_items,
     reviews,
     tenants,
     users,
@@ -32,7 +33,7 @@ from cloud.core.state import Cloud
 from cloud.services.relays import enabled_endpoint_urls
 
 ROUTERS = [auth.router, users.router, tenants.router, relays.router, fleet.router, devices.router, edge_image.router, cameras.router,
-           events.router, reviews.router, notifications.router, live_sessions.router, relay_api.router, keys.router, health.router, archives.router, archives.relay_router]
+           events.router, reviews.router, review_items.router, notifications.router, live_sessions.router, relay_api.router, keys.router, health.router, archives.router, archives.relay_router]
 
 
 def create_app(settings: CloudSettings, cloud: Cloud | None = None) -> FastAPI:

@@ -9,6 +9,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from cryptography import x509
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -180,6 +181,8 @@ class EventPublic(Shape):
         "detection", description="alert: a person or vehicle in one of the camera's alert zones; detection: the rest.")
     reviewed: bool | None = Field(None, description="Whether the signed-in member has reviewed it; null in live "
                                   "messages (shared by the tenant's members: keep the state you know).")
+    review_item: str | None = Field(None, description="The review item it belongs to (its own id when the edge "
+                                    "grouped it into none).")
 
 
 class EventPage(Shape):
@@ -486,6 +489,19 @@ MQTT_HOST_PATTERN = r"^[A-Za-z0-9.:\[\]_-]{1,253}$"
 MQTT_PREFIX_PATTERN = r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$"
 
 
+MQTT_CA_MAX = 16384  # a few CA certificates; the edge keeps the section in its config rows
+
+
+def _check_ca_pem(text: str) -> None:
+    """PEM certificates and nothing else (a private key pasted by mistake is refused, not stored)."""
+    if "PRIVATE KEY" in text:
+        raise PydanticCustomError("mqtt_ca_pem", "this is a private key: paste the CA's certificate only")
+    try:
+        x509.load_pem_x509_certificates(text.encode())  # a broker's self-signed certificate will do too
+    except ValueError:
+        raise PydanticCustomError("mqtt_ca_pem", "not a PEM certificate (-----BEGIN CERTIFICATE----- …)") from None
+
+
 class MqttConfigShape(Shape):
     """The site's MQTT broker (Home Assistant): the edge publishes events, occupancy and snapshots to it on
     the LAN; nothing of it reaches the cloud."""
@@ -497,12 +513,18 @@ class MqttConfigShape(Shape):
     password: SealedPassword | None = Field(None, description="Sealed to the device's config key; null: none.")
     topic_prefix: str = Field("", max_length=64, description="Topics start with it; empty: guardian.")
     discovery: bool = Field(True, description="Publish Home Assistant MQTT discovery.")
-    tls: bool = Field(False, description="Connect with TLS (the device's CA certificates).")
+    tls: bool = Field(False, description="Connect with TLS; the broker's certificate and host name are verified.")
+    ca_pem: str = Field("", max_length=MQTT_CA_MAX, description="With TLS: the CA certificate(s) that signed the "
+                        "broker's (PEM; a site's own CA); empty: the device's system CAs.")
 
     @model_validator(mode="after")
     def _broker(self) -> MqttConfigShape:
         if self.enabled and not re.match(MQTT_HOST_PATTERN, self.host):
             raise PydanticCustomError("mqtt_host", "an enabled broker needs a host name or address")
+        if self.ca_pem and not self.tls:
+            raise PydanticCustomError("mqtt_ca_without_tls", "a CA certificate is only used with TLS: turn TLS on")
+        if self.ca_pem:
+            _check_ca_pem(self.ca_pem)
         if self.topic_prefix and not re.match(MQTT_PREFIX_PATTERN, self.topic_prefix):
             raise PydanticCustomError("mqtt_prefix", "topic prefix: letters, digits, _ - and / only (no wildcards)")
         return self
@@ -630,6 +652,29 @@ class ReviewAllCreate(Shape):
     since: Timestamp | None = Field(None, description="Start time ≥ this.")
     until: Timestamp | None = Field(None, description="Start time < this; pass the time the list was loaded so "
                                     "events that arrived since stay unreviewed. Default: now.")
+
+
+class ReviewItemPublic(Shape):
+    """A review item: a camera's overlapping activity as the edge grouped it (an event from an older edge is
+    an item of its own)."""
+
+    id: str = Field(description="The item's id (the edge's, or its only event's); its events: "
+                    "`GET /api/v1/events?review_item=`.")
+    device_id: str
+    camera: str
+    start_at: datetime = Field(description="When its first event started.")
+    end_at: datetime | None = Field(description="When its last event ended; null while one is still going on.")
+    labels: list[str] = Field(description="Its events' labels, first seen first.")
+    zones: list[str] = Field(description="Names of the camera's zones its events touched, first entered first.")
+    severity: Literal["alert", "detection"] = Field(description="alert when any of its events is one.")
+    event_count: int
+    best_event_id: str = Field(description="The event with the highest confidence: its thumbnail shows the item.")
+    reviewed: bool = Field(description="Whether the signed-in member has reviewed all of its events.")
+
+
+class ReviewItemPage(Shape):
+    items: list[ReviewItemPublic]
+    next_cursor: str | None
 
 
 class ReviewAllPublic(Shape):

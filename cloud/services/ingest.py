@@ -130,6 +130,11 @@ def validate_batch(batch: ingest_pb2.IngestBatch, now: datetime) -> None:
             bad(f"{where}.zones", f"at most {MAX_EVENT_ZONES} distinct zone names")
         if ev.severity not in ingest_pb2.Severity.values():
             bad(f"{where}.severity", "unknown severity")
+        if ev.review_item:
+            try:
+                uuid.UUID(ev.review_item)
+            except ValueError:
+                bad(f"{where}.review_item", "must be a UUID or empty")
     for i, h in enumerate(batch.health):
         where = f"health[{i}]"
         if not _NAME.match(h.device_id):
@@ -192,9 +197,9 @@ def _insert(session: Session, model: type) -> Any:
 
 
 _EVENT_COLUMNS = ("tenant_id", "id", "device_id", "camera", "label", "start_at", "end_at", "confidence", "has_clip",
-                  "received_at", "zones_json", "severity")
+                  "received_at", "zones_json", "severity", "review_item")
 _PG_ARRAY_TYPES = ("text", "text", "text", "text", "text", "timestamptz", "timestamptz", "smallint", "boolean",
-                   "timestamptz", "text", "text")
+                   "timestamptz", "text", "text", "text")
 
 # What a later version of an event may change, merged so that information is only ever added: the end
 # once known (or later), the clip once assembled, the higher confidence bucket, the longer list of zones (an
@@ -207,12 +212,16 @@ _NEWER_CONFIDENCE = "(excluded.confidence > events.confidence)"
 _NEWER_ZONES = "(length(excluded.zones_json) > length(events.zones_json))"
 # An edge only ever raises an event's severity (its zones only grow): once an alert, always an alert.
 _NEWER_SEVERITY = "(excluded.severity = 'alert' AND events.severity <> 'alert')"
+_OTHER_ITEM = "(excluded.review_item <> '' AND excluded.review_item <> events.review_item)"
 _EVENT_UPSERT_SET = {
     "end_at": f"CASE WHEN {_NEWER_END} THEN excluded.end_at ELSE events.end_at END",
     "has_clip": "(events.has_clip OR excluded.has_clip)",
     "confidence": f"CASE WHEN {_NEWER_CONFIDENCE} THEN excluded.confidence ELSE events.confidence END",
     "zones_json": f"CASE WHEN {_NEWER_ZONES} THEN excluded.zones_json ELSE events.zones_json END",
     "severity": f"CASE WHEN {_NEWER_SEVERITY} THEN excluded.severity ELSE events.severity END",
+    # The one field that is not monotonic: the edge may move an event to a newer item (a parked vehicle that
+    # drives off), so the item of the version applied last is kept; a version without one keeps the held one.
+    "review_item": f"CASE WHEN {_OTHER_ITEM} THEN excluded.review_item ELSE events.review_item END",
     # Applied only when the version adds something (the WHERE below): the live streams replay by it.
     "received_at": "excluded.received_at",
 }
@@ -220,7 +229,8 @@ _EVENT_UPSERT_SET = {
 # the conflict key, so another tenant's row can never be reached), and only when it adds something.
 _EVENT_UPSERT_WHERE = (
     "events.device_id = excluded.device_id AND events.camera = excluded.camera AND events.label = excluded.label"
-    f" AND ({_NEWER_END} OR {_NEWER_CLIP} OR {_NEWER_CONFIDENCE} OR {_NEWER_ZONES} OR {_NEWER_SEVERITY})"
+    f" AND ({_NEWER_END} OR {_NEWER_CLIP} OR {_NEWER_CONFIDENCE} OR {_NEWER_ZONES} OR {_NEWER_SEVERITY}"
+    f" OR {_OTHER_ITEM})"
 )
 
 # One statement with one array per column: the query text stays small whatever the batch size, so
@@ -331,6 +341,7 @@ def ingest(session: Session, bus: EventBus, relay: Relay, batch: ingest_pb2.Inge
             "confidence": int(ev.confidence), "has_clip": ev.has_clip, "received_at": now,
             "zones_json": json.dumps(list(ev.zones)),
             "severity": "alert" if ev.severity == ingest_pb2.SEVERITY_ALERT else "detection",
+            "review_item": ev.review_item.lower(),  # "" from an older edge: an item of its own
         })
     if rows:
         outcome.new_event_ids, outcome.updated_event_ids = _upsert_events(session, rows)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, func, literal, select
+from sqlalchemy import Select, delete, exists, func, literal, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -56,6 +56,13 @@ def mark_all(session: Session, user_id: str, base: Select[Event]) -> int:
     stmt = _insert(session).from_select(["user_id", "tenant_id", "event_id", "reviewed_at"], pending)
     # Counted from RETURNING: the drivers do not report a row count for INSERT … SELECT alike.
     return len(session.scalars(stmt.on_conflict_do_nothing().returning(EventReview.event_id)).all())
+
+
+def unmark_all(session: Session, user_id: str, base: Select[Event]) -> None:
+    """Unreviewed again, for this member only, every event of ``base`` (the tenant's filtered select)."""
+    session.execute(delete(EventReview).where(
+        EventReview.user_id == user_id,
+        tuple_(EventReview.tenant_id, EventReview.event_id).in_(base.with_only_columns(Event.tenant_id, Event.id))))
 
 
 def unread_by_camera(session: Session, user_id: str, base: Select[Event]) -> dict[str, int]:

@@ -9,7 +9,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, func, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from cloud.core.errors import ApiError
@@ -51,9 +51,14 @@ def filtered(
     severity: str | None = None,
     reviewed: bool | None = None,
     user_id: str | None = None,
+    review_item: str | None = None,
 ) -> Select[Event]:
-    """The tenant's events matching every filter given; ``reviewed`` is the state of member ``user_id``."""
+    """The tenant's events matching every filter given; ``reviewed`` is the state of member ``user_id``;
+    ``review_item``: the events of that review item (an event the edge sent without one is an item of its
+    own, named by its id)."""
     stmt = select(Event).where(Event.tenant_id == tenant_id)
+    if review_item:
+        stmt = stmt.where(or_(Event.review_item == review_item, and_(Event.review_item == "", Event.id == review_item)))
     if camera:
         stmt = stmt.where(Event.camera == camera)
     if label:

@@ -5,20 +5,23 @@ The image build puts :func:`generic_slot` at ``guardian/enrol.conf`` on the ESP 
 settings: same size, same clusters, so the FAT and the directory entry stay as built, and first boot
 (firstboot/guardian-firstboot) reads the file as before: the header and the padding are comments. The
 cloud's download substitutes the slot's bytes while streaming the generic image, and
-scripts/personalise-image.sh writes the same bytes into a copy; :func:`render_conf` mirrors that
-script's lines, so both give byte-identical images (tests/cloud/test_image_download.py checks it).
+scripts/personalise-image.sh writes the same bytes into a copy; both render enrol.conf with
+:func:`render_conf` (the script through ``conf``), so both give byte-identical images
+(tests/cloud/test_image_download.py checks it).
 
-Standard library only: the script runs this file with the host's python3 (``locate``/``write``).
+Standard library only: the script runs this file with the host's python3 (``conf``/``locate``/``write``).
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import struct
 import sys
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
 SLOT_SIZE = 16384  # room for the token and a private relay CA bundle (base64), with space to spare
@@ -51,9 +54,48 @@ def render_conf(relay: str, token: str, *, address: str = "", gateway: str = "",
         raise SlotError("relay and token are required; values may not contain whitespace")
     lines = [CONF_HEADER, f"GUARDIAN_RELAY_ENDPOINT={relay}\n", f"GUARDIAN_BOOTSTRAP_TOKEN={token}\n"]
     lines += [f"GUARDIAN_{key}={value}\n" for key, value in (("ADDRESS", address), ("GATEWAY", gateway), ("DNS", dns)) if value]
-    if relay_ca_pem is not None:
-        lines.append(f"GUARDIAN_RELAY_CA={base64.b64encode(relay_ca_pem).decode()}\n")
-    return "".join(lines).encode()
+    conf = "".join(lines).encode()
+    return conf if relay_ca_pem is None else with_relay_ca(conf, relay_ca_pem)
+
+
+def with_relay_ca(conf: bytes, relay_ca_pem: bytes) -> bytes:
+    """``conf`` carrying ``relay_ca_pem`` (base64) as its only ``GUARDIAN_RELAY_CA``, on the last line."""
+    lines = [line for line in conf.splitlines(keepends=True) if not line.startswith(b"GUARDIAN_RELAY_CA=")]
+    if lines and not lines[-1].endswith(b"\n"):
+        lines[-1] += b"\n"
+    return b"".join(lines) + b"GUARDIAN_RELAY_CA=" + base64.b64encode(relay_ca_pem) + b"\n"
+
+
+def conf_from_options(argv: Sequence[str]) -> bytes:
+    """enrol.conf for scripts/personalise-image.sh's options: ``--config FILE`` (the operator's own file,
+    CR dropped) or ``--relay HOST:PORT --token-file FILE|-`` [``--address/--gateway/--dns``], and
+    ``--relay-ca PEM``. The same :func:`render_conf` the cloud's download uses, so both give one file."""
+    parser = argparse.ArgumentParser(prog="enrol_slot.py conf")
+    parser.add_argument("--config")
+    parser.add_argument("--relay", default="")
+    parser.add_argument("--token-file")
+    for name in ("--address", "--gateway", "--dns"):
+        parser.add_argument(name, default="")
+    parser.add_argument("--relay-ca")
+    args = parser.parse_args(argv)
+    ca: bytes | None = None
+    if args.relay_ca:
+        try:
+            ca = Path(args.relay_ca).read_bytes()
+        except OSError:
+            ca = None
+        if ca is None or b"-----BEGIN CERTIFICATE-----" not in ca:
+            raise SlotError(f"--relay-ca: not a PEM certificate file: {args.relay_ca}")
+    if args.config:
+        conf = Path(args.config).read_bytes().replace(b"\r", b"")
+        return conf if ca is None else with_relay_ca(conf, ca)
+    if not args.token_file:
+        raise SlotError("need --config, or --relay and --token-file")
+    # As the shell reads a file: the trailing newlines are not the token's.
+    token = (sys.stdin.read() if args.token_file == "-" else Path(args.token_file).read_text()).rstrip("\n")
+    if not token:
+        raise SlotError("the token file is empty")
+    return render_conf(args.relay, token, address=args.address, gateway=args.gateway, dns=args.dns, relay_ca_pem=ca)
 
 
 def render_slot(conf: bytes) -> bytes:
@@ -203,9 +245,12 @@ def write(image: BinaryIO, slot: Slot, content: bytes) -> None:
 
 
 def main(argv: Sequence[str]) -> int:
-    """``locate IMAGE`` (exit 1: no slot), ``write IMAGE CONF`` (65: no slot or too big), ``generic``."""
+    """``locate IMAGE`` (exit 1: no slot), ``write IMAGE CONF`` (65: no slot or too big), ``generic``,
+    ``conf OPTIONS`` (enrol.conf on stdout, :func:`conf_from_options`; 65: bad settings)."""
     try:
-        if argv[:1] == ["generic"] and len(argv) == 1:
+        if argv[:1] == ["conf"]:
+            sys.stdout.buffer.write(conf_from_options(argv[1:]))
+        elif argv[:1] == ["generic"] and len(argv) == 1:
             sys.stdout.buffer.write(generic_slot())
         elif argv[:1] == ["locate"] and len(argv) == 2:
             with open(argv[1], "rb") as f:
@@ -216,9 +261,9 @@ def main(argv: Sequence[str]) -> int:
             with open(argv[1], "r+b") as f:
                 write(f, locate(f), content)
         else:
-            print("usage: enrol_slot.py generic | locate IMAGE | write IMAGE CONF", file=sys.stderr)
+            print("usage: enrol_slot.py generic | locate IMAGE | write IMAGE CONF | conf OPTIONS", file=sys.stderr)
             return 64
-    except SlotError as error:
+    except (SlotError, OSError) as error:
         print(f"enrolment slot: {error}", file=sys.stderr)
         return 1 if argv[:1] == ["locate"] else 65
     return 0

@@ -33,3 +33,12 @@ cloud_restore_dump = os.environ.get("GUARDIAN_CLOUD_RESTORE_DUMP")
 # (never logged, never left on the host); unset: `guardian-cloud create-admin` by hand (docs/operations.md).
 cloud_admin_email = os.environ.get("GUARDIAN_CLOUD_ADMIN_EMAIL")
 cloud_admin_password_file = os.environ.get("GUARDIAN_CLOUD_ADMIN_PASSWORD_FILE")
+# The generic edge image that "Add a device" personalises per download ([edge_image], docs/operations.md
+# "One edge"): a path on the cloud host, where the operator puts guardian-edge.raw (until it is there the
+# download answers 503); "" turns the download off and the page shows the manual personalise-image.sh way.
+cloud_edge_image_path = os.environ.get("GUARDIAN_CLOUD_EDGE_IMAGE_PATH", "/var/lib/guardian-cloud/guardian-edge.raw")
+# PEM on the cloud host of the private CA that signed the relays' certificates; unset with public ones.
+cloud_edge_image_relay_ca_file = os.environ.get("GUARDIAN_CLOUD_EDGE_IMAGE_RELAY_CA_FILE")
+# The Alertmanager the fleet page reads ([alertmanager] url): the one Prometheus sends its alerts to
+# (templates/prometheus.yml.j2, Debian's prometheus-alertmanager); "" leaves the page without alerts.
+cloud_alertmanager_url = os.environ.get("GUARDIAN_CLOUD_ALERTMANAGER_URL", "http://127.0.0.1:9093")

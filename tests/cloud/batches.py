@@ -12,11 +12,12 @@ from guardian.contracts.cloud.v1 import ingest_pb2
 
 def event(device: str, camera: str, label: str, start: datetime, *, event_id: str | None = None,
           has_clip: bool = True, seconds: int | None = 8,
-          confidence: int = ingest_pb2.CONFIDENCE_HIGH, zones: tuple[str, ...] = ()) -> ingest_pb2.EventSummary:
+          confidence: int = ingest_pb2.CONFIDENCE_HIGH, zones: tuple[str, ...] = (),
+          review_item: str = "") -> ingest_pb2.EventSummary:
     """An event summary; ``seconds=None`` leaves the end unset (the event is still going on)."""
     ev = ingest_pb2.EventSummary(event_id=event_id or str(uuid.uuid4()), device_id=device, camera=camera,
                                  label=label, confidence=confidence, has_clip=has_clip,  # type: ignore[arg-type]
-                                 zones=list(zones))
+                                 zones=list(zones), review_item=review_item)
     ev.start.FromDatetime(start)
     if seconds is not None:
         ev.end.FromDatetime(start + timedelta(seconds=seconds))

@@ -96,6 +96,10 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/events/stream"): Case("tenant", intruder_status=(200,), stream=True),
     ("GET", "/api/v1/events/{event_id}"): Case("tenant"),
     ("POST", "/api/v1/events/{event_id}/clip-token"): Case("tenant", body={"scopes": ["clip"]}, owner_status=201),
+    # Filtered by A's zone: B gets its own items (none), never A's.
+    ("GET", "/api/v1/review-items"): Case("tenant", intruder_status=(200,), query={"zone": "alpha-gate"}),
+    ("PUT", "/api/v1/review-items/{item_id}/reviewed"): Case("tenant", owner_status=204, intruder_status=(404,)),
+    ("DELETE", "/api/v1/review-items/{item_id}/reviewed"): Case("tenant", owner_status=204, intruder_status=(404,)),
     ("GET", "/api/v1/reviews/unread"): Case("tenant", intruder_status=(200,), query={"zone": "alpha-gate"}),
     ("POST", "/api/v1/reviews/mark-all"): Case("tenant", body={"zone": "alpha-gate"}, intruder_status=(200,)),
     ("PUT", "/api/v1/reviews/events/{event_id}"): Case("tenant", owner_status=204),
@@ -183,7 +187,8 @@ def _world(client, app) -> World:
     b_admin = signup(client, "bravo-admin@bravo.example.org", tenant="Bravo household")
     a_viewer = client.post("/api/v1/tenant/members", headers=a_admin.auth, json={
         "email": "alpha-viewer@alpha.example.org", "password": "alpha viewer pw", "role": "viewer"}).json()
-    a_ev = batches.event("edge-alpha", "alpha-porch", "person", NOW - timedelta(minutes=5), zones=("alpha-gate",))
+    a_ev = batches.event("edge-alpha", "alpha-porch", "person", NOW - timedelta(minutes=5), zones=("alpha-gate",),
+                         review_item="a1fa0000-0000-4000-8000-00000000a1fa")
     b_ev = batches.event("edge-bravo", "bravo-yard", "car", NOW - timedelta(minutes=4))
     for relay, ev, dev, cam in ((a_relay, a_ev, "edge-alpha", "alpha-porch"), (b_relay, b_ev, "edge-bravo", "bravo-yard")):
         archives = [batches.archive(dev, ev.event_id, A_CID, 1234)] if relay is a_relay else []
@@ -202,10 +207,11 @@ def _world(client, app) -> World:
                          json={"scopes": ["live"], "camera": "alpha-porch"}).json()["live_session_id"]
     ids = {"live_session_id": a_live, "subscription_id": a_push.json()["id"], "event_id": a_ev.event_id, "device_id": "edge-alpha", "camera_id": a_camera["id"],
            "user_id": a_viewer["id"], "token_id": a_tokens[0]["id"], "relay_id": a_relay.id,
-           "cid": A_CID}
+           "cid": A_CID, "item_id": a_ev.review_item}
     secrets = [a_admin.tenant_id, a_admin.user_id, a_viewer["id"], a_ev.event_id, "edge-alpha", "alpha-porch",
                a_camera["id"], a_tokens[0]["id"], a_tokens[1]["id"], "Alpha household", "alpha-admin", "alpha-viewer",
-               "alpha-garage", a_relay.id, "relay-alpha", A_CID, "alpha-gate", ids["subscription_id"], a_live, "alpha-browser"]
+               "alpha-garage", a_relay.id, "relay-alpha", A_CID, "alpha-gate", ids["subscription_id"], a_live, "alpha-browser",
+               a_ev.review_item]
     return World(a_admin, b_admin, a_relay, b_relay, ids, secrets, a_tokens[1]["id"])
 
 

@@ -58,7 +58,7 @@ _CONTENT_RULES = {
     # since/until: the range of one request is bounded per bucket (two parameters together).
     "^/api/v1/events/counts$": "length of the time range",
     # Names unique within a list (cameras, zones, masks; threshold labels): a rule over items' fields.
-    "^/api/v1/devices/[^/]+/config$": "unique camera, zone, mask and threshold-label names",
+    "^/api/v1/devices/[^/]+/config$": "unique camera, zone, mask and threshold-label names; an MQTT CA in PEM, with TLS",
     # Notifications: a known IANA time zone, the tenant's own cameras, quiet hours that end; a key on the curve.
     "^/api/v1/notifications/(rules|subscriptions)$": "known time zone and cameras, a P-256 point",
 }

@@ -112,11 +112,13 @@ def test_live_person_event_and_tenant_isolation(demo_stack: DemoStack, browser, 
     fresh.wait_for(timeout=EVENT_WAIT_MS)
     assert p.evaluate("window.__noReload") is True
     assert fresh.get_by_text(CAMERA).is_visible()
-    live_id = fresh.get_by_role("link").get_attribute("href").rsplit("/", 1)[-1]
     admin.shot("events-live")
 
-    # Its page opens from the timeline.
-    fresh.get_by_role("link").click()
+    # Its review item lists its events; the person's page opens from there.
+    fresh.locator(".item-actions button").first.click()
+    person = fresh.locator(".item-event", has_text="Person").first.get_by_role("link")
+    live_id = person.get_attribute("href").rsplit("/", 1)[-1]
+    person.click()
     p.get_by_role("heading", name=f"Person on {CAMERA}").wait_for()
     admin.shot("event-detail")
 

@@ -33,7 +33,21 @@ as_edge=(systemd-run --quiet --wait --pipe --collect -p DynamicUser=yes -p User=
 # With a real cloud (boot-test.sh --cloud): no event is queued here. The owner adds the camera from the
 # UI while this waits; done once the detector's first event from that camera is acknowledged by the relay.
 if [ "$(cat "${CREDENTIALS_DIRECTORY:-/nonexistent}/guardian.bootcheck.mode" 2>/dev/null)" = cloud ]; then
+    next_report=0
     while :; do
+        # What the detector is doing, once a minute (under TCG an inference may be slow enough to matter).
+        if [ "$(cut -d. -f1 /proc/uptime)" -ge "$next_report" ]; then
+            next_report=$(( $(cut -d. -f1 /proc/uptime) + 60 ))
+            /usr/lib/guardian/bin/python -c "
+import urllib.request
+text = urllib.request.urlopen('http://127.0.0.1:9465/metrics', timeout=5).read().decode()
+keep = ('detection_frames_total{', 'detection_inference_seconds_sum', 'detection_inference_seconds_count',
+        'detection_detections_total{', 'events_opened_total{', 'detection_model_loaded ')
+print('\n'.join(line for line in text.splitlines() if not line.startswith('#') and any(k in line for k in keep)))" 2>&1 | sed 's/^/GUARDIAN-LOG detector-metrics: /' >/dev/console
+            say "detector_status=$(systemctl show -P StatusText guardian-edge-detector.service | tr ' ' _)" \
+                "restarts=$(systemctl show -P NRestarts guardian-edge-detector.service) uptime=$(cut -d' ' -f1 /proc/uptime)"
+            journalctl -b --no-pager -o cat -n 6 -u guardian-edge-detector.service | sed 's/^/GUARDIAN-LOG detector: /' >/dev/console
+        fi
         acked="$("${as_edge[@]}" "
 import sqlite3; c = sqlite3.connect('file:/var/lib/guardian-edge/edge.db?mode=ro', uri=True)
 row = c.execute('select id, camera from events where id not in (select key from outbox) order by start_at limit 1').fetchone()

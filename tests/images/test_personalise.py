@@ -3,6 +3,7 @@ mkfs.vfat, no loop devices), read back with mtools as the appliance's first boot
 
 from __future__ import annotations
 
+import base64
 import shutil
 import subprocess
 from pathlib import Path
@@ -84,8 +85,6 @@ def test_refuses_an_image_without_esp(tmp_path: Path) -> None:
 
 
 def test_carries_a_private_relay_ca(generic: Path, tmp_path: Path) -> None:
-    import base64
-
     token = tmp_path / "token"
     token.write_text("tok-123")
     ca = tmp_path / "ca.pem"
@@ -167,3 +166,27 @@ def test_refuses_settings_that_do_not_fit_the_slot(tmp_path: Path) -> None:
     assert proc.returncode == 65
     assert b"do not fit" in proc.stderr
     assert not (tmp_path / "o.raw").exists() and not (tmp_path / "o.raw.partial").exists()
+
+
+def test_renders_with_the_clouds_renderer_whatever_the_options(tmp_path: Path) -> None:
+    """One renderer (enrol_slot.py): every option, the token on stdin, and an operator's own file (CRLF, no
+    final newline, an old CA) given a private relay CA end up as the cloud's download writes them."""
+    generic = esp_disk.esp_disk(tmp_path / "generic.raw")
+    ca = tmp_path / "ca.pem"
+    pem = b"-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
+    ca.write_bytes(pem)
+    out = tmp_path / "device.raw"
+    subprocess.run([str(SCRIPT), str(generic), str(out), "--relay", "relay.example:8443", "--token-file", "-",
+                    "--address", "192.168.1.20/24", "--gateway", "192.168.1.1", "--dns", "192.168.1.2", "--relay-ca", str(ca)],
+                   input=b"tok-123\n\n", check=True, capture_output=True)
+    conf = enrol_slot.render_conf("relay.example:8443", "tok-123", address="192.168.1.20/24", gateway="192.168.1.1",
+                                  dns="192.168.1.2", relay_ca_pem=pem)
+    assert esp_disk.read_enrol(out) == enrol_slot.render_slot(conf)
+
+    own = tmp_path / "enrol.conf"
+    own.write_bytes(b"GUARDIAN_RELAY_ENDPOINT=10.0.0.1:8443\r\nGUARDIAN_RELAY_CA=b2xk\r\nGUARDIAN_BOOTSTRAP_TOKEN=tok-9")
+    subprocess.run([str(SCRIPT), str(generic), str(out), "--config", str(own), "--relay-ca", str(ca)],
+                   check=True, capture_output=True)
+    expected = enrol_slot.with_relay_ca(b"GUARDIAN_RELAY_ENDPOINT=10.0.0.1:8443\nGUARDIAN_BOOTSTRAP_TOKEN=tok-9", pem)
+    assert expected.endswith(b"GUARDIAN_BOOTSTRAP_TOKEN=tok-9\nGUARDIAN_RELAY_CA=" + base64.b64encode(pem) + b"\n")
+    assert esp_disk.read_enrol(out) == enrol_slot.render_slot(expected)

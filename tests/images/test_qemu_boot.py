@@ -31,6 +31,7 @@ from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.timeout(3600),  # disk builds and TCG boots: the scripts bound their own waits
     pytest.mark.skipif(os.geteuid() != 0, reason="mkosi builds need root"),
     pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="scripts/setup.d/60-images.sh installs qemu"),
 ]
@@ -54,9 +55,11 @@ def test_relay_and_edge_boot_enrol_and_an_event_crosses() -> None:
     assert any("received=yes" in line for line in summary["relay"]["e2e"])
 
 
-# Not yet passing (issue #17's open item): in the one run that got this far the camera was added from the UI and
-# applied on the edge, the edge streamed from it, but no event reached the timeline within 15 min under TCG on a
-# loaded host; the cause is not found yet. Opt-in until it passes, so CI runs the boot test above.
+# Not yet passing (issue #17's open item). The camera is added from the UI, applied on the edge and recorded, but
+# under TCG the detector's first OpenVINO compile of the factory model does not finish: still "loading the model"
+# 14 min after it began on this 2-core host (0.4 s natively), so no event can follow. tests/images/e2e-edge.sh
+# prints the detector's status and metrics once a minute in this mode. Opt-in until detection can run in the
+# booted image within CI's time (KVM, or the nspawn boot of the same image for the detection half).
 @pytest.mark.skipif(os.environ.get("GUARDIAN_BOOT_CLOUD") != "1", reason="opt-in (GUARDIAN_BOOT_CLOUD=1): not yet passing")
 def test_edge_image_gets_its_first_camera_from_the_ui(tmp_path: Path, footage_mp4: Path) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

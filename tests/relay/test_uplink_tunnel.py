@@ -27,7 +27,8 @@ pytestmark = pytest.mark.slow
 
 # What an EventSummary may carry (proto3 JSON names); anything else reaching the cloud is a leak.
 # What the cloud may learn of an event (issue #20: labels, zones, times, severity); nothing from the pictures.
-SUMMARY_FIELDS = {"eventId", "deviceId", "camera", "label", "start", "end", "confidence", "hasClip", "zones", "severity"}
+SUMMARY_FIELDS = {"eventId", "deviceId", "camera", "label", "start", "end", "confidence", "hasClip", "zones", "severity",
+                  "reviewItem"}
 EDGE_ONLY = ("box", "track", "score", "snapshot", "clip_ref", "clipRef", "xMin", "secret-snapshot", "secret-clip")
 
 

@@ -167,6 +167,9 @@ class EventRow(EdgeBase):
     zones_json: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
     # "alert" (a person or vehicle in one of the camera's alert zones) or "detection"; only ever rises.
     severity: Mapped[str] = mapped_column(String(10), default="detection", server_default="detection")
+    # The review item (a camera's overlapping activity, events/review_items.py) it was grouped into when
+    # opened; "" for events from before items.
+    review_item: Mapped[str] = mapped_column(String(36), default="", server_default="")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (

@@ -10,6 +10,7 @@ while it runs (:attr:`CameraPipeline.rules`); the next result uses them.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,9 @@ from agents.edge.video.ingest import StreamOptions
 from guardian.runtime.logging import get_logger
 
 log = get_logger("guardian.edge.detector")
+
+# Longest wait for a submitted frame's result before its camera's tracks may end by time again.
+RESULT_WAIT_S = 60.0
 
 
 @dataclass
@@ -64,6 +68,8 @@ class CameraPipeline:
         self.gate = MotionGate(settings.motion)
         self.tracker = Tracker(settings.tracking)
         self.last_result_at = 0.0
+        self.last_submitted_at = 0.0  # capture time of the newest frame handed to the detector
+        self.result_lag = 0.0  # capture → result handed over, of the newest result
         self.reader: FrameReader | None = None
         self.failure: Exception | None = None  # what ended this camera's thread, if anything did
         self._closed = threading.Event()  # this camera alone stops (removed or changed by a config)
@@ -124,6 +130,7 @@ class CameraPipeline:
                 outcome = "skipped_busy"
             else:
                 self.gate.inferred(at)
+                self.last_submitted_at = at
                 outcome = f"inferred_{reason}"
         self.outcomes[outcome].inc()
         return outcome
@@ -133,10 +140,13 @@ class CameraPipeline:
         self.events.model_ref = ref
 
     # -- on the event thread ---------------------------------------------------------------------
-    def on_result(self, job: Job, result: InferenceResult) -> None:
+    def on_result(self, job: Job, result: InferenceResult, arrived_at: float | None = None) -> None:
+        """The detector's result for ``job``, handed over at unix time ``arrived_at`` (now if not given)."""
         if job.at < self.last_result_at:
             return  # an older frame finished after a newer one: the tracker has moved on
         self.last_result_at = job.at
+        arrived = time.time() if arrived_at is None else arrived_at
+        self.result_lag = min(max(0.0, arrived - job.at), RESULT_WAIT_S)
         m = self.metrics
         detections = self.rules.apply(result.detections, self.settings.default_labels, self.settings.threshold_of)
         for det in detections:
@@ -155,8 +165,14 @@ class CameraPipeline:
     def tick(self, now: float) -> None:
         """Tracks end by time even when no frame is analysed (e.g. the camera went away); clips whose
         post-roll is recorded are assembled."""
-        if self.tracker.active and now - self.last_result_at > self.tracker.settings.end_after_s:
-            self.events.end(self.tracker.expire(now).ended, now)
+        # On a slow device (seconds per inference) tracks ended by the clock alone would never gather their
+        # confirming hits. So a frame still being inferred decides for itself (a result that never comes,
+        # say across a model swap, stops holding them after RESULT_WAIT_S), and time is counted on the
+        # camera's clock as far as the detector has seen it: now less the newest result's delay.
+        awaiting = self.last_submitted_at > self.last_result_at and now - self.last_submitted_at < RESULT_WAIT_S
+        seen_until = now - self.result_lag
+        if self.tracker.active and not awaiting and seen_until - self.last_result_at > self.tracker.settings.end_after_s:
+            self.events.end(self.tracker.expire(seen_until).ended, seen_until)
         self.events.tick(now)
 
     def take_unsaved(self) -> list[EventRow]:

@@ -250,7 +250,7 @@ class DetectionService:
                 latency.observe(result.latency_s)
                 pipeline = self.pipelines.get(job.camera)
                 if pipeline is not None:
-                    pipeline.on_result(job, result)
+                    pipeline.on_result(job, result, now)
             unstored += len(results)
             self.metrics.result_queue.set(self.results.qsize())
             detector = self.slot.detector

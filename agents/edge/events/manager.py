@@ -8,6 +8,9 @@ time with its ``clip_ref``. The outbox keeps one row per event id, so the relay 
 Each time the track is stored, so are the names of the camera's zones its object stood in (``zones_at``,
 the camera's rules), and the event's severity (``severity_of``: alert when a person or vehicle stood in
 one of the camera's alert zones, detection otherwise; it only ever rises, as the zones only grow).
+Each event is placed in a review item as it opens and while its object is active (``review_item``, the
+camera's :class:`~agents.edge.events.review_items.ItemGrouper`); an event moved to a newer item (a parked
+vehicle that drives off) is stored and queued again at once.
 
 With ``deferred=True`` (the detector's event thread) writes are collected instead of made at once, newest
 state per event, and :meth:`EventManager.take_unsaved` hands them to the caller, which stores them in one
@@ -29,6 +32,7 @@ import numpy as np
 from agents.edge.db.tables import EventRow
 from agents.edge.events.config import EventsSection
 from agents.edge.events.observer import EventObserver
+from agents.edge.events.review_items import ItemGrouper, OpenItem, active_span, has_moved
 from agents.edge.events.store import EventStore
 from agents.edge.tracking.tracker import Track, TrackerUpdate
 from agents.edge.tracking.types import Box
@@ -73,6 +77,8 @@ class _Open:
     saved_through: float = 0.0  # the track's last_seen when the row was last stored
     zones: dict[str, None] = field(default_factory=dict)  # zone names in the order entered (a dict keeps it)
     zoned_points: int = 0  # track points looked at for zones so far
+    item: OpenItem | None = None  # the review item it is in
+    moved_at: float | None = None  # when its object first stood away from where it appeared
 
 
 @dataclass
@@ -116,6 +122,7 @@ class EventManager:
         self.severity_of: Callable[[str, Sequence[str]], str] | None = None
         # Told of each start, change and end (the MQTT publisher); set by the detection service.
         self.observer: EventObserver | None = None
+        self.items = ItemGrouper()
 
     def _save(self, row: EventRow) -> None:
         if self.deferred:
@@ -143,6 +150,7 @@ class EventManager:
             )
             opened = self.open[track.id] = _Open(row, track, saved_through=track.last_seen)
             row.zones_json = self._zones_json(opened)
+            self._place(opened, track.history)
             self._save(row)
             if self.observer is not None:
                 self.observer.event_changed("start", row, None)
@@ -153,7 +161,8 @@ class EventManager:
             ev = self.open.get(track.id)
             if ev is None:
                 continue
-            if track.last_seen - ev.saved_through >= PROGRESS_INTERVAL_S:
+            moved_item = self._place(ev, track.history[-1:])
+            if moved_item or track.last_seen - ev.saved_through >= PROGRESS_INTERVAL_S:
                 row = ev.row
                 row.max_score, row.mean_score, row.hits = track.max_score, track.mean_score, track.hits
                 row.track_json, row.zones_json = self._track_json(track), self._zones_json(ev)
@@ -170,6 +179,18 @@ class EventManager:
                 ev.best_frame = frame
         for track in update.ended:
             self._close(track, now)
+
+    def _place(self, ev: _Open, new_points: Sequence[tuple[float, Box, float]]) -> bool:
+        """Place the event in its review item from its activity so far (``new_points``: its track's points
+        not looked at yet); whether it went to another item than it was in."""
+        if ev.moved_at is None:
+            first = (ev.track.history[0][0], *ev.track.history[0][1])
+            ev.moved_at = next((t for t, box, _ in new_points if has_moved(first, (t, *box))), None)
+        start, end = active_span(ev.track.first_seen, ev.moved_at, ev.track.last_seen)
+        before = ev.item
+        ev.item = self.items.place(ev.item, start, end)
+        ev.row.review_item = ev.item.id
+        return before is not None and before is not ev.item
 
     def _track_json(self, track: Track) -> str:
         hist = track.history[-MAX_TRACK_POINTS :]
@@ -193,6 +214,7 @@ class EventManager:
         if ev is None:
             return
         row = ev.row
+        self._place(ev, track.history[-1:])
         snap, thumb, _clip = self._paths(row)
         if ev.best_frame is not None:
             try:

@@ -17,7 +17,8 @@ the edge that the event summaries do not already carry.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from agents.edge.db.tables import EventRow
@@ -65,21 +66,34 @@ class ReviewItem:
             self.best_score, self.best_event_id = span.score, span.event_id
 
 
+def has_moved(first: Sequence[float], point: Sequence[float], *, still_shift: float = STILL_SHIFT) -> bool:
+    """Whether the box ``point`` ``(t, x0, y0, x1, y1, …)`` stands away from where ``first`` stood."""
+    _, x0, _, x1, y1 = first[:5]
+    _, a0, _, a1, b1 = point[:5]
+    return abs((a0 + a1) / 2 - (x0 + x1) / 2) > still_shift or abs(b1 - y1) > still_shift
+
+
+def active_span(first_t: float, moved_t: float | None, last_t: float, *,
+                still_active_s: float = STILL_ACTIVE_S) -> tuple[float, float]:
+    """The newest time an object was active, from when it appeared, first moved (None: not yet) and was
+    last seen: all of it if it moved at once; else its first ``still_active_s``, or from when it moved."""
+    if moved_t is None:
+        return first_t, min(last_t, first_t + still_active_s)
+    return (first_t if moved_t - first_t <= still_active_s else moved_t), last_t
+
+
 def active_spans(track: Sequence[Sequence[float]], *, still_shift: float = STILL_SHIFT,
                  still_active_s: float = STILL_ACTIVE_S) -> list[tuple[float, float]]:
     """The times an object was active, from its track ``[[t, x0, y0, x1, y1, score], …]``: all of it if it
     moved at once; else its first ``still_active_s``, and from when it first moved away to its end."""
     if not track:
         return []
-    first_t, x0, _, x1, y1 = track[0][:5]
-    origin = ((x0 + x1) / 2, y1)
-    last_t = track[-1][0]
-    for t, a0, _, a1, b1, *_ in track:
-        if abs((a0 + a1) / 2 - origin[0]) > still_shift or abs(b1 - origin[1]) > still_shift:
-            if t - first_t <= still_active_s:
-                return [(first_t, last_t)]
-            return [(first_t, first_t + still_active_s), (t, last_t)]
-    return [(first_t, min(last_t, first_t + still_active_s))]
+    first_t, last_t = track[0][0], track[-1][0]
+    moved_t = next((p[0] for p in track if has_moved(track[0], p, still_shift=still_shift)), None)
+    newest = active_span(first_t, moved_t, last_t, still_active_s=still_active_s)
+    if newest[0] == first_t:
+        return [newest]
+    return [(first_t, first_t + still_active_s), newest]
 
 
 def spans_of(row: EventRow, **still: float) -> list[Span]:
@@ -103,3 +117,41 @@ def group(spans: Iterable[Span], *, gap_s: float = GAP_S, max_item_s: float = MA
             items.append(current)
         current.add(span)
     return items
+
+
+@dataclass
+class OpenItem:
+    """A review item as :class:`ItemGrouper` keeps it while its events come in."""
+
+    id: str
+    start: float
+    end: float  # the end of its events' activity so far
+
+
+class ItemGrouper:
+    """:func:`group` done as one camera's events are opened and updated (the event manager's), so that each
+    event can be sent with the id of its item: an event's activity joins the camera's current item if it
+    starts within ``gap_s`` of its end (and the item is not ``max_item_s`` old yet), else starts a new one.
+
+    An event keeps its item while its object stays active; a stationary object stops keeping it open after
+    :data:`STILL_ACTIVE_S`, and when it moves again later (the parked van drives off) it is placed anew,
+    into the item open then, or a new one: its first item is then left without it."""
+
+    def __init__(self, *, gap_s: float = GAP_S, max_item_s: float = MAX_ITEM_S,
+                 new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
+        self.gap_s = gap_s
+        self.max_item_s = max_item_s
+        self.new_id = new_id
+        self.current: OpenItem | None = None
+
+    def place(self, item: OpenItem | None, start: float, end: float) -> OpenItem:
+        """The item of an event whose object is active over [start, end] (:func:`active_span`): ``item``
+        (the event's so far) while this activity continues it, else the camera's current one or a new one."""
+        if item is not None and start <= item.end + self.gap_s:
+            item.end = max(item.end, end)
+            return item
+        current = self.current
+        if current is None or start > current.end + self.gap_s or start - current.start >= self.max_item_s:
+            current = self.current = OpenItem(self.new_id(), start, end)
+        current.end = max(current.end, end)
+        return current

@@ -31,6 +31,7 @@ def to_proto(row: EventRow, max_track_points: int = 60) -> uplink_pb2.Event:
         clip_duration_s=row.clip_duration_s, ended=row.ended,
         zones=json.loads(row.zones_json or "[]"),  # names only: the zones' polygons stay on the edge
         severity=uplink_pb2.SEVERITY_ALERT if row.severity == "alert" else uplink_pb2.SEVERITY_DETECTION,
+        review_item=row.review_item or "",
     )
     msg.start.CopyFrom(_ts(row.start_at))
     if row.end_at is not None:

@@ -37,9 +37,9 @@ class LiveStreamOptions(StreamOptions):
     frames, while live view needs nothing it finds (the codec is in the SDP, the parameter sets come
     in-band or in the SDP, and nothing is decoded). Measured on the test camera: 2.3 s -> 0.06 s.
 
-    And without the recorder's ``nobuffer``: with it FFmpeg drops the packets it read while opening, the
-    first being the keyframe a camera starts its stream with, so the first viewer waited a whole GOP for
-    the next one. Time to first frame, cold, bench/live_view.py: p50 2.08 s -> 0.42 s."""
+    And without ``nobuffer`` (the recorder no longer sets it either; popped in case): with it FFmpeg drops
+    the packets it read while opening, the first being the keyframe a camera starts its stream with, so the
+    first viewer waited a whole GOP for the next one. Time to first frame, cold, bench/live_view.py: p50 2.08 s -> 0.42 s."""
 
     def av_options(self) -> dict[str, str]:
         options = {**super().av_options(), "analyzeduration": "0", "probesize": "32"}

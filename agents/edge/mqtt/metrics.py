@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge
 
+from agents.edge.mqtt.tls import FAILURE_REASONS
 from guardian.runtime.metrics import AgentMetrics
 
 DROP_REASONS = ("queue_full", "disconnected", "error")
@@ -17,6 +18,7 @@ class MqttMetrics:
     dropped: Counter
     connected: Gauge
     connects: Counter
+    connect_failures: Counter
 
     @classmethod
     def on(cls, metrics: AgentMetrics) -> MqttMetrics:
@@ -27,7 +29,12 @@ class MqttMetrics:
                                     ("reason",)),
             connected=metrics.gauge("mqtt", "connected", "1 while connected to the site's MQTT broker"),
             connects=metrics.counter("mqtt", "connects_total", "Connections made to the MQTT broker"),
+            connect_failures=metrics.counter("mqtt", "connect_failures_total",
+                                             "Connections to the MQTT broker that failed: its certificate refused, "
+                                             "TLS, network, or refused by the broker", ("reason",)),
         )
         for reason in DROP_REASONS:
             made.dropped.labels(reason)
+        for reason in FAILURE_REASONS:
+            made.connect_failures.labels(reason)
         return made

@@ -7,7 +7,8 @@ never holds detection up and no error of it reaches the pipeline. paho's network
 reconnects with backoff (1 s up to :data:`MAX_BACKOFF_S`); on every connect the availability,
 discovery and the retained states are published again (a broker restarted without persistence has
 forgotten them). While the broker is away the retained states stay current in memory and the event
-messages are dropped (counted).
+messages are dropped (counted). A connection that fails (a refused certificate, a wrong password, no
+answer) is said once per new reason, counted by reason, and kept in :attr:`MqttPublisher.last_error`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
+import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -39,6 +41,7 @@ from agents.edge.mqtt.messages import (
 )
 from agents.edge.mqtt.metrics import MqttMetrics
 from agents.edge.mqtt.settings import BrokerSettings
+from agents.edge.mqtt.tls import failure, tls_context
 from guardian.runtime.logging import get_logger
 
 log = get_logger("guardian.edge.mqtt")
@@ -65,18 +68,20 @@ class MqttPublisher:
         self._connected = False
         self._stopping = False  # a disconnect from here on is ours
         self._online = threading.Event()  # set while connected (for whoever must wait for it)
+        self._last_error: str | None = None  # why the last connection failed; None once connected
         self._thread = threading.Thread(target=self._run, name="mqtt-publisher", daemon=True)
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{broker.node_id}-events",
                                   clean_session=True)
         if broker.username:
             self.client.username_pw_set(broker.username, broker.password or None)
-        if broker.tls:
-            self.client.tls_set()  # the system's CA certificates
+        if broker.tls:  # raises ssl.SSLError (an OSError) for a CA PEM without a usable certificate
+            self.client.tls_set_context(tls_context(broker.ca_pem))
         self.client.will_set(self.topics.availability, OFFLINE, qos=1, retain=True)
         self.client.reconnect_delay_set(min_delay=1, max_delay=MAX_BACKOFF_S)
         self.client.max_queued_messages_set(QUEUE_SIZE)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_connect_fail = self._on_connect_fail
         for camera in list(self._cameras.values()):
             for message in self._add_camera(camera):
                 self._retained[message.topic] = message.payload  # published on connect
@@ -139,13 +144,27 @@ class MqttPublisher:
         with self._lock:
             return self._connected
 
+    @property
+    def last_error(self) -> str | None:
+        """Why the last connection attempt failed (for people); None once connected."""
+        with self._lock:
+            return self._last_error
+
+    def _failed(self, reason: str, text: str) -> None:
+        self.metrics.connect_failures.labels(reason).inc()
+        with self._lock:
+            repeated, self._last_error = self._last_error == text, text
+        if not repeated:  # paho retries every few seconds: say it once per new reason
+            log.error("mqtt_connect_failed", host=self.broker.host, port=self.broker.port, reason=reason, error=text)
+
     # -- paho's network thread ---------------------------------------------------------------------
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, properties: Any) -> None:
         if reason.is_failure:
-            log.warning("mqtt_connect_refused", host=self.broker.host, reason=str(reason))
+            self._failed("refused", f"the broker refused the connection: {reason}")
             return
         with self._lock:
             self._connected = True
+            self._last_error = None
             retained = list(self._retained.items())
         self.metrics.connected.set(1)
         self.metrics.connects.inc()
@@ -154,6 +173,11 @@ class MqttPublisher:
         self._publish(Message(self.topics.availability, ONLINE, retain=True))
         for topic, payload in retained:
             self._publish(Message(topic, payload, retain=True))
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        # paho 2 calls this inside its ``except OSError`` and does not pass the error: it is the one handled.
+        reason, text = failure(sys.exc_info()[1])
+        self._failed(reason, text)
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, properties: Any) -> None:
         with self._lock:

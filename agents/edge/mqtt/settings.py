@@ -40,6 +40,7 @@ class BrokerSettings:
     discovery: bool
     tls: bool
     node_id: str  # [a-zA-Z0-9_-]: topics, unique ids and the Home Assistant device
+    ca_pem: str = field(default="", repr=False)  # with tls: the CA(s) to trust, PEM; empty: the system's
 
 
 def object_id(text: str) -> str:
@@ -64,6 +65,7 @@ def broker_settings(config: config_pb2.MqttConfig, device_id: str, keys: KeySour
         host=config.host, port=config.port or (8883 if config.tls else 1883), username=config.username,
         password=password, topic_prefix=config.topic_prefix.strip("/") or DEFAULT_PREFIX,
         discovery=config.discovery, tls=config.tls, node_id=f"guardian_{object_id(device_id or 'edge')}",
+        ca_pem=config.ca_pem if config.tls else "",
     )
 
 

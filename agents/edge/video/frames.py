@@ -34,12 +34,12 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import av
 import numpy as np
 
-from agents.edge.video.ingest import StreamOptions, run_sessions
+from agents.edge.video.ingest import StreamOptions, run_sessions, timestamped
 from agents.edge.video.mp4 import time_base
 from agents.edge.video.status import CameraStatus, StatusTracker
 
@@ -47,7 +47,8 @@ from agents.edge.video.status import CameraStatus, StatusTracker
 @dataclass
 class Frame:
     """One decoded frame. ``time`` is the wall-clock (UTC) moment it was captured, derived from the
-    stream's timestamps anchored at the session's first packet; ``pts_s`` is the stream time in seconds."""
+    stream's timestamps anchored at the smallest ``arrival - pts`` seen so far (never after the frame was
+    read); ``pts_s`` is the stream time in seconds."""
 
     camera: str
     video_frame: av.VideoFrame
@@ -168,18 +169,20 @@ class FrameReader:
         keyframes_only = self.keyframes_only
         if keyframes_only:
             codec.skip_frame = "NONKEY"
-        anchor: tuple[float, float] | None = None  # (pts seconds, wall time) at the session's first packet
+        # Wall time minus stream time, the smallest seen: a packet cannot arrive before it was captured,
+        # and the packets buffered while the stream was opened arrive late, in a burst (as the recorder's).
+        offset = float("inf")
+        last_time = float("-inf")
         last_key_pts: float | None = None
         next_pts = float("-inf")
-        for packet in container.demux(stream):
+        for packet in timestamped(container.demux(stream), stream):
             if self._stop.is_set():
                 return
             if packet.size == 0:
                 continue
             self._status.packet(packet.size)
             pts_s = (packet.pts if packet.pts is not None else packet.dts or 0) * tb
-            if anchor is None:
-                anchor = (pts_s, time.time())
+            offset = min(offset, time.time() - pts_s)
             if packet.is_keyframe:
                 if last_key_pts is not None and not keyframes_only:
                     gop_s = pts_s - last_key_pts
@@ -197,7 +200,9 @@ class FrameReader:
                     continue
                 # A grid of 1/fps steps in stream time; after a gap it restarts from this frame.
                 next_pts = next_pts + interval if frame_pts - next_pts < interval else frame_pts + interval
-                captured = datetime.fromtimestamp(anchor[1], UTC) + timedelta(seconds=frame_pts - anchor[0])
+                # The estimate only falls while the opening burst is read: keep the times in order.
+                last_time = max(last_time, offset + frame_pts)
+                captured = datetime.fromtimestamp(last_time, UTC)
                 yield Frame(self.camera, frame, captured, frame_pts, bool(frame.key_frame), self.size)
 
     async def aiter(self, max_queue: int = 2) -> AsyncIterator[Frame]:

@@ -9,16 +9,22 @@ StatusTracker`, wait an exponentially growing, jittered delay and try again. The
 every second waited after it is back is a second of footage lost. Nothing a camera sends can end the
 loop; only the ``stop`` event does.
 
+Streams are opened without FFmpeg's ``nobuffer``, which throws away the packets read while the stream is
+probed (~2 s, the keyframe a camera opens its stream with among them): recording and detection would
+start two GOPs late after every connect. FFmpeg leaves those first packets without some timestamps:
+:func:`timestamped` fills them in.
+
 Failure reasons are built from FFmpeg's error text without the URL (FFmpeg's messages quote the URL,
 credentials included), so a status or log line never carries a camera password.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +62,7 @@ class StreamOptions:
                    backoff_initial_s=r.backoff_initial_s, backoff_max_s=r.backoff_max_s)
 
     def av_options(self) -> dict[str, str]:
-        return {"rtsp_transport": self.transport, "fflags": "nobuffer", "allowed_media_types": "video"}
+        return {"rtsp_transport": self.transport, "allowed_media_types": "video"}
 
 
 def classify(exc: BaseException, *, opening: bool, elapsed_s: float, options: StreamOptions) -> StreamError:
@@ -103,6 +109,57 @@ def open_stream(url: str, options: StreamOptions) -> tuple[av.container.InputCon
         container.close()
         raise StreamError(FailureKind.NO_VIDEO, "the stream has no video track")
     return container, container.streams.video[0]
+
+
+OPENING_PACKETS_MAX = 256  # packets held for their timestamps at most (~10 s at 25 fps), then let through
+
+
+def timestamped(packets: Iterable[av.Packet], stream: av.video.stream.VideoStream) -> Iterator[av.Packet]:
+    """``packets`` of a session, with the timestamps FFmpeg leaves out of its first ones.
+
+    FFmpeg gives the packet it read first (the keyframe a camera starts its stream with) no pts, and with
+    B-frames the next few no dts. They are held until a packet carries both, then given the ones FFmpeg
+    would have: dts one frame apart counting back from that packet's, and the pts-less keyframe the pts
+    one frame before the earliest seen (the picture that opens a stream is shown first). Later packets
+    pass untouched."""
+    reorders = bool(stream.codec_context.has_b_frames)
+    held: list[av.Packet] = []
+    rest = iter(packets)
+    for packet in rest:
+        timed = packet.pts is not None and (packet.dts is not None or not reorders)
+        if not timed and len(held) < OPENING_PACKETS_MAX:
+            held.append(packet)
+            continue
+        if timed and held:
+            _fill_opening(held, packet, stream)
+        opening, held = held, []
+        yield from opening
+        yield packet
+        break
+    yield from held  # the stream ended while they waited
+    yield from rest
+
+
+def _fill_opening(held: list[av.Packet], timed: av.Packet, stream: av.video.stream.VideoStream) -> None:
+    known = sorted({p.pts for p in (*held, timed) if p.pts is not None})
+    steps = [b - a for a, b in itertools.pairwise(known)]
+    rate, tb = stream.guessed_rate, stream.time_base
+    frame = min(steps) if steps else (round(1 / (rate * tb)) if rate and tb else 1)  # one frame, in ticks
+    last = timed.dts if timed.dts is not None else timed.pts
+    assert last is not None  # a timed packet
+    decoded = [last - frame * (len(held) - i) for i in range(len(held))]
+    first_shown: int | None = known[0] - frame
+    shown: list[int] = []
+    for packet, dts in zip(held, decoded, strict=True):
+        pts = packet.pts
+        if pts is None:
+            pts = dts if first_shown is None else max(first_shown, dts)
+            first_shown = None  # one picture is shown first; any other gets its dts
+        shown.append(pts)
+    # A muxer refuses a packet shown before it is decoded: move the decoding times back if one would be.
+    early = min(0, *(pts - dts for pts, dts in zip(shown, decoded, strict=True)))
+    for packet, pts, dts in zip(held, shown, decoded, strict=True):
+        packet.pts, packet.dts = pts, dts + early
 
 
 Session = Callable[[av.container.InputContainer, Any], None]

@@ -40,7 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from agents.edge.config import RecordingSettings
 from agents.edge.video.errors import FailureKind, StreamError
-from agents.edge.video.ingest import StreamOptions, run_sessions
+from agents.edge.video.ingest import StreamOptions, run_sessions, timestamped
 from agents.edge.video.mp4 import codec_description, read_segment, time_base, truncate_to_fragments
 from agents.edge.video.segments import NewSegment, VideoStore, is_disk_full
 from agents.edge.video.status import StatusTracker
@@ -403,7 +403,7 @@ class CameraRecorder:
             bytes_ = self.metrics.bytes.labels(self.camera)
             self.metrics.streaming.labels(self.camera).set(1)
         try:
-            for packet in container.demux(stream):
+            for packet in timestamped(container.demux(stream), stream):
                 if self.stop_event.is_set():
                     return
                 size = packet.size

@@ -47,6 +47,8 @@ UntilQ = Annotated[Timestamp | None, Query(description=f"Start time < this ({_RA
 SeverityQ = Annotated[Severity | None, Query(description="Only alerts or only detections.")]
 ReviewedQ = Annotated[bool | None, Query(description="Only the events the signed-in member has (true) or has not "
                                                      "(false) reviewed.")]
+ReviewItemQ = Annotated[str | None, Query(pattern=r"^[0-9a-f-]{36}$",
+                                          description="Only the events of this review item (`GET /api/v1/review-items`).")]
 
 
 @router.get("", response_model=EventPage)
@@ -59,6 +61,7 @@ def list_events(
     until: UntilQ = None,
     severity: SeverityQ = None,
     reviewed: ReviewedQ = None,
+    review_item: ReviewItemQ = None,
     # Not Text: the cursor's own pattern already excludes control characters (and a second pattern
     # would hide it from the schema).
     cursor: Annotated[str | None, Query(max_length=100, pattern=timeline.CURSOR_PATTERN,
@@ -67,7 +70,7 @@ def list_events(
 ) -> Response:
     """Events newest first. Pass ``next_cursor`` back as ``cursor`` for the next page."""
     base = timeline.filtered(scope.id, camera=camera, label=label, zone=zone, since=since, until=until,
-                             severity=severity, reviewed=reviewed, user_id=scope.user.id)
+                             severity=severity, reviewed=reviewed, user_id=scope.user.id, review_item=review_item)
     rows, next_cursor = timeline.page(scope.session, base, limit=limit, cursor=cursor)
     seen = reviews.reviewed_ids(scope.session, scope.id, scope.user.id, [e.id for e in rows])
     page = EventPage(items=[to_public(e, e.id in seen) for e in rows], next_cursor=next_cursor)

@@ -1,4 +1,5 @@
-"""Tiling: the windows, the merge of their boxes, the camera setting, and what it buys on small people."""
+"""Tiling: the windows, the merge of their boxes, the camera setting (from an applied desired config to the
+detector), and what it buys on small people."""
 
 from __future__ import annotations
 
@@ -10,16 +11,28 @@ from typing import Any
 import pytest
 from google.protobuf.json_format import MessageToJson
 
+from agents.edge.camera_config.cameras import runnable_cameras
+from agents.edge.camera_config.store import Outcome, apply
 from agents.edge.camera_config.validation import check
+from agents.edge.config import CameraSettings
+from agents.edge.db import open_database
 from agents.edge.detection.camera_rules import CameraRules, CameraRulesError
 from agents.edge.detection.config import DetectionSettings
 from agents.edge.detection.detector import Detector
 from agents.edge.detection.eval_command import scoring_settings
+from agents.edge.detection.metrics import DetectorMetrics
+from agents.edge.detection.motion import MotionGate
+from agents.edge.detection.pipeline import CameraPipeline
 from agents.edge.detection.tiling import TileGrid, Window, merge
 from agents.edge.detection.types import InferenceResult
+from agents.edge.events.manager import EventManager
+from agents.edge.events.media import VideoMedia
+from agents.edge.events.store import EventStore
 from agents.edge.models.evaluation import Results, load_set, match
 from agents.edge.tracking.types import Detection
+from agents.edge.video.ingest import StreamOptions
 from guardian.contracts.edge.v1 import config_pb2
+from guardian.runtime.metrics import AgentMetrics
 from tests.edge.detection.conftest import CACHE
 
 SETS = Path(__file__).parents[3] / "bench" / "detection_sets"
@@ -170,3 +183,32 @@ def test_a_tiled_frame_submitted_gives_one_merged_result(model_store, astronaut_
     expected = detector.detect(astronaut_bgr, grid)
     assert [(d.label, d.box) for d in results[0].detections] == [(d.label, d.box) for d in expected]
     assert [d.label for d in expected].count("person") == 1  # the astronaut once, not once per tile
+
+
+def test_a_grid_applied_by_config_is_what_the_camera_submits(tmp_path, model_store, astronaut_bgr):
+    """The whole path on the edge: a desired config whose camera has a 2×2 grid is applied to the database,
+    the camera read back as the detection service reads it, and its pipeline hands the real detector the
+    whole frame plus four tiles; a later version without tiles goes back to one inference a frame."""
+    _, sessions = open_database(tmp_path / "edge.db")
+    stored = model_store.get("nanodet")
+    detector = Detector(stored, model_store.load(stored, smoke=False), num_requests=1)
+    pipeline = CameraPipeline(CameraSettings(name="street", record_url="rtsp://10.0.0.7/main"), DetectionSettings(),
+                              EventManager("street", EventStore(sessions), VideoMedia(sessions, tmp_path), tmp_path, "m@1"),
+                              lambda: detector, DetectorMetrics(AgentMetrics("edge")), threading.Event(), StreamOptions())
+
+    def apply_and_submit(version: int, tiles: dict[str, Any] | None) -> int:
+        """Inferences the camera's next frame costs under the config ``version`` applied."""
+        desired = _desired(tiles)
+        desired.version = version
+        assert apply(sessions, desired, None, "edge-1").outcome is Outcome.APPLIED
+        (spec,) = runnable_cameras(sessions)
+        pipeline.rules = CameraRules.from_json(spec.name, spec.detection_json)  # as the service's hot reload
+        pipeline.gate = MotionGate(pipeline.settings.motion)  # a first frame always goes to the detector
+        before = detector.inferences
+        assert pipeline.process(astronaut_bgr, 1_780_000_000.0 + version, block=True).startswith("inferred_")
+        detector.wait()
+        return detector.inferences - before
+
+    assert apply_and_submit(1, {"columns": 2, "rows": 2}) == 5
+    assert pipeline.rules.tiles == TileGrid(2, 2, 0.2)
+    assert apply_and_submit(2, None) == 1

@@ -32,6 +32,9 @@ class Mosquitto:
     directory: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    # A TLS listener besides the plain one (which the subscriber uses): the server's certificate and key files.
+    tls: tuple[Path, Path] | None = None
+    tls_port: int = field(default_factory=free_port)
 
     def write_config(self) -> Path:
         passwords = self.directory / "passwords"
@@ -42,8 +45,11 @@ class Mosquitto:
         # No persistence: a restart forgets every retained message (what the publisher must make up for).
         # Run as whoever runs the tests (as root it would switch to a "mosquitto" user that cannot read here).
         user = pwd.getpwuid(os.geteuid()).pw_name
-        config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous false\npassword_file {passwords}\n"
-                          f"persistence false\nlog_dest stderr\nuser {user}\n")
+        text = (f"per_listener_settings false\nallow_anonymous false\npassword_file {passwords}\n"
+                f"persistence false\nlog_dest stderr\nuser {user}\nlistener {self.port} 127.0.0.1\n")
+        if self.tls is not None:
+            text += f"listener {self.tls_port} 127.0.0.1\ncertfile {self.tls[0]}\nkeyfile {self.tls[1]}\n"
+        config.write_text(text)
         return config
 
     def start(self) -> None:
@@ -52,9 +58,11 @@ class Mosquitto:
             self.write_config()
         self.process = subprocess.Popen([mosquitto_binary(), "-c", str(config)], stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + WAIT_S
+        ports = [self.port, self.tls_port] if self.tls is not None else [self.port]
         while True:  # until it listens (it has no readiness notification without systemd)
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                for port in ports:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 return
             except OSError:
                 if self.process.poll() is not None or time.monotonic() > deadline:

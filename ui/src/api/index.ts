@@ -8,6 +8,7 @@ import { devicesApi } from "./devices";
 import { eventsApi } from "./events";
 import { fleetApi } from "./fleet";
 import { liveApi } from "./live";
+import { reviewItemsApi } from "./reviewItems";
 import { reviewsApi } from "./reviews";
 import { tenantApi } from "./tenant";
 import { usersApi } from "./users";
@@ -25,6 +26,7 @@ export function createApi(client: ApiClient = new ApiClient()) {
     events: eventsApi(client),
     live: liveApi(client),
     reviews: reviewsApi(client),
+    reviewItems: reviewItemsApi(client),
     fleet: fleetApi(client),
   };
 }

@@ -702,6 +702,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/review-items": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Items
+         * @description Review items newest first (by their first event). An item is listed when any of its events matches
+         *     the camera, label, zone and times; ``severity`` and ``reviewed`` are the whole item's.
+         */
+        get: operations["list_items_api_v1_review_items_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/review-items/{item_id}/reviewed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Mark Reviewed
+         * @description The signed-in member has reviewed this item: each of its events is marked.
+         */
+        put: operations["mark_reviewed_api_v1_review_items__item_id__reviewed_put"];
+        post?: never;
+        /**
+         * Mark Unreviewed
+         * @description The item (each of its events) is unreviewed again, for the signed-in member only.
+         */
+        delete: operations["mark_unreviewed_api_v1_review_items__item_id__reviewed_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/notifications/vapid-key": {
         parameters: {
             query?: never;
@@ -1627,6 +1672,11 @@ export interface components {
              * @description Whether the signed-in member has reviewed it; null in live messages (shared by the tenant's members: keep the state you know).
              */
             reviewed?: boolean | null;
+            /**
+             * Review Item
+             * @description The review item it belongs to (its own id when the edge grouped it into none).
+             */
+            review_item?: string | null;
         };
         /** FleetAlertPublic */
         FleetAlertPublic: {
@@ -1891,10 +1941,16 @@ export interface components {
             discovery: boolean;
             /**
              * Tls
-             * @description Connect with TLS (the device's CA certificates).
+             * @description Connect with TLS; the broker's certificate and host name are verified.
              * @default false
              */
             tls: boolean;
+            /**
+             * Ca Pem
+             * @description With TLS: the CA certificate(s) that signed the broker's (PEM; a site's own CA); empty: the device's system CAs.
+             * @default
+             */
+            ca_pem: string;
         };
         /**
          * NotificationRulesShape
@@ -2142,6 +2198,68 @@ export interface components {
              * @description How many events were marked (the ones already reviewed are not counted).
              */
             marked: number;
+        };
+        /** ReviewItemPage */
+        ReviewItemPage: {
+            /** Items */
+            items: components["schemas"]["ReviewItemPublic"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /**
+         * ReviewItemPublic
+         * @description A review item: a camera's overlapping activity as the edge grouped it (an event from an older edge is
+         *     an item of its own).
+         */
+        ReviewItemPublic: {
+            /**
+             * Id
+             * @description The item's id (the edge's, or its only event's); its events: `GET /api/v1/events?review_item=`.
+             */
+            id: string;
+            /** Device Id */
+            device_id: string;
+            /** Camera */
+            camera: string;
+            /**
+             * Start At
+             * Format: date-time
+             * @description When its first event started.
+             */
+            start_at: string;
+            /**
+             * End At
+             * @description When its last event ended; null while one is still going on.
+             */
+            end_at: string | null;
+            /**
+             * Labels
+             * @description Its events' labels, first seen first.
+             */
+            labels: string[];
+            /**
+             * Zones
+             * @description Names of the camera's zones its events touched, first entered first.
+             */
+            zones: string[];
+            /**
+             * Severity
+             * @description alert when any of its events is one.
+             * @enum {string}
+             */
+            severity: "alert" | "detection";
+            /** Event Count */
+            event_count: number;
+            /**
+             * Best Event Id
+             * @description The event with the highest confidence: its thumbnail shows the item.
+             */
+            best_event_id: string;
+            /**
+             * Reviewed
+             * @description Whether the signed-in member has reviewed all of its events.
+             */
+            reviewed: boolean;
         };
         /**
          * Revocation
@@ -4593,6 +4711,8 @@ export interface operations {
                 severity?: ("alert" | "detection") | null;
                 /** @description Only the events the signed-in member has (true) or has not (false) reviewed. */
                 reviewed?: boolean | null;
+                /** @description Only the events of this review item (`GET /api/v1/review-items`). */
+                review_item?: string | null;
                 /** @description A page's `next_cursor`, for the page after it. */
                 cursor?: string | null;
                 limit?: number;
@@ -5136,6 +5256,194 @@ export interface operations {
                 };
             };
             /** @description `not_found`: no such event in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_items_api_v1_review_items_get: {
+        parameters: {
+            query?: {
+                /** @description Only this camera (its name on the edge). */
+                camera?: string | null;
+                /** @description Only this label, e.g. person. */
+                label?: string | null;
+                /** @description Only events that touched this zone (its name). */
+                zone?: string | null;
+                /** @description Start time ≥ this (ISO 8601 with zone, from 1970-01-01T00:00:00Z to before 9999-01-01T00:00:00Z). */
+                since?: string | null;
+                /** @description Start time < this (ISO 8601 with zone, from 1970-01-01T00:00:00Z to before 9999-01-01T00:00:00Z). */
+                until?: string | null;
+                /** @description Only alerts or only detections. */
+                severity?: ("alert" | "detection") | null;
+                /** @description Only the events the signed-in member has (true) or has not (false) reviewed. */
+                reviewed?: boolean | null;
+                /** @description A page's `next_cursor`, for the page after it. */
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewItemPage"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    mark_reviewed_api_v1_review_items__item_id__reviewed_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An id (no control characters). */
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `not_found`: no such item in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    mark_unreviewed_api_v1_review_items__item_id__reviewed_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An id (no control characters). */
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `not_found`: no such item in this tenant */
             404: {
                 headers: {
                     [name: string]: unknown;

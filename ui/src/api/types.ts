@@ -22,6 +22,9 @@ export type Severity = EventPublic["severity"];
 /** `GET /reviews/unread`: the signed-in member's unreviewed events, in total and per camera. */
 export type UnreadPublic = Schemas["UnreadPublic"];
 export type ReviewAllPublic = Schemas["ReviewAllPublic"];
+/** `GET /review-items`: a camera's overlapping activity as one row (labels, zones, span, its best event). */
+export type ReviewItemPublic = Schemas["ReviewItemPublic"];
+export type ReviewItemPage = Schemas["ReviewItemPage"];
 export type ClipTokenPublic = Schemas["ClipTokenPublic"];
 export type BootstrapTokenPublic = Schemas["BootstrapTokenPublic"];
 /** Its `token` is shown once; not retrievable later. */

@@ -8,8 +8,12 @@ import {
   absorbUrlCredentials,
   buildCamera,
   hasNewCredentials,
+  inferencesPerFrame,
   storedKeyIsStale,
   suggestName,
+  TILE_GRIDS,
+  tileGridValue,
+  tilesFromValue,
   validateDraft,
   type CameraDraft,
   type DraftField,
@@ -222,6 +226,19 @@ export function CameraForm({ initial, isNew, otherNames, configKey, deviceId, pi
             {problem("minArea")}
           </div>
           <div className="field">
+            <label htmlFor={field("tiles")}>Detection tiles</label>
+            <select id={field("tiles")} value={tileGridValue(draft.tiles)} aria-describedby={`${field("tiles")}-hint`}
+                    onChange={(e) => update({ tiles: tilesFromValue(e.target.value, draft.tiles) })}>
+              <option value="">Whole frame</option>
+              {tileGridOptions(tileGridValue(draft.tiles)).map(([columns, rows]) => (
+                <option key={`${columns}x${rows}`} value={`${columns}x${rows}`}>{columns}×{rows}</option>
+              ))}
+            </select>
+            <small id={`${field("tiles")}-hint`} className="hint">
+              For small, distant objects; each tile is one more inference (now {inferencesPerFrame(draft.tiles)} per frame).
+            </small>
+          </div>
+          <div className="field">
             <label htmlFor={field("retentionDays")}>Keep continuous recording (days)</label>
             <input id={field("retentionDays")} type="number" min={0} max={3650} step={1} inputMode="numeric" placeholder="default"
                    value={draft.retentionDays} aria-describedby={described("retentionDays")}
@@ -276,4 +293,12 @@ export function CameraForm({ initial, isNew, otherNames, configKey, deviceId, pi
       </div>
     </form>
   );
+}
+
+/** The offered grids, plus the camera's own when the API set one the list does not hold (say 1×3). */
+function tileGridOptions(current: string): (readonly [number, number])[] {
+  const grids = [...TILE_GRIDS];
+  const match = /^(\d)x(\d)$/.exec(current);
+  if (match && !grids.some(([c, r]) => `${c}x${r}` === current)) grids.push([Number(match[1]), Number(match[2])]);
+  return grids;
 }

@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
 // The Home Assistant (MQTT) form: the broker's password is sealed to the device's config key in the
 // browser (the PUT carries only ciphertext, which the key's owner opens), the cameras go back unchanged,
-// and an empty password field keeps the sealed password already saved.
+// an empty password field keeps the sealed password already saved, and the broker's CA goes with TLS only.
 import { act } from "react";
 import { afterEach, describe, expect, it } from "vitest";
 import { ApiClient, createApi } from "../api";
@@ -12,6 +12,7 @@ import { mount, until as untilOn, type Mounted } from "../testDom";
 import { MqttSettings } from "./MqttSettings";
 
 const PASSWORD = "broker-walnut-9";
+const CA = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----"; // the form passes it on as is
 let page: Mounted;
 
 afterEach(() => page?.unmount());
@@ -96,5 +97,30 @@ describe("MqttSettings", () => {
     expect(second.base_version).toBe(4);
     expect(second.mqtt.topic_prefix).toBe("home/guardian");
     expect(second.mqtt.password).toEqual(sent.mqtt.password);
+  });
+
+  it("sends the broker's CA with TLS, and drops it when TLS is turned off", async () => {
+    const { puts } = await setUp();
+    await untilOn(page, () => page.$("form.mqtt-form"), "the form");
+    expect(page.$("textarea")).toBeNull(); // no CA to give without TLS
+    act(() => field("Publish to an MQTT broker").click());
+    type("Broker address", "broker.lan");
+    act(() => field("TLS (the broker's certificate and name are checked)").click());
+    const ca = page.$<HTMLTextAreaElement>("textarea")!;
+    const label = [...page.container.querySelectorAll("label")].find((l) => l.htmlFor === ca.id);
+    expect(label?.textContent).toBe("Broker's CA certificate (PEM)");
+    act(() => {
+      Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value")!.set!.call(ca, `${CA}\n`);
+      ca.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+    await save();
+    await untilOn(page, () => puts.length === 1, "the save");
+    expect(puts[0]!.mqtt).toMatchObject({ tls: true, ca_pem: CA });
+
+    await untilOn(page, () => page.container.textContent?.includes("Saved as version 4"), "the saved note");
+    act(() => field("TLS (the broker's certificate and name are checked)").click());
+    await save();
+    await untilOn(page, () => puts.length === 2, "the second save");
+    expect(puts[1]!.mqtt).toMatchObject({ tls: false, ca_pem: "" });
   });
 });

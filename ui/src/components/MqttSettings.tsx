@@ -1,6 +1,6 @@
 // Home Assistant on the LAN (issue #20): the device's MQTT broker, saved in its desired config. The
 // password is sealed here to the device's config key (as camera logins are); the cloud never sees it.
-import { useState, type FormEvent } from "react";
+import { useId, useState, type FormEvent } from "react";
 import type { DeviceConfig, MqttConfig } from "../api/deviceConfig";
 import { sealSecret } from "../crypto/seal";
 import { useServices } from "../context";
@@ -10,7 +10,7 @@ import { ErrorNotice, Loading } from "./Feedback";
 import { Field } from "./Field";
 
 const EMPTY: MqttConfig = { enabled: false, host: "", port: 0, username: "", password: null, topic_prefix: "",
-  discovery: true, tls: false };
+  discovery: true, tls: false, ca_pem: "" };
 
 export function MqttSettings({ deviceId }: { deviceId: string }) {
   const { api } = useServices();
@@ -28,6 +28,7 @@ function MqttForm({ config, onSaved }: { config: DeviceConfig; onSaved: (config:
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState(false);
+  const caId = useId();
   const set = (change: Partial<MqttConfig>) => { setDraft({ ...draft, ...change }); setDone(false); };
 
   async function save(event: FormEvent) {
@@ -40,8 +41,9 @@ function MqttForm({ config, onSaved }: { config: DeviceConfig; onSaved: (config:
         if (!config.config_key) throw new Error("The device has not sent its key yet; save without a password for now.");
         sealed = await sealSecret(password, config.config_key);
       }
+      // The CA only counts with TLS (the cloud refuses one without it): unticking TLS drops it.
       const next = await api.deviceConfig.save(config.device_id, config.version, config.cameras,
-                                               { ...draft, password: sealed });
+                                               { ...draft, password: sealed, ca_pem: draft.tls ? draft.ca_pem.trim() : "" });
       setPassword("");
       setDone(true);
       onSaved(next);
@@ -79,8 +81,19 @@ function MqttForm({ config, onSaved }: { config: DeviceConfig; onSaved: (config:
       </label>
       <label className="check">
         <input type="checkbox" checked={draft.tls} onChange={(e) => set({ tls: e.target.checked })} />
-        TLS
+        TLS (the broker's certificate and name are checked)
       </label>
+      {draft.tls && (
+        <div className="field">
+          <label htmlFor={caId}>Broker's CA certificate (PEM)</label>
+          <textarea id={caId} rows={4} maxLength={16384} value={draft.ca_pem} spellCheck={false} aria-describedby={`${caId}-hint`}
+                    placeholder="-----BEGIN CERTIFICATE-----" onChange={(e) => set({ ca_pem: e.target.value })} />
+          <small id={`${caId}-hint`} className="hint">
+            The certificate of the CA that signed your broker's (or the broker's own, if self-signed). Empty: the
+            device's built-in public CAs. The certificate only, never its key.
+          </small>
+        </div>
+      )}
       <ErrorNotice error={error ? new Error(describeSaveError(error)) : null} title="Not saved" />
       <div className="row-actions">
         <button type="submit" className="button" disabled={busy}>Save</button>

@@ -17,7 +17,7 @@ export function thumbnailVersion(event: Pick<EventPublic, "id" | "end_at" | "has
  * a narrow picture, not a landscape tile of grass and legs). Falls back to the label's initial when the
  * relay or device cannot serve it, and tries again when a later version of the event arrives.
  */
-export function Thumbnail({ event, enabled }: { event: EventPublic; enabled: boolean }) {
+export function Thumbnail({ event, enabled }: { event: Pick<EventPublic, "id" | "label" | "end_at" | "has_clip">; enabled: boolean }) {
   const { media } = useServices();
   const holder = useRef<HTMLSpanElement>(null);
   const [visible, setVisible] = useState(false);

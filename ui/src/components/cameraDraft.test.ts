@@ -8,8 +8,11 @@ import {
   buildCamera,
   draftFromCamera,
   emptyDraft,
+  inferencesPerFrame,
   splitUrlCredentials,
   suggestName,
+  tileGridValue,
+  tilesFromValue,
   validateDraft,
   type CameraDraft,
 } from "./cameraDraft";
@@ -159,5 +162,17 @@ describe("tiles", () => {
     };
     const never = () => Promise.reject(new Error("nothing to seal"));
     expect(await buildCamera(draftFromCamera(saved), never)).toEqual(saved);
+  });
+
+  it("maps the form's grid choice to tiles, keeping an overlap set before, and counts the cost", () => {
+    expect(tileGridValue(null)).toBe("");
+    expect(tileGridValue({ columns: 1, rows: 1, overlap: 0.2 })).toBe(""); // 1×1 is the whole frame
+    expect(tileGridValue({ columns: 3, rows: 2, overlap: 0.2 })).toBe("3x2");
+    expect(tilesFromValue("3x2", null)).toEqual({ columns: 3, rows: 2, overlap: 0.2 });
+    expect(tilesFromValue("4x4", { columns: 2, rows: 1, overlap: 0.3 })).toEqual({ columns: 4, rows: 4, overlap: 0.3 });
+    expect(tilesFromValue("", { columns: 2, rows: 1, overlap: 0.3 })).toBeNull();
+    expect(tilesFromValue("5x1", null)).toBeNull(); // past the edge's limit: not a grid
+    expect(inferencesPerFrame(null)).toBe(1);
+    expect(inferencesPerFrame({ columns: 2, rows: 2, overlap: 0.2 })).toBe(5);
   });
 });

@@ -34,11 +34,34 @@ export interface CameraDraft {
   masks: NonNullable<CameraConfig["detection"]>["masks"];
   /** Names of zones where a person or vehicle makes an alert (the rest are detections). */
   alertZones: string[];
-  /** The whole frame plus overlapping tiles (set through the API; kept as it is on save). */
-  tiles?: NonNullable<CameraConfig["detection"]>["tiles"];
+  /** The whole frame plus overlapping tiles; null or absent: the whole frame only. */
+  tiles?: Tiles | null;
 }
 
-export type DraftField = "name" | "displayName" | "url" | "detectUrl" | "username" | "password" | "thresholds" | "minArea" | "retentionDays" | "zones";
+export type Tiles = NonNullable<NonNullable<CameraConfig["detection"]>["tiles"]>;
+
+/** The grids the form offers, columns × rows (the edge takes 1 to 4 of each). */
+export const TILE_GRIDS: readonly (readonly [number, number])[] = [[2, 1], [2, 2], [3, 2], [3, 3], [4, 3], [4, 4]];
+const DEFAULT_OVERLAP = 0.2; // the edge's own default (agents/edge/detection/tiling.py)
+
+/** The select's value for a grid: "" for the whole frame only (no tiles, or 1×1), else "3x2". */
+export function tileGridValue(tiles: Tiles | null | undefined): string {
+  return tiles && tiles.columns * tiles.rows > 1 ? `${tiles.columns}x${tiles.rows}` : "";
+}
+
+/** The grid a select value stands for; the overlap of the grid it replaces is kept (the API may have set one). */
+export function tilesFromValue(value: string, current: Tiles | null | undefined): Tiles | null {
+  const match = /^([1-4])x([1-4])$/.exec(value);
+  if (!match) return null;
+  return { columns: Number(match[1]), rows: Number(match[2]), overlap: current?.overlap ?? DEFAULT_OVERLAP };
+}
+
+/** Inferences a frame costs: the whole frame, plus one per tile. */
+export function inferencesPerFrame(tiles: Tiles | null | undefined): number {
+  return tileGridValue(tiles) ? 1 + tiles!.columns * tiles!.rows : 1;
+}
+
+export type DraftField = "name" | "displayName" | "url" | "detectUrl" | "username" | "password" | "thresholds" | "minArea" | "tiles" | "retentionDays" | "zones";
 export type DraftProblems = Partial<Record<DraftField, string>>;
 
 // The cloud's rules (cloud/api/schemas.py: NAME_PATTERN, STREAM_URL_PATTERN), checked here to say what is

@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
 // The Cameras page edits a device's desired configuration: a login typed into the address is split off and
-// sealed to the device's key (the PUT holds no password), a version conflict reloads and says so, and each
-// camera shows what the device made of it.
+// sealed to the device's key (the PUT holds no password), a version conflict reloads and says so, each
+// camera shows what the device made of it, and its detection tiles are chosen from a list with their cost.
 import { act } from "react";
 import { MemoryRouter } from "react-router";
 import { afterEach, describe, expect, it } from "vitest";
@@ -99,6 +99,15 @@ function type(label: string, value: string) {
   act(() => {
     Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value")!.set!.call(field, value);
     field.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+}
+
+/** Pick an option of a select as a person does (React listens to its change event). */
+function choose(label: string, value: string) {
+  const field = input(label) as unknown as HTMLSelectElement;
+  act(() => {
+    Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, "value")!.set!.call(field, value);
+    field.dispatchEvent(new Event("change", { bubbles: true }));
   });
 }
 
@@ -201,5 +210,28 @@ describe("cameras page: desired configuration", () => {
     act(() => button("Remove Garage").click());
     await until(() => state.puts.length === 2 && page.container.textContent?.includes("Saved as version 4"), "the removal");
     expect(JSON.parse(state.puts[1]!).cameras.map((c: CameraConfig) => c.name)).toEqual(["porch"]);
+  });
+
+  it("sets a camera's detection tiles with their cost, and the whole frame again removes them", async () => {
+    const state = await render(config(1, [porch]));
+    act(() => button("Edit Porch").click());
+    const tiles = input("Detection tiles") as unknown as HTMLSelectElement;
+    expect(tiles.value).toBe("");
+    expect([...tiles.options].map((o) => o.textContent)).toEqual(["Whole frame", "2×1", "2×2", "3×2", "3×3", "4×3", "4×4"]);
+    const hint = () => page.$(`#${CSS.escape(tiles.getAttribute("aria-describedby")!)}`)!.textContent;
+    expect(hint()).toContain("now 1 per frame");
+    choose("Detection tiles", "2x2");
+    expect(hint()).toContain("one more inference");
+    expect(hint()).toContain("now 5 per frame");
+    submit();
+    await until(() => state.puts.length === 1 && page.container.textContent?.includes("Saved as version 2"), "the save");
+    expect(JSON.parse(state.puts[0]!).cameras[0].detection.tiles).toEqual({ columns: 2, rows: 2, overlap: 0.2 });
+
+    act(() => button("Edit Porch").click());
+    expect((input("Detection tiles") as unknown as HTMLSelectElement).value).toBe("2x2");
+    choose("Detection tiles", "");
+    submit();
+    await until(() => state.puts.length === 2 && page.container.textContent?.includes("Saved as version 3"), "the second save");
+    expect(JSON.parse(state.puts[1]!).cameras[0].detection).not.toHaveProperty("tiles");
   });
 });

@@ -22,14 +22,17 @@ class QuietEventSource extends EventTarget {
 }
 
 const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
-const event = (id: string, camera: string, start: string): EventPublic => ({
-  id, device_id: "d1", camera, label: "person", start_at: start, end_at: null, confidence: "high", has_clip: false,
-  zones: [], severity: "detection",
+const event = (id: string, camera: string, start: string, label = "person", review_item?: string): EventPublic => ({
+  id, device_id: "d1", camera, label, start_at: start, end_at: null, confidence: "high", has_clip: false,
+  zones: [], severity: "detection", review_item,
 });
 
-/** One member's view of the cloud: three events (two on the porch, one in the yard) and their reviewed set. */
+/** One member's view of the cloud: three events (two on the porch, grouped by the edge into one review
+ * item, "walk"; one in the yard from an older edge, an item of its own) and their reviewed set. */
 function fakeCloud() {
-  const events = [event("e1", "porch", minutesAgo(3)), event("e2", "porch", minutesAgo(2)), event("e3", "yard", minutesAgo(1))];
+  const events = [event("e1", "porch", minutesAgo(3), "person", "walk"), event("e2", "porch", minutesAgo(2), "dog", "walk"),
+                  event("e3", "yard", minutesAgo(1))];
+  const itemOf = (e: EventPublic) => e.review_item ?? e.id;
   const reviewed = new Set<string>();
   const markAllBodies: Record<string, string>[] = [];
   const json = (body: unknown, status = 200) =>
@@ -39,8 +42,24 @@ function fakeCloud() {
     const call = `${init?.method ?? "GET"} ${url.pathname}`;
     const q = url.searchParams;
     const shown = (e: EventPublic) => ({ ...e, reviewed: reviewed.has(e.id) });
+    if (call === "GET /api/v1/review-items") {
+      const ids = [...new Set(events.filter((e) => !q.get("camera") || e.camera === q.get("camera")).map(itemOf))];
+      const items = ids.map((id) => {
+        const of = events.filter((e) => itemOf(e) === id);
+        return { id, device_id: "d1", camera: of[0]!.camera, start_at: of[0]!.start_at, end_at: null,
+                 labels: [...new Set(of.map((e) => e.label))], zones: [], severity: "detection", event_count: of.length,
+                 best_event_id: of[0]!.id, reviewed: of.every((e) => reviewed.has(e.id)) };
+      }).filter((item) => !q.get("reviewed") || String(item.reviewed) === q.get("reviewed")).reverse();
+      return json({ items, next_cursor: null });
+    }
+    const item = /^PUT \/api\/v1\/review-items\/([^/]+)\/reviewed$/.exec(call);
+    if (item) {
+      for (const e of events.filter((e) => itemOf(e) === decodeURIComponent(item[1]!))) reviewed.add(e.id);
+      return new Response(null, { status: 204 });
+    }
     if (call === "GET /api/v1/events") {
       const items = events
+        .filter((e) => !q.get("review_item") || itemOf(e) === q.get("review_item"))
         .filter((e) => !q.get("camera") || e.camera === q.get("camera"))
         .filter((e) => !q.get("reviewed") || String(reviewed.has(e.id)) === q.get("reviewed"))
         .map(shown).reverse();
@@ -110,9 +129,18 @@ describe("reviewing", () => {
     cloud.reviewed.add("e1");
     render(cloud, "/events");
     await until(() => badge() === "2 unreviewed", "the total unread badge");
-    expect(rowStates()).toEqual(["false", "false", "true"]); // newest first: e3, e2, e1
+    // One row per review item, newest first: the yard's, then the porch's walk (one of its two events
+    // reviewed: the item is not).
+    expect(rowStates()).toEqual(["false", "false"]);
     page.unmount();
 
+    cloud.reviewed.add("e2");
+    render(cloud, "/events");
+    await until(() => badge() === "1 unreviewed", "the total unread badge");
+    expect(rowStates()).toEqual(["false", "true"]); // all of the walk's events reviewed: the item is
+    page.unmount();
+
+    cloud.reviewed.delete("e2");
     render(cloud, "/events?camera=porch");
     await until(() => badge() === "1 unreviewed", "the porch's unread badge");
   });
@@ -128,14 +156,36 @@ describe("reviewing", () => {
     expect(cloud.markAllBodies[0]!.camera).toBe("porch");
     expect(Date.parse(cloud.markAllBodies[0]!.until!)).toBeLessThanOrEqual(Date.now());
     expect([...cloud.reviewed].sort()).toEqual(["e1", "e2"]); // the yard's event stays unreviewed
-    expect(rowStates()).toEqual(["true", "true"]);
+    expect(rowStates()).toEqual(["true"]); // the porch's one item
     expect(button.disabled).toBe(true);
+  });
+
+  it("lists review items that expand to their events and are marked reviewed as a whole", async () => {
+    const cloud = fakeCloud();
+    render(cloud, "/events");
+    await until(() => rowStates().length === 2, "the item rows");
+    const walk = $("li.item[data-item=walk]")!;
+    expect(walk.querySelector(".event-label")?.textContent).toBe("Person, Dog");
+    // The row opens the item's best event; the events button lists the item's events.
+    expect(walk.querySelector("a.event-link")?.getAttribute("href")).toBe("/events/e1");
+    const expand = [...walk.querySelectorAll("button")].find((b) => b.textContent === "2 events")!;
+    act(() => expand.click());
+    await until(() => walk.querySelectorAll(".item-event a").length === 2, "the walk's events");
+    expect([...walk.querySelectorAll(".item-event a")].map((a) => a.getAttribute("href"))).toEqual(["/events/e2", "/events/e1"]);
+    expect(expand.getAttribute("aria-expanded")).toBe("true");
+
+    const mark = [...walk.querySelectorAll("button")].find((b) => b.textContent === "Mark reviewed")!;
+    act(() => mark.click());
+    await until(() => walk.dataset.reviewed === "true", "the item marked reviewed");
+    expect([...cloud.reviewed].sort()).toEqual(["e1", "e2"]); // each of its events, not the yard's
+    await until(() => badge() === "1 unreviewed", "the unread count after marking the item");
+    expect([...walk.querySelectorAll<HTMLElement>(".item-event")].map((li) => li.dataset.reviewed)).toEqual(["true", "true"]);
   });
 
   it("marks an event reviewed when its page opens", async () => {
     const cloud = fakeCloud();
     render(cloud, "/events/e2");
-    await until(() => $("h1")?.textContent?.includes("Person"), "the event page");
+    await until(() => $("h1")?.textContent?.includes("Dog"), "the event page");
     await until(() => cloud.reviewed.has("e2"), "the event marked reviewed");
     await settle();
     expect([...cloud.reviewed]).toEqual(["e2"]);

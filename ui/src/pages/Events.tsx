@@ -1,27 +1,22 @@
 import { useCallback, useEffect, useMemo, useReducer, useState, type FormEvent } from "react";
-import { Link, useSearchParams } from "react-router";
+import { useSearchParams } from "react-router";
 import type { Api } from "../api";
 import { cameraTitle } from "../api/cameras";
 import type { CameraPublic, EventFilters, EventPublic } from "../api/types";
 import { EmptyState, ErrorNotice, Loading } from "../components/Feedback";
 import { ReviewBar } from "../components/ReviewBar";
-import { Thumbnail } from "../components/Thumbnail";
 import { useServices } from "../context";
 import { useAsync, useDocumentTitle, useLiveEvents } from "../hooks";
-import { dayKey, formatDay, formatLabel, formatTime, viewerTimeZone } from "../state/format";
+import { formatLabel, formatTime, viewerTimeZone } from "../state/format";
 import type { LiveStatus } from "../state/live";
 import { useStore } from "../state/store";
 import "./Events.css";
-import {
-  filtersFromParams,
-  filtersToParams,
-  initialTimeline,
-  localInputToIso,
-  timelineReducer,
-} from "../state/timeline";
+import { initialItems, itemsReducer } from "../state/reviewItems";
+import { filtersFromParams, filtersToParams, localInputToIso, matchesFilters } from "../state/timeline";
+import { ItemList } from "./EventsItems";
 
 const COMMON_LABELS = ["person", "car", "truck", "bicycle", "motorcycle", "bus", "train", "dog", "cat"];
-const PAGE_SIZE = 50;
+const PAGE_SIZE = 30; // review items: each stands for a few events
 
 /** ISO → the value a datetime-local input shows (viewer's zone). */
 function isoToLocalInput(iso: string | undefined): string {
@@ -38,7 +33,10 @@ export function EventsPage() {
   const hasRelay = sessionState.status === "signed-in" && Boolean(sessionState.tenant?.relay_url);
   const [params, setParams] = useSearchParams();
   const filters = useMemo(() => filtersFromParams(params), [params]);
-  const [state, dispatch] = useReducer(timelineReducer, filters, initialTimeline);
+  // The timeline lists review items (a camera's overlapping activity), not one row per track (issue #20).
+  const [state, dispatch] = useReducer(itemsReducer, filters, initialItems);
+  // Live arrivals since the filters were set, newest first (the announcement, and the first page's refresh).
+  const [arrived, setArrived] = useState<EventPublic[]>([]);
   const [live, setLive] = useState<LiveStatus>("connecting");
   const cameras = useAsync(() => api.cameras.list(), [api]);
   const cameraNames = useMemo(() => new Map((cameras.data ?? []).map((c) => [c.name, cameraTitle(c)])), [cameras.data]);
@@ -51,7 +49,7 @@ export function EventsPage() {
       dispatch({ type: "load", more: cursor !== null });
       if (cursor === null) setLoadedAt(new Date().toISOString());
       try {
-        const page = await api.events.list(target, cursor, PAGE_SIZE);
+        const page = await api.reviewItems.list(target, cursor, PAGE_SIZE);
         dispatch({ type: "page", items: page.items, nextCursor: page.next_cursor, append: cursor !== null });
       } catch (error) {
         dispatch({ type: "failed", error });
@@ -64,27 +62,35 @@ export function EventsPage() {
   const filterKey = JSON.stringify(filters);
   useEffect(() => {
     dispatch({ type: "filter", filters });
+    setArrived([]);
     void load(null, filters);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [filterKey, load]);
 
-  // Live arrivals for the camera/label filters (the date range is checked here).
+  // Live arrivals for the camera/label filters (the rest is checked here): an event new or changed makes its
+  // item new or changed, so the first page is asked for again and merged in.
+  const refreshFirstPage = useCallback(() => {
+    api.reviewItems.list(filters, null, PAGE_SIZE).then(
+      (page) => dispatch({ type: "page", items: page.items, nextCursor: null, refresh: true }),
+      () => undefined,
+    );
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [api, filterKey]);
   useLiveEvents(api.events.streamUrl({ camera: filters.camera, label: filters.label }), {
-    onEvent: (event) => dispatch({ type: "live", event }),
-    onStatus: setLive,
-    onResync: () => {
-      api.events.list(filters, null, PAGE_SIZE).then(
-        (page) => dispatch({ type: "page", items: page.items, nextCursor: state.nextCursor, append: true }),
-        () => undefined,
-      );
+    onEvent: (event) => {
+      if (!matchesFilters(event, filters)) return;
+      setArrived((known) => (known.some((e) => e.id === event.id) ? known : [event, ...known].slice(0, 20)));
+      refreshFirstPage();
     },
+    onStatus: setLive,
+    onResync: refreshFirstPage,
     refresh: () => api.client.refresh(),
   });
 
   // The member's unread counts follow the filters (but camera: the badge picks it) and live arrivals.
   const unread = useAsync(
     () => api.reviews.unread({ label: filters.label, zone: filters.zone, severity: filters.severity, since: filters.since }),
-    [api, filters.label, filters.zone, filters.severity, filters.since, state.arrived.length],
+    [api, filters.label, filters.zone, filters.severity, filters.since, arrived.length],
   );
   const onMarked = (before: string) => {
     dispatch({ type: "reviewed", before });
@@ -92,7 +98,7 @@ export function EventsPage() {
     if (filters.reviewed) void load(null, filters);
   };
 
-  const newest = state.arrived[0] ? state.items.find((e) => e.id === state.arrived[0]) : undefined;
+  const newest = arrived[0];
 
   return (
     <section className="page">
@@ -122,17 +128,21 @@ export function EventsPage() {
           <p>
             {Object.keys(filters).length
               ? "Try a wider date range or clear the filters."
-              : "When a camera sees a person, vehicle or animal, the event appears here within a second."}
+              : "When a camera sees a person, vehicle or animal, its activity appears here within a second."}
           </p>
         </EmptyState>
       )}
-      <EventList items={state.items} cameraNames={cameraNames} arrived={state.arrived} thumbnails={hasRelay}
-                 query={params.toString()} />
+      <ItemList api={api} items={state.items} cameraNames={cameraNames} thumbnails={hasRelay} query={params.toString()}
+                fresh={new Set(arrived.map((e) => e.review_item ?? e.id))}
+                onReviewed={(id, reviewed) => {
+                  dispatch({ type: "reviewed", ids: [id], reviewed });
+                  unread.reload();
+                }} />
       {state.nextCursor && (
         <div className="more">
           <button type="button" className="button secondary" disabled={state.status === "loading-more"}
                   onClick={() => load(state.nextCursor, filters)}>
-            {state.status === "loading-more" ? "Loading…" : "Load older events"}
+            {state.status === "loading-more" ? "Loading…" : "Load older activity"}
           </button>
         </div>
       )}
@@ -332,53 +342,5 @@ function FilterForm({ filters, cameras, zones, unreadByCamera, onApply }: {
         </p>
       )}
     </form>
-  );
-}
-
-function EventList({ items, cameraNames, arrived, thumbnails, query }: {
-  items: EventPublic[]; cameraNames: Map<string, string>; arrived: string[]; thumbnails: boolean;
-  /** The list's filters, carried to the event page (its previous/next and the way back). */
-  query: string;
-}) {
-  const groups: { key: string; title: string; events: EventPublic[] }[] = [];
-  for (const event of items) {
-    const key = dayKey(event.start_at);
-    const group = groups[groups.length - 1];
-    if (group && group.key === key) group.events.push(event);
-    else groups.push({ key, title: formatDay(event.start_at), events: [event] });
-  }
-  const fresh = new Set(arrived);
-  return (
-    <>
-      {groups.map((group) => (
-        <section key={group.key} className="day" aria-label={group.title}>
-          <h2 className="day-title">{group.title}</h2>
-          <ul className="events" data-testid="event-list">
-            {group.events.map((event) => (
-              <li key={event.id} className={["event", fresh.has(event.id) && "fresh", !event.reviewed && "unreviewed"].filter(Boolean).join(" ")}
-                  data-reviewed={event.reviewed ? "true" : "false"}>
-                <Link to={`/events/${encodeURIComponent(event.id)}${query ? `?${query}` : ""}`} className="event-link">
-                  <Thumbnail event={event} enabled={thumbnails} />
-                  <span className="event-main">
-                    <span className="event-label">
-                      {!event.reviewed && <span className="unreviewed-dot" aria-label="Not reviewed" role="img" />}
-                      {formatLabel(event.label)}
-                    </span>
-                    <span className="muted">{cameraNames.get(event.camera) ?? event.camera}</span>
-                    <ZoneChips zones={event.zones} />
-                  </span>
-                  <span className="event-side">
-                    <time dateTime={event.start_at}>{formatTime(event.start_at)}</time>
-                    {event.severity === "alert" && <span className="badge badge-bad">Alert</span>}
-                    {fresh.has(event.id) && <span className="badge badge-ok">New</span>}
-                    {event.has_clip && <span className="muted small">Clip</span>}
-                  </span>
-                </Link>
-              </li>
-            ))}
-          </ul>
-        </section>
-      ))}
-    </>
   );
 }

@@ -25,33 +25,33 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(guardian/contracts/cloud/v1/ingest.proto\x12\x11guardian.cloud.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\x02\n\x0c\x45ventSummary\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x11\n\tdevice_id\x18\x02 \x01(\t\x12\x0e\n\x06\x63\x61mera\x18\x03 \x01(\t\x12\r\n\x05label\x18\x04 \x01(\t\x12)\n\x05start\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\nconfidence\x18\x07 \x01(\x0e\x32\x1d.guardian.cloud.v1.Confidence\x12\x10\n\x08has_clip\x18\x08 \x01(\x08\x12\r\n\x05zones\x18\t \x03(\t\x12-\n\x08severity\x18\n \x01(\x0e\x32\x1b.guardian.cloud.v1.Severity\"\x92\x01\n\x0c\x43\x61meraHealth\x12\x0e\n\x06\x63\x61mera\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\x31\n\rlast_frame_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03\x66ps\x18\x04 \x01(\x01\x12\x13\n\x0b\x62itrate_bps\x18\x05 \x01(\x01\x12\x0e\n\x06reason\x18\x06 \x01(\t\"\xb8\x02\n\x0c\x44\x65viceHealth\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x36\n\x06status\x18\x02 \x01(\x0e\x32&.guardian.cloud.v1.DeviceHealth.Status\x12-\n\tlast_seen\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x07\x63\x61meras\x18\x04 \x03(\x0b\x32\x1f.guardian.cloud.v1.CameraHealth\x12\x15\n\ragent_version\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\"U\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x0b\n\x07HEALTHY\x10\x01\x12\x0c\n\x08\x44\x45GRADED\x10\x02\x12\x0b\n\x07OFFLINE\x10\x03\x12\x0b\n\x07REVOKED\x10\x04\"~\n\rArchiveRecord\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x11\n\tdevice_id\x18\x02 \x01(\t\x12\x0b\n\x03\x63id\x18\x03 \x01(\t\x12\x0c\n\x04size\x18\x04 \x01(\x04\x12-\n\tstored_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"B\n\x12\x43\x61meraConfigStatus\x12\x0e\n\x06\x63\x61mera\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"\xfd\x01\n\x0c\x43onfigStatus\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x17\n\x0f\x61pplied_version\x18\x02 \x01(\x04\x12\x17\n\x0frefused_version\x18\x03 \x01(\x04\x12\x16\n\x0erefused_reason\x18\x04 \x01(\t\x12\x36\n\x07\x63\x61meras\x18\x05 \x03(\x0b\x32%.guardian.cloud.v1.CameraConfigStatus\x12&\n\x02\x61t\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rconfig_key_id\x18\x07 \x01(\t\x12\x19\n\x11\x63onfig_public_key\x18\x08 \x01(\t\"\xed\x01\n\x0bIngestBatch\x12\x10\n\x08relay_id\x18\x01 \x01(\t\x12/\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x1f.guardian.cloud.v1.EventSummary\x12/\n\x06health\x18\x03 \x03(\x0b\x32\x1f.guardian.cloud.v1.DeviceHealth\x12\x32\n\x08\x61rchives\x18\x04 \x03(\x0b\x32 .guardian.cloud.v1.ArchiveRecord\x12\x36\n\rconfig_status\x18\x05 \x03(\x0b\x32\x1f.guardian.cloud.v1.ConfigStatus\"u\n\x0cIngestResult\x12\x17\n\x0f\x65vents_accepted\x18\x01 \x01(\r\x12\x18\n\x10\x65vents_duplicate\x18\x02 \x01(\r\x12\x17\n\x0fhealth_accepted\x18\x03 \x01(\r\x12\x19\n\x11\x61rchives_accepted\x18\x04 \x01(\r*h\n\nConfidence\x12\x1a\n\x16\x43ONFIDENCE_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x43ONFIDENCE_LOW\x10\x01\x12\x15\n\x11\x43ONFIDENCE_MEDIUM\x10\x02\x12\x13\n\x0f\x43ONFIDENCE_HIGH\x10\x03*P\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x16\n\x12SEVERITY_DETECTION\x10\x01\x12\x12\n\x0eSEVERITY_ALERT\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(guardian/contracts/cloud/v1/ingest.proto\x12\x11guardian.cloud.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbe\x02\n\x0c\x45ventSummary\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x11\n\tdevice_id\x18\x02 \x01(\t\x12\x0e\n\x06\x63\x61mera\x18\x03 \x01(\t\x12\r\n\x05label\x18\x04 \x01(\t\x12)\n\x05start\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\nconfidence\x18\x07 \x01(\x0e\x32\x1d.guardian.cloud.v1.Confidence\x12\x10\n\x08has_clip\x18\x08 \x01(\x08\x12\r\n\x05zones\x18\t \x03(\t\x12-\n\x08severity\x18\n \x01(\x0e\x32\x1b.guardian.cloud.v1.Severity\x12\x13\n\x0breview_item\x18\x0b \x01(\t\"\x92\x01\n\x0c\x43\x61meraHealth\x12\x0e\n\x06\x63\x61mera\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\x31\n\rlast_frame_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03\x66ps\x18\x04 \x01(\x01\x12\x13\n\x0b\x62itrate_bps\x18\x05 \x01(\x01\x12\x0e\n\x06reason\x18\x06 \x01(\t\"\xb8\x02\n\x0c\x44\x65viceHealth\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x36\n\x06status\x18\x02 \x01(\x0e\x32&.guardian.cloud.v1.DeviceHealth.Status\x12-\n\tlast_seen\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x07\x63\x61meras\x18\x04 \x03(\x0b\x32\x1f.guardian.cloud.v1.CameraHealth\x12\x15\n\ragent_version\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\"U\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x0b\n\x07HEALTHY\x10\x01\x12\x0c\n\x08\x44\x45GRADED\x10\x02\x12\x0b\n\x07OFFLINE\x10\x03\x12\x0b\n\x07REVOKED\x10\x04\"~\n\rArchiveRecord\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x11\n\tdevice_id\x18\x02 \x01(\t\x12\x0b\n\x03\x63id\x18\x03 \x01(\t\x12\x0c\n\x04size\x18\x04 \x01(\x04\x12-\n\tstored_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"B\n\x12\x43\x61meraConfigStatus\x12\x0e\n\x06\x63\x61mera\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"\xfd\x01\n\x0c\x43onfigStatus\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x17\n\x0f\x61pplied_version\x18\x02 \x01(\x04\x12\x17\n\x0frefused_version\x18\x03 \x01(\x04\x12\x16\n\x0erefused_reason\x18\x04 \x01(\t\x12\x36\n\x07\x63\x61meras\x18\x05 \x03(\x0b\x32%.guardian.cloud.v1.CameraConfigStatus\x12&\n\x02\x61t\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rconfig_key_id\x18\x07 \x01(\t\x12\x19\n\x11\x63onfig_public_key\x18\x08 \x01(\t\"\xed\x01\n\x0bIngestBatch\x12\x10\n\x08relay_id\x18\x01 \x01(\t\x12/\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x1f.guardian.cloud.v1.EventSummary\x12/\n\x06health\x18\x03 \x03(\x0b\x32\x1f.guardian.cloud.v1.DeviceHealth\x12\x32\n\x08\x61rchives\x18\x04 \x03(\x0b\x32 .guardian.cloud.v1.ArchiveRecord\x12\x36\n\rconfig_status\x18\x05 \x03(\x0b\x32\x1f.guardian.cloud.v1.ConfigStatus\"u\n\x0cIngestResult\x12\x17\n\x0f\x65vents_accepted\x18\x01 \x01(\r\x12\x18\n\x10\x65vents_duplicate\x18\x02 \x01(\r\x12\x17\n\x0fhealth_accepted\x18\x03 \x01(\r\x12\x19\n\x11\x61rchives_accepted\x18\x04 \x01(\r*h\n\nConfidence\x12\x1a\n\x16\x43ONFIDENCE_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x43ONFIDENCE_LOW\x10\x01\x12\x15\n\x11\x43ONFIDENCE_MEDIUM\x10\x02\x12\x13\n\x0f\x43ONFIDENCE_HIGH\x10\x03*P\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x16\n\x12SEVERITY_DETECTION\x10\x01\x12\x12\n\x0eSEVERITY_ALERT\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'guardian.contracts.cloud.v1.ingest_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CONFIDENCE']._serialized_start=1671
-  _globals['_CONFIDENCE']._serialized_end=1775
-  _globals['_SEVERITY']._serialized_start=1777
-  _globals['_SEVERITY']._serialized_end=1857
+  _globals['_CONFIDENCE']._serialized_start=1692
+  _globals['_CONFIDENCE']._serialized_end=1796
+  _globals['_SEVERITY']._serialized_start=1798
+  _globals['_SEVERITY']._serialized_end=1878
   _globals['_EVENTSUMMARY']._serialized_start=97
-  _globals['_EVENTSUMMARY']._serialized_end=394
-  _globals['_CAMERAHEALTH']._serialized_start=397
-  _globals['_CAMERAHEALTH']._serialized_end=543
-  _globals['_DEVICEHEALTH']._serialized_start=546
-  _globals['_DEVICEHEALTH']._serialized_end=858
-  _globals['_DEVICEHEALTH_STATUS']._serialized_start=773
-  _globals['_DEVICEHEALTH_STATUS']._serialized_end=858
-  _globals['_ARCHIVERECORD']._serialized_start=860
-  _globals['_ARCHIVERECORD']._serialized_end=986
-  _globals['_CAMERACONFIGSTATUS']._serialized_start=988
-  _globals['_CAMERACONFIGSTATUS']._serialized_end=1054
-  _globals['_CONFIGSTATUS']._serialized_start=1057
-  _globals['_CONFIGSTATUS']._serialized_end=1310
-  _globals['_INGESTBATCH']._serialized_start=1313
-  _globals['_INGESTBATCH']._serialized_end=1550
-  _globals['_INGESTRESULT']._serialized_start=1552
-  _globals['_INGESTRESULT']._serialized_end=1669
+  _globals['_EVENTSUMMARY']._serialized_end=415
+  _globals['_CAMERAHEALTH']._serialized_start=418
+  _globals['_CAMERAHEALTH']._serialized_end=564
+  _globals['_DEVICEHEALTH']._serialized_start=567
+  _globals['_DEVICEHEALTH']._serialized_end=879
+  _globals['_DEVICEHEALTH_STATUS']._serialized_start=794
+  _globals['_DEVICEHEALTH_STATUS']._serialized_end=879
+  _globals['_ARCHIVERECORD']._serialized_start=881
+  _globals['_ARCHIVERECORD']._serialized_end=1007
+  _globals['_CAMERACONFIGSTATUS']._serialized_start=1009
+  _globals['_CAMERACONFIGSTATUS']._serialized_end=1075
+  _globals['_CONFIGSTATUS']._serialized_start=1078
+  _globals['_CONFIGSTATUS']._serialized_end=1331
+  _globals['_INGESTBATCH']._serialized_start=1334
+  _globals['_INGESTBATCH']._serialized_end=1571
+  _globals['_INGESTRESULT']._serialized_start=1573
+  _globals['_INGESTRESULT']._serialized_end=1690
 # @@protoc_insertion_point(module_scope)

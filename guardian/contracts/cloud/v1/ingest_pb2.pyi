@@ -31,7 +31,7 @@ SEVERITY_DETECTION: Severity
 SEVERITY_ALERT: Severity
 
 class EventSummary(_message.Message):
-    __slots__ = ("event_id", "device_id", "camera", "label", "start", "end", "confidence", "has_clip", "zones", "severity")
+    __slots__ = ("event_id", "device_id", "camera", "label", "start", "end", "confidence", "has_clip", "zones", "severity", "review_item")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
     CAMERA_FIELD_NUMBER: _ClassVar[int]
@@ -42,6 +42,7 @@ class EventSummary(_message.Message):
     HAS_CLIP_FIELD_NUMBER: _ClassVar[int]
     ZONES_FIELD_NUMBER: _ClassVar[int]
     SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_ITEM_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     device_id: str
     camera: str
@@ -52,7 +53,8 @@ class EventSummary(_message.Message):
     has_clip: bool
     zones: _containers.RepeatedScalarFieldContainer[str]
     severity: Severity
-    def __init__(self, event_id: _Optional[str] = ..., device_id: _Optional[str] = ..., camera: _Optional[str] = ..., label: _Optional[str] = ..., start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confidence: _Optional[_Union[Confidence, str]] = ..., has_clip: _Optional[bool] = ..., zones: _Optional[_Iterable[str]] = ..., severity: _Optional[_Union[Severity, str]] = ...) -> None: ...
+    review_item: str
+    def __init__(self, event_id: _Optional[str] = ..., device_id: _Optional[str] = ..., camera: _Optional[str] = ..., label: _Optional[str] = ..., start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confidence: _Optional[_Union[Confidence, str]] = ..., has_clip: _Optional[bool] = ..., zones: _Optional[_Iterable[str]] = ..., severity: _Optional[_Union[Severity, str]] = ..., review_item: _Optional[str] = ...) -> None: ...
 
 class CameraHealth(_message.Message):
     __slots__ = ("camera", "state", "last_frame_at", "fps", "bitrate_bps", "reason")

@@ -110,7 +110,7 @@ class DesiredConfig(_message.Message):
     def __init__(self, device_id: _Optional[str] = ..., version: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cameras: _Optional[_Iterable[_Union[CameraConfig, _Mapping]]] = ..., mqtt: _Optional[_Union[MqttConfig, _Mapping]] = ...) -> None: ...
 
 class MqttConfig(_message.Message):
-    __slots__ = ("enabled", "host", "port", "username", "password", "topic_prefix", "discovery", "tls")
+    __slots__ = ("enabled", "host", "port", "username", "password", "topic_prefix", "discovery", "tls", "ca_pem")
     ENABLED_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
     PORT_FIELD_NUMBER: _ClassVar[int]
@@ -119,6 +119,7 @@ class MqttConfig(_message.Message):
     TOPIC_PREFIX_FIELD_NUMBER: _ClassVar[int]
     DISCOVERY_FIELD_NUMBER: _ClassVar[int]
     TLS_FIELD_NUMBER: _ClassVar[int]
+    CA_PEM_FIELD_NUMBER: _ClassVar[int]
     enabled: bool
     host: str
     port: int
@@ -127,7 +128,8 @@ class MqttConfig(_message.Message):
     topic_prefix: str
     discovery: bool
     tls: bool
-    def __init__(self, enabled: _Optional[bool] = ..., host: _Optional[str] = ..., port: _Optional[int] = ..., username: _Optional[str] = ..., password: _Optional[_Union[SealedSecret, _Mapping]] = ..., topic_prefix: _Optional[str] = ..., discovery: _Optional[bool] = ..., tls: _Optional[bool] = ...) -> None: ...
+    ca_pem: str
+    def __init__(self, enabled: _Optional[bool] = ..., host: _Optional[str] = ..., port: _Optional[int] = ..., username: _Optional[str] = ..., password: _Optional[_Union[SealedSecret, _Mapping]] = ..., topic_prefix: _Optional[str] = ..., discovery: _Optional[bool] = ..., tls: _Optional[bool] = ..., ca_pem: _Optional[str] = ...) -> None: ...
 
 class ConfigKey(_message.Message):
     __slots__ = ("key_id", "public_key")

@@ -25,35 +25,35 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'guardian/contracts/edge/v1/uplink.proto\x12\x10guardian.edge.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"A\n\x03\x42ox\x12\r\n\x05x_min\x18\x01 \x01(\x02\x12\r\n\x05y_min\x18\x02 \x01(\x02\x12\r\n\x05x_max\x18\x03 \x01(\x02\x12\r\n\x05y_max\x18\x04 \x01(\x02\"g\n\nTrackPoint\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\"\n\x03\x62ox\x18\x02 \x01(\x0b\x32\x15.guardian.edge.v1.Box\x12\r\n\x05score\x18\x03 \x01(\x02\"\xed\x02\n\x05\x45vent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0e\n\x06\x63\x61mera\x18\x02 \x01(\t\x12\r\n\x05label\x18\x03 \x01(\t\x12)\n\x05start\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tmax_score\x18\x06 \x01(\x02\x12\x12\n\nmean_score\x18\x07 \x01(\x02\x12+\n\x05track\x18\x08 \x03(\x0b\x32\x1c.guardian.edge.v1.TrackPoint\x12\x14\n\x0csnapshot_ref\x18\t \x01(\t\x12\x10\n\x08\x63lip_ref\x18\n \x01(\t\x12\x17\n\x0f\x63lip_duration_s\x18\x0b \x01(\x01\x12\r\n\x05\x65nded\x18\x0c \x01(\x08\x12\r\n\x05zones\x18\r \x03(\t\x12,\n\x08severity\x18\x0e \x01(\x0e\x32\x1a.guardian.edge.v1.Severity\"\x92\x01\n\x0c\x43\x61meraStatus\x12\x0e\n\x06\x63\x61mera\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x31\n\rlast_frame_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03\x66ps\x18\x05 \x01(\x01\x12\x13\n\x0b\x62itrate_bps\x18\x06 \x01(\x01\"[\n\x0cTunnelHealth\x12\x17\n\x0fhandshake_age_s\x18\x01 \x01(\x01\x12\x10\n\x08rx_bytes\x18\x02 \x01(\x04\x12\x10\n\x08tx_bytes\x18\x03 \x01(\x04\x12\x0e\n\x06rtt_ms\x18\x04 \x01(\x01\"\xd8\x02\n\tTelemetry\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x63pu_percent\x18\x02 \x01(\x01\x12\x16\n\x0ememory_percent\x18\x03 \x01(\x01\x12\x19\n\x11\x64isk_used_percent\x18\x04 \x01(\x01\x12\x14\n\x0cnet_rx_bytes\x18\x05 \x01(\x04\x12\x14\n\x0cnet_tx_bytes\x18\x06 \x01(\x04\x12/\n\x07\x63\x61meras\x18\x07 \x03(\x0b\x32\x1e.guardian.edge.v1.CameraStatus\x12\x15\n\routbox_length\x18\x08 \x01(\x04\x12 \n\x18inference_latency_ms_p50\x18\t \x01(\x01\x12.\n\x06tunnel\x18\n \x01(\x0b\x32\x1e.guardian.edge.v1.TunnelHealth\x12\x15\n\ragent_version\x18\x0b \x01(\t\"J\n\tHeartbeat\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\ragent_version\x18\x02 \x01(\t\"\xb9\x01\n\rUplinkMessage\x12\x12\n\nmessage_id\x18\x01 \x01(\x04\x12(\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x17.guardian.edge.v1.EventH\x00\x12\x30\n\ttelemetry\x18\x03 \x01(\x0b\x32\x1b.guardian.edge.v1.TelemetryH\x00\x12\x30\n\theartbeat\x18\x04 \x01(\x0b\x32\x1b.guardian.edge.v1.HeartbeatH\x00\x42\x06\n\x04\x62ody\"\xa2\x01\n\x03\x41\x63k\x12\x12\n\nmessage_id\x18\x01 \x01(\x04\x12,\n\x06status\x18\x02 \x01(\x0e\x32\x1c.guardian.edge.v1.Ack.Status\x12\x0e\n\x06reason\x18\x03 \x01(\t\"I\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\n\n\x06STORED\x10\x01\x12\r\n\tDUPLICATE\x10\x02\x12\x0c\n\x08REJECTED\x10\x03*P\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x16\n\x12SEVERITY_DETECTION\x10\x01\x12\x12\n\x0eSEVERITY_ALERT\x10\x02\x32N\n\x06Uplink\x12\x44\n\x06Stream\x12\x1f.guardian.edge.v1.UplinkMessage\x1a\x15.guardian.edge.v1.Ack(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'guardian/contracts/edge/v1/uplink.proto\x12\x10guardian.edge.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"A\n\x03\x42ox\x12\r\n\x05x_min\x18\x01 \x01(\x02\x12\r\n\x05y_min\x18\x02 \x01(\x02\x12\r\n\x05x_max\x18\x03 \x01(\x02\x12\r\n\x05y_max\x18\x04 \x01(\x02\"g\n\nTrackPoint\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\"\n\x03\x62ox\x18\x02 \x01(\x0b\x32\x15.guardian.edge.v1.Box\x12\r\n\x05score\x18\x03 \x01(\x02\"\x82\x03\n\x05\x45vent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0e\n\x06\x63\x61mera\x18\x02 \x01(\t\x12\r\n\x05label\x18\x03 \x01(\t\x12)\n\x05start\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tmax_score\x18\x06 \x01(\x02\x12\x12\n\nmean_score\x18\x07 \x01(\x02\x12+\n\x05track\x18\x08 \x03(\x0b\x32\x1c.guardian.edge.v1.TrackPoint\x12\x14\n\x0csnapshot_ref\x18\t \x01(\t\x12\x10\n\x08\x63lip_ref\x18\n \x01(\t\x12\x17\n\x0f\x63lip_duration_s\x18\x0b \x01(\x01\x12\r\n\x05\x65nded\x18\x0c \x01(\x08\x12\r\n\x05zones\x18\r \x03(\t\x12,\n\x08severity\x18\x0e \x01(\x0e\x32\x1a.guardian.edge.v1.Severity\x12\x13\n\x0breview_item\x18\x0f \x01(\t\"\x92\x01\n\x0c\x43\x61meraStatus\x12\x0e\n\x06\x63\x61mera\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x31\n\rlast_frame_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03\x66ps\x18\x05 \x01(\x01\x12\x13\n\x0b\x62itrate_bps\x18\x06 \x01(\x01\"[\n\x0cTunnelHealth\x12\x17\n\x0fhandshake_age_s\x18\x01 \x01(\x01\x12\x10\n\x08rx_bytes\x18\x02 \x01(\x04\x12\x10\n\x08tx_bytes\x18\x03 \x01(\x04\x12\x0e\n\x06rtt_ms\x18\x04 \x01(\x01\"\xd8\x02\n\tTelemetry\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x63pu_percent\x18\x02 \x01(\x01\x12\x16\n\x0ememory_percent\x18\x03 \x01(\x01\x12\x19\n\x11\x64isk_used_percent\x18\x04 \x01(\x01\x12\x14\n\x0cnet_rx_bytes\x18\x05 \x01(\x04\x12\x14\n\x0cnet_tx_bytes\x18\x06 \x01(\x04\x12/\n\x07\x63\x61meras\x18\x07 \x03(\x0b\x32\x1e.guardian.edge.v1.CameraStatus\x12\x15\n\routbox_length\x18\x08 \x01(\x04\x12 \n\x18inference_latency_ms_p50\x18\t \x01(\x01\x12.\n\x06tunnel\x18\n \x01(\x0b\x32\x1e.guardian.edge.v1.TunnelHealth\x12\x15\n\ragent_version\x18\x0b \x01(\t\"J\n\tHeartbeat\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\ragent_version\x18\x02 \x01(\t\"\xb9\x01\n\rUplinkMessage\x12\x12\n\nmessage_id\x18\x01 \x01(\x04\x12(\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x17.guardian.edge.v1.EventH\x00\x12\x30\n\ttelemetry\x18\x03 \x01(\x0b\x32\x1b.guardian.edge.v1.TelemetryH\x00\x12\x30\n\theartbeat\x18\x04 \x01(\x0b\x32\x1b.guardian.edge.v1.HeartbeatH\x00\x42\x06\n\x04\x62ody\"\xa2\x01\n\x03\x41\x63k\x12\x12\n\nmessage_id\x18\x01 \x01(\x04\x12,\n\x06status\x18\x02 \x01(\x0e\x32\x1c.guardian.edge.v1.Ack.Status\x12\x0e\n\x06reason\x18\x03 \x01(\t\"I\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\n\n\x06STORED\x10\x01\x12\r\n\tDUPLICATE\x10\x02\x12\x0c\n\x08REJECTED\x10\x03*P\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x16\n\x12SEVERITY_DETECTION\x10\x01\x12\x12\n\x0eSEVERITY_ALERT\x10\x02\x32N\n\x06Uplink\x12\x44\n\x06Stream\x12\x1f.guardian.edge.v1.UplinkMessage\x1a\x15.guardian.edge.v1.Ack(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'guardian.contracts.edge.v1.uplink_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SEVERITY']._serialized_start=1652
-  _globals['_SEVERITY']._serialized_end=1732
+  _globals['_SEVERITY']._serialized_start=1673
+  _globals['_SEVERITY']._serialized_end=1753
   _globals['_BOX']._serialized_start=94
   _globals['_BOX']._serialized_end=159
   _globals['_TRACKPOINT']._serialized_start=161
   _globals['_TRACKPOINT']._serialized_end=264
   _globals['_EVENT']._serialized_start=267
-  _globals['_EVENT']._serialized_end=632
-  _globals['_CAMERASTATUS']._serialized_start=635
-  _globals['_CAMERASTATUS']._serialized_end=781
-  _globals['_TUNNELHEALTH']._serialized_start=783
-  _globals['_TUNNELHEALTH']._serialized_end=874
-  _globals['_TELEMETRY']._serialized_start=877
-  _globals['_TELEMETRY']._serialized_end=1221
-  _globals['_HEARTBEAT']._serialized_start=1223
-  _globals['_HEARTBEAT']._serialized_end=1297
-  _globals['_UPLINKMESSAGE']._serialized_start=1300
-  _globals['_UPLINKMESSAGE']._serialized_end=1485
-  _globals['_ACK']._serialized_start=1488
-  _globals['_ACK']._serialized_end=1650
-  _globals['_ACK_STATUS']._serialized_start=1577
-  _globals['_ACK_STATUS']._serialized_end=1650
-  _globals['_UPLINK']._serialized_start=1734
-  _globals['_UPLINK']._serialized_end=1812
+  _globals['_EVENT']._serialized_end=653
+  _globals['_CAMERASTATUS']._serialized_start=656
+  _globals['_CAMERASTATUS']._serialized_end=802
+  _globals['_TUNNELHEALTH']._serialized_start=804
+  _globals['_TUNNELHEALTH']._serialized_end=895
+  _globals['_TELEMETRY']._serialized_start=898
+  _globals['_TELEMETRY']._serialized_end=1242
+  _globals['_HEARTBEAT']._serialized_start=1244
+  _globals['_HEARTBEAT']._serialized_end=1318
+  _globals['_UPLINKMESSAGE']._serialized_start=1321
+  _globals['_UPLINKMESSAGE']._serialized_end=1506
+  _globals['_ACK']._serialized_start=1509
+  _globals['_ACK']._serialized_end=1671
+  _globals['_ACK_STATUS']._serialized_start=1598
+  _globals['_ACK_STATUS']._serialized_end=1671
+  _globals['_UPLINK']._serialized_start=1755
+  _globals['_UPLINK']._serialized_end=1833
 # @@protoc_insertion_point(module_scope)

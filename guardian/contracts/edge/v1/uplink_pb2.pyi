@@ -42,7 +42,7 @@ class TrackPoint(_message.Message):
     def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., box: _Optional[_Union[Box, _Mapping]] = ..., score: _Optional[float] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("event_id", "camera", "label", "start", "end", "max_score", "mean_score", "track", "snapshot_ref", "clip_ref", "clip_duration_s", "ended", "zones", "severity")
+    __slots__ = ("event_id", "camera", "label", "start", "end", "max_score", "mean_score", "track", "snapshot_ref", "clip_ref", "clip_duration_s", "ended", "zones", "severity", "review_item")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     CAMERA_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
@@ -57,6 +57,7 @@ class Event(_message.Message):
     ENDED_FIELD_NUMBER: _ClassVar[int]
     ZONES_FIELD_NUMBER: _ClassVar[int]
     SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_ITEM_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     camera: str
     label: str
@@ -71,7 +72,8 @@ class Event(_message.Message):
     ended: bool
     zones: _containers.RepeatedScalarFieldContainer[str]
     severity: Severity
-    def __init__(self, event_id: _Optional[str] = ..., camera: _Optional[str] = ..., label: _Optional[str] = ..., start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., max_score: _Optional[float] = ..., mean_score: _Optional[float] = ..., track: _Optional[_Iterable[_Union[TrackPoint, _Mapping]]] = ..., snapshot_ref: _Optional[str] = ..., clip_ref: _Optional[str] = ..., clip_duration_s: _Optional[float] = ..., ended: _Optional[bool] = ..., zones: _Optional[_Iterable[str]] = ..., severity: _Optional[_Union[Severity, str]] = ...) -> None: ...
+    review_item: str
+    def __init__(self, event_id: _Optional[str] = ..., camera: _Optional[str] = ..., label: _Optional[str] = ..., start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., max_score: _Optional[float] = ..., mean_score: _Optional[float] = ..., track: _Optional[_Iterable[_Union[TrackPoint, _Mapping]]] = ..., snapshot_ref: _Optional[str] = ..., clip_ref: _Optional[str] = ..., clip_duration_s: _Optional[float] = ..., ended: _Optional[bool] = ..., zones: _Optional[_Iterable[str]] = ..., severity: _Optional[_Union[Severity, str]] = ..., review_item: _Optional[str] = ...) -> None: ...
 
 class CameraStatus(_message.Message):
     __slots__ = ("camera", "state", "reason", "last_frame_at", "fps", "bitrate_bps")
