@@ -272,6 +272,9 @@ class DeviceConfigReport(Base):
     # The edge's X25519 key browsers seal camera credentials to (public by nature).
     config_key_id: Mapped[str] = mapped_column(String(16), default="")
     config_public_key: Mapped[str] = mapped_column(String(64), default="")
+    # Its connection to the site's MQTT broker: "connected" | "failing" | "disabled"; "": not reported.
+    mqtt_state: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    mqtt_error: Mapped[str] = mapped_column(String(500), default="", server_default="")  # for people
 
 
 class PushSubscription(Base):

@@ -99,8 +99,11 @@ boot() {  # boot ROLE MAC NETDEV-ARGS KERNEL-EXTRA
     # Under TCG on a loaded 2-core machine (load average 10-15 from other suites), dm-verity setup of /usr
     # in the initrd outlasted systemd's default 90 s device timeout (emergency mode), and OS units such as
     # systemd-networkd their 90 s start timeout: wait longer. (The agents' units set their own timeouts.)
+    # With a real cloud the edge detects for real: a second vCPU (its own TCG thread) keeps the recorder and
+    # the uplink going while an inference takes minutes.
+    local smp=1; [ -n "$lab" ] && [ "$role" = edge ] && smp=2
     local args=(
-        -machine q35 -accel tcg -cpu max -smp 1 -m 2048 -nographic -no-reboot
+        -machine q35 -accel tcg -cpu max -smp "$smp" -m 2048 -nographic -no-reboot
         -kernel "$OUT/guardian-$role.vmlinuz" -initrd "$OUT/guardian-$role.initrd"
         -append "root=PARTLABEL=root-x86-64 rw $usr_args console=ttyS0,115200 systemd.wants=guardian-boot-check.service systemd.show_status=yes systemd.default_device_timeout_sec=600 systemd.default_timeout_start_sec=600 $extra"
         -drive "if=none,id=disk,file=$disk,format=qcow2" -device virtio-blk-pci,drive=disk
@@ -209,6 +212,12 @@ if [ "$which" = both ]; then
     if [ -n "$lab" ]; then
         echo cloud >"$work/cred-relay/guardian.bootcheck.mode"
         echo cloud >"$work/cred-edge/guardian.bootcheck.mode"
+        # How long the end-to-end steps wait from boot (seconds). Under TCG every inference of the detector
+        # is minutes of software floating point, so a run that waits for detection needs far more than 1500 s.
+        if [ -n "${GUARDIAN_BOOT_E2E_WAIT:-}" ]; then
+            echo "$GUARDIAN_BOOT_E2E_WAIT" >"$work/cred-relay/guardian.bootcheck.wait"
+            echo "$GUARDIAN_BOOT_E2E_WAIT" >"$work/cred-edge/guardian.bootcheck.wait"
+        fi
         # The camera NIC (MAC ...:01:02) takes an address from QEMU's DHCP and no default route; it
         # sorts before first boot's 10-guardian-static.network, which takes every other wired port.
         printf '[Match]\nMACAddress=52:54:00:77:01:02\n\n[Network]\nDHCP=ipv4\n\n[DHCPv4]\nUseGateway=no\n' \

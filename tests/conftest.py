@@ -45,13 +45,15 @@ class FakeCamera:
     connections stay open but no data flows, i.e. a stalled camera."""
 
     def __init__(self, footage: Path, mounts: tuple[str, ...] = ("/cam",), count: int = 0,
-                 user: str | None = None, password: str | None = None) -> None:
+                 user: str | None = None, password: str | None = None, netns: str | None = None,
+                 port: int | None = None) -> None:
         self.footage = footage
         self.mounts = mounts
         self.count = count
         self.user = user
         self.password = password
-        self.port = free_port()
+        self.netns = netns  # run inside this network namespace (`ip netns exec`, which execs the server)
+        self.port = port or free_port()
         self.proc: subprocess.Popen[str] | None = None
 
     def url(self, mount: str = "/cam", user: str | None = None, password: str | None = None) -> str:
@@ -60,6 +62,8 @@ class FakeCamera:
 
     def start(self, timeout: float = 15.0) -> None:
         args = [SYSTEM_PYTHON, str(FAKE_CAMERA), "--file", str(self.footage), "--port", str(self.port)]
+        if self.netns is not None:
+            args = ["ip", "netns", "exec", self.netns, *args]
         for mount in self.mounts:
             args += ["--mount", mount]
         if self.count:

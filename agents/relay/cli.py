@@ -102,10 +102,11 @@ def _signing_key(args: argparse.Namespace) -> int:
 
 
 def _scrape_targets(args: argparse.Namespace) -> int:
-    from agents.relay.scrape_targets import active_devices, file_sd_groups, write_file_sd
+    from agents.relay.scrape_targets import active_devices, edge_agents, file_sd_groups, write_file_sd
 
     settings = load_settings(RelaySettings, args.config)
-    groups = file_sd_groups(active_devices(_registry(args)), relay_id=settings.cloud.relay_id)
+    groups = file_sd_groups(active_devices(_registry(args)), relay_id=settings.cloud.relay_id,
+                            agents=edge_agents(archive_enabled=settings.archive.enabled))
     write_file_sd(args.output, groups)
     return 0
 

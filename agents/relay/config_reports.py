@@ -3,7 +3,8 @@
 An edge calls ``EdgeConfig.Report`` after each apply (and once when it starts). The relay keeps the last
 report per device as the ``guardian.cloud.v1.ConfigStatus`` the cloud gets, built here and only here
 (:func:`config_status`): the device from the tunnel address, the versions, the refusal reason, per
-camera its name, state and error, and the edge's public sealing key. Nothing else of the report crosses,
+camera its name, state and error, the edge's public sealing key, and the state of its connection to the
+site's MQTT broker (with the error, for people). Nothing else of the report crosses,
 and a ``ConfigReport`` has no credential to leak in the first place (those stay sealed in the desired
 configuration, which never goes up).
 
@@ -36,6 +37,7 @@ from guardian.contracts.edge.v1 import config_pb2
 # What the cloud's ingest accepts (cloud/services/ingest.py): a batch with anything else is refused whole.
 CAMERA_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")  # config.proto's rule for CameraConfig.name
 CAMERA_STATES = ("applied", "failed", "removed")
+MQTT_STATES = ("connected", "failing", "disabled")
 MAX_CAMERAS = 64
 MAX_VERSION = 2**31 - 1
 MAX_STATUSES_PER_BATCH = 200
@@ -87,6 +89,11 @@ def config_status(device_id: str, report: config_pb2.ConfigReport) -> tuple[inge
     now = utcnow()
     at = report.at.ToDatetime(tzinfo=UTC) if report.HasField("at") else now
     status.at.FromDatetime(min(at, now))  # an edge's clock may run ahead; no report comes from the future
+    if report.HasField("mqtt"):
+        if report.mqtt.state not in MQTT_STATES:
+            left_out.append("an MQTT state that is not the contract's")
+        else:
+            status.mqtt.state, status.mqtt.error = report.mqtt.state, _cut(report.mqtt.error)
     if report.HasField("config_key"):
         key = report.config_key
         if len(key.public_key) != PUBLIC_KEY_BYTES or key.key_id != key_id_of(key.public_key):

@@ -13,13 +13,17 @@ candidates, then POSTs its offer (no trickle ICE: aiortc takes none). The relay 
 TURN credential and hands the offer to the edge's ``EdgeCameras.StartLive`` over the tunnel; the edge
 answers. The edge's session ends when the token expires, unless the viewer renews: it POSTs a new token
 T' (the cloud mints it for the same audit session) to its session, which then lasts until T' expires (404
-``session_not_found`` when it has ended: the viewer starts a new one). A revoked device or member gets no
-new token (and the relay refuses a revoked device's), so its session ends with the last one. The TURN
-credentials outlive the token (``live.turn_credential_s``): coturn checks them again at every refresh.
+``session_not_found`` when it has ended: the viewer starts a new one). A revoked member gets no new token,
+so its session ends with the last one. A revoked device's sessions end at once: the relay remembers (in
+memory only, until they expire) which sessions it signalled for which device, and when it learns of a
+revocation (:meth:`LiveEndpoint.end_sessions_of`, called by the service) it asks the edge to stop each
+one (``EdgeCameras.StopLive``) before the device's tunnel peer goes; the edge closes the peer connection
+and the browser sees it end. The TURN credentials outlive the token (``live.turn_credential_s``): coturn
+checks them again at every refresh, so an allocation left behind dies at the latest with them.
 
 The media never reaches this process: it flows browser ⇄ coturn ⇄ edge, DTLS-SRTP end to end, so coturn
 forwards what it cannot read. The relay stores nothing (no session table: the edge keeps the sessions,
-the cloud the audit).
+the cloud the audit; the in-memory list above is gone with a restart).
 
 Errors are JSON ``{"error", "detail"}`` as for the camera endpoints: 400 ``bad_request`` (no SDP, or the
 edge cannot answer the offer), 401/403 as there, 404 ``not_found`` / ``camera_not_found``, 413 ``too_large``,
@@ -29,10 +33,13 @@ configured), 504 ``device_timeout``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import secrets
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -84,6 +91,16 @@ def _grpc_error(exc: grpc.aio.AioRpcError, device: DeviceRoute) -> Response:
     return error_response(502, "edge_error", "the camera box answered with an error")
 
 
+@dataclass
+class _Signalled:
+    """A session this relay signalled: enough to stop it at the edge (``expires_at``: the token's, unix)."""
+
+    device_id: str
+    address: str
+    camera: str
+    expires_at: int
+
+
 class LiveEndpoint:
     def __init__(
         self,
@@ -106,6 +123,13 @@ class LiveEndpoint:
         self._turn_secret = turn_secret
         self.requests = metrics.counter("live", "requests_total", "Live view signalling requests by step and answer.",
                                         ("step", "status"))
+        self.revoked_ends = metrics.counter("live", "sessions_revoked_total",
+                                            "Live sessions ended at the edge because their device was revoked.")
+        self._signalled: dict[str, _Signalled] = {}  # session id → where it runs; memory only
+        self._revoked: set[str] = set()  # devices whose sessions were ended: an answer racing the revocation is too
+        # Callers (the revocation poll, the reconcile loop) wait for stops already under way: the reconcile
+        # removes the device's tunnel peer once its call returns, and a stop must not lose that race.
+        self._ending = asyncio.Lock()
 
     def routes(self) -> list[BaseRoute]:
         path = "/v1/devices/{device_id}/cameras/{camera}/live"
@@ -182,6 +206,10 @@ class LiveEndpoint:
         except grpc.aio.AioRpcError as exc:
             return self._counted("offer", _grpc_error(exc, device))
         log.info("live_session_signalled", device=device.device_id, session=answer.session_id)
+        self._remember(answer.session_id, _Signalled(device.device_id, device.address, offer.camera, grant.expires_at))
+        if device.device_id in self._revoked:  # revoked while the edge was answering: end it like the others
+            await self.end_sessions_of([device.device_id])
+            return self._counted("offer", error_response(403, "device_revoked", "the camera box was revoked"))
         reply = {"session": answer.session_id, "sdp": answer.sdp, "ice_servers": self._ice_servers(grant),
                  "expires_at": _expiry(grant)}
         return self._counted("offer", JSONResponse(reply, headers=COMMON_HEADERS))
@@ -202,7 +230,10 @@ class LiveEndpoint:
         except grpc.aio.AioRpcError as exc:
             return self._counted("renew", _grpc_error(exc, device))
         if not renewed.found:
+            self._signalled.pop(session, None)
             return self._counted("renew", error_response(404, "session_not_found", "the live session has ended"))
+        if (known := self._signalled.get(session)) is not None and known.device_id == device.device_id:
+            known.expires_at = max(known.expires_at, grant.expires_at)
         return self._counted("renew", JSONResponse({"expires_at": _expiry(grant)}, headers=COMMON_HEADERS))
 
     async def stop(self, request: Request) -> Response:
@@ -213,9 +244,43 @@ class LiveEndpoint:
         if isinstance(allowed, Response):
             return self._counted("stop", allowed)
         device, _grant = allowed
+        if (known := self._signalled.get(session)) is not None and known.device_id == device.device_id:
+            del self._signalled[session]
         try:
             await self.client.stop_live(device.address, session, request.path_params["camera"],
                                         self.media.first_byte_timeout_s)
         except grpc.aio.AioRpcError as exc:
             return self._counted("stop", _grpc_error(exc, device))
         return self._counted("stop", Response(status_code=204, headers=COMMON_HEADERS))
+
+    # --- revocation -------------------------------------------------------------------------------
+    def _remember(self, session: str, signalled: _Signalled) -> None:
+        now = time.time()
+        for stale in [sid for sid, known in self._signalled.items() if known.expires_at < now]:
+            del self._signalled[stale]  # ended at the edge by then (the edge keeps the deadline)
+        self._signalled[session] = signalled
+
+    async def end_sessions_of(self, device_ids: Iterable[str]) -> int:
+        """Stop at the edge every running session this relay signalled for ``device_ids`` (just revoked);
+        returns how many the edge had. Never raises: an edge that cannot be told still loses its tunnel
+        peer (wireguard mode), and its TURN credential expires."""
+        wanted = set(device_ids)
+        self._revoked.update(wanted)
+        async with self._ending:
+            doomed = {sid: known for sid, known in self._signalled.items() if known.device_id in wanted}
+            for sid in doomed:
+                del self._signalled[sid]
+            if not doomed:
+                return 0
+            timeout = self.media.first_byte_timeout_s
+            results = await asyncio.gather(
+                *(self.client.stop_live(known.address, sid, known.camera, timeout) for sid, known in doomed.items()),
+                return_exceptions=True,
+            )
+        ended = sum(1 for r in results if isinstance(r, cameras_pb2.LiveStopped) and r.found)
+        errors = sorted({r.code().name if isinstance(r, grpc.aio.AioRpcError) else type(r).__name__
+                         for r in results if isinstance(r, BaseException)})
+        self.revoked_ends.inc(ended)
+        log.info("live_sessions_revoked", devices=sorted({k.device_id for k in doomed.values()}), ended=ended,
+                 failed=sum(isinstance(r, BaseException) for r in results), errors=errors or None)
+        return ended

@@ -31,6 +31,13 @@ EDGE_SCRAPE_PORT = 9460
 EDGE_AGENTS: tuple[str, ...] = ("archive", "detector", "node", "recorder", "uplink")
 
 
+def edge_agents(*, archive_enabled: bool) -> tuple[str, ...]:
+    """The edge agents that can run under this relay: an edge's archive uploader has nowhere to upload
+    unless the relay accepts archives (``[archive] enabled``), so it is not scraped (it would be ``up == 0``
+    for ever). Under a relay that accepts them, an edge whose tenant set no archive secret is ``up == 0``."""
+    return EDGE_AGENTS if archive_enabled else tuple(a for a in EDGE_AGENTS if a != "archive")
+
+
 def file_sd_groups(
     devices: Iterable[Device], *, relay_id: str, port: int = EDGE_SCRAPE_PORT, agents: Iterable[str] = EDGE_AGENTS
 ) -> list[dict[str, object]]:

@@ -125,6 +125,8 @@ class RelayAgent:
         self.media_client: EdgeMediaClient | None = None
         self._reconcile_now = asyncio.Event()
         self.tunnel: RelayTunnel | None = None
+        self.live: LiveEndpoint | None = None
+        self._revocation_tasks: set[asyncio.Task[None]] = set()
 
     async def start(self, ctx: ServiceContext) -> None:
         s = self.settings
@@ -231,7 +233,7 @@ class RelayAgent:
                 settings=s.media,
                 metrics=self.metrics,
             )
-            live = LiveEndpoint(
+            live = self.live = LiveEndpoint(
                 tenant_id=s.cloud.tenant_id,
                 token_keys=keys,
                 devices=registry_lookup(sessions),
@@ -274,11 +276,20 @@ class RelayAgent:
     def _cloud_revoked(self, device_ids: list[str]) -> None:
         """Devices revoked in the registry because of the cloud (it revoked them, or the token they enrolled
         with): act now rather than at the next round."""
-        self._reconcile_now.set()  # wireguard mode: their peers leave the interface
         for device_id in device_ids:
             if self.uplink.active.get(device_id):
                 self.uplink.disconnect(device_id)  # open streams end (in tls mode too)
             self.edge_config.disconnect(device_id)
+        task = asyncio.ensure_future(self._end_revoked(device_ids))
+        self._revocation_tasks.add(task)  # held until done (the loop keeps only weak references)
+        task.add_done_callback(self._revocation_tasks.discard)
+
+    async def _end_revoked(self, device_ids: list[str]) -> None:
+        """Their live sessions end first, while the tunnel still carries the stop to the edge; then (wireguard
+        mode) their peers leave the interface."""
+        if self.live is not None:
+            await self.live.end_sessions_of(device_ids)
+        self._reconcile_now.set()
 
     def _server_credentials(self) -> grpc.ServerCredentials:
         e = self.settings.enrolment
@@ -296,12 +307,15 @@ class RelayAgent:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._reconcile_now.wait(), timeout=interval)
             self._reconcile_now.clear()
+            revoked = await asyncio.to_thread(self._revoked_ids)
+            if self.live is not None:  # e.g. `guardian-relay device revoke`: stop its views before its peer goes
+                await self.live.end_sessions_of(revoked)
             try:
                 await asyncio.to_thread(self.tunnel.reconcile)
             except Exception as exc:  # a failed `wg` call must not end the relay; retried next round
                 log.error("reconcile_failed", error=str(exc))
                 continue
-            for device_id in await asyncio.to_thread(self._revoked_ids):
+            for device_id in revoked:
                 if self.uplink.active.get(device_id):
                     self.uplink.disconnect(device_id)
                 if self.config_changes.watching(device_id):

@@ -445,6 +445,10 @@ class DetectionConfigShape(Shape):
         default_factory=list, max_length=16,
         description="Names of zones above: a person or vehicle in one makes the event an alert (the rest are "
         "detections); empty: every event is a detection.")
+    alert_labels: list[DetectionLabel] = Field(
+        default_factory=list, max_length=19,
+        description="What makes an alert in an alert zone; empty: a person or any vehicle. A vehicle label "
+        "stands for every vehicle (the edge tracks them as one object). Among the labels above, if any.")
     tiles: TileConfigShape | None = Field(
         None, description="Detect on the whole frame plus overlapping tiles (small, distant objects; one more "
         "inference per tile); null: the whole frame only.")
@@ -456,6 +460,11 @@ class DetectionConfigShape(Shape):
         _unique([z.name for z in self.zones], "zone names")
         _unique([m.name for m in self.masks], "mask names")
         _unique(list(self.alert_zones), "alert zones")
+        _unique(list(self.alert_labels), "alert labels")
+        not_detected = sorted(set(self.alert_labels) - set(self.labels)) if self.labels else []
+        if not_detected:
+            raise PydanticCustomError("unknown_alert_label", "alert labels must be among the camera's labels: {names}",
+                                      {"names": ", ".join(not_detected)})
         unknown = sorted(set(self.alert_zones) - {z.name for z in self.zones})
         if unknown:
             raise PydanticCustomError("unknown_alert_zone", "alert zones must name zones of the camera: {names}",
@@ -549,12 +558,19 @@ class CameraApplyStatusPublic(Shape):
     error: str = Field(description="Why it failed, for people.")
 
 
+class MqttStatusPublic(Shape):
+    state: Literal["connected", "failing", "disabled"] = Field(
+        description="The device's connection to the site's MQTT broker; disabled: no broker set.")
+    error: str = Field(description="Why it fails (a refused login, a certificate not trusted), for people.")
+
+
 class DeviceConfigReported(Shape):
     applied_version: int = Field(description="The version the device applied; 0: none yet.")
     refused_version: int = Field(description="The newest version it refused as a whole; 0: none.")
     refused_reason: str
     cameras: list[CameraApplyStatusPublic] = Field(description="Per camera of the applied (or tried) version.")
     reported_at: datetime | None = Field(description="null: the device has not reported yet.")
+    mqtt: MqttStatusPublic | None = Field(None, description="null: the device has not reported its MQTT state.")
 
 
 class ConfigKeyPublic(Shape):
@@ -677,6 +693,19 @@ class ReviewItemPage(Shape):
     next_cursor: str | None
 
 
+class ReviewItemsReviewedCreate(ReviewAllCreate):
+    """Mark reviewed, for the signed-in member, every item the items page lists with these filters."""
+
+    until: Timestamp | None = Field(None, description="Only items that started before this (the filter).")
+    loaded_at: Timestamp | None = Field(None, description="When the list was loaded: items that started since, "
+                                        "and the listed items' events that started since, stay unreviewed. Default: now.")
+
+
+class ReviewItemsReviewedPublic(Shape):
+    items: int = Field(description="How many items had events marked (those already reviewed are not counted).")
+    events: int = Field(description="How many of their events were marked.")
+
+
 class ReviewAllPublic(Shape):
     marked: int = Field(description="How many events were marked (the ones already reviewed are not counted).")
 
@@ -688,7 +717,8 @@ class CameraUnread(Shape):
 
 class UnreadPublic(Shape):
     total: int
-    cameras: list[CameraUnread] = Field(description="Cameras with unreviewed events, by name.")
+    cameras: list[CameraUnread] = Field(description="Cameras with unreviewed events (`/reviews/unread`) or items "
+                                        "(`/review-items/unread`), by name.")
 
 
 # --- the operator's fleet page (GET /api/v1/fleet): ids only, no e-mail, name of a tenant, device or camera

@@ -66,6 +66,8 @@ class Reported:
     reported_at: datetime | None = None
     config_key_id: str = ""
     config_public_key: str = ""
+    mqtt_state: str = ""  # "connected" | "failing" | "disabled"; "": not reported
+    mqtt_error: str = ""
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,7 @@ def _reported(row: DeviceConfigReport | None) -> Reported:
     return Reported(applied_version=row.applied_version, refused_version=row.refused_version,
                     refused_reason=row.refused_reason, cameras=tuple(json.loads(row.cameras)),
                     reported_at=row.reported_at, config_key_id=row.config_key_id,
-                    config_public_key=row.config_public_key)
+                    config_public_key=row.config_public_key, mqtt_state=row.mqtt_state, mqtt_error=row.mqtt_error)
 
 
 def device_config(session: Session, device: Device) -> DeviceConfig:
@@ -336,4 +338,6 @@ def record_report(session: Session, device: Device, status: ingest_pb2.ConfigSta
     if status.config_key_id:
         row.config_key_id = status.config_key_id
         row.config_public_key = status.config_public_key
+    if status.HasField("mqtt"):  # else the device has not said (its detector not started yet): kept
+        row.mqtt_state, row.mqtt_error = status.mqtt.state, _clean(status.mqtt.error, 500)
     return True

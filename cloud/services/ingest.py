@@ -49,6 +49,7 @@ MAX_CONFIG_VERSION = 2**31 - 1  # versions are numbered by the cloud (Integer co
 MAX_EVENT_ZONES = 16  # a camera has at most 16 zones (the desired-config schema)
 _CONFIG_CAMERA = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")  # also a zone's name
 _CONFIG_STATES = {"applied", "failed", "removed"}
+_MQTT_STATES = {"connected", "failing", "disabled"}
 _BASE64URL_KEY = re.compile(r"^[A-Za-z0-9_-]{43}$")  # 32 bytes, unpadded
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -190,6 +191,8 @@ def _validate_config_status(where: str, c: ingest_pb2.ConfigStatus, now: datetim
             bad(f"{where}.cameras[{j}].state", "unknown state")
         if len(cam.error) > 2000:
             bad(f"{where}.cameras[{j}].error", "too long")
+    if c.HasField("mqtt") and (c.mqtt.state not in _MQTT_STATES or len(c.mqtt.error) > 2000):
+        bad(f"{where}.mqtt", "unknown state or error too long")
 
 
 def _insert(session: Session, model: type) -> Any:

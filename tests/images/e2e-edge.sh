@@ -10,6 +10,9 @@ wait_s=${GUARDIAN_E2E_TIMEOUT:-900}
 # With a real cloud the camera comes from the UI after enrolment: give it at least 1500 s from boot
 # (TCG on a loaded 2-core host took 5 min to leave the initrd).
 [ "$(cat "${CREDENTIALS_DIRECTORY:-/nonexistent}/guardian.bootcheck.mode" 2>/dev/null)" = cloud ] && [ "$wait_s" -lt 1500 ] && wait_s=1500
+# The caller's own bound, when it gave one (credential guardian.bootcheck.wait, seconds from boot).
+extra="$(cat "${CREDENTIALS_DIRECTORY:-/nonexistent}/guardian.bootcheck.wait" 2>/dev/null)"
+[ -n "$extra" ] && [ "$extra" -gt "$wait_s" ] && wait_s=$extra
 deadline=$(( $(cut -d. -f1 /proc/uptime) + wait_s ))
 late() { [ "$(cut -d. -f1 /proc/uptime)" -ge "$deadline" ]; }
 
@@ -47,6 +50,10 @@ print('\n'.join(line for line in text.splitlines() if not line.startswith('#') a
             say "detector_status=$(systemctl show -P StatusText guardian-edge-detector.service | tr ' ' _)" \
                 "restarts=$(systemctl show -P NRestarts guardian-edge-detector.service) uptime=$(cut -d' ' -f1 /proc/uptime)"
             journalctl -b --no-pager -o cat -n 6 -u guardian-edge-detector.service | sed 's/^/GUARDIAN-LOG detector: /' >/dev/console
+            # Why systemd ended it, if it did (watchdog, OOM kill, exit code): the tail above may not reach back.
+            journalctl -b --no-pager -o cat -u guardian-edge-detector.service \
+                | grep -E 'Failed with result|Watchdog timeout|Main process exited|oom' | tail -n 3 \
+                | sed 's/^/GUARDIAN-LOG detector-end: /' >/dev/console
         fi
         acked="$("${as_edge[@]}" "
 import sqlite3; c = sqlite3.connect('file:/var/lib/guardian-edge/edge.db?mode=ro', uri=True)

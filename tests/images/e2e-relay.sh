@@ -9,6 +9,9 @@ mode="$(cat "${CREDENTIALS_DIRECTORY:-/nonexistent}/guardian.bootcheck.mode" 2>/
 # (1500 with a real cloud, where the camera is added from the UI after that; TCG on a loaded host).
 min_s=600; [ "$mode" = cloud ] && min_s=1500
 wait_s=${GUARDIAN_E2E_TIMEOUT:-900}; [ "$wait_s" -ge "$min_s" ] || wait_s=$min_s
+# The caller's own bound, when it gave one (credential guardian.bootcheck.wait, seconds from boot).
+extra="$(cat "${CREDENTIALS_DIRECTORY:-/nonexistent}/guardian.bootcheck.wait" 2>/dev/null)"
+[ -n "$extra" ] && [ "$extra" -gt "$wait_s" ] && wait_s=$extra
 deadline=$(( $(cut -d. -f1 /proc/uptime) + wait_s ))
 query() {
     systemd-run --quiet --wait --pipe --collect -p DynamicUser=yes -p User=guardian-relay -p Group=guardian-relay \

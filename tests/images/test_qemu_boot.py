@@ -38,8 +38,11 @@ pytestmark = [
 
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 CAMERA = "Front door"
-# Under TCG, the camera's first detection after "Add camera". Generous: it bounds a failure, not a figure.
-EVENT_TIMEOUT_S = 900
+# Under TCG, the camera's first detection after "Add camera". It bounds a failure, not a figure: every
+# inference there is minutes of software floating point (the detector's model is float32).
+EVENT_TIMEOUT_S = int(os.environ.get("GUARDIAN_BOOT_EVENT_TIMEOUT", "5400"))
+# The VMs' own bounds (seconds from boot, and for boot-test.sh as a whole) leave room for the boot before.
+BOOT_ENV = {"GUARDIAN_BOOT_E2E_WAIT": str(EVENT_TIMEOUT_S + 1500), "GUARDIAN_BOOT_TIMEOUT": str(EVENT_TIMEOUT_S + 2400)}
 
 
 def test_relay_and_edge_boot_enrol_and_an_event_crosses() -> None:
@@ -56,10 +59,13 @@ def test_relay_and_edge_boot_enrol_and_an_event_crosses() -> None:
 
 
 # Not yet passing (issue #17's open item). The camera is added from the UI, applied on the edge and recorded, but
-# under TCG the detector's first OpenVINO compile of the factory model does not finish: still "loading the model"
-# 14 min after it began on this 2-core host (0.4 s natively), so no event can follow. tests/images/e2e-edge.sh
-# prints the detector's status and metrics once a minute in this mode. Opt-in until detection can run in the
-# booted image within CI's time (KVM, or the nspawn boot of the same image for the detection half).
+# under TCG the detector never finishes loading the factory model: its smoke inference is float32 work that TCG
+# runs in software floating point (over 200 s of CPU for one 17 ms inference in qemu-user -cpu max; the SSE/AVX1
+# code paths of this OpenVINO refuse the model). With the edge given 2 vCPUs and 90 min, the detector was still
+# "loading the model" after 16 min and was then restarted by systemd (failed), so no event can follow.
+# tests/images/e2e-edge.sh prints the detector's status and metrics once a minute in this mode. Opt-in until
+# detection can run in the booted image within CI's time (KVM, or the nspawn boot of the same image).
+@pytest.mark.timeout(EVENT_TIMEOUT_S + 3600)
 @pytest.mark.skipif(os.environ.get("GUARDIAN_BOOT_CLOUD") != "1", reason="opt-in (GUARDIAN_BOOT_CLOUD=1): not yet passing")
 def test_edge_image_gets_its_first_camera_from_the_ui(tmp_path: Path, footage_mp4: Path) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -67,7 +73,7 @@ def test_edge_image_gets_its_first_camera_from_the_ui(tmp_path: Path, footage_mp
         log_path = tmp_path / "boot-test.log"
         with log_path.open("w") as log:
             proc = subprocess.Popen([str(ROOT / "scripts" / "boot-test.sh"), "--build", "--cloud", str(lab.dir), "both"],
-                                    stdout=log, stderr=subprocess.STDOUT)
+                                    stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **BOOT_ENV})
             try:
                 figures = _first_camera_from_the_ui(lab, proc, log_path)
             except BaseException:

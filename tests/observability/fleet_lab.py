@@ -39,7 +39,8 @@ OPERATOR_PORT = 9191
 
 
 @contextlib.contextmanager
-def fleet_lab(workdir: Path, show_logs: bool = True) -> Iterator[Lab]:
+def fleet_lab(workdir: Path, show_logs: bool = True, uplink: dict[str, Any] | None = None) -> Iterator[Lab]:
+    """The lab; ``uplink`` overrides settings of the edge's [uplink] section."""
     if os.geteuid() != 0:
         pytest.skip("network namespaces need root")
     for tool in ("ip", "wg", "wireguard-go", "prometheus", "prometheus-node-exporter"):
@@ -49,7 +50,7 @@ def fleet_lab(workdir: Path, show_logs: bool = True) -> Iterator[Lab]:
         workdir,
         cloud=False,
         # As shipped: [metrics] enabled, address and port left to the units' environment.
-        edge_overrides={"metrics": {"enabled": True}, "models": {"store_dir": workdir / "models"}},
+        edge_overrides={"metrics": {"enabled": True}, "models": {"store_dir": workdir / "models"}, "uplink": uplink or {}},
         relay_overrides={"metrics": {"enabled": True, "address": "127.0.0.1", "port": 9464}},
     ).__enter__()
     try:
@@ -58,6 +59,17 @@ def fleet_lab(workdir: Path, show_logs: bool = True) -> Iterator[Lab]:
         for name in lab.logs if show_logs else ():  # shown by pytest only when the test failed
             print(f"===== {name} =====\n{lab.log_tail(name, 30)}")
         lab.close()
+
+
+def start_edge_agent(lab: Lab, agent: str, env: dict[str, str] | None = None) -> None:
+    """An edge agent with its unit's metrics port (and ``env``, e.g. settings), in the edge's namespace."""
+    settings = [f"{name}={value}" for name, value in (env or {}).items()]
+    lab._start(
+        agent,
+        lab.ns_edge,
+        ["env", f"GUARDIAN_EDGE_METRICS__PORT={EDGE_AGENT_PORTS[agent]}", *settings,
+         PYTHON, "-m", "agents.edge.cli", agent, "run", "-c", str(lab.edge_config)],
+    )
 
 
 def enrol_edge(lab: Lab) -> str:
@@ -69,13 +81,8 @@ def enrol_edge(lab: Lab) -> str:
     assert address == EDGE_TUNNEL
     defaults = NODE_EXPORTER_DEFAULTS.read_text().split('ARGS="', 1)[1].split('"', 1)[0]
     lab._start("node-exporter", lab.ns_edge, ["prometheus-node-exporter", *shlex.split(defaults)])
-    for agent, port in EDGE_AGENT_PORTS.items():
-        lab._start(
-            agent,
-            lab.ns_edge,
-            ["env", f"GUARDIAN_EDGE_METRICS__PORT={port}",
-             PYTHON, "-m", "agents.edge.cli", agent, "run", "-c", str(lab.edge_config)],
-        )
+    for agent in EDGE_AGENT_PORTS:
+        start_edge_agent(lab, agent)
     wait_for(lambda: lab.port_open(lab.ns_relay, EDGE_TUNNEL, EDGE_SCRAPE_PORT), 60, "the scrape proxy on the tunnel")
     return str(device_id)
 

@@ -1,17 +1,22 @@
-"""Issue #23, part 2: a stopped edge fires "edge offline" through Alertmanager, in the WireGuard lab.
+"""Issue #23, part 2: a stopped edge fires "edge offline", a stopped camera "camera down", through
+Alertmanager, in the WireGuard lab.
 
 The edge as shipped (tests/observability/fleet_lab.py) is scraped by its relay's agent-mode Prometheus
 through the uplink's scrape proxy; the operator's Prometheus receives the series by remote write, loads
-observability/rules/guardian.rules.yml as it is (1 s evaluations, every rule's ``for:`` as written) and
+observability/rules/guardian.rules.yml (1 s evaluations, every rule's ``for:`` as written but one, below) and
 sends to a real Alertmanager (Debian's prometheus-alertmanager, provisioning/templates/alertmanager.yml.j2)
 that delivers to a webhook receiver; all three in the relay's namespace (the lab's operator host). The
 edge's agents are killed (SIGKILL): the relay's scrapes of the edge fail, ``up`` of its uplink endpoint
 drops to 0, and GuardianEdgeOffline fires after its minute. The time from the kill to the delivery is
 printed.
 
-Not here: "camera down". GuardianCameraDown reads the cloud's guardian_cloud_fleet_cameras_down (the
-edge's camera status as the relay reports it) with ``for: 5m``: a lab run would take over five minutes,
-so it stays covered by its promtool unit test (observability/rules/guardian.rules.test.yml).
+"Camera down" first, in the same lab (one lab for the module: it costs ~20 s to build): the edge records
+from the real RTSP test camera (tests/conftest.py's FakeCamera, run in the edge's namespace at the URL of
+the lab's edge config); the camera is killed, the recorder's guardian_edge_video_streaming drops to 0 and
+GuardianCameraDown fires from that gauge alone (no cloud in this lab). Its ``for: 5m`` is shortened to
+CAMERA_DOWN_FOR in the operator's copy of the rules (only that rule's ``for:``; the expression and every
+other rule as written), so the test takes seconds; the time from the kill to the delivery is printed.
+The edge-offline test runs second: it kills the edge.
 """
 
 from __future__ import annotations
@@ -24,12 +29,15 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import pytest
+import yaml
 
+from tests.conftest import FakeCamera
 from tests.observability.conftest import ROOT, RULES
 from tests.observability.fleet_lab import (
     EDGE_AGENT_PORTS,
@@ -50,10 +58,57 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[Lab]:
-    with fleet_lab(tmp_path / "lab") as lab:
-        yield lab
+# The lab's shortened `for:` of GuardianCameraDown (5m as shipped); the webhook must not see it earlier.
+CAMERA_DOWN_FOR_S = 10
+
+
+@dataclass
+class Fleet:
+    """The lab with the operator's Prometheus, Alertmanager and webhook running, and the edge's camera."""
+
+    lab: Lab
+    device_id: str
+    received: queue.Queue[dict[str, Any]]
+    camera: FakeCamera
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory, footage_mp4: Path) -> Iterator[Fleet]:
+    with fleet_lab(tmp_path_factory.mktemp("fleet") / "lab") as lab:
+        # The camera of the lab's edge config (rtsp://127.0.0.1:8554/front), on the edge's loopback.
+        camera = FakeCamera(footage_mp4, mounts=("/front",), netns=lab.ns_edge, port=8554)
+        camera.start()
+        try:
+            device_id = enrol_edge(lab)
+            received = start_webhook(lab)
+            start_alertmanager(lab)
+            rules = lab.dir / "guardian.rules.yml"
+            rules.write_text(rules_with_for({"GuardianCameraDown": f"{CAMERA_DOWN_FOR_S}s"}))
+            start_prometheuses(lab, {
+                "global": {"scrape_interval": "15s", "evaluation_interval": "1s"},
+                "rule_files": [str(rules)],
+                "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{ALERTMANAGER_PORT}"]}]}]},
+                "scrape_configs": [],
+            })
+            # The operator sees the edge's agents up and no alert.
+            wait_for(lambda: all(up_by_agent(lab, device_id).get(a) == "1" for a in EDGE_AGENT_PORTS), 60,
+                     "the edge's agents up at the operator's", 0.5)
+            yield Fleet(lab, device_id, received, camera)
+        finally:
+            camera.stop()
+
+
+def rules_with_for(shortened: dict[str, str]) -> str:
+    """observability/rules/guardian.rules.yml with the ``for:`` of the alerts named in ``shortened`` replaced."""
+    rules = yaml.safe_load(RULES.read_text())
+    found = set()
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            if rule.get("alert") in shortened:
+                rule["for"] = shortened[rule["alert"]]
+                found.add(rule["alert"])
+    assert found == set(shortened)
+    return str(yaml.safe_dump(rules, sort_keys=False))
 
 
 def start_webhook(lab: Lab) -> queue.Queue[dict[str, Any]]:
@@ -97,20 +152,33 @@ def next_alert(received: queue.Queue[dict[str, Any]], alertname: str, timeout: f
             return body
 
 
-def test_a_killed_edge_fires_edge_offline_through_alertmanager(lab: Lab) -> None:
-    device_id = enrol_edge(lab)
-    received = start_webhook(lab)
-    start_alertmanager(lab)
-    start_prometheuses(lab, {
-        "global": {"scrape_interval": "15s", "evaluation_interval": "1s"},
-        "rule_files": [str(RULES)],
-        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{ALERTMANAGER_PORT}"]}]}]},
-        "scrape_configs": [],
-    })
-    # The operator sees the edge's agents up (the detector's and recorder's series too) and no alert.
-    wait_for(lambda: all(up_by_agent(lab, device_id).get(a) == "1" for a in EDGE_AGENT_PORTS), 60,
-             "the edge's agents up at the operator's", 0.5)
-    for metric in ("guardian_edge_detection_frames_total", "guardian_edge_video_streaming"):
+def test_a_stopped_camera_fires_camera_down_through_alertmanager(fleet: Fleet) -> None:
+    lab, device_id = fleet.lab, fleet.device_id
+    streaming = f'guardian_edge_video_streaming{{device="{device_id}",agent="recorder"}}'
+    wait_for(lambda: [s["value"][1] for s in query(lab, streaming)] == ["1"], 60,
+             "the edge's camera streaming at the operator's", 0.5)
+    assert not query(lab, 'ALERTS{alertname="GuardianCameraDown"}')
+
+    stopped = time.monotonic()
+    fleet.camera.stop()
+    notification = next_alert(fleet.received, "GuardianCameraDown", timeout=120)
+    delivered = notification["received_monotonic"] - stopped
+
+    [alert] = notification["alerts"]
+    assert alert["labels"] == {"alertname": "GuardianCameraDown", "severity": "warning",
+                               "tenant": TENANT, "device": device_id}
+    assert alert["annotations"]["summary"] == f"1 camera(s) of edge {device_id} down"
+    assert alert["annotations"]["runbook_url"] == "docs/runbooks.md#camera-down"
+    assert delivered >= CAMERA_DOWN_FOR_S, "fired before the lab's `for:`"
+    print(f"\ncamera killed -> GuardianCameraDown delivered to the webhook: {delivered:.1f} s "
+          f"(relay scrapes every 1 s, evaluation 1 s, for: {CAMERA_DOWN_FOR_S} s in the lab (5m shipped), "
+          "group_wait 0 s)")
+
+
+def test_a_killed_edge_fires_edge_offline_through_alertmanager(fleet: Fleet) -> None:
+    lab, device_id, received = fleet.lab, fleet.device_id, fleet.received
+    # The recorder's and uplink's series reach the operator too.
+    for metric in ("guardian_edge_outbox_length", "guardian_edge_video_streaming"):
         assert query(lab, f'{metric}{{device="{device_id}"}}'), metric
     assert not query(lab, 'ALERTS{alertname="GuardianEdgeOffline"}')
 

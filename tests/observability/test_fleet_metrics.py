@@ -54,10 +54,10 @@ def test_every_edge_agent_reaches_the_operator_through_the_relay_and_none_the_la
     assert http_get(lab, lab.ns_relay, f"http://{EDGE_TUNNEL}:{EDGE_SCRAPE_PORT}/metrics/cloud")[0] == 404
 
     start_prometheuses(lab, {"global": {"scrape_interval": "15s"}, "scrape_configs": []})
-    # Each agent's own series, labelled with ids only, at the operator's.
+    # Each agent's series that a rule or panel reads (the proxy's kept_series), labelled with ids only, at
+    # the operator's.
     for agent, metric in (
         ("recorder", "guardian_edge_video_streaming"),
-        ("detector", "guardian_edge_detection_frames_total"),
         ("uplink", "guardian_edge_outbox_length"),
         ("node", "node_load1"),
     ):
@@ -65,9 +65,15 @@ def test_every_edge_agent_reaches_the_operator_through_the_relay_and_none_the_la
         series = wait_for(partial(query, lab, selector), 60, f"the edge {agent}'s {metric} at the operator's", 0.5)
         labels = series[0]["metric"]  # type: ignore[index]
         assert (labels["tenant"], labels["relay"], labels["job"]) == (TENANT, RELAY_ID, "guardian-edge")
-    # Honest up: the archive uploader is not configured (not running), so its endpoint alone is down.
-    assert wait_for(lambda: up_by_agent(lab, device_id).get("archive"), 30, "archive's up") == "0"
-    assert up_by_agent(lab, device_id) == {"archive": "0", "detector": "1", "node": "1", "recorder": "1", "uplink": "1"}
+    # The detector is up, but none of its series crosses the tunnel (no rule or panel reads them), nor
+    # the unread ones of the others (a histogram, the node exporter's CPU counters).
+    assert wait_for(lambda: up_by_agent(lab, device_id).get("detector"), 30, "the detector's up") == "1"
+    for metric in ("guardian_edge_detection_frames_total", "guardian_edge_uplink_ack_latency_seconds_bucket",
+                   "node_cpu_seconds_total"):
+        assert not query(lab, f'{metric}{{device="{device_id}"}}'), metric
+    # Only the agents that can run are scraped: this relay accepts no archives, so its edges run no
+    # archive uploader and have no `up{agent="archive"}` (always 0 before).
+    assert up_by_agent(lab, device_id) == {"detector": "1", "node": "1", "recorder": "1", "uplink": "1"}
     # The relay's own metrics carry the tenant and relay from the config's external labels.
     relay_up = query(lab, f'up{{job="guardian-relay",tenant="{TENANT}",relay="{RELAY_ID}"}}')
     assert relay_up and relay_up[0]["value"][1] == "1"

@@ -17,6 +17,7 @@ from types import TracebackType
 import jinja2
 
 from agents.relay.turn_credentials import TurnCredentials, mint_turn_credentials, peer_range
+from tests.netns import call_in_netns
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "provisioning" / "templates" / "turnserver.conf.j2"
@@ -80,19 +81,28 @@ class Coturn:
             [*prefix, "turnserver", "-c", str(conf), "--pidfile", str(self.workdir / "turnserver.pid"), "--no-stdout-log"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        # Ready when its TCP listener accepts (UDP and TCP listeners open together); the last address is
-        # the one the test's own namespace reaches (the tunnel's, in a lab).
+        # Ready when its TCP listener accepts (UDP and TCP listeners open together).
         deadline = time.monotonic() + 15
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"turnserver exited ({self.proc.returncode}); see {self.log}")
             try:
-                socket.create_connection((self.listen_ips[-1], self.port), timeout=1).close()
+                self._connect()
                 return self
             except OSError:
                 if time.monotonic() > deadline:
                     raise RuntimeError("turnserver did not start listening") from None
                 time.sleep(0.05)
+
+    def _connect(self) -> None:
+        """A TCP connection to the last listen address, from inside the namespace when there is one."""
+        def connect() -> None:
+            socket.create_connection((self.listen_ips[-1], self.port), timeout=1).close()
+
+        if self.netns:
+            call_in_netns(self.netns, connect)
+        else:
+            connect()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if self.proc is not None and self.proc.poll() is None:

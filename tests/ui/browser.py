@@ -19,6 +19,15 @@ class BrowserTab:
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
         self.artifacts, self.name = artifacts, name
 
+    def sign_in(self, email: str, password: str, landing: str) -> None:
+        """Sign in on the login page and wait for the page it lands on (its level-1 heading ``landing``)."""
+        p = self.page
+        p.goto("/login")
+        p.get_by_label("E-mail").fill(email)
+        p.get_by_label("Password").fill(password)
+        p.get_by_role("button", name="Sign in").click()
+        p.get_by_role("heading", name=landing, level=1).wait_for()
+
     def shot(self, what: str) -> None:
         self.page.screenshot(path=str(self.artifacts / f"{self.name}-{what}.png"), full_page=True)
 

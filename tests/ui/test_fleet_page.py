@@ -85,12 +85,8 @@ def fleet(tmp_path: Path, ui_dist: Path, alertmanager: str) -> Iterator[str]:
 
 
 def sign_in(tab: BrowserTab) -> None:
+    tab.sign_in(*OPERATOR, landing="Fleet")  # an operator without a tenant lands here
     p = tab.page
-    p.goto("/login")
-    p.get_by_label("E-mail").fill(OPERATOR[0])
-    p.get_by_label("Password").fill(OPERATOR[1])
-    p.get_by_role("button", name="Sign in").click()
-    p.get_by_role("heading", name="Fleet", level=1).wait_for()  # an operator without a tenant lands here
     p.locator("[data-device=edge-city-hall]").wait_for()
 
 

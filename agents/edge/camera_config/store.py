@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.common.sqlite import WriterSession
+from agents.edge.camera_config import mqtt_status
 from agents.edge.camera_config.key import ConfigKey
 from agents.edge.camera_config.validation import CameraPlan, check
 from agents.edge.db.tables import Camera, ConfigVersion
@@ -138,10 +139,13 @@ def _prune(session: Session) -> None:
 
 def report(sessions: sessionmaker[WriterSession], key: ConfigKey) -> config_pb2.ConfigReport:
     """What is applied, for the relay: the version, the newest refused one above it, each camera's state
-    (cameras removed by the applied version included), and the config key. The relay sets device_id."""
+    (cameras removed by the applied version included), the config key, and the MQTT connection's state. The relay sets device_id."""
     at = Timestamp()
     at.FromDatetime(datetime.now(UTC))
     message = config_pb2.ConfigReport(at=at, config_key=key.as_proto())
+    mqtt = mqtt_status.read(sessions)
+    if mqtt is not None:
+        message.mqtt.CopyFrom(mqtt)
     with sessions() as session:
         applied = applied_version(session)
         message.applied_version = applied

@@ -152,7 +152,7 @@ def _credentials_error(camera: config_pb2.CameraConfig, key: ConfigKey | None, h
 
 
 def _detection_error(detection: config_pb2.DetectionConfig) -> str | None:
-    for label in detection.labels:
+    for label in (*detection.labels, *detection.alert_labels):
         if not label or len(label) > MAX_LABEL:
             return "detection labels must be 1 to 32 characters"
     for threshold in detection.thresholds:

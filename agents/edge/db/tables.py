@@ -92,6 +92,18 @@ class ConfigVersion(EdgeBase):
     __table_args__ = (Index("ix_config_versions_status_version", "status", "version"),)
 
 
+class MqttStatusRow(EdgeBase):
+    """The detector's connection to the site's MQTT broker, one row (``id`` 1), written when it changes
+    (``agents/edge/mqtt/link.py``) and reported up by the uplink with the config (``camera_config.store``)."""
+
+    __tablename__ = "mqtt_status"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    state: Mapped[str] = mapped_column(String(16))  # "connected" | "failing" | "disabled"
+    error: Mapped[str] = mapped_column(String(500), default="")  # for people; never a secret
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Segment(EdgeBase):
     """One fixed-length piece of continuous recording: packets copied from the camera, never re-encoded.
 

@@ -8,8 +8,9 @@ the cameras that ask for it), a minimum score per label (the others keep the edg
 as a fraction of the frame (0: the edge's), tiling (:mod:`~agents.edge.detection.tiling`: the pipeline
 submits the whole frame and its tiles, the detector merges them), and masks — a detection whose box's bottom-centre (where a
 person stands) lies inside a mask is dropped. Zones are not filters: :meth:`CameraRules.zones_at` names the zones
-a box stands in, and the event records them; :meth:`CameraRules.severity` makes an event an alert when a person
-or a vehicle stood in one of the camera's alert zones (issue #20), a detection otherwise.
+a box stands in, and the event records them; :meth:`CameraRules.severity` makes an event an alert when an object
+of one of the camera's alert labels (none given: a person or a vehicle) stood in one of its alert zones (issue
+#20), a detection otherwise.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from google.protobuf.json_format import Parse, ParseError
 
 from agents.edge.detection.tiling import DEFAULT_OVERLAP, TileGrid
-from agents.edge.models.labels import VEHICLES
+from agents.edge.models.labels import kind
 from agents.edge.tracking.types import Box, Detection
 from guardian.contracts.edge.v1 import config_pb2
 from guardian.runtime.errors import GuardianError
@@ -79,7 +80,10 @@ class CameraRules:
     zones: tuple[Area, ...] = ()
     masks: tuple[Area, ...] = ()
     tiles: TileGrid | None = None  # None: the whole frame only
-    alert_zones: frozenset[str] = frozenset()  # names of zones where a person or vehicle is an alert
+    alert_zones: frozenset[str] = frozenset()  # names of zones where an object of the alert labels is an alert
+    # What alerts there, by kind (a vehicle label stands for every vehicle: the tracker follows them as one
+    # object, and a parked van's label flips between car, truck and bus).
+    alert_kinds: frozenset[str] = frozenset({"person", "vehicle"})
 
     @classmethod
     def from_json(cls, camera: str, detection_json: str) -> CameraRules:
@@ -98,6 +102,7 @@ class CameraRules:
             masks=_areas(config.masks),
             tiles=_tiles(camera, config),
             alert_zones=frozenset(config.alert_zones),
+            alert_kinds=frozenset(kind(label) for label in config.alert_labels) or cls.alert_kinds,
         )
 
     def apply(self, detections: Sequence[Detection], default_labels: frozenset[str] | None = None,
@@ -128,9 +133,8 @@ class CameraRules:
 
 
     def severity(self, label: str, zones: Iterable[str]) -> str:
-        """"alert" when a person or a vehicle stood in one of the alert zones, else "detection"."""
-        alerting = label == "person" or label in VEHICLES
-        return "alert" if alerting and not self.alert_zones.isdisjoint(zones) else "detection"
+        """"alert" when an object of the alert labels stood in one of the alert zones, else "detection"."""
+        return "alert" if kind(label) in self.alert_kinds and not self.alert_zones.isdisjoint(zones) else "detection"
 
 
 def _tiles(camera: str, config: config_pb2.DetectionConfig) -> TileGrid | None:

@@ -10,7 +10,10 @@ the camera's rules), and the event's severity (``severity_of``: alert when a per
 one of the camera's alert zones, detection otherwise; it only ever rises, as the zones only grow).
 Each event is placed in a review item as it opens and while its object is active (``review_item``, the
 camera's :class:`~agents.edge.events.review_items.ItemGrouper`); an event moved to a newer item (a parked
-vehicle that drives off) is stored and queued again at once.
+vehicle that drives off) is stored and queued again at once. The observer is told of each item as it is
+made, changes (its events, labels, zones, severity) and ends (``ItemGrouper.end_idle``: no active event and
+nothing for ``gap_s``; checked after each result and on every :meth:`EventManager.tick`). An event's zones
+are looked at with every result, and a change of its zones or severity stores and queues it at once.
 
 With ``deferred=True`` (the detector's event thread) writes are collected instead of made at once, newest
 state per event, and :meth:`EventManager.take_unsaved` hands them to the caller, which stores them in one
@@ -32,7 +35,7 @@ import numpy as np
 from agents.edge.db.tables import EventRow
 from agents.edge.events.config import EventsSection
 from agents.edge.events.observer import EventObserver
-from agents.edge.events.review_items import ItemGrouper, OpenItem, active_span, has_moved
+from agents.edge.events.review_items import STILL_ACTIVE_S, ItemGrouper, OpenItem, active_span, has_moved
 from agents.edge.events.store import EventStore
 from agents.edge.tracking.tracker import Track, TrackerUpdate
 from agents.edge.tracking.types import Box
@@ -154,6 +157,7 @@ class EventManager:
             self._save(row)
             if self.observer is not None:
                 self.observer.event_changed("start", row, None)
+            self._item_took(opened)
             self.counts.opened += 1
             self.counts.by_label[track.label] = self.counts.by_label.get(track.label, 0) + 1
             log.info("event_opened", camera=self.camera, event_id=row.id, label=track.label)
@@ -162,14 +166,19 @@ class EventManager:
             if ev is None:
                 continue
             moved_item = self._place(ev, track.history[-1:])
-            if moved_item or track.last_seen - ev.saved_through >= PROGRESS_INTERVAL_S:
+            shown = (len(ev.zones), ev.row.severity)
+            zones_json = self._zones_json(ev)
+            # A zone entered or an alert: said at once (the item on MQTT, the summary to the cloud).
+            if moved_item or shown != (len(ev.zones), ev.row.severity) \
+                    or track.last_seen - ev.saved_through >= PROGRESS_INTERVAL_S:
                 row = ev.row
                 row.max_score, row.mean_score, row.hits = track.max_score, track.mean_score, track.hits
-                row.track_json, row.zones_json = self._track_json(track), self._zones_json(ev)
+                row.track_json, row.zones_json = self._track_json(track), zones_json
                 ev.saved_through = track.last_seen
                 self._save(row)
                 if self.observer is not None:
                     self.observer.event_changed("update", row, None)
+                self._item_took(ev)
             if det.score > ev.best_score:
                 ev.best_score = det.score
                 ev.best_box = det.box
@@ -179,6 +188,7 @@ class EventManager:
                 ev.best_frame = frame
         for track in update.ended:
             self._close(track, now)
+        self._end_items(now)
 
     def _place(self, ev: _Open, new_points: Sequence[tuple[float, Box, float]]) -> bool:
         """Place the event in its review item from its activity so far (``new_points``: its track's points
@@ -191,6 +201,28 @@ class EventManager:
         ev.item = self.items.place(ev.item, start, end)
         ev.row.review_item = ev.item.id
         return before is not None and before is not ev.item
+
+    def _item_took(self, ev: _Open) -> None:
+        """Tell the observer of the event's item, when it is new or what it shows changed."""
+        item = ev.item
+        if item is None:
+            return
+        new = not item.event_ids
+        changed = item.take(ev.row.id, ev.row.label, ev.zones, ev.row.severity or "detection")
+        if self.observer is not None and (new or changed):
+            self.observer.item_changed("new" if new else "update", self.camera, item)
+
+    def _end_items(self, now: float, final: bool = False) -> None:
+        """End the items nothing active holds open any more (``final``: every one, the service stops)."""
+        if not self.items.open:
+            return
+        # An event holds its item while its object is active: it moved (a walker; a car that drove in), or
+        # has not stood still long enough yet. A stationary one that moves later goes to a new item.
+        busy = [ev.item.id for ev in self.open.values() if ev.item is not None
+                and (ev.moved_at is not None or now <= ev.track.first_seen + STILL_ACTIVE_S)]
+        for item in self.items.end_idle(now, busy, final):
+            if self.observer is not None and item.event_ids:
+                self.observer.item_changed("end", self.camera, item)
 
     def _track_json(self, track: Track) -> str:
         hist = track.history[-MAX_TRACK_POINTS :]
@@ -232,6 +264,7 @@ class EventManager:
         self._save(row)
         if self.observer is not None:
             self.observer.event_changed("end", row, self.data_dir / snap if row.snapshot_ref else None)
+        self._item_took(ev)
         self.counts.closed += 1
         due = track.last_seen + self.settings.post_roll_s
         self.pending_clips.append(_PendingClip(row, due, due + self.clip_wait_s))
@@ -239,7 +272,9 @@ class EventManager:
 
     def tick(self, now: float, final: bool = False) -> None:
         """Assemble the clips whose post-roll has been recorded; call regularly. ``final``: the last
-        chance (shutdown), a clip of whatever part of the span is recorded beats none."""
+        chance (shutdown), a clip of whatever part of the span is recorded beats none. Ends the review
+        items that went idle (no result may come while nothing moves)."""
+        self._end_items(now, final)
         still: list[_PendingClip] = []
         for pending in self.pending_clips:
             if now < pending.due and not final:
@@ -272,6 +307,7 @@ class EventManager:
         """Close the events of tracks that ended without a frame (expired by time)."""
         for track in tracks:
             self._close(track, now)
+        self._end_items(now)
 
     def shutdown(self, tracks: list[Track], now: float) -> None:
         """Close what is open (the service is stopping); every pending clip is tried once, with what

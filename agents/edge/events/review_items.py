@@ -121,11 +121,28 @@ def group(spans: Iterable[Span], *, gap_s: float = GAP_S, max_item_s: float = MA
 
 @dataclass
 class OpenItem:
-    """A review item as :class:`ItemGrouper` keeps it while its events come in."""
+    """A review item as :class:`ItemGrouper` keeps it while its events come in: its span, and what it shows
+    (what the LAN's MQTT broker is told as it changes)."""
 
     id: str
     start: float
     end: float  # the end of its events' activity so far
+    event_ids: dict[str, None] = field(default_factory=dict)  # in the order they joined
+    labels: dict[str, None] = field(default_factory=dict)
+    zones: dict[str, None] = field(default_factory=dict)
+    severity: str = "detection"
+    ended: bool = False  # nothing joins it any more (:meth:`ItemGrouper.end_idle`)
+
+    def take(self, event_id: str, label: str, zones: Iterable[str], severity: str) -> bool:
+        """An event of it as it stands now; whether what the item shows changed (not its end, which moves
+        with every frame)."""
+        before = (len(self.event_ids), len(self.labels), len(self.zones), self.severity)
+        self.event_ids.update(dict.fromkeys([event_id]))
+        self.labels.update(dict.fromkeys([label]))
+        self.zones.update(dict.fromkeys(zones))
+        if severity == "alert":
+            self.severity = "alert"
+        return before != (len(self.event_ids), len(self.labels), len(self.zones), self.severity)
 
 
 class ItemGrouper:
@@ -135,7 +152,11 @@ class ItemGrouper:
 
     An event keeps its item while its object stays active; a stationary object stops keeping it open after
     :data:`STILL_ACTIVE_S`, and when it moves again later (the parked van drives off) it is placed anew,
-    into the item open then, or a new one: its first item is then left without it."""
+    into the item open then, or a new one: its first item is then left without it.
+
+    An item ends (:meth:`end_idle`) once none of its events is active and ``gap_s`` has passed since its
+    activity: from then on nothing joins it (an event confirmed just after, whose object was first seen
+    just before, starts a new item), so that an item said to have ended never changes again."""
 
     def __init__(self, *, gap_s: float = GAP_S, max_item_s: float = MAX_ITEM_S,
                  new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
@@ -143,15 +164,30 @@ class ItemGrouper:
         self.max_item_s = max_item_s
         self.new_id = new_id
         self.current: OpenItem | None = None
+        self.open: dict[str, OpenItem] = {}  # the items not ended yet, by id
 
     def place(self, item: OpenItem | None, start: float, end: float) -> OpenItem:
         """The item of an event whose object is active over [start, end] (:func:`active_span`): ``item``
         (the event's so far) while this activity continues it, else the camera's current one or a new one."""
         if item is not None and start <= item.end + self.gap_s:
-            item.end = max(item.end, end)
+            if not item.ended:  # an ended item keeps the activity it holds (a van parked since), gets no more
+                item.end = max(item.end, end)
             return item
         current = self.current
-        if current is None or start > current.end + self.gap_s or start - current.start >= self.max_item_s:
+        if (current is None or current.ended or start > current.end + self.gap_s
+                or start - current.start >= self.max_item_s):
             current = self.current = OpenItem(self.new_id(), start, end)
+            self.open[current.id] = current
         current.end = max(current.end, end)
         return current
+
+    def end_idle(self, now: float, busy: Iterable[str], final: bool = False) -> list[OpenItem]:
+        """End the items that ``gap_s`` before ``now`` had no activity and hold no active event (``busy``:
+        the ids of the items that do), or every open item when ``final``; the items ended, oldest first."""
+        keep = set(busy)
+        ended = [item for item in self.open.values()
+                 if final or (item.id not in keep and now > item.end + self.gap_s)]
+        for item in ended:
+            item.ended = True
+            del self.open[item.id]
+        return ended

@@ -1,7 +1,8 @@
 """What the detection service holds: the event observer it gives every camera's event manager, which
 forwards to the publisher of the applied ``mqtt`` config — started, restarted or stopped as the applied
 config changes (:meth:`MqttLink.refresh`, called with the cameras' hot reload) — or to nothing while MQTT
-is off."""
+is off. It records the connection's state when it changes (``camera_config.mqtt_status``: disabled,
+connected, failing and why), which the uplink reports to the cloud with the config."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from agents.common.sqlite import WriterSession
+from agents.edge.camera_config import mqtt_status
 from agents.edge.camera_config.cameras import KeySource
 from agents.edge.db.tables import Camera, EventRow
-from agents.edge.events.observer import Phase
+from agents.edge.events.observer import ItemPhase, Phase
+from agents.edge.events.review_items import OpenItem
 from agents.edge.mqtt.messages import CameraInfo
 from agents.edge.mqtt.metrics import MqttMetrics
 from agents.edge.mqtt.publisher import MqttPublisher
@@ -59,11 +62,17 @@ class MqttLink:
         self._cameras: dict[str, CameraInfo] = {}
         self._lock = threading.Lock()  # refresh() and close() from different threads
         self._closed = False  # a camera reload still running at stop must not start a publisher again
+        self._refreshed = False  # the first refresh says "disabled" too (no broker set is news for the cloud)
 
     def event_changed(self, phase: Phase, row: EventRow, snapshot: Path | None) -> None:
         publisher = self.publisher
         if publisher is not None:
             publisher.event_changed(phase, row, snapshot)
+
+    def item_changed(self, phase: ItemPhase, camera: str, item: OpenItem) -> None:
+        publisher = self.publisher
+        if publisher is not None:
+            publisher.item_changed(phase, camera, item)
 
     def refresh(self) -> None:
         """Follow the applied config: start, restart (other broker settings) or stop the publisher, and
@@ -72,30 +81,39 @@ class MqttLink:
             if self._closed:
                 return
             payload = applied_desired(self.sessions)
-            if payload != self._payload:
+            if payload != self._payload or not self._refreshed:
+                self._refreshed = True
                 self._payload = payload
                 desired = config_pb2.DesiredConfig.FromString(payload) if payload is not None else None
+                problem = None
                 try:
                     broker = broker_settings(desired.mqtt, desired.device_id, self.keys) if desired else None
                 except MqttConfigError as exc:
                     log.error("mqtt_not_started", reason=exc.reason)
-                    broker = None
-                if broker != self._broker:
+                    broker, problem = None, exc.reason
+                if broker != self._broker or problem is not None:
                     self._stop()
                     self._broker = broker
                     if broker is not None:
                         self._cameras = camera_infos(self.sessions, self.default_labels)
                         try:
-                            self.publisher = MqttPublisher(broker, self._cameras, self.metrics)
+                            self.publisher = MqttPublisher(broker, self._cameras, self.metrics, on_status=self._record)
                             self.publisher.start()
                         except (OSError, ValueError) as exc:  # TLS set-up: MQTT stays off, detection goes on
                             self.publisher = None
                             log.error("mqtt_not_started", reason=str(exc))
+                            problem = f"TLS set-up failed: {exc}"
+                if self.publisher is None:
+                    self._record("failing" if problem else "disabled", problem or "")
             if self.publisher is not None:
                 cameras = camera_infos(self.sessions, self.default_labels)
                 if cameras != self._cameras:
                     self._cameras = cameras
                     self.publisher.set_cameras(cameras)
+
+    def _record(self, state: str, error: str) -> None:
+        """The connection's state for the config report (written only when it differs from the stored one)."""
+        mqtt_status.save(self.sessions, state, error)
 
     def close(self) -> None:
         with self._lock:

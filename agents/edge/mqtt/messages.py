@@ -2,7 +2,8 @@
 
 Under ``<prefix>/<node>/``: ``availability`` (``online``/``offline``, retained; the broker sends
 ``offline`` as the last will when the edge vanishes), ``events`` (a JSON message per start, update and
-end), and per camera ``<camera>/<label>/state`` (``ON``/``OFF``), ``<camera>/<label>/count``,
+end), ``reviews`` (a JSON message per review item made, changed and ended: ``new``, ``update``, ``end``, as
+Frigate's ``frigate/reviews``), and per camera ``<camera>/<label>/state`` (``ON``/``OFF``), ``<camera>/<label>/count``,
 ``<camera>/occupancy`` (JSON, count per label) and ``<camera>/snapshot`` (the latest event's JPEG), all
 retained. Discovery configs go to ``homeassistant/<component>/<node>/<object>/config`` (retained).
 """
@@ -48,12 +49,28 @@ class EventNotice:
     snapshot: str | None  # path of the JPEG written at the end
 
 
+@dataclass(frozen=True)
+class ItemNotice:
+    """A review item as it stood when the manager told of it (it changes later, on another thread)."""
+
+    phase: str  # "new" | "update" | "end"
+    item_id: str
+    camera: str
+    start: datetime
+    end: datetime | None  # with "end" only: until then the item may grow
+    labels: tuple[str, ...]
+    zones: tuple[str, ...]
+    severity: str
+    event_ids: tuple[str, ...]
+
+
 class Topics:
     def __init__(self, broker: BrokerSettings) -> None:
         self.node = broker.node_id
         self.base = f"{broker.topic_prefix}/{broker.node_id}"
         self.availability = f"{self.base}/availability"
         self.events = f"{self.base}/events"
+        self.reviews = f"{self.base}/reviews"
 
     def state(self, camera: str, label: str) -> str:
         return f"{self.base}/{camera}/{object_id(label)}/state"
@@ -122,3 +139,14 @@ def event_message(topics: Topics, notice: EventNotice, camera: CameraInfo | None
     if notice.severity is not None:
         event["severity"] = notice.severity
     return Message(topics.events, _json({"type": notice.phase, "event": event}), retain=False)
+
+
+def review_message(topics: Topics, notice: ItemNotice, camera: CameraInfo | None) -> Message:
+    item = {
+        "id": notice.item_id, "camera": notice.camera,
+        "camera_name": camera.display_name if camera is not None and camera.display_name else notice.camera,
+        "start": notice.start.isoformat(), "end": notice.end.isoformat() if notice.end is not None else None,
+        "labels": list(notice.labels), "zones": list(notice.zones), "severity": notice.severity,
+        "events": list(notice.event_ids),
+    }
+    return Message(topics.reviews, _json({"type": notice.phase, "item": item}), retain=False)

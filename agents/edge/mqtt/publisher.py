@@ -1,6 +1,7 @@
 """One broker connection and the thread that feeds it.
 
-The detector's event thread only builds an :class:`EventNotice` and puts it on a bounded queue
+The detector's event thread only builds an :class:`EventNotice` (or an :class:`ItemNotice`, a review
+item's) and puts it on a bounded queue
 (``put_nowait``: a full queue drops the notice and counts it); everything else — occupancy, payloads,
 reading the snapshot, publishing — happens on the publisher's own thread, so a slow or absent broker
 never holds detection up and no error of it reaches the pipeline. paho's network thread connects and
@@ -8,7 +9,8 @@ reconnects with backoff (1 s up to :data:`MAX_BACKOFF_S`); on every connect the 
 discovery and the retained states are published again (a broker restarted without persistence has
 forgotten them). While the broker is away the retained states stay current in memory and the event
 messages are dropped (counted). A connection that fails (a refused certificate, a wrong password, no
-answer) is said once per new reason, counted by reason, and kept in :attr:`MqttPublisher.last_error`.
+answer) is said once per new reason, counted by reason, and kept in :attr:`MqttPublisher.last_error`;
+``on_status`` hears of each change (connected, or failing with a new reason), not of every retry.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import json
 import queue
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +30,20 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from agents.edge.db.tables import EventRow
-from agents.edge.events.observer import Phase
+from agents.edge.events.observer import ItemPhase, Phase
+from agents.edge.events.review_items import OpenItem
 from agents.edge.mqtt.messages import (
     OFFLINE,
     ONLINE,
     CameraInfo,
     EventNotice,
+    ItemNotice,
     Message,
     Topics,
     discovery_messages,
     event_message,
     occupancy_messages,
+    review_message,
 )
 from agents.edge.mqtt.metrics import MqttMetrics
 from agents.edge.mqtt.settings import BrokerSettings
@@ -55,8 +61,10 @@ _STOP = object()
 
 class MqttPublisher:
     def __init__(self, broker: BrokerSettings, cameras: Mapping[str, CameraInfo], metrics: MqttMetrics,
-                 queue_size: int = QUEUE_SIZE) -> None:
+                 queue_size: int = QUEUE_SIZE, on_status: Callable[[str, str], None] | None = None) -> None:
         self.broker = broker
+        # Told ("connected", "") or ("failing", why) on paho's thread when the connection's state changes.
+        self.on_status = on_status
         self.topics = Topics(broker)
         self.metrics = metrics
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
@@ -100,6 +108,20 @@ class MqttPublisher:
         except Exception as exc:  # a bad row must not reach detection; said and counted
             self.metrics.dropped.labels("error").inc()
             log.warning("mqtt_notice_failed", camera=row.camera, error=str(exc))
+
+    def item_changed(self, phase: ItemPhase, camera: str, item: OpenItem) -> None:
+        try:
+            notice = ItemNotice(
+                phase=phase, item_id=item.id, camera=camera, start=datetime.fromtimestamp(item.start, UTC),
+                end=datetime.fromtimestamp(item.end, UTC) if phase == "end" else None, labels=tuple(item.labels),
+                zones=tuple(item.zones), severity=item.severity, event_ids=tuple(item.event_ids),
+            )
+            self._queue.put_nowait(notice)
+        except queue.Full:
+            self.metrics.dropped.labels("queue_full").inc()
+        except Exception as exc:  # never reaches detection; said and counted
+            self.metrics.dropped.labels("error").inc()
+            log.warning("mqtt_notice_failed", camera=camera, error=str(exc))
 
     def set_cameras(self, cameras: Mapping[str, CameraInfo]) -> None:
         """The cameras changed (added, renamed, other labels): their discovery follows."""
@@ -156,6 +178,15 @@ class MqttPublisher:
             repeated, self._last_error = self._last_error == text, text
         if not repeated:  # paho retries every few seconds: say it once per new reason
             log.error("mqtt_connect_failed", host=self.broker.host, port=self.broker.port, reason=reason, error=text)
+            self._tell("failing", text)
+
+    def _tell(self, state: str, error: str) -> None:
+        if self.on_status is None:
+            return
+        try:
+            self.on_status(state, error)
+        except Exception as exc:  # paho's thread goes on: a status not recorded is said, not raised
+            log.warning("mqtt_status_not_recorded", error=str(exc))
 
     # -- paho's network thread ---------------------------------------------------------------------
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, properties: Any) -> None:
@@ -170,6 +201,7 @@ class MqttPublisher:
         self.metrics.connects.inc()
         self._online.set()
         log.info("mqtt_connected", host=self.broker.host, retained=len(retained))
+        self._tell("connected", "")
         self._publish(Message(self.topics.availability, ONLINE, retain=True))
         for topic, payload in retained:
             self._publish(Message(topic, payload, retain=True))
@@ -196,6 +228,8 @@ class MqttPublisher:
             try:
                 if isinstance(item, EventNotice):
                     self._handle(item)
+                elif isinstance(item, ItemNotice):
+                    self._send(review_message(self.topics, item, self._cameras.get(item.camera)))
                 elif isinstance(item, dict):
                     self._change_cameras(item)
             except Exception as exc:  # never ends the thread: the next notice is handled as usual

@@ -11,6 +11,24 @@ from pydantic import Field, field_validator, model_validator
 
 from guardian.runtime.config import Section
 
+# The series the scrape proxy passes to the relay: what the operator's alert rules and dashboard read
+# (observability/; tests/observability/test_scrape_keep.py keeps the two lists equal) and a few node gauges
+# for a first look at a box. Everything else stays on the edge: a 4G site's tunnel pays for every byte.
+KEPT_SERIES: tuple[str, ...] = (
+    "guardian_edge_outbox_length",
+    "guardian_edge_release_rolled_back",
+    "guardian_edge_retention_disk_free_bytes",
+    "guardian_edge_retention_free_floor_bytes",
+    "guardian_edge_video_disk_full",
+    "guardian_edge_video_segments_total",
+    "guardian_edge_video_streaming",
+    "node_filesystem_avail_bytes",
+    "node_filesystem_size_bytes",
+    "node_load1",
+    "node_memory_MemAvailable_bytes",
+    "node_memory_MemTotal_bytes",
+)
+
 
 class ScrapeProxySettings(Section):
     """The relay's Prometheus reaches the edge agents' loopback exporters through the uplink
@@ -30,6 +48,15 @@ class ScrapeProxySettings(Section):
             "node": "http://127.0.0.1:9100/metrics",
         },
         description="Agent name (the path /metrics/<name>) -> its exporter on loopback.",
+    )
+    filter: bool = Field(
+        True, description="Pass only kept_series (gzipped when the relay asks); false passes every series as sent."
+    )
+    kept_series: list[str] = Field(
+        default_factory=lambda: list(KEPT_SERIES), description="Series names passed to the relay when filter is on."
+    )
+    idle_timeout_s: float = Field(
+        600.0, ge=0, description="How long the relay's connection is kept open between scrapes (0: closed after each)."
     )
 
     @field_validator("targets")

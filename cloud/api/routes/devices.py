@@ -82,7 +82,8 @@ def _config_public(config: device_config.DeviceConfig) -> DeviceConfigPublic:
         reported=DeviceConfigReported.model_validate({
             "applied_version": reported.applied_version, "refused_version": reported.refused_version,
             "refused_reason": reported.refused_reason, "cameras": list(reported.cameras),
-            "reported_at": reported.reported_at}),
+            "reported_at": reported.reported_at,
+            "mqtt": {"state": reported.mqtt_state, "error": reported.mqtt_error} if reported.mqtt_state else None}),
         config_key=key,
         mqtt=MqttConfigShape.model_validate(config.mqtt) if config.mqtt is not None else None,
     )

@@ -14,17 +14,16 @@ from fastapi.responses import StreamingResponse
 
 from cloud.api.deps import CloudDep, TenantDep
 from cloud.api.event_public import to_public
+from cloud.api.filters import CameraQ, CursorQ, LabelQ, ReviewedQ, TimelineFiltersDep
 from cloud.api.live import HubDep, opening
-from cloud.api.params import EARLIEST, PathId, Text, Timestamp
+from cloud.api.params import EARLIEST, PathId
 from cloud.api.schemas import (
-    NAME_PATTERN,
     ClipTokenCreate,
     ClipTokenPublic,
     ErrorResponse,
     EventCount,
     EventPage,
     EventPublic,
-    Severity,
 )
 from cloud.core.capacity import Busy
 from cloud.core.db import utcnow
@@ -38,15 +37,6 @@ from guardian.runtime.logging import get_logger
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 log = get_logger("cloud.events")
 
-CameraQ = Annotated[Text | None, Query(max_length=64, description="Only this camera (its name on the edge).")]
-LabelQ = Annotated[Text | None, Query(max_length=64, description="Only this label, e.g. person.")]
-ZoneQ = Annotated[str | None, Query(pattern=NAME_PATTERN, description="Only events that touched this zone (its name).")]
-_RANGE = "ISO 8601 with zone, from 1970-01-01T00:00:00Z to before 9999-01-01T00:00:00Z"
-SinceQ = Annotated[Timestamp | None, Query(description=f"Start time ≥ this ({_RANGE}).")]
-UntilQ = Annotated[Timestamp | None, Query(description=f"Start time < this ({_RANGE}).")]
-SeverityQ = Annotated[Severity | None, Query(description="Only alerts or only detections.")]
-ReviewedQ = Annotated[bool | None, Query(description="Only the events the signed-in member has (true) or has not "
-                                                     "(false) reviewed.")]
 ReviewItemQ = Annotated[str | None, Query(pattern=r"^[0-9a-f-]{36}$",
                                           description="Only the events of this review item (`GET /api/v1/review-items`).")]
 
@@ -54,23 +44,14 @@ ReviewItemQ = Annotated[str | None, Query(pattern=r"^[0-9a-f-]{36}$",
 @router.get("", response_model=EventPage)
 def list_events(
     scope: TenantDep,
-    camera: CameraQ = None,
-    label: LabelQ = None,
-    zone: ZoneQ = None,
-    since: SinceQ = None,
-    until: UntilQ = None,
-    severity: SeverityQ = None,
+    filters: TimelineFiltersDep,
     reviewed: ReviewedQ = None,
     review_item: ReviewItemQ = None,
-    # Not Text: the cursor's own pattern already excludes control characters (and a second pattern
-    # would hide it from the schema).
-    cursor: Annotated[str | None, Query(max_length=100, pattern=timeline.CURSOR_PATTERN,
-                                         description="A page's `next_cursor`, for the page after it.")] = None,
+    cursor: CursorQ = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Response:
     """Events newest first. Pass ``next_cursor`` back as ``cursor`` for the next page."""
-    base = timeline.filtered(scope.id, camera=camera, label=label, zone=zone, since=since, until=until,
-                             severity=severity, reviewed=reviewed, user_id=scope.user.id, review_item=review_item)
+    base = filters.events(scope.id, reviewed=reviewed, user_id=scope.user.id, review_item=review_item)
     rows, next_cursor = timeline.page(scope.session, base, limit=limit, cursor=cursor)
     seen = reviews.reviewed_ids(scope.session, scope.id, scope.user.id, [e.id for e in rows])
     page = EventPage(items=[to_public(e, e.id in seen) for e in rows], next_cursor=next_cursor)
@@ -84,13 +65,8 @@ def list_events(
                              "31 days with `bucket=hour`, 400 days with `bucket=day`"}})
 def count_events(
     scope: TenantDep,
+    filters: TimelineFiltersDep,
     bucket: Literal["hour", "day"] = "hour",
-    camera: CameraQ = None,
-    label: LabelQ = None,
-    zone: ZoneQ = None,
-    since: SinceQ = None,
-    until: UntilQ = None,
-    severity: SeverityQ = None,
     reviewed: ReviewedQ = None,
     group_by: Annotated[Literal["label"] | None, Query(description="label: one row per bucket and label.")] = None,
 ) -> list[EventCount]:
@@ -99,13 +75,12 @@ def count_events(
     Buckets without events are left out. With ``group_by=label`` each row also names its label (a
     chart by label in one request); rows are oldest first, then by label.
     """
-    until = until or utcnow()
+    until = filters.until = filters.until or utcnow()
     span = timedelta(hours=24) if bucket == "hour" else timedelta(days=30)
-    since = since or max(until - span, EARLIEST)
+    since = filters.since = filters.since or max(until - span, EARLIEST)
     if until - since > (timedelta(days=31) if bucket == "hour" else timedelta(days=400)):
         raise ApiError("time range too long for this bucket", code="range_too_long", status=422)
-    base = timeline.filtered(scope.id, camera=camera, label=label, zone=zone, since=since, until=until,
-                             severity=severity, reviewed=reviewed, user_id=scope.user.id)
+    base = filters.events(scope.id, reviewed=reviewed, user_id=scope.user.id)
     if group_by == "label":
         return [EventCount(bucket=b, label=lb, count=c) for b, lb, c in timeline.counts_by_label(scope.session, base, bucket)]
     return [EventCount(bucket=b, count=c) for b, c in timeline.counts(scope.session, base, bucket)]

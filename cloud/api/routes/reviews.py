@@ -3,19 +3,18 @@ reads their unread counts. Each member has their own state; only their tenant's 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Response, status
 
 from cloud.api.deps import TenantDep
-from cloud.api.params import PathId, Text, Timestamp
+from cloud.api.filters import TimelineFiltersDep
+from cloud.api.params import PathId
 from cloud.api.schemas import (
-    NAME_PATTERN,
     CameraUnread,
     ErrorResponse,
     ReviewAllCreate,
     ReviewAllPublic,
-    Severity,
     UnreadPublic,
 )
 from cloud.core.db import utcnow
@@ -30,15 +29,9 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse, "de
 
 
 @router.get("/unread", response_model=UnreadPublic)
-def unread(
-    scope: TenantDep,
-    label: Annotated[Text | None, Query(max_length=64, description="Only this label.")] = None,
-    zone: Annotated[str | None, Query(pattern=NAME_PATTERN, description="Only events that touched this zone.")] = None,
-    severity: Annotated[Severity | None, Query(description="Only alerts or only detections.")] = None,
-    since: Annotated[Timestamp | None, Query(description="Start time ≥ this.")] = None,
-) -> UnreadPublic:
+def unread(scope: TenantDep, filters: TimelineFiltersDep) -> UnreadPublic:
     """The signed-in member's unreviewed events per camera and in total (one query)."""
-    base = timeline.filtered(scope.id, label=label, zone=zone, severity=severity, since=since)
+    base = filters.events(scope.id)
     per_camera = reviews.unread_by_camera(scope.session, scope.user.id, base)
     return UnreadPublic(total=sum(per_camera.values()),
                         cameras=[CameraUnread(camera=c, count=n) for c, n in per_camera.items()])

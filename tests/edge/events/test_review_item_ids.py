@@ -104,3 +104,47 @@ class _NoMedia:
 
     def clip(self, camera, start, end, target, partial_ok=False):
         return None
+
+
+class _Items:
+    """Keeps what the manager tells of review items (the MQTT publisher's side of the observer)."""
+
+    def __init__(self) -> None:
+        self.told: list[tuple[str, str, tuple[str, ...], float]] = []  # phase, item id, labels, time
+        self.now = 0.0  # the time of the result being handled
+
+    def event_changed(self, phase, row, snapshot) -> None:
+        pass
+
+    def item_changed(self, phase, camera, item) -> None:
+        self.told.append((phase, item.id, tuple(item.labels), self.now))
+
+
+def test_each_item_is_told_new_once_and_ended_once_and_never_changes_after(tmp_path) -> None:
+    engine, sessions = open_database(tmp_path / "edge.db")
+    try:
+        manager = EventManager("campus", EventStore(sessions), _NoMedia(), tmp_path, "m@1")
+        manager.observer = items = _Items()
+        tracker = Tracker()
+        for i in range(90 * FPS):
+            items.now = now = T0 + i / FPS
+            manager.handle(tracker.update(_scene(i / FPS), now), _FRAME, now)
+            manager.tick(now)
+        items.now = T0 + 91
+        manager.shutdown(tracker.flush(), T0 + 91)
+    finally:
+        engine.dispose()
+    phases: dict[str, list[str]] = defaultdict(list)
+    for phase, item, _, _ in items.told:
+        phases[item].append(phase)
+    assert len(phases) == 5  # the four of the test above, and the van's first, left when it drove off
+    for told in phases.values():
+        assert told[0] == "new" and told[-1] == "end" and told.count("new") == told.count("end") == 1
+    ends = sorted((round(at - T0), labels) for phase, _, labels, at in items.told if phase == "end")
+    assert ends == [
+        (14, ("person",)),  # the two walkers (gone at 9 s, the gap is 5 s)
+        (30, ("person",)),
+        (50, ("truck",)),  # the parked van: active for 5 s after it appeared, then the gap; it stands there still
+        (68, ("person",)),
+        (89, ("person", "truck")),  # the van drove off as someone walked by (out of sight at 84 s)
+    ]

@@ -51,6 +51,30 @@ def test_the_rule_alerts_on_people_and_vehicles_in_alert_zones_only() -> None:
     assert CameraRules().severity("person", ["driveway"]) == "detection"  # no alert zones: detections only
 
 
+def test_a_camera_with_alert_labels_alerts_on_those_only() -> None:
+    rules = CameraRules.from_json("front", MessageToJson(config_pb2.DetectionConfig(
+        zones=[_zone("driveway", 0.5, 1.0)], alert_zones=["driveway"], alert_labels=["dog", "car"]), indent=None))
+    assert rules.severity("dog", ["driveway"]) == "alert"
+    assert rules.severity("truck", ["driveway"]) == "alert"  # "car" stands for every vehicle: labels flip
+    assert rules.severity("person", ["driveway"]) == "detection"  # not one of them
+    assert rules.severity("dog", []) == "detection"  # only in an alert zone
+
+
+def test_alert_labels_make_the_events_alerts_through_the_event_manager(tmp_path) -> None:
+    rules = CameraRules.from_json("front", MessageToJson(config_pb2.DetectionConfig(
+        zones=[_zone("driveway", 0.5, 1.0)], alert_zones=["driveway"], alert_labels=["dog"]), indent=None))
+    engine, sessions = open_database(tmp_path / "edge.db")
+    try:
+        manager = EventManager("front", EventStore(sessions), _NoMedia(), tmp_path, "m@1")
+        manager.zones_at, manager.severity_of = rules.zones_at, rules.severity
+        _walk(manager, "dog", [0.6 + 0.01 * i for i in range(10)])
+        _walk(manager, "person", [0.6 + 0.01 * i for i in range(10)])
+        rows = EventStore(sessions).query(camera="front")
+    finally:
+        engine.dispose()
+    assert sorted((e.label, e.severity) for e in rows) == [("dog", "alert"), ("person", "detection")]
+
+
 def _walk(manager: EventManager, label: str, xs: list[float], change_rules_at: int | None = None) -> None:
     """One object at these x positions, 5 frames a second, then its track ends; the rules say nothing but
     detection from frame ``change_rules_at`` on."""
@@ -72,7 +96,7 @@ def test_an_event_becomes_an_alert_when_its_object_enters_an_alert_zone_and_stay
         _walk(manager, "person", [0.05 + 0.03 * i for i in range(25)])  # street → driveway
         _walk(manager, "dog", [0.6 + 0.01 * i for i in range(10)])  # driveway, but not a person or vehicle
         _walk(manager, "car", [0.1 + 0.01 * i for i in range(10)])  # street only
-        # A van parked in the driveway for 14 s (stored as an alert after 10 s), while the camera's alert
+        # A van parked in the driveway for 14 s (stored as an alert at once), while the camera's alert
         # zones are removed: the alert already sent is not demoted.
         manager.severity_of = RULES.severity
         _walk(manager, "truck", [0.8] * 70, change_rules_at=60)
@@ -122,3 +146,12 @@ def test_the_edge_refuses_a_camera_whose_alert_zone_is_not_one_of_its_zones() ->
 
     assert plan(["driveway"]).error is None
     assert plan(["street"]).error == "alert zone 'street' is not one of the camera's zones"
+
+
+def test_the_edge_refuses_an_alert_label_it_cannot_hold() -> None:
+    from agents.edge.camera_config.validation import check
+    from tests.edge.camera_config.helpers import DEVICE, camera, desired
+
+    detection = config_pb2.DetectionConfig(alert_labels=["x" * 33])
+    (checked,) = check(desired(1, camera("front", "rtsp://10.0.0.7/main", detection=detection)), None, DEVICE).cameras
+    assert checked.error == "detection labels must be 1 to 32 characters"

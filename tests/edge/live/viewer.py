@@ -61,7 +61,20 @@ class Viewer:
 
     async def accept(self, answer_sdp: str) -> None:
         await self.page.evaluate("(sdp) => window.pc.setRemoteDescription({type: 'answer', sdp})", answer_sdp)
-        await self.page.evaluate(f"() => {{ window.sampler = setInterval(async () => {{ window.latest = await ({STATS})(); }}, 100); }}")
+        # window.endedAt: when the edge was seen to end the session (Date.now(), from the event): its DTLS
+        # close_notify closes the DTLS transport at once; the connection state follows only when ICE
+        # consent runs out (~15 s).
+        await self.page.evaluate("""() => {
+          const dtls = window.pc.getReceivers()[0].transport;
+          dtls.addEventListener('statechange', () => {
+            if (['closed', 'failed'].includes(dtls.state) && !window.endedAt) window.endedAt = Date.now();
+          });
+        }""")
+        # window.lastFrameAt: when a sample first saw more frames decoded (Date.now(), to the 100 ms sampling).
+        await self.page.evaluate(f"""() => {{ window.sampler = setInterval(async () => {{
+          const s = await ({STATS})();
+          if (!window.latest || s.framesDecoded > window.latest.framesDecoded) window.lastFrameAt = Date.now();
+          window.latest = s; }}, 100); }}""")
 
     async def stats(self) -> dict[str, Any]:
         result: dict[str, Any] = await self.page.evaluate(STATS)

@@ -723,6 +723,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/review-items/unread": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Unread
+         * @description The signed-in member's unread items per camera and in total (one query): the items the list shows
+         *     with these filters of which any event is not reviewed by them.
+         */
+        get: operations["unread_api_v1_review_items_unread_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/review-items/reviewed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark All
+         * @description Mark reviewed, for the signed-in member, every item the list shows with these filters (all of its
+         *     events that started before ``loaded_at``).
+         */
+        post: operations["mark_all_api_v1_review_items_reviewed_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/review-items/{item_id}/reviewed": {
         parameters: {
             query?: never;
@@ -1443,6 +1485,11 @@ export interface components {
              * @description Names of zones above: a person or vehicle in one makes the event an alert (the rest are detections); empty: every event is a detection.
              */
             alert_zones?: string[];
+            /**
+             * Alert Labels
+             * @description What makes an alert in an alert zone; empty: a person or any vehicle. A vehicle label stands for every vehicle (the edge tracks them as one object). Among the labels above, if any.
+             */
+            alert_labels?: ("person" | "bicycle" | "car" | "motorcycle" | "bus" | "train" | "truck" | "boat" | "bird" | "cat" | "dog" | "horse" | "sheep" | "cow" | "bear" | "backpack" | "handbag" | "suitcase" | "umbrella")[];
             /** @description Detect on the whole frame plus overlapping tiles (small, distant objects; one more inference per tile); null: the whole frame only. */
             tiles?: components["schemas"]["TileConfigShape"] | null;
         };
@@ -1489,6 +1536,8 @@ export interface components {
              * @description null: the device has not reported yet.
              */
             reported_at: string | null;
+            /** @description null: the device has not reported its MQTT state. */
+            mqtt?: components["schemas"]["MqttStatusPublic"] | null;
         };
         /** DeviceConfigUpdate */
         DeviceConfigUpdate: {
@@ -1952,6 +2001,20 @@ export interface components {
              */
             ca_pem: string;
         };
+        /** MqttStatusPublic */
+        MqttStatusPublic: {
+            /**
+             * State
+             * @description The device's connection to the site's MQTT broker; disabled: no broker set.
+             * @enum {string}
+             */
+            state: "connected" | "failing" | "disabled";
+            /**
+             * Error
+             * @description Why it fails (a refused login, a certificate not trusted), for people.
+             */
+            error: string;
+        };
         /**
          * NotificationRulesShape
          * @description The signed-in member's rules; an empty list means any camera, label or zone.
@@ -2262,6 +2325,48 @@ export interface components {
             reviewed: boolean;
         };
         /**
+         * ReviewItemsReviewedCreate
+         * @description Mark reviewed, for the signed-in member, every item the items page lists with these filters.
+         */
+        ReviewItemsReviewedCreate: {
+            /** Camera */
+            camera?: string | null;
+            /** Label */
+            label?: string | null;
+            /** Zone */
+            zone?: string | null;
+            /** Severity */
+            severity?: ("alert" | "detection") | null;
+            /**
+             * Since
+             * @description Start time ≥ this.
+             */
+            since?: string | null;
+            /**
+             * Until
+             * @description Only items that started before this (the filter).
+             */
+            until?: string | null;
+            /**
+             * Loaded At
+             * @description When the list was loaded: items that started since, and the listed items' events that started since, stay unreviewed. Default: now.
+             */
+            loaded_at?: string | null;
+        };
+        /** ReviewItemsReviewedPublic */
+        ReviewItemsReviewedPublic: {
+            /**
+             * Items
+             * @description How many items had events marked (those already reviewed are not counted).
+             */
+            items: number;
+            /**
+             * Events
+             * @description How many of their events were marked.
+             */
+            events: number;
+        };
+        /**
          * Revocation
          * @description Something a relay must refuse: a spent bootstrap token (until it expires anyway) or a device.
          */
@@ -2414,7 +2519,7 @@ export interface components {
             total: number;
             /**
              * Cameras
-             * @description Cameras with unreviewed events, by name.
+             * @description Cameras with unreviewed events (`/reviews/unread`) or items (`/review-items/unread`), by name.
              */
             cameras: components["schemas"]["CameraUnread"][];
         };
@@ -4697,6 +4802,13 @@ export interface operations {
     list_events_api_v1_events_get: {
         parameters: {
             query?: {
+                /** @description Only the events the signed-in member has (true) or has not (false) reviewed. */
+                reviewed?: boolean | null;
+                /** @description Only the events of this review item (`GET /api/v1/review-items`). */
+                review_item?: string | null;
+                /** @description A page's `next_cursor`, for the page after it. */
+                cursor?: string | null;
+                limit?: number;
                 /** @description Only this camera (its name on the edge). */
                 camera?: string | null;
                 /** @description Only this label, e.g. person. */
@@ -4709,13 +4821,6 @@ export interface operations {
                 until?: string | null;
                 /** @description Only alerts or only detections. */
                 severity?: ("alert" | "detection") | null;
-                /** @description Only the events the signed-in member has (true) or has not (false) reviewed. */
-                reviewed?: boolean | null;
-                /** @description Only the events of this review item (`GET /api/v1/review-items`). */
-                review_item?: string | null;
-                /** @description A page's `next_cursor`, for the page after it. */
-                cursor?: string | null;
-                limit?: number;
             };
             header?: never;
             path?: never;
@@ -4774,6 +4879,10 @@ export interface operations {
         parameters: {
             query?: {
                 bucket?: "hour" | "day";
+                /** @description Only the events the signed-in member has (true) or has not (false) reviewed. */
+                reviewed?: boolean | null;
+                /** @description label: one row per bucket and label. */
+                group_by?: "label" | null;
                 /** @description Only this camera (its name on the edge). */
                 camera?: string | null;
                 /** @description Only this label, e.g. person. */
@@ -4786,10 +4895,6 @@ export interface operations {
                 until?: string | null;
                 /** @description Only alerts or only detections. */
                 severity?: ("alert" | "detection") | null;
-                /** @description Only the events the signed-in member has (true) or has not (false) reviewed. */
-                reviewed?: boolean | null;
-                /** @description label: one row per bucket and label. */
-                group_by?: "label" | null;
             };
             header?: never;
             path?: never;
@@ -5039,14 +5144,18 @@ export interface operations {
     unread_api_v1_reviews_unread_get: {
         parameters: {
             query?: {
-                /** @description Only this label. */
+                /** @description Only this camera (its name on the edge). */
+                camera?: string | null;
+                /** @description Only this label, e.g. person. */
                 label?: string | null;
-                /** @description Only events that touched this zone. */
+                /** @description Only events that touched this zone (its name). */
                 zone?: string | null;
+                /** @description Start time ≥ this (ISO 8601 with zone, from 1970-01-01T00:00:00Z to before 9999-01-01T00:00:00Z). */
+                since?: string | null;
+                /** @description Start time < this (ISO 8601 with zone, from 1970-01-01T00:00:00Z to before 9999-01-01T00:00:00Z). */
+                until?: string | null;
                 /** @description Only alerts or only detections. */
                 severity?: ("alert" | "detection") | null;
-                /** @description Start time ≥ this. */
-                since?: string | null;
             };
             header?: never;
             path?: never;
@@ -5278,6 +5387,11 @@ export interface operations {
     list_items_api_v1_review_items_get: {
         parameters: {
             query?: {
+                /** @description Only the events the signed-in member has (true) or has not (false) reviewed. */
+                reviewed?: boolean | null;
+                /** @description A page's `next_cursor`, for the page after it. */
+                cursor?: string | null;
+                limit?: number;
                 /** @description Only this camera (its name on the edge). */
                 camera?: string | null;
                 /** @description Only this label, e.g. person. */
@@ -5290,11 +5404,6 @@ export interface operations {
                 until?: string | null;
                 /** @description Only alerts or only detections. */
                 severity?: ("alert" | "detection") | null;
-                /** @description Only the events the signed-in member has (true) or has not (false) reviewed. */
-                reviewed?: boolean | null;
-                /** @description A page's `next_cursor`, for the page after it. */
-                cursor?: string | null;
-                limit?: number;
             };
             header?: never;
             path?: never;
@@ -5309,6 +5418,135 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReviewItemPage"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    unread_api_v1_review_items_unread_get: {
+        parameters: {
+            query?: {
+                /** @description Only this camera (its name on the edge). */
+                camera?: string | null;
+                /** @description Only this label, e.g. person. */
+                label?: string | null;
+                /** @description Only events that touched this zone (its name). */
+                zone?: string | null;
+                /** @description Start time ≥ this (ISO 8601 with zone, from 1970-01-01T00:00:00Z to before 9999-01-01T00:00:00Z). */
+                since?: string | null;
+                /** @description Start time < this (ISO 8601 with zone, from 1970-01-01T00:00:00Z to before 9999-01-01T00:00:00Z). */
+                until?: string | null;
+                /** @description Only alerts or only detections. */
+                severity?: ("alert" | "detection") | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnreadPublic"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    mark_all_api_v1_review_items_reviewed_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReviewItemsReviewedCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewItemsReviewedPublic"];
                 };
             };
             /** @description Unauthorized */

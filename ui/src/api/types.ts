@@ -19,12 +19,14 @@ export type EventPublic = Schemas["EventPublic"];
 export type EventPage = Schemas["EventPage"];
 export type EventCount = Schemas["EventCount"];
 export type Severity = EventPublic["severity"];
-/** `GET /reviews/unread`: the signed-in member's unreviewed events, in total and per camera. */
+/** `GET /reviews/unread` (events) and `GET /review-items/unread` (items): the signed-in member's unreviewed
+ * ones, in total and per camera. */
 export type UnreadPublic = Schemas["UnreadPublic"];
-export type ReviewAllPublic = Schemas["ReviewAllPublic"];
 /** `GET /review-items`: a camera's overlapping activity as one row (labels, zones, span, its best event). */
 export type ReviewItemPublic = Schemas["ReviewItemPublic"];
 export type ReviewItemPage = Schemas["ReviewItemPage"];
+/** `POST /review-items/reviewed`: how many items (and their events) "mark all reviewed" marked. */
+export type ReviewItemsReviewedPublic = Schemas["ReviewItemsReviewedPublic"];
 export type ClipTokenPublic = Schemas["ClipTokenPublic"];
 export type BootstrapTokenPublic = Schemas["BootstrapTokenPublic"];
 /** Its `token` is shown once; not retrievable later. */

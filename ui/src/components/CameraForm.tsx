@@ -259,7 +259,7 @@ export function CameraForm({ initial, isNew, otherNames, configKey, deviceId, pi
         {(draft.zones ?? []).some((zone) => zone.name) && (
           <fieldset className="alert-zones">
             <legend>Alert zones</legend>
-            <p className="small muted">A person or vehicle in a ticked zone is an alert; everything else is a detection.</p>
+            <p className="small muted">What you alert on (below) in a ticked zone is an alert; everything else is a detection.</p>
             {(draft.zones ?? []).filter((zone) => zone.name).map((zone) => (
               <label key={zone.name} className="check">
                 <input type="checkbox" checked={(draft.alertZones ?? []).includes(zone.name)}
@@ -269,6 +269,21 @@ export function CameraForm({ initial, isNew, otherNames, configKey, deviceId, pi
                 {zone.name}
               </label>
             ))}
+            <fieldset className="alert-labels">
+              <legend>Alert on</legend>
+              <p className="small muted">None ticked: a person or any vehicle. A vehicle stands for every vehicle.</p>
+              <div className="label-grid">
+                {(draft.labels.length ? draft.labels : Object.keys(DETECTION_LABELS) as DetectionLabel[]).map((label) => (
+                  <label key={label} className="check">
+                    <input type="checkbox" checked={(draft.alertLabels ?? []).includes(label)}
+                           onChange={(e) => update({ alertLabels: e.target.checked
+                             ? [...(draft.alertLabels ?? []), label]
+                             : (draft.alertLabels ?? []).filter((l) => l !== label) })} />
+                    {DETECTION_LABELS[label]}
+                  </label>
+                ))}
+              </div>
+            </fieldset>
           </fieldset>
         )}
       </fieldset>

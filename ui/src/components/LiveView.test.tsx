@@ -20,8 +20,13 @@ function later<T>() {
 const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
 
+class FakeDtlsTransport extends EventTarget {
+  state = "connected";
+}
+
 class FakePeerConnection {
   static made: FakePeerConnection[] = [];
+  dtls = new FakeDtlsTransport();
   closed = false;
   iceGatheringState = "complete";
   connectionState = "new";
@@ -34,6 +39,7 @@ class FakePeerConnection {
   async createOffer() { return { type: "offer", sdp: "v=0\r\n" }; }
   async setLocalDescription(description: { type: string; sdp: string }) { this.localDescription = description; }
   async setRemoteDescription() {}
+  getReceivers() { return [{ transport: this.dtls }]; }
   close() { this.closed = true; }
 }
 
@@ -64,8 +70,9 @@ function network(lifetimeMs = 120_000) {
     calls.relay.push(call);
     calls.relayInit.push(init ?? {});
     if (/^POST .*\/live\/s-1$/.test(call)) return json({ expires_at: new Date(Date.now() + 120_000).toISOString() });
-    if (call.startsWith("GET ")) return held.ice.promise;
-    if (call.startsWith("POST ")) return held.offer.promise;
+    // A copy each time: a view that reconnects asks again.
+    if (call.startsWith("GET ")) return held.ice.promise.then((response) => response.clone());
+    if (call.startsWith("POST ")) return held.offer.promise.then((response) => response.clone());
     return new Response(null, { status: 204 });
   };
   return { calls, held, cloud, relay };
@@ -167,6 +174,36 @@ describe("LiveView while playing and leaving the page", () => {
     expect(net.calls.relayInit[stop]?.keepalive).toBe(true);
     expect(FakePeerConnection.made[0]?.closed).toBe(true);
     expect(net.calls.ended).toEqual([]); // not a plain fetch, which the closing page would cancel
+  });
+
+  it("reconnects at once when the edge ends the session (its DTLS closes), e.g. its device was revoked", async () => {
+    vi.stubGlobal("IntersectionObserver", undefined);
+    vi.stubGlobal("RTCPeerConnection", FakePeerConnection);
+    const net = render();
+    await playing(net);
+    const first = FakePeerConnection.made[0];
+    expect(net.calls.minted).toBe(1);
+    first!.dtls.state = "closed";
+    first!.dtls.dispatchEvent(new Event("statechange"));
+    await untilOn(page, () => net.calls.minted === 2, "a new token asked of the cloud");
+    expect(first?.closed).toBe(true);
+  });
+
+  it("does not reconnect again for a connection it has already left (its own close closes the DTLS too)", async () => {
+    vi.stubGlobal("IntersectionObserver", undefined);
+    vi.stubGlobal("RTCPeerConnection", FakePeerConnection);
+    const net = render();
+    await playing(net);
+    const first = FakePeerConnection.made[0];
+    first!.dtls.state = "closed";
+    first!.dtls.dispatchEvent(new Event("statechange"));
+    const offers = () => net.calls.relay.filter((c) => c === "POST /media/v1/devices/edge-home/cameras/porch/live").length;
+    await untilOn(page, () => offers() === 2, "the second connection's offer");
+    await settle();
+    first!.dtls.dispatchEvent(new Event("statechange")); // late, from the connection already closed
+    await settle();
+    expect(FakePeerConnection.made).toHaveLength(2);
+    expect(FakePeerConnection.made[1]?.closed).toBe(false); // the new connection plays on
   });
 
   it("renews at most a third of the token's life before it expires, and not in a busy loop", () => {

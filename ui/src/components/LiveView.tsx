@@ -212,6 +212,13 @@ export function LiveView({ deviceId, camera, title, stream = "sub" }: {
           return;
         }
         await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+        // The edge ended the session (its device revoked, its token expired, the edge stopping): its DTLS
+        // close arrives at once, while the connection state waits ~15 s for ICE consent to run out. (A late
+        // event from a connection this view already left reaches an aborted run: again() ignores it.)
+        const dtls = pc.getReceivers()[0]?.transport;
+        dtls?.addEventListener("statechange", () => {
+          if (dtls.state === "closed") again(null);
+        });
         renewTimer = setTimeout(() => void renew(attempt), renewDelay(grant.expires_at));
       } catch (error) {
         if (abort.signal.aborted) return abandon();

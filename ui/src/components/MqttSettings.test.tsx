@@ -17,14 +17,14 @@ let page: Mounted;
 
 afterEach(() => page?.unmount());
 
-async function setUp() {
+async function setUp(mqttStatus: { state: string; error: string } | null = null) {
   const lib = await sodium();
   const pair = lib.crypto_box_keypair();
   const variant = lib.base64_variants.URLSAFE_NO_PADDING;
   const camera = { name: "porch", display_name: "Porch", enabled: true, record: { url: "rtsp://10.0.0.7/main" } };
   let config = {
     device_id: "d1", version: 3, created_at: null, cameras: [camera], mqtt: null,
-    reported: { applied_version: 3, refused_version: 0, refused_reason: "", cameras: [], reported_at: null },
+    reported: { applied_version: 3, refused_version: 0, refused_reason: "", cameras: [], reported_at: null, mqtt: mqttStatus },
     config_key: { key_id: "0123456789abcdef", public_key: lib.to_base64(pair.publicKey, variant) },
   } as unknown as DeviceConfig;
   const puts: { base_version: number; cameras: unknown[]; mqtt: MqttConfig }[] = [];
@@ -122,5 +122,23 @@ describe("MqttSettings", () => {
     await save();
     await untilOn(page, () => puts.length === 2, "the second save");
     expect(puts[1]!.mqtt).toMatchObject({ tls: false, ca_pem: "" });
+  });
+
+  it("shows what the device reported of its connection: the reason it fails, or that it is connected", async () => {
+    const reason = "the broker's certificate was refused: self-signed certificate in certificate chain";
+    await setUp({ state: "failing", error: reason });
+    const status = await untilOn(page, () => page.$("[data-testid=mqtt-status]"), "the status");
+    expect(status.textContent).toContain("The device cannot connect to the broker");
+    expect(status.textContent).toContain(reason);
+    page.unmount();
+
+    await setUp({ state: "connected", error: "" });
+    const connected = await untilOn(page, () => page.$("[data-testid=mqtt-status]"), "the status");
+    expect(connected.textContent).toBe("The device is connected to the broker.");
+    page.unmount();
+
+    await setUp(); // not reported yet: nothing said
+    await untilOn(page, () => page.$("form.mqtt-form"), "the form");
+    expect(page.$("[data-testid=mqtt-status]")).toBeNull();
   });
 });

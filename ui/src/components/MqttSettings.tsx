@@ -20,6 +20,25 @@ export function MqttSettings({ deviceId }: { deviceId: string }) {
   return <MqttForm config={config.data} onSaved={(next) => config.setData(() => next)} />;
 }
 
+/** What the device last said of its connection to the broker (it reports a change within seconds). */
+function MqttStatusNote({ config }: { config: DeviceConfig }) {
+  const status = config.reported.mqtt;
+  if (!status) return null;
+  if (status.state === "failing") {
+    return (
+      <div className="notice notice-error" data-testid="mqtt-status">
+        <strong>The device cannot connect to the broker</strong>
+        <p>{status.error || "No reason given."}</p>
+      </div>
+    );
+  }
+  return (
+    <p className="small muted" data-testid="mqtt-status">
+      {status.state === "connected" ? "The device is connected to the broker." : "The device is not publishing to a broker."}
+    </p>
+  );
+}
+
 function MqttForm({ config, onSaved }: { config: DeviceConfig; onSaved: (config: DeviceConfig) => void }) {
   const { api } = useServices();
   const saved = config.mqtt ?? EMPTY;
@@ -60,6 +79,7 @@ function MqttForm({ config, onSaved }: { config: DeviceConfig; onSaved: (config:
         The device publishes events, who is in view and the latest snapshot to your MQTT broker at home, with Home
         Assistant discovery. It connects on your network: nothing of it goes through the cloud.
       </p>
+      <MqttStatusNote config={config} />
       <label className="check">
         <input type="checkbox" checked={draft.enabled} onChange={(e) => set({ enabled: e.target.checked })} />
         Publish to an MQTT broker

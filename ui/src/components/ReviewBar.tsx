@@ -1,30 +1,32 @@
 import { useState } from "react";
-import type { Api } from "../api";
 import { describeError } from "../api";
 import type { EventFilters, UnreadPublic } from "../api/types";
 
 /**
- * The timeline's review controls: how many events the signed-in member has not reviewed (for the camera
- * filtered on, or all cameras), and "Mark all reviewed" for the timeline's filters. Only events that
- * started before the list was loaded (`loadedAt`) are marked: what arrives meanwhile stays unreviewed.
+ * The timeline's review controls: how many review items the signed-in member has not reviewed (for the
+ * camera filtered on, or in total with a badge per camera that filters on it), and "Mark all reviewed" for
+ * the timeline's filters. Only what started before the list was loaded (`loadedAt`) is marked: what arrives
+ * meanwhile stays unreviewed.
  */
-export function ReviewBar({ api, filters, unread, loadedAt, onMarked }: {
-  api: Api;
+export function ReviewBar({ filters, unread, loadedAt, cameraNames, markAll, onMarked, onCamera }: {
   filters: EventFilters;
   unread: UnreadPublic | undefined;
   loadedAt: string;
+  cameraNames: Map<string, string>;
+  markAll: (filters: EventFilters, loadedAt: string) => Promise<unknown>;
   onMarked: (before: string) => void;
+  onCamera: (camera: string) => void;
 }) {
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<string | null>(null);
   const count = unread === undefined ? null
     : filters.camera ? (unread.cameras.find((c) => c.camera === filters.camera)?.count ?? 0) : unread.total;
 
-  async function markAll() {
+  async function markAllReviewed() {
     setBusy(true);
     setProblem(null);
     try {
-      await api.reviews.markAll(filters, loadedAt);
+      await markAll(filters, loadedAt);
       onMarked(loadedAt);
     } catch (error) {
       setProblem(describeError(error));
@@ -40,7 +42,17 @@ export function ReviewBar({ api, filters, unread, loadedAt, onMarked }: {
           {count === 0 ? "All reviewed" : `${count} unreviewed`}
         </span>
       )}
-      <button type="button" className="button secondary" disabled={busy || count === 0} onClick={() => void markAll()}>
+      {!filters.camera && (unread?.cameras.length ?? 0) > 1 && (
+        <span className="unread-cameras">
+          {unread!.cameras.map(({ camera, count: n }) => (
+            <button key={camera} type="button" className="chip" data-testid="camera-unread" onClick={() => onCamera(camera)}
+                    aria-label={`${cameraNames.get(camera) ?? camera}: ${n} unreviewed, show only this camera`}>
+              {cameraNames.get(camera) ?? camera} <span className="chip-count">{n}</span>
+            </button>
+          ))}
+        </span>
+      )}
+      <button type="button" className="button secondary" disabled={busy || count === 0} onClick={() => void markAllReviewed()}>
         {busy ? "Marking…" : "Mark all reviewed"}
       </button>
       {problem && <span className="form-problem" role="alert">{problem}</span>}

@@ -34,6 +34,8 @@ export interface CameraDraft {
   masks: NonNullable<CameraConfig["detection"]>["masks"];
   /** Names of zones where a person or vehicle makes an alert (the rest are detections). */
   alertZones: string[];
+  /** What makes an alert in an alert zone; none: a person or any vehicle (the edge's default). */
+  alertLabels?: DetectionLabel[];
   /** The whole frame plus overlapping tiles; null or absent: the whole frame only. */
   tiles?: Tiles | null;
 }
@@ -73,7 +75,7 @@ const URL_PARTS = /^(rtsps?:\/\/)([^/?#]*)(.*)$/is;
 export function emptyDraft(): CameraDraft {
   return {
     name: "", displayName: "", enabled: true, url: "", detectUrl: "", username: "", password: "", stored: null,
-    labels: [], thresholds: {}, minArea: "", retentionDays: "", zones: [], masks: [], alertZones: [],
+    labels: [], thresholds: {}, minArea: "", retentionDays: "", zones: [], masks: [], alertZones: [], alertLabels: [],
   };
 }
 
@@ -103,6 +105,7 @@ export function draftFromCamera(camera: CameraConfig): CameraDraft {
     zones: detection?.zones ?? [],
     masks: detection?.masks ?? [],
     alertZones: [...(detection?.alert_zones ?? [])],
+    alertLabels: [...(detection?.alert_labels ?? [])],
     tiles: detection?.tiles ?? null,
   };
 }
@@ -267,13 +270,15 @@ export async function buildCamera(draft: CameraDraft, seal: Sealer): Promise<Cam
   }
   const source = (url: string, credentials: SealedCredentials | null): StreamSource =>
     credentials ? { url, credentials } : { url };
-  const labels = [...draft.labels].sort((a, b) => Object.keys(DETECTION_LABELS).indexOf(a) - Object.keys(DETECTION_LABELS).indexOf(b));
+  const labels = byLabelOrder(draft.labels);
   const thresholds = labels.flatMap((label) => {
     const value = number(draft.thresholds[label] ?? "");
     return value === null ? [] : [{ label, min_score: value / 100 }];
   });
   // Only zones that still exist (a renamed or deleted zone is no longer an alert zone).
   const alertZones = (draft.alertZones ?? []).filter((name) => (draft.zones ?? []).some((zone) => zone.name === name));
+  // Only labels the camera detects (an alert label unticked above would never alert; the cloud refuses it).
+  const alertLabels = byLabelOrder((draft.alertLabels ?? []).filter((label) => !labels.length || labels.includes(label)));
   const camera: CameraConfig = {
     name: draft.name,
     display_name: draft.displayName.trim(),
@@ -282,12 +287,18 @@ export async function buildCamera(draft: CameraDraft, seal: Sealer): Promise<Cam
     detection: {
       labels, thresholds, min_area: (number(draft.minArea) ?? 0) / 100, zones: draft.zones, masks: draft.masks,
       ...(alertZones.length ? { alert_zones: alertZones } : {}),
+      ...(alertLabels.length ? { alert_labels: alertLabels } : {}),
       ...(draft.tiles ? { tiles: draft.tiles } : {}),
     },
     retention_days: number(draft.retentionDays) ?? 0,
   };
   if (detectUrl) camera.detect = source(detectUrl, detectCredentials);
   return camera;
+}
+
+function byLabelOrder(labels: readonly DetectionLabel[]): DetectionLabel[] {
+  const order = Object.keys(DETECTION_LABELS);
+  return [...labels].sort((a, b) => order.indexOf(a) - order.indexOf(b));
 }
 
 /** Stored credentials sealed to another key than the device's current one cannot be saved again. */

@@ -234,4 +234,33 @@ describe("cameras page: desired configuration", () => {
     await until(() => state.puts.length === 2 && page.container.textContent?.includes("Saved as version 3"), "the second save");
     expect(JSON.parse(state.puts[1]!).cameras[0].detection).not.toHaveProperty("tiles");
   });
+
+  it("chooses what alerts in the alert zones, next to them, and none ticked again removes it", async () => {
+    const driveway = { name: "driveway", points: [{ x: 0.5, y: 0 }, { x: 1, y: 0 }, { x: 1, y: 1 }] };
+    const zoned = { ...porch, detection: { ...porch.detection!, zones: [driveway], alert_zones: ["driveway"] } };
+    const state = await render(config(1, [zoned]));
+    act(() => button("Edit Porch").click());
+    const alertOn = (label: string) => {
+      const found = [...page.container.querySelectorAll("fieldset.alert-labels label")].find((l) => l.textContent === label);
+      if (!found) throw new Error(`no alert label ${label}`);
+      return found.querySelector("input")!;
+    };
+    expect(page.$("fieldset.alert-labels legend")!.textContent).toBe("Alert on");
+    expect(alertOn("Person").checked).toBe(false); // none ticked: a person or any vehicle
+    act(() => alertOn("Dog").click());
+    act(() => alertOn("Car").click());
+    submit();
+    await until(() => state.puts.length === 1 && page.container.textContent?.includes("Saved as version 2"), "the save");
+    const detection = JSON.parse(state.puts[0]!).cameras[0].detection;
+    expect(detection.alert_labels).toEqual(["car", "dog"]); // in the labels' order
+    expect(detection.alert_zones).toEqual(["driveway"]);
+
+    act(() => button("Edit Porch").click());
+    expect(alertOn("Dog").checked).toBe(true);
+    act(() => alertOn("Dog").click());
+    act(() => alertOn("Car").click());
+    submit();
+    await until(() => state.puts.length === 2 && page.container.textContent?.includes("Saved as version 3"), "the second save");
+    expect(JSON.parse(state.puts[1]!).cameras[0].detection).not.toHaveProperty("alert_labels");
+  });
 });

@@ -65,18 +65,19 @@ function fakeCloud() {
         .map(shown).reverse();
       return json({ items, next_cursor: null });
     }
-    if (call === "GET /api/v1/reviews/unread") {
+    if (call === "GET /api/v1/review-items/unread") {
+      // An item is unread while any of its events is: counted once, on its camera.
       const cameras = new Map<string, number>();
-      for (const e of events) if (!reviewed.has(e.id)) cameras.set(e.camera, (cameras.get(e.camera) ?? 0) + 1);
-      return json({ total: [...cameras.values()].reduce((a, b) => a + b, 0),
-                    cameras: [...cameras].map(([camera, count]) => ({ camera, count })) });
+      const unreadItems = new Map(events.filter((e) => !reviewed.has(e.id)).map((e) => [itemOf(e), e.camera]));
+      for (const camera of unreadItems.values()) cameras.set(camera, (cameras.get(camera) ?? 0) + 1);
+      return json({ total: unreadItems.size, cameras: [...cameras].sort().map(([camera, count]) => ({ camera, count })) });
     }
-    if (call === "POST /api/v1/reviews/mark-all") {
+    if (call === "POST /api/v1/review-items/reviewed") {
       const body = JSON.parse(String(init?.body)) as Record<string, string>;
       markAllBodies.push(body);
-      const hits = events.filter((e) => (!body.camera || e.camera === body.camera) && e.start_at < body.until! && !reviewed.has(e.id));
+      const hits = events.filter((e) => (!body.camera || e.camera === body.camera) && e.start_at < body.loaded_at! && !reviewed.has(e.id));
       for (const e of hits) reviewed.add(e.id);
-      return json({ marked: hits.length });
+      return json({ items: new Set(hits.map(itemOf)).size, events: hits.length });
     }
     const one = /^(GET \/api\/v1\/events|PUT \/api\/v1\/reviews\/events)\/([^/]+)$/.exec(call);
     if (one) {
@@ -145,16 +146,29 @@ describe("reviewing", () => {
     await until(() => badge() === "1 unreviewed", "the porch's unread badge");
   });
 
+  it("counts unread items, not events, with a badge per camera that filters on it", async () => {
+    const cloud = fakeCloud();
+    render(cloud, "/events");
+    await until(() => badge() === "2 unreviewed", "the total unread badge"); // three events in two items
+    const cameraBadges = () => [...page.container.querySelectorAll<HTMLButtonElement>("[data-testid=camera-unread]")];
+    await until(() => cameraBadges().length === 2, "a badge per camera");
+    expect(cameraBadges().map((b) => b.textContent)).toEqual(["porch 1", "yard 1"]);
+    act(() => cameraBadges()[1]!.click());
+    await until(() => rowStates().length === 1 && $("li.item[data-item=e3]"), "the yard's items only");
+    expect(badge()).toBe("1 unreviewed");
+    expect(cameraBadges()).toEqual([]); // filtered on a camera: its count is the badge
+  });
+
   it("marks all reviewed with the timeline's filters, and only those", async () => {
     const cloud = fakeCloud();
     render(cloud, "/events?camera=porch");
-    await until(() => badge() === "2 unreviewed", "the porch's unread badge");
+    await until(() => badge() === "1 unreviewed", "the porch's unread badge"); // one item, two events
     const button = [...page.container.querySelectorAll("button")].find((b) => b.textContent === "Mark all reviewed")!;
     act(() => button.click());
     await until(() => badge() === "All reviewed", "the badge after marking");
     expect(cloud.markAllBodies).toHaveLength(1);
     expect(cloud.markAllBodies[0]!.camera).toBe("porch");
-    expect(Date.parse(cloud.markAllBodies[0]!.until!)).toBeLessThanOrEqual(Date.now());
+    expect(Date.parse(cloud.markAllBodies[0]!.loaded_at!)).toBeLessThanOrEqual(Date.now());
     expect([...cloud.reviewed].sort()).toEqual(["e1", "e2"]); // the yard's event stays unreviewed
     expect(rowStates()).toEqual(["true"]); // the porch's one item
     expect(button.disabled).toBe(true);

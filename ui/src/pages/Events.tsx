@@ -87,15 +87,18 @@ export function EventsPage() {
     refresh: () => api.client.refresh(),
   });
 
-  // The member's unread counts follow the filters (but camera: the badge picks it) and live arrivals.
+  // The member's unread items follow the filters (but camera: the badges show each camera's) and live arrivals.
   const unread = useAsync(
-    () => api.reviews.unread({ label: filters.label, zone: filters.zone, severity: filters.severity, since: filters.since }),
-    [api, filters.label, filters.zone, filters.severity, filters.since, arrived.length],
+    () => api.reviewItems.unread({ label: filters.label, zone: filters.zone, severity: filters.severity,
+                                   since: filters.since, until: filters.until }),
+    [api, filters.label, filters.zone, filters.severity, filters.since, filters.until, arrived.length],
   );
   const onMarked = (before: string) => {
     dispatch({ type: "reviewed", before });
     unread.reload();
+    // An item that gained events since the list was loaded stays unreviewed: the cloud's summary says so.
     if (filters.reviewed) void load(null, filters);
+    else refreshFirstPage();
   };
 
   const newest = arrived[0];
@@ -106,17 +109,22 @@ export function EventsPage() {
         <h1>Events</h1>
         <LiveIndicator status={live} />
       </div>
-      <ReviewBar api={api} filters={filters} unread={unread.data} loadedAt={loadedAt} onMarked={onMarked} />
-      <CollapsibleFilters filters={filters} cameraNames={cameraNames} onApply={(next) => setParams(filtersToParams(next))}>
-        {(close) => (
-          <FilterForm filters={filters} cameras={cameras.data ?? []} zones={zones.data ?? []}
-                      unreadByCamera={new Map((unread.data?.cameras ?? []).map((c) => [c.camera, c.count]))}
-                      onApply={(next) => {
-                        close();
-                        setParams(filtersToParams(next));
-                      }} />
-        )}
-      </CollapsibleFilters>
+      {/* On a phone the review controls and the filters' button share rows (Events.css). */}
+      <div className="review-tools">
+        <ReviewBar filters={filters} unread={unread.data} loadedAt={loadedAt} cameraNames={cameraNames}
+                   markAll={(from, before) => api.reviewItems.markAll(from, before)} onMarked={onMarked}
+                   onCamera={(camera) => setParams(filtersToParams({ ...filters, camera }))} />
+        <CollapsibleFilters filters={filters} cameraNames={cameraNames} onApply={(next) => setParams(filtersToParams(next))}>
+          {(close) => (
+            <FilterForm filters={filters} cameras={cameras.data ?? []} zones={zones.data ?? []}
+                        unreadByCamera={new Map((unread.data?.cameras ?? []).map((c) => [c.camera, c.count]))}
+                        onApply={(next) => {
+                          close();
+                          setParams(filtersToParams(next));
+                        }} />
+          )}
+        </CollapsibleFilters>
+      </div>
       <p className="visually-hidden" aria-live="polite" aria-atomic="true">
         {newest ? `New event: ${formatLabel(newest.label)} on ${cameraNames.get(newest.camera) ?? newest.camera} at ${formatTime(newest.start_at)}` : ""}
       </p>

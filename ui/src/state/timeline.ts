@@ -1,37 +1,19 @@
-// The events timeline as pure functions: pages appended by cursor, live arrivals prepended, no
-// duplicates, newest first, and only what the current filters admit.
+// The events timeline: a paged list (./pagedList) with live arrivals merged in (only what the current
+// filters admit), and the filters' URL form.
 import type { EventFilters, EventPublic } from "../api/types";
 import { applyEventVersion } from "./live";
+import { compareNewestFirst, initialPagedList, mergeRows, pagedListReducer, type PagedAction, type PagedList } from "./pagedList";
 
-export interface TimelineState {
-  filters: EventFilters;
-  items: EventPublic[];
-  nextCursor: string | null;
-  status: "idle" | "loading" | "loading-more" | "ready" | "error";
-  error: unknown;
+export interface TimelineState extends PagedList<EventPublic> {
   /** Live arrivals since the filters were set, newest first (for the aria-live announcement). */
   arrived: string[];
 }
 
 export function initialTimeline(filters: EventFilters = {}): TimelineState {
-  return { filters, items: [], nextCursor: null, status: "idle", error: null, arrived: [] };
+  return { ...initialPagedList<EventPublic>(filters), arrived: [] };
 }
 
-export type TimelineAction =
-  | { type: "filter"; filters: EventFilters }
-  | { type: "load"; more: boolean }
-  | { type: "page"; items: EventPublic[]; nextCursor: string | null; append: boolean }
-  | { type: "failed"; error: unknown }
-  | { type: "live"; event: EventPublic }
-  /** The member marked these events reviewed (`ids`), or every listed one that started before `before`. */
-  | { type: "reviewed"; ids?: string[]; before?: string };
-
-/** Newest first by start time, then id (the cloud's own order). */
-export function compareEvents(a: EventPublic, b: EventPublic): number {
-  const diff = Date.parse(b.start_at) - Date.parse(a.start_at);
-  if (diff !== 0) return diff;
-  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
-}
+export type TimelineAction = PagedAction<EventPublic> | { type: "live"; event: EventPublic };
 
 export function matchesFilters(event: EventPublic, filters: EventFilters): boolean {
   if (filters.camera && event.camera !== filters.camera) return false;
@@ -47,53 +29,27 @@ export function matchesFilters(event: EventPublic, filters: EventFilters): boole
 }
 
 /** A later version of a listed event (same id) updates it; an older one arriving late changes nothing. */
-function merge(existing: EventPublic[], incoming: EventPublic[]): EventPublic[] {
-  const byId = new Map(existing.map((e) => [e.id, e]));
-  for (const event of incoming) {
-    const known = byId.get(event.id);
-    const next = known ? applyEventVersion(known, event) : event;
-    // A page (not a live message, whose state is null) knows this member's reviewed state: it wins.
-    const reviewed = event.reviewed ?? next.reviewed;
-    byId.set(event.id, reviewed === next.reviewed ? next : { ...next, reviewed });
-  }
-  return [...byId.values()].sort(compareEvents);
+function updateEvent(known: EventPublic, event: EventPublic): EventPublic {
+  const next = applyEventVersion(known, event);
+  // A page (not a live message, whose state is null) knows this member's reviewed state: it wins.
+  const reviewed = event.reviewed ?? next.reviewed;
+  return reviewed === next.reviewed ? next : { ...next, reviewed };
 }
 
+const pagedTimeline = pagedListReducer<EventPublic, TimelineState>({ initial: initialTimeline, update: updateEvent });
+
 export function timelineReducer(state: TimelineState, action: TimelineAction): TimelineState {
-  switch (action.type) {
-    case "filter":
-      return { ...initialTimeline(action.filters), status: "loading" };
-    case "load":
-      return { ...state, status: action.more ? "loading-more" : "loading", error: null };
-    case "page":
-      return {
-        ...state,
-        items: action.append ? merge(state.items, action.items) : merge([], action.items),
-        nextCursor: action.nextCursor,
-        status: "ready",
-        error: null,
-      };
-    case "failed":
-      return { ...state, status: "error", error: action.error };
-    case "reviewed": {
-      const ids = new Set(action.ids ?? []);
-      const before = action.before ? Date.parse(action.before) : null;
-      const hit = (e: EventPublic) => ids.has(e.id) || (before !== null && Date.parse(e.start_at) < before);
-      return { ...state, items: state.items.map((e) => (hit(e) && !e.reviewed ? { ...e, reviewed: true } : e)) };
-    }
-    case "live": {
-      if (!matchesFilters(action.event, state.filters)) return state;
-      const known = state.items.some((e) => e.id === action.event.id);
-      // An event older than the last loaded one belongs to a page not loaded yet: the cursor brings it.
-      const last = state.items[state.items.length - 1];
-      if (!known && state.nextCursor && last && compareEvents(action.event, last) > 0) return state;
-      return {
-        ...state,
-        items: merge(state.items, [action.event]),
-        arrived: known ? state.arrived : [action.event.id, ...state.arrived].slice(0, 20),
-      };
-    }
-  }
+  if (action.type !== "live") return pagedTimeline(state, action);
+  if (!matchesFilters(action.event, state.filters)) return state;
+  const known = state.items.some((e) => e.id === action.event.id);
+  // An event older than the last loaded one belongs to a page not loaded yet: the cursor brings it.
+  const last = state.items[state.items.length - 1];
+  if (!known && state.nextCursor && last && compareNewestFirst(action.event, last) > 0) return state;
+  return {
+    ...state,
+    items: mergeRows(state.items, [action.event], updateEvent),
+    arrived: known ? state.arrived : [action.event.id, ...state.arrived].slice(0, 20),
+  };
 }
 
 /** Date-range inputs (`<input type="datetime-local">`, viewer's zone) → ISO 8601 with zone for the API. */

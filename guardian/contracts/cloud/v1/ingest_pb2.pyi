@@ -125,7 +125,7 @@ class CameraConfigStatus(_message.Message):
     def __init__(self, camera: _Optional[str] = ..., state: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
 
 class ConfigStatus(_message.Message):
-    __slots__ = ("device_id", "applied_version", "refused_version", "refused_reason", "cameras", "at", "config_key_id", "config_public_key")
+    __slots__ = ("device_id", "applied_version", "refused_version", "refused_reason", "cameras", "at", "config_key_id", "config_public_key", "mqtt")
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
     APPLIED_VERSION_FIELD_NUMBER: _ClassVar[int]
     REFUSED_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -134,6 +134,7 @@ class ConfigStatus(_message.Message):
     AT_FIELD_NUMBER: _ClassVar[int]
     CONFIG_KEY_ID_FIELD_NUMBER: _ClassVar[int]
     CONFIG_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    MQTT_FIELD_NUMBER: _ClassVar[int]
     device_id: str
     applied_version: int
     refused_version: int
@@ -142,7 +143,16 @@ class ConfigStatus(_message.Message):
     at: _timestamp_pb2.Timestamp
     config_key_id: str
     config_public_key: str
-    def __init__(self, device_id: _Optional[str] = ..., applied_version: _Optional[int] = ..., refused_version: _Optional[int] = ..., refused_reason: _Optional[str] = ..., cameras: _Optional[_Iterable[_Union[CameraConfigStatus, _Mapping]]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., config_key_id: _Optional[str] = ..., config_public_key: _Optional[str] = ...) -> None: ...
+    mqtt: MqttStatus
+    def __init__(self, device_id: _Optional[str] = ..., applied_version: _Optional[int] = ..., refused_version: _Optional[int] = ..., refused_reason: _Optional[str] = ..., cameras: _Optional[_Iterable[_Union[CameraConfigStatus, _Mapping]]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., config_key_id: _Optional[str] = ..., config_public_key: _Optional[str] = ..., mqtt: _Optional[_Union[MqttStatus, _Mapping]] = ...) -> None: ...
+
+class MqttStatus(_message.Message):
+    __slots__ = ("state", "error")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    state: str
+    error: str
+    def __init__(self, state: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
 
 class IngestBatch(_message.Message):
     __slots__ = ("relay_id", "events", "health", "archives", "config_status")

@@ -50,7 +50,7 @@ class LabelThreshold(_message.Message):
     def __init__(self, label: _Optional[str] = ..., min_score: _Optional[float] = ...) -> None: ...
 
 class DetectionConfig(_message.Message):
-    __slots__ = ("labels", "thresholds", "min_area", "zones", "masks", "alert_zones", "tiles")
+    __slots__ = ("labels", "thresholds", "min_area", "zones", "masks", "alert_zones", "tiles", "alert_labels")
     LABELS_FIELD_NUMBER: _ClassVar[int]
     THRESHOLDS_FIELD_NUMBER: _ClassVar[int]
     MIN_AREA_FIELD_NUMBER: _ClassVar[int]
@@ -58,6 +58,7 @@ class DetectionConfig(_message.Message):
     MASKS_FIELD_NUMBER: _ClassVar[int]
     ALERT_ZONES_FIELD_NUMBER: _ClassVar[int]
     TILES_FIELD_NUMBER: _ClassVar[int]
+    ALERT_LABELS_FIELD_NUMBER: _ClassVar[int]
     labels: _containers.RepeatedScalarFieldContainer[str]
     thresholds: _containers.RepeatedCompositeFieldContainer[LabelThreshold]
     min_area: float
@@ -65,7 +66,8 @@ class DetectionConfig(_message.Message):
     masks: _containers.RepeatedCompositeFieldContainer[Polygon]
     alert_zones: _containers.RepeatedScalarFieldContainer[str]
     tiles: TileConfig
-    def __init__(self, labels: _Optional[_Iterable[str]] = ..., thresholds: _Optional[_Iterable[_Union[LabelThreshold, _Mapping]]] = ..., min_area: _Optional[float] = ..., zones: _Optional[_Iterable[_Union[Polygon, _Mapping]]] = ..., masks: _Optional[_Iterable[_Union[Polygon, _Mapping]]] = ..., alert_zones: _Optional[_Iterable[str]] = ..., tiles: _Optional[_Union[TileConfig, _Mapping]] = ...) -> None: ...
+    alert_labels: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, labels: _Optional[_Iterable[str]] = ..., thresholds: _Optional[_Iterable[_Union[LabelThreshold, _Mapping]]] = ..., min_area: _Optional[float] = ..., zones: _Optional[_Iterable[_Union[Polygon, _Mapping]]] = ..., masks: _Optional[_Iterable[_Union[Polygon, _Mapping]]] = ..., alert_zones: _Optional[_Iterable[str]] = ..., tiles: _Optional[_Union[TileConfig, _Mapping]] = ..., alert_labels: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class TileConfig(_message.Message):
     __slots__ = ("columns", "rows", "overlap")
@@ -150,7 +152,7 @@ class CameraApplyStatus(_message.Message):
     def __init__(self, camera: _Optional[str] = ..., state: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
 
 class ConfigReport(_message.Message):
-    __slots__ = ("device_id", "applied_version", "refused_version", "refused_reason", "cameras", "at", "config_key")
+    __slots__ = ("device_id", "applied_version", "refused_version", "refused_reason", "cameras", "at", "config_key", "mqtt")
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
     APPLIED_VERSION_FIELD_NUMBER: _ClassVar[int]
     REFUSED_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -158,6 +160,7 @@ class ConfigReport(_message.Message):
     CAMERAS_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
     CONFIG_KEY_FIELD_NUMBER: _ClassVar[int]
+    MQTT_FIELD_NUMBER: _ClassVar[int]
     device_id: str
     applied_version: int
     refused_version: int
@@ -165,7 +168,16 @@ class ConfigReport(_message.Message):
     cameras: _containers.RepeatedCompositeFieldContainer[CameraApplyStatus]
     at: _timestamp_pb2.Timestamp
     config_key: ConfigKey
-    def __init__(self, device_id: _Optional[str] = ..., applied_version: _Optional[int] = ..., refused_version: _Optional[int] = ..., refused_reason: _Optional[str] = ..., cameras: _Optional[_Iterable[_Union[CameraApplyStatus, _Mapping]]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., config_key: _Optional[_Union[ConfigKey, _Mapping]] = ...) -> None: ...
+    mqtt: MqttStatus
+    def __init__(self, device_id: _Optional[str] = ..., applied_version: _Optional[int] = ..., refused_version: _Optional[int] = ..., refused_reason: _Optional[str] = ..., cameras: _Optional[_Iterable[_Union[CameraApplyStatus, _Mapping]]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., config_key: _Optional[_Union[ConfigKey, _Mapping]] = ..., mqtt: _Optional[_Union[MqttStatus, _Mapping]] = ...) -> None: ...
+
+class MqttStatus(_message.Message):
+    __slots__ = ("state", "error")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    state: str
+    error: str
+    def __init__(self, state: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
 
 class WatchRequest(_message.Message):
     __slots__ = ("applied_version",)
