@@ -98,6 +98,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/events/{event_id}/clip-token"): Case("tenant", body={"scopes": ["clip"]}, owner_status=201),
     # Filtered by A's zone: B gets its own items (none), never A's.
     ("GET", "/api/v1/review-items"): Case("tenant", intruder_status=(200,), query={"zone": "alpha-gate"}),
+    ("GET", "/api/v1/review-items/unread"): Case("tenant", intruder_status=(200,), query={"zone": "alpha-gate"}),
+    ("POST", "/api/v1/review-items/reviewed"): Case("tenant", body={"zone": "alpha-gate"}, intruder_status=(200,)),
     ("PUT", "/api/v1/review-items/{item_id}/reviewed"): Case("tenant", owner_status=204, intruder_status=(404,)),
     ("DELETE", "/api/v1/review-items/{item_id}/reviewed"): Case("tenant", owner_status=204, intruder_status=(404,)),
     ("GET", "/api/v1/reviews/unread"): Case("tenant", intruder_status=(200,), query={"zone": "alpha-gate"}),
