@@ -308,21 +308,27 @@ class NotificationRules(Base):
     quiet_start: Mapped[str | None] = mapped_column(String(5), nullable=True)
     quiet_end: Mapped[str | None] = mapped_column(String(5), nullable=True)
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # "all" events, or "alert": only those the edge judged alerts (events.severity).
+    severity: Mapped[str] = mapped_column(String(10), default="all", server_default="all")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class PushClaim(Base):
-    """An event a member has been notified of: written once (the first replica to insert it sends), so a
-    newer version of the event, a retried batch or another replica hearing the same announcement never
-    notifies again. Goes with its event (retention)."""
+    """An event a member has been notified of, for its review item: written once (the first replica to insert
+    it sends), so a newer version of the event, a retried batch, another replica hearing the same announcement
+    or another event of the same item never notifies again. Goes with its event (retention)."""
 
     __tablename__ = "push_claims"
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "event_id"], ["events.tenant_id", "events.id"], ondelete="CASCADE"),
+        # One notification per review item and member (services/notifications.py).
+        UniqueConstraint("tenant_id", "item_key", "user_id", name="uq_push_claims_tenant_item_user"),
     )
     tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    # The event's review item (events.review_item), or the event's own id when it has none (an item of one).
+    item_key: Mapped[str] = mapped_column(String(64))
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     from agents.edge.archive.cli import add_archive_parser
 
     add_archive_parser(sub)
+    from agents.edge.uplink.metrics_cli import add_metrics_parser
+
+    add_metrics_parser(sub)
     from agents.edge.onvif.cli import add_cameras_parser
 
     add_cameras_parser(sub)

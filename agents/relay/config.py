@@ -55,7 +55,8 @@ class TunnelSettings(Section):
         Path("/var/lib/guardian-relay/wireguard.key"), description="Relay's WireGuard key (made on first start)."
     )
     keepalive_s: int = Field(25, ge=0, le=3600, description="Persistent keepalive the relay asks edges to use.")
-    reconcile_interval_s: float = Field(5.0, gt=0, description="How often peers are checked against the registry.")
+    reconcile_interval_s: float = Field(5.0, gt=0, description="How often peers are checked against the registry "
+                                        "(in tls mode too: a device revoked on this relay loses its streams then).")
 
     @field_validator("network")
     @classmethod

@@ -35,6 +35,8 @@ class EdgeCamerasClient:
     async def renew_live(self, address: str, renewal: cameras_pb2.LiveRenew, timeout: float) -> cameras_pb2.LiveRenewed:
         return await self._stub(address).RenewLive(renewal, timeout=timeout)
 
-    async def stop_live(self, address: str, session_id: str, camera: str, timeout: float) -> cameras_pb2.LiveStopped:
-        return await self._stub(address).StopLive(cameras_pb2.LiveStop(session_id=session_id, camera=camera),
-                                                   timeout=timeout)
+    async def stop_live(self, address: str, session_id: str, camera: str, reason: str,
+                        timeout: float) -> cameras_pb2.LiveStopped:
+        """``reason``: ``viewer`` | ``revoked`` | ``expired`` (``LiveStop.reason``, for the edge's log)."""
+        request = cameras_pb2.LiveStop(session_id=session_id, camera=camera, reason=reason)
+        return await self._stub(address).StopLive(request, timeout=timeout)

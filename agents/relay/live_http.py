@@ -247,7 +247,7 @@ class LiveEndpoint:
         if (known := self._signalled.get(session)) is not None and known.device_id == device.device_id:
             del self._signalled[session]
         try:
-            await self.client.stop_live(device.address, session, request.path_params["camera"],
+            await self.client.stop_live(device.address, session, request.path_params["camera"], "viewer",
                                         self.media.first_byte_timeout_s)
         except grpc.aio.AioRpcError as exc:
             return self._counted("stop", _grpc_error(exc, device))
@@ -274,7 +274,8 @@ class LiveEndpoint:
                 return 0
             timeout = self.media.first_byte_timeout_s
             results = await asyncio.gather(
-                *(self.client.stop_live(known.address, sid, known.camera, timeout) for sid, known in doomed.items()),
+                *(self.client.stop_live(known.address, sid, known.camera, "revoked", timeout)
+                  for sid, known in doomed.items()),
                 return_exceptions=True,
             )
         ended = sum(1 for r in results if isinstance(r, cameras_pb2.LiveStopped) and r.found)

@@ -260,8 +260,7 @@ class RelayAgent:
         ctx.tasks.create_task(self._http.serve(sockets=sockets), name="enrolment")
         log.info("enrolment_listening", address=s.enrolment.address, port=s.enrolment.port)
 
-        if self.tunnel is not None:
-            ctx.tasks.create_task(self._reconcile_loop(ctx), name="reconcile")
+        ctx.tasks.create_task(self._reconcile_loop(ctx), name="reconcile")  # tls mode too: local revocations
         ctx.tasks.create_task(self._cleanup_loop(ctx), name="cleanup")
         if s.cloud.enabled:
             self._cloud = self._cloud or CloudClient(s.cloud, load_signing_key(s.cloud.signing_key_file))
@@ -301,7 +300,10 @@ class RelayAgent:
         )
 
     async def _reconcile_loop(self, ctx: ServiceContext) -> None:
-        assert self.tunnel is not None
+        """Act on the registry's revoked devices every ``reconcile_interval_s`` (and at once when asked):
+        their live views stop, their WireGuard peers go (wireguard mode), their open streams end. This is
+        how a revocation made here (`guardian-relay device revoke`, another process) is noticed; in tls mode
+        there is no WireGuard part, the rest is the same."""
         interval = self.settings.tunnel.reconcile_interval_s
         while True:
             with contextlib.suppress(TimeoutError):
@@ -310,11 +312,12 @@ class RelayAgent:
             revoked = await asyncio.to_thread(self._revoked_ids)
             if self.live is not None:  # e.g. `guardian-relay device revoke`: stop its views before its peer goes
                 await self.live.end_sessions_of(revoked)
-            try:
-                await asyncio.to_thread(self.tunnel.reconcile)
-            except Exception as exc:  # a failed `wg` call must not end the relay; retried next round
-                log.error("reconcile_failed", error=str(exc))
-                continue
+            if self.tunnel is not None:
+                try:
+                    await asyncio.to_thread(self.tunnel.reconcile)
+                except Exception as exc:  # a failed `wg` call must not end the relay; retried next round
+                    log.error("reconcile_failed", error=str(exc))
+                    continue
             for device_id in revoked:
                 if self.uplink.active.get(device_id):
                     self.uplink.disconnect(device_id)

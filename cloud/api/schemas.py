@@ -653,6 +653,9 @@ class NotificationRulesShape(Shape):
     quiet_hours: QuietHours | None = Field(None, description="Daily hours without notifications; null: none.")
     time_zone: str = Field("UTC", min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$",
                            description="IANA time zone of the quiet hours, e.g. Europe/Paris.")
+    severity: Literal["all", "alert"] = Field(
+        "all", description="all: every matching event; alert: only events the edge judged alerts (a person or "
+        "vehicle in an alert zone). One notification per review item either way.")
 
 
 Severity = Literal["alert", "detection"]

@@ -1,15 +1,19 @@
 """Members' push notifications: their browsers' subscriptions, their rules, and which announced events
 notify whom.
 
-Rules are one set per member: cameras (ids), labels and zones (an empty list: any), daily quiet hours in the
-member's time zone (judged at the event's start), on/off. :func:`claim` turns announced events into
-notifications: for each member of the tenant with a subscribed browser whose rules the event matches, it
-inserts a claim (tenant, event, member) and only the claims this transaction inserted are sent. So a member
-hears of an event once, at its first version that matches (a later version that adds a zone can match when
-the first did not), whichever replica heard the announcement, and never again for a retried batch.
+Rules are one set per member: cameras (ids), labels and zones (an empty list: any), severity ("all", or
+"alert": only events the edge judged alerts), daily quiet hours in the member's time zone (judged at the
+event's start), on/off. :func:`claim` turns announced events into notifications, one per review item (the
+edge's ``Event.review_item``; an event without one is an item of its own, as in services/review_items.py): for
+each member of the tenant with a subscribed browser whose rules an event matches, it inserts a claim (tenant,
+event, member, item), unique per (tenant, item, member), and only the claims this transaction inserted are
+sent. So a member hears of a visit once, at the first version of the first of its events that matches (a later
+event of the item, or a later version that adds a zone, can match when the first did not), whichever replica
+heard the announcement, and never again for a retried batch.
 
-The payload holds what the cloud has and no more: label, camera display name, zones, start time, event id
-and the event page's path (its picture is fetched through the relay when the page opens).
+The payload holds what the cloud has and no more: label, camera display name, zones, start time, event id,
+review item id and the event page's path (the page shows the item's events; its picture is fetched through the
+relay when the page opens).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from cloud.core.webpush import Delivery
 from cloud.tables import Camera, Event, NotificationRules, PushClaim, PushSubscription, User
 
 MAX_SUBSCRIPTIONS_PER_MEMBER = 20  # browsers and devices; the oldest goes when a new one comes
+SEVERITIES = ("all", "alert")  # what a member's rules may ask for: every event, or alerts only
 
 
 class InvalidRules(ApiError):
@@ -55,10 +60,11 @@ class Rules:
     quiet_start: str | None
     quiet_end: str | None
     time_zone: str
+    severity: str  # one of SEVERITIES
 
 
 DEFAULT_RULES = Rules(enabled=True, cameras=[], labels=[], zones=[], quiet_start=None, quiet_end=None,
-                      time_zone="UTC")
+                      time_zone="UTC", severity="all")
 
 
 def _rules(row: NotificationRules | None) -> Rules:
@@ -66,7 +72,7 @@ def _rules(row: NotificationRules | None) -> Rules:
         return DEFAULT_RULES
     return Rules(enabled=row.enabled, cameras=json.loads(row.cameras_json), labels=json.loads(row.labels_json),
                  zones=json.loads(row.zones_json), quiet_start=row.quiet_start, quiet_end=row.quiet_end,
-                 time_zone=row.time_zone)
+                 time_zone=row.time_zone, severity=row.severity)
 
 
 def rules_of(session: Session, user: User) -> Rules:
@@ -82,6 +88,8 @@ def save_rules(session: Session, user: User, tenant_id: str, rules: Rules) -> Ru
     if (rules.quiet_start is None) != (rules.quiet_end is None) or (
             rules.quiet_start is not None and rules.quiet_start == rules.quiet_end):
         raise InvalidRules("quiet hours need a start and a different end")
+    if rules.severity not in SEVERITIES:
+        raise InvalidRules(f"severity must be one of {', '.join(SEVERITIES)}")
     if rules.cameras:
         held = set(session.scalars(select(Camera.id).where(Camera.tenant_id == tenant_id,
                                                            Camera.id.in_(rules.cameras))))
@@ -96,6 +104,7 @@ def save_rules(session: Session, user: User, tenant_id: str, rules: Rules) -> Ru
     row.cameras_json, row.labels_json, row.zones_json = (json.dumps(sorted(set(v))) for v in
                                                          (rules.cameras, rules.labels, rules.zones))
     row.quiet_start, row.quiet_end, row.time_zone = rules.quiet_start, rules.quiet_end, rules.time_zone
+    row.severity = rules.severity
     row.updated_at = utcnow()
     session.flush()
     return _rules(row)
@@ -171,13 +180,20 @@ def matches(rules: Rules, event: Event, camera_id: str | None, zones: list[str])
             and (not rules.cameras or camera_id in rules.cameras)
             and (not rules.labels or event.label in rules.labels)
             and (not rules.zones or any(zone in rules.zones for zone in zones))
+            and (rules.severity == "all" or event.severity == "alert")
             and not quiet(rules, event.start_at))
+
+
+def item_key(event: Event) -> str:
+    """The event's review item; an event the edge grouped into none is an item of its own."""
+    return event.review_item or event.id
 
 
 def payload(event: Event, camera_name: str, zones: list[str]) -> str:
     start = event.start_at.isoformat().replace("+00:00", "Z")
-    return json.dumps({"event_id": event.id, "label": event.label, "camera": camera_name, "zones": zones,
-                       "start": start, "url": f"/events/{event.id}"}, separators=(",", ":"))
+    return json.dumps({"event_id": event.id, "review_item": item_key(event), "label": event.label,
+                       "camera": camera_name, "zones": zones, "start": start, "url": f"/events/{event.id}"},
+                      separators=(",", ":"))
 
 
 def claim(session: Session, tenant_id: str, ids: list[str], max_age: timedelta) -> list[Delivery]:
@@ -195,24 +211,27 @@ def claim(session: Session, tenant_id: str, ids: list[str], max_age: timedelta) 
         select(NotificationRules).where(NotificationRules.user_id.in_(list(subscriptions))))}
     cameras = {(c.device_id, c.name): c for c in session.scalars(select(Camera).where(
         Camera.tenant_id == tenant_id, tuple_(Camera.device_id, Camera.name).in_({(e.device_id, e.camera) for e in events})))}
+    # Per (item, member), the earliest matching event of the batch: several events of one visit often come
+    # in one batch, and only one of them may notify.
     wanted: dict[tuple[str, str], Event] = {}
-    for event in events:
+    for event in sorted(events, key=lambda e: (e.start_at, e.id)):
         camera = cameras.get((event.device_id, event.camera))
         zones = json.loads(event.zones_json)
         for user_id in subscriptions:
             if matches(rules.get(user_id, DEFAULT_RULES), event, camera.id if camera else None, zones):
-                wanted[(event.id, user_id)] = event
+                wanted.setdefault((item_key(event), user_id), event)
     if not wanted:
         return []
     now = utcnow()
     insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(PushClaim)
+    # A conflict on either key (this event, or this item, already claimed for the member) inserts nothing.
     claimed = session.execute(insert.values([
-        {"tenant_id": tenant_id, "event_id": event_id, "user_id": user_id, "claimed_at": now}
-        for event_id, user_id in sorted(wanted)  # one lock order between replicas
-    ]).on_conflict_do_nothing().returning(PushClaim.event_id, PushClaim.user_id)).all()
+        {"tenant_id": tenant_id, "event_id": wanted[key].id, "user_id": key[1], "item_key": key[0], "claimed_at": now}
+        for key in sorted(wanted)  # one lock order between replicas
+    ]).on_conflict_do_nothing().returning(PushClaim.item_key, PushClaim.user_id)).all()
     deliveries: list[Delivery] = []
-    for event_id, user_id in claimed:
-        event = wanted[(event_id, user_id)]
+    for item, user_id in claimed:
+        event = wanted[(item, user_id)]
         camera = cameras.get((event.device_id, event.camera))
         body = payload(event, camera.display_name or camera.name if camera else event.camera,
                        json.loads(event.zones_json))

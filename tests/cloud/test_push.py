@@ -5,6 +5,7 @@ payload with the keys the test made (tests/fakes/push_service.py). Rules filter;
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 
 from cloud.api.main import create_app
 from cloud.core.webpush import application_server_key, generate_private_key, load_vapid
+from guardian.contracts.cloud.v1 import ingest_pb2
 from tests.cloud import batches
 from tests.cloud.conftest import add_relay, login, make_settings, signup, test_client
 from tests.fakes.push_service import Browser, PushService, push_service
@@ -91,7 +93,8 @@ def test_new_event_is_pushed_once_with_its_summary_only(push_settings, push) -> 
         got = push.next()
         assert got.token == browser.token
         assert got.payload == {
-            "event_id": ev.event_id, "label": "person", "camera": "Front porch", "zones": ["gate", "path"],
+            "event_id": ev.event_id, "review_item": ev.event_id,  # an event without an item is an item of one
+            "label": "person", "camera": "Front porch", "zones": ["gate", "path"],
             "start": ev.start.ToDatetime(tzinfo=UTC).isoformat().replace("+00:00", "Z"),
             "url": f"/events/{ev.event_id}",
         }
@@ -128,7 +131,7 @@ def test_rules_filter_by_camera_label_zone_and_quiet_hours(push_settings, push) 
                            json=witness.subscription()).status_code == 201
         other.subscribe(theirs)
         rules = {"enabled": True, "cameras": [site.camera_ids["porch"]], "labels": ["person"], "zones": ["gate"],
-                 "quiet_hours": None, "time_zone": "Asia/Tokyo"}
+                 "quiet_hours": None, "time_zone": "Asia/Tokyo", "severity": "all"}
         got: list[str] = []
 
         def ingest_and_wait(events: list[Any]) -> None:
@@ -164,6 +167,91 @@ def test_rules_filter_by_camera_label_zone_and_quiet_hours(push_settings, push) 
             got.append(push.next().payload["event_id"])
         assert got == [wanted.event_id, last.event_id]
         assert theirs.token not in push.posts  # the other tenant's browser heard nothing of alpha's events
+
+
+def _second_member(client: Any, site: Site, push: PushService) -> tuple[dict[str, str], Browser]:
+    """A viewer of ``site`` with a subscribed browser: (their auth headers, their browser)."""
+    r = client.post("/api/v1/tenant/members", headers=site.member.auth, json={
+        "email": "second@alpha.example.org", "password": "second password 1", "role": "viewer"})
+    assert r.status_code == 201, r.text
+    auth = {"Authorization": f"Bearer {login(client, 'second@alpha.example.org', 'second password 1')}"}
+    browser = push.browser()
+    r = client.post("/api/v1/notifications/subscriptions", headers=auth, json=browser.subscription())
+    assert r.status_code == 201, r.text
+    return auth, browser
+
+
+def _alert(event: Any) -> Any:
+    event.severity = ingest_pb2.SEVERITY_ALERT
+    return event
+
+
+def test_a_visit_notifies_each_member_once_per_review_item(push_settings, push) -> None:
+    app = create_app(push_settings)
+    with test_client(app) as client:
+        _wait_listening(app)
+        site = Site(client, app, "alpha")
+        mine = push.browser()
+        site.subscribe(mine)
+        _auth, second = _second_member(client, site, push)
+
+        # A walker: five events of one review item, two in one batch, the rest one by one, and a newer
+        # version of the first; then a second item, and an event the edge grouped into no item.
+        walk = str(uuid.uuid4())
+        walker = [site.event(review_item=walk, seconds=None) for _ in range(5)]
+        site.ingest(walker[:2])
+        for ev in walker[2:]:
+            site.ingest([ev])
+        site.ingest([site.event(review_item=walk, seconds=6, event_id=walker[0].event_id)])
+        later_item = site.event(camera="drive", label="car", review_item=str(uuid.uuid4()))
+        site.ingest([later_item])
+        alone = site.event()
+        site.ingest([alone])
+
+        heard: dict[str, list[tuple[str, str]]] = {mine.token: [], second.token: []}
+        for _ in range(6):  # the last two pushes were heard after the walker's: those were all handled
+            got = push.next()
+            heard[got.token].append((got.payload["review_item"], got.payload["event_id"]))
+        site.settle()
+        assert push.received.empty(), push.received.get_nowait()
+        wanted = [(walk, walker[0].event_id), (later_item.review_item, later_item.event_id),
+                  (alone.event_id, alone.event_id)]
+        assert {token: sorted(got) for token, got in heard.items()} == {mine.token: sorted(wanted),
+                                                                      second.token: sorted(wanted)}
+        assert push.refused.empty()
+
+
+def test_alerts_only_waits_for_the_items_alert_and_each_members_rules_hold(push_settings, push) -> None:
+    app = create_app(push_settings)
+    with test_client(app) as client:
+        _wait_listening(app)
+        site = Site(client, app, "alpha")
+        mine = push.browser()
+        site.subscribe(mine)
+        second_auth, second = _second_member(client, site, push)
+        r = client.put("/api/v1/notifications/rules", headers=second_auth, json={"severity": "alert"})
+        assert r.status_code == 200 and r.json()["severity"] == "alert", r.text
+        assert client.get("/api/v1/notifications/rules", headers=site.member.auth).json()["severity"] == "all"
+        r = client.put("/api/v1/notifications/rules", headers=second_auth, json={"severity": "critical"})
+        assert r.status_code == 422, r.text
+
+        # The visit starts as a detection (in no alert zone) and becomes an alert when the walker reaches
+        # one: the alerts-only member hears of it then, once; the other member heard of it at its start.
+        walk = str(uuid.uuid4())
+        first = site.event(review_item=walk, seconds=None)
+        site.ingest([first])
+        assert (got := push.next()).token == mine.token and got.payload["event_id"] == first.event_id
+        site.settle()
+        alert = _alert(site.event(review_item=walk, seconds=None))
+        site.ingest([alert, _alert(site.event(review_item=walk))])
+        assert (got := push.next()).token == second.token and got.payload["event_id"] == alert.event_id
+        # An item of detections only: the alerts-only member hears nothing of it; the first event's rise to
+        # an alert (a newer version) does not notify its item again.
+        detections = site.event(camera="drive", label="car", review_item=str(uuid.uuid4()))
+        site.ingest([detections, _alert(site.event(review_item=walk, seconds=9, event_id=first.event_id))])
+        assert (got := push.next()).token == mine.token and got.payload["event_id"] == detections.event_id
+        site.settle()
+        assert push.received.empty(), push.received.get_nowait()
 
 
 def test_gone_subscription_is_forgotten_and_unanswered_sends_retried(push_settings, push) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -65,6 +66,8 @@ def test_every_edge_agent_reaches_the_operator_through_the_relay_and_none_the_la
         series = wait_for(partial(query, lab, selector), 60, f"the edge {agent}'s {metric} at the operator's", 0.5)
         labels = series[0]["metric"]  # type: ignore[index]
         assert (labels["tenant"], labels["relay"], labels["job"]) == (TENANT, RELAY_ID, "guardian-edge")
+        if agent == "recorder":  # the lab camera's name ("front") stays on the edge: an opaque id crosses
+            assert re.fullmatch(r"c-[0-9a-f]{12}", labels["camera"]), labels
     # The detector is up, but none of its series crosses the tunnel (no rule or panel reads them), nor
     # the unread ones of the others (a histogram, the node exporter's CPU counters).
     assert wait_for(lambda: up_by_agent(lab, device_id).get("detector"), 30, "the detector's up") == "1"

@@ -3,12 +3,15 @@ TURN credentials) → EdgeCameras.StartLive over the edge's mutual-TLS channel �
 reads the real RTSP fake camera; the media then flows edge ⇄ coturn ⇄ browser. A real relay and a real
 edge uplink in tls mode on loopback (tests/relay/tlsstack.py), a real coturn from the relay's template.
 
-The refusals (another tenant's token, an expired one, a revoked device, …) are checked at the API.
+The refusals (another tenant's token, an expired one, a revoked device, …) are checked at the API, and a
+device revoked on the relay itself (`guardian-relay device revoke`, which tls mode notices in its reconcile
+loop as wireguard mode does) loses its running session and its uplink stream.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import ssl
 import subprocess
@@ -22,9 +25,10 @@ import pytest
 
 from guardian.contracts import auth
 from tests.conftest import FakeCamera
+from tests.edge.live.test_chromium_offer import chromium_offer
 from tests.edge.live.viewer import CHROMIUM, CHROMIUM_ARGS, Viewer
 from tests.relay.coturn import Coturn
-from tests.relay.tlsstack import PYTHON, ROOT, TENANT, UI_ORIGIN, TlsStack
+from tests.relay.tlsstack import PYTHON, ROOT, TENANT, UI_ORIGIN, TlsStack, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +41,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, footage_mp4: Path) -> Iterat
     secret = work / "turn-secret"
     secret.write_bytes(turn.secret + b"\n")
     st = TlsStack(work / "stack",
-                  relay_overrides={"live": {"enabled": True, "turn_urls": [turn.url], "secret_file": secret}},
+                  relay_overrides={"live": {"enabled": True, "turn_urls": [turn.url], "secret_file": secret},
+                                   "tunnel": {"reconcile_interval_s": 1.0}},  # a local revocation noticed within 1 s
                   edge_overrides={"cameras": [{"name": "front", "record_url": camera.url()}]})
     try:
         st.start_relay()
@@ -194,8 +199,26 @@ def test_a_renewed_token_keeps_the_stream_past_the_first_expiry(stack: TlsStack,
     asyncio.run(scenario())
 
 
+def log_events(stack: TlsStack, name: str, event: str, after: int = 0) -> list[dict[str, Any]]:
+    """The JSON lines of ``name``'s log (from line ``after`` on) whose event is ``event``."""
+    found = []
+    for line in stack.logs[name].read_text(errors="replace").splitlines()[after:]:
+        try:
+            entry = json.loads(line)
+        except ValueError:  # a line being written, or not from the logger
+            continue
+        if isinstance(entry, dict) and entry.get("event") == event:
+            found.append(entry)
+    return found
+
+
 def test_revoked_device_is_refused(stack: TlsStack, http: httpx.Client) -> None:
-    """Last: it revokes the stack's device."""
+    """Last: it revokes the stack's device, on the relay (the operator's command), while a session runs (a
+    real Chromium offer the edge answers; no browser connects: the session need not carry video to be ended)."""
+    running = http.post(live_url(stack), json={"sdp": chromium_offer()}, headers=bearer(token(stack)))
+    assert running.status_code == 200, running.text
+    session = running.json()["session"]
+    relay_seen = len(stack.logs["relay"].read_text(errors="replace").splitlines())
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([PYTHON, "-m", "agents.relay.cli", "device", "revoke", "-c", str(stack.relay_config),
                           stack.device_id], check=False, capture_output=True, text=True, cwd=ROOT, env=env, timeout=30)
@@ -204,3 +227,12 @@ def test_revoked_device_is_refused(stack: TlsStack, http: httpx.Client) -> None:
                      http.post(live_url(stack), json={"sdp": "v=0\r\n"}, headers=bearer(token(stack))),
                      http.post(f"{live_url(stack)}/0123abcd", headers=bearer(token(stack)))):  # no renewal either
         assert (response.status_code, response.json()["error"]) == (403, "device_revoked")
+    # The running relay noticed (tls mode has no WireGuard to reconcile, the rest of the loop runs): the edge
+    # was told to end the session as revoked, and the device's uplink stream was closed.
+    ended = wait_for(lambda: [e for e in log_events(stack, "edge", "live_session_ended") if e["session"] == session],
+                     30, "the edge to end the session")
+    assert [e["reason"] for e in ended] == ["device revoked"]
+    (revoked,) = log_events(stack, "relay", "live_sessions_revoked", relay_seen)
+    assert (revoked["devices"], revoked["ended"]) == ([stack.device_id], 1)
+    wait_for(lambda: [e for e in log_events(stack, "relay", "uplink_stream_closed", relay_seen)
+                      if e["device"] == stack.device_id], 30, "the device's uplink stream to be closed")

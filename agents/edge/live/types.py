@@ -1,4 +1,4 @@
-"""What a live session is asked for: the stream, the TURN server and its credentials."""
+"""What a live session is asked for: the stream, the TURN server and its credentials; why it is stopped."""
 
 from __future__ import annotations
 
@@ -11,6 +11,29 @@ class LiveStream(enum.StrEnum):
 
     SUB = "sub"
     MAIN = "main"
+
+
+class StopReason(enum.StrEnum):
+    """Why the relay ends a session (``LiveStop.reason``): the browser stopped it, its device was revoked,
+    or its token ran out."""
+
+    VIEWER = "viewer"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+    @property
+    def end_reason(self) -> str:
+        """The session's ``end_reason`` (and log) for it."""
+        return {"viewer": "viewer stopped", "revoked": "device revoked", "expired": "token expired"}[self.value]
+
+    @classmethod
+    def parse(cls, value: str) -> StopReason:
+        """The reason a stop request gives; a relay of the previous release gives none (the viewer's stop),
+        and a reason this edge does not know yet counts as the viewer's too."""
+        try:
+            return cls(value)
+        except ValueError:
+            return cls.VIEWER
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from agents.edge.camera_config.key import ConfigKey, with_credentials
 from agents.edge.detection.picture import picture_path
 from agents.edge.live.errors import NegotiationFailed, StreamUnavailable, UnknownCamera
 from agents.edge.live.hub import CameraLookup, LiveHub
-from agents.edge.live.types import CameraStreams, LiveStream, TurnServer
+from agents.edge.live.types import CameraStreams, LiveStream, StopReason, TurnServer
 from agents.edge.onvif.discovery import discover
 from agents.edge.onvif.probe import probe
 from agents.edge.onvif.types import Camera, ErrorKind
@@ -194,7 +194,7 @@ class EdgeCamerasService(cameras_pb2_grpc.EdgeCamerasServicer):
         session = self.live.sessions.get(request.session_id) if self.live is not None else None
         if session is None or session.camera != request.camera:
             return cameras_pb2.LiveStopped(found=False)
-        await session.close("viewer stopped")
+        await session.close(StopReason.parse(request.reason).end_reason)
         return cameras_pb2.LiveStopped(found=True)
 
     async def RenewLive(self, request: cameras_pb2.LiveRenew, context: grpc.aio.ServicerContext) -> cameras_pb2.LiveRenewed:

@@ -15,6 +15,10 @@ without the Server and Date headers. The relay's connection is kept open between
 ``idle_timeout_s``), which spares a TCP handshake and teardown per agent and scrape. ``filter = false`` passes the agent's answer as sent
 (bench/fleet_tunnel_bytes.py compares both).
 
+Camera names are the tenant's: filtered, every ``camera`` label value leaves as an opaque id, keyed by a
+secret that stays on the edge (:mod:`agents.edge.uplink.camera_ids`; ``guardian-edge metrics camera-ids``
+maps them on the box). ``filter = false`` is for debugging and passes the names too.
+
 The listening socket sets ``IP_FREEBIND``, so the bind does not depend on the tunnel address being
 on the interface yet (an uplink restarting while the kernel reconfigures the interface), without the
 system-wide ``net.ipv4.ip_nonlocal_bind``.
@@ -30,6 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from agents.edge.uplink.camera_ids import pseudonymise_cameras
 from agents.edge.uplink.config import ScrapeProxySettings
 from guardian.runtime.logging import get_logger
 
@@ -72,9 +77,10 @@ class _FreebindServer(ThreadingHTTPServer):
 class ScrapeProxy:
     """``GET /metrics/<agent>`` on ``address:port``, answered from the agent's loopback exporter."""
 
-    def __init__(self, settings: ScrapeProxySettings, address: str, allowed_peer: str) -> None:
+    def __init__(self, settings: ScrapeProxySettings, address: str, allowed_peer: str, camera_key: bytes) -> None:
         self.settings = settings
         self.kept = frozenset(settings.kept_series)
+        self.camera_key = camera_key  # the camera_ids secret (load_or_create_key)
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -125,7 +131,7 @@ class ScrapeProxy:
             request.send_error(503)
             return
         if self.settings.filter:
-            body = keep_series(body.decode(), self.kept).encode()
+            body = pseudonymise_cameras(keep_series(body.decode(), self.kept), self.camera_key).encode()
             headers = [("Content-Type", TEXT_FORMAT)]
             if "gzip" in request.headers.get("Accept-Encoding", ""):
                 body = gzip.compress(body, mtime=0)

@@ -28,6 +28,7 @@ from agents.edge.db import database_path, open_database
 from agents.edge.enrolment import Enrolment, client_ca_path, enrolment_path, tls_cert_path, tls_key_path
 from agents.edge.live.hub import LiveHub
 from agents.edge.outbox import OutboxKind, OutboxLimits
+from agents.edge.uplink.camera_ids import CameraIdKeyError, camera_id_key_path, load_or_create_key
 from agents.edge.uplink.cameras_server import EdgeCamerasService, live_cameras
 from agents.edge.uplink.client import AGENT_VERSION, UplinkClient
 from agents.edge.uplink.config_watch import ConfigWatch
@@ -133,8 +134,12 @@ class UplinkAgent:
             allowed_peer = enrolment.relay_tunnel_address
             if s.uplink.scrape_proxy.enabled:
                 try:
-                    self.scrape_proxy = ScrapeProxy(s.uplink.scrape_proxy, enrolment.tunnel_address, allowed_peer)
-                except OSError as exc:  # metrics are a side channel: events still go, the relay sees up == 0
+                    camera_key = load_or_create_key(camera_id_key_path(s))
+                    self.scrape_proxy = ScrapeProxy(
+                        s.uplink.scrape_proxy, enrolment.tunnel_address, allowed_peer, camera_key
+                    )
+                except (OSError, CameraIdKeyError) as exc:
+                    # Metrics are a side channel: events still go, the relay sees up == 0.
                     log.error("scrape_proxy_failed", port=s.uplink.scrape_proxy.port, error=str(exc))
                 else:
                     self.scrape_proxy.start()

@@ -59,7 +59,8 @@ def _public(rules: notifications.Rules) -> NotificationRulesShape:
     quiet = (QuietHours(start=rules.quiet_start, end=rules.quiet_end)
              if rules.quiet_start is not None and rules.quiet_end is not None else None)
     return NotificationRulesShape(enabled=rules.enabled, cameras=rules.cameras, labels=rules.labels,
-                                  zones=rules.zones, quiet_hours=quiet, time_zone=rules.time_zone)
+                                  zones=rules.zones, quiet_hours=quiet, time_zone=rules.time_zone,
+                                  severity="alert" if rules.severity == "alert" else "all")
 
 
 @router.get("/rules", response_model=NotificationRulesShape)
@@ -72,5 +73,6 @@ def put_rules(body: NotificationRulesShape, scope: TenantDep) -> NotificationRul
     rules = notifications.Rules(
         enabled=body.enabled, cameras=body.cameras, labels=body.labels, zones=body.zones,
         quiet_start=body.quiet_hours.start if body.quiet_hours else None,
-        quiet_end=body.quiet_hours.end if body.quiet_hours else None, time_zone=body.time_zone)
+        quiet_end=body.quiet_hours.end if body.quiet_hours else None, time_zone=body.time_zone,
+        severity=body.severity)
     return _public(notifications.save_rules(scope.session, scope.user, scope.id, rules))

@@ -158,7 +158,7 @@ def test_live_view_through_the_relay_program_and_revocation_ends_it(footage_mp4:
     assert sps[:12] not in seen, "the camera's H.264 crossed the tunnel in the clear"
     # The revocation ended the session at the edge through the relay (not by the tunnel going away).
     assert '"ended": 1' in revoked[0], revoked
-    assert len(edge_ended) == 1 and '"reason": "viewer stopped"' in edge_ended[0], edge_ended
+    assert len(edge_ended) == 1 and '"reason": "device revoked"' in edge_ended[0], edge_ended
 
 
 async def scenario(lab: Lab, chromium: Path, admin: TenantAdmin, device_id: str, width: int,

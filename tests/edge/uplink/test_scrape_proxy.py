@@ -2,51 +2,94 @@
 (prometheus_client's, as the agents serve): only the kept series go through (gzipped when asked), or the
 agent's body as sent with the filter off; the relay's connection is kept between scrapes; a dead agent
 is a 503 (the relay records up == 0 for it alone), unknown paths and other peers get nothing, and the
-config refuses a target off loopback. The WireGuard lab test (tests/observability/test_fleet_metrics.py)
-runs it in the uplink as shipped."""
+config refuses a target off loopback. Camera names never leave filtered: each ``camera`` label is an
+opaque id (agents/edge/uplink/camera_ids.py), stable across restarts, different under another edge's
+secret, and ``guardian-edge metrics camera-ids`` maps it back on the box. The WireGuard lab test
+(tests/observability/test_fleet_metrics.py) runs it in the uplink as shipped."""
 
 from __future__ import annotations
 
 import gzip
 import http.client
+import re
+import stat
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
+from agents.edge.cli import main
+from agents.edge.config import EdgeSettings
+from agents.edge.db import database_path, open_database
+from agents.edge.db.tables import Camera
+from agents.edge.uplink.camera_ids import (
+    camera_id,
+    camera_id_key_path,
+    load_or_create_key,
+    pseudonymise_cameras,
+)
 from agents.edge.uplink.config import ScrapeProxySettings
 from agents.edge.uplink.scrape_proxy import ScrapeProxy, keep_series
-from guardian.runtime.metrics import AgentMetrics, MetricsSettings, serve_metrics
+from demo import configs
+from guardian.runtime.metrics import AgentMetrics, MetricsServer, MetricsSettings, serve_metrics
 from tests.conftest import free_port
 
+KEY = bytes(range(32))
+# Config names are slugs, but the proxy must hold for any label value: quotes, backslashes, a newline.
+CAMERAS = ("front_door", 'Bob\'s "garage" \\ side\ncam')
+CAMERA_ID = re.compile(r"c-[0-9a-f]{12}")
 
-def start_proxy(**settings: Any) -> Iterator[ScrapeProxy]:
-    metrics = AgentMetrics("edge")
-    metrics.gauge("outbox", "length", "Rows waiting.").set(7)
+
+@pytest.fixture(scope="module")
+def agents() -> Iterator[dict[str, str]]:
+    """The agents' exporters (real prometheus_client ones), shared by the module's proxies: agent -> URL."""
+    uplink = AgentMetrics("edge")
+    uplink.gauge("outbox", "length", "Rows waiting.").set(7)
     # Series no rule reads: a counter and a histogram (labelled, as the agents' are).
-    metrics.counter("uplink", "sent_total", "Messages sent.", ("kind",)).labels("event").inc(3)
-    metrics.histogram("uplink", "ack_latency_seconds", "Ack latency.").observe(0.2)
-    exporter = serve_metrics(MetricsSettings(address="127.0.0.1", port=0), metrics)
-    assert exporter is not None
+    uplink.counter("uplink", "sent_total", "Messages sent.", ("kind",)).labels("event").inc(3)
+    uplink.histogram("uplink", "ack_latency_seconds", "Ack latency.").observe(0.2)
+    # The recorder's per-camera series, kept (rules read them) and not (a histogram), as it labels them.
+    recorder = AgentMetrics("edge")
+    streaming = recorder.gauge("video", "streaming", "1 while streaming.", ("camera",))
+    segments = recorder.counter("video", "segments_total", "Segments.", ("camera",))
+    writes = recorder.histogram("video", "segment_write_seconds", "Write time.", ("camera",))
+    for number, name in enumerate(CAMERAS):
+        streaming.labels(name).set(1)
+        segments.labels(name).inc(number + 2)
+        writes.labels(name).observe(0.1)
+    servers = {"uplink": serve(uplink), "recorder": serve(recorder)}
+    yield {agent: f"http://127.0.0.1:{server.port}/metrics" for agent, server in servers.items()}
+    for server in servers.values():
+        server.close()
+
+
+def serve(metrics: AgentMetrics) -> MetricsServer:
+    server = serve_metrics(MetricsSettings(address="127.0.0.1", port=0), metrics)
+    assert server is not None  # enabled
+    return server
+
+
+def start_proxy(agents: dict[str, str], camera_key: bytes = KEY, **settings: Any) -> Iterator[ScrapeProxy]:
     proxy = ScrapeProxy(ScrapeProxySettings(port=free_port(), timeout_s=2, targets={
-        "uplink": f"http://127.0.0.1:{exporter.port}/metrics",
+        **agents,
         "detector": f"http://127.0.0.1:{free_port()}/metrics",  # nothing listens: a dead agent
-    }, **settings), "127.0.0.1", allowed_peer="127.0.0.1")
+    }, **settings), "127.0.0.1", allowed_peer="127.0.0.1", camera_key=camera_key)
     proxy.start()
     yield proxy
     proxy.close()
-    exporter.close()
 
 
 @pytest.fixture
-def proxy() -> Iterator[ScrapeProxy]:
-    yield from start_proxy()  # as shipped: filtered, kept alive
+def proxy(agents: dict[str, str]) -> Iterator[ScrapeProxy]:
+    yield from start_proxy(agents)  # as shipped: filtered, kept alive
 
 
 @pytest.fixture
-def unfiltered() -> Iterator[ScrapeProxy]:
-    yield from start_proxy(filter=False, idle_timeout_s=0)
+def unfiltered(agents: dict[str, str]) -> Iterator[ScrapeProxy]:
+    yield from start_proxy(agents, filter=False, idle_timeout_s=0)
 
 
 def get(proxy: ScrapeProxy, path: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
@@ -80,6 +123,99 @@ def test_unfiltered_an_agents_metrics_go_through_as_sent(unfiltered: ScrapeProxy
     status, headers, body = get(unfiltered, "/metrics/uplink", **{"Accept-Encoding": "gzip"})
     assert status == 200 and headers["Content-Encoding"] == "gzip"
     assert b"guardian_edge_outbox_length 7.0" in gzip.decompress(body)
+
+
+def camera_labels(body: bytes) -> dict[str, dict[str, float]]:
+    """Each series' camera label values and sample values, read with Prometheus' own parser."""
+    found: dict[str, dict[str, float]] = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for sample in family.samples:
+            if "camera" in sample.labels:
+                found.setdefault(sample.name, {})[sample.labels["camera"]] = sample.value
+    return found
+
+
+def test_camera_names_never_reach_the_relay_only_their_ids(proxy: ScrapeProxy) -> None:
+    status, _, body = get(proxy, "/metrics/recorder")
+    assert status == 200
+    ids = [camera_id(KEY, name) for name in CAMERAS]
+    assert all(CAMERA_ID.fullmatch(i) for i in ids) and len(set(ids)) == len(CAMERAS)
+    assert camera_labels(body) == {
+        "guardian_edge_video_streaming": {ids[0]: 1.0, ids[1]: 1.0},
+        "guardian_edge_video_segments_total": {ids[0]: 2.0, ids[1]: 3.0},
+    }
+    for fragment in (b"front", b"door", b"Bob", b"garage", b"side", b"cam\""):
+        assert fragment not in body, fragment
+    status, _, zipped = get(proxy, "/metrics/recorder", **{"Accept-Encoding": "gzip"})
+    assert status == 200 and gzip.decompress(zipped) == body
+
+
+def test_camera_ids_are_stable_across_a_restart_and_differ_between_edges(
+    agents: dict[str, str], tmp_path: Path
+) -> None:
+    def ids_served(key_file: Path) -> dict[str, float]:
+        running = start_proxy(agents, camera_key=load_or_create_key(key_file))  # as the uplink starts it
+        try:
+            return camera_labels(get(next(running), "/metrics/recorder")[2])["guardian_edge_video_streaming"]
+        finally:
+            next(running, None)  # start_proxy's tear-down: the proxy closed
+
+    key_file = tmp_path / "edge-a" / "camera-id.key"
+    first = ids_served(key_file)
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600 and len(key_file.read_bytes()) == 32
+    assert ids_served(key_file) == first  # the uplink restarted: the same key file, the same ids
+    other_edge = ids_served(tmp_path / "edge-b" / "camera-id.key")
+    assert len(first) == len(other_edge) == len(CAMERAS) and not set(first) & set(other_edge)
+
+
+def test_unfiltered_camera_names_pass_as_sent(unfiltered: ScrapeProxy) -> None:
+    status, _, body = get(unfiltered, "/metrics/recorder")
+    assert status == 200
+    assert set(camera_labels(body)["guardian_edge_video_streaming"]) == set(CAMERAS)
+
+
+def test_pseudonymise_rewrites_only_the_camera_label_and_drops_what_it_cannot_parse() -> None:
+    text = (
+        "# TYPE g gauge\n"
+        'g{kind="camera=\\"x\\"",camera="a\\\\b\\"c",zone="z"} 1.0\n'  # camera= inside another value
+        'g{ camera = "front" , } 2.0 1700000000000\n'  # spaces and a trailing comma
+        'g{camera="front"} 3.0\n'
+        'g{camera="cut short} 4.0\n'  # unparsable: dropped, never passed
+        "camera_free 5.0\n"
+        'other{cameras="not the label"} 6.0\n'
+    )
+    a_b_c, front = camera_id(KEY, 'a\\b"c'), camera_id(KEY, "front")
+    assert pseudonymise_cameras(text, KEY) == (
+        "# TYPE g gauge\n"
+        f'g{{kind="camera=\\"x\\"",camera="{a_b_c}",zone="z"}} 1.0\n'
+        f'g{{camera="{front}",}} 2.0 1700000000000\n'
+        f'g{{camera="{front}"}} 3.0\n'
+        "camera_free 5.0\n"
+        'other{cameras="not the label"} 6.0\n'
+    )
+
+
+def test_the_edge_command_maps_names_to_the_ids_the_relay_sees(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = configs.write_edge(tmp_path / "edge.toml", {
+        "storage": {"data_dir": tmp_path / "data"},
+        "cameras": [{"name": "front_door", "record_url": "rtsp://127.0.0.1:8554/front"}],
+    })
+    settings = EdgeSettings.model_validate({"storage": {"data_dir": tmp_path / "data"}})
+    # A camera of the cloud's desired config lives in the cameras table only.
+    engine, sessions = open_database(database_path(settings))
+    with sessions.begin() as session:
+        session.add(Camera(name="garage", record_url="rtsp://192.0.2.7/stream", source="desired"))
+    engine.dispose()
+
+    assert main(["metrics", "camera-ids", "-c", str(config)]) == 0
+    # Run as root on the box, it leaves no database file the agents' user could not open (-wal, -shm).
+    assert [p.name for p in database_path(settings).parent.glob("edge.db*")] == ["edge.db"]
+    key = camera_id_key_path(settings).read_bytes()  # made by the command: the uplink will use the same
+    assert capsys.readouterr().out == f"front_door\t{camera_id(key, 'front_door')}\ngarage\t{camera_id(key, 'garage')}\n"
+    assert main(["metrics", "camera-ids", "-c", str(config), "porch"]) == 0
+    assert capsys.readouterr().out == f"porch\t{camera_id(key, 'porch')}\n"
 
 
 def test_the_relays_connection_is_kept_between_scrapes(proxy: ScrapeProxy) -> None:

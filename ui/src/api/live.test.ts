@@ -13,13 +13,17 @@ describe("live view", () => {
       [new RelayError(0, "unreachable", ""), "relay-unreachable"],
       [new RelayError(503, "camera_unavailable", ""), "camera-unavailable"],
       [new RelayError(503, "live_disabled", ""), "live-disabled"],
-      [new RelayError(403, "device_revoked", ""), "refused"],
+      [new RelayError(403, "device_revoked", ""), "device-removed"],
+      [new ApiError(404, "not_found", "device not found"), "device-removed"], // the cloud, for a revoked device
+      [new ApiError(404, "camera_not_found", "no such camera"), "error"],
+      [new RelayError(403, "wrong_scope", ""), "refused"],
       [new ApiError(409, "live_viewer_limit", "full"), "viewer-limit"],
       [new TypeError("Failed to fetch"), "relay-unreachable"],
     ];
     expect(cases.map(([error]) => liveFailure(error))).toEqual(cases.map(([, failure]) => failure));
     expect(retriable("edge-offline") && retriable("token-expired") && retriable("relay-unreachable")).toBe(true);
-    expect(retriable("viewer-limit") || retriable("refused") || retriable("live-disabled")).toBe(false);
+    expect(retriable("viewer-limit") || retriable("refused") || retriable("live-disabled")
+           || retriable("device-removed")).toBe(false);
   });
 
   it("backs off when reconnecting: 1 s, 2 s, 4 s … at most 30 s", () => {

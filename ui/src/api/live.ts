@@ -98,19 +98,23 @@ export function liveStop(grant: DeviceAccessToken, deviceId: string, camera: str
 /** Why a live view is not playing, in the words the view shows. */
 export type LiveFailure =
   | "token-expired" | "edge-offline" | "relay-unreachable" | "camera-unavailable" | "no-connection"
-  | "viewer-limit" | "refused" | "no-webrtc" | "live-disabled" | "error";
+  | "viewer-limit" | "device-removed" | "refused" | "no-webrtc" | "live-disabled" | "error";
 
 /** Whether trying again by itself can help (a full plan or a refusal needs a person). */
 export function retriable(failure: LiveFailure): boolean {
-  return !["viewer-limit", "refused", "no-webrtc", "live-disabled"].includes(failure);
+  return !["viewer-limit", "device-removed", "refused", "no-webrtc", "live-disabled"].includes(failure);
 }
 
 export function liveFailure(error: unknown): LiveFailure {
   if (isApiError(error, "live_viewer_limit")) return "viewer-limit";
+  // The cloud mints no token for a revoked device: it is gone for the tenant (404 not_found, as for a
+  // device that never was; a camera it no longer has is camera_not_found).
+  if (isApiError(error, "not_found") && error.status === 404) return "device-removed";
   if (isRelayError(error)) {
     if (error.status === 0) return "relay-unreachable";
     if (error.code === "token_expired") return "token-expired";
     if (error.code === "live_disabled") return "live-disabled";
+    if (error.code === "device_revoked") return "device-removed";
     if (error.code === "camera_unavailable" || error.code === "camera_not_found") return "camera-unavailable";
     if (error.code === "device_offline" || error.status === 504 || error.status === 502) return "edge-offline";
     if (error.status === 401 || error.status === 403) return "refused";
@@ -127,6 +131,7 @@ export const LIVE_FAILURE_WORDS: Record<LiveFailure, string> = {
   "camera-unavailable": "The camera box cannot read this camera right now.",
   "no-connection": "The video could not connect through your relay (UDP to the relay may be blocked on this network).",
   "viewer-limit": "Your plan's live views are all in use. Close another live view first.",
+  "device-removed": "This camera box was removed from your home; live view is not available.",
   refused: "The relay refused the live access. Reload the page and try again.",
   "no-webrtc": "This browser cannot play live video (no WebRTC).",
   "live-disabled": "Your relay does not serve live video (it has no TURN server configured).",

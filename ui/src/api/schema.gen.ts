@@ -2042,6 +2042,13 @@ export interface components {
              * @default UTC
              */
             time_zone: string;
+            /**
+             * Severity
+             * @description all: every matching event; alert: only events the edge judged alerts (a person or vehicle in an alert zone). One notification per review item either way.
+             * @default all
+             * @enum {string}
+             */
+            severity: "all" | "alert";
         };
         /** OidcProviderPublic */
         OidcProviderPublic: {

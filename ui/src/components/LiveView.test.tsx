@@ -44,10 +44,16 @@ class FakePeerConnection {
 }
 
 function network(lifetimeMs = 120_000) {
-  const calls = { ended: [] as string[], minted: 0, renewed: 0, relay: [] as string[], relayInit: [] as RequestInit[] };
+  const calls = { ended: [] as string[], minted: 0, refused: 0, renewed: 0, relay: [] as string[],
+                  relayInit: [] as RequestInit[] };
   const held = { ice: later<Response>(), offer: later<Response>() };
+  const device = { revoked: false }; // the cloud then mints no token for it: 404 as for no device at all
   const cloud = async (input: string, init?: RequestInit): Promise<Response> => {
     const call = `${init?.method ?? "GET"} ${new URL(input, "http://cloud.test").pathname}`;
+    if (call === "POST /api/v1/devices/edge-home/access-token" && device.revoked) {
+      calls.refused += 1;
+      return json({ error: { code: "not_found", message: "device not found" } }, 404);
+    }
     if (call === "POST /api/v1/devices/edge-home/access-token") {
       calls.minted += 1;
       return json({ token: "tok-live", relay_url: RELAY, scopes: ["live"], camera: "porch",
@@ -75,7 +81,7 @@ function network(lifetimeMs = 120_000) {
     if (call.startsWith("POST ")) return held.offer.promise.then((response) => response.clone());
     return new Response(null, { status: 204 });
   };
-  return { calls, held, cloud, relay };
+  return { calls, held, device, cloud, relay };
 }
 
 let page: Mounted;
@@ -187,6 +193,24 @@ describe("LiveView while playing and leaving the page", () => {
     first!.dtls.dispatchEvent(new Event("statechange"));
     await untilOn(page, () => net.calls.minted === 2, "a new token asked of the cloud");
     expect(first?.closed).toBe(true);
+  });
+
+  it("says the camera box was removed when its device was revoked, and stops trying", async () => {
+    vi.stubGlobal("IntersectionObserver", undefined);
+    vi.stubGlobal("RTCPeerConnection", FakePeerConnection);
+    const net = render();
+    await playing(net);
+    net.device.revoked = true;
+    const first = FakePeerConnection.made[0];
+    first!.dtls.state = "closed"; // the edge ended the session: the relay stopped it as revoked
+    first!.dtls.dispatchEvent(new Event("statechange"));
+    const words = "This camera box was removed from your home; live view is not available.";
+    await untilOn(page, () => page.container.textContent?.includes(words) ?? false, "the view to say why");
+    expect(page.container.querySelector("[data-live-state]")?.getAttribute("data-live-state")).toBe("failed");
+    expect(page.container.textContent).not.toContain("The live view failed.");
+    expect(page.container.textContent).not.toContain("Trying again"); // asking again cannot help: no retry
+    expect(page.container.textContent).not.toContain("Try again"); // nor a button for it: the box is gone
+    expect(net.calls.refused).toBe(1);
   });
 
   it("does not reconnect again for a connection it has already left (its own close closes the DTLS too)", async () => {

@@ -8,7 +8,8 @@
 // Off screen or in a background tab the stream is stopped (nothing is read on the edge for it); it starts
 // again when looked at. While it plays, the view renews its live token before it expires (the same session
 // in the audit; the edge moves its end), so the stream is not cut; a member or device whose access ended
-// gets no new token and the stream ends with the last one. Leaving the page (tab closed, reload, another site) ends the session at once, with
+// gets no new token and the stream ends with the last one (a revoked device's view then says its camera box
+// was removed, and stops trying). Leaving the page (tab closed, reload, another site) ends the session at once, with
 // requests that outlive the page (a beacon to the cloud, a keepalive fetch to the relay), rather than when
 // its token expires.
 import { useCallback, useEffect, useRef, useState } from "react";
@@ -297,7 +298,7 @@ export function LiveView({ deviceId, camera, title, stream = "sub" }: {
         </button>
         <button type="button" className="button secondary" onClick={fullscreen}>Fullscreen</button>
         <button type="button" className="button secondary" onClick={snapshot} disabled={state !== "live"}>Snapshot</button>
-        {state === "failed" && failure && !retriable(failure) && (
+        {state === "failed" && failure && !retriable(failure) && failure !== "device-removed" && (
           <button type="button" className="button secondary" onClick={() => { attempts.current = 0; setFailure(null); setGeneration((g) => g + 1); }}>
             Try again
           </button>

@@ -19,8 +19,9 @@ function browserTimeZone(): string {
 
 /**
  * Push notifications for the signed-in member: on or off for this browser (its service worker and push
- * subscription), and the member's rules (cameras, labels, zones, quiet hours), which hold for all their
- * browsers. A notification says what, where and when; its picture loads when it is opened.
+ * subscription), and the member's rules (all events or alerts only, cameras, labels, zones, quiet hours),
+ * which hold for all their browsers. The cloud notifies once per review item (a visit), not per event. A
+ * notification says what, where and when; its picture loads when it is opened.
  */
 export function NotificationSettings() {
   const { api } = useServices();
@@ -148,6 +149,19 @@ function Rules() {
         <input type="checkbox" checked={rules.enabled} onChange={(e) => update({ enabled: e.target.checked })} />
         Send me notifications
       </label>
+      <fieldset disabled={!rules.enabled}>
+        <legend>How important <span className="muted">(one notification per visit)</span></legend>
+        <label className="check">
+          <input type="radio" name="severity" value="all" checked={rules.severity !== "alert"}
+                 onChange={() => update({ severity: "all" })} />
+          Everything that matches
+        </label>
+        <label className="check">
+          <input type="radio" name="severity" value="alert" checked={rules.severity === "alert"}
+                 onChange={() => update({ severity: "alert" })} />
+          Alerts only <span className="muted">(by default a person or vehicle in a camera's alert zones)</span>
+        </label>
+      </fieldset>
       <fieldset disabled={!rules.enabled}>
         <legend>Cameras <span className="muted">(none ticked: all)</span></legend>
         {cameras.data?.map((camera) => (

@@ -136,12 +136,14 @@ class LiveAnswer(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., sdp: _Optional[str] = ...) -> None: ...
 
 class LiveStop(_message.Message):
-    __slots__ = ("session_id", "camera")
+    __slots__ = ("session_id", "camera", "reason")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     CAMERA_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     camera: str
-    def __init__(self, session_id: _Optional[str] = ..., camera: _Optional[str] = ...) -> None: ...
+    reason: str
+    def __init__(self, session_id: _Optional[str] = ..., camera: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class LiveStopped(_message.Message):
     __slots__ = ("found",)
