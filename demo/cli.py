@@ -38,8 +38,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--fresh", action="store_true", help="forget the previous run's tenant, device and recordings")
     p.add_argument("--port-base", type=int, default=None, metavar="N",
                    help="use ports N (cloud), N+1 (relay HTTPS), N+2 (uplink), N+3 (edge media), N+4 (camera), "
-                   "N+5 (detector metrics), N+6 (archive store S3) instead of 8000, 8443, 50051, 50052, 8554, "
-                   "9465, 8333")
+                   "N+5 (detector metrics), N+6 (archive store S3), N+7 (TURN), N+8 (MQTT) instead of 8000, "
+                   "8443, 50051, 50052, 8554, 9465, 8333, 3478, 1884")
     p.add_argument("--footage", type=Path, default=CACHE / "vtest.mp4", help="H.264 MP4 the camera loops")
     p.add_argument("--quiet", action="store_true", help="do not stream the programs' logs (they stay in logs/)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])

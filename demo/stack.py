@@ -8,6 +8,7 @@ State directory (``$GUARDIAN_DEMO_DIR``, default ``~/.local/state/guardian-demo`
     cloud/cloud.toml, cloud.db
     relay/relay.toml, relay.db, relay-signing.key
     edge/edge.toml, data/    recordings, clips, the edge database, the uplink's enrolment and keys
+    mqtt/mosquitto.conf      the site's MQTT broker stand-in (when mosquitto is installed)
     logs/<program>.log       every program's output
 
 Start order: fake camera ∥ cloud (migrate, register the relay, serve) → sign-up of the demo tenant
@@ -17,6 +18,10 @@ units' order) → the camera, saved as the device's desired configuration throug
 camera: the demo adds it as an owner does) and applied by the edge through the relay. Stopped in reverse, as systemd stops the units: the detector before the uplink, which
 sends the detector's last updates before it exits.
 
+When Mosquitto is installed, a broker on loopback (started before the edge) stands in for the site's Home
+Assistant broker, and the same desired config points the edge's MQTT publisher at it
+(``mosquitto_sub -t 'guardian/#' -v`` shows what it publishes).
+
 A program that dies while the stack runs is restarted as its unit would be (``restart_policy``:
 Restart=on-failure, RestartSec=, the start limit); the rest keeps running.
 """
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import secrets
 import shutil
 import socket
@@ -47,6 +53,7 @@ CACHE = Path(os.environ.get("GUARDIAN_CACHE", Path.home() / ".cache" / "guardian
 DEFAULT_STATE = Path(os.environ.get("GUARDIAN_DEMO_DIR", Path.home() / ".local" / "state" / "guardian-demo"))
 DEMO_EMAIL = "demo@example.org"
 CAMERA = "campus"
+CAMERA_TITLE = "Demo camera"  # its name for people, given with it in the desired config
 EX_TEMPFAIL = 75
 # The units' start order (units/*.service After=), so that stopping in reverse stops the detector, which
 # writes events into the outbox, before the uplink, which sends them (tests/units/test_ordering.py).
@@ -78,6 +85,7 @@ class Ports:
     detector_metrics: int = 9465  # the uplink reads the detector's inference latency there
     archive: int = 8333  # SeaweedFS's S3 endpoint (the archive store; the browser downloads from it)
     turn: int = 3478  # coturn, the relay's TURN server (live view: the browser's and the edge's only path)
+    mqtt: int = 1884  # the demo's Mosquitto (1883 is left to a broker the machine may run already)
 
     @classmethod
     def from_base(cls, base: int) -> Ports:
@@ -91,7 +99,8 @@ class Ports:
     def named(self) -> dict[str, int]:
         return {"cloud HTTP": self.cloud, "relay HTTPS": self.relay, "relay uplink gRPC": self.uplink,
                 "edge media gRPC": self.edge_media, "camera RTSP": self.camera,
-                "detector metrics": self.detector_metrics, "archive store S3": self.archive, "relay TURN": self.turn}
+                "detector metrics": self.detector_metrics, "archive store S3": self.archive, "relay TURN": self.turn,
+                "MQTT broker": self.mqtt}
 
 
 @dataclass
@@ -128,6 +137,7 @@ class DemoStack:
         self.sup: Supervisor | None = None
         self.info: Provisioned | None = None
         self.timings: dict[str, float] = {}
+        self.mqtt = False  # the demo's broker runs (mosquitto is installed)
 
     # paths --------------------------------------------------------------------------------------------
     @property
@@ -176,6 +186,11 @@ class DemoStack:
                                           "--port", str(self.ports.camera), "--mount", "/cam"],
                                Line(r'"event": "ready"'), restart=restart_policy("camera"))
             store = sup.start("archive-store", self._weed_command(), Line("."), restart=restart_policy("archive-store"))
+            broker_cmd = self._mqtt_command()
+            broker = None
+            if broker_cmd is not None:
+                broker = sup.start("mqtt", broker_cmd, Line(r"mosquitto version \S+ running"),
+                                   restart=restart_policy("mqtt"))
             self._write_cloud_config()
             cloud_env = {"CREDENTIALS_DIRECTORY": str(self.path("credentials", "cloud"))}
             cloud_cli = [str(BIN / "guardian-cloud")]
@@ -216,7 +231,11 @@ class DemoStack:
                        for name in EDGE_PROGRAMS]
             for child in started:
                 self.timings[child.name] = sup.wait_ready(child, self.o.ready_timeout_s)
-            self.timings["camera-config"] = self._add_camera(email, password, device_id)
+            if broker is not None:
+                self.timings["mqtt"] = sup.wait_ready(broker, self.o.ready_timeout_s)
+                self.mqtt = True
+            self.timings["camera-config"] = self._add_camera(email, password, device_id,
+                                                             mqtt_section(self.ports.mqtt) if self.mqtt else None)
         except BaseException:
             sup.stop_all(timeout=10)
             raise
@@ -429,6 +448,18 @@ class DemoStack:
         return ["/bin/sh", "-c", 'trap \'kill -TERM "$pid"; wait "$pid"; exit 0\' TERM; "$@" & pid=$!; wait "$pid"',
                 "turn", *command]
 
+    def _mqtt_command(self) -> list[str] | None:
+        """Mosquitto on loopback (:func:`mosquitto_config`); None (no MQTT) when it is not installed."""
+        binary = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/sbin")
+        if binary is None:
+            if self.sup is not None:
+                self.sup.say("mosquitto is not installed (scripts/setup.d/56-mqtt.sh): the demo publishes no MQTT")
+            return None
+        conf = self.path("mqtt", "mosquitto.conf")
+        conf.parent.mkdir(parents=True, exist_ok=True)
+        conf.write_text(mosquitto_config(self.ports.mqtt, pwd.getpwuid(os.geteuid()).pw_name))
+        return [binary, "-c", str(conf)]
+
     def _write_relay_config(self, relay_id: str, tenant_id: str, live: bool = False) -> None:
         d, r = self.path("pki"), self.path("relay")
         configs.write_relay(r / "relay.toml", {
@@ -476,12 +507,13 @@ class DemoStack:
             "archive": {"enabled": True},
         })
 
-    def _add_camera(self, email: str, password: str, device_id: str) -> float:
-        """Give the edge its camera the way an owner does: saved in the cloud as the device's desired
-        configuration, handed down by the relay, applied by the edge. Waits until the edge reports it
-        applied; returns the seconds that took. Saving the same cameras again (a restarted demo) is a no-op."""
+    def _add_camera(self, email: str, password: str, device_id: str, mqtt: dict[str, Any] | None = None) -> float:
+        """Give the edge its camera (and ``mqtt``, its broker, or none) the way an owner does: saved in the
+        cloud as the device's desired configuration, handed down by the relay, applied by the edge. Waits
+        until the edge reports it applied; returns the seconds that took. Saving the same config again (a
+        restarted demo) is a no-op."""
         begin = time.monotonic()
-        camera = {"name": CAMERA, "display_name": "Demo camera", "enabled": True,
+        camera = {"name": CAMERA, "display_name": CAMERA_TITLE, "enabled": True,
                   "record": {"url": f"rtsp://127.0.0.1:{self.ports.camera}/cam"}}
         with httpx.Client(base_url=self.cloud_url, timeout=30) as client:
             self.login(client, email, password)
@@ -489,7 +521,8 @@ class DemoStack:
             current = client.get(path)
             if current.status_code != 200:
                 raise SupervisorError(f"device config not readable: {current.status_code} {current.text[:300]}")
-            saved = client.put(path, json={"base_version": current.json()["version"], "cameras": [camera]})
+            saved = client.put(path, json={"base_version": current.json()["version"], "cameras": [camera],
+                                           "mqtt": mqtt})
             if saved.status_code not in (200, 201):
                 raise SupervisorError(f"camera not saved: {saved.status_code} {saved.text[:300]}")
             version = saved.json()["version"]
@@ -536,6 +569,21 @@ class DemoStack:
         return enrolment_path(load_settings(EdgeSettings, self.path("edge", "edge.toml")))
 
 
+def mosquitto_config(port: int, user: str) -> str:
+    """The demo broker's mosquitto.conf: the site's broker stands in on loopback, anonymous (nothing but this
+    machine reaches it), without persistence; run as ``user`` (as root it would switch to "mosquitto").
+    Logs to stderr: its stdout is block-buffered into a pipe, so the "running" line the demo waits for would
+    arrive only at exit."""
+    return (f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n"
+            f"user {user}\n")
+
+
+def mqtt_section(port: int) -> dict[str, Any]:
+    """The desired config's ``mqtt`` section (the UI's "Home Assistant (MQTT)" form) for the demo broker."""
+    return {"enabled": True, "host": "127.0.0.1", "port": port, "username": "", "password": None,
+            "topic_prefix": "guardian", "discovery": True, "tls": False}
+
+
 def _password() -> str:
     words = ["amber", "birch", "cedar", "delta", "ember", "fjord", "grove", "harbor", "indigo", "juniper",
              "kestrel", "lagoon", "meadow", "nectar", "orchid", "pebble", "quartz", "raven", "spruce", "tundra"]
@@ -580,6 +628,9 @@ def summary(stack: DemoStack, info: Provisioned) -> str:
         "            opens the archived copies (an event's page: \"Play archived copy\"); the edge keeps only",
         "            a key derived from it, and neither relay nor cloud ever sees it.",
         f"  live      turn:127.0.0.1:{stack.ports.turn} (coturn: the only path of live video, which the relay cannot read)",
+        (f"  mqtt      127.0.0.1:{stack.ports.mqtt} (Home Assistant's broker stands in); watch it with"
+         f"\n            mosquitto_sub -h 127.0.0.1 -p {stack.ports.mqtt} -t 'guardian/#' -v" if stack.mqtt
+         else "  mqtt      off (mosquitto is not installed: scripts/setup.d/56-mqtt.sh)"),
         f"  state     {stack.state} (logs in {stack.path('logs')})",
         "",
         "  Video comes from the relay over HTTPS with a certificate from the demo's own CA. Once, so your",

@@ -4,7 +4,7 @@
 """
 
 from pyinfra import host
-from tasks import cloud
+from tasks import cloud, journal
 
 if "cloud" in host.groups:
     cloud.packages()
@@ -13,4 +13,5 @@ if "cloud" in host.groups:
     cloud.proxy()
     cloud.prometheus()
     cloud.backups()
+    journal.operator_journal(cloud.PROXY_TLS)  # #23: the relays' journals, with operator_journal_sources
     cloud.firewall()

@@ -8,7 +8,7 @@ host away when relays are new.
 
 from pyinfra import host
 from pyinfra.api.exceptions import DeployError
-from tasks import relay, relay_metrics
+from tasks import journal, relay, relay_metrics
 
 if "relays" in host.groups:
     if not host.data.admin_networks:
@@ -19,8 +19,9 @@ if "relays" in host.groups:
     changed += relay.secrets()
     changed += relay.turn_secret()
     relay_id = relay.register()  # on the cloud host of this inventory (tasks/relay.py)
-    relay.service(changed, relay_id)
+    config = relay.service(changed, relay_id)
     if host.data.relay_remote_write_url:
         relay_metrics.relay_metrics(relay_id)  # #23: the relay and its edges scraped, sent to the operator
     relay.turn()  # after the relay: its allocations use the relay's tunnel address
+    journal.relay_journal(config)  # #23: the edges' journals in (tunnel address), the relay's own to the operator
     relay.firewall()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Full boot test of the appliance disk images under QEMU (TCG: no KVM here), one command:
 #
-#   scripts/boot-test.sh [--build] [--cloud DIR] [edge|relay|both]        (default: both)
+#   scripts/boot-test.sh [--build] [--cloud DIR [--image FILE]] [edge|relay|both]        (default: both)
 #
 # Boots the relay and the edge disk images side by side on one virtual LAN (QEMU socket netdev,
 # 10.78.0.1 = relay, 10.78.0.2 = edge), with direct kernel boot (kernel + initrd split out by
@@ -30,6 +30,13 @@
 # the caller while the VMs run. The relay's certificate is copied to DIR/relay.pem, each VM's start
 # time to DIR/ROLE.start.
 #
+# --image FILE (with --cloud): the edge boots FILE, an image a tenant downloaded from the cloud's "Add a device"
+# (already personalised: relay address, token, relay CA), instead of personalising the built one here. Its LAN
+# address comes as a network credential, as a site's DHCP server would give one (the download carries none).
+# DIR/material, when present, is the relay's material made beforehand (tests/images/relay_material.py), whose CA
+# the cloud put into that download. The edge queues one event as without a cloud (mode "download"); the relay
+# waits until the cloud has acknowledged it.
+#
 # Console logs and a summary (boot-to-agents-ready times) go to $CACHE/images/boot-test/.
 set -euo pipefail
 
@@ -41,16 +48,20 @@ TIMEOUT="${GUARDIAN_BOOT_TIMEOUT:-1800}"   # bounds a failure: each VM powers of
 build=""
 which="both"
 lab=""
+image=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --build) build=1 ;;
         --cloud) lab="$(cd "${2:?--cloud needs a directory}" && pwd)"; shift ;;
+        --image) image="$(realpath "${2:?--image needs a file}")"; shift ;;
         edge|relay|both) which="$1" ;;
-        *) echo "usage: $0 [--build] [--cloud DIR] [edge|relay|both]" >&2; exit 64 ;;
+        *) echo "usage: $0 [--build] [--cloud DIR [--image FILE]] [edge|relay|both]" >&2; exit 64 ;;
     esac
     shift
 done
 [ -z "$lab" ] || [ "$which" = both ] || { echo "--cloud needs both VMs" >&2; exit 64; }
+[ -z "$image" ] || [ -n "$lab" ] || { echo "--image needs --cloud" >&2; exit 64; }
+[ -z "$image" ] || [ -f "$image" ] || { echo "--image $image: no such file" >&2; exit 66; }
 roles=(); case "$which" in both) roles=(relay edge) ;; *) roles=("$which") ;; esac
 for tool in qemu-system-x86_64 qemu-img sfdisk mcopy objcopy; do
     command -v "$tool" >/dev/null || { echo "$tool missing: run scripts/setup.sh (setup.d/60-images.sh)" >&2; exit 69; }
@@ -116,7 +127,8 @@ boot() {  # boot ROLE MAC NETDEV-ARGS KERNEL-EXTRA
     # The relay's LAN address as a systemd-networkd credential (an operator's static config). The edge
     # gets none: its static address comes from the personalised enrol.conf, applied by first boot,
     # which must not wait for DHCP (there is none on this LAN) before it runs.
-    [ "$role" = relay ] && args+=(-smbios "type=11,value=$(cred network.network.10-lan "$(b64 "$netcred")")")
+    # With --image the edge's download has no address in it: it gets one the same way (the site's DHCP stand-in).
+    { [ "$role" = relay ] || [ -n "$image" ]; } && args+=(-smbios "type=11,value=$(cred network.network.10-lan "$(b64 "$netcred")")")
     # Role-specific credentials prepared below (file name = credential name).
     for f in "$work/cred-$role"/*; do
         [ -e "$f" ] && args+=(-smbios "type=11,value=$(cred "${f##*/}" "$(b64 "$f")")")
@@ -129,89 +141,28 @@ boot() {  # boot ROLE MAC NETDEV-ARGS KERNEL-EXTRA
 }
 
 for role in "${roles[@]}"; do
-    cp --sparse=always "$OUT/guardian-$role.raw" "$work/$role.raw"
+    if [ "$role" = edge ] && [ -n "$image" ]; then
+        cp --sparse=always "$image" "$work/edge.raw"
+    else
+        cp --sparse=always "$OUT/guardian-$role.raw" "$work/$role.raw"
+    fi
 done
-# Test material: a CA and the relay's certificate (10.78.0.1), the "cloud" token key pair, the relay's
-# signing key; relay.toml; one bootstrap token. Made with the project's own code (tests/relay/pki.py,
-# guardian/contracts/auth) in the project's venv.
+# Test material (tests/images/relay_material.py, shared with the nspawn boot): a CA and the relay's
+# certificate (10.78.0.1), the "cloud" token key pair, the relay's signing key; relay.toml; one bootstrap
+# token. Made with the project's own code in the project's venv.
 mkdir -p "$work/cred-relay" "$work/cred-edge"
-(cd "$ROOT" && "${GUARDIAN_VENV:-$ROOT/.venv}/bin/python" - "$work" "$lab" <<'PY')
-import json
-import sys
-from pathlib import Path
-from guardian.contracts import auth
-from tests.relay.pki import make_ca, make_server_cert
-work = Path(sys.argv[1])
-lab = Path(sys.argv[2]) if sys.argv[2] else None
-pki = work / "pki"; pki.mkdir()
-ca_cert, ca_key = make_ca(pki, "Guardian boot-test CA")
-# 127.0.0.1 too: with --cloud the browser reaches the relay's HTTPS port through a host forward.
-cert, key = make_server_cert(pki, ca_cert, ca_key, "relay", ["10.78.0.1", "127.0.0.1"])
-cloud_key, signing_key = auth.generate_private_key(), auth.generate_private_key()
-relay_creds, edge_creds = work / "cred-relay", work / "cred-edge"
-(relay_creds / "guardian.relay.tls.crt").write_bytes(cert.read_bytes())
-(relay_creds / "guardian.relay.tls.key").write_bytes(key.read_bytes())
-creds = "/run/credentials/guardian-relay.service"
-if lab is None:
-    (relay_creds / "guardian.relay.signing.key").write_text(auth.private_key_to_text(signing_key))
-    token_key = auth.public_key_to_text(cloud_key)
-    cloud = '''[cloud]
-enabled = false
-relay_id = "relay-boot-test"
-tenant_id = "tenant-boot-test"
-'''
-else:
-    # The real cloud on the host: its token key, the relay as registered there, its media URL for the browser.
-    info = json.loads((lab / "lab.json").read_text())
-    (relay_creds / "guardian.relay.signing.key").write_text((lab / "relay-signing.key").read_text())
-    (lab / "relay.pem").write_bytes(cert.read_bytes())
-    token_key = info["cloud_public_key"]
-    cloud = f'''[media]
-public_url = "https://127.0.0.1:{info["media_port"]}"
-cors_origins = ["http://127.0.0.1:{info["cloud_port"]}"]
-[cloud]
-url = "http://10.0.2.100"
-relay_id = "{info["relay_id"]}"
-tenant_id = "{info["tenant_id"]}"
-interval_s = 0.5
-config_poll_s = 1
-'''
-relay_toml = f'''# boot-test operator config (scripts/boot-test.sh)
-log_level = "INFO"
-[enrolment]
-address = "0.0.0.0"
-port = 8443
-tls_cert_file = "{creds}/guardian.relay.tls.crt"
-tls_key_file = "{creds}/guardian.relay.tls.key"
-public_endpoint = "10.78.0.1:51820"
-token_public_keys = ["{token_key}"]
-[tunnel]
-mode = "wireguard"
-listen_port = 51820
-network = "10.77.0.0/24"
-[health]
-report_interval_s = 10
-{cloud}signing_key_file = "{creds}/guardian.relay.signing.key"
-'''
-(work / "relay.toml").write_text(relay_toml)
-# tmpfiles.extra: systemd-tmpfiles-setup writes /etc/guardian/relay.toml early in boot (C escapes).
-escaped = relay_toml.replace("\\", "\\\\").replace("\n", "\\n")
-(relay_creds / "tmpfiles.extra").write_text(f"f /etc/guardian/relay.toml 0644 root root - {escaped}\n")
-# The edge trusts the test CA for enrolment the way a tenant's download does: the personalised
-# enrol.conf carries it (GUARDIAN_RELAY_CA, personalise-image.sh --relay-ca).
-(work / "relay-ca.pem").write_bytes(ca_cert.read_bytes())
-if lab is None:
-    (work / "token").write_text(auth.mint_bootstrap_token(
-        cloud_key, tenant_id="tenant-boot-test", relay_id="relay-boot-test", ttl=3600, label="boot-test edge"))
-else:
-    (work / "token").write_text((lab / "token").read_text().strip())
-PY
+if [ -n "$lab" ] && [ -d "$lab/material" ]; then
+    cp -r "$lab/material/." "$work/"
+else
+    (cd "$ROOT" && "${GUARDIAN_VENV:-$ROOT/.venv}/bin/python" -m tests.images.relay_material "$work" "$lab")
+fi
 if [ "$which" = both ]; then
     cp "$ROOT/tests/images/e2e-relay.sh" "$work/cred-relay/guardian.bootcheck.e2e"
     cp "$ROOT/tests/images/e2e-edge.sh" "$work/cred-edge/guardian.bootcheck.e2e"
     if [ -n "$lab" ]; then
-        echo cloud >"$work/cred-relay/guardian.bootcheck.mode"
-        echo cloud >"$work/cred-edge/guardian.bootcheck.mode"
+        mode=cloud; [ -n "$image" ] && mode=download
+        echo "$mode" >"$work/cred-relay/guardian.bootcheck.mode"
+        echo "$mode" >"$work/cred-edge/guardian.bootcheck.mode"
         # How long the end-to-end steps wait from boot (seconds). Under TCG every inference of the detector
         # is minutes of software floating point, so a run that waits for detection needs far more than 1500 s.
         if [ -n "${GUARDIAN_BOOT_E2E_WAIT:-}" ]; then
@@ -225,7 +176,7 @@ if [ "$which" = both ]; then
         cp "$work/edge-camera.network" "$work/cred-edge/network.network.05-camera"
     fi
 fi
-if [[ " ${roles[*]} " == *" edge "* ]]; then
+if [[ " ${roles[*]} " == *" edge "* ]] && [ -z "$image" ]; then
     # A tenant's personalised download: relay endpoint, one-time token, static address on the LAN.
     "$ROOT/scripts/personalise-image.sh" "$work/edge.raw" "$work/edge.personal.raw" \
         --relay 10.78.0.1:8443 --token-file "$work/token" --address 10.78.0.2/24 --relay-ca "$work/relay-ca.pem" >/dev/null

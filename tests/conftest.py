@@ -46,8 +46,9 @@ class FakeCamera:
 
     def __init__(self, footage: Path, mounts: tuple[str, ...] = ("/cam",), count: int = 0,
                  user: str | None = None, password: str | None = None, netns: str | None = None,
-                 port: int | None = None) -> None:
+                 port: int | None = None, address: str = "127.0.0.1") -> None:
         self.footage = footage
+        self.address = address  # where it listens (an image booted on a bridge reaches it at the host's address)
         self.mounts = mounts
         self.count = count
         self.user = user
@@ -58,10 +59,11 @@ class FakeCamera:
 
     def url(self, mount: str = "/cam", user: str | None = None, password: str | None = None) -> str:
         cred = f"{user}:{password}@" if user is not None else ""
-        return f"rtsp://{cred}127.0.0.1:{self.port}{mount}"
+        return f"rtsp://{cred}{self.address}:{self.port}{mount}"
 
     def start(self, timeout: float = 15.0) -> None:
-        args = [SYSTEM_PYTHON, str(FAKE_CAMERA), "--file", str(self.footage), "--port", str(self.port)]
+        args = [SYSTEM_PYTHON, str(FAKE_CAMERA), "--file", str(self.footage), "--port", str(self.port),
+                "--address", self.address]
         if self.netns is not None:
             args = ["ip", "netns", "exec", self.netns, *args]
         for mount in self.mounts:

@@ -36,7 +36,7 @@ from cloud.core.bus import EventBus
 from cloud.core.db import utcnow
 from cloud.core.errors import ApiError, Conflict
 from cloud.services.plan import plan_for
-from cloud.tables import Device, DeviceConfigReport, DeviceConfigVersion, Tenant
+from cloud.tables import Camera, Device, DeviceConfigReport, DeviceConfigVersion, Tenant
 from guardian.contracts.cloud.v1 import ingest_pb2
 from guardian.contracts.edge.v1 import config_pb2
 from guardian.runtime.logging import get_logger, redact_text
@@ -282,10 +282,32 @@ def save(session: Session, bus: EventBus, tenant: Tenant, device: Device, base_v
                        code="version_conflict") from None
     session.execute(delete(DeviceConfigVersion).where(
         DeviceConfigVersion.device_id == device.id, DeviceConfigVersion.version <= row.version - VERSIONS_KEPT))
+    _name_reported_cameras(session, tenant.id, device.id, message)
     bus.announce_config(session, tenant.id)
     log.info("device_config_saved", tenant=tenant.id, device=device.id, version=row.version,
              cameras=len(cameras), enabled=enabled)
     return device_config(session, device), True
+
+
+def _name_reported_cameras(session: Session, tenant_id: str, device_id: str, message: config_pb2.DesiredConfig) -> None:
+    """The names people gave the cameras in this config, on the cameras the device has already reported
+    (events, filters, notifications use those): a name changed in the camera form shows everywhere."""
+    titles = {c.name: c.display_name.strip() or c.name for c in message.cameras}
+    for camera in session.scalars(select(Camera).where(
+            Camera.tenant_id == tenant_id, Camera.device_id == device_id, Camera.name.in_(titles))):
+        camera.display_name = titles[camera.name]
+
+
+def configured_titles(session: Session, device_ids: set[str]) -> dict[tuple[str, str], str]:
+    """``(device, camera) -> name for people`` from each device's newest config: what a camera reported for
+    the first time is called (it was added in the UI under that name)."""
+    titles: dict[tuple[str, str], str] = {}
+    for device_id in device_ids:
+        row = newest(session, device_id)
+        if row is not None:
+            for camera in _parse(row).cameras:
+                titles[(device_id, camera.name)] = camera.display_name.strip() or camera.name
+    return titles
 
 
 # --- relays --------------------------------------------------------------------------------------------

@@ -320,12 +320,15 @@ def ingest(session: Session, bus: EventBus, relay: Relay, batch: ingest_pb2.Inge
     wanted = [(e.device_id, e.camera) for e in batch.events] + [
         (h.device_id, c.camera) for h in batch.health for c in h.cameras
     ]
-    for key in dict.fromkeys(wanted):
-        if key not in cameras and key[0] not in revoked and len(cameras) < plan.max_cameras:
+    unseen = [key for key in dict.fromkeys(wanted) if key not in cameras]
+    # A camera added in the UI is called what its owner named it there.
+    titles = device_config.configured_titles(session, {key[0] for key in unseen}) if unseen else {}
+    for key in unseen:
+        if key[0] not in revoked and len(cameras) < plan.max_cameras:
             session.execute(
                 _insert(session, Camera).on_conflict_do_nothing(index_elements=["tenant_id", "device_id", "name"]),
                 [{"id": str(uuid.uuid4()), "tenant_id": tenant.id, "device_id": key[0], "name": key[1],
-                  "display_name": key[1], "updated_at": now}],
+                  "display_name": titles.get(key, key[1]), "updated_at": now}],
             )
             cameras.add(key)
 
@@ -374,6 +377,8 @@ def ingest(session: Session, bus: EventBus, relay: Relay, batch: ingest_pb2.Inge
         # enrolled device that has not connected yet as offline, "never connected"). That report is the
         # latest only while the cloud has not seen the device either; it never invents a time.
         seen = _ts(h.last_seen) if h.HasField("last_seen") else None
+        # A relay whose clock runs ahead (within the accepted skew) must not make a device "seen in 12 seconds".
+        seen = min(seen, now) if seen is not None else None
         if device.last_seen_at is None or (seen is not None and seen >= device.last_seen_at):
             device.status = _HEALTH_STATUS.get(int(h.status), "unknown")
             device.last_seen_at = seen

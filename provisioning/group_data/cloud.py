@@ -42,3 +42,6 @@ cloud_edge_image_relay_ca_file = os.environ.get("GUARDIAN_CLOUD_EDGE_IMAGE_RELAY
 # The Alertmanager the fleet page reads ([alertmanager] url): the one Prometheus sends its alerts to
 # (templates/prometheus.yml.j2, Debian's prometheus-alertmanager); "" leaves the page without alerts.
 cloud_alertmanager_url = os.environ.get("GUARDIAN_CLOUD_ALERTMANAGER_URL", "http://127.0.0.1:9093")
+# Logs (#23, tasks/journal.py): the relays' addresses (CIDRs, comma separated) allowed to upload their journals
+# to systemd-journal-remote on this host (HTTPS, port 19532); empty: no journal-remote here.
+operator_journal_sources = [n for n in os.environ.get("GUARDIAN_OPERATOR_JOURNAL_SOURCES", "").split(",") if n]

@@ -1,5 +1,7 @@
 """Relay defaults; per-relay values (relay_id, tenant_id, relay_public_name) are host data in the inventory."""
 
+import os
+
 relay_enrolment_port = 8443
 relay_wireguard_port = 51820
 relay_wireguard_interface = "wg-guardian"
@@ -21,3 +23,7 @@ relay_remote_write_ca_file = None
 relay_metrics_interval = "60s"
 # The edges, over their tunnels (4G): see the figures in templates/prometheus-relay.yml.j2.
 relay_edge_scrape_interval = "4m"
+# Logs (#23, tasks/journal.py): where the relay uploads its own journal, the operator's systemd-journal-remote
+# (HTTPS), e.g. "https://cloud.example.net:19532"; unset: the relay keeps its journal (it always receives its
+# edges' journals on the tunnel address).
+relay_journal_upload_url = os.environ.get("GUARDIAN_RELAY_JOURNAL_URL")

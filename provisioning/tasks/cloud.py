@@ -38,6 +38,7 @@ SECRETS = "/etc/guardian/cloud"
 STATE = "/var/lib/guardian-cloud"
 USER = "guardian-cloud"
 UI = f"{BASE}/ui"
+PROXY_TLS = "/etc/guardian/cloud-tls"  # tls.crt and tls.key: nginx's, and journal-remote's (tasks/journal.py)
 ACME_WEBROOT = "/var/lib/guardian-acme"  # nginx serves /.well-known/acme-challenge/ from here on port 80
 
 
@@ -183,7 +184,7 @@ def _units() -> dict[str, dict[str, Any]]:
 
 @deploy("Cloud reverse proxy")
 def proxy() -> None:
-    tls = "/etc/guardian/cloud-tls"
+    tls = PROXY_TLS
     files.directory(name="Proxy TLS directory is root-only", path=tls, mode="700")
     name = host.data.cloud_public_name
     acme_mode = host.data.tls_mode == "acme"
@@ -205,8 +206,11 @@ def proxy() -> None:
     systemd.service(name="nginx reloaded after a change", service="nginx.service", reloaded=True,
                     _if=any_changed(snippet, site, default, *changed))
     if acme_mode:
+        # journal-remote serves the same certificate to the relays (tasks/journal.py), when it runs here.
+        renew_hook = ("systemctl try-reload-or-restart nginx.service systemd-journal-remote.service"
+                      if host.data.get("operator_journal_sources") else "systemctl reload nginx.service")
         issued = acme.certificate(tls, name, "Proxy TLS", webroot=ACME_WEBROOT,
-                                  deploy_hook="systemctl reload nginx.service")
+                                  deploy_hook=renew_hook)
         systemd.service(name="nginx reloaded with the ACME certificate", service="nginx.service", reloaded=True,
                         _if=any_changed(*issued))
 

@@ -84,7 +84,7 @@ def secrets() -> list:
         # A public certificate: edges and browsers need no relay CA. A renewal restarts the relay (it reads
         # its certificate as a credential at start).
         changed += acme.certificate(SECRETS, host.data.relay_public_name, "Relay TLS", webroot=None,
-                                    deploy_hook="systemctl try-restart guardian-relay.service")
+                                    deploy_hook="systemctl try-restart guardian-relay.service systemd-journal-upload.service")
     else:
         # Lab: the given certificate, else a self-signed one (edges pin the relay through their bootstrap).
         changed += tls.certificate(SECRETS, host.data.get("relay_tls_cert"), host.data.get("relay_tls_key"),
@@ -155,7 +155,9 @@ def turn() -> None:
 
 
 @deploy("Relay configuration and unit")
-def service(extra_changes: list, relay_id: RelayId) -> None:
+def service(extra_changes: list, relay_id: RelayId) -> list:
+    """relay.toml, the unit and its credentials; the service (re)started. Returns relay.toml's operation
+    (the journal's generator reads its tunnel network, tasks/journal.py)."""
     ca = host.data.get("cloud_ca_file")
     if ca:
         # Not secret, and read by the service's dynamic user: next to relay.toml, world-readable.
@@ -180,6 +182,7 @@ def service(extra_changes: list, relay_id: RelayId) -> None:
                     restarted=True, _if=any_changed(config, unit, dropin, *extra_changes))
     systemd.service(name="guardian-relay enabled and running", service="guardian-relay.service",
                     running=True, enabled=True)
+    return [config]
 
 
 @deploy("Relay firewall")

@@ -289,6 +289,29 @@ def test_reports_update_the_reported_state_and_older_ones_are_ignored(client, ap
     assert r.status_code == 422 and "config_key_id" in r.text
 
 
+def test_cameras_added_in_the_ui_go_by_the_name_given_there_everywhere(client, home) -> None:
+    """Events, filters and notifications name a camera by the cameras list, which learns of a camera when the
+    edge first reports it: a camera added in the UI must arrive there under its owner's name, not its id."""
+    relay, admin = home
+
+    def names() -> dict[str, str]:
+        return {c["name"]: c["display_name"] for c in client.get("/api/v1/cameras", headers=admin.auth).json()}
+
+    porch = camera("porch") | {"display_name": "Front porch"}
+    assert put(client, admin, [porch], base=0).status_code == 201
+    post_batch(client, relay, healths=[batches.health(DEVICE, {"porch": "streaming"}),
+                                       batches.health("edge-garage", {"yard": "streaming"})])
+    # A camera no config names (the garage's, from its own edge.toml) keeps its id as its name.
+    assert names() == {"porch": "Front porch", "yard": "yard"}
+
+    # Renamed in the camera form: the new name reaches the cameras list too.
+    assert put(client, admin, [porch | {"display_name": "Porch (east)"}], base=1).status_code == 201
+    assert names()["porch"] == "Porch (east)"
+    # An empty name for people falls back to the camera's id, as everywhere in the UI.
+    assert put(client, admin, [porch | {"display_name": ""}], base=2).status_code == 201
+    assert names()["porch"] == "porch"
+
+
 def _every_text_in_the_database(app) -> str:
     with app.state.cloud.sessions() as session:
         return "\n".join(repr(tuple(row)) for table in metadata.sorted_tables

@@ -236,6 +236,19 @@ def test_health_without_last_seen(client, app) -> None:
     assert device["status"] == "healthy" and datetime.fromisoformat(device["last_seen_at"]) == seen
 
 
+def test_a_relay_clock_ahead_does_not_put_last_seen_in_the_future(client, app) -> None:
+    """Found booting the images under QEMU: the relay's clock ran ahead and the Devices page said "last report
+    in 12 seconds". A time ahead within the accepted skew is taken as the cloud's own now."""
+    relay, member = _setup(client, app)
+    ahead = datetime.now(UTC) + timedelta(seconds=90)
+    r = relay.post(client, "/api/v1/ingest", batches.batch(relay.id, healths=[
+        batches.health("edge-1", {}, status=ingest_pb2.DeviceHealth.HEALTHY, last_seen=ahead)]))
+    assert r.status_code == 200, r.text
+    answered = datetime.now(UTC)
+    device = client.get("/api/v1/devices/edge-1", headers=member.auth).json()
+    assert datetime.fromisoformat(device["last_seen_at"]) <= answered
+
+
 def test_end_never_moves_backwards(client, app) -> None:
     """An older version arriving late carries an earlier end: the stored end stays the latest known,
     whether that version adds nothing else (a duplicate) or brings something new (a higher confidence,

@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 import pytest
 
-from demo.stack import ARCHIVE_BUCKET, CAMERA, DemoStack
+from demo.stack import ARCHIVE_BUCKET, CAMERA, CAMERA_TITLE, DemoStack
 from guardian.contracts import auth
 from tests.ui.browser import BrowserTab
 
@@ -111,7 +111,7 @@ def test_live_person_event_and_tenant_isolation(demo_stack: DemoStack, browser, 
     fresh = p.locator(".event.fresh", has_text="Person").first
     fresh.wait_for(timeout=EVENT_WAIT_MS)
     assert p.evaluate("window.__noReload") is True
-    assert fresh.get_by_text(CAMERA).is_visible()
+    assert fresh.get_by_text(CAMERA_TITLE).is_visible()  # the name given in the UI
     admin.shot("events-live")
 
     # Its review item lists its events; the person's page opens from there.
@@ -119,7 +119,7 @@ def test_live_person_event_and_tenant_isolation(demo_stack: DemoStack, browser, 
     person = fresh.locator(".item-event", has_text="Person").first.get_by_role("link")
     live_id = person.get_attribute("href").rsplit("/", 1)[-1]
     person.click()
-    p.get_by_role("heading", name=f"Person on {CAMERA}").wait_for()
+    p.get_by_role("heading", name=f"Person on {CAMERA_TITLE}").wait_for()
     admin.shot("event-detail")
 
     # A second tenant sees none of it: no events, no live arrivals, not the demo event, no clip token.
@@ -156,7 +156,7 @@ def test_live_person_event_and_tenant_isolation(demo_stack: DemoStack, browser, 
     # place, without a reload.
     p.locator("[data-clip-state=ready] video").wait_for(timeout=CLIP_WAIT_S * 1000)
     assert p.evaluate("window.__noReload") is True
-    assert p.get_by_role("heading", name=f"Person on {CAMERA}").is_visible()
+    assert p.get_by_role("heading", name=f"Person on {CAMERA_TITLE}").is_visible()
     admin.shot("event-detail-clip-arrived")
     admin.close()
     LIVE.append(live_id)
@@ -195,7 +195,7 @@ def test_clip_plays_seeks_and_expired_token(demo_stack: DemoStack, browser, arti
                 if event["id"] in durations:
                     continue
                 p.goto(f"/events/{event['id']}")
-                p.get_by_role("heading", name=f"Person on {CAMERA}").wait_for()
+                p.get_by_role("heading", name=f"Person on {CAMERA_TITLE}").wait_for()
                 p.locator("[data-clip-state=ready]").wait_for(timeout=30_000)
                 p.locator("video").wait_for()
                 wait_until(p, "document.querySelector('video').readyState >= 1", 30_000)

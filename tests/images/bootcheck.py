@@ -7,6 +7,7 @@ credentials, so the image under test is the one that ships: nothing is added to 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import subprocess
@@ -14,6 +15,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -89,6 +91,46 @@ def build_image(role: str, fmt: str = "directory") -> Path:
     return OUT / (f"guardian-{role}-dir" if fmt == "directory" else f"guardian-{role}.raw")
 
 
+def nspawn_command(
+    directory: Path,
+    workdir: Path,
+    *,
+    credentials: dict[str, str] | None = None,
+    credential_files: dict[str, Path] | None = None,
+    bind_ro: Sequence[tuple[Path, str]] = (),
+    kernel_args: Sequence[str] = (),
+    bridge: str | None = None,
+    host0_network: Path = NSPAWN_NETWORK,
+) -> list[str]:
+    """The systemd-nspawn command that boots ``directory`` in a throw-away overlay (--volatile=overlay)
+    with the boot check; ``credentials`` are written to files in ``workdir``. Flags as FACTS.md says for
+    a host without systemd as PID 1.
+
+    Its own network namespace with one link (host0, veth): the agents' loopback ports (metrics 9464-9467)
+    must not meet the host's or another run's container, and the boot must see a network as an appliance
+    does (or systemd-networkd-wait-online fails). With ``bridge`` the host side of that veth joins the
+    host's bridge (a LAN shared with other containers and the host), else it stays alone. The unique
+    machine name keeps the host-side veth names of parallel runs apart."""
+    machine = f"gtest{os.getpid() % 100000}x{next(_boots)}"
+    cmd = [
+        "systemd-nspawn", "-q", "--register=no", "--keep-unit", "--console=read-only",
+        "--volatile=overlay",
+        f"--network-bridge={bridge}" if bridge else "--network-veth", f"--machine={machine}",
+        f"--load-credential=network.network.10-host0:{host0_network}",
+        f"--load-credential=guardian.bootcheck:{CHECK_SCRIPT}",
+        f"--load-credential=systemd.extra-unit.guardian-boot-check.service:{CHECK_UNIT}",
+    ]
+    for name, value in (credentials or {}).items():
+        path = workdir / name
+        path.write_text(value)
+        cmd.append(f"--load-credential={name}:{path}")
+    for name, path in (credential_files or {}).items():
+        cmd.append(f"--load-credential={name}:{path}")
+    for src, dest in bind_ro:
+        cmd.append(f"--bind-ro={src}:{dest}")
+    return [*cmd, "-bD", str(directory), "systemd.wants=guardian-boot-check.service", *kernel_args]
+
+
 def boot_nspawn(
     directory: Path,
     *,
@@ -97,29 +139,20 @@ def boot_nspawn(
     kernel_args: Sequence[str] = (),
     timeout: float = 600,
 ) -> BootReport:
-    """Boot ``directory`` in a throw-away overlay (--volatile=overlay) and return the check's report.
-
-    Flags as FACTS.md says for a host without systemd as PID 1.
-    """
+    """Boot ``directory`` alone (see :func:`nspawn_command`) and return the check's report."""
     with tempfile.TemporaryDirectory(prefix="guardian-nspawn-") as tmp:
-        cmd = [
-            "systemd-nspawn", "-q", "--register=no", "--keep-unit", "--console=read-only",
-            "--volatile=overlay",
-            # Its own network namespace with one link (host0, veth): the agents' loopback ports (metrics
-            # 9464-9467) must not meet the host's or another run's container, and the boot must see a
-            # network as an appliance does (or systemd-networkd-wait-online fails). The unique machine
-            # name keeps the host-side veth names of parallel runs apart.
-            "--network-veth", f"--machine=gtest{os.getpid() % 100000}x{next(_boots)}",
-            f"--load-credential=network.network.10-host0:{NSPAWN_NETWORK}",
-            f"--load-credential=guardian.bootcheck:{CHECK_SCRIPT}",
-            f"--load-credential=systemd.extra-unit.guardian-boot-check.service:{CHECK_UNIT}",
-        ]
-        for name, value in (credentials or {}).items():
-            path = Path(tmp) / name
-            path.write_text(value)
-            cmd.append(f"--load-credential={name}:{path}")
-        for src, dest in bind_ro:
-            cmd.append(f"--bind-ro={src}:{dest}")
-        cmd += ["-bD", str(directory), "systemd.wants=guardian-boot-check.service", *kernel_args]
+        cmd = nspawn_command(directory, Path(tmp), credentials=credentials, bind_ro=bind_ro, kernel_args=kernel_args)
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout, cwd=tmp)
     return parse_report(proc.stdout.decode(errors="replace"))
+
+
+def boot_test_summary(returncode: int | None, log_path: Path) -> dict[str, Any]:
+    """The summary of a ``scripts/boot-test.sh ... both`` run that must have passed: both VMs healthy with
+    nothing failed and the edge's uplink active. Returns it, for the caller's checks of the end-to-end lines."""
+    summary: dict[str, Any] = json.loads((CACHE / "images" / "boot-test" / "summary.json").read_text())
+    assert returncode == 0, log_path.read_text(errors="replace")[-6000:]
+    for role in ("relay", "edge"):
+        assert summary[role]["ok"], summary[role]
+        assert summary[role]["failed"] == []
+    assert summary["edge"]["units"]["guardian-edge-uplink.service"] == "active"
+    return summary

@@ -57,6 +57,14 @@ class Lab:
             return r.json()
 
 
+    def record_tenant(self) -> None:
+        """Once the owner has signed up: the tenant's id, in lab.json for the relay's config."""
+        tenant = self.get("/api/v1/tenant")
+        self.tenant_id = tenant["id"]
+        info = json.loads((self.dir / "lab.json").read_text())
+        (self.dir / "lab.json").write_text(json.dumps({**info, "tenant_id": self.tenant_id}))
+
+
 def _secret(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -64,8 +72,17 @@ def _secret(path: Path, text: str) -> None:
 
 
 @contextmanager
-def cloud_lab(directory: Path, footage: Path) -> Iterator[Lab]:
-    """Cloud and camera up, relay registered, tenant signed up, bootstrap token minted; all stopped after."""
+def cloud_lab(directory: Path, footage: Path, *, host: str = "127.0.0.1", relay_lan: str = "10.78.0.1",
+              relay_media_url: str | None = None, signup: bool = True, edge_image: Path | None = None,
+              relay_ca_file: Path | None = None) -> Iterator[Lab]:
+    """Cloud and camera up, relay registered, tenant signed up, bootstrap token minted; all stopped after.
+
+    ``host``: where the cloud and the camera listen (loopback for QEMU's forwards; the host's bridge address
+    for images booted in nspawn). ``relay_lan``: the relay's LAN address, where edges enrol.
+    ``relay_media_url``: the relay's HTTPS address for browsers (default: a host forward to be made by the
+    caller, https://127.0.0.1:<media_port>). ``signup=False``: no tenant yet (the owner signs up in the browser
+    and adds the device there; then :meth:`Lab.record_tenant`). ``edge_image``/``relay_ca_file``: the cloud's
+    image download (``[edge_image]``; the CA file is read per download, so it may be written later)."""
     directory.mkdir(parents=True, exist_ok=True)
     creds = directory / "credentials"
     creds.mkdir(exist_ok=True)
@@ -73,11 +90,13 @@ def cloud_lab(directory: Path, footage: Path) -> Iterator[Lab]:
     _secret(creds / "secret_key", os.urandom(24).hex())
     _secret(creds / "signing_key", auth.private_key_to_text(cloud_key))
     cloud_port, media_port = free_port(), free_port()
-    cloud_url = f"http://127.0.0.1:{cloud_port}"
+    cloud_url = f"http://{host}:{cloud_port}"
     config = configs.write_cloud(directory / "cloud.toml", {
         "database": {"url": f"sqlite:///{directory / 'cloud.db'}"},
-        "http": {"host": "127.0.0.1", "port": cloud_port, "ui_dir": ROOT / "ui" / "dist"},
+        "http": {"host": host, "port": cloud_port, "ui_dir": ROOT / "ui" / "dist"},
         "auth": {"cookie_secure": False},  # plain HTTP on loopback here; production runs behind TLS
+        **({"edge_image": {"path": edge_image, **({"relay_ca_file": relay_ca_file} if relay_ca_file else {})}}
+           if edge_image else {}),
     }, credentials=creds)
     env = {**os.environ, "CREDENTIALS_DIRECTORY": str(creds)}
     cli = [str(CLOUD)]
@@ -86,30 +105,32 @@ def cloud_lab(directory: Path, footage: Path) -> Iterator[Lab]:
     # browser-facing URL is the host forward of the relay VM's HTTPS port; edges enrol at its LAN address.
     relay_key = auth.generate_private_key()
     _secret(directory / "relay-signing.key", auth.private_key_to_text(relay_key))
-    out = subprocess.run([*cli, "relays", "register", "boot-test-relay", "--endpoint", f"https://127.0.0.1:{media_port}",
-                          "--enrolment-endpoint", "10.78.0.1:8443", f"--public-key={auth.public_key_to_text(relay_key)}",
+    out = subprocess.run([*cli, "relays", "register", "boot-test-relay", "--endpoint",
+                          relay_media_url or f"https://127.0.0.1:{media_port}", "--enrolment-endpoint", f"{relay_lan}:8443", f"--public-key={auth.public_key_to_text(relay_key)}",
                           "-c", str(config)], env=env, check=True, capture_output=True, text=True).stdout
     relay_id = json.loads(out)["id"]
     log = (directory / "cloud.log").open("w")
     server = subprocess.Popen([*cli, "serve", "-c", str(config)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    camera = FakeCamera(footage, user=CAMERA_USER, password=CAMERA_PASSWORD)
+    camera = FakeCamera(footage, user=CAMERA_USER, password=CAMERA_PASSWORD, address=host)
     try:
         camera.start()
         _wait_healthy(cloud_url, server)
-        with httpx.Client(base_url=cloud_url, timeout=30) as client:
-            r = client.post("/api/v1/auth/signup", json={"email": EMAIL, "password": PASSWORD, "tenant_name": "Boot test home"})
-            assert r.status_code == 201, r.text
-            client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
-            # The first device's token takes the (only) relay from the pool for this tenant.
-            r = client.post("/api/v1/bootstrap-tokens", json={"label": "Boot test edge"})
-            assert r.status_code == 201, r.text
-            _secret(directory / "token", r.json()["token"])
-            tenant = client.get("/api/v1/tenant").json()
-            assert tenant["relay_id"] == relay_id, tenant
+        lab = Lab(directory, cloud_url, camera, media_port, relay_id, "")
         (directory / "lab.json").write_text(json.dumps({
-            "cloud_port": cloud_port, "media_port": media_port, "camera_port": camera.port, "relay_id": relay_id,
-            "tenant_id": tenant["id"], "cloud_public_key": auth.public_key_to_text(cloud_key)}))
-        yield Lab(directory, cloud_url, camera, media_port, relay_id, tenant["id"])
+            "cloud_port": cloud_port, "cloud_url": cloud_url, "media_port": media_port, "camera_port": camera.port,
+            "relay_id": relay_id, "tenant_id": "", "cloud_public_key": auth.public_key_to_text(cloud_key)}))
+        if signup:
+            with httpx.Client(base_url=cloud_url, timeout=30) as client:
+                r = client.post("/api/v1/auth/signup", json={"email": EMAIL, "password": PASSWORD, "tenant_name": "Boot test home"})
+                assert r.status_code == 201, r.text
+                client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+                # The first device's token takes the (only) relay from the pool for this tenant.
+                r = client.post("/api/v1/bootstrap-tokens", json={"label": "Boot test edge"})
+                assert r.status_code == 201, r.text
+                _secret(directory / "token", r.json()["token"])
+            lab.record_tenant()
+            assert lab.get("/api/v1/tenant")["relay_id"] == relay_id
+        yield lab
     finally:
         camera.stop()
         server.terminate()

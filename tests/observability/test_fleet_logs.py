@@ -6,6 +6,12 @@ it (``MESSAGE=`` per line, written by systemd-journal-remote from the export for
 journald); ``systemd-journal-upload`` ships it from the edge's namespace to the relay's
 ``systemd-journal-remote`` listening on the relay's tunnel address. The received journal is read back with
 ``journalctl --directory`` and scanned for e-mails, the token and the camera credentials.
+
+Both addresses come from the images' own scripts, run on the lab's real files: the edge's upload runs through
+the image's wrapper, which takes the URL from its enrolment record (mkosi.profiles/edge/…/guardian-journal-upload,
+the unit's ExecStart=), and the
+relay's listen address from its relay.toml (mkosi.profiles/relay/…/guardian-journal-remote-generator, the
+socket's drop-in), so an edge's upload reaches the relay only if the two agree.
 """
 
 from __future__ import annotations
@@ -20,6 +26,10 @@ from pathlib import Path
 import pytest
 
 from tests.relay.netlab import PYTHON, RELAY_TUNNEL, Lab, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+UPLOAD_WRAPPER = ROOT / "mkosi.profiles/edge/mkosi.extra/usr/libexec/guardian-journal-upload"
+REMOTE_GENERATOR = ROOT / "mkosi.profiles/relay/mkosi.extra/usr/lib/systemd/system-generators/guardian-journal-remote-generator"
 
 JOURNAL_REMOTE = Path("/lib/systemd/systemd-journal-remote")
 JOURNAL_UPLOAD = Path("/lib/systemd/systemd-journal-upload")
@@ -58,6 +68,23 @@ def export_format(lines: list[str], unit: str) -> bytes:
     return "".join(entries).encode()
 
 
+def upload_command(lab: Lab, *options: str) -> list[str]:
+    """systemd-journal-upload as the edge image starts it: through its wrapper, on the lab's enrolment record."""
+    return ["env", f"GUARDIAN_JOURNAL_UPLOAD={JOURNAL_UPLOAD}", str(UPLOAD_WRAPPER),
+            str(lab.edge_data / "uplink" / "enrolment.json"), *options]
+
+
+def remote_listen(lab: Lab) -> str:
+    """Where the relay image's journal-remote socket listens: its generator on the lab's relay.toml."""
+    out = lab.dir / "generator"
+    subprocess.run([str(REMOTE_GENERATOR), str(out)], check=True, env={**os.environ, "GUARDIAN_RELAY_CONFIG": str(lab.relay_config)})
+    dropin = (out / "systemd-journal-remote.socket.d" / "50-guardian-tunnel.conf").read_text()
+    assert (out / "sockets.target.wants" / "systemd-journal-remote.socket").is_symlink()  # enabled with its config
+    listen = re.findall(r"^ListenStream=(\S*)$", dropin, re.MULTILINE)
+    assert listen[0] == "" and len(listen) == 2, dropin  # the package's "every address" is reset first
+    return listen[1]
+
+
 def test_edge_logs_reach_the_relay_journal_without_secrets(lab: Lab) -> None:
     lab.start_relay()
     token = lab.token()
@@ -91,6 +118,8 @@ def test_edge_logs_reach_the_relay_journal_without_secrets(lab: Lab) -> None:
         capture_output=True,
     )
 
+    listen = remote_listen(lab)
+    assert listen == f"{RELAY_TUNNEL}:{REMOTE_PORT}"  # the tunnel address only
     received = lab.dir / "relay-journal" / "remote"
     received.mkdir(parents=True)
     lab._start(
@@ -98,7 +127,7 @@ def test_edge_logs_reach_the_relay_journal_without_secrets(lab: Lab) -> None:
         lab.ns_relay,
         [
             str(JOURNAL_REMOTE),
-            f"--listen-http={RELAY_TUNNEL}:{REMOTE_PORT}",
+            f"--listen-http={listen}",
             f"--output={received}/",
             "--split-mode=host",
         ],
@@ -112,11 +141,7 @@ def test_edge_logs_reach_the_relay_journal_without_secrets(lab: Lab) -> None:
             "netns",
             "exec",
             lab.ns_edge,
-            str(JOURNAL_UPLOAD),
-            f"--url=http://{RELAY_TUNNEL}:{REMOTE_PORT}",
-            f"--file={edge_journal}",
-            "--follow=no",
-            f"--save-state={lab.dir / 'upload.state'}",
+            *upload_command(lab, f"--file={edge_journal}", "--follow=no", f"--save-state={lab.dir / 'upload.state'}"),
         ],
         capture_output=True,
         text=True,

@@ -42,6 +42,7 @@ PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "libpam-systemd", "openssh-server", "python3", "python3-venv",
     "iproute2", "iputils-ping", "procps", "ca-certificates", "openssl", "curl", "nftables",
     "wireguard-tools", "wireguard-go", "postgresql", "nginx-light", "prometheus", "coturn", "lego",
+    "systemd-journal-remote",
 )
 DISABLED_UNITS = ("postgresql.service", "nginx.service", "prometheus.service", "coturn.service",
                   "prometheus-node-exporter.service", "nftables.service", "apt-daily.timer",

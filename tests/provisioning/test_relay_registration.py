@@ -1,10 +1,14 @@
 """Relay registration with the cloud as part of the relay deploy: the cloud deploy and the relay deploy
-against two real targets (nspawn machines, a direct link between them), in one inventory."""
+against two real targets (nspawn machines, a direct link between them), in one inventory. The same two
+deploys ship the relay's journal to the operator's host (issue #23, tasks/journal.py): the units run, and a
+line logged on the relay is read back on the cloud host with ``journalctl -D``."""
 
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +16,7 @@ import pytest
 
 from guardian.contracts import auth
 from tests.provisioning.conftest import results
-from tests.provisioning.targets import Lab
+from tests.provisioning.targets import Lab, Machine
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +51,7 @@ def test_relay_deploy_registers_with_the_cloud_once(lab: Lab, releases: Callable
     relay_tar, cloud_tar = releases("relay"), releases("cloud")
     assert relay_tar.parent == cloud_tar.parent
     cloud, relay = lab.add("cloud"), lab.add("relay")
-    cloud_address, _relay_side = lab.connect("cloud", "relay")
+    cloud_address, relay_side = lab.connect("cloud", "relay")
     for m in (cloud, relay):
         lab.wait_ssh(m)
     # The proxy's certificate names the address the relay uses; the relay trusts it as its CA file.
@@ -64,7 +68,10 @@ def test_relay_deploy_registers_with_the_cloud_once(lab: Lab, releases: Callable
            "GUARDIAN_TLS_MODE": "lab",  # certificates made here for the address (ACME: test_*_deploy.py)
            "GUARDIAN_CLOUD_TOKEN_KEYS": auth.public_key_to_text(auth.generate_private_key()),
            "GUARDIAN_CLOUD_URL": f"https://{cloud_address}", "GUARDIAN_CLOUD_CA_FILE": str(cert),
-           "GUARDIAN_CLOUD_TLS_CERT": str(cert), "GUARDIAN_CLOUD_TLS_KEY": str(key)}
+           "GUARDIAN_CLOUD_TLS_CERT": str(cert), "GUARDIAN_CLOUD_TLS_KEY": str(key),
+           # #23: the relay uploads its journal to the cloud host, which admits only the relay's address.
+           "GUARDIAN_RELAY_JOURNAL_URL": f"https://{cloud_address}:19532",
+           "GUARDIAN_OPERATOR_JOURNAL_SOURCES": f"{relay_side}/32"}
 
     first_cloud = results(lab.pyinfra("--json", "-y", "inventories/lab.py", "deploy_cloud.py", env=env))
     assert first_cloud["results"]["totals"]["error"] == 0
@@ -92,6 +99,8 @@ def test_relay_deploy_registers_with_the_cloud_once(lab: Lab, releases: Callable
     listed = lab.ssh(cloud, LIST).stdout
     assert "last_seen=never" not in next(line for line in listed.splitlines() if relay_id in line)
 
+    _relay_journal_reaches_the_operator(lab, cloud, relay, relay_side)
+
     # Second runs of both: nothing changes, and the relay is still registered once.
     second_cloud = results(lab.pyinfra("--json", "-y", "inventories/lab.py", "deploy_cloud.py", env=env))
     assert _changed(second_cloud) == [], f"second cloud run changed: {_changed(second_cloud)}"
@@ -100,3 +109,26 @@ def test_relay_deploy_registers_with_the_cloud_once(lab: Lab, releases: Callable
     assert second["results"]["totals"]["error"] == 0 and second["results"]["totals"]["success"] == 0
     listed = lab.ssh(cloud, LIST).stdout
     assert sum(" relay.lab " in f" {line} " for line in listed.splitlines()) == 1
+
+
+def _relay_journal_reaches_the_operator(lab: Lab, cloud: Machine, relay: Machine, relay_address: str) -> None:
+    """#23: journal-remote on the relay's tunnel address only (for its edges), journal-upload to the cloud host
+    over HTTPS, journal-remote there behind the firewall's relay-only rule; a relay log line arrives."""
+    units = "systemd-journal-remote.socket systemd-journal-upload.service guardian-journal-vacuum.timer"
+    upload_log = "journalctl -u systemd-journal-upload --no-pager | tail -20"
+    states = lab.ssh(relay, f"systemctl is-active {units}", check=False).stdout.split()
+    remote_log = "journalctl -u systemd-journal-remote --no-pager | tail -20"
+    assert states == ["active"] * 3, lab.ssh(relay, upload_log).stdout + lab.ssh(cloud, remote_log).stdout
+    listening = lab.ssh(relay, "ss -Hltn 'sport = :19532'").stdout.split()
+    assert "10.77.0.1:19532" in listening and "*:19532" not in listening, listening  # the tunnel address only
+    assert 'iifname "wg-guardian" tcp dport 19532 accept' in lab.ssh(relay, "nft list chain inet guardian input").stdout
+    assert lab.ssh(cloud, "systemctl is-active systemd-journal-remote.socket").stdout.strip() == "active"
+    rules = lab.ssh(cloud, "nft list chain inet guardian input").stdout
+    assert f"ip saddr {relay_address} tcp dport 19532 accept" in rules, rules
+    marker = f"guardian-journal-probe-{secrets.token_hex(4)}"
+    lab.ssh(relay, f"logger -t guardian-probe {marker}")
+    read = "journalctl -D /var/log/journal/remote -o cat -t guardian-probe --no-pager"
+    deadline = time.monotonic() + 90
+    while marker not in (shipped := lab.ssh(cloud, read, check=False).stdout) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert marker in shipped, lab.ssh(relay, upload_log).stdout

@@ -5,9 +5,10 @@ cloud pushes it to a local RFC 8030 push service (tests/fakes/push_service.py), 
 and decrypts it with the subscription's keys; that decrypted message is handed to the service worker
 through the DevTools protocol (``ServiceWorker.deliverPushMessage``), as the browser's push service would.
 The worker shows the notification (read back with ``registration.getNotifications()``) and tells the open
-page. Headless Chromium has no notification centre to click in, so the click itself is not driven: the test
-checks the notification carries the event page's path and that the page opens there. The member's rules
-are saved through the Settings page's form.
+page; a second push of the same review item replaces it (its tag is the item's key). Headless Chromium has
+no notification centre to click in, so the click itself is not driven (ui/src/push/sw.test.ts drives the
+worker's click handler): the test checks the notification carries the event page's path and that the page
+opens there. The member's rules are saved through the Settings page's form.
 """
 
 from __future__ import annotations
@@ -128,7 +129,9 @@ def test_push_reaches_the_service_worker_and_points_at_the_event(cloud, browser,
         "message", (e) => { if (e.data && e.data.type === "guardian-push") resolve(e.data); })); }""")
 
     start = datetime.now(UTC) - timedelta(seconds=3)
-    car, person = (batches.event(DEVICE, "porch", label, start, zones=("gate",)) for label in ("car", "person"))
+    item = str(uuid.uuid4())  # the review item the edge put the person in
+    car, person = (batches.event(DEVICE, "porch", label, start, zones=("gate",), review_item=item)
+                   for label in ("car", "person"))
     with httpx.Client(base_url=base) as http:
         r = relay.post(http, "/api/v1/ingest", batches.batch(relay.id, events=[car, person]))
         assert r.status_code == 200, r.text
@@ -142,13 +145,25 @@ def test_push_reaches_the_service_worker_and_points_at_the_event(cloud, browser,
     shown = p.evaluate("""navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((all) =>
         all.map((n) => ({title: n.title, body: n.body, tag: n.tag, data: n.data})))""")
     assert len(shown) == 1, shown
-    assert shown[0]["title"] == "Person · porch" and shown[0]["tag"] == person.event_id
-    assert shown[0]["data"] == {"url": f"/events/{person.event_id}", "event_id": person.event_id}
+    assert shown[0]["title"] == "Person · porch" and shown[0]["tag"] == item
+    assert shown[0]["data"] == {"url": f"/events/{person.event_id}", "event_id": person.event_id, "review_item": item}
     assert "gate" in shown[0]["body"]
 
-    # Where a click leads: the event page of that event.
+    # A second push of the same item (a retried delivery) replaces the notification instead of adding one.
+    again = {**received.payload, "event_id": car.event_id, "label": "car", "url": f"/events/{car.event_id}"}
+    p.evaluate("""() => { window.pushed = new Promise((resolve) => navigator.serviceWorker.addEventListener(
+        "message", (e) => { if (e.data && e.data.type === "guardian-push") resolve(e.data); })); }""")
+    cdp.send("ServiceWorker.deliverPushMessage", {"origin": base, "registrationId": registration,
+                                                  "data": json.dumps(again)})
+    assert p.evaluate("window.pushed")["event_id"] == car.event_id
+    shown = p.evaluate("""navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((all) =>
+        all.map((n) => ({title: n.title, tag: n.tag, renotify: n.renotify, data: n.data})))""")
+    assert [(n["title"], n["tag"], n["renotify"]) for n in shown] == [("Car · porch", item, False)], shown
+
+    # Where a click leads: the page of the item's event the notification shows now.
+    assert shown[0]["data"]["url"] == f"/events/{car.event_id}"
     p.goto(shown[0]["data"]["url"])
-    p.get_by_role("heading", name="Person").first.wait_for()
+    p.get_by_role("heading", name="Car").first.wait_for()
     tab.shot("event-page")
     assert push.refused.empty()
     tab.close()

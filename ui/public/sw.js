@@ -1,7 +1,9 @@
 // Guardian's service worker (registered by src/push/push.ts at /sw.js, scope "/"): it only handles push
 // notifications. A push carries what the cloud has of an event and nothing more (label, camera name,
-// zones, start time, event id, the event page's path); the picture is fetched through the relay when the
-// page opens. Clicking the notification opens (or focuses) that page.
+// zones, start time, event id, its review item's key, the event page's path); the picture is fetched
+// through the relay when the page opens. Clicking the notification opens (or focuses) that page. The cloud
+// pushes once per review item and member; should a second push of an item arrive all the same (a delivery
+// the push service retried), it replaces the first quietly instead of adding a notification.
 /* eslint-env serviceworker */
 
 const EVENT_PATH = /^\/events\/[A-Za-z0-9-]{1,64}$/;
@@ -47,17 +49,27 @@ async function show(data) {
   const zones = Array.isArray(item.zones) && item.zones.length ? ` · ${item.zones.join(", ")}` : "";
   const title = `${labelText(item.label)} · ${item.camera}`;
   const url = pathOf(item);
+  const key = itemKey(item);
   await self.registration.showNotification(title, {
     body: `${time}${zones}`.replace(/^ · /, ""),
-    tag: item.event_id, // a later push of the same event replaces it
+    tag: key, // a later push of the same review item replaces it…
+    renotify: false, // …without ringing again
     timestamp: Number.isNaN(start.getTime()) ? Date.now() : start.getTime(),
     icon: "/icons/icon-192.png",
     badge: "/icons/badge-96.png",
-    data: { url, event_id: item.event_id },
+    data: { url, event_id: item.event_id, review_item: key },
   });
   // Open pages hear of it too (they may refresh a list); nothing else is sent anywhere.
   const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
-  for (const client of windows) client.postMessage({ type: "guardian-push", event_id: item.event_id, title, url });
+  for (const client of windows) {
+    client.postMessage({ type: "guardian-push", event_id: item.event_id, review_item: key, title, url });
+  }
+}
+
+// The review item the event belongs to (an older cloud's push names none: the event is its own item).
+function itemKey(item) {
+  const key = typeof item.review_item === "string" ? item.review_item : "";
+  return /^[A-Za-z0-9-]{1,64}$/.test(key) ? key : item.event_id;
 }
 
 async function openPage(path) {

@@ -69,6 +69,8 @@ class CameraPipeline:
         self.tracker = Tracker(settings.tracking)
         self.last_result_at = 0.0
         self.last_submitted_at = 0.0  # capture time of the newest frame handed to the detector
+        self.last_frame_at = 0.0  # capture time of the newest frame read (set on the camera's thread)
+        self._clock = (0.0, 0.0)  # the camera clock's anchor: (newest capture time seen by tick, tick's now then)
         self.result_lag = 0.0  # capture → result handed over, of the newest result
         self.reader: FrameReader | None = None
         self.failure: Exception | None = None  # what ended this camera's thread, if anything did
@@ -120,6 +122,7 @@ class CameraPipeline:
         """Gate one frame (BGR, captured at unix time ``at``) and submit it if it is worth it; returns
         the outcome counted in ``frames_total``. Without ``block`` a frame that finds every infer
         request busy is dropped (the next one is newer); the benchmark blocks to measure capacity."""
+        self.last_frame_at = at
         infer, reason, _ = self.gate.decide(image, at, tracking=self.tracker.active)
         if not infer:
             outcome = "skipped_motion"
@@ -173,7 +176,22 @@ class CameraPipeline:
         seen_until = now - self.result_lag
         if self.tracker.active and not awaiting and seen_until - self.last_result_at > self.tracker.settings.end_after_s:
             self.events.end(self.tracker.expire(seen_until).ended, seen_until)
-        self.events.tick(now)
+        self.events.tick(now, camera_now=self._camera_clock(now))
+
+    def _camera_clock(self, now: float) -> float:
+        """The camera's clock at the event thread's ``now``, which review items are timed by: the camera's clock
+        may differ from this box's, and footage may be replayed faster or slower. It is the newest frame's
+        capture time (frames come on a still scene too), moved on by the box's time since a tick first saw it
+        when frames stop coming; while a frame is being inferred it stays at the newest result (that frame's
+        result decides, as for tracks)."""
+        newest = max(self.last_frame_at, self.last_result_at)
+        if newest != self._clock[0]:
+            self._clock = (newest, now)
+        at, seen = self._clock
+        clock = at + max(0.0, now - seen)
+        if self.last_submitted_at > self.last_result_at and clock - self.last_submitted_at < RESULT_WAIT_S:
+            clock = min(clock, self.last_result_at)
+        return clock
 
     def take_unsaved(self) -> list[EventRow]:
         """The event rows changed since the last call; the caller stores them (with other cameras')."""

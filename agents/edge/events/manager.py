@@ -12,8 +12,9 @@ Each event is placed in a review item as it opens and while its object is active
 camera's :class:`~agents.edge.events.review_items.ItemGrouper`); an event moved to a newer item (a parked
 vehicle that drives off) is stored and queued again at once. The observer is told of each item as it is
 made, changes (its events, labels, zones, severity) and ends (``ItemGrouper.end_idle``: no active event and
-nothing for ``gap_s``; checked after each result and on every :meth:`EventManager.tick`). An event's zones
-are looked at with every result, and a change of its zones or severity stores and queues it at once.
+nothing for ``gap_s`` of the camera's clock; checked after each result and on every :meth:`EventManager.tick`).
+An event's zones are looked at with every result, and a change of its zones or severity stores and queues it
+at once.
 
 With ``deferred=True`` (the detector's event thread) writes are collected instead of made at once, newest
 state per event, and :meth:`EventManager.take_unsaved` hands them to the caller, which stores them in one
@@ -270,11 +271,12 @@ class EventManager:
         self.pending_clips.append(_PendingClip(row, due, due + self.clip_wait_s))
         log.info("event_closed", camera=self.camera, event_id=row.id, label=row.label, hits=row.hits)
 
-    def tick(self, now: float, final: bool = False) -> None:
+    def tick(self, now: float, final: bool = False, camera_now: float | None = None) -> None:
         """Assemble the clips whose post-roll has been recorded; call regularly. ``final``: the last
         chance (shutdown), a clip of whatever part of the span is recorded beats none. Ends the review
-        items that went idle (no result may come while nothing moves)."""
-        self._end_items(now, final)
+        items that went idle (no result may come while nothing moves) by ``camera_now``, the camera's
+        clock that its tracks are timed by (``now`` when not given)."""
+        self._end_items(now if camera_now is None else camera_now, final)
         still: list[_PendingClip] = []
         for pending in self.pending_clips:
             if now < pending.due and not final:

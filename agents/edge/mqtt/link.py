@@ -92,12 +92,15 @@ class MqttLink:
                     log.error("mqtt_not_started", reason=exc.reason)
                     broker, problem = None, exc.reason
                 if broker != self._broker or problem is not None:
-                    self._stop()
+                    stopped = self._stop()
                     self._broker = broker
                     if broker is not None:
                         self._cameras = camera_infos(self.sessions, self.default_labels)
+                        # The items still open go on with the new publisher: it must not end them as leftovers.
+                        carried = stopped.open_items() if stopped is not None else {}
                         try:
-                            self.publisher = MqttPublisher(broker, self._cameras, self.metrics, on_status=self._record)
+                            self.publisher = MqttPublisher(broker, self._cameras, self.metrics, on_status=self._record,
+                                                           open_items=carried)
                             self.publisher.start()
                         except (OSError, ValueError) as exc:  # TLS set-up: MQTT stays off, detection goes on
                             self.publisher = None
@@ -120,7 +123,9 @@ class MqttLink:
             self._closed = True
             self._stop()
 
-    def _stop(self) -> None:
+    def _stop(self) -> MqttPublisher | None:
+        """Stop the publisher, if any; the one stopped."""
         publisher, self.publisher = self.publisher, None
         if publisher is not None:
             publisher.stop()
+        return publisher

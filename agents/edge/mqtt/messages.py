@@ -6,6 +6,10 @@ end), ``reviews`` (a JSON message per review item made, changed and ended: ``new
 Frigate's ``frigate/reviews``), and per camera ``<camera>/<label>/state`` (``ON``/``OFF``), ``<camera>/<label>/count``,
 ``<camera>/occupancy`` (JSON, count per label) and ``<camera>/snapshot`` (the latest event's JPEG), all
 retained. Discovery configs go to ``homeassistant/<component>/<node>/<object>/config`` (retained).
+``reviews/open/<item id>`` holds each open review item (retained; cleared when it ends) as its ``end`` would
+say had it ended at its last activity told: a detector killed mid-item leaves it there, and the next run ends
+the item from it (:class:`~agents.edge.mqtt.publisher.MqttPublisher`; each connection also sends one
+``reviews/open/marker-<random>``, not retained, to learn when the broker has handed those over).
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ class ItemNotice:
     zones: tuple[str, ...]
     severity: str
     event_ids: tuple[str, ...]
+    active_until: datetime  # the end of its events' activity so far
 
 
 class Topics:
@@ -71,6 +76,10 @@ class Topics:
         self.availability = f"{self.base}/availability"
         self.events = f"{self.base}/events"
         self.reviews = f"{self.base}/reviews"
+        self.open_items = f"{self.base}/reviews/open/+"  # what a new connection subscribes to
+
+    def open_item(self, item_id: str) -> str:
+        return f"{self.base}/reviews/open/{item_id}"
 
     def state(self, camera: str, label: str) -> str:
         return f"{self.base}/{camera}/{object_id(label)}/state"
@@ -141,12 +150,32 @@ def event_message(topics: Topics, notice: EventNotice, camera: CameraInfo | None
     return Message(topics.events, _json({"type": notice.phase, "event": event}), retain=False)
 
 
-def review_message(topics: Topics, notice: ItemNotice, camera: CameraInfo | None) -> Message:
-    item = {
+def _item(notice: ItemNotice, camera: CameraInfo | None, end: datetime | None) -> dict[str, object]:
+    return {
         "id": notice.item_id, "camera": notice.camera,
         "camera_name": camera.display_name if camera is not None and camera.display_name else notice.camera,
-        "start": notice.start.isoformat(), "end": notice.end.isoformat() if notice.end is not None else None,
+        "start": notice.start.isoformat(), "end": end.isoformat() if end is not None else None,
         "labels": list(notice.labels), "zones": list(notice.zones), "severity": notice.severity,
         "events": list(notice.event_ids),
     }
-    return Message(topics.reviews, _json({"type": notice.phase, "item": item}), retain=False)
+
+
+def review_message(topics: Topics, notice: ItemNotice, camera: CameraInfo | None) -> Message:
+    return Message(topics.reviews, _json({"type": notice.phase, "item": _item(notice, camera, notice.end)}),
+                   retain=False)
+
+
+def open_item_message(topics: Topics, notice: ItemNotice, camera: CameraInfo | None) -> Message:
+    """The item while it is open (retained), as its end would say at its last activity so far."""
+    return Message(topics.open_item(notice.item_id), _json(_item(notice, camera, notice.active_until)), retain=True)
+
+
+def leftover_end_message(topics: Topics, item_id: str, payload: bytes) -> Message | None:
+    """The end of an item an earlier run left open (its ``reviews/open`` message); None if it cannot be read."""
+    try:
+        item = json.loads(payload)
+    except ValueError:
+        return None
+    if not isinstance(item, dict) or item.get("id") != item_id:
+        return None
+    return Message(topics.reviews, _json({"type": "end", "item": item}), retain=False)

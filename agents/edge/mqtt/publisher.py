@@ -11,6 +11,14 @@ forgotten them). While the broker is away the retained states stay current in me
 messages are dropped (counted). A connection that fails (a refused certificate, a wrong password, no
 answer) is said once per new reason, counted by reason, and kept in :attr:`MqttPublisher.last_error`;
 ``on_status`` hears of each change (connected, or failing with a new reason), not of every retry.
+
+A review item's ``end`` must not be lost, or Home Assistant shows it going on forever. While an item is open
+its ``reviews/open/<id>`` message is retained on the broker; its end clears it. A detector killed mid-item
+leaves the retained message behind: every connection subscribes to ``reviews/open/+`` until the broker has
+handed over what it holds (a marker published right after the subscription comes back after it), and an item
+held open there that this publisher neither has open nor has ended (an earlier run's) gets its ``end`` from
+that message, once, and is cleared. An end made while the broker is away is sent once that marker is back:
+after what paho sends again of what was in flight when the connection broke (an older open copy among it).
 """
 
 from __future__ import annotations
@@ -20,7 +28,8 @@ import json
 import queue
 import sys
 import threading
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,7 +51,9 @@ from agents.edge.mqtt.messages import (
     Topics,
     discovery_messages,
     event_message,
+    leftover_end_message,
     occupancy_messages,
+    open_item_message,
     review_message,
 )
 from agents.edge.mqtt.metrics import MqttMetrics
@@ -56,12 +67,16 @@ QUEUE_SIZE = 1000
 KEEPALIVE_S = 30
 MAX_BACKOFF_S = 30
 STOP_WAIT_S = 2.0  # how long a stop waits for "offline" to reach the broker
+ENDED_KEPT = 256  # ended items remembered, so that a copy of one the broker still delivers is not ended twice
 _STOP = object()
 
 
 class MqttPublisher:
     def __init__(self, broker: BrokerSettings, cameras: Mapping[str, CameraInfo], metrics: MqttMetrics,
-                 queue_size: int = QUEUE_SIZE, on_status: Callable[[str, str], None] | None = None) -> None:
+                 queue_size: int = QUEUE_SIZE, on_status: Callable[[str, str], None] | None = None,
+                 open_items: Mapping[str, Message] | None = None) -> None:
+        """``open_items``: the items a previous publisher of this process had open (:meth:`open_items`), which
+        go on here (a config change restarted the publisher mid-item)."""
         self.broker = broker
         # Told ("connected", "") or ("failing", why) on paho's thread when the connection's state changes.
         self.on_status = on_status
@@ -72,7 +87,14 @@ class MqttPublisher:
         self._open: dict[str, dict[str, str]] = {}  # camera → open event id → label
         # Topic → payload of every retained message, in the order first published (discovery before states).
         self._retained: dict[str, bytes] = {}
-        self._lock = threading.Lock()  # _retained and _connected: the worker and paho's thread share them
+        # Review items: open (id → its retained message), ended lately, and ended while the broker was away.
+        self._open_items: dict[str, Message] = dict(open_items or {})
+        self._ended: dict[str, None] = {}
+        self._unsent_ends: dict[str, Message] = {}
+        self._marker = ""  # this connection's topic under reviews/open/ that says the broker has handed all over
+        self.caught_up = threading.Event()  # set once a connection has ended the broker's leftovers
+        # _retained, _connected and the items above: the worker and paho's thread share them.
+        self._lock = threading.Lock()
         self._connected = False
         self._stopping = False  # a disconnect from here on is ours
         self._online = threading.Event()  # set while connected (for whoever must wait for it)
@@ -90,9 +112,12 @@ class MqttPublisher:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_connect_fail = self._on_connect_fail
+        self.client.message_callback_add(self.topics.open_items, self._on_open_item)
         for camera in list(self._cameras.values()):
             for message in self._add_camera(camera):
                 self._retained[message.topic] = message.payload  # published on connect
+        for message in self._open_items.values():
+            self._retained[message.topic] = message.payload
 
     # -- the pipeline's side: never blocks, never raises -------------------------------------------
     def event_changed(self, phase: Phase, row: EventRow, snapshot: Path | None) -> None:
@@ -115,6 +140,7 @@ class MqttPublisher:
                 phase=phase, item_id=item.id, camera=camera, start=datetime.fromtimestamp(item.start, UTC),
                 end=datetime.fromtimestamp(item.end, UTC) if phase == "end" else None, labels=tuple(item.labels),
                 zones=tuple(item.zones), severity=item.severity, event_ids=tuple(item.event_ids),
+                active_until=datetime.fromtimestamp(item.end, UTC),
             )
             self._queue.put_nowait(notice)
         except queue.Full:
@@ -157,6 +183,11 @@ class MqttPublisher:
         self.metrics.connected.set(0)
         log.info("mqtt_stopped", node=self.broker.node_id)
 
+    def open_items(self) -> dict[str, Message]:
+        """The review items open here (for the publisher that replaces this one)."""
+        with self._lock:
+            return dict(self._open_items)
+
     def wait_connected(self, timeout: float) -> bool:
         """Whether the broker accepted the connection within ``timeout`` seconds."""
         return self._online.wait(timeout)
@@ -197,6 +228,13 @@ class MqttPublisher:
             self._connected = True
             self._last_error = None
             retained = list(self._retained.items())
+            self._remember_ended(self._unsent_ends)  # sent with the marker; their stale copies are not leftovers
+            self._marker = self.topics.open_item(f"marker-{uuid.uuid4().hex}")
+            marker = self._marker
+        # The broker answers with the items it holds open; an earlier run's are ended (_on_open_item), until
+        # the marker comes back. First: whoever sees this connection's "online" knows they were handed over.
+        client.subscribe(self.topics.open_items, qos=1)
+        client.publish(marker, b"marker", qos=1)
         self.metrics.connected.set(1)
         self.metrics.connects.inc()
         self._online.set()
@@ -205,6 +243,42 @@ class MqttPublisher:
         self._publish(Message(self.topics.availability, ONLINE, retain=True))
         for topic, payload in retained:
             self._publish(Message(topic, payload, retain=True))
+
+    def _on_open_item(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        """What the broker holds open (while subscribed): an earlier run's item is ended and cleared; ours
+        (open, or ended) are left alone. The marker ends the subscription."""
+        if message.topic == self._marker:
+            self._caught_up(client)
+            return
+        if not message.payload:
+            return
+        item_id = message.topic.rsplit("/", 1)[-1]
+        with self._lock:
+            if item_id in self._open_items or item_id in self._ended:
+                return
+            self._remember_ended([item_id])
+        end = leftover_end_message(self.topics, item_id, bytes(message.payload))
+        if end is not None:
+            self._send(end)
+        self._send(Message(message.topic, b"", retain=True))
+        log.info("mqtt_leftover_item_ended", item_id=item_id, readable=end is not None)
+
+    def _caught_up(self, client: mqtt.Client) -> None:
+        """The broker has handed over what it held: the ends made while it was away follow (their clears land
+        after any older copy paho sent again), and the subscription ends (our own messages need not come back)."""
+        client.unsubscribe(self.topics.open_items)
+        with self._lock:
+            unsent, self._unsent_ends = self._unsent_ends, {}
+        for item_id, end in unsent.items():
+            self._send(end)
+            self._send(Message(self.topics.open_item(item_id), b"", retain=True))
+        self.caught_up.set()
+
+    def _remember_ended(self, item_ids: Iterable[str]) -> None:
+        """(under the lock)"""
+        self._ended.update(dict.fromkeys(item_ids))
+        while len(self._ended) > ENDED_KEPT:
+            del self._ended[next(iter(self._ended))]
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
         # paho 2 calls this inside its ``except OSError`` and does not pass the error: it is the one handled.
@@ -229,7 +303,7 @@ class MqttPublisher:
                 if isinstance(item, EventNotice):
                     self._handle(item)
                 elif isinstance(item, ItemNotice):
-                    self._send(review_message(self.topics, item, self._cameras.get(item.camera)))
+                    self._review(item)
                 elif isinstance(item, dict):
                     self._change_cameras(item)
             except Exception as exc:  # never ends the thread: the next notice is handled as usual
@@ -264,6 +338,32 @@ class MqttPublisher:
         for message in messages:
             self._send(message)
 
+    def _review(self, notice: ItemNotice) -> None:
+        """The item's message, and its retained open copy kept (new, update) or cleared (end). The copy goes
+        first and the clear last: whoever heard of an item, a later run can end it (at worst twice)."""
+        camera = self._cameras.get(notice.camera)
+        message = review_message(self.topics, notice, camera)
+        if notice.phase != "end":
+            opened = open_item_message(self.topics, notice, camera)
+            with self._lock:
+                self._open_items[notice.item_id] = opened
+            self._send(opened)
+            self._send(message)
+            return
+        with self._lock:
+            self._open_items.pop(notice.item_id, None)
+            connected = self._connected
+            if connected:
+                self._remember_ended([notice.item_id])
+            else:  # sent on the next connect
+                self._unsent_ends[notice.item_id] = message
+                while len(self._unsent_ends) > QUEUE_SIZE:
+                    del self._unsent_ends[next(iter(self._unsent_ends))]
+                    self.metrics.dropped.labels("disconnected").inc()
+        if connected:
+            self._send(message)
+        self._send(Message(self.topics.open_item(notice.item_id), b"", retain=True))
+
     def _change_cameras(self, cameras: dict[str, CameraInfo]) -> None:
         for name in set(self._cameras) - set(cameras):
             # Gone: an empty retained config removes its entities from Home Assistant.
@@ -277,13 +377,15 @@ class MqttPublisher:
                     self._send(message)
 
     def _add_camera(self, camera: CameraInfo) -> list[Message]:
-        """The camera's discovery, and idle states for the labels that have none yet."""
+        """The camera's discovery, and idle states for the labels (and its occupancy) that have none yet: a
+        detector killed while someone was in view left them "on" on the broker."""
         self._cameras[camera.name] = camera
         messages = discovery_messages(self.topics, camera, camera.labels) if self.broker.discovery else []
         with self._lock:
             known = set(self._retained)
         for label in camera.labels:
-            messages += [m for m in occupancy_messages(self.topics, camera.name, label, {})[:2] if m.topic not in known]
+            messages += [m for m in occupancy_messages(self.topics, camera.name, label, {}) if m.topic not in known]
+            known.update(m.topic for m in messages)
         return messages
 
     def _send(self, message: Message) -> None:

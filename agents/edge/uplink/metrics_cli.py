@@ -11,13 +11,7 @@ import argparse
 import sqlite3
 import sys
 
-from sqlalchemy import create_engine, select
-from sqlalchemy.exc import SQLAlchemyError
-
 from agents.edge.config import DEFAULT_CONFIG, EdgeSettings
-from agents.edge.db import database_path
-from agents.edge.db.tables import Camera
-from agents.edge.uplink.camera_ids import camera_id, camera_id_key_path, load_or_create_key
 from guardian.runtime.cli import add_config_argument
 from guardian.runtime.config import load_settings
 from guardian.runtime.logging import configure_logging, get_logger
@@ -28,6 +22,13 @@ log = get_logger("guardian.edge.uplink.metrics_cli")
 def configured_camera_names(settings: EdgeSettings) -> set[str]:
     """edge.toml's cameras and those of the cameras table (a desired config's), read without writing:
     this command runs as root, and must leave no root-owned database file behind for the agents."""
+    # Imported here: `guardian-edge --help` (the release self-test) must run with the base dependencies only.
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from agents.edge.db import database_path
+    from agents.edge.db.tables import Camera
+
     names = {camera.name for camera in settings.cameras}
     path = database_path(settings)
     if path.exists():
@@ -46,6 +47,8 @@ def configured_camera_names(settings: EdgeSettings) -> set[str]:
 
 
 def _camera_ids(args: argparse.Namespace) -> int:
+    from agents.edge.uplink.camera_ids import camera_id, camera_id_key_path, load_or_create_key
+
     settings = load_settings(EdgeSettings, args.config)
     configure_logging(settings.log_level, stream=sys.stderr)  # stdout is the answer
     key = load_or_create_key(camera_id_key_path(settings))

@@ -59,6 +59,10 @@ def test_a_walker_makes_one_item_new_updates_and_one_end(tmp_path: Path, broker:
         ended = json.loads(subscriber.wait_for(REVIEWS, lambda p: json.loads(p)["type"] == "end", mark))
         event = json.loads(subscriber.wait_for(f"{BASE}/events", lambda p: json.loads(p)["type"] == "end", mark))
         received = [json.loads(p) for topic, p, _, _ in subscriber.messages[mark:] if topic == REVIEWS]
+        # While open, the item is kept on the broker (for a restarted detector to end it); its end clears it.
+        opened = f"{REVIEWS}/open/{ended['item']['id']}"
+        assert json.loads(subscriber.wait_for(opened, bool, mark))["id"] == ended["item"]["id"]
+        assert subscriber.wait_for(opened, lambda p: p == b"", mark) == b""
     finally:
         link.close()
     kinds = [m["type"] for m in received]

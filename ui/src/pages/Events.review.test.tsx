@@ -196,6 +196,27 @@ describe("reviewing", () => {
     expect([...walk.querySelectorAll<HTMLElement>(".item-event")].map((li) => li.dataset.reviewed)).toEqual(["true", "true"]);
   });
 
+  it("shows a camera added since the page loaded under its name, asking for the cameras once more only", async () => {
+    // The porch was added in the UI after the page loaded its cameras: its first items name a camera the page
+    // does not know yet. The yard's (reported by an older edge) never gets a name: it keeps its id.
+    const cloud = fakeCloud();
+    let cameraCalls = 0;
+    const porch = { id: "c1", device_id: "d1", name: "porch", display_name: "Front porch", state: "streaming",
+                    last_frame_at: null, fps: null };
+    const fetch = async (input: string, init?: RequestInit): Promise<Response> => {
+      if (new URL(input, "http://cloud.test").pathname === "/api/v1/cameras") {
+        cameraCalls += 1;
+        return new Response(JSON.stringify(cameraCalls === 1 ? [] : [porch]), { headers: { "Content-Type": "application/json" } });
+      }
+      return cloud.fetch(input, init);
+    };
+    render({ ...cloud, fetch }, "/events");
+    await until(() => $("li.item[data-item=walk] .item-where")?.textContent?.startsWith("Front porch"), "the porch under its name");
+    await settle();
+    expect($("li.item[data-item=e3] .item-where")?.textContent?.startsWith("yard")).toBe(true);
+    expect(cameraCalls).toBe(2);
+  });
+
   it("marks an event reviewed when its page opens", async () => {
     const cloud = fakeCloud();
     render(cloud, "/events/e2");

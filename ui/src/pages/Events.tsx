@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useReducer, useState, type FormEvent } from "react";
+import { useCallback, useEffect, useMemo, useReducer, useRef, useState, type FormEvent } from "react";
 import { useSearchParams } from "react-router";
 import type { Api } from "../api";
 import { cameraTitle } from "../api/cameras";
@@ -100,6 +100,19 @@ export function EventsPage() {
     if (filters.reviewed) void load(null, filters);
     else refreshFirstPage();
   };
+
+  // A camera the page has not heard of (added since the page loaded its cameras: its first items are arriving
+  // now) is shown by its id until the cameras are asked for again: once per such camera.
+  const askedForCameras = useRef(new Set<string>());
+  const reloadCameras = cameras.reload;
+  useEffect(() => {
+    if (!cameras.data) return;
+    const unknown = [...state.items.map((i) => i.camera), ...arrived.map((e) => e.camera)]
+      .filter((name) => !cameraNames.has(name) && !askedForCameras.current.has(name));
+    if (unknown.length === 0) return;
+    for (const name of unknown) askedForCameras.current.add(name);
+    reloadCameras();
+  }, [state.items, arrived, cameras.data, cameraNames, reloadCameras]);
 
   const newest = arrived[0];
 
