@@ -11,6 +11,7 @@
     guardian-cloud relays list
     guardian-cloud tenants list
     guardian-cloud cleanup                 run retention once
+    guardian-cloud edge-image-xz           compress the configured edge image for the .img.xz download, now
 """
 
 from __future__ import annotations
@@ -188,6 +189,24 @@ def _cleanup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _edge_image_xz(args: argparse.Namespace) -> int:
+    """Ahead of time what the cloud otherwise does in the background at the first request (once per image).
+    Its log lines (JSON on stdout) tell the progress and, at the end, the parts' sizes."""
+    from cloud.services import edge_image, edge_image_xz
+    from guardian.runtime.logging import get_logger
+
+    settings = _settings(args)
+    if settings.edge_image.path is None:
+        raise CliError("no edge image is configured (edge_image.path)")
+    if settings.edge_image.xz_cache_dir is None:
+        raise CliError("no directory for the compressed image is configured (edge_image.xz_cache_dir)")
+    start_logging(settings, settings.log_level)
+    log = get_logger("cloud.edge_image")
+    edge_image_xz.compress(edge_image.generic_image(settings.edge_image.path), settings.edge_image.xz_cache_dir,
+                           lambda done, total: log.info("edge_image_xz_progress", percent=100 * done // total))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="guardian-cloud", description="Guardian cloud control plane")
     sub = parser.add_subparsers(metavar="COMMAND")
@@ -215,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("email")
     a.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     command(sub, "cleanup", _cleanup, "run retention cleanup once")
+    command(sub, "edge-image-xz", _edge_image_xz,
+            "compress the configured edge image for the .img.xz download now (else done at its first request)")
 
     relays = sub.add_parser("relays", help="manage the relay pool").add_subparsers(metavar="ACTION")
     r = command(relays, "register", _relay_register, "register a pre-provisioned relay")

@@ -327,6 +327,18 @@ class EdgeImageChecksum(Shape):
     etag: str = Field(description="The download's ETag (If-Range for resuming).")
 
 
+class EdgeImageCompressed(Shape):
+    """The compressed (``.img.xz``) image of one bootstrap token: ready, with what to check it against, or
+    still being prepared (the generic image is compressed once, then every download is ready at once)."""
+
+    ready: bool = Field(description="Whether the .img.xz can be downloaded now.")
+    progress: float = Field(ge=0, le=1, description="Share of the generic image compressed so far (1 when ready).")
+    size: int | None = Field(description="Bytes of the .img.xz (the download's Content-Length); null until ready.")
+    sha256: str | None = Field(description="Hex SHA-256 of this token's .img.xz; null until ready.")
+    etag: str | None = Field(description="The download's ETag (If-Range for resuming); null until ready.")
+    image_size: int = Field(description="Bytes of the image once decompressed (what is written to the disk).")
+
+
 class BootstrapConsume(Shape):
     nonce: Text = Field(min_length=8, max_length=64)
 

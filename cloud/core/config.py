@@ -254,6 +254,10 @@ class EdgeImageSettings(Section):
         None, description="PEM of the private CA that signed the relays' enrolment certificates (lab setups); "
         "it goes into every personalised image. Unset with public certificates.",
     )
+    xz_cache_dir: Path | None = Field(
+        None, description="Writable directory for the generic image's compressed parts, made once per image for "
+        "the .img.xz download (docs/images.md; the deploy: /var/lib/guardian-cloud/edge-image-xz); unset: no .img.xz.",
+    )
 
 
 class AlertmanagerSettings(Section):

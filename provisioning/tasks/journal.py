@@ -5,9 +5,12 @@
 
 ``relay_journal``: the relay receives its edges' journals exactly as the relay image does, with the image's
 own files (mkosi.profiles/relay/mkosi.extra): the generator that binds systemd-journal-remote.socket to the
-tunnel address read from relay.toml and enables it, the service drop-in (``--split-mode=host``: one journal
-per edge in /var/log/journal/remote) and the size limits; nftables opens 19532 on the WireGuard interface only.
-With ``relay_journal_upload_url`` it also uploads its own journal there.
+tunnel address read from relay.toml and enables it, the service drop-in (``--split-mode=none``: all edges in one
+file, /var/log/journal/remote/remote.journal, which the forwarder reads in arrival order) and the size limits;
+nftables opens 19532 on the WireGuard interface only. With ``relay_journal_upload_url`` it uploads its own journal
+there (systemd-journal-upload.service) and forwards its edges' (guardian-journal-forward.service from the relay
+image, with a cursor of its own): both read the URL from one journal-upload.conf.d file and name the relay's TLS
+pair, passed as credentials, on their command lines.
 
 ``operator_journal``: with ``operator_journal_sources`` (the relays' addresses), the operator's host runs
 systemd-journal-remote over HTTPS with the cloud proxy's certificate (templates/journal-remote-operator.conf.j2)
@@ -35,6 +38,8 @@ IMAGE_FILES = REPO / "mkosi.profiles" / "relay" / "mkosi.extra"
 GENERATOR = "usr/lib/systemd/system-generators/guardian-journal-remote-generator"
 REMOTE_DROPIN = "usr/lib/systemd/system/systemd-journal-remote.service.d/50-guardian.conf"
 REMOTE_LIMITS = "usr/lib/systemd/journal-remote.conf.d/50-guardian.conf"
+FORWARD = "guardian-journal-forward.service"  # the edges' journals to the operator
+REMOTE_TMPFILES = "usr/lib/tmpfiles.d/guardian-journal-remote.conf"  # the received directory exists from boot
 REMOTE_DIR = "/var/log/journal/remote"
 PORT = 19532
 RELAY_SECRETS = "/etc/guardian/relay"  # tasks/relay.py: tls.crt and tls.key
@@ -91,6 +96,7 @@ def relay_journal(relay_config_changes: list) -> None:
                           src=str(TEMPLATES / "journal-upload-relay.conf.j2"),
                           dest="/etc/systemd/journal-upload.conf.d/50-guardian.conf", mode="644", url=url,
                           trust="/etc/guardian/relay-cloud-ca.pem" if ca else "/etc/ssl/certs/ca-certificates.crt")
+    credentials = f"LoadCredential=tls.key:{RELAY_SECRETS}/tls.key\nLoadCredential=tls.crt:{RELAY_SECRETS}/tls.crt\n"
     files.directory(name="journal-upload drop-in directory exists",
                     path="/etc/systemd/system/systemd-journal-upload.service.d")
     upload_dropin = files.put(
@@ -98,14 +104,35 @@ def relay_journal(relay_config_changes: list) -> None:
         src=io.StringIO(
             "# Managed by provisioning/ (tasks/journal.py).\n[Unit]\n"
             "# The operator's host may be out of reach for a while: never give up restarting.\n"
-            "StartLimitIntervalSec=0\n\n[Service]\n"
-            f"LoadCredential=tls.key:{RELAY_SECRETS}/tls.key\nLoadCredential=tls.crt:{RELAY_SECRETS}/tls.crt\n"
+            "StartLimitIntervalSec=0\n\n[Service]\n" + credentials +
+            "# The key on the command line, not in journal-upload.conf.d: guardian-journal-forward.service reads that\n"
+            "# file too, with credentials of its own.\n"
+            "ExecStart=\nExecStart=/usr/lib/systemd/systemd-journal-upload --save-state --key=%d/tls.key --cert=%d/tls.crt\n"
             "Restart=always\nRestartSec=30s\n"),
         dest="/etc/systemd/system/systemd-journal-upload.service.d/50-guardian.conf", mode="644")
-    systemd.daemon_reload(name="systemd knows journal-upload's drop-in", _if=upload_dropin.did_change)
+    # The edges' journals: the relay image's unit, its received directory made at boot, the same credentials.
+    forward_unit = files.put(name=f"{FORWARD} installed (from the relay image)",
+                             src=str(IMAGE_FILES / "usr/lib/systemd/system" / FORWARD),
+                             dest=f"/etc/systemd/system/{FORWARD}", mode="644")
+    tmpfiles = files.put(name="The received journals' directory exists from boot (from the relay image)",
+                         src=str(IMAGE_FILES / REMOTE_TMPFILES), dest="/etc/tmpfiles.d/guardian-journal-remote.conf",
+                         mode="644")
+    server.shell(name="The received journals' directory exists", _if=tmpfiles.did_change,
+                 commands=["systemd-tmpfiles --create /etc/tmpfiles.d/guardian-journal-remote.conf"])
+    files.directory(name=f"{FORWARD} drop-in directory exists", path=f"/etc/systemd/system/{FORWARD}.d")
+    forward_dropin = files.put(
+        name=f"{FORWARD} gets the relay's TLS key as a credential",
+        src=io.StringIO(f"# Managed by provisioning/ (tasks/journal.py).\n[Service]\n{credentials}"),
+        dest=f"/etc/systemd/system/{FORWARD}.d/50-guardian.conf", mode="644")
+    systemd.daemon_reload(name="systemd knows the journal uploads' units and drop-ins",
+                          _if=any_changed(upload_dropin, forward_unit, forward_dropin))
     systemd.service(name="journal-upload restarted after a change", service="systemd-journal-upload.service",
                     restarted=True, _if=any_changed(conf, upload_dropin))
     systemd.service(name="journal-upload to the operator enabled and running", service="systemd-journal-upload.service",
+                    running=True, enabled=True)
+    systemd.service(name=f"{FORWARD} restarted after a change", service=FORWARD, restarted=True,
+                    _if=any_changed(conf, forward_unit, forward_dropin, tmpfiles))
+    systemd.service(name="The edges' journals forwarded to the operator (enabled and running)", service=FORWARD,
                     running=True, enabled=True)
 
 

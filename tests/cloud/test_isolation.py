@@ -87,6 +87,8 @@ CASES: dict[tuple[str, str], Case] = {
     # comes after the token was found as A's; B's 404 before (tests/cloud/test_image_download.py has both).
     ("GET", "/api/v1/bootstrap-tokens/{token_id}/image"): Case("admin", owner_status=503),
     ("GET", "/api/v1/bootstrap-tokens/{token_id}/image/checksum"): Case("admin", owner_status=503),
+    ("GET", "/api/v1/bootstrap-tokens/{token_id}/image.xz"): Case("admin", owner_status=503),
+    ("GET", "/api/v1/bootstrap-tokens/{token_id}/image.xz/checksum"): Case("admin", owner_status=503),
     ("GET", "/api/v1/cameras"): Case("tenant", intruder_status=(200,)),
     ("GET", "/api/v1/cameras/{camera_id}"): Case("tenant"),
     ("PATCH", "/api/v1/cameras/{camera_id}"): Case("admin", body={"display_name": "mine now"}),

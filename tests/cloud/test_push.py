@@ -6,18 +6,22 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from agents.edge.events.store import to_proto
+from agents.relay.db.tables import CachedEvent
+from agents.relay.forwarder import summarise
 from cloud.api.main import create_app
 from cloud.core.webpush import application_server_key, generate_private_key, load_vapid
 from guardian.contracts.cloud.v1 import ingest_pb2
 from tests.cloud import batches
 from tests.cloud.conftest import add_relay, login, make_settings, signup, test_client
+from tests.edge.events import parked
 from tests.fakes.push_service import Browser, PushService, push_service
 
 CONTACT = "mailto:ops@guardian.example.org"
@@ -313,3 +317,34 @@ def test_subscriptions_belong_to_their_member(push_settings, push) -> None:
         assert r.status_code == 422
         assert client.delete(f"/api/v1/notifications/subscriptions/{sub_id}", headers=site.member.auth).status_code == 204
         assert client.get("/api/v1/notifications/subscriptions", headers=site.member.auth).json() == []
+
+
+def test_a_parked_car_that_drives_off_notifies_again(push_settings, push, tmp_path) -> None:
+    """The edge's real tracker and event manager (tests/edge/events/parked.py): a car parked since the detector
+    started drives off a minute later. The member hears of it when it is first seen, and again when it drives
+    off: the edge ends its event there and begins a new one, in a new review item (it used to move the one event
+    to a new item, which the cloud had notified of already: silence)."""
+    app = create_app(push_settings)
+    with test_client(app) as client:
+        _wait_listening(app)
+        site = Site(client, app, "alpha")
+        site.subscribe(push.browser())
+
+        def summaries(rows: Sequence[Any]) -> list[Any]:  # what the relay makes of the edge's newest versions
+            return [summarise(CachedEvent(event_id=row.id, device_id=site.device, camera=row.camera, label=row.label,
+                                          start=row.start_at, end=row.end_at, max_score=row.max_score, clip_ref="",
+                                          payload=to_proto(row).SerializeToString())) for row in rows]
+
+        def uplink(t: float, rows: Sequence[Any]) -> None:
+            if t == 30:  # the car stands there
+                site.ingest(summaries(rows))
+
+        rows, _ = parked.run(tmp_path, time.time() - 90, at=uplink)
+        arrived = push.next().payload
+        site.ingest(summaries(rows))
+        drove_off = push.next().payload
+        site.settle()
+        assert push.received.empty(), push.received.get_nowait()
+    standing, leaving = rows
+    assert (arrived["event_id"], arrived["review_item"], arrived["label"]) == (standing.id, standing.review_item, "car")
+    assert (drove_off["event_id"], drove_off["review_item"], drove_off["label"]) == (leaving.id, leaving.review_item, "car")

@@ -52,6 +52,7 @@ def test_the_deployed_file_offers_the_image_download_and_reads_the_local_alertma
     settings = deployed_settings(tmp_path, monkeypatch)
     assert settings.edge_image.path == Path("/var/lib/guardian-cloud/guardian-edge.raw")
     assert settings.edge_image.relay_ca_file is None  # relays with public certificates
+    assert settings.edge_image.xz_cache_dir == Path("/var/lib/guardian-cloud/edge-image-xz")  # the unit's StateDirectory
     # The Alertmanager Prometheus sends its alerts to.
     assert str(settings.alertmanager.url) == "http://127.0.0.1:9093/"
     assert '"127.0.0.1:9093"' in (PROVISIONING / "templates" / "prometheus.yml.j2").read_text()

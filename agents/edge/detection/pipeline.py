@@ -59,6 +59,7 @@ class CameraPipeline:
         self.rules = rules or CameraRules()  # replaced whole by the service's hot reload (one assignment)
         events.zones_at = lambda box: self.rules.zones_at(box)  # the current rules' zones, on the event thread
         events.severity_of = lambda label, zones: self.rules.severity(label, zones)
+        events.recording_offset = lambda: self._clock[1] - self._clock[0]  # the box's clock less the camera's
         self.settings = settings
         self.events = events
         self._detector = detector
@@ -70,7 +71,8 @@ class CameraPipeline:
         self.last_result_at = 0.0
         self.last_submitted_at = 0.0  # capture time of the newest frame handed to the detector
         self.last_frame_at = 0.0  # capture time of the newest frame read (set on the camera's thread)
-        self._clock = (0.0, 0.0)  # the camera clock's anchor: (newest capture time seen by tick, tick's now then)
+        self._clock = (0.0, 0.0)  # the camera clock's anchor: (newest capture time, this box's time when read)
+        self._frame_read: tuple[float, float | None] = (0.0, None)  # the newest frame: (capture time, read at)
         self.result_lag = 0.0  # capture → result handed over, of the newest result
         self.reader: FrameReader | None = None
         self.failure: Exception | None = None  # what ended this camera's thread, if anything did
@@ -113,15 +115,17 @@ class CameraPipeline:
                 image, at = frame.bgr(), frame.time.timestamp()
                 if self.picture is not None:
                     self.picture.offer(image, at)
-                self.process(image, at)
+                self.process(image, at, read_at=time.time())
         except Exception as exc:
             self.failure = exc
             log.exception("camera_detection_failed", camera=self.camera.name, error=str(exc))
 
-    def process(self, image: np.ndarray, at: float, block: bool = False) -> str:
-        """Gate one frame (BGR, captured at unix time ``at``) and submit it if it is worth it; returns
-        the outcome counted in ``frames_total``. Without ``block`` a frame that finds every infer
-        request busy is dropped (the next one is newer); the benchmark blocks to measure capacity."""
+    def process(self, image: np.ndarray, at: float, block: bool = False, read_at: float | None = None) -> str:
+        """Gate one frame (BGR, captured at unix time ``at`` by the camera's clock, read at ``read_at`` by this
+        box's; None: the next tick's time) and submit it if it is worth it; returns the outcome counted in
+        ``frames_total``. Without ``block`` a frame that finds every infer request busy is dropped (the next one
+        is newer); the benchmark blocks to measure capacity."""
+        self._frame_read = (at, read_at)  # one assignment: the event thread reads the pair
         self.last_frame_at = at
         infer, reason, _ = self.gate.decide(image, at, tracking=self.tracker.active)
         if not infer:
@@ -149,7 +153,8 @@ class CameraPipeline:
             return  # an older frame finished after a newer one: the tracker has moved on
         self.last_result_at = job.at
         arrived = time.time() if arrived_at is None else arrived_at
-        self.result_lag = min(max(0.0, arrived - job.at), RESULT_WAIT_S)
+        # On the camera's clock: this box's may be ahead or behind it.
+        self.result_lag = min(max(0.0, self._frames_clock(arrived) - job.at), RESULT_WAIT_S)
         m = self.metrics
         detections = self.rules.apply(result.detections, self.settings.default_labels, self.settings.threshold_of)
         for det in detections:
@@ -158,37 +163,45 @@ class CameraPipeline:
                 counter = self._detections[det.label] = m.detections.labels(self.camera.name, det.label)
             counter.inc()
         update = self.tracker.update(detections, job.at)
-        self.events.handle(update, job.frame, job.at)
-        for track in update.confirmed:
-            m.events_opened.labels(self.camera.name, track.label).inc()
-        for track in update.ended:
-            m.events_closed.labels(self.camera.name, track.label).inc()
+        split = self.events.handle(update, job.frame, job.at)
+        for label in [track.label for track in update.confirmed] + split:
+            m.events_opened.labels(self.camera.name, label).inc()
+        for label in [track.label for track in update.ended] + split:
+            m.events_closed.labels(self.camera.name, label).inc()
         self.open_gauge.set(len(self.events.open))
 
     def tick(self, now: float) -> None:
         """Tracks end by time even when no frame is analysed (e.g. the camera went away); clips whose
         post-roll is recorded are assembled."""
-        # On a slow device (seconds per inference) tracks ended by the clock alone would never gather their
-        # confirming hits. So a frame still being inferred decides for itself (a result that never comes,
-        # say across a model swap, stops holding them after RESULT_WAIT_S), and time is counted on the
-        # camera's clock as far as the detector has seen it: now less the newest result's delay.
-        awaiting = self.last_submitted_at > self.last_result_at and now - self.last_submitted_at < RESULT_WAIT_S
-        seen_until = now - self.result_lag
-        if self.tracker.active and not awaiting and seen_until - self.last_result_at > self.tracker.settings.end_after_s:
+        # Tracks are timed by the camera's clock, which may be ahead of this box's or behind it: they end by
+        # it too. On a slow device (seconds per inference) tracks ended by the clock alone would never gather
+        # their confirming hits. So a frame still being inferred decides for itself (the camera clock holds at
+        # the newest result meanwhile, see _camera_clock), and time is counted as far as the detector has
+        # seen it: the camera's clock less the newest result's delay.
+        camera_now = self._camera_clock(now)
+        seen_until = camera_now - self.result_lag
+        if self.tracker.active and seen_until - self.last_result_at > self.tracker.settings.end_after_s:
             self.events.end(self.tracker.expire(seen_until).ended, seen_until)
-        self.events.tick(now, camera_now=self._camera_clock(now))
+        self.events.tick(now, camera_now=camera_now)
+
+    def _frames_clock(self, now: float) -> float:
+        """The camera's clock at this box's ``now``: the newest frame's capture time (frames come on a still
+        scene too), moved on by this box's time since that frame was read (or a tick first saw it) when frames
+        stop coming. The anchor also tells how far this box's clock is ahead of the camera's
+        (:attr:`EventManager.recording_offset`)."""
+        at, read_at = self._frame_read
+        newest = max(at, self.last_result_at)
+        if newest != self._clock[0]:
+            self._clock = (newest, now if read_at is None or newest != at else min(read_at, now))
+        at, seen = self._clock
+        return at + max(0.0, now - seen)
 
     def _camera_clock(self, now: float) -> float:
-        """The camera's clock at the event thread's ``now``, which review items are timed by: the camera's clock
-        may differ from this box's, and footage may be replayed faster or slower. It is the newest frame's
-        capture time (frames come on a still scene too), moved on by the box's time since a tick first saw it
-        when frames stop coming; while a frame is being inferred it stays at the newest result (that frame's
-        result decides, as for tracks)."""
-        newest = max(self.last_frame_at, self.last_result_at)
-        if newest != self._clock[0]:
-            self._clock = (newest, now)
-        at, seen = self._clock
-        clock = at + max(0.0, now - seen)
+        """The camera's clock at the event thread's ``now``, which tracks and review items are timed by: the
+        camera's clock may differ from this box's, and footage may be replayed faster or slower
+        (:meth:`_frames_clock`); while a frame is being inferred it stays at the newest result (that frame's
+        result decides)."""
+        clock = self._frames_clock(now)
         if self.last_submitted_at > self.last_result_at and clock - self.last_submitted_at < RESULT_WAIT_S:
             clock = min(clock, self.last_result_at)
         return clock

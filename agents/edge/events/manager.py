@@ -5,12 +5,18 @@ frame (highest score) is kept and its track is stored again every :data:`PROGRES
 event a killed detector left open can be ended at about the last time its object was seen); when it ends the snapshot and thumbnail are written, the event is closed
 and queued again; once the post-roll has been recorded the clip is assembled and the event queued a last
 time with its ``clip_ref``. The outbox keeps one row per event id, so the relay gets the newest state.
+Tracks (and so events and review items) are timed by the camera's clock, recordings by this box's: the clip's
+span is moved into the recording's time base (``recording_offset``, from the detection pipeline) and its due
+and give-up times are on this box's clock, whichever of the two is ahead.
 Each time the track is stored, so are the names of the camera's zones its object stood in (``zones_at``,
 the camera's rules), and the event's severity (``severity_of``: alert when a person or vehicle stood in
 one of the camera's alert zones, detection otherwise; it only ever rises, as the zones only grow).
 Each event is placed in a review item as it opens and while its object is active (``review_item``, the
-camera's :class:`~agents.edge.events.review_items.ItemGrouper`); an event moved to a newer item (a parked
-vehicle that drives off) is stored and queued again at once. The observer is told of each item as it is
+camera's :class:`~agents.edge.events.review_items.ItemGrouper`). An object that stood still since it
+appeared and then moves off (a parked van drives off: it stands away from where it appeared for
+:data:`~agents.edge.events.review_items.MOVE_CONFIRM_S`) ends its event where it stood, and a new event
+begins with the move, placed as any new one (so the move is news: a new item on MQTT, a new event and item
+for the cloud's push), while the first item keeps its event. The observer is told of each item as it is
 made, changes (its events, labels, zones, severity) and ends (``ItemGrouper.end_idle``: no active event and
 nothing for ``gap_s`` of the camera's clock; checked after each result and on every :meth:`EventManager.tick`).
 An event's zones are looked at with every result, and a change of its zones or severity stores and queues it
@@ -36,7 +42,14 @@ import numpy as np
 from agents.edge.db.tables import EventRow
 from agents.edge.events.config import EventsSection
 from agents.edge.events.observer import EventObserver
-from agents.edge.events.review_items import STILL_ACTIVE_S, ItemGrouper, OpenItem, active_span, has_moved
+from agents.edge.events.review_items import (
+    MOVE_CONFIRM_S,
+    STILL_ACTIVE_S,
+    ItemGrouper,
+    OpenItem,
+    active_span,
+    has_moved,
+)
 from agents.edge.events.store import EventStore
 from agents.edge.tracking.tracker import Track, TrackerUpdate
 from agents.edge.tracking.types import Box
@@ -82,14 +95,37 @@ class _Open:
     zones: dict[str, None] = field(default_factory=dict)  # zone names in the order entered (a dict keeps it)
     zoned_points: int = 0  # track points looked at for zones so far
     item: OpenItem | None = None  # the review item it is in
-    moved_at: float | None = None  # when its object first stood away from where it appeared
+    moved_at: float | None = None  # when its object first stood away from where it appeared, within STILL_ACTIVE_S
+    # Its points in its track's history: [since, until) (an event split off a track when its parked object
+    # drove off keeps the points up to the move, the new one those from it).
+    since: int = 0
+    until: int | None = None
+    away_since: float | None = None  # a stationary object: when it began to stand away from where it appeared
+
+    @property
+    def start(self) -> float:
+        return self.track.history[self.since][0]
+
+    @property
+    def last(self) -> tuple[float, Box, float]:
+        return self.track.history[(len(self.track.history) if self.until is None else self.until) - 1]
+
+    def points(self) -> list[tuple[float, Box, float]]:
+        return self.track.history[self.since:self.until]
+
+    def stats(self) -> tuple[float, float, int]:
+        """Its best and mean score and its hits (its track's, unless it is a part of it)."""
+        if self.since == 0 and self.until is None:
+            return self.track.max_score, self.track.mean_score, self.track.hits
+        scores = [score for _, _, score in self.points()]
+        return max(scores), float(np.mean(scores)), len(scores)
 
 
 @dataclass
 class _PendingClip:
     row: EventRow
-    due: float  # unix time when the post-roll is recorded
-    give_up: float
+    due: float  # when the post-roll is recorded, on this box's clock (the recording's, see _close)
+    give_up: float  # when a clip of whatever is recorded will do, on this box's clock
 
 
 @dataclass
@@ -126,6 +162,9 @@ class EventManager:
         self.severity_of: Callable[[str, Sequence[str]], str] | None = None
         # Told of each start, change and end (the MQTT publisher); set by the detection service.
         self.observer: EventObserver | None = None
+        # How far this box's clock, which the recorder stamps segments by, is ahead of the camera's, which tracks
+        # are timed by; set by the detection pipeline (from its newest frame), else the clocks are one.
+        self.recording_offset: Callable[[], float] = lambda: 0.0
         self.items = ItemGrouper()
 
     def _save(self, row: EventRow) -> None:
@@ -144,15 +183,19 @@ class EventManager:
         base = f"events/{self.camera}/{day}/{row.id}"
         return f"{base}.jpg", f"{base}-thumb.jpg", f"{base}.mp4"
 
-    def handle(self, update: TrackerUpdate, frame: np.ndarray, now: float) -> None:
+    def handle(self, update: TrackerUpdate, frame: np.ndarray, now: float) -> list[str]:
+        """Open, update and close the events of ``update``'s tracks; the labels of the events that ended and
+        began again with this frame (a parked object that drove off, :meth:`_split`)."""
+        split: list[str] = []
         for track in update.confirmed:
             row = EventRow(
                 id=str(uuid.uuid4()), camera=self.camera, label=track.label, model=self.model_ref,
                 start_at=_dt(track.first_seen), end_at=None, ended=False, max_score=track.max_score,
                 mean_score=track.mean_score, hits=track.hits, snapshot_ref="", thumbnail_ref="", clip_ref="",
-                clip_duration_s=0.0, track_json=self._track_json(track), severity="detection",
+                clip_duration_s=0.0, track_json="[]", severity="detection",
             )
             opened = self.open[track.id] = _Open(row, track, saved_through=track.last_seen)
+            row.track_json = self._track_json(opened)
             row.zones_json = self._zones_json(opened)
             self._place(opened, track.history)
             self._save(row)
@@ -166,6 +209,9 @@ class EventManager:
             ev = self.open.get(track.id)
             if ev is None:
                 continue
+            if self._drove_off(ev):
+                ev = self._split(ev)
+                split.append(track.label)
             moved_item = self._place(ev, track.history[-1:])
             shown = (len(ev.zones), ev.row.severity)
             zones_json = self._zones_json(ev)
@@ -173,8 +219,8 @@ class EventManager:
             if moved_item or shown != (len(ev.zones), ev.row.severity) \
                     or track.last_seen - ev.saved_through >= PROGRESS_INTERVAL_S:
                 row = ev.row
-                row.max_score, row.mean_score, row.hits = track.max_score, track.mean_score, track.hits
-                row.track_json, row.zones_json = self._track_json(track), zones_json
+                row.max_score, row.mean_score, row.hits = ev.stats()
+                row.track_json, row.zones_json = self._track_json(ev), zones_json
                 ev.saved_through = track.last_seen
                 self._save(row)
                 if self.observer is not None:
@@ -190,14 +236,63 @@ class EventManager:
         for track in update.ended:
             self._close(track, now)
         self._end_items(now)
+        return split
+
+    def _drove_off(self, ev: _Open) -> bool:
+        """Whether the event's object, which stood still since it appeared, has moved off with its newest
+        point: it stood away from where it appeared for :data:`MOVE_CONFIRM_S` (a passer-by hiding part of
+        a parked van for a moment does not move it)."""
+        if ev.moved_at is not None:
+            return False
+        t, box, _ = ev.track.history[-1]
+        if t - ev.start <= STILL_ACTIVE_S:
+            return False  # it may still move at once (:meth:`_place`)
+        first = ev.track.history[ev.since]
+        if not has_moved((first[0], *first[1]), (t, *box)):
+            ev.away_since = None
+            return False
+        if ev.away_since is None:
+            ev.away_since = t
+        return t - ev.away_since >= MOVE_CONFIRM_S
+
+    def _split(self, ev: _Open) -> _Open:
+        """A parked object drove off (the van that stood there since it appeared): its event ends where it
+        stood, and a new one begins with the move, in the review item of then, so that the move is news
+        (a new item on MQTT, a new event and item the cloud notifies of) and the first item keeps its event."""
+        track = ev.track
+        assert ev.away_since is not None
+        moved = next(i for i in range(len(track.history) - 1, ev.since, -1) if track.history[i][0] <= ev.away_since)
+        ev.until = moved
+        del self.open[track.id]
+        self._finish(ev)
+        start_t = track.history[moved][0]
+        row = EventRow(
+            id=str(uuid.uuid4()), camera=self.camera, label=track.label, model=self.model_ref,
+            start_at=_dt(start_t), end_at=None, ended=False, max_score=0.0, mean_score=0.0, hits=0,
+            snapshot_ref="", thumbnail_ref="", clip_ref="", clip_duration_s=0.0, track_json="[]", severity="detection",
+        )
+        new = self.open[track.id] = _Open(row, track, saved_through=track.last_seen, since=moved, zoned_points=moved,
+                                          moved_at=start_t)
+        row.max_score, row.mean_score, row.hits = new.stats()
+        row.track_json, row.zones_json = self._track_json(new), self._zones_json(new)
+        self._place(new, ())
+        self._save(row)
+        if self.observer is not None:
+            self.observer.event_changed("start", row, None)
+        self._item_took(new)
+        self.counts.opened += 1
+        self.counts.by_label[track.label] = self.counts.by_label.get(track.label, 0) + 1
+        log.info("event_opened", camera=self.camera, event_id=row.id, label=track.label, drove_off_from=ev.row.id)
+        return new
 
     def _place(self, ev: _Open, new_points: Sequence[tuple[float, Box, float]]) -> bool:
         """Place the event in its review item from its activity so far (``new_points``: its track's points
         not looked at yet); whether it went to another item than it was in."""
         if ev.moved_at is None:
-            first = (ev.track.history[0][0], *ev.track.history[0][1])
-            ev.moved_at = next((t for t, box, _ in new_points if has_moved(first, (t, *box))), None)
-        start, end = active_span(ev.track.first_seen, ev.moved_at, ev.track.last_seen)
+            first = ev.track.history[ev.since]
+            ev.moved_at = next((t for t, box, _ in new_points
+                                if t - ev.start <= STILL_ACTIVE_S and has_moved((first[0], *first[1]), (t, *box))), None)
+        start, end = active_span(ev.start, ev.moved_at, ev.last[0])
         before = ev.item
         ev.item = self.items.place(ev.item, start, end)
         ev.row.review_item = ev.item.id
@@ -206,8 +301,8 @@ class EventManager:
     def _item_took(self, ev: _Open) -> None:
         """Tell the observer of the event's item, when it is new or what it shows changed."""
         item = ev.item
-        if item is None:
-            return
+        if item is None or item.ended:
+            return  # an item said to have ended never changes
         new = not item.event_ids
         changed = item.take(ev.row.id, ev.row.label, ev.zones, ev.row.severity or "detection")
         if self.observer is not None and (new or changed):
@@ -218,25 +313,28 @@ class EventManager:
         if not self.items.open:
             return
         # An event holds its item while its object is active: it moved (a walker; a car that drove in), or
-        # has not stood still long enough yet. A stationary one that moves later goes to a new item.
+        # has not stood still long enough yet. A stationary one that moves off later is a new event (_split).
         busy = [ev.item.id for ev in self.open.values() if ev.item is not None
-                and (ev.moved_at is not None or now <= ev.track.first_seen + STILL_ACTIVE_S)]
+                and (ev.moved_at is not None or now <= ev.start + STILL_ACTIVE_S)]
         for item in self.items.end_idle(now, busy, final):
             if self.observer is not None and item.event_ids:
                 self.observer.item_changed("end", self.camera, item)
 
-    def _track_json(self, track: Track) -> str:
-        hist = track.history[-MAX_TRACK_POINTS :]
+    def _track_json(self, ev: _Open) -> str:
+        history = ev.track.history
+        end = len(history) if ev.until is None else ev.until
+        hist = history[max(ev.since, end - MAX_TRACK_POINTS):end]
         return json.dumps([[round(t, 3), *(round(v, 4) for v in box), round(score, 3)] for t, box, score in hist])
 
     def _zones_json(self, ev: _Open) -> str:
         """The zones any point of the event's track stood in, in the order first entered; the points
         since the last call are looked at (a long event is not gone over again each time)."""
         history = ev.track.history
+        end = len(history) if ev.until is None else ev.until
         if self.zones_at is not None:
-            for _, box, _ in history[ev.zoned_points:]:
+            for _, box, _ in history[ev.zoned_points:end]:
                 ev.zones.update(dict.fromkeys(self.zones_at(box)))
-        ev.zoned_points = len(history)
+        ev.zoned_points = max(ev.zoned_points, end)
         # Never lowered: a rule change does not demote an alert already sent.
         if self.severity_of is not None and ev.row.severity != "alert":
             ev.row.severity = self.severity_of(ev.row.label, list(ev.zones))
@@ -244,10 +342,13 @@ class EventManager:
 
     def _close(self, track: Track, now: float) -> None:
         ev = self.open.pop(track.id, None)
-        if ev is None:
-            return
+        if ev is not None:
+            self._finish(ev)
+
+    def _finish(self, ev: _Open) -> None:
+        """End the event: snapshot, the row's last state, its clip to be made once recorded."""
         row = ev.row
-        self._place(ev, track.history[-1:])
+        self._place(ev, [ev.last])
         snap, thumb, _clip = self._paths(row)
         if ev.best_frame is not None:
             try:
@@ -256,26 +357,29 @@ class EventManager:
                 row.snapshot_ref, row.thumbnail_ref = snap, thumb
             except Exception as exc:
                 log.warning("snapshot_failed", camera=self.camera, event_id=row.id, error=str(exc))
-        row.end_at = _dt(track.last_seen)
+        last_seen = ev.last[0]
+        row.end_at = _dt(last_seen)
         row.ended = True
-        row.max_score, row.mean_score, row.hits = track.max_score, track.mean_score, track.hits
-        row.track_json, row.zones_json = self._track_json(track), self._zones_json(ev)
-        row.clip_start = row.start_at - timedelta(seconds=self.settings.pre_roll_s)
-        row.clip_end = row.end_at + timedelta(seconds=self.settings.post_roll_s)
+        row.max_score, row.mean_score, row.hits = ev.stats()
+        row.track_json, row.zones_json = self._track_json(ev), self._zones_json(ev)
+        # The clip's span in the recording's time base (this box's clock), its deadlines on the same clock.
+        offset = self.recording_offset()
+        row.clip_start = row.start_at + timedelta(seconds=offset - self.settings.pre_roll_s)
+        row.clip_end = row.end_at + timedelta(seconds=offset + self.settings.post_roll_s)
         self._save(row)
         if self.observer is not None:
             self.observer.event_changed("end", row, self.data_dir / snap if row.snapshot_ref else None)
         self._item_took(ev)
         self.counts.closed += 1
-        due = track.last_seen + self.settings.post_roll_s
+        due = last_seen + offset + self.settings.post_roll_s
         self.pending_clips.append(_PendingClip(row, due, due + self.clip_wait_s))
         log.info("event_closed", camera=self.camera, event_id=row.id, label=row.label, hits=row.hits)
 
     def tick(self, now: float, final: bool = False, camera_now: float | None = None) -> None:
-        """Assemble the clips whose post-roll has been recorded; call regularly. ``final``: the last
-        chance (shutdown), a clip of whatever part of the span is recorded beats none. Ends the review
-        items that went idle (no result may come while nothing moves) by ``camera_now``, the camera's
-        clock that its tracks are timed by (``now`` when not given)."""
+        """Assemble the clips whose post-roll has been recorded by ``now``, this box's clock (the recorder's);
+        call regularly. ``final``: the last chance (shutdown), a clip of whatever part of the span is recorded
+        beats none. Ends the review items that went idle (no result may come while nothing moves) by
+        ``camera_now``, the camera's clock that its tracks are timed by (``now`` when not given)."""
         self._end_items(now if camera_now is None else camera_now, final)
         still: list[_PendingClip] = []
         for pending in self.pending_clips:

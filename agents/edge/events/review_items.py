@@ -28,6 +28,9 @@ GAP_S = 5.0  # events this close in time are one activity
 MAX_ITEM_S = 120.0  # a busy scene is cut into items of at most this long
 STILL_SHIFT = 0.03  # fraction of the picture: a standing point closer than this to its first has not moved
 STILL_ACTIVE_S = 5.0  # how long a stationary object counts as activity after it appeared
+# A stationary object has moved off once it stood away from where it appeared this long (the event manager ends
+# its event and starts a new one then): a passer-by hiding part of a parked van for a moment does not move it.
+MOVE_CONFIRM_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -151,8 +154,8 @@ class ItemGrouper:
     starts within ``gap_s`` of its end (and the item is not ``max_item_s`` old yet), else starts a new one.
 
     An event keeps its item while its object stays active; a stationary object stops keeping it open after
-    :data:`STILL_ACTIVE_S`, and when it moves again later (the parked van drives off) it is placed anew,
-    into the item open then, or a new one: its first item is then left without it.
+    :data:`STILL_ACTIVE_S`. When it moves off later (the parked van drives off) the event manager ends its
+    event and places a new one, into the item open then, or a new one; the first item keeps its event.
 
     An item ends (:meth:`end_idle`) once none of its events is active and ``gap_s`` has passed since its
     activity: from then on nothing joins it (an event confirmed just after, whose object was first seen

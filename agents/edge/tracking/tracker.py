@@ -180,7 +180,8 @@ class Tracker:
             result.updated.append((track, det))
 
     def expire(self, now: float) -> TrackerUpdate:
-        """End confirmed tracks unseen for ``end_after_s`` without a new frame (no detections to match)."""
+        """End confirmed tracks unseen for ``end_after_s`` without a new frame (no detections to match); ``now``
+        on the clock the detections were timed by (the camera's, not this box's: the pipeline's tick)."""
         result = TrackerUpdate([], [], [], 0)
         keep = []
         for track in self.tracks:

@@ -57,7 +57,7 @@ def _walk(pipeline: CameraPipeline, detector: HeldDetector, inferences: int, res
     at = T0
     for i in range(inferences):
         frame = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
-        outcome = pipeline.process(frame, at)
+        outcome = pipeline.process(frame, at, read_at=at)  # this box's clock and the camera's agree here
         assert outcome.startswith("inferred_"), outcome
         job = detector.jobs[-1]
         for k in range(1, int(result_delay_s * 2)):
@@ -82,7 +82,7 @@ def test_a_result_that_never_comes_stops_holding_the_tracks(tmp_path) -> None:
     assert len(pipeline.events.open) == 1
     last = detector.jobs[-1].at
     # One more frame is submitted and its result is lost (say, the model was swapped under it).
-    pipeline.process(np.zeros((120, 160, 3), dtype=np.uint8), last + 1.0)
+    pipeline.process(np.zeros((120, 160, 3), dtype=np.uint8), last + 1.0, read_at=last + 1.0)
     pipeline.tick(last + 1.0 + RESULT_WAIT_S / 2)
     assert len(pipeline.events.open) == 1, "still waiting for the frame in flight"
     pipeline.tick(last + 1.0 + RESULT_WAIT_S + 1)

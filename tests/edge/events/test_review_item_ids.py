@@ -71,8 +71,9 @@ def test_overlapping_events_share_an_item_and_a_parked_van_is_one_item_until_it_
         [("person", 0), ("person", 3)],  # overlapping: one activity
         [("person", 20)],  # 11 s later: an item of its own
         [("person", 60)],  # the van stood still since 45 s: it does not hold an item open
-        # The van drives off at 80 s: placed anew, in the activity of then (its 40 s item is left empty).
-        [("person", 77), ("truck", 40)],
+        # The van drives off at 80 s: its event ends there and a new one begins, in the activity of then.
+        [("person", 77), ("truck", 81)],
+        [("truck", 40)],  # the van, parked: one item, which keeps its event
     ]
     assert all(len(item) == 36 for item in items)  # UUIDs
     # What the uplink sends carries each event's item as stored.
@@ -137,7 +138,7 @@ def test_each_item_is_told_new_once_and_ended_once_and_never_changes_after(tmp_p
     phases: dict[str, list[str]] = defaultdict(list)
     for phase, item, _, _ in items.told:
         phases[item].append(phase)
-    assert len(phases) == 5  # the four of the test above, and the van's first, left when it drove off
+    assert len(phases) == 5  # the five of the test above
     for told in phases.values():
         assert told[0] == "new" and told[-1] == "end" and told.count("new") == told.count("end") == 1
     ends = sorted((round(at - T0), labels) for phase, _, labels, at in items.told if phase == "end")

@@ -1,5 +1,5 @@
 import type { ApiClient } from "./client";
-import type { BootstrapTokenIssued, BootstrapTokenPublic, DevicePublic, EdgeImageChecksum } from "./types";
+import type { BootstrapTokenIssued, BootstrapTokenPublic, DevicePublic, EdgeImageChecksum, EdgeImageCompressed } from "./types";
 
 export function devicesApi(client: ApiClient) {
   return {
@@ -22,6 +22,13 @@ export function devicesApi(client: ApiClient) {
     imageUrl: (id: string) => client.url(`/bootstrap-tokens/${encodeURIComponent(id)}/image`),
     /** Size and SHA-256 of that image; 503 `edge_image_unavailable` when the cloud has none to offer. */
     imageChecksum: (id: string) => client.get<EdgeImageChecksum>(`/bootstrap-tokens/${encodeURIComponent(id)}/image/checksum`),
+    /** The same image as .img.xz (balenaEtcher and Raspberry Pi Imager take it as it is); resumable too. */
+    imageXzUrl: (id: string) => client.url(`/bootstrap-tokens/${encodeURIComponent(id)}/image.xz`),
+    /**
+     * Whether the .img.xz is ready (the cloud compresses each generic image once, in the background: `progress`)
+     * and then its size and SHA-256; 503 `edge_image_unavailable` when the cloud cannot offer it.
+     */
+    imageXzChecksum: (id: string) => client.get<EdgeImageCompressed>(`/bootstrap-tokens/${encodeURIComponent(id)}/image.xz/checksum`),
   };
 }
 

@@ -503,6 +503,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/bootstrap-tokens/{token_id}/image.xz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download Image Xz
+         * @description The same personalised image as ``.img.xz`` (balenaEtcher and Raspberry Pi Imager take it as it is;
+         *     ``xz -dc FILE | sudo dd of=/dev/sdX``). Ready once the generic image is compressed: see its status.
+         */
+        get: operations["download_image_xz_api_v1_bootstrap_tokens__token_id__image_xz_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/bootstrap-tokens/{token_id}/image.xz/checksum": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Image Xz Checksum
+         * @description Whether this token's ``.img.xz`` is ready and, once it is, its size and SHA-256.
+         *
+         *     The first call for a new generic image starts its compression in the background (minutes for a
+         *     1.4 GB image; ``progress`` tells how far); the checksum then costs one pass over the compressed file.
+         */
+        get: operations["image_xz_checksum_api_v1_bootstrap_tokens__token_id__image_xz_checksum_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/cameras": {
         parameters: {
             query?: never;
@@ -1642,6 +1686,43 @@ export interface components {
              * @description The download's ETag (If-Range for resuming).
              */
             etag: string;
+        };
+        /**
+         * EdgeImageCompressed
+         * @description The compressed (``.img.xz``) image of one bootstrap token: ready, with what to check it against, or
+         *     still being prepared (the generic image is compressed once, then every download is ready at once).
+         */
+        EdgeImageCompressed: {
+            /**
+             * Ready
+             * @description Whether the .img.xz can be downloaded now.
+             */
+            ready: boolean;
+            /**
+             * Progress
+             * @description Share of the generic image compressed so far (1 when ready).
+             */
+            progress: number;
+            /**
+             * Size
+             * @description Bytes of the .img.xz (the download's Content-Length); null until ready.
+             */
+            size: number | null;
+            /**
+             * Sha256
+             * @description Hex SHA-256 of this token's .img.xz; null until ready.
+             */
+            sha256: string | null;
+            /**
+             * Etag
+             * @description The download's ETag (If-Range for resuming); null until ready.
+             */
+            etag: string | null;
+            /**
+             * Image Size
+             * @description Bytes of the image once decompressed (what is written to the disk).
+             */
+            image_size: number;
         };
         /** ErrorBody */
         ErrorBody: {
@@ -4570,6 +4651,177 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EdgeImageChecksum"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such token of this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `token_spent`: the token was used, revoked or has expired. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `edge_image_unavailable`: no usable edge image is configured. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    download_image_xz_api_v1_bootstrap_tokens__token_id__image_xz_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                range?: string | null;
+                "if-range"?: string | null;
+            };
+            path: {
+                /** @description An id (no control characters). */
+                token_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The personalised disk image, xz-compressed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-xz": unknown;
+                };
+            };
+            /** @description The requested part. */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such token of this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `token_spent`: the token was used, revoked or has expired. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Range past the end. */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `edge_image_unavailable`: no usable edge image is configured; `edge_image_preparing`: its compressed form is being made (Retry-After). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    image_xz_checksum_api_v1_bootstrap_tokens__token_id__image_xz_checksum_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An id (no control characters). */
+                token_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EdgeImageCompressed"];
                 };
             };
             /** @description Unauthorized */

@@ -33,6 +33,7 @@ export type BootstrapTokenPublic = Schemas["BootstrapTokenPublic"];
 export type BootstrapTokenIssued = Schemas["BootstrapTokenIssued"];
 /** `GET /bootstrap-tokens/{id}/image/checksum`: what the downloaded image must match. */
 export type EdgeImageChecksum = Schemas["EdgeImageChecksum"];
+export type EdgeImageCompressed = Schemas["EdgeImageCompressed"];
 /** `GET /fleet` (operators): relays and devices across tenants, by id, with the alerts firing. */
 export type FleetPublic = Schemas["FleetPublic"];
 export type FleetRelayPublic = Schemas["FleetRelayPublic"];

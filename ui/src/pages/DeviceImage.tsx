@@ -1,45 +1,85 @@
-// "Add a device", once a token is issued: the personalised image to download (its checksum beside it),
-// the first-run steps, and the token as a QR code for a device that is already running.
-import { useMemo } from "react";
+// "Add a device", once a token is issued: the personalised image to download, compressed (.img.xz) first and
+// uncompressed beside it, each with its checksum; the first-run steps; and the token as a QR code for a device
+// that is already running.
+import { useEffect, useMemo } from "react";
 import { create as createQr } from "qrcode";
 import { isApiError } from "../api/errors";
-import type { BootstrapTokenIssued } from "../api/types";
+import type { BootstrapTokenIssued, EdgeImageCompressed } from "../api/types";
 import { ErrorNotice, Loading } from "../components/Feedback";
 import { useServices } from "../context";
 import { useAsync } from "../hooks";
 import { formatBytes } from "../state/format";
 
+/** How often the page asks again while the cloud compresses its generic image (once per image, minutes). */
+export const XZ_POLL_MS = 5_000;
+
 /** The personalised image for one pending token, or the script's steps when the cloud offers no image. */
 export function ImageDownload({ issued, relay }: { issued: BootstrapTokenIssued; relay: string }) {
   const { api } = useServices();
   const checksum = useAsync(() => api.devices.imageChecksum(issued.id), [api, issued.id]);
+  const compressed = useAsync(() => api.devices.imageXzChecksum(issued.id), [api, issued.id]);
+  const preparing = compressed.data !== undefined && !compressed.data.ready;
+  const reloadCompressed = compressed.reload;
+  useEffect(() => {
+    if (!preparing) return;
+    const timer = window.setInterval(reloadCompressed, XZ_POLL_MS);
+    return () => window.clearInterval(timer);
+  }, [preparing, reloadCompressed]);
   if (checksum.loading && !checksum.data) return <Loading label="Preparing your device's image…" />;
   if (isApiError(checksum.error, "edge_image_unavailable")) return <ScriptSteps relay={relay} />;
   if (!checksum.data) return <ErrorNotice error={checksum.error} onRetry={checksum.reload} title="The image is not available" />;
+  const xz = compressed.data;
   return (
     <div className="image-download" data-testid="image-download">
       <h3>Set up the device</h3>
+      {xz?.ready && <CompressedLink url={api.devices.imageXzUrl(issued.id)} image={xz} />}
+      {xz && !xz.ready && (
+        <p className="muted small" role="status" data-testid="image-xz-preparing">
+          A smaller, compressed download (.img.xz) is being prepared: {Math.floor(xz.progress * 100)} %. It appears here by
+          itself; the image below is the same, only larger.
+        </p>
+      )}
       <p>
-        <a className="button" href={api.devices.imageUrl(issued.id)} download>
-          Download your device's image ({formatBytes(checksum.data.size)})
+        <a className={xz?.ready ? "button secondary" : "button"} href={api.devices.imageUrl(issued.id)} download
+           data-testid="image-raw-link">
+          {xz?.ready ? "Or the uncompressed image" : "Download your device's image"} ({formatBytes(checksum.data.size)})
         </a>
+      </p>
+      <p className="small">
+        Its SHA-256: <code className="checksum" data-testid="image-sha256">{checksum.data.sha256}</code>
       </p>
       <p className="muted small">
         It already holds this token and your relay's address: keep it private, and use it for one device. If the download
-        stops, your browser can resume it.
-      </p>
-      <p className="small">
-        SHA-256 (<code>sha256sum</code> of the file must print this): <code className="checksum" data-testid="image-sha256">{checksum.data.sha256}</code>
+        stops, your browser can resume it. <code>sha256sum</code> of the downloaded file must print the SHA-256 shown.
       </p>
       <ol className="steps">
         <li>
           <strong>Flash it</strong> to the device's disk or a USB stick with <a href="https://etcher.balena.io/">balenaEtcher</a> or{" "}
-          <a href="https://www.raspberrypi.com/software/">Raspberry Pi Imager</a> (“Use custom”), or with{" "}
+          <a href="https://www.raspberrypi.com/software/">Raspberry Pi Imager</a> (“Use custom”): both take the .img.xz as it is.
+          Or with <code>dd</code>:{" "}
+          {xz?.ready && <><code>{"xz -dc guardian-edge-….img.xz | sudo dd of=/dev/sdX bs=4M conv=fsync status=progress"}</code>, or </>}
           <code>{"sudo dd if=guardian-edge-….raw of=/dev/sdX bs=4M conv=fsync status=progress"}</code>.
         </li>
         <li><strong>Boot</strong> the device from it, with a network cable plugged in.</li>
         <li><strong>Wait</strong> a few minutes: it sets itself up and appears in the list above, without reloading this page.</li>
       </ol>
+    </div>
+  );
+}
+
+/** The compressed download, first: what most people should take. */
+function CompressedLink({ url, image }: { url: string; image: EdgeImageCompressed }) {
+  return (
+    <div data-testid="image-xz">
+      <p>
+        <a className="button" href={url} download>
+          Download your device's image (.img.xz, {formatBytes(image.size ?? 0)})
+        </a>
+      </p>
+      <p className="small">
+        Its SHA-256: <code className="checksum" data-testid="image-xz-sha256">{image.sha256}</code>
+        <span className="muted"> ({formatBytes(image.image_size)} once written)</span>
+      </p>
     </div>
   );
 }

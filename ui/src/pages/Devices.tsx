@@ -1,7 +1,7 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { Link } from "react-router";
 import { bootstrapTokenState } from "../api/devices";
-import type { BootstrapTokenIssued, DevicePublic } from "../api/types";
+import type { BootstrapTokenIssued, BootstrapTokenPublic, DevicePublic } from "../api/types";
 import { Badge, DeviceStatusBadge, EmptyState, ErrorNotice, Loading } from "../components/Feedback";
 import { Field } from "../components/Field";
 import { MqttSettings } from "../components/MqttSettings";
@@ -136,7 +136,8 @@ export function DevicesPage() {
 
       {admin ? (
         <>
-          <AddDevice relayUrl={relayUrl} relayEnrolment={relayEnrolment} onIssued={tokens.reload} onWaiting={setWaiting} />
+          <AddDevice relayUrl={relayUrl} relayEnrolment={relayEnrolment} tokens={tokens.data} now={now}
+                     onIssued={tokens.reload} onWaiting={setWaiting} />
           <section className="card" aria-labelledby="tokens-heading">
             <h2 id="tokens-heading">Enrolment tokens</h2>
             <ErrorNotice error={tokens.error} onRetry={tokens.reload} />
@@ -200,8 +201,9 @@ function relayAddress(relayUrl: string | null): string {
   }
 }
 
-function AddDevice({ relayUrl, relayEnrolment, onIssued, onWaiting }: {
-  relayUrl: string | null; relayEnrolment: string | null; onIssued: () => void; onWaiting: (waiting: boolean) => void;
+function AddDevice({ relayUrl, relayEnrolment, tokens, now, onIssued, onWaiting }: {
+  relayUrl: string | null; relayEnrolment: string | null; tokens: BootstrapTokenPublic[] | undefined; now: Date;
+  onIssued: () => void; onWaiting: (waiting: boolean) => void;
 }) {
   const { api, session } = useServices();
   const [label, setLabel] = useState("");
@@ -209,7 +211,11 @@ function AddDevice({ relayUrl, relayEnrolment, onIssued, onWaiting }: {
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [copied, setCopied] = useState(false);
+  // Still refreshing after the token is used: the device's row and health follow its first reports.
   useEffect(() => onWaiting(issued !== null), [issued, onWaiting]);
+  // The token list (refreshed with the devices while waiting) tells when the device has used the token.
+  const issuedRow = issued ? tokens?.find((t) => t.id === issued.id) : undefined;
+  const issuedState = issuedRow ? bootstrapTokenState(issuedRow, now) : "pending";
 
   async function issue(event: FormEvent) {
     event.preventDefault();
@@ -247,7 +253,9 @@ function AddDevice({ relayUrl, relayEnrolment, onIssued, onWaiting }: {
           Your relay is assigned when you add your first device: creating its enrolment token does that.
         </p>
       )}
-      {!issued ? (
+      {issued && issuedState !== "pending" ? (
+        <TokenDone state={issuedState} onAnother={() => setIssued(null)} />
+      ) : !issued ? (
         <form onSubmit={issue} className="inline-form">
           <Field label="Where is it? (optional)" value={label} maxLength={100} placeholder="e.g. Hall cupboard"
                  onChange={(e) => setLabel(e.target.value)} />
@@ -292,5 +300,26 @@ function AddDevice({ relayUrl, relayEnrolment, onIssued, onWaiting }: {
       )}
       <ErrorNotice error={error} title="No token was created" />
     </section>
+  );
+}
+
+/** Once the issued token is no longer pending: the device enrolled (token, QR and image are gone), or it lapsed. */
+function TokenDone({ state, onAnother }: { state: "used" | "revoked" | "expired"; onAnother: () => void }) {
+  return (
+    <div className={state === "used" ? "notice" : "notice notice-warn"} role="status" data-testid="token-done">
+      {state === "used" ? (
+        <>
+          <strong>Your device has enrolled.</strong>
+          <p>It is online: it shows in the list above with its health. Its token is used up, so the token, its QR code and
+            the image are gone from here.</p>
+        </>
+      ) : (
+        <>
+          <strong>This token was {state === "revoked" ? "revoked" : "left unused until it expired"}.</strong>
+          <p>Create a new one to add a device.</p>
+        </>
+      )}
+      <button type="button" className="button secondary" onClick={onAnother}>Add another device</button>
+    </div>
   );
 }

@@ -92,7 +92,7 @@ function fakeCloud() {
     if (call === "GET /api/v1/cameras" || call === "GET /api/v1/devices" || call === "GET /api/v1/archives") return json([]);
     return json({ error: { code: "not_found", message: call } }, 404);
   };
-  return { fetch, reviewed, markAllBodies };
+  return { fetch, reviewed, markAllBodies, events };
 }
 
 let page: Mounted;
@@ -215,6 +215,27 @@ describe("reviewing", () => {
     await settle();
     expect($("li.item[data-item=e3] .item-where")?.textContent?.startsWith("yard")).toBe(true);
     expect(cameraCalls).toBe(2);
+  });
+
+  it("keeps the unread count following live arrivals after the first twenty", async () => {
+    // The page keeps the newest 20 arrivals; the count must follow the 21st too (about a minute of a busy
+    // camera), each arrival here an item of its own.
+    const sources: EventTarget[] = [];
+    vi.stubGlobal("EventSource", class extends QuietEventSource {
+      constructor() {
+        super();
+        sources.push(this);
+      }
+    });
+    const cloud = fakeCloud();
+    render(cloud, "/events");
+    await until(() => badge() === "2 unreviewed", "the unread badge");
+    for (let i = 1; i <= 21; i += 1) {
+      const arrival = event(`live-${i}`, "yard", new Date().toISOString());
+      cloud.events.push(arrival);
+      act(() => void sources.at(-1)!.dispatchEvent(new MessageEvent("event", { data: JSON.stringify(arrival) })));
+      await until(() => badge() === `${2 + i} unreviewed`, `the unread badge after arrival ${i}`);
+    }
   });
 
   it("marks an event reviewed when its page opens", async () => {

@@ -87,11 +87,12 @@ export function EventsPage() {
     refresh: () => api.client.refresh(),
   });
 
-  // The member's unread items follow the filters (but camera: the badges show each camera's) and live arrivals.
+  // The member's unread items follow the filters (but camera: the badges show each camera's) and live arrivals
+  // (the newest one's id: `arrived` keeps only 20, so its length stops changing after a minute of a busy camera).
   const unread = useAsync(
     () => api.reviewItems.unread({ label: filters.label, zone: filters.zone, severity: filters.severity,
                                    since: filters.since, until: filters.until }),
-    [api, filters.label, filters.zone, filters.severity, filters.since, filters.until, arrived.length],
+    [api, filters.label, filters.zone, filters.severity, filters.since, filters.until, arrived[0]?.id],
   );
   const onMarked = (before: string) => {
     dispatch({ type: "reviewed", before });
