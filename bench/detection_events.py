@@ -123,7 +123,8 @@ def main() -> None:
               f" hits {r.hits}")
     # Review items (issue #20): overlapping events grouped, stationary objects active only when they appear
     # or move; printed with and without the stationary rule to show what each part does.
-    for title, still in (("grouped", {"still_active_s": float("inf")}), ("grouped, stationary suppressed", {})):
+    no_rule = {"still_active_s": float("inf"), "parked_s": float("inf")}
+    for title, still in (("grouped", no_rule), ("grouped, stationary suppressed", {})):
         items = group(span for r in rows for span in spans_of(r, **still))
         print(f"review items ({title}): {len(items)} ({len(items) / minutes:.1f}/min)")
         for item in items:

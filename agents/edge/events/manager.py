@@ -14,8 +14,10 @@ one of the camera's alert zones, detection otherwise; it only ever rises, as the
 Each event is placed in a review item as it opens and while its object is active (``review_item``, the
 camera's :class:`~agents.edge.events.review_items.ItemGrouper`). An object that stood still since it
 appeared and then moves off (a parked van drives off: it stands away from where it appeared for
-:data:`~agents.edge.events.review_items.MOVE_CONFIRM_S`) ends its event where it stood, and a new event
-begins with the move, placed as any new one (so the move is news: a new item on MQTT, a new event and item
+:data:`~agents.edge.events.review_items.MOVE_CONFIRM_S`), or one that moved, then parked (stood still for
+:data:`~agents.edge.events.review_items.PARKED_S`, judged from where it last stopped: a car drove in and
+parked; until then it keeps its item busy, and once parked no more) and then moves off, ends its event where it
+stood, and a new event begins with the move, placed as any new one (so the move is news: a new item on MQTT, a new event and item
 for the cloud's push), while the first item keeps its event. The observer is told of each item as it is
 made, changes (its events, labels, zones, severity) and ends (``ItemGrouper.end_idle``: no active event and
 nothing for ``gap_s`` of the camera's clock; checked after each result and on every :meth:`EventManager.tick`).
@@ -47,6 +49,7 @@ from agents.edge.events.review_items import (
     STILL_ACTIVE_S,
     ItemGrouper,
     OpenItem,
+    Standing,
     active_span,
     has_moved,
 )
@@ -101,6 +104,11 @@ class _Open:
     since: int = 0
     until: int | None = None
     away_since: float | None = None  # a stationary object: when it began to stand away from where it appeared
+    standing: Standing | None = None  # a moving object: where it last stopped, whether it parked there
+
+    @property
+    def parked(self) -> bool:
+        return self.standing is not None and self.standing.parked
 
     @property
     def start(self) -> float:
@@ -241,10 +249,16 @@ class EventManager:
     def _drove_off(self, ev: _Open) -> bool:
         """Whether the event's object, which stood still since it appeared, has moved off with its newest
         point: it stood away from where it appeared for :data:`MOVE_CONFIRM_S` (a passer-by hiding part of
-        a parked van for a moment does not move it)."""
-        if ev.moved_at is not None:
-            return False
+        a parked van for a moment does not move it); or, one that moved, it parked and has moved off."""
         t, box, _ = ev.track.history[-1]
+        if ev.moved_at is not None:
+            if ev.standing is None:
+                ev.standing = Standing((t, *box))
+                return False
+            if not ev.standing.follow((t, *box)):
+                return False
+            ev.away_since = ev.standing.away_since  # where _split cuts its track
+            return True
         if t - ev.start <= STILL_ACTIVE_S:
             return False  # it may still move at once (:meth:`_place`)
         first = ev.track.history[ev.since]
@@ -256,9 +270,10 @@ class EventManager:
         return t - ev.away_since >= MOVE_CONFIRM_S
 
     def _split(self, ev: _Open) -> _Open:
-        """A parked object drove off (the van that stood there since it appeared): its event ends where it
-        stood, and a new one begins with the move, in the review item of then, so that the move is news
-        (a new item on MQTT, a new event and item the cloud notifies of) and the first item keeps its event."""
+        """A parked object drove off (the van that stood there since it appeared, or the car that drove in and
+        parked): its event ends where it stood, and a new one begins with the move, in the review item of then,
+        so that the move is news (a new item on MQTT, a new event and item the cloud notifies of) and the first
+        item keeps its event."""
         track = ev.track
         assert ev.away_since is not None
         moved = next(i for i in range(len(track.history) - 1, ev.since, -1) if track.history[i][0] <= ev.away_since)
@@ -293,6 +308,8 @@ class EventManager:
             ev.moved_at = next((t for t, box, _ in new_points
                                 if t - ev.start <= STILL_ACTIVE_S and has_moved((first[0], *first[1]), (t, *box))), None)
         start, end = active_span(ev.start, ev.moved_at, ev.last[0])
+        if ev.standing is not None and ev.standing.parked_at is not None:
+            end = min(end, ev.standing.parked_at)  # parked: active no more (it drove in, then stood still)
         before = ev.item
         ev.item = self.items.place(ev.item, start, end)
         ev.row.review_item = ev.item.id
@@ -312,10 +329,11 @@ class EventManager:
         """End the items nothing active holds open any more (``final``: every one, the service stops)."""
         if not self.items.open:
             return
-        # An event holds its item while its object is active: it moved (a walker; a car that drove in), or
-        # has not stood still long enough yet. A stationary one that moves off later is a new event (_split).
+        # An event holds its item while its object is active: it moved (a walker; a car that drove in) and has
+        # not parked since, or has not stood still long enough yet. A stationary or parked one that moves off
+        # later is a new event (_split).
         busy = [ev.item.id for ev in self.open.values() if ev.item is not None
-                and (ev.moved_at is not None or now <= ev.start + STILL_ACTIVE_S)]
+                and ((ev.moved_at is not None and not ev.parked) or now <= ev.start + STILL_ACTIVE_S)]
         for item in self.items.end_idle(now, busy, final):
             if self.observer is not None and item.event_ids:
                 self.observer.item_changed("end", self.camera, item)

@@ -9,6 +9,14 @@ whose snapshot is the best, the highest scoring), at most ``max_item_s`` long.
 Stationary objects do not keep an item open: an object whose standing point (the bottom-centre of its box)
 stays within ``still_shift`` of where it was first seen is active only for its first ``still_active_s``
 (a parked vehicle makes one item, then nothing) and again from the moment it has moved (it drives off).
+An object that moved and then stopped (a car drives in and parks) is judged from where it last stopped
+(:class:`Standing`): once its standing point has stayed within ``still_shift`` of one point for
+:data:`PARKED_S` it is parked, active no more, and when it then stands away from that point for
+:data:`MOVE_CONFIRM_S` it has moved off (the event manager ends its event there and starts a new one, so the
+move is news). :data:`PARKED_S` is long on purpose, and the same for every label: a person pausing at a door
+for a few seconds, or a car waiting at a gate, must neither end the item under them nor be told twice when
+they go on; half a minute of standing still is parking, not a pause. (Only after it, both rules at once: an
+object not yet parked keeps its item busy, so no item ends under a pause that is then followed by a move.)
 
 Pure functions over the events' stored rows (times, labels, zones, severity, track); nothing here leaves
 the edge that the event summaries do not already carry.
@@ -31,6 +39,9 @@ STILL_ACTIVE_S = 5.0  # how long a stationary object counts as activity after it
 # A stationary object has moved off once it stood away from where it appeared this long (the event manager ends
 # its event and starts a new one then): a passer-by hiding part of a parked van for a moment does not move it.
 MOVE_CONFIRM_S = 1.0
+# An object that moved has parked once it stood within STILL_SHIFT of one point this long: it stops keeping its
+# item busy, and moving off later is a new event. Long enough that a pause (someone at a door) is not parking.
+PARKED_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,41 @@ def has_moved(first: Sequence[float], point: Sequence[float], *, still_shift: fl
     return abs((a0 + a1) / 2 - (x0 + x1) / 2) > still_shift or abs(b1 - y1) > still_shift
 
 
+@dataclass
+class Standing:
+    """Where a moving object last stopped, followed point by point (``(t, x0, y0, x1, y1, …)``): ``at`` is the
+    first point of its current stop (a point away from it starts a new one); once it has stood within
+    ``still_shift`` of it for ``parked_s`` it is parked where it stands then (the first point of a stop may
+    still be rolling in), and it has moved off once it stands away from there for :data:`MOVE_CONFIRM_S` (a
+    passer-by hiding it for a moment does not move it)."""
+
+    at: tuple[float, ...]
+    parked_s: float = PARKED_S
+    still_shift: float = STILL_SHIFT
+    parked_at: float | None = None  # when it became parked (its last active moment), or None
+    away_since: float | None = None  # parked: when it began to stand away from where it parked
+
+    @property
+    def parked(self) -> bool:
+        return self.parked_at is not None
+
+    def follow(self, point: Sequence[float]) -> bool:
+        """Take the object's newest point; whether, parked, it has moved off with it."""
+        away = has_moved(self.at, point, still_shift=self.still_shift)
+        if self.parked_at is None:
+            if away:
+                self.at = tuple(point)
+            elif point[0] - self.at[0] >= self.parked_s:
+                self.at, self.parked_at = tuple(point), point[0]
+            return False
+        if not away:
+            self.away_since = None
+            return False
+        if self.away_since is None:
+            self.away_since = point[0]
+        return point[0] - self.away_since >= MOVE_CONFIRM_S
+
+
 def active_span(first_t: float, moved_t: float | None, last_t: float, *,
                 still_active_s: float = STILL_ACTIVE_S) -> tuple[float, float]:
     """The newest time an object was active, from when it appeared, first moved (None: not yet) and was
@@ -86,17 +132,31 @@ def active_span(first_t: float, moved_t: float | None, last_t: float, *,
 
 
 def active_spans(track: Sequence[Sequence[float]], *, still_shift: float = STILL_SHIFT,
-                 still_active_s: float = STILL_ACTIVE_S) -> list[tuple[float, float]]:
+                 still_active_s: float = STILL_ACTIVE_S, parked_s: float = PARKED_S) -> list[tuple[float, float]]:
     """The times an object was active, from its track ``[[t, x0, y0, x1, y1, score], …]``: all of it if it
-    moved at once; else its first ``still_active_s``, and from when it first moved away to its end."""
+    moved at once; else its first ``still_active_s``, and from when it first moved away to its end; once
+    moving, not while it is parked (:class:`Standing`: from ``parked_s`` after it stopped until it moves off)."""
     if not track:
         return []
     first_t, last_t = track[0][0], track[-1][0]
     moved_t = next((p[0] for p in track if has_moved(track[0], p, still_shift=still_shift)), None)
     newest = active_span(first_t, moved_t, last_t, still_active_s=still_active_s)
-    if newest[0] == first_t:
+    if moved_t is None:
         return [newest]
-    return [(first_t, first_t + still_active_s), newest]
+    spans = [] if newest[0] == first_t else [(first_t, first_t + still_active_s)]
+    start, standing = newest[0], None
+    for point in track:
+        if point[0] <= moved_t:
+            continue
+        if standing is None:
+            standing = Standing(tuple(point), parked_s, still_shift)
+        elif standing.follow(point):  # moved off where it was parked: active again from the move
+            assert standing.parked_at is not None and standing.away_since is not None
+            spans.append((start, standing.parked_at))
+            start, standing = standing.away_since, Standing(tuple(point), parked_s, still_shift)
+    parked_at = standing.parked_at if standing is not None else None
+    spans.append((start, last_t if parked_at is None else parked_at))
+    return spans
 
 
 def spans_of(row: EventRow, **still: float) -> list[Span]:
@@ -154,8 +214,9 @@ class ItemGrouper:
     starts within ``gap_s`` of its end (and the item is not ``max_item_s`` old yet), else starts a new one.
 
     An event keeps its item while its object stays active; a stationary object stops keeping it open after
-    :data:`STILL_ACTIVE_S`. When it moves off later (the parked van drives off) the event manager ends its
-    event and places a new one, into the item open then, or a new one; the first item keeps its event.
+    :data:`STILL_ACTIVE_S`, one that moved and then stopped once it is parked (:class:`Standing`). When it
+    moves off later (the parked van drives off) the event manager ends its event and places a new one, into
+    the item open then, or a new one; the first item keeps its event.
 
     An item ends (:meth:`end_idle`) once none of its events is active and ``gap_s`` has passed since its
     activity: from then on nothing joins it (an event confirmed just after, whose object was first seen

@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import av
 import numpy as np
@@ -20,7 +19,7 @@ from agents.edge.config import CameraSettings
 from agents.edge.db import open_database
 from agents.edge.detection.config import DetectionSettings
 from agents.edge.detection.metrics import DetectorMetrics
-from agents.edge.detection.pipeline import CameraPipeline, Job
+from agents.edge.detection.pipeline import CameraPipeline
 from agents.edge.detection.types import InferenceResult
 from agents.edge.events.manager import EventManager, clip_wait_s
 from agents.edge.events.media import VideoMedia
@@ -31,22 +30,12 @@ from agents.edge.video.ingest import StreamOptions
 from agents.edge.video.recording import RecordingOptions, SegmentWriter
 from agents.edge.video.segments import VideoStore
 from guardian.runtime.metrics import AgentMetrics
+from tests.edge.detection.test_item_clock import ImmediateDetector
 
 B0 = 1_780_000_000.0  # this box's clock when the test starts
 FPS = 5
 SEGMENT_S = 4.0
 WALK = (10.0, 16.0)  # a person crosses from 10 s to 16 s (box time from B0)
-
-
-class ImmediateDetector:
-    """Takes every frame; the test hands each result back at once."""
-
-    def __init__(self) -> None:
-        self.jobs: list[Job] = []
-
-    def submit(self, frame: np.ndarray, userdata: Any, block: bool = False, tiles: Any = None) -> bool:
-        self.jobs.append(userdata)
-        return True
 
 
 class Recording:

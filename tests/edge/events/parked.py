@@ -37,12 +37,16 @@ class Told:
     def __init__(self) -> None:
         self.events: list[tuple[str, str, str]] = []  # phase, event id, its item
         self.items: list[tuple[str, str, tuple[str, ...]]] = []  # phase, item id, its event ids
+        self.now = 0.0  # the time of the frame being handled
+        self.ended_at: dict[str, float] = {}  # item id → the time it was told ended
 
     def event_changed(self, phase: str, row: EventRow, snapshot: Path | None) -> None:
         self.events.append((phase, row.id, row.review_item or ""))
 
     def item_changed(self, phase: str, camera: str, item) -> None:
         self.items.append((phase, item.id, tuple(item.event_ids)))
+        if phase == "end":
+            self.ended_at[item.id] = self.now
 
 
 class _NoMedia:
@@ -66,10 +70,12 @@ def run(tmp_path: Path, t0: float, scene: Callable[[float], list[Detection]] = v
         tracker = Tracker()
         for i in range(80 * FPS):
             t = i / FPS
+            told.now = t0 + t
             manager.handle(tracker.update(scene(t), t0 + t), _FRAME, t0 + t)
             manager.tick(t0 + t)
             if at is not None and i % FPS == 0:
                 at(t, store.query(camera="drive"))
+        told.now = t0 + 80
         manager.shutdown(tracker.flush(), t0 + 80)
         rows = sorted(store.query(camera="drive"), key=lambda r: r.start_at)
     finally:

@@ -75,3 +75,17 @@ def test_active_spans_of_a_track() -> None:
     assert active_spans(moving) == [(T0, T0 + 4)]
     still = [[T0 + t, 0.4, 0.0, 0.46, 0.5, 0.8] for t in range(30)]
     assert active_spans(still) == [(T0, T0 + 5)]
+
+
+def test_a_car_that_drives_in_is_active_until_it_has_parked_and_again_from_when_it_drives_off() -> None:
+    # In at 0.02 of the picture a second until 10 s, stands 60 s (jittering a little), off to the right from 70 s.
+    parks = [(t / 5, 0.1 + 0.02 * min(t / 5, 10) + (0.004 if t % 2 else 0.0) + 0.02 * max(0.0, t / 5 - 70), 0.6)
+             for t in range(0, 80 * 5)]
+    arrived, left = spans_of(_row("car", "car", parks))
+    # Its stop began with the last point of its drive in that stood over 0.03 from its stop before (9.4 s); it
+    # parked PARKED_S (30 s) later, active no more; active again once 0.03 away from where it parked.
+    assert (round(arrived.start - T0, 1), round(arrived.end - T0, 1)) == (0, 39.4)
+    assert (round(left.start - T0, 1), round(left.end - T0, 1)) == (71.8, 79.8)
+    # A person walking 5 s, pausing 8 s, walking on 5 s is active all along.
+    pause = [(t / 5, 0.1 + 0.08 * (min(t / 5, 5) + max(0.0, t / 5 - 13)), 0.6) for t in range(0, 18 * 5 + 1)]
+    assert [(round(s.start - T0, 1), round(s.end - T0, 1)) for s in spans_of(_row("p", "person", pause))] == [(0, 18)]
