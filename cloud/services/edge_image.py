@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,8 +66,46 @@ class GenericImage:
             return self._prefix.copy()
 
 
+class ChecksumCache:
+    """The newest SHA-256 results by ETag (a download's checksum is asked for again as it is shown), bounded."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._values: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, etag: str, compute: Callable[[], str]) -> str:
+        """The checksum of ``etag``, computed (outside the lock) the first time."""
+        with self._lock:
+            if (known := self._values.get(etag)) is not None:
+                return known
+        value = compute()
+        with self._lock:
+            self._values[etag] = value
+            while len(self._values) > self._size:
+                self._values.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+
+def read_chunks(path: Path, start: int, end: int) -> Iterator[bytes]:
+    """Bytes ``start`` to ``end`` (exclusive) of the file at ``path``, in chunks of at most :data:`CHUNK`."""
+    with path.open("rb", buffering=0) as f:
+        f.seek(start)
+        position = start
+        while position < end:
+            block = f.read(min(CHUNK, end - position))
+            if not block:
+                raise OSError(f"{path.name} became shorter while being read")
+            position += len(block)
+            yield block
+
+
 _images: dict[Path, GenericImage] = {}
-_checksums: OrderedDict[str, str] = OrderedDict()
+_checksums = ChecksumCache()
 _lock = threading.Lock()
 
 
@@ -112,15 +150,10 @@ class PersonalisedImage:
 
     def read(self, start: int, end: int) -> Iterator[bytes]:
         """Bytes ``start`` to ``end`` (exclusive) of the personalised image, in chunks."""
-        with self.image.path.open("rb", buffering=0) as f:
-            f.seek(start)
-            position = start
-            while position < end:
-                block = f.read(min(CHUNK, end - position))
-                if not block:
-                    raise OSError("the edge image became shorter while being read")
-                yield self._substitute(position, block)
-                position += len(block)
+        position = start
+        for block in read_chunks(self.image.path, start, end):
+            yield self._substitute(position, block)
+            position += len(block)
 
     def _substitute(self, position: int, block: bytes) -> bytes:
         out: bytearray | None = None
@@ -135,18 +168,13 @@ class PersonalisedImage:
 
     def sha256(self) -> str:
         """Hex SHA-256 of the whole personalised image (one pass after the slot; cached by ETag)."""
-        with _lock:
-            if (known := _checksums.get(self.etag)) is not None:
-                return known
-        digest = self.image.prefix_hash()
-        for block in self.read(self.image.slot.start, self.size):
-            digest.update(block)
-        value: str = digest.hexdigest()
-        with _lock:
-            _checksums[self.etag] = value
-            while len(_checksums) > 64:
-                _checksums.popitem(last=False)
-        return value
+        def compute() -> str:
+            digest = self.image.prefix_hash()
+            for block in self.read(self.image.slot.start, self.size):
+                digest.update(block)
+            return str(digest.hexdigest())
+
+        return _checksums.get(self.etag, compute)
 
 
 def bootstrap_token_text(row: BootstrapToken, signing_key: auth.Ed25519PrivateKey, token_format: auth.TokenFormat) -> str:
@@ -183,4 +211,4 @@ def reset_cache() -> None:
     """Forget located images and checksums (tests, benchmarks)."""
     with _lock:
         _images.clear()
-        _checksums.clear()
+    _checksums.clear()

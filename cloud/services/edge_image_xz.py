@@ -24,14 +24,21 @@ import lzma
 import os
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from cloud.core.config import CloudSettings
-from cloud.services.edge_image import CHUNK, GenericImage, ImageUnavailable, PersonalisedImage, generic_image
+from cloud.services.edge_image import (
+    CHUNK,
+    ChecksumCache,
+    GenericImage,
+    ImageUnavailable,
+    PersonalisedImage,
+    generic_image,
+    read_chunks,
+)
 from guardian.runtime.logging import get_logger
 
 PRESET = 6  # xz's default: what `xz` would make; decoding needs ~9 MiB of memory
@@ -74,9 +81,8 @@ class CompressedParts:
         with self._lock:
             if not self._prefix_hash:
                 digest = hashlib.sha256()
-                with self.prefix.path.open("rb") as f:
-                    while block := f.read(CHUNK):
-                        digest.update(block)
+                for block in read_chunks(self.prefix.path, 0, self.prefix.size):
+                    digest.update(block)
                 self._prefix_hash.append(digest)
             return self._prefix_hash[0].copy()
 
@@ -329,8 +335,7 @@ def wait_prepared(settings: CloudSettings, timeout: float | None = None) -> bool
     return job is None or job.done.wait(timeout)
 
 
-_checksums: OrderedDict[str, str] = OrderedDict()
-_checksums_lock = threading.Lock()
+_checksums = ChecksumCache()  # of .img.xz files, apart from the raw images'
 
 
 @dataclass(frozen=True)
@@ -366,39 +371,22 @@ class CompressedImage:
         slot_start = self.parts.prefix.size
         suffix_start = slot_start + len(self.slot_stream)
         if start < slot_start:
-            yield from _read_file(self.parts.prefix.path, start, min(end, slot_start))
+            yield from read_chunks(self.parts.prefix.path, start, min(end, slot_start))
         if start < suffix_start and end > slot_start:
             yield self.slot_stream[max(start - slot_start, 0):end - slot_start]
         if end > suffix_start:
-            yield from _read_file(self.parts.suffix.path, max(start - suffix_start, 0), end - suffix_start)
+            yield from read_chunks(self.parts.suffix.path, max(start - suffix_start, 0), end - suffix_start)
 
     def sha256(self) -> str:
         """Hex SHA-256 of the ``.img.xz`` (one pass over the suffix stream; cached by ETag)."""
-        with _checksums_lock:
-            if (known := _checksums.get(self.etag)) is not None:
-                return known
-        digest = self.parts.prefix_hash()
-        digest.update(self.slot_stream)
-        for block in _read_file(self.parts.suffix.path, 0, self.parts.suffix.size):
-            digest.update(block)
-        value: str = digest.hexdigest()
-        with _checksums_lock:
-            _checksums[self.etag] = value
-            while len(_checksums) > 64:
-                _checksums.popitem(last=False)
-        return value
+        def compute() -> str:
+            digest = self.parts.prefix_hash()
+            digest.update(self.slot_stream)
+            for block in read_chunks(self.parts.suffix.path, 0, self.parts.suffix.size):
+                digest.update(block)
+            return str(digest.hexdigest())
 
-
-def _read_file(path: Path, start: int, end: int) -> Iterator[bytes]:
-    with path.open("rb", buffering=0) as f:
-        f.seek(start)
-        position = start
-        while position < end:
-            block = f.read(min(CHUNK, end - position))
-            if not block:
-                raise OSError(f"{path.name} became shorter while being read")
-            position += len(block)
-            yield block
+        return _checksums.get(self.etag, compute)
 
 
 def compressed(personalised: PersonalisedImage, settings: CloudSettings) -> CompressedImage:
@@ -411,5 +399,4 @@ def reset() -> None:
     with _jobs_lock:
         _jobs.clear()
         _loaded.clear()
-    with _checksums_lock:
-        _checksums.clear()
+    _checksums.clear()

@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -196,23 +196,8 @@ class EventManager:
         began again with this frame (a parked object that drove off, :meth:`_split`)."""
         split: list[str] = []
         for track in update.confirmed:
-            row = EventRow(
-                id=str(uuid.uuid4()), camera=self.camera, label=track.label, model=self.model_ref,
-                start_at=_dt(track.first_seen), end_at=None, ended=False, max_score=track.max_score,
-                mean_score=track.mean_score, hits=track.hits, snapshot_ref="", thumbnail_ref="", clip_ref="",
-                clip_duration_s=0.0, track_json="[]", severity="detection",
-            )
-            opened = self.open[track.id] = _Open(row, track, saved_through=track.last_seen)
-            row.track_json = self._track_json(opened)
-            row.zones_json = self._zones_json(opened)
-            self._place(opened, track.history)
-            self._save(row)
-            if self.observer is not None:
-                self.observer.event_changed("start", row, None)
-            self._item_took(opened)
-            self.counts.opened += 1
-            self.counts.by_label[track.label] = self.counts.by_label.get(track.label, 0) + 1
-            log.info("event_opened", camera=self.camera, event_id=row.id, label=track.label)
+            opened = self._open_event(track, track.first_seen, track.history)
+            log.info("event_opened", camera=self.camera, event_id=opened.row.id, label=track.label)
         for track, det in update.updated:
             ev = self.open.get(track.id)
             if ev is None:
@@ -281,24 +266,31 @@ class EventManager:
         del self.open[track.id]
         self._finish(ev)
         start_t = track.history[moved][0]
+        new = self._open_event(track, start_t, (), since=moved, zoned_points=moved, moved_at=start_t)
+        log.info("event_opened", camera=self.camera, event_id=new.row.id, label=track.label, drove_off_from=ev.row.id)
+        return new
+
+    def _open_event(self, track: Track, start_t: float, new_points: Sequence[tuple[float, Box, float]],
+                    **part: Any) -> _Open:
+        """A new event of ``track`` from ``start_t``: stored, placed in its review item (``new_points``: its
+        points not looked at yet), told to the observer. ``part``: the :class:`_Open` fields of an event that
+        is a part of its track (:meth:`_split`)."""
         row = EventRow(
             id=str(uuid.uuid4()), camera=self.camera, label=track.label, model=self.model_ref,
             start_at=_dt(start_t), end_at=None, ended=False, max_score=0.0, mean_score=0.0, hits=0,
             snapshot_ref="", thumbnail_ref="", clip_ref="", clip_duration_s=0.0, track_json="[]", severity="detection",
         )
-        new = self.open[track.id] = _Open(row, track, saved_through=track.last_seen, since=moved, zoned_points=moved,
-                                          moved_at=start_t)
-        row.max_score, row.mean_score, row.hits = new.stats()
-        row.track_json, row.zones_json = self._track_json(new), self._zones_json(new)
-        self._place(new, ())
+        ev = self.open[track.id] = _Open(row, track, saved_through=track.last_seen, **part)
+        row.max_score, row.mean_score, row.hits = ev.stats()
+        row.track_json, row.zones_json = self._track_json(ev), self._zones_json(ev)
+        self._place(ev, new_points)
         self._save(row)
         if self.observer is not None:
             self.observer.event_changed("start", row, None)
-        self._item_took(new)
+        self._item_took(ev)
         self.counts.opened += 1
         self.counts.by_label[track.label] = self.counts.by_label.get(track.label, 0) + 1
-        log.info("event_opened", camera=self.camera, event_id=row.id, label=track.label, drove_off_from=ev.row.id)
-        return new
+        return ev
 
     def _place(self, ev: _Open, new_points: Sequence[tuple[float, Box, float]]) -> bool:
         """Place the event in its review item from its activity so far (``new_points``: its track's points
