@@ -121,6 +121,8 @@ describe("add a device: the personalised image", () => {
     const links = page.$("[data-testid=image-download]")!.querySelectorAll<HTMLAnchorElement>("a[download]");
     expect([...links].map((a) => a.getAttribute("href"))).toEqual(["/api/v1/bootstrap-tokens/nonce-1/image"]);
     expect(page.$("[data-testid=image-xz-sha256]")).toBeNull();
+    expect(page.$("[data-testid=image-download]")!.textContent).toContain("both take the image as it is");
+    expect(page.$("[data-testid=image-download]")!.textContent).not.toContain(".img.xz as it is");
 
     cloud.xz = "ready";
     const asked = () => cloud.calls.filter((c) => c.endsWith("/image.xz/checksum")).length;

@@ -55,7 +55,7 @@ export function ImageDownload({ issued, relay }: { issued: BootstrapTokenIssued;
       <ol className="steps">
         <li>
           <strong>Flash it</strong> to the device's disk or a USB stick with <a href="https://etcher.balena.io/">balenaEtcher</a> or{" "}
-          <a href="https://www.raspberrypi.com/software/">Raspberry Pi Imager</a> (“Use custom”): both take the .img.xz as it is.
+          <a href="https://www.raspberrypi.com/software/">Raspberry Pi Imager</a> (“Use custom”): both take {xz?.ready ? "the .img.xz" : "the image"} as it is.
           Or with <code>dd</code>:{" "}
           {xz?.ready && <><code>{"xz -dc guardian-edge-….img.xz | sudo dd of=/dev/sdX bs=4M conv=fsync status=progress"}</code>, or </>}
           <code>{"sudo dd if=guardian-edge-….raw of=/dev/sdX bs=4M conv=fsync status=progress"}</code>.
