@@ -310,7 +310,7 @@ def main() -> None:
     analysed = len(frames) * len(cameras) * args.rounds
     print(f"frames: {len(frames)} (768x576, 5 fps of vtest.mp4) x {len(cameras)} camera(s); infer requests: "
           f"{det.capacity} (bare and pipeline), hint {settings.detection.performance_hint}, device "
-          f"{settings.detection.device}; model {det.ref}; rounds: {args.rounds}")
+          f"{det.device} ({settings.detection.device}); model {det.ref}; rounds: {args.rounds}")
     print(f"bare OpenVINO throughput:  {bares[best]:.1f} inferences/s (the least disturbed round; median "
           f"{statistics.median(bares):.1f})")
     print(f"full pipeline throughput:  {pipes[best]:.1f} frames/s  ({ratios[best] * 100:.0f} % of bare in that round; "

@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     from agents.edge.models.cli import add_models_parser
 
     add_eval_parser(add_models_parser(sub))  # eval runs the detector: a floor above the models package
+    from agents.edge.detection.hardware_command import add_hardware_parser
+
+    add_hardware_parser(sub)
     from agents.edge.archive.cli import add_archive_parser
 
     add_archive_parser(sub)

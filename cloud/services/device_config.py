@@ -252,9 +252,7 @@ def save(session: Session, bus: EventBus, tenant: Tenant, device: Device, base_v
     writes nothing. Raises 409 ``version_conflict`` when ``base_version`` is not the newest version.
     """
     _check_urls(cameras)
-    if session.get_bind().dialect.name == "postgresql":
-        # Saves of one tenant one at a time: versions cannot collide and seq follows commit order.
-        session.execute(select(Tenant.id).where(Tenant.id == tenant.id).with_for_update())
+    _one_save_at_a_time(session, tenant)
     held = newest(session, device.id)
     now = utcnow()
     current = held.version if held is not None else 0
@@ -268,6 +266,20 @@ def save(session: Session, bus: EventBus, tenant: Tenant, device: Device, base_v
     _check_sealing(cameras, reported, mqtt)
     enabled = sum(1 for c in cameras if c.get("enabled", True))
     _check_plan(session, tenant, device.id, enabled)
+    _write(session, bus, tenant, device, message, enabled, user_id, now)
+    return device_config(session, device), True
+
+
+def _one_save_at_a_time(session: Session, tenant: Tenant) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        # Saves of one tenant one at a time: versions cannot collide and seq follows commit order.
+        session.execute(select(Tenant.id).where(Tenant.id == tenant.id).with_for_update())
+
+
+def _write(session: Session, bus: EventBus, tenant: Tenant, device: Device, message: config_pb2.DesiredConfig,
+           enabled: int, user_id: str | None, now: datetime) -> None:
+    """Add ``message`` as the device's next version (its number already set), keep the last versions, name
+    the reported cameras and announce it once the session commits."""
     seq = (session.scalar(select(func.max(DeviceConfigVersion.seq)).where(DeviceConfigVersion.tenant_id == tenant.id)) or 0) + 1
     row = DeviceConfigVersion(
         device_id=device.id, version=message.version, tenant_id=tenant.id, seq=seq,
@@ -285,8 +297,29 @@ def save(session: Session, bus: EventBus, tenant: Tenant, device: Device, base_v
     _name_reported_cameras(session, tenant.id, device.id, message)
     bus.announce_config(session, tenant.id)
     log.info("device_config_saved", tenant=tenant.id, device=device.id, version=row.version,
-             cameras=len(cameras), enabled=enabled)
-    return device_config(session, device), True
+             cameras=len(message.cameras), enabled=enabled)
+
+
+def rename(session: Session, bus: EventBus, tenant: Tenant, device: Device, camera: str, title: str,
+           user_id: str | None) -> bool:
+    """Give ``camera`` the name ``title`` in the device's newest desired config too, as its next version, so a
+    later save of the camera form keeps the new name instead of the one it was added under. Returns whether a
+    version was written (not when the camera is not in the config, or already has that name)."""
+    _one_save_at_a_time(session, tenant)
+    held = newest(session, device.id)
+    if held is None:
+        return False
+    message = _parse(held)
+    renamed = [c for c in message.cameras if c.name == camera and c.display_name != title]
+    if not renamed:
+        return False
+    renamed[0].display_name = title
+    # Only the name changes: the sealed credentials and the plan's count were checked when this was saved.
+    now = utcnow()
+    message.version = held.version + 1
+    message.created_at.FromDatetime(now)
+    _write(session, bus, tenant, device, message, held.enabled_cameras, user_id, now)
+    return True
 
 
 def _name_reported_cameras(session: Session, tenant_id: str, device_id: str, message: config_pb2.DesiredConfig) -> None:

@@ -205,11 +205,13 @@ def compress(image: GenericImage, directory: Path,
         start, end = slot_span(image)
         total = start + image.size - end
         done = 0
+        # Every whole percent, at most every 64 MiB and at least 1 MiB apart: a small image moves too.
+        step = max(CHUNK, min(64 * CHUNK, total // 100))
 
         def advance(count: int) -> None:
             nonlocal done
             before, done = done, done + count
-            if done == total or before // (64 * CHUNK) != done // (64 * CHUNK):  # every 64 MiB
+            if done == total or before // step != done // step:
                 _write_progress(fd, done, total)
                 if on_progress is not None:
                     on_progress(done, total)

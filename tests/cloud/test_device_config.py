@@ -169,6 +169,8 @@ def _problem(r: Any) -> str:
     ([camera("porch", detection={"thresholds": [{"label": "car", "min_score": 1.2}]})], "invalid_request", "min_score"),
     ([camera("porch", detection={"tiles": {"columns": 5, "rows": 1}})], "invalid_request", "tiles.columns"),
     ([camera("porch", detection={"tiles": {"columns": 2, "rows": 2, "overlap": 0.5}})], "invalid_request", "tiles.overlap"),
+    ([camera("porch", detection={"input_size": 600})], "invalid_request", "input_size"),
+    ([camera("porch", detection={"input_size": 1280})], "invalid_request", "input_size"),
     ([camera(f"cam{i}", enabled=False) for i in range(17)], "invalid_request", "cameras"),
     ([camera("porch", record={"url": "rtsp://10.0.0.7/main", "password": PASSWORD})], "invalid_request", "password"),
 ])
@@ -214,6 +216,26 @@ def pull(client, relay, after: str | None = None) -> tuple[list[config_pb2.Desir
     # Exactly the contract's message in the proto3 JSON mapping (unknown fields would fail here).
     configs = [json_format.ParseDict(c, config_pb2.DesiredConfig()) for c in body["configs"]]
     return configs, body["cursor"]
+
+
+def test_a_cameras_input_size_is_stored_and_sent_to_its_device(client, home) -> None:
+    """A camera's own network input size (issue #21), with its tiles, reaches the edge's DesiredConfig; back
+    to 0 (the device's default) it is a new version that says so."""
+    relay, admin = home
+    street = camera("street", detection={"input_size": 640, "tiles": {"columns": 2, "rows": 1}})
+    r = put(client, admin, [street, camera("porch")], base=0)
+    assert r.status_code == 201, r.text
+    got = client.get(config_url(), headers=admin.auth).json()["cameras"]
+    assert [c["detection"]["input_size"] for c in got] == [640, 0]
+    (config,), cursor = pull(client, relay)
+    assert [(c.name, c.detection.input_size) for c in config.cameras] == [("street", 640), ("porch", 0)]
+    assert (config.cameras[0].detection.tiles.columns, config.cameras[0].detection.tiles.rows) == (2, 1)
+
+    got[0]["detection"]["input_size"] = 0
+    r = put(client, admin, got, base=1)
+    assert r.status_code == 201 and r.json()["version"] == 2, r.text
+    (config,), _ = pull(client, relay, cursor)
+    assert config.version == 2 and [c.detection.input_size for c in config.cameras] == [0, 0]
 
 
 def test_relays_pull_the_newest_version_of_their_own_tenants_devices_after_a_cursor(client, app, home) -> None:
@@ -310,6 +332,45 @@ def test_cameras_added_in_the_ui_go_by_the_name_given_there_everywhere(client, h
     # An empty name for people falls back to the camera's id, as everywhere in the UI.
     assert put(client, admin, [porch | {"display_name": ""}], base=2).status_code == 201
     assert names()["porch"] == "porch"
+
+
+def test_a_rename_in_the_cameras_list_is_a_new_config_version_the_form_keeps(client, home) -> None:
+    """Renaming a camera from the cameras list must reach its device's desired config (the edge and the camera
+    form carry the name): otherwise the next save of the form would bring the old name back."""
+    relay, admin = home
+    porch = camera("porch") | {"display_name": "Front porch"}
+    assert put(client, admin, [porch, camera("yard")], base=0).status_code == 201
+    post_batch(client, relay, healths=[batches.health(DEVICE, {"porch": "streaming", "yard": "streaming"}),
+                                       batches.health("edge-garage", {"shed": "streaming"})])
+    ids = {c["name"]: c["id"] for c in client.get("/api/v1/cameras", headers=admin.auth).json()}
+    before = {c["name"]: c for c in client.get(config_url(), headers=admin.auth).json()["cameras"]}
+
+    r = client.patch(f"/api/v1/cameras/{ids['porch']}", headers=admin.auth, json={"display_name": "Porch (east)"})
+    assert r.status_code == 200, r.text
+    config = client.get(config_url(), headers=admin.auth).json()
+    assert config["version"] == 2
+    held = {c["name"]: c for c in config["cameras"]}
+    assert held["porch"]["display_name"] == "Porch (east)"
+    assert held["porch"] == before["porch"] | {"display_name": "Porch (east)"}
+    assert held["yard"] == before["yard"]
+    # The relay hands the renamed version to the device.
+    pulled, _ = pull(client, relay)
+    assert [(m.version, [c.display_name for c in m.cameras]) for m in pulled if m.device_id == DEVICE] == [
+        (2, ["Porch (east)", "Yard"])]
+
+    # The same name again, or a camera no config names (from the garage's own edge.toml): no new version.
+    assert client.patch(f"/api/v1/cameras/{ids['porch']}", headers=admin.auth,
+                        json={"display_name": "Porch (east)"}).status_code == 200
+    assert client.patch(f"/api/v1/cameras/{ids['shed']}", headers=admin.auth,
+                        json={"display_name": "Garden shed"}).status_code == 200
+    assert client.get(config_url(), headers=admin.auth).json()["version"] == 2
+    assert client.get(config_url("edge-garage"), headers=admin.auth).json()["version"] == 0
+
+    # The form, saved from the version it loaded with another change, keeps the new name.
+    r = put(client, admin, [held["porch"] | {"enabled": False}, held["yard"]], base=2)
+    assert r.status_code == 201, r.text
+    names = {c["name"]: c["display_name"] for c in client.get("/api/v1/cameras", headers=admin.auth).json()}
+    assert names["porch"] == "Porch (east)"
 
 
 def _every_text_in_the_database(app) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import itertools
 import os
 import shutil
 import subprocess
@@ -250,3 +251,18 @@ def test_without_a_cache_directory_only_the_raw_image(db_url: str, signing_key: 
         assert status.status_code == 503 and status.json()["error"]["code"] == "edge_image_unavailable"
         assert "edge_image.xz_cache_dir" in status.json()["error"]["message"]
         assert client.get(f"/api/v1/bootstrap-tokens/{token_id}/image", headers={**owner.auth, "Range": "bytes=0-9"}).status_code == 206
+
+
+def test_progress_moves_on_a_small_image_every_percent(tmp_path: Path) -> None:
+    """The job's progress is written at every whole percent (at least 1 MiB apart, at most 64 MiB): a 24 MiB
+    image reports each MiB, not 0 % until it is done (as every 64 MiB did)."""
+    image = esp_disk.esp_disk(tmp_path / "guardian-edge.raw", data=bytes(24 << 20))  # zeros: quick to compress
+    edge_image.reset_cache()
+    seen: list[tuple[int, int]] = []
+    parts = edge_image_xz.compress(edge_image.generic_image(image), tmp_path / "xz", on_progress=lambda d, t: seen.append((d, t)))
+    assert parts is not None
+    total = seen[-1][1]
+    assert seen[-1][0] == total and total >= 24 << 20
+    done = [d for d, _ in seen]
+    assert done == sorted(done) and len(done) >= 20, done
+    assert all(b - a <= 2 << 20 for a, b in itertools.pairwise([0, *done])), done  # no step over 2 MiB

@@ -73,7 +73,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("PATCH", "/api/v1/devices/{device_id}"): Case("admin", body={"name": "mine now"}),
     ("DELETE", "/api/v1/devices/{device_id}"): Case("admin", owner_status=204),
     ("GET", "/api/v1/devices/{device_id}/config"): Case("tenant"),
-    ("PUT", "/api/v1/devices/{device_id}/config"): Case("admin", body={"base_version": 1, "cameras": []}, owner_status=201),
+    # Version 2: the owner's PATCH of /api/v1/cameras/{camera_id} (paths run in order) renamed the camera in version 1.
+    ("PUT", "/api/v1/devices/{device_id}/config"): Case("admin", body={"base_version": 2, "cameras": []}, owner_status=201),
     ("POST", "/api/v1/devices/{device_id}/access-token"): Case(
         "tenant", body={"scopes": ["picture"], "camera": "alpha-porch"}, owner_status=201),
     ("GET", "/api/v1/live-sessions"): Case("admin", intruder_status=(200,)),

@@ -34,3 +34,12 @@ while :; do
     sleep 2
 done
 say "event=${event// /,} received=yes${forwarded:+ forwarded=yes} uptime=$(cut -d' ' -f1 /proc/uptime)"
+# Issue #23: the edge's journal reached this relay's journal-remote through the tunnel, on the first boot too
+# (relay.toml came as a tmpfiles.extra credential, after the generators: guardian-journal-remote-late.service).
+lines=0
+for _ in $(seq 30); do
+    lines="$(journalctl -D /var/log/journal/remote -q --no-pager -o cat _SYSTEMD_UNIT=guardian-edge-uplink.service 2>/dev/null | wc -l)"
+    [ "$lines" -gt 0 ] && break
+    sleep 2
+done
+say "journal=$([ "$lines" -gt 0 ] && echo yes || echo no) uplink_lines=$lines socket=$(systemctl is-active systemd-journal-remote.socket) listen=$(systemctl show -P Listen systemd-journal-remote.socket | tr ' ' ,)"

@@ -5,7 +5,7 @@ Refused as a whole: another device's config, version 0, a camera name that is no
 repeated (names key the cameras' rows, footage and events), an ``mqtt``
 section with a bad host, port or topic prefix. Failed per camera: a stream URL that is not
 ``rtsp://``/``rtsps://`` with a host and no credentials in it, credentials that cannot be opened with this
-edge's key, detection settings out of range (scores, areas, polygons). Messages never contain a URL or
+edge's key, detection settings out of range (scores, areas, polygons, tiles, input size). Messages never contain a URL or
 credentials.
 """
 
@@ -26,6 +26,9 @@ MAX_URL = 1024
 MAX_DISPLAY_NAME = 128
 MAX_TILES = 4  # tiles per side: 4×4 + the whole frame is 17 inferences a frame
 MAX_LABEL = 32
+# A camera's network input side: what NanoDet reshapes to (multiples of its largest stride, 32), from about
+# the smallest that still finds people to the cost of 6 inferences at 416.
+INPUT_SIZES = range(256, 1024 + 1, 32)
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,8 @@ def _detection_error(detection: config_pb2.DetectionConfig) -> str | None:
             return f"tiles: columns and rows must be 1 to {MAX_TILES}"
         if not 0 <= tiles.overlap < 0.5:
             return "tiles: overlap must be at least 0 and below 0.5"
+    if detection.input_size and detection.input_size not in INPUT_SIZES:
+        return f"input_size must be 0 (the edge's default) or a multiple of 32 from 256 to 1024, not {detection.input_size}"
     for kind, polygons in (("zone", detection.zones), ("mask", detection.masks)):
         for polygon in polygons:
             if len(polygon.points) < 3:

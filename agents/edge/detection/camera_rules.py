@@ -1,12 +1,13 @@
 """A camera's own detection rules (the ``detection`` of its desired config, issue #17), applied to the
 detector's output before tracking.
 
-The detector is shared by every camera and filters with the edge's ``[detection]`` settings (labels and
+The detector (one per network input size in use) is shared by the cameras and filters with the edge's ``[detection]`` settings (labels and
 selectable labels, thresholds, minimum area) inside the model; a camera's rules narrow that further, never
 widen it: its labels (empty: the edge's default ``labels``, so a selectable one such as "dog" reaches only
 the cameras that ask for it), a minimum score per label (the others keep the edge's), a minimum box area
 as a fraction of the frame (0: the edge's), tiling (:mod:`~agents.edge.detection.tiling`: the pipeline
-submits the whole frame and its tiles, the detector merges them), and masks — a detection whose box's bottom-centre (where a
+submits the whole frame and its tiles, the detector merges them), the network's input size (the pipeline
+submits to the model compiled at that size, :meth:`ModelSlot.detector_for`), and masks — a detection whose box's bottom-centre (where a
 person stands) lies inside a mask is dropped. Zones are not filters: :meth:`CameraRules.zones_at` names the zones
 a box stands in, and the event records them; :meth:`CameraRules.severity` makes an event an alert when an object
 of one of the camera's alert labels (none given: a person or a vehicle) stood in one of its alert zones (issue
@@ -80,6 +81,7 @@ class CameraRules:
     zones: tuple[Area, ...] = ()
     masks: tuple[Area, ...] = ()
     tiles: TileGrid | None = None  # None: the whole frame only
+    input_size: int = 0  # the network input side this camera's frames (and tiles) are inferred at; 0: the edge's
     alert_zones: frozenset[str] = frozenset()  # names of zones where an object of the alert labels is an alert
     # What alerts there, by kind (a vehicle label stands for every vehicle: the tracker follows them as one
     # object, and a parked van's label flips between car, truck and bus).
@@ -101,6 +103,7 @@ class CameraRules:
             zones=tuple(zone for zone in _areas(config.zones) if zone.name),  # a zone is recorded by its name
             masks=_areas(config.masks),
             tiles=_tiles(camera, config),
+            input_size=config.input_size,
             alert_zones=frozenset(config.alert_zones),
             alert_kinds=frozenset(kind(label) for label in config.alert_labels) or cls.alert_kinds,
         )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
 
+from agents.edge.detection.device import DEVICE_PATTERN
 from agents.edge.events.config import EventsSection
+from agents.edge.models.families import Family
 from agents.edge.models.labels import VEHICLES
 from agents.edge.tracking.config import TrackingSection
+from agents.edge.video.decode_path import DecodeSetting
 from guardian.runtime.config import Section
 
 
@@ -41,7 +45,18 @@ class MotionSection(Section):
 class DetectionSettings(Section):
     enabled: bool = Field(True, description="Run the detector service.")
     model: str = Field("nanodet", description="Model name in the store used when none is activated.")
-    device: str = Field("CPU", description="OpenVINO device: CPU, GPU, NPU, AUTO (or AUTO:GPU,CPU).")
+    device: str = Field(
+        "auto",
+        description="OpenVINO device for inference. auto: the GPU when OpenVINO lists one, else the CPU; or CPU, "
+        "GPU (GPU.1), NPU, or OpenVINO's own AUTO / AUTO:GPU,CPU (upper case). A device that is not there or "
+        "cannot compile the model falls back to the CPU with a warning (`guardian-edge hardware` shows the choice).",
+    )
+    decode: DecodeSetting = Field(
+        "auto",
+        description="How the detection stream is decoded. auto: Intel Quick Sync (qsv) or VAAPI when the box has a "
+        "render node (/dev/dri/renderD*) and PyAV's FFmpeg can drive it, else software; software, qsv or vaapi to "
+        "choose. A hardware decoder that fails falls back to software for that camera, with a warning.",
+    )
     performance_hint: str = Field("THROUGHPUT", pattern="^(LATENCY|THROUGHPUT)$", description="OpenVINO performance hint.")
     infer_requests: int = Field(0, ge=0, le=16, description="Parallel infer requests; 0 lets OpenVINO choose.")
     fps: float = Field(5.0, gt=0, le=30, description="Frames per second analysed per camera (the rest are skipped).")
@@ -66,7 +81,7 @@ class DetectionSettings(Section):
     # Stretch stays the default for now: bench/detection_eval.py shows letterbox finding more people on every
     # labelled scene but losing vtest's parked vehicles (recall 92 % → 45 %: they come out smaller at 416 px).
     # Larger inputs (input_size 512/640) give vtest's vehicles back (95–98 %) but add vehicle false alarms on
-    # rain_street, and cost 2–2.6× the CPU: stretch at 416 stays the default; tiles are a per-camera choice.
+    # rain_street, and cost 2–2.6× the CPU: stretch at 416 stays the default; tiles and the input size are per-camera choices.
     input_fit: Literal["letterbox", "stretch"] = Field(
         "stretch",
         description="How a frame is fitted into the network's square input: letterbox keeps the aspect ratio "
@@ -75,9 +90,10 @@ class DetectionSettings(Section):
     )
     input_size: int = Field(
         0, ge=0, le=1024, multiple_of=32,
-        description="Side of the network's square input in pixels (a multiple of 32); 0: the model's own "
-        "(NanoDet 416). Larger finds smaller objects at a higher cost per frame (bench/detection_eval.py, "
-        "bench/edge_capacity.py).",
+        description="Side of the network's square input in pixels (a multiple of 32) for the cameras without "
+        "their own (a camera's detection input_size, from the cloud, gets a model compiled at its size); 0: the "
+        "model's own (NanoDet 416). Larger finds smaller objects at a higher cost per frame "
+        "(bench/detection_eval.py, bench/edge_capacity.py).",
     )
     merge_vehicles: bool = Field(
         True,
@@ -116,15 +132,32 @@ class DetectionSettings(Section):
     def min_score(self) -> float:
         return min([self.threshold, *self.thresholds.values()])
 
-    def threshold_of(self, label: str) -> float:
-        """The edge's threshold for ``label``."""
-        return self.thresholds.get(label, self.threshold)
+    def threshold_of(self, label: str, family: Family | None = None) -> float:
+        """The edge's threshold for ``label``: ``thresholds``/``threshold`` as configured; where this config
+        leaves them unset, the active model ``family``'s own defaults (each model scores on its own scale:
+        CenterNet's people at 0.4 match NanoDet's at 0.5, bench/detection_eval.py), else the defaults above."""
+        configured = self.model_fields_set
+        if family is not None and "thresholds" not in configured and label in family.default_thresholds:
+            return family.default_thresholds[label]
+        if label in self.thresholds:
+            return self.thresholds[label]
+        if family is not None and "threshold" not in configured and family.default_threshold is not None:
+            return family.default_threshold
+        return self.threshold
 
     def for_cameras(self) -> DetectionSettings:
         """The detector's filters in the service: scores down to the cameras' floor for every label (each
         camera's rules then apply its own thresholds or the edge's)."""
         floor = min(self.min_score, self.camera_threshold_floor)
         return self.model_copy(update={"threshold": floor, "thresholds": {}})
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if not re.fullmatch(DEVICE_PATTERN, value):
+            raise ValueError(f"{value!r} is not auto, CPU, GPU, GPU.<n>, NPU or OpenVINO's AUTO/MULTI/HETERO[:devices] "
+                             "(device names in upper case, Guardian's auto in lower case)")
+        return value
 
     @field_validator("thresholds")
     @classmethod

@@ -13,6 +13,7 @@ callback thread). An ``AsyncInferQueue`` of several requests lets several camera
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -24,6 +25,7 @@ from openvino.preprocess import ColorFormat, PrePostProcessor, ResizeAlgorithm
 
 from agents.edge.detection import graph_post
 from agents.edge.detection.config import DetectionSettings
+from agents.edge.detection.device import CPU, choose_device
 from agents.edge.detection.letterbox import LetterboxGeometry, letterbox_step
 from agents.edge.detection.tiling import TileGrid, Window, merge
 from agents.edge.detection.types import InferenceResult
@@ -104,12 +106,20 @@ class Detector:
             model = at_input_size(model, layout, size)
             self.input_hw = (size, size)
         self.core = core or ov.Core()
-        config: dict[str, Any] = {"PERFORMANCE_HINT": performance_hint}
-        if num_requests:
-            config["PERFORMANCE_HINT_NUM_REQUESTS"] = str(num_requests)
-        if inference_precision and device.startswith("CPU"):
-            config["INFERENCE_PRECISION_HINT"] = inference_precision
-        self.device, self.config = device, config
+        # ``device`` as configured ("auto", "GPU", …) → the device compiled for, and why (detection/device.py).
+        choice = choose_device(device, self.core.available_devices)
+        if choice.fallback:
+            log.warning("inference_device_fallback", model=self.manifest.ref, requested=device, device=choice.device,
+                        reason=choice.reason)
+
+        def device_config(name: str) -> dict[str, Any]:
+            config: dict[str, Any] = {"PERFORMANCE_HINT": performance_hint}
+            if num_requests:
+                config["PERFORMANCE_HINT_NUM_REQUESTS"] = str(num_requests)
+            if inference_precision and name.startswith("CPU"):
+                config["INFERENCE_PRECISION_HINT"] = inference_precision
+            return config
+
         self.letterbox = self.filters.input_fit == "letterbox"
         # Letterboxed boxes are normalised to the padded input: the minimum area applies after mapping
         # them back to the frame (``_to_frame``), so the model's own filter lets every area through.
@@ -118,19 +128,20 @@ class Detector:
         self.preprocessed = with_preprocessing(model, self.manifest.family,
                                                self.input_hw if self.letterbox else None)
         self._raw_compiled: ov.CompiledModel | None = None
-        compiled: ov.CompiledModel | None = None
-        if graph_postprocessing and graph_post.supports(self.manifest.family):
-            try:
-                final = graph_post.with_postprocessing(self.preprocessed, self.manifest.family, self.labels,
-                                                       self.input_hw, self._model_filters)
-                compiled = self.core.compile_model(final, device, config)
-            except (ValueError, RuntimeError) as exc:
-                # Dynamic output shapes, a device without dynamic shapes (NMS, NonZero): numpy decodes.
-                log.warning("graph_postprocessing_unavailable", model=self.manifest.ref, device=device,
-                            error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
-        self.graph_postprocessing = compiled is not None
-        if compiled is None:
-            compiled = self._raw_compiled = self.core.compile_model(self.preprocessed, device, config)
+        graph = graph_postprocessing and graph_post.supports(self.manifest.family)
+        try:
+            compiled = self._compile(choice.device, device_config(choice.device), graph)
+        except RuntimeError as exc:
+            if choice.device == CPU:
+                raise
+            # A GPU without its compute runtime, an NPU without static shapes: the CPU still detects.
+            choice = choice.on_cpu(f"{choice.device} could not compile the model: {_ov_error(exc)}")
+            log.warning("inference_device_fallback", model=self.manifest.ref, requested=device, device=CPU,
+                        reason=choice.reason)
+            compiled = self._compile(CPU, device_config(CPU), graph)
+        self.device_choice = choice
+        self.device, self.config = choice.device, device_config(choice.device)
+        self.graph_postprocessing = self._raw_compiled is None
         self.compiled: ov.CompiledModel = compiled
         # By position: compiling may rename an output tensor, the model's order is kept.
         self.output_names = list(self.manifest.outputs)
@@ -140,8 +151,24 @@ class Detector:
         self._lock = threading.Lock()
         self._submit_lock = threading.Lock()
         self._in_flight = 0
+        self._closed = False  # released (close): submits are refused
         self._geometries: dict[tuple[int, int], LetterboxGeometry] = {}
         self.inferences = 0
+
+    def _compile(self, device: str, config: dict[str, Any], graph: bool) -> ov.CompiledModel:
+        """The model for ``device``: with the graph's post-processing (``graph``) where the device runs it,
+        else its raw outputs (kept as :attr:`raw_compiled`, decoded with numpy)."""
+        if graph:
+            try:
+                final = graph_post.with_postprocessing(self.preprocessed, self.manifest.family, self.labels,
+                                                       self.input_hw, self._model_filters)
+                return self.core.compile_model(final, device, config)
+            except (ValueError, RuntimeError) as exc:
+                # Dynamic output shapes, a device without dynamic shapes (NMS, NonZero): numpy decodes.
+                log.warning("graph_postprocessing_unavailable", model=self.manifest.ref, device=device,
+                            error=_ov_error(exc))
+        self._raw_compiled = self.core.compile_model(self.preprocessed, device, config)
+        return self._raw_compiled
 
     @property
     def raw_compiled(self) -> ov.CompiledModel:
@@ -250,7 +277,7 @@ class Detector:
         # (two cameras could be handed the same idle request: "Infer Request is busy", and the request
         # was lost to the queue for good, halving throughput until detection stopped altogether).
         with self._submit_lock:
-            if not block and not self.queue.is_ready():
+            if self._closed or (not block and not self.queue.is_ready()):
                 return False
             with self._lock:
                 self._in_flight += 1
@@ -264,7 +291,7 @@ class Detector:
         started = time.perf_counter()
         group = _TileGroup(len(windows), userdata)
         with self._submit_lock:
-            if not block and not self.queue.is_ready():
+            if self._closed or (not block and not self.queue.is_ready()):
                 return False
             for index, crop in enumerate(crops):
                 with self._lock:
@@ -291,6 +318,34 @@ class Detector:
 
     def wait(self) -> None:
         self.queue.wait_all()
+
+    def close(self) -> None:
+        """Released (a model swapped out, an input size no camera uses): refuse further submits, deliver what
+        is in flight, then let the compiled model go. The queue's callback holds this detector from OpenVINO's
+        side, where Python's collector cannot see it: without dropping it the model's memory is never freed."""
+        with self._submit_lock:
+            self._closed = True
+        self.queue.wait_all()
+        # A request counts as idle before its completion has unwound (OpenVINO's last stage still holds the
+        # callback, and let go of it on its own thread: the detector's last reference dropped there joins that
+        # thread from itself and aborts the process). Its own wait ends only once it has.
+        for request in self.queue:
+            request.wait()
+        self.queue.set_callback(_dropped)
+
+
+def _dropped(request: ov.InferRequest, payload: object) -> None:
+    """The callback of a closed detector's queue (nothing can be submitted to it any more)."""
+
+
+_OV_LOCATION = re.compile(r"(Exception from \S+:\d+:|Check '[^']*' failed at \S+:\d+:)")
+
+
+def _ov_error(exc: BaseException) -> str:
+    """An OpenVINO error's message without the source locations it is wrapped in (``Exception from
+    src/…/core.cpp:117:`` lines, one per layer), on one line."""
+    lines = [line.strip(" ;") for line in _OV_LOCATION.sub("", str(exc)).splitlines()]
+    return " ".join(line for line in lines if line)[:300] or type(exc).__name__
 
 
 class _TileGroup:

@@ -79,7 +79,7 @@ def _eval(args: argparse.Namespace) -> int:
         if args.tiles is not None and args.tiles.tiled:
             grid, tiled = args.tiles, detector
             results[f"{fit}+{grid.columns}x{grid.rows}"] = {i: tiled.detect(f, grid) for i, f in labelled.frames.items()}
-    print(f"# {stored.manifest.ref}, input {size or stored.manifest.input_shape}, {d.device}, scores ≥ {args.floor}; "
+    print(f"# {stored.manifest.ref}, input {size or stored.manifest.input_shape}, {detector.device}, scores ≥ {args.floor}; "
           f"P/R at the config's thresholds")
     print(format_report(labelled, evaluate(labelled, results, lambda label: d.thresholds.get(label, d.threshold))))
     print()

@@ -183,10 +183,24 @@ def ssd_candidates(
     return xyxy, score, label
 
 
+def centernet_candidates(
+    outputs: Sequence[Node], input_hw: tuple[int, int], num_labels: int, floor: float
+) -> tuple[Node, Node, Node]:
+    """CenterNet: its one output [1, K, 6] is already the peaks (box in input pixels, score, class); every
+    row is a candidate, the thresholds do the rest."""
+    (out,) = outputs
+    k = _static_shape(out)[1]
+    rows = ops.reshape(out, _i64([k, 6]), False).output(0)
+    xyxy, score, label = ops.variadic_split(rows, _i64(1), _i64([4, 1, 1])).outputs()
+    classes = ops.convert(ops.round(ops.squeeze(label, _i64([1])), "half_to_even"), "i32").output(0)
+    return _normalised(xyxy, input_hw), ops.squeeze(score, _i64([1])).output(0), classes
+
+
 BUILDERS: dict[str, CandidateBuilder] = {
     "nanodet": nanodet_candidates,
     "yolov8": yolov8_candidates,
     "ssd": ssd_candidates,
+    "centernet": centernet_candidates,
 }
 
 

@@ -24,3 +24,11 @@ class DetectorMetrics:
         self.reloads = m.counter("detection", "model_loads_total", "Model loads, by result.", ("result",))
         self.model_loaded = m.gauge("detection", "model_loaded", "1 while a model is loaded; 0 while waiting for one.")
         self.model = m.info("detection", "model", "The model in use.")
+        # Info-style (1, the labels say it): which OpenVINO device was configured and which one runs.
+        self.device = m.info("detection", "device", "The inference device: requested (configured) and device (in use).")
+        self.decode_path = m.gauge("detection", "decode_path",
+                                   "1 for the decoder a camera's detection stream goes through (software, qsv, vaapi), "
+                                   "0 for the others.", ("camera", "path"))
+        # One compiled model per size shown (the default's always, with 0 while no camera keeps to it).
+        self.input_size_cameras = m.gauge("detection", "input_size_cameras",
+                                          "Cameras detected at each network input size (side in pixels).", ("input_size",))

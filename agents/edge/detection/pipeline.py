@@ -2,13 +2,14 @@
 
 Reading, gating and submitting run on the camera's own thread; results, track expiry and event writes
 run on the service's event thread (:meth:`CameraPipeline.on_result`, :meth:`CameraPipeline.tick`). The
-pipeline gets what it needs (the current detector, its metrics, the stop event) and nothing of the
+pipeline gets what it needs (the current detector for its input size, its metrics, the stop event) and nothing of the
 service that runs it. The camera's rules (:mod:`~agents.edge.detection.camera_rules`) can be replaced
 while it runs (:attr:`CameraPipeline.rules`); the next result uses them.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -27,7 +28,9 @@ from agents.edge.detection.picture import PictureWriter
 from agents.edge.detection.types import InferenceResult
 from agents.edge.events.manager import EventManager
 from agents.edge.events.store import EventRow
+from agents.edge.models.families import Family
 from agents.edge.tracking.tracker import Tracker
+from agents.edge.video.decode_path import DECODE_PATHS, DecodeChoice, select_decode
 from agents.edge.video.frames import FrameReader
 from agents.edge.video.ingest import StreamOptions
 from guardian.runtime.logging import get_logger
@@ -52,7 +55,7 @@ class CameraPipeline:
     results do to its tracks and events (on the event thread)."""
 
     def __init__(self, camera: CameraSettings, settings: DetectionSettings, events: EventManager,
-                 detector: Callable[[], Detector | None], metrics: DetectorMetrics, stopping: threading.Event,
+                 detector: Callable[[int], Detector | None], metrics: DetectorMetrics, stopping: threading.Event,
                  stream: StreamOptions, rules: CameraRules | None = None, picture: PictureWriter | None = None) -> None:
         self.camera = camera
         self.picture = picture  # the camera's latest picture, from frames decoded here anyway
@@ -62,6 +65,7 @@ class CameraPipeline:
         events.recording_offset = lambda: self._clock[1] - self._clock[0]  # the box's clock less the camera's
         self.settings = settings
         self.events = events
+        self._threshold_of: Callable[[str], float] = settings.threshold_of  # set_model: the model's family too
         self._detector = detector
         self.metrics = metrics
         self.stopping = stopping
@@ -104,11 +108,12 @@ class CameraPipeline:
 
     def _run(self) -> None:
         url = self.camera.detect_url or self.camera.record_url
-        with self._reader_lock:
-            if self._closed.is_set():
-                return
-            self.reader = FrameReader(self.camera.name, url, fps=self.settings.fps, options=self.stream)
-        try:
+        try:  # making the reader too (it looks for render nodes): a failure ends the agent, not just this thread
+            with self._reader_lock:
+                if self._closed.is_set():
+                    return
+                self.reader = FrameReader(self.camera.name, url, fps=self.settings.fps, options=self.stream,
+                                          decode=select_decode(self.settings.decode), on_decode=self._decode_path)
             for frame in self.reader:
                 if self.stopping.is_set() or self._closed.is_set():
                     break
@@ -119,6 +124,11 @@ class CameraPipeline:
         except Exception as exc:
             self.failure = exc
             log.exception("camera_detection_failed", camera=self.camera.name, error=str(exc))
+
+    def _decode_path(self, choice: DecodeChoice) -> None:
+        """``decode_path``: 1 for the path the camera's frames are decoded by now, 0 for the others."""
+        for path in DECODE_PATHS:
+            self.metrics.decode_path.labels(self.camera.name, path).set(1 if path == choice.path else 0)
 
     def process(self, image: np.ndarray, at: float, block: bool = False, read_at: float | None = None) -> str:
         """Gate one frame (BGR, captured at unix time ``at`` by the camera's clock, read at ``read_at`` by this
@@ -131,7 +141,7 @@ class CameraPipeline:
         if not infer:
             outcome = "skipped_motion"
         else:
-            detector = self._detector()
+            detector = self._detector(self.rules.input_size)  # the model compiled at the camera's input size
             if detector is None or not detector.submit(image, Job(self.camera.name, at, image), block=block,
                                                                  tiles=self.rules.tiles):
                 outcome = "skipped_busy"
@@ -142,9 +152,11 @@ class CameraPipeline:
         self.outcomes[outcome].inc()
         return outcome
 
-    def set_model(self, ref: str) -> None:
-        """Events opened from now on name this model."""
+    def set_model(self, ref: str, family: Family | None = None) -> None:
+        """Events opened from now on name this model; its family's default thresholds apply where the config
+        sets none."""
         self.events.model_ref = ref
+        self._threshold_of = functools.partial(self.settings.threshold_of, family=family)
 
     # -- on the event thread ---------------------------------------------------------------------
     def on_result(self, job: Job, result: InferenceResult, arrived_at: float | None = None) -> None:
@@ -156,7 +168,7 @@ class CameraPipeline:
         # On the camera's clock: this box's may be ahead or behind it.
         self.result_lag = min(max(0.0, self._frames_clock(arrived) - job.at), RESULT_WAIT_S)
         m = self.metrics
-        detections = self.rules.apply(result.detections, self.settings.default_labels, self.settings.threshold_of)
+        detections = self.rules.apply(result.detections, self.settings.default_labels, self._threshold_of)
         for det in detections:
             counter = self._detections.get(det.label)
             if counter is None:

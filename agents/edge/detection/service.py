@@ -21,7 +21,9 @@ The cameras come from the ``cameras`` table (edge.toml's, or the cloud's desired
 :mod:`agents.edge.camera_config`) and are re-read every :data:`CAMERA_RELOAD_S` (hot reload, as the
 recorder's): a camera added or enabled starts being detected, one removed or disabled stops (its open
 events end), one whose detect stream or credentials changed restarts; a camera whose only change is its
-detection settings (labels, thresholds, areas, zones, masks) keeps running with the new rules. A camera
+detection settings (labels, thresholds, areas, zones, masks, tiles, input size) keeps running with the new rules;
+a new input size's model is compiled before the camera moves to it, and one no camera uses any more is released
+(:class:`~agents.edge.detection.model_slot.ModelSlot`). A camera
 whose credentials or settings cannot be read is not watched (and said so); the others are not touched.
 
 Without a usable model (an empty store, a corrupt file) the service still starts: it tells systemd it is
@@ -128,6 +130,9 @@ class DetectionService:
         running ones their current rules. Blocks while a stopped camera's thread finishes its frame."""
         wanted = runnable_cameras(self.sessions)
         self.mqtt.refresh()
+        # Each input size's model compiled before its cameras switch to it (outside the cameras' lock: a model
+        # swap holds the slot's and then takes that one).
+        self.slot.use_sizes(self._input_sizes(wanted))
         for name in remove_pictures_except(self.data_dir, [spec.name for spec in wanted]):
             log.info("camera_picture_removed", camera=name)
         with self._cameras_lock:
@@ -150,7 +155,7 @@ class DetectionService:
             for spec in start:
                 pipeline = pipelines.get(spec.name)
                 if pipeline is not None and detector is not None:
-                    pipeline.set_model(detector.ref)
+                    pipeline.set_model(detector.ref, detector.family)
                     if self.started:
                         pipeline.start()
         for pipeline in retired:
@@ -176,8 +181,21 @@ class DetectionService:
                               clip_wait_s=self._clip_wait)
         events.observer = self.mqtt
         log.info("camera_watched", camera=spec.name)
-        return CameraPipeline(CameraSettings(name=spec.name, record_url=url), d, events, lambda: self.slot.detector,
+        return CameraPipeline(CameraSettings(name=spec.name, record_url=url), d, events, self.slot.detector_for,
                               self.metrics, self.stopping, self._stream, rules, PictureWriter(self.data_dir, spec.name))
+
+    def _input_sizes(self, wanted: list[CameraSpec]) -> list[int]:
+        """The network input size each camera to be watched asks for (0: the edge's default); a camera whose
+        settings cannot be read keeps its pipeline's, as its rules are kept."""
+        sizes = []
+        for spec in wanted:
+            try:
+                sizes.append(CameraRules.from_json(spec.name, spec.detection_json).input_size)
+            except CameraRulesError:
+                running = self.pipelines.get(spec.name)
+                if running is not None:
+                    sizes.append(running.rules.input_size)
+        return sizes
 
     def _update_rules(self, pipeline: CameraPipeline, spec: CameraSpec) -> None:
         if self._specs[spec.name].detection_json == spec.detection_json:
@@ -216,7 +234,7 @@ class DetectionService:
     def _model_changed(self, detector: Detector) -> None:
         with self._cameras_lock:
             for p in self.pipelines.values():
-                p.set_model(detector.ref)
+                p.set_model(detector.ref, detector.family)
                 # The cameras' threads start with the first model (once the service has started).
                 if self.started and not self.stopping.is_set():
                     p.start()
@@ -253,8 +271,7 @@ class DetectionService:
                     pipeline.on_result(job, result, now)
             unstored += len(results)
             self.metrics.result_queue.set(self.results.qsize())
-            detector = self.slot.detector
-            self.metrics.in_flight.set(detector.in_flight if detector is not None else 0)
+            self.metrics.in_flight.set(self.slot.in_flight)
             for p in self.pipelines.values():
                 p.tick(now)
             for p in retired:

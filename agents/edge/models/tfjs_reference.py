@@ -76,10 +76,42 @@ def conv2d_nhwc(x: Value, w: Value, strides: list[int], padding: str, dilations:
     return out
 
 
+def depthwise_conv2d_nhwc(x: Value, w: Value, strides: list[int], padding: str, dilations: list[int]) -> Value:
+    """TensorFlow DepthwiseConv2dNative: filter [kH, kW, C, multiplier], output channel c·multiplier + m,
+    which is a Conv2D with C groups of one input channel each."""
+    kh, kw, c, m = w.shape
+    return conv2d_nhwc(x, w.reshape(kh, kw, 1, c * m), strides, padding, dilations)
+
+
+# The activations TensorFlow's grappler fuses into a convolution after its BiasAdd (``fused_ops``).
+ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
+    "Relu": lambda x: np.maximum(x, 0),
+    "Relu6": lambda x: np.clip(x, 0, 6),
+}
+
+
+def fused_activation(node: Node) -> str | None:
+    """The activation of a ``_FusedConv2D``/``FusedDepthwiseConv2dNative`` (``BiasAdd`` then at most one
+    of :data:`ACTIVATIONS`); anything else fused (batch norm, PReLU) is refused."""
+    fused = node.attr_str_list("fused_ops")
+    if not fused or fused[0] != "BiasAdd" or len(fused) > 2 or any(f not in ACTIVATIONS for f in fused[1:]):
+        raise UnsupportedOpError(f"{node.op}(fused_ops={'+'.join(fused)})", node.name)
+    return fused[1] if len(fused) == 2 else None
+
+
+def _fused(node: Node, conv: Callable[..., Value], a: list[Value]) -> Value:
+    act = fused_activation(node)
+    y = conv(a[0], a[1], node.attr_int_list("strides"), node.attr_str("padding"), node.attr_int_list("dilations")) + a[2]
+    return ACTIVATIONS[act](y) if act else y
+
+
 def max_pool_nhwc(x: Value, ksize: list[int], strides: list[int], padding: str) -> Value:
-    if padding != "VALID":
-        raise UnsupportedOpError("MaxPool(padding=SAME)", "")
     kh, kw, sh, sw = ksize[1], ksize[2], strides[1], strides[2]
+    if padding == "SAME":  # TF pads with -inf: a padded cell never wins
+        (pt, pb), (pl, pr) = _pad_same(x.shape[1], kh, sh, 1), _pad_same(x.shape[2], kw, sw, 1)
+        x = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=-np.inf)
+    elif padding != "VALID":
+        raise UnsupportedOpError(f"MaxPool(padding={padding})", "")
     ho, wo = (x.shape[1] - kh) // sh + 1, (x.shape[2] - kw) // sw + 1
     out = np.full((x.shape[0], ho, wo, x.shape[3]), -np.inf, dtype=x.dtype)
     for i in range(kh):
@@ -133,6 +165,42 @@ def _sparse_to_dense(node: Node, idx: Value, shape: Value, values: Value, defaul
     return out
 
 
+def strided_slice(node: Node, x: Value, begin: Value, end: Value, strides: Value) -> Value:
+    """TensorFlow StridedSlice with begin/end/shrink masks (the ellipsis and new-axis masks are refused)."""
+    if node.attr_int("ellipsis_mask") or node.attr_int("new_axis_mask"):
+        raise UnsupportedOpError("StridedSlice(ellipsis_mask/new_axis_mask)", node.name)
+    bm, em, sm = node.attr_int("begin_mask"), node.attr_int("end_mask"), node.attr_int("shrink_axis_mask")
+    index: list[int | slice] = []
+    for i, (b, e, st) in enumerate(zip(begin.tolist(), end.tolist(), strides.tolist(), strict=True)):
+        if sm >> i & 1:
+            index.append(int(b))
+        else:
+            index.append(slice(None if bm >> i & 1 else int(b), None if em >> i & 1 else int(e), int(st)))
+    return np.asarray(x[tuple(index)])
+
+
+def top_k(x: Value, k: Value) -> list[Value]:
+    """TensorFlow TopKV2 (sorted): the k largest along the last axis, ties to the lower index."""
+    idx = np.argsort(-x, axis=-1, kind="stable")[..., : int(k)]
+    return [np.take_along_axis(x, idx, axis=-1), idx.astype(np.int32)]
+
+
+def gather(node: Node, params: Value, indices: Value, axis: Value) -> Value:
+    if node.attr_int("batch_dims"):
+        raise UnsupportedOpError("GatherV2(batch_dims)", node.name)
+    return np.take(params, indices, axis=int(axis))
+
+
+TF_DTYPES = {"DT_FLOAT": np.float32, "DT_INT32": np.int32, "DT_INT64": np.int64, "DT_BOOL": np.bool_}
+
+
+def cast(node: Node, x: Value) -> Value:
+    dtype = TF_DTYPES.get(node.attr_type("DstT"))
+    if dtype is None:
+        raise UnsupportedOpError(f"Cast(DstT={node.attr_type('DstT')})", node.name)
+    return np.asarray(x).astype(dtype)
+
+
 OpFn = Callable[[Node, list[Value]], list[Value]]
 
 OPS: dict[str, OpFn] = {
@@ -154,6 +222,23 @@ OPS: dict[str, OpFn] = {
     "Conv2D": lambda n, a: [
         conv2d_nhwc(a[0], a[1], n.attr_int_list("strides"), n.attr_str("padding"), n.attr_int_list("dilations"))
     ],
+    "_FusedConv2D": lambda n, a: [_fused(n, conv2d_nhwc, a)],
+    "DepthwiseConv2dNative": lambda n, a: [
+        depthwise_conv2d_nhwc(a[0], a[1], n.attr_int_list("strides"), n.attr_str("padding"), n.attr_int_list("dilations"))
+    ],
+    "FusedDepthwiseConv2dNative": lambda n, a: [_fused(n, depthwise_conv2d_nhwc, a)],
+    "Relu6": lambda n, a: [np.clip(a[0], 0, 6)],
+    "Mean": lambda n, a: [
+        np.mean(a[0], axis=tuple(int(i) for i in np.atleast_1d(a[1])), keepdims=n.attr_bool("keep_dims")).astype(a[0].dtype)
+    ],
+    "Cast": lambda n, a: [cast(n, a[0])],
+    "Equal": lambda n, a: [np.equal(a[0], a[1])],
+    "ExpandDims": lambda n, a: [np.expand_dims(a[0], int(np.asarray(a[1]).reshape(-1)[0]))],
+    "FloorDiv": lambda n, a: [np.floor_divide(a[0], a[1])],
+    "FloorMod": lambda n, a: [np.mod(a[0], a[1])],
+    "StridedSlice": lambda n, a: [strided_slice(n, *a)],
+    "TopKV2": lambda n, a: top_k(a[0], a[1]),
+    "GatherV2": lambda n, a: [gather(n, *a)],
     "MaxPool": lambda n, a: [max_pool_nhwc(a[0], n.attr_int_list("ksize"), n.attr_int_list("strides"), n.attr_str("padding"))],
     "ResizeBilinear": lambda n, a: [
         resize_bilinear_nhwc(a[0], a[1], n.attr_bool("half_pixel_centers"), n.attr_bool("align_corners"))
@@ -171,7 +256,7 @@ def evaluate(node: Node, args: list[Value]) -> list[Value]:
     fn = OPS.get(node.op)
     if fn is None:
         raise UnsupportedOpError(node.op, node.name)
-    if node.op in ("Conv2D", "MaxPool"):
+    if node.op in ("Conv2D", "_FusedConv2D", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative", "MaxPool"):
         check_data_format(node)
     return fn(node, args)
 

@@ -5,6 +5,7 @@ Modules by role:
 - :mod:`.service`    the recording service (``guardian-edge recorder run``): cameras, recorders, retention
 - :mod:`.ingest`     opening RTSP streams, classifying failures, reconnect with backoff (shared machinery)
 - :mod:`.frames`     decoded frames at a chosen rate for detection (:class:`~.frames.FrameReader`)
+- :mod:`.decode_path` which decoder the detection stream goes through (software, Quick Sync, VAAPI) and why
 - :mod:`.recording`  the per-camera recorder: packets copied into fixed-length segments
 - :mod:`.segments`   the footage index (segments, clips) in the edge database; crash recovery of segment files
 - :mod:`.cameras`    the camera table (config, status)

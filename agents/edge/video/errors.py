@@ -45,3 +45,12 @@ class ClipError(VideoError):
 
 class SnapshotError(VideoError):
     """A snapshot could not be written."""
+
+
+class HardwareDecodeError(VideoError):
+    """A hardware decoder (``path``: qsv, vaapi) could not be opened or failed; ``reason`` says why."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path} decoding unavailable: {reason}")

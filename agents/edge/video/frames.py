@@ -19,7 +19,10 @@ How the cost is kept down (measured in ``bench/edge_recording.py``, see the figu
 - when the wanted rate is at or below the camera's keyframe rate (``fps ≤ 1 / GOP duration``), the
   decoder is told to skip every non-keyframe (``skip_frame = NONKEY``): only keyframes are decoded at
   all, which is a fraction of the work (a GOP of 20 at 10 fps: 1 frame in 20);
-- ``keyframes_only=True`` forces that mode whatever the rate.
+- ``keyframes_only=True`` forces that mode whatever the rate;
+- ``decode`` (:mod:`agents.edge.video.decode_path`) may hand the decoding to the GPU (Intel Quick Sync or
+  VAAPI through PyAV's ``HWAccel``); when that decoder cannot be opened or fails, the reader says so once
+  and decodes in software from then on (the next keyframe), for as long as it runs: no flapping.
 
 The reconnect, stall detection and status are those of :mod:`agents.edge.video.ingest`, the same the
 recorder uses.
@@ -29,19 +32,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import queue
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import av
 import numpy as np
+from av.codec.hwaccel import HWAccel
 
+from agents.edge.video.decode_path import SOFTWARE, DecodeChoice
+from agents.edge.video.errors import HardwareDecodeError
 from agents.edge.video.ingest import StreamOptions, run_sessions, timestamped
 from agents.edge.video.mp4 import time_base
 from agents.edge.video.status import CameraStatus, StatusTracker
+from guardian.runtime.logging import get_logger
+
+log = get_logger("guardian.edge.frames")
 
 
 @dataclass
@@ -81,7 +91,9 @@ class FrameReader:
     """Yield decoded frames of ``url`` at about ``fps`` per second, reconnecting forever.
 
     ``fps`` is an upper bound: frames are picked by stream time, at most one per ``1/fps`` seconds.
-    ``size=(w, h)`` scales in the BGR conversion. ``keyframes_only`` decodes keyframes only.
+    ``size=(w, h)`` scales in the BGR conversion. ``keyframes_only`` decodes keyframes only. ``decode`` is
+    the decoder to use (software unless given); ``on_decode`` is told the path in use at once and again if
+    the hardware one is given up.
     """
 
     def __init__(
@@ -93,10 +105,19 @@ class FrameReader:
         size: tuple[int, int] | None = None,
         keyframes_only: bool = False,
         options: StreamOptions | None = None,
+        decode: DecodeChoice = SOFTWARE,
+        on_decode: Callable[[DecodeChoice], None] | None = None,
     ) -> None:
         if fps <= 0:
             raise ValueError("fps must be positive")
         self.camera = camera
+        self.decode = decode  # the path in use (software once a hardware decoder failed)
+        self._on_decode = on_decode
+        if decode.hardware or decode.requested != "software":
+            log.info("decode_path", camera=camera, requested=decode.requested, path=decode.path,
+                     device=decode.device, reason=decode.reason)
+        if on_decode is not None:
+            on_decode(decode)
         self.fps = fps
         self.size = size
         self.keyframes_only = keyframes_only
@@ -161,9 +182,30 @@ class FrameReader:
                 handoff.get_nowait()
             thread.join(timeout=self.options.stall_timeout_s + 2)
 
-    def _frames(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> Iterator[Frame]:
+    def _decoder(self, stream: av.video.stream.VideoStream) -> av.video.codeccontext.VideoCodecContext:
+        """The decoder for this session: the hardware one chosen, or the stream's own (software)."""
+        if self.decode.hardware:
+            try:
+                return open_hw_decoder(stream, self.decode)
+            except HardwareDecodeError as exc:
+                return self._software(stream, exc.reason)
         codec = stream.codec_context
         codec.thread_type = "AUTO"
+        return codec
+
+    def _software(self, stream: av.video.stream.VideoStream, reason: str) -> av.video.codeccontext.VideoCodecContext:
+        """Give the hardware decoder up for good (this reader's life): said once, software from now on."""
+        log.warning("hardware_decode_failed", camera=self.camera, path=self.decode.path, device=self.decode.device,
+                    reason=reason, now="software")
+        self.decode = self.decode.software(f"{self.decode.path} failed: {reason}")
+        if self._on_decode is not None:
+            self._on_decode(self.decode)
+        codec = stream.codec_context
+        codec.thread_type = "AUTO"
+        return codec
+
+    def _frames(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> Iterator[Frame]:
+        codec = self._decoder(stream)
         tb = time_base(stream)
         interval = 1.0 / self.fps
         keyframes_only = self.keyframes_only
@@ -175,6 +217,7 @@ class FrameReader:
         last_time = float("-inf")
         last_key_pts: float | None = None
         next_pts = float("-inf")
+        resync = False  # software took over from a failed hardware decoder: from the next keyframe
         for packet in timestamped(container.demux(stream), stream):
             if self._stop.is_set():
                 return
@@ -191,9 +234,22 @@ class FrameReader:
                         keyframes_only = True
                         codec.skip_frame = "NONKEY"
                 last_key_pts = pts_s
-            elif keyframes_only:
+                resync = False
+            elif keyframes_only or resync:
                 continue  # not even handed to the decoder
-            for frame in codec.decode(packet):
+            try:
+                frames = codec.decode(packet)
+            except Exception as exc:
+                if codec is stream.codec_context:
+                    raise  # software decoding's errors are the stream's (run_sessions classifies them)
+                codec = self._software(stream, f"decoding: {type(exc).__name__}: {exc}")
+                if keyframes_only:
+                    codec.skip_frame = "NONKEY"
+                # A fresh decoder given a packet mid-GOP lacks its references (H.264 waits by itself, HEVC may
+                # refuse it): software starts at the next keyframe unless this packet is one.
+                resync = not packet.is_keyframe
+                frames = [] if resync else codec.decode(packet)
+            for frame in frames:
                 self.decoded_frames += 1
                 frame_pts = frame.pts * tb if frame.pts is not None else pts_s
                 if frame_pts + 1e-6 < next_pts:
@@ -231,3 +287,41 @@ class FrameReader:
         finally:
             self.close()
             await asyncio.to_thread(thread.join, self.options.stall_timeout_s + 3)
+
+
+def open_hw_decoder(stream: av.video.stream.VideoStream, choice: DecodeChoice) -> av.video.codeccontext.VideoCodecContext:
+    """A decoder for ``stream`` on ``choice``'s device (PyAV's ``HWAccel``, software fallback allowed inside
+    FFmpeg for what the device cannot decode), or :class:`HardwareDecodeError` saying why not.
+
+    Made beside the container's own decoder rather than through ``av.open(hwaccel=…)``: QSV decodes with
+    FFmpeg's ``h264_qsv``/``hevc_qsv`` decoders (the native H.264 decoder has no QSV hwaccel, so ``av.open``
+    would quietly decode in software), and a device that will not open is seen here, not as a failed stream.
+    """
+    source = stream.codec_context
+    path = choice.path
+    name = f"{source.name}_qsv" if path == "qsv" else source.name
+    accel = HWAccel(path, device=choice.device, allow_software_fallback=True)
+    try:
+        decoder = decoder_like(source, name, accel)
+    except Exception as exc:  # no such decoder in this FFmpeg (hevc_qsv…), or the device failed
+        raise HardwareDecodeError(path, f"{name}: {type(exc).__name__}: {exc}") from None
+    if not decoder.is_hwaccel:
+        # PyAV quietly decodes in software when the device will not open: open it again to learn why.
+        try:
+            accel.create(av.Codec(name, "r"))
+        except Exception as exc:
+            # ENOSYS for QSV: FFmpeg on Linux opens QSV over a VAAPI device, and this FFmpeg has no VAAPI.
+            hint = " (QSV needs an FFmpeg built with VAAPI)" if path == "qsv" and getattr(exc, "errno", 0) == errno.ENOSYS else ""
+            raise HardwareDecodeError(path, f"{path} device {choice.device} did not open: {exc}{hint}") from None
+        raise HardwareDecodeError(path, f"{name} has no {path} configuration")
+    return decoder
+
+
+def decoder_like(source: av.video.codeccontext.VideoCodecContext, name: str,
+                 hwaccel: HWAccel | None = None) -> av.video.codeccontext.VideoCodecContext:
+    """A new decoder ``name`` for the stream ``source`` (the container's decoder) decodes, on ``hwaccel``."""
+    decoder = av.CodecContext.create(name, "r", hwaccel=hwaccel)
+    assert isinstance(decoder, av.video.codeccontext.VideoCodecContext)
+    decoder.extradata = source.extradata  # SPS/PPS (avcC from MP4, Annex B from RTSP's SDP)
+    decoder.width, decoder.height = source.width, source.height
+    return decoder

@@ -17,6 +17,7 @@ from agents.edge.camera_config.store import Outcome
 from agents.edge.config import CameraSettings
 from agents.edge.db import open_database
 from agents.edge.db.tables import ConfigVersion
+from agents.edge.detection.camera_rules import CameraRules
 from agents.edge.video.cameras import list_cameras, sync_cameras
 from guardian.contracts.edge.v1 import config_pb2
 from tests.sqlite_contents import sql_dump
@@ -114,6 +115,25 @@ def test_a_broken_camera_fails_alone(db, key: ConfigKey) -> None:
     rows = {c.name: c for c in list_cameras(db)}
     assert rows["inline"].record_url == ""  # a URL with credentials in it is not kept
     assert rows["badurl"].state == "failed" and rows["badurl"].failure == "config"
+
+
+def test_a_cameras_input_size_is_checked_and_kept_for_the_detector(db, key: ConfigKey) -> None:
+    """0 (the edge's default) or a multiple of 32 from 256 to 1024 (what the detector reshapes NanoDet to);
+    another size fails that camera alone."""
+    result = apply(db, key, desired(
+        1,
+        camera("fine", "rtsp://10.0.0.5/main", detection=config_pb2.DetectionConfig(input_size=640)),
+        camera("plain", "rtsp://10.0.0.6/main", detection=config_pb2.DetectionConfig(input_size=0)),
+        camera("odd", "rtsp://10.0.0.7/main", detection=config_pb2.DetectionConfig(input_size=600)),
+        camera("huge", "rtsp://10.0.0.8/main", detection=config_pb2.DetectionConfig(input_size=1056)),
+    ))
+    assert result.outcome is Outcome.APPLIED and sorted(result.failed) == ["huge", "odd"]
+    states = {c.camera: c.error for c in store.report(db, key).cameras}
+    assert "input_size" in states["odd"] and "600" in states["odd"]
+    specs = {c.name: c for c in runnable_cameras(db)}
+    assert sorted(specs) == ["fine", "plain"]
+    assert CameraRules.from_json("fine", specs["fine"].detection_json).input_size == 640
+    assert CameraRules.from_json("plain", specs["plain"].detection_json).input_size == 0
 
 
 def test_an_invalid_version_is_refused_as_a_whole(db, key: ConfigKey) -> None:

@@ -79,7 +79,7 @@ def _run(tmp_path: Path, footage: Path, camera_offset: float, seconds: float,
                           settings.events, clip_wait_s=clip_wait_s(SEGMENT_S))
     detector = ImmediateDetector()
     pipeline = CameraPipeline(CameraSettings(name="porch", record_url="rtsp://127.0.0.1:1/none"), settings, events,
-                              lambda: detector,  # type: ignore[arg-type,return-value]
+                              lambda _size: detector,  # type: ignore[arg-type,return-value]
                               DetectorMetrics(AgentMetrics("edge")), threading.Event(), StreamOptions())
     recording = Recording(footage, store)
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 import openvino as ov
 
@@ -10,7 +12,7 @@ from agents.edge.detection.detector import Detector
 from agents.edge.models.convert_tfjs import tfjs_to_openvino
 from agents.edge.models.families import get_family, postprocess
 from agents.edge.models.labels import COCO80
-from agents.edge.models.tfjs import load_tfjs
+from agents.edge.models.tfjs import Node, TfjsGraph, load_tfjs
 from agents.edge.models.tfjs_reference import run_reference
 from tests.edge.detection.conftest import CACHE
 
@@ -67,3 +69,48 @@ def test_preprocessing_in_model_equals_manual_preprocessing(model_store, astrona
     cls_manual = out[manual.outputs[0]].max(axis=-1)
     # Resize kernels differ slightly (OpenVINO's linear vs Pillow's bilinear): the best cell agrees.
     assert abs(float(cls_ppp.max()) - float(cls_manual.max())) < 0.08
+
+
+def _node(name: str, op: str, inputs: tuple[str, ...] = (), **attr: object) -> Node:
+    return Node(name, op, inputs, dict(attr))
+
+
+def test_layout_kept_through_elementwise_ops_equals_reference():
+    """Activations stay NCHW between convolutions (convert_tfjs.Nchw): per-channel and per-pixel constants,
+    a spatial mean with negative axes, a channel concat at -1, a fused depthwise convolution with Relu6, and
+    an op needing TF's layout (Reshape) — against the numpy interpreter, which works in NHWC throughout."""
+    rng = np.random.default_rng(3)
+    same = {"s": base64.b64encode(b"SAME").decode()}
+    ones = {"list": {"i": ["1", "1", "1", "1"]}}
+    fused = {"list": {"s": [base64.b64encode(b"BiasAdd").decode(), base64.b64encode(b"Relu6").decode()]}}
+    conv = {"strides": ones, "padding": same, "dilations": ones}
+    weights = {
+        "w": rng.normal(size=(3, 3, 3, 4)).astype(np.float32),
+        "per_channel": rng.normal(size=(4,)).astype(np.float32),
+        "per_pixel": rng.normal(size=(6, 5, 1)).astype(np.float32),
+        "axes": np.array([-3, -2], np.int32),
+        "dw": rng.normal(size=(3, 3, 4, 2)).astype(np.float32),
+        "bias": rng.normal(size=(8,)).astype(np.float32),
+        "axis": np.array(-1, np.int32),
+        "shape": np.array([1, -1], np.int32),
+    }
+    nodes = [
+        _node("x", "Placeholder"),
+        *(_node(k, "Const") for k in weights),
+        _node("c1", "Conv2D", ("x", "w"), **conv),
+        _node("m", "Mul", ("c1", "per_channel")),
+        _node("a", "AddV2", ("m", "per_pixel")),
+        _node("se", "Mean", ("a", "axes"), keep_dims={"b": True}),
+        _node("g", "Sub", ("a", "se")),
+        _node("d", "FusedDepthwiseConv2dNative", ("g", "dw", "bias"), fused_ops=fused, **conv),
+        _node("cat", "ConcatV2", ("d", "a", "axis")),
+        _node("s", "Sigmoid", ("cat",)),
+        _node("out", "Reshape", ("s", "shape")),
+    ]
+    graph = TfjsGraph(nodes=nodes, weights=weights, inputs={"x": (1, 6, 5, 3)}, outputs=["out", "cat"])
+    x = rng.normal(size=(1, 6, 5, 3)).astype(np.float32)
+    compiled = ov.Core().compile_model(tfjs_to_openvino(graph), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    got = compiled(x)
+    for out, expected in zip(compiled.outputs, run_reference(graph, {"x": x}), strict=True):
+        assert got[out].shape == expected.shape
+        np.testing.assert_allclose(got[out], expected, rtol=1e-4, atol=1e-4)

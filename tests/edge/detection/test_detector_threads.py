@@ -60,7 +60,7 @@ def test_cameras_submitting_at_once_all_get_their_results(model_store: ModelStor
 class _BrokenReader:
     """A frame reader whose second frame breaks (as an unexpected bug in reading would)."""
 
-    def __init__(self, name: str, url: str, fps: float, options: object) -> None:
+    def __init__(self, name: str, url: str, fps: float, options: object, **_decoding: object) -> None:
         self.name = name
 
     def __iter__(self):

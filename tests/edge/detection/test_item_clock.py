@@ -73,7 +73,7 @@ def _run(tmp_path, walkers: list[tuple[float, float]], seconds: float, camera_st
     events.observer = told = Told()
     detector = ImmediateDetector()
     pipeline = CameraPipeline(CameraSettings(name="porch", record_url="rtsp://127.0.0.1:1/none"), settings, events,
-                              lambda: detector,  # type: ignore[arg-type,return-value]
+                              lambda _size: detector,  # type: ignore[arg-type,return-value]
                               DetectorMetrics(AgentMetrics("edge")), threading.Event(), StreamOptions())
     i = 0
     while (t := rate * i / FPS) < seconds:

@@ -46,7 +46,7 @@ def _pipeline(tmp_path) -> tuple[CameraPipeline, HeldDetector]:
                           settings.events)
     detector = HeldDetector()
     pipeline = CameraPipeline(CameraSettings(name="front", record_url="rtsp://127.0.0.1:1/none"), settings, events,
-                              lambda: detector,  # type: ignore[arg-type,return-value]
+                              lambda _size: detector,  # type: ignore[arg-type,return-value]
                               DetectorMetrics(AgentMetrics("edge")), threading.Event(), StreamOptions())
     return pipeline, detector
 

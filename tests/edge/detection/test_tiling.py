@@ -194,7 +194,7 @@ def test_a_grid_applied_by_config_is_what_the_camera_submits(tmp_path, model_sto
     detector = Detector(stored, model_store.load(stored, smoke=False), num_requests=1)
     pipeline = CameraPipeline(CameraSettings(name="street", record_url="rtsp://10.0.0.7/main"), DetectionSettings(),
                               EventManager("street", EventStore(sessions), VideoMedia(sessions, tmp_path), tmp_path, "m@1"),
-                              lambda: detector, DetectorMetrics(AgentMetrics("edge")), threading.Event(), StreamOptions())
+                              lambda _size: detector, DetectorMetrics(AgentMetrics("edge")), threading.Event(), StreamOptions())
 
     def apply_and_submit(version: int, tiles: dict[str, Any] | None) -> int:
         """Inferences the camera's next frame costs under the config ``version`` applied."""

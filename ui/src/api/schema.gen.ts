@@ -578,7 +578,11 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Rename Camera */
+        /**
+         * Rename Camera
+         * @description Rename a camera (tenant admins); a camera added in the UI is renamed in its device's desired config too,
+         *     as a new version, so the edge and the camera form carry the new name.
+         */
         patch: operations["rename_camera_api_v1_cameras__camera_id__patch"];
         trace?: never;
     };
@@ -1536,6 +1540,13 @@ export interface components {
             alert_labels?: ("person" | "bicycle" | "car" | "motorcycle" | "bus" | "train" | "truck" | "boat" | "bird" | "cat" | "dog" | "horse" | "sheep" | "cow" | "bear" | "backpack" | "handbag" | "suitcase" | "umbrella")[];
             /** @description Detect on the whole frame plus overlapping tiles (small, distant objects; one more inference per tile); null: the whole frame only. */
             tiles?: components["schemas"]["TileConfigShape"] | null;
+            /**
+             * Input Size
+             * @description Side of the detector's square input in pixels (with tiles: each tile's); larger finds smaller, more distant people at a higher cost (about 2× at 640); 0: the device's default (416 unless its config says otherwise).
+             * @default 0
+             * @enum {integer}
+             */
+            input_size: 0 | 320 | 416 | 512 | 640;
         };
         /** DeviceConfigPublic */
         DeviceConfigPublic: {

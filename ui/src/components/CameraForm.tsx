@@ -9,6 +9,9 @@ import {
   buildCamera,
   hasNewCredentials,
   inferencesPerFrame,
+  INPUT_SIZES,
+  inputSizeFromValue,
+  inputSizeValue,
   storedKeyIsStale,
   suggestName,
   TILE_GRIDS,
@@ -236,6 +239,17 @@ export function CameraForm({ initial, isNew, otherNames, configKey, deviceId, pi
             </select>
             <small id={`${field("tiles")}-hint`} className="hint">
               For small, distant objects; each tile is one more inference (now {inferencesPerFrame(draft.tiles)} per frame).
+            </small>
+          </div>
+          <div className="field">
+            <label htmlFor={field("inputSize")}>Detail</label>
+            <select id={field("inputSize")} value={inputSizeValue(draft.inputSize)} aria-describedby={`${field("inputSize")}-hint`}
+                    onChange={(e) => update({ inputSize: inputSizeFromValue(e.target.value) })}>
+              <option value="">Default</option>
+              {INPUT_SIZES.map((size) => <option key={size} value={String(size)}>{size}</option>)}
+            </select>
+            <small id={`${field("inputSize")}-hint`} className="hint">
+              Larger finds smaller, more distant people, at about 2× the CPU at 640.
             </small>
           </div>
           <div className="field">

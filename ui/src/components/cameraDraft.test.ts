@@ -11,6 +11,8 @@ import {
   inferencesPerFrame,
   splitUrlCredentials,
   suggestName,
+  inputSizeFromValue,
+  inputSizeValue,
   tileGridValue,
   tilesFromValue,
   validateDraft,
@@ -119,7 +121,7 @@ describe("buildCamera", () => {
     const stored = { ciphertext: "c".repeat(70), key_id: "0123456789abcdef" };
     const saved: CameraConfig = {
       name: "porch", display_name: "", enabled: false, retention_days: 0, record: { url: "rtsp://10.0.0.7/main", credentials: stored },
-      detection: { labels: [], thresholds: [], min_area: 0, zones: [{ name: "drive", points: [{ x: 0, y: 0 }, { x: 1, y: 0 }, { x: 1, y: 1 }] }], masks: [] },
+      detection: { labels: [], thresholds: [], min_area: 0, zones: [{ name: "drive", points: [{ x: 0, y: 0 }, { x: 1, y: 0 }, { x: 1, y: 1 }] }], masks: [], input_size: 0 },
     };
     const never = () => Promise.reject(new Error("nothing to seal"));
     const again = await buildCamera(draftFromCamera(saved), never);
@@ -135,7 +137,7 @@ describe("alert zones", () => {
     const saved: CameraConfig = {
       name: "porch", display_name: "", enabled: true, retention_days: 0, record: { url: "rtsp://10.0.0.7/main" },
       detection: { labels: [], thresholds: [], min_area: 0, masks: [], alert_zones: ["drive"],
-                   zones: [{ name: "drive", points: square }, { name: "street", points: square }] },
+                   zones: [{ name: "drive", points: square }, { name: "street", points: square }], input_size: 0 },
     };
     const never = () => Promise.reject(new Error("nothing to seal"));
     expect(await buildCamera(draftFromCamera(saved), never)).toEqual(saved);
@@ -158,7 +160,7 @@ describe("tiles", () => {
   it("keeps a camera's tiling through an edit and save", async () => {
     const saved: CameraConfig = {
       name: "street", display_name: "", enabled: true, retention_days: 0, record: { url: "rtsp://10.0.0.7/main" },
-      detection: { labels: [], thresholds: [], min_area: 0, zones: [], masks: [], tiles: { columns: 2, rows: 1, overlap: 0.2 } },
+      detection: { labels: [], thresholds: [], min_area: 0, zones: [], masks: [], tiles: { columns: 2, rows: 1, overlap: 0.2 }, input_size: 0 },
     };
     const never = () => Promise.reject(new Error("nothing to seal"));
     expect(await buildCamera(draftFromCamera(saved), never)).toEqual(saved);
@@ -174,5 +176,32 @@ describe("tiles", () => {
     expect(tilesFromValue("5x1", null)).toBeNull(); // past the edge's limit: not a grid
     expect(inferencesPerFrame(null)).toBe(1);
     expect(inferencesPerFrame({ columns: 2, rows: 2, overlap: 0.2 })).toBe(5);
+  });
+});
+
+describe("input size", () => {
+  it("keeps a camera's input size, with its tiles, through an edit and save", async () => {
+    const saved: CameraConfig = {
+      name: "street", display_name: "", enabled: true, retention_days: 0, record: { url: "rtsp://10.0.0.7/main" },
+      detection: { labels: [], thresholds: [], min_area: 0, zones: [], masks: [], tiles: { columns: 2, rows: 1, overlap: 0.2 }, input_size: 640 },
+    };
+    const never = () => Promise.reject(new Error("nothing to seal"));
+    expect(draftFromCamera(saved).inputSize).toBe(640);
+    expect(await buildCamera(draftFromCamera(saved), never)).toEqual(saved);
+    // Back to the device's default: sent as 0, which the edge reads as its own size.
+    const reset = { ...draftFromCamera(saved), inputSize: inputSizeFromValue("") };
+    expect((await buildCamera(reset, never)).detection!.input_size).toBe(0);
+    // A new camera starts at the default.
+    expect((await buildCamera(draft({}), never)).detection!.input_size).toBe(0);
+  });
+
+  it("maps the form's choice to a size the cloud takes", () => {
+    expect(inputSizeValue(0)).toBe("");
+    expect(inputSizeValue(undefined)).toBe("");
+    expect(inputSizeValue(512)).toBe("512");
+    expect(inputSizeFromValue("320")).toBe(320);
+    expect(inputSizeFromValue("640")).toBe(640);
+    expect(inputSizeFromValue("600")).toBe(0); // not offered: the default
+    expect(inputSizeFromValue("")).toBe(0);
   });
 });

@@ -38,6 +38,22 @@ export interface CameraDraft {
   alertLabels?: DetectionLabel[];
   /** The whole frame plus overlapping tiles; null or absent: the whole frame only. */
   tiles?: Tiles | null;
+  /** The detector's input side in pixels (each tile's too); 0 or absent: the device's default. */
+  inputSize?: InputSize;
+}
+
+export type InputSize = NonNullable<CameraConfig["detection"]>["input_size"];
+
+/** The input sizes the form offers besides the device's default (0). */
+export const INPUT_SIZES: readonly InputSize[] = [320, 416, 512, 640];
+
+/** The select's value for an input size ("" for the device's default) and back; an unknown value is the default. */
+export function inputSizeValue(size: InputSize | undefined): string {
+  return size ? String(size) : "";
+}
+
+export function inputSizeFromValue(value: string): InputSize {
+  return INPUT_SIZES.find((size) => String(size) === value) ?? 0;
 }
 
 export type Tiles = NonNullable<NonNullable<CameraConfig["detection"]>["tiles"]>;
@@ -63,7 +79,7 @@ export function inferencesPerFrame(tiles: Tiles | null | undefined): number {
   return tileGridValue(tiles) ? 1 + tiles!.columns * tiles!.rows : 1;
 }
 
-export type DraftField = "name" | "displayName" | "url" | "detectUrl" | "username" | "password" | "thresholds" | "minArea" | "tiles" | "retentionDays" | "zones";
+export type DraftField = "name" | "displayName" | "url" | "detectUrl" | "username" | "password" | "thresholds" | "minArea" | "tiles" | "inputSize" | "retentionDays" | "zones";
 export type DraftProblems = Partial<Record<DraftField, string>>;
 
 // The cloud's rules (cloud/api/schemas.py: NAME_PATTERN, STREAM_URL_PATTERN), checked here to say what is
@@ -107,6 +123,7 @@ export function draftFromCamera(camera: CameraConfig): CameraDraft {
     alertZones: [...(detection?.alert_zones ?? [])],
     alertLabels: [...(detection?.alert_labels ?? [])],
     tiles: detection?.tiles ?? null,
+    inputSize: detection?.input_size ?? 0,
   };
 }
 
@@ -289,6 +306,7 @@ export async function buildCamera(draft: CameraDraft, seal: Sealer): Promise<Cam
       ...(alertZones.length ? { alert_zones: alertZones } : {}),
       ...(alertLabels.length ? { alert_labels: alertLabels } : {}),
       ...(draft.tiles ? { tiles: draft.tiles } : {}),
+      input_size: draft.inputSize ?? 0,
     },
     retention_days: number(draft.retentionDays) ?? 0,
   };

@@ -1,13 +1,13 @@
 // @vitest-environment happy-dom
 // The Cameras page edits a device's desired configuration: a login typed into the address is split off and
 // sealed to the device's key (the PUT holds no password), a version conflict reloads and says so, each
-// camera shows what the device made of it, and its detection tiles are chosen from a list with their cost.
+// camera shows what the device made of it, and its detection tiles and detail (input size) are chosen from lists with their cost.
 import { act } from "react";
 import { MemoryRouter } from "react-router";
 import { afterEach, describe, expect, it } from "vitest";
 import { ApiClient, createApi } from "../api";
 import type { CameraConfig, DeviceConfig } from "../api/deviceConfig";
-import type { DevicePublic, UserPublic } from "../api/types";
+import type { CameraPublic, DevicePublic, UserPublic } from "../api/types";
 import { createServices, ServicesProvider } from "../context";
 import { sodium } from "../crypto/seal";
 import { SessionStore } from "../state/session";
@@ -22,7 +22,7 @@ const device: DevicePublic = {
 };
 const porch: CameraConfig = {
   name: "porch", display_name: "Porch", enabled: true, retention_days: 0, record: { url: "rtsp://10.0.0.7/porch" },
-  detection: { labels: [], thresholds: [], min_area: 0, zones: [], masks: [] },
+  detection: { labels: [], thresholds: [], min_area: 0, zones: [], masks: [], input_size: 0 },
 };
 
 function config(version: number, cameras: CameraConfig[], change: Partial<DeviceConfig> = {}): DeviceConfig {
@@ -35,15 +35,31 @@ function config(version: number, cameras: CameraConfig[], change: Partial<Device
 
 /** The cloud's side, played in memory: it holds configs and records every PUT body as sent. */
 function fakeCloud(initial: DeviceConfig) {
-  const state = { config: initial, puts: [] as string[], conflictOnce: null as DeviceConfig | null };
+  const state = {
+    config: initial, puts: [] as string[], conflictOnce: null as DeviceConfig | null, configReads: 0,
+    cameras: [] as CameraPublic[],
+  };
   const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
   const fetch = async (input: string, init?: RequestInit): Promise<Response> => {
     const call = `${init?.method ?? "GET"} ${new URL(input, "http://cloud.test").pathname}`;
     if (call === "GET /api/v1/users/me") return json(admin);
     if (call === "GET /api/v1/tenant") return json({ id: "t1", name: "Home", plan: "free", relay_id: "r1", relay_url: null, relay_enrolment_endpoint: null });
     if (call === "GET /api/v1/devices") return json([device]);
-    if (call === "GET /api/v1/cameras") return json([]);
-    if (call === "GET /api/v1/devices/edge-home/config") return json(state.config);
+    if (call === "GET /api/v1/cameras") return json(state.cameras);
+    if (call === "PATCH /api/v1/cameras/cam-1") {
+      // The cloud renames a camera of the config in a new version of it too (cloud/services/device_config.py).
+      const { display_name } = JSON.parse(String(init?.body)) as { display_name: string };
+      state.cameras = state.cameras.map((c) => ({ ...c, display_name }));
+      state.config = {
+        ...state.config, version: state.config.version + 1,
+        cameras: state.config.cameras.map((c) => (c.name === "porch" ? { ...c, display_name } : c)),
+      };
+      return json(state.cameras[0]);
+    }
+    if (call === "GET /api/v1/devices/edge-home/config") {
+      state.configReads += 1;
+      return json(state.config);
+    }
     if (call === "PUT /api/v1/devices/edge-home/config") {
       state.puts.push(String(init?.body));
       if (state.conflictOnce) {
@@ -64,8 +80,9 @@ function fakeCloud(initial: DeviceConfig) {
 let page: Mounted;
 const until = <T,>(find: () => T | null | undefined | false, what: string) => untilOn(page, find, what);
 
-async function render(initial: DeviceConfig) {
+async function render(initial: DeviceConfig, cameras: CameraPublic[] = []) {
   const cloud = fakeCloud(initial);
+  cloud.state.cameras = cameras;
   const api = createApi(new ApiClient({ fetch: cloud.fetch }));
   const services = { ...createServices(api), session: new SessionStore(api, { present: () => true, clear: () => {} }) };
   await services.session.load();
@@ -173,6 +190,22 @@ describe("cameras page: desired configuration", () => {
     expect(JSON.parse(state.puts[0]!).cameras[0].record).toEqual({ url: "rtsp://10.0.0.9/live" });
   });
 
+  it("reads the device's configuration again after a camera is renamed in the reported list", async () => {
+    const reported: CameraPublic = {
+      id: "cam-1", device_id: device.id, name: "porch", display_name: "Porch", state: "streaming", last_frame_at: null,
+    };
+    const cloud = await render(config(1, [porch]), [reported]);
+    const reads = cloud.configReads;
+    act(() => button("Rename Porch").click());
+    type("New name", "Front door");
+    const form = page.$<HTMLFormElement>("form.inline-form")!;
+    act(() => form.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true })));
+    await until(() => cloud.configReads > reads && page.$("[data-testid=config-versions]")?.textContent?.includes("Configuration version 2"),
+                "the renamed version");
+    // The camera form now edits version 2, so its next save is not a version conflict.
+    expect(cloud.config.version).toBe(2);
+  });
+
   it("reloads on a version conflict, tells the person, and saves on the newer version", async () => {
     const state = await render(config(3, [porch]));
     state.conflictOnce = config(4, [porch, { ...porch, name: "garage", display_name: "Garage" }]);
@@ -233,6 +266,28 @@ describe("cameras page: desired configuration", () => {
     submit();
     await until(() => state.puts.length === 2 && page.container.textContent?.includes("Saved as version 3"), "the second save");
     expect(JSON.parse(state.puts[1]!).cameras[0].detection).not.toHaveProperty("tiles");
+  });
+
+  it("sets a camera's detail (input size) with its cost, and the default again sends 0", async () => {
+    const state = await render(config(1, [porch]));
+    act(() => button("Edit Porch").click());
+    const detail = input("Detail") as unknown as HTMLSelectElement;
+    expect(detail.value).toBe("");
+    expect([...detail.options].map((o) => o.textContent)).toEqual(["Default", "320", "416", "512", "640"]);
+    const hint = page.$(`#${CSS.escape(detail.getAttribute("aria-describedby")!)}`)!.textContent;
+    expect(hint).toContain("smaller, more distant people");
+    expect(hint).toContain("2× the CPU at 640");
+    choose("Detail", "640");
+    submit();
+    await until(() => state.puts.length === 1 && page.container.textContent?.includes("Saved as version 2"), "the save");
+    expect(JSON.parse(state.puts[0]!).cameras[0].detection.input_size).toBe(640);
+
+    act(() => button("Edit Porch").click());
+    expect((input("Detail") as unknown as HTMLSelectElement).value).toBe("640");
+    choose("Detail", "");
+    submit();
+    await until(() => state.puts.length === 2 && page.container.textContent?.includes("Saved as version 3"), "the second save");
+    expect(JSON.parse(state.puts[1]!).cameras[0].detection.input_size).toBe(0);
   });
 
   it("chooses what alerts in the alert zones, next to them, and none ticked again removes it", async () => {

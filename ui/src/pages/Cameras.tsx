@@ -73,7 +73,11 @@ export function CamerasPage() {
           <ul className="cards">
             {data.map((camera) => (
               <CameraCard key={camera.id} camera={camera} admin={admin} now={now}
-                          onRenamed={(c) => setData((list) => list?.map((x) => (x.id === c.id ? c : x)))} />
+                          onRenamed={(c) => {
+                            setData((list) => list?.map((x) => (x.id === c.id ? c : x)));
+                            // A camera added here is renamed in its device's configuration too (a new version).
+                            setRound((r) => r + 1);
+                          }} />
             ))}
           </ul>
         </>

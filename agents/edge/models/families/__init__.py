@@ -8,11 +8,12 @@ minimum box area and class-aware NMS, which are the same for every family.
 from __future__ import annotations
 
 from agents.edge.models.families.base import Candidates, Family, InputSpec, nms, postprocess
+from agents.edge.models.families.centernet import CenterNetFamily
 from agents.edge.models.families.nanodet import NanoDetFamily
 from agents.edge.models.families.ssd import SsdFamily
 from agents.edge.models.families.yolov8 import Yolov8Family
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (NanoDetFamily(), SsdFamily(), Yolov8Family())}
+FAMILIES: dict[str, Family] = {f.name: f for f in (NanoDetFamily(), SsdFamily(), Yolov8Family(), CenterNetFamily())}
 
 
 def get_family(name: str) -> Family:

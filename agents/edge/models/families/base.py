@@ -44,6 +44,10 @@ class Candidates:
 class Family(Protocol):
     name: str
     input: InputSpec
+    # The score thresholds the family's model is calibrated to (default, per label), chosen from
+    # bench/detection_eval.py's curves; None: the edge's [detection] defaults, which are NanoDet's.
+    default_threshold: float | None
+    default_thresholds: Mapping[str, float]
 
     def decode(
         self, outputs: Mapping[str, np.ndarray], input_hw: tuple[int, int], min_score: float, num_labels: int

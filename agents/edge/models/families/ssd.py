@@ -23,6 +23,8 @@ def _pick(outputs: Mapping[str, np.ndarray], key: str) -> np.ndarray | None:
 class SsdFamily:
     name = "ssd"
     input = InputSpec(layout="NHWC", color="RGB", element_type="u8")
+    default_threshold: float | None = None  # the [detection] defaults
+    default_thresholds: Mapping[str, float] = {}
 
     def check_outputs(self, outputs: Mapping[str, Sequence[int]], num_labels: int) -> str | None:
         names = [n.lower() for n in outputs]

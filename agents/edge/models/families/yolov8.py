@@ -14,6 +14,8 @@ from agents.edge.models.families.base import Candidates, InputSpec
 class Yolov8Family:
     name = "yolov8"
     input = InputSpec(layout="NCHW", color="RGB", element_type="f32", mean=(0.0, 0.0, 0.0), scale=(255.0, 255.0, 255.0))
+    default_threshold: float | None = None  # the [detection] defaults
+    default_thresholds: Mapping[str, float] = {}
 
     def check_outputs(self, outputs: Mapping[str, Sequence[int]], num_labels: int) -> str | None:
         shapes = [tuple(int(d) for d in s) for s in outputs.values()]

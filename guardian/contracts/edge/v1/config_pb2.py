@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'guardian/contracts/edge/v1/config.proto\x12\x10guardian.edge.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x1d\n\x05Point\x12\t\n\x01x\x18\x01 \x01(\x02\x12\t\n\x01y\x18\x02 \x01(\x02\"@\n\x07Polygon\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x06points\x18\x02 \x03(\x0b\x32\x17.guardian.edge.v1.Point\"2\n\x0cSealedSecret\x12\x12\n\nciphertext\x18\x01 \x01(\x0c\x12\x0e\n\x06key_id\x18\x02 \x01(\t\"P\n\x0cStreamSource\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x33\n\x0b\x63redentials\x18\x02 \x01(\x0b\x32\x1e.guardian.edge.v1.SealedSecret\"2\n\x0eLabelThreshold\x12\r\n\x05label\x18\x01 \x01(\t\x12\x11\n\tmin_score\x18\x02 \x01(\x02\"\x95\x02\n\x0f\x44\x65tectionConfig\x12\x0e\n\x06labels\x18\x01 \x03(\t\x12\x34\n\nthresholds\x18\x02 \x03(\x0b\x32 .guardian.edge.v1.LabelThreshold\x12\x10\n\x08min_area\x18\x03 \x01(\x02\x12(\n\x05zones\x18\x04 \x03(\x0b\x32\x19.guardian.edge.v1.Polygon\x12(\n\x05masks\x18\x05 \x03(\x0b\x32\x19.guardian.edge.v1.Polygon\x12\x13\n\x0b\x61lert_zones\x18\x06 \x03(\t\x12+\n\x05tiles\x18\x07 \x01(\x0b\x32\x1c.guardian.edge.v1.TileConfig\x12\x14\n\x0c\x61lert_labels\x18\x08 \x03(\t\"<\n\nTileConfig\x12\x0f\n\x07\x63olumns\x18\x01 \x01(\r\x12\x0c\n\x04rows\x18\x02 \x01(\r\x12\x0f\n\x07overlap\x18\x03 \x01(\x02\"\xf1\x01\n\x0c\x43\x61meraConfig\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x03 \x01(\x08\x12.\n\x06record\x18\x04 \x01(\x0b\x32\x1e.guardian.edge.v1.StreamSource\x12.\n\x06\x64\x65tect\x18\x05 \x01(\x0b\x32\x1e.guardian.edge.v1.StreamSource\x12\x34\n\tdetection\x18\x06 \x01(\x0b\x32!.guardian.edge.v1.DetectionConfig\x12\x16\n\x0eretention_days\x18\x07 \x01(\x01\"\xc0\x01\n\rDesiredConfig\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x07\x63\x61meras\x18\x04 \x03(\x0b\x32\x1e.guardian.edge.v1.CameraConfig\x12*\n\x04mqtt\x18\x05 \x01(\x0b\x32\x1c.guardian.edge.v1.MqttConfig\"\xc3\x01\n\nMqttConfig\x12\x0f\n\x07\x65nabled\x18\x01 \x01(\x08\x12\x0c\n\x04host\x18\x02 \x01(\t\x12\x0c\n\x04port\x18\x03 \x01(\r\x12\x10\n\x08username\x18\x04 \x01(\t\x12\x30\n\x08password\x18\x05 \x01(\x0b\x32\x1e.guardian.edge.v1.SealedSecret\x12\x14\n\x0ctopic_prefix\x18\x06 \x01(\t\x12\x11\n\tdiscovery\x18\x07 \x01(\x08\x12\x0b\n\x03tls\x18\x08 \x01(\x08\x12\x0e\n\x06\x63\x61_pem\x18\t \x01(\t\"/\n\tConfigKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\"A\n\x11\x43\x61meraApplyStatus\x12\x0e\n\x06\x63\x61mera\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"\xa6\x02\n\x0c\x43onfigReport\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x17\n\x0f\x61pplied_version\x18\x02 \x01(\x04\x12\x17\n\x0frefused_version\x18\x03 \x01(\x04\x12\x16\n\x0erefused_reason\x18\x04 \x01(\t\x12\x34\n\x07\x63\x61meras\x18\x05 \x03(\x0b\x32#.guardian.edge.v1.CameraApplyStatus\x12&\n\x02\x61t\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\nconfig_key\x18\x07 \x01(\x0b\x32\x1b.guardian.edge.v1.ConfigKey\x12*\n\x04mqtt\x18\x08 \x01(\x0b\x32\x1c.guardian.edge.v1.MqttStatus\"*\n\nMqttStatus\x12\r\n\x05state\x18\x01 \x01(\t\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"\'\n\x0cWatchRequest\x12\x17\n\x0f\x61pplied_version\x18\x01 \x01(\x04\"%\n\tReportAck\x12\x18\n\x10recorded_version\x18\x01 \x01(\x04\x32\x9f\x01\n\nEdgeConfig\x12J\n\x05Watch\x12\x1e.guardian.edge.v1.WatchRequest\x1a\x1f.guardian.edge.v1.DesiredConfig0\x01\x12\x45\n\x06Report\x12\x1e.guardian.edge.v1.ConfigReport\x1a\x1b.guardian.edge.v1.ReportAckb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'guardian/contracts/edge/v1/config.proto\x12\x10guardian.edge.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x1d\n\x05Point\x12\t\n\x01x\x18\x01 \x01(\x02\x12\t\n\x01y\x18\x02 \x01(\x02\"@\n\x07Polygon\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x06points\x18\x02 \x03(\x0b\x32\x17.guardian.edge.v1.Point\"2\n\x0cSealedSecret\x12\x12\n\nciphertext\x18\x01 \x01(\x0c\x12\x0e\n\x06key_id\x18\x02 \x01(\t\"P\n\x0cStreamSource\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x33\n\x0b\x63redentials\x18\x02 \x01(\x0b\x32\x1e.guardian.edge.v1.SealedSecret\"2\n\x0eLabelThreshold\x12\r\n\x05label\x18\x01 \x01(\t\x12\x11\n\tmin_score\x18\x02 \x01(\x02\"\xa9\x02\n\x0f\x44\x65tectionConfig\x12\x0e\n\x06labels\x18\x01 \x03(\t\x12\x34\n\nthresholds\x18\x02 \x03(\x0b\x32 .guardian.edge.v1.LabelThreshold\x12\x10\n\x08min_area\x18\x03 \x01(\x02\x12(\n\x05zones\x18\x04 \x03(\x0b\x32\x19.guardian.edge.v1.Polygon\x12(\n\x05masks\x18\x05 \x03(\x0b\x32\x19.guardian.edge.v1.Polygon\x12\x13\n\x0b\x61lert_zones\x18\x06 \x03(\t\x12+\n\x05tiles\x18\x07 \x01(\x0b\x32\x1c.guardian.edge.v1.TileConfig\x12\x14\n\x0c\x61lert_labels\x18\x08 \x03(\t\x12\x12\n\ninput_size\x18\t \x01(\r\"<\n\nTileConfig\x12\x0f\n\x07\x63olumns\x18\x01 \x01(\r\x12\x0c\n\x04rows\x18\x02 \x01(\r\x12\x0f\n\x07overlap\x18\x03 \x01(\x02\"\xf1\x01\n\x0c\x43\x61meraConfig\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x03 \x01(\x08\x12.\n\x06record\x18\x04 \x01(\x0b\x32\x1e.guardian.edge.v1.StreamSource\x12.\n\x06\x64\x65tect\x18\x05 \x01(\x0b\x32\x1e.guardian.edge.v1.StreamSource\x12\x34\n\tdetection\x18\x06 \x01(\x0b\x32!.guardian.edge.v1.DetectionConfig\x12\x16\n\x0eretention_days\x18\x07 \x01(\x01\"\xc0\x01\n\rDesiredConfig\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x07\x63\x61meras\x18\x04 \x03(\x0b\x32\x1e.guardian.edge.v1.CameraConfig\x12*\n\x04mqtt\x18\x05 \x01(\x0b\x32\x1c.guardian.edge.v1.MqttConfig\"\xc3\x01\n\nMqttConfig\x12\x0f\n\x07\x65nabled\x18\x01 \x01(\x08\x12\x0c\n\x04host\x18\x02 \x01(\t\x12\x0c\n\x04port\x18\x03 \x01(\r\x12\x10\n\x08username\x18\x04 \x01(\t\x12\x30\n\x08password\x18\x05 \x01(\x0b\x32\x1e.guardian.edge.v1.SealedSecret\x12\x14\n\x0ctopic_prefix\x18\x06 \x01(\t\x12\x11\n\tdiscovery\x18\x07 \x01(\x08\x12\x0b\n\x03tls\x18\x08 \x01(\x08\x12\x0e\n\x06\x63\x61_pem\x18\t \x01(\t\"/\n\tConfigKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\"A\n\x11\x43\x61meraApplyStatus\x12\x0e\n\x06\x63\x61mera\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"\xa6\x02\n\x0c\x43onfigReport\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x17\n\x0f\x61pplied_version\x18\x02 \x01(\x04\x12\x17\n\x0frefused_version\x18\x03 \x01(\x04\x12\x16\n\x0erefused_reason\x18\x04 \x01(\t\x12\x34\n\x07\x63\x61meras\x18\x05 \x03(\x0b\x32#.guardian.edge.v1.CameraApplyStatus\x12&\n\x02\x61t\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\nconfig_key\x18\x07 \x01(\x0b\x32\x1b.guardian.edge.v1.ConfigKey\x12*\n\x04mqtt\x18\x08 \x01(\x0b\x32\x1c.guardian.edge.v1.MqttStatus\"*\n\nMqttStatus\x12\r\n\x05state\x18\x01 \x01(\t\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"\'\n\x0cWatchRequest\x12\x17\n\x0f\x61pplied_version\x18\x01 \x01(\x04\"%\n\tReportAck\x12\x18\n\x10recorded_version\x18\x01 \x01(\x04\x32\x9f\x01\n\nEdgeConfig\x12J\n\x05Watch\x12\x1e.guardian.edge.v1.WatchRequest\x1a\x1f.guardian.edge.v1.DesiredConfig0\x01\x12\x45\n\x06Report\x12\x1e.guardian.edge.v1.ConfigReport\x1a\x1b.guardian.edge.v1.ReportAckb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,27 +43,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LABELTHRESHOLD']._serialized_start=325
   _globals['_LABELTHRESHOLD']._serialized_end=375
   _globals['_DETECTIONCONFIG']._serialized_start=378
-  _globals['_DETECTIONCONFIG']._serialized_end=655
-  _globals['_TILECONFIG']._serialized_start=657
-  _globals['_TILECONFIG']._serialized_end=717
-  _globals['_CAMERACONFIG']._serialized_start=720
-  _globals['_CAMERACONFIG']._serialized_end=961
-  _globals['_DESIREDCONFIG']._serialized_start=964
-  _globals['_DESIREDCONFIG']._serialized_end=1156
-  _globals['_MQTTCONFIG']._serialized_start=1159
-  _globals['_MQTTCONFIG']._serialized_end=1354
-  _globals['_CONFIGKEY']._serialized_start=1356
-  _globals['_CONFIGKEY']._serialized_end=1403
-  _globals['_CAMERAAPPLYSTATUS']._serialized_start=1405
-  _globals['_CAMERAAPPLYSTATUS']._serialized_end=1470
-  _globals['_CONFIGREPORT']._serialized_start=1473
-  _globals['_CONFIGREPORT']._serialized_end=1767
-  _globals['_MQTTSTATUS']._serialized_start=1769
-  _globals['_MQTTSTATUS']._serialized_end=1811
-  _globals['_WATCHREQUEST']._serialized_start=1813
-  _globals['_WATCHREQUEST']._serialized_end=1852
-  _globals['_REPORTACK']._serialized_start=1854
-  _globals['_REPORTACK']._serialized_end=1891
-  _globals['_EDGECONFIG']._serialized_start=1894
-  _globals['_EDGECONFIG']._serialized_end=2053
+  _globals['_DETECTIONCONFIG']._serialized_end=675
+  _globals['_TILECONFIG']._serialized_start=677
+  _globals['_TILECONFIG']._serialized_end=737
+  _globals['_CAMERACONFIG']._serialized_start=740
+  _globals['_CAMERACONFIG']._serialized_end=981
+  _globals['_DESIREDCONFIG']._serialized_start=984
+  _globals['_DESIREDCONFIG']._serialized_end=1176
+  _globals['_MQTTCONFIG']._serialized_start=1179
+  _globals['_MQTTCONFIG']._serialized_end=1374
+  _globals['_CONFIGKEY']._serialized_start=1376
+  _globals['_CONFIGKEY']._serialized_end=1423
+  _globals['_CAMERAAPPLYSTATUS']._serialized_start=1425
+  _globals['_CAMERAAPPLYSTATUS']._serialized_end=1490
+  _globals['_CONFIGREPORT']._serialized_start=1493
+  _globals['_CONFIGREPORT']._serialized_end=1787
+  _globals['_MQTTSTATUS']._serialized_start=1789
+  _globals['_MQTTSTATUS']._serialized_end=1831
+  _globals['_WATCHREQUEST']._serialized_start=1833
+  _globals['_WATCHREQUEST']._serialized_end=1872
+  _globals['_REPORTACK']._serialized_start=1874
+  _globals['_REPORTACK']._serialized_end=1911
+  _globals['_EDGECONFIG']._serialized_start=1914
+  _globals['_EDGECONFIG']._serialized_end=2073
 # @@protoc_insertion_point(module_scope)

@@ -50,7 +50,7 @@ class LabelThreshold(_message.Message):
     def __init__(self, label: _Optional[str] = ..., min_score: _Optional[float] = ...) -> None: ...
 
 class DetectionConfig(_message.Message):
-    __slots__ = ("labels", "thresholds", "min_area", "zones", "masks", "alert_zones", "tiles", "alert_labels")
+    __slots__ = ("labels", "thresholds", "min_area", "zones", "masks", "alert_zones", "tiles", "alert_labels", "input_size")
     LABELS_FIELD_NUMBER: _ClassVar[int]
     THRESHOLDS_FIELD_NUMBER: _ClassVar[int]
     MIN_AREA_FIELD_NUMBER: _ClassVar[int]
@@ -59,6 +59,7 @@ class DetectionConfig(_message.Message):
     ALERT_ZONES_FIELD_NUMBER: _ClassVar[int]
     TILES_FIELD_NUMBER: _ClassVar[int]
     ALERT_LABELS_FIELD_NUMBER: _ClassVar[int]
+    INPUT_SIZE_FIELD_NUMBER: _ClassVar[int]
     labels: _containers.RepeatedScalarFieldContainer[str]
     thresholds: _containers.RepeatedCompositeFieldContainer[LabelThreshold]
     min_area: float
@@ -67,7 +68,8 @@ class DetectionConfig(_message.Message):
     alert_zones: _containers.RepeatedScalarFieldContainer[str]
     tiles: TileConfig
     alert_labels: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, labels: _Optional[_Iterable[str]] = ..., thresholds: _Optional[_Iterable[_Union[LabelThreshold, _Mapping]]] = ..., min_area: _Optional[float] = ..., zones: _Optional[_Iterable[_Union[Polygon, _Mapping]]] = ..., masks: _Optional[_Iterable[_Union[Polygon, _Mapping]]] = ..., alert_zones: _Optional[_Iterable[str]] = ..., tiles: _Optional[_Union[TileConfig, _Mapping]] = ..., alert_labels: _Optional[_Iterable[str]] = ...) -> None: ...
+    input_size: int
+    def __init__(self, labels: _Optional[_Iterable[str]] = ..., thresholds: _Optional[_Iterable[_Union[LabelThreshold, _Mapping]]] = ..., min_area: _Optional[float] = ..., zones: _Optional[_Iterable[_Union[Polygon, _Mapping]]] = ..., masks: _Optional[_Iterable[_Union[Polygon, _Mapping]]] = ..., alert_zones: _Optional[_Iterable[str]] = ..., tiles: _Optional[_Union[TileConfig, _Mapping]] = ..., alert_labels: _Optional[_Iterable[str]] = ..., input_size: _Optional[int] = ...) -> None: ...
 
 class TileConfig(_message.Message):
     __slots__ = ("columns", "rows", "overlap")
