@@ -587,7 +587,8 @@ def mqtt_section(port: int) -> dict[str, Any]:
 def _password() -> str:
     words = ["amber", "birch", "cedar", "delta", "ember", "fjord", "grove", "harbor", "indigo", "juniper",
              "kestrel", "lagoon", "meadow", "nectar", "orchid", "pebble", "quartz", "raven", "spruce", "tundra"]
-    return "-".join(secrets.choice(words) for _ in range(3)) + f"-{secrets.randbelow(100):02d}"
+    # Three different words: a repeated one ("raven-raven-raven-07") is what zxcvbn refuses at sign-up.
+    return "-".join(secrets.SystemRandom().sample(words, 3)) + f"-{secrets.randbelow(100):02d}"
 
 
 def _free_ports(count: int) -> list[int]:

@@ -3,11 +3,12 @@
 // flight must still end what that attempt opened: the session in the tenant's audit (which counts against
 // the plan's viewers) and the peer connection. The cloud, the relay and RTCPeerConnection are played in
 // memory; each step is held until the test lets it finish.
+import { act, useState } from "react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ApiClient, createApi } from "../api";
 import { createServices, ServicesProvider } from "../context";
 import { mount, settle, until as untilOn, type Mounted } from "../testDom";
-import { LiveView, renewDelay } from "./LiveView";
+import { LiveView, OFFSCREEN_GRACE_MS, renewDelay, useLingering } from "./LiveView";
 
 const RELAY = "https://relay-a.example.org";
 
@@ -235,5 +236,37 @@ describe("LiveView while playing and leaving the page", () => {
     expect(renewDelay("2030-01-01T00:02:00Z", now)).toBe(90_000);
     expect(renewDelay("2030-01-01T00:00:30Z", now)).toBe(20_000);
     expect(renewDelay("2030-01-01T00:00:00Z", now)).toBe(1_000);
+  });
+});
+
+describe("off screen", () => {
+  function Probe({ on }: { on: boolean }) {
+    return <span>{String(useLingering(on, OFFSCREEN_GRACE_MS))}</span>;
+  }
+
+  it("keeps a view running through a moment off screen, and stops it once it stays off", () => {
+    vi.useFakeTimers();
+    try {
+      // The prop flips as the IntersectionObserver's answer would.
+      let flip!: (on: boolean) => void;
+      function Flipping() {
+        const [on, setOn] = useState(true);
+        flip = setOn;
+        return <Probe on={on} />;
+      }
+      const view = mount(<Flipping />);
+      act(() => flip(false));
+      act(() => { vi.advanceTimersByTime(OFFSCREEN_GRACE_MS - 100); });
+      expect(view.container.textContent).toBe("true"); // a relayout or a quick scroll: still running
+      act(() => flip(true));
+      act(() => flip(false));
+      act(() => { vi.advanceTimersByTime(OFFSCREEN_GRACE_MS - 100); });
+      expect(view.container.textContent).toBe("true"); // back on screen restarted the grace
+      act(() => { vi.advanceTimersByTime(200); });
+      expect(view.container.textContent).toBe("false"); // off screen for the whole grace: stopped
+      view.unmount();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -78,13 +78,31 @@ interface Running {
   session: string | null;
 }
 
+/** Off screen for this long before a view stops: a quick scroll past it, or a passing relayout (a full-page
+ * screenshot resizes the viewport for a moment), does not end and restart its session. */
+export const OFFSCREEN_GRACE_MS = 3_000;
+
+/** `on`, but turning false only once it has stayed false for `graceMs`. */
+export function useLingering(on: boolean, graceMs: number): boolean {
+  const [value, setValue] = useState(on);
+  useEffect(() => {
+    if (on) {
+      setValue(true);
+      return;
+    }
+    const timer = setTimeout(() => setValue(false), graceMs);
+    return () => clearTimeout(timer);
+  }, [on, graceMs]);
+  return value;
+}
+
 export function LiveView({ deviceId, camera, title, stream = "sub" }: {
   deviceId: string; camera: string; title: string; stream?: LiveStream;
 }) {
   const { api, relayFetch } = useServices();
   const frame = useRef<HTMLDivElement>(null);
   const video = useRef<HTMLVideoElement>(null);
-  const visible = useVisible(frame);
+  const visible = useLingering(useVisible(frame), OFFSCREEN_GRACE_MS);
   const [hidden, setHidden] = useState(typeof document !== "undefined" && document.hidden);
   const [state, setState] = useState<LiveState>("idle");
   const [failure, setFailure] = useState<LiveFailure | null>(null);
