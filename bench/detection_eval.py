@@ -88,6 +88,7 @@ transposes gone, 80 → 66 ms of CPU per inference, identical outputs).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import tempfile
@@ -113,7 +114,7 @@ from agents.edge.models.evaluation import (
     load_set,
     suggestions,
 )
-from agents.edge.models.families import Family, get_family
+from agents.edge.models.families import get_family
 from agents.edge.models.fetch import fetch
 from agents.edge.models.store import ModelStore, StoredModel
 from agents.edge.tracking.types import Detection
@@ -146,21 +147,15 @@ TILED: dict[str, tuple[str, TileGrid]] = {
 }
 
 
-def threshold_of(family: Family) -> Callable[[str], float]:
-    """A label's threshold for a model of ``family``: its own defaults, else the shipped ones."""
-    if family.default_threshold is None:
-        return lambda n: SHIPPED.thresholds.get(n, SHIPPED.threshold)
-    default = family.default_threshold
-    return lambda n: family.default_thresholds.get(n, default)
-
-
 def rows_at_own_thresholds(labelled: LabelledSet, results: dict[str, Results], models: dict[str, StoredModel]) -> list[Row]:
     """The report's rows, each variant's P/R at its model family's thresholds, in the table's order."""
     rows: list[Row] = []
     for name, stored in models.items():
         mine = {v: r for v, r in results.items() if MODEL_OF.get(v, "nanodet") == name}
         if mine:
-            rows += evaluate(labelled, mine, threshold_of(get_family(stored.manifest.family)))
+            # The edge's own rule: the family's defaults where the config (here none) sets no threshold.
+            family = get_family(stored.manifest.family)
+            rows += evaluate(labelled, mine, functools.partial(SHIPPED.threshold_of, family=family))
     order = {v: i for i, v in enumerate(results)}
     groups = list(dict.fromkeys(r.group for r in rows))
     return sorted(rows, key=lambda r: (groups.index(r.group), order[r.variant]))

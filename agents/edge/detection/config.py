@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator
 
 from agents.edge.detection.device import DEVICE_PATTERN
 from agents.edge.events.config import EventsSection
-from agents.edge.models.families import Family
 from agents.edge.models.labels import VEHICLES
 from agents.edge.tracking.config import TrackingSection
 from agents.edge.video.decode_path import DecodeSetting
 from guardian.runtime.config import Section
+
+if TYPE_CHECKING:  # the settings tree stays light: no numpy for an annotation
+    from agents.edge.models.families import Family
 
 
 class ModelsSettings(Section):

@@ -186,13 +186,17 @@ class DetectionService:
 
     def _input_sizes(self, wanted: list[CameraSpec]) -> list[int]:
         """The network input size each camera to be watched asks for (0: the edge's default); a camera whose
-        settings cannot be read keeps its pipeline's, as its rules are kept."""
+        settings cannot be read keeps its pipeline's, as its rules are kept. Only a camera whose settings changed
+        since they were last read is parsed again (this runs every CAMERA_RELOAD_S)."""
         sizes = []
         for spec in wanted:
+            running, known = self.pipelines.get(spec.name), self._specs.get(spec.name)
+            if running is not None and known is not None and known.detection_json == spec.detection_json:
+                sizes.append(running.rules.input_size)
+                continue
             try:
                 sizes.append(CameraRules.from_json(spec.name, spec.detection_json).input_size)
             except CameraRulesError:
-                running = self.pipelines.get(spec.name)
                 if running is not None:
                     sizes.append(running.rules.input_size)
         return sizes

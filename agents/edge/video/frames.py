@@ -189,9 +189,7 @@ class FrameReader:
                 return open_hw_decoder(stream, self.decode)
             except HardwareDecodeError as exc:
                 return self._software(stream, exc.reason)
-        codec = stream.codec_context
-        codec.thread_type = "AUTO"
-        return codec
+        return _stream_decoder(stream)
 
     def _software(self, stream: av.video.stream.VideoStream, reason: str) -> av.video.codeccontext.VideoCodecContext:
         """Give the hardware decoder up for good (this reader's life): said once, software from now on."""
@@ -200,9 +198,7 @@ class FrameReader:
         self.decode = self.decode.software(f"{self.decode.path} failed: {reason}")
         if self._on_decode is not None:
             self._on_decode(self.decode)
-        codec = stream.codec_context
-        codec.thread_type = "AUTO"
-        return codec
+        return _stream_decoder(stream)
 
     def _frames(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> Iterator[Frame]:
         codec = self._decoder(stream)
@@ -287,6 +283,13 @@ class FrameReader:
         finally:
             self.close()
             await asyncio.to_thread(thread.join, self.options.stall_timeout_s + 3)
+
+
+def _stream_decoder(stream: av.video.stream.VideoStream) -> av.video.codeccontext.VideoCodecContext:
+    """The container's own (software) decoder for ``stream``, on FFmpeg's threads."""
+    codec = stream.codec_context
+    codec.thread_type = "AUTO"
+    return codec
 
 
 def open_hw_decoder(stream: av.video.stream.VideoStream, choice: DecodeChoice) -> av.video.codeccontext.VideoCodecContext:
