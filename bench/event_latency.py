@@ -6,8 +6,9 @@ client receiving it over the cloud's Server-Sent Events stream.
 Starts the real demo stack (demo.stack: fake camera with real footage → edge recorder, detector, uplink →
 relay in tls mode → cloud) in a temporary directory on free ports, signs in as the demo tenant, listens
 on ``GET /api/v1/events/stream`` and notes when each event id is first received. The emission time is
-the detector's ``event_opened`` log line (the event is stored and queued in the outbox in that same
-step). Same machine, same clock. Prints p50/p95/max over the events seen; it never fails on a number.
+the detector's ``event_opened`` log line, at debug (the edge runs at debug here; the event is stored and
+queued in the outbox in that same step). Same machine, same clock. Prints p50/p95/max over the events
+seen; it never fails on a number.
 Stages the event crosses: edge outbox → uplink gRPC (mTLS) → relay cache → forwarder (polls every
 ``cloud.interval_s`` = 0.2 s in the demo) → cloud ingest → bus → SSE.
 
@@ -87,7 +88,7 @@ def main() -> int:
     parser.add_argument("--baseline-requests", type=int, default=200, help="cloud round trips for the baseline")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="guardian-bench-") as tmp:
-        stack = DemoStack(Options(state_dir=Path(tmp), ports=Ports.free(), echo=False))
+        stack = DemoStack(Options(state_dir=Path(tmp), ports=Ports.free(), echo=False, edge_log_level="DEBUG"))
         began = time.monotonic()
         stack.up()
         print(f"stack ready in {time.monotonic() - began:.1f} s "

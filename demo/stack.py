@@ -127,6 +127,7 @@ class Options:
     clip_token_seconds: int = 120
     ready_timeout_s: float = 90.0
     log_level: str = "INFO"
+    edge_log_level: str | None = None  # the edge's own, when it differs (bench/event_latency.py reads its debug lines)
 
 
 class DemoStack:
@@ -493,7 +494,7 @@ class DemoStack:
     def _write_edge_config(self) -> None:
         e = self.path("edge")
         configs.write_edge(e / "edge.toml", {
-            "log_level": self.o.log_level,
+            "log_level": self.o.edge_log_level or self.o.log_level,
             "storage": {"data_dir": e / "data"},
             # No camera here: the demo adds it as a customer does, through the cloud (_add_camera).
             "recording": {"segment_seconds": 4, "fsync": False},

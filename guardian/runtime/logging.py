@@ -11,12 +11,17 @@ Redaction runs on every event dict, for structlog loggers and for the standard l
 
 Containers (dicts, lists, tuples, sets, dataclasses) are walked to any depth; bytes are decoded first;
 any other object is rendered with ``str`` and that text is redacted.
+
+Under systemd the stream is journald's: each line then starts with its syslog priority (``<4>`` for a
+warning, sd-daemon(3)), so journald stores it at that level and ``journalctl -p warning`` on the box or the
+operator's central journal finds the warnings and errors (without it every line is stored as info).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import re
 import sys
 from collections.abc import Mapping
@@ -106,8 +111,40 @@ def _render_exception(_logger: WrappedLogger, _method: str, event_dict: EventDic
     return structlog.processors.format_exc_info(_logger, _method, event_dict)
 
 
+# sd-daemon(3) priorities by the record's level; there is no NOTICE level in Python.
+_SYSLOG_PRIORITY = ((logging.CRITICAL, 2), (logging.ERROR, 3), (logging.WARNING, 4), (logging.INFO, 6))
+
+
+def syslog_priority(levelno: int) -> int:
+    return next((priority for level, priority in _SYSLOG_PRIORITY if levelno >= level), 7)
+
+
+def is_journal_stream(stream: TextIO) -> bool:
+    """Whether ``stream`` is connected to journald: systemd sets ``JOURNAL_STREAM`` to the device and inode
+    of the service's stdout/stderr stream (systemd.exec(5)); a pipe or terminal the service was handed
+    has other ones."""
+    try:
+        device, inode = (int(part) for part in os.environ.get("JOURNAL_STREAM", "").split(":"))
+        status = os.fstat(stream.fileno())
+    except (ValueError, OSError, AttributeError):  # unset or malformed, or no file descriptor (StringIO)
+        return False
+    return (status.st_dev, status.st_ino) == (device, inode)
+
+
+class _JournalPriority(logging.Formatter):
+    """Prefixes each line with its syslog priority for journald (sd-daemon(3))."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"<{syslog_priority(record.levelno)}>{self.inner.format(record)}"
+
+
 def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
-    """Send all logs (structlog and stdlib) as one JSON object per line to ``stream`` (stdout)."""
+    """Send all logs (structlog and stdlib) as one JSON object per line to ``stream`` (stdout), each
+    line with its syslog priority first when the stream is journald's."""
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -124,8 +161,9 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
             structlog.processors.JSONRenderer(default=str),
         ],
     )
-    handler = logging.StreamHandler(stream or sys.stdout)
-    handler.setFormatter(formatter)
+    stream = stream or sys.stdout
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(_JournalPriority(formatter) if is_journal_stream(stream) else formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

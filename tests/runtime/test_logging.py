@@ -169,3 +169,49 @@ def test_each_kind_of_secret_is_found_on_its_own(text, secret):
 def test_plain_text_passes_unchanged():
     for text in ("/api/v1/events/{event_id}", "GET", "cloud.access", "2026-01-02T03:04:05.678Z", "ünïcode ok"):
         assert redact_text(text) == text
+
+
+JOURNAL_PROGRAM = """
+import logging, sys
+from guardian.runtime.logging import configure_logging, get_logger
+configure_logging("DEBUG")
+log = get_logger("test")
+log.debug("detail"); log.info("started"); log.warning("slow"); log.error("failed")
+logging.getLogger("uvicorn.error").critical("down")
+"""
+
+
+def _run_with_stdout_to(path, journal_stream: str | None) -> list[str]:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"}
+    if journal_stream is not None:
+        env["JOURNAL_STREAM"] = journal_stream
+    with open(path, "w") as out:
+        subprocess.run([sys.executable, "-c", JOURNAL_PROGRAM], stdout=out, env=env, check=True,
+                       cwd=Path(__file__).resolve().parents[2])
+    return Path(path).read_text().splitlines()
+
+
+def test_lines_carry_their_syslog_priority_when_stdout_is_journald(tmp_path):
+    """systemd names the stream it connected (JOURNAL_STREAM=device:inode); lines on that stream start with
+    sd-daemon(3)'s ``<N>`` so journald stores warnings and errors at their priority, not all as info."""
+    import os
+
+    out = tmp_path / "stdout"
+    out.touch()
+    status = os.stat(out)
+    journal = _run_with_stdout_to(out, f"{status.st_dev}:{status.st_ino}")
+    assert [line[:3] for line in journal] == ["<7>", "<6>", "<4>", "<3>", "<2>"]
+    assert [json.loads(line[3:])["event"] for line in journal] == ["detail", "started", "slow", "failed", "down"]
+
+    # Another stream than the one systemd named (the program's output piped or redirected): plain JSON.
+    other = tmp_path / "other"
+    other.touch()
+    plain = _run_with_stdout_to(other, f"{status.st_dev}:{status.st_ino}")
+    assert [json.loads(line)["level"] for line in plain] == ["debug", "info", "warning", "error", "critical"]
+    assert [json.loads(line)["level"] for line in _run_with_stdout_to(out, None)][1] == "info"
+    assert [json.loads(line)["level"] for line in _run_with_stdout_to(out, "garbage")][2] == "warning"

@@ -101,7 +101,7 @@ class ArchiveUploader:
             Path(item.ciphertext).unlink(missing_ok=True)
         self._update(item.event_id, status=status, ciphertext="", **values)
         self.results.labels(status).inc()
-        log.info("archive_item_done", event_id=item.event_id, status=status, cid=values.get("cid", ""))
+        log.debug("archive_item_done", event_id=item.event_id, status=status, cid=values.get("cid", ""))
 
     # --- work -------------------------------------------------------------------------------------------
 
@@ -156,7 +156,7 @@ class ArchiveUploader:
         try:
             status = await self.stub.Status(archive_pb2.ArchiveStatusRequest(upload_id=item.upload_id), timeout=30)
             offset = min(status.received, item.size)
-            log.info("archive_upload", event_id=item.event_id, size=item.size, resume_from=offset)
+            log.debug("archive_upload", event_id=item.event_id, size=item.size, resume_from=offset)
             receipt: Receipt = await self.stub.Upload(self._chunks(item, offset), timeout=timeout)
         except grpc.RpcError as exc:
             code = exc.code() if hasattr(exc, "code") else None

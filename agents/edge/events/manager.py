@@ -197,7 +197,9 @@ class EventManager:
         split: list[str] = []
         for track in update.confirmed:
             opened = self._open_event(track, track.first_seen, track.history)
-            log.info("event_opened", camera=self.camera, event_id=opened.row.id, label=track.label)
+            # Debug, as every per-event line: at info each passer-by would be a line in the journal shipped
+            # to the operator (docs/operations.md "Logs"); the event itself is in the database.
+            log.debug("event_opened", camera=self.camera, event_id=opened.row.id, label=track.label)
         for track, det in update.updated:
             ev = self.open.get(track.id)
             if ev is None:
@@ -267,7 +269,7 @@ class EventManager:
         self._finish(ev)
         start_t = track.history[moved][0]
         new = self._open_event(track, start_t, (), since=moved, zoned_points=moved, moved_at=start_t)
-        log.info("event_opened", camera=self.camera, event_id=new.row.id, label=track.label, drove_off_from=ev.row.id)
+        log.debug("event_opened", camera=self.camera, event_id=new.row.id, label=track.label, drove_off_from=ev.row.id)
         return new
 
     def _open_event(self, track: Track, start_t: float, new_points: Sequence[tuple[float, Box, float]],
@@ -383,7 +385,7 @@ class EventManager:
         self.counts.closed += 1
         due = last_seen + offset + self.settings.post_roll_s
         self.pending_clips.append(_PendingClip(row, due, due + self.clip_wait_s))
-        log.info("event_closed", camera=self.camera, event_id=row.id, label=row.label, hits=row.hits)
+        log.debug("event_closed", camera=self.camera, event_id=row.id, label=row.label, hits=row.hits)
 
     def tick(self, now: float, final: bool = False, camera_now: float | None = None) -> None:
         """Assemble the clips whose post-roll has been recorded by ``now``, this box's clock (the recorder's);

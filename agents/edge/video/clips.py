@@ -130,7 +130,7 @@ def assemble_clip(
     )
     if register:
         store.add_clip(camera, out_path, first_ts, first_ts + duration, size, f"{codec} {width}x{height}", frames)
-    log.info("clip_assembled", camera=camera, duration_s=round(duration, 3), frames=frames, segments=used)
+    log.debug("clip_assembled", camera=camera, duration_s=round(duration, 3), frames=frames, segments=used)
     return info
 
 
