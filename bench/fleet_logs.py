@@ -4,7 +4,8 @@
 
 The edge as shipped runs in the namespace lab (tests/observability/fleet_lab.py: recorder, detector, uplink
 and the node exporter, enrolled with the relay) with its camera (the RTSP test camera looping the test
-footage, at the lab config's URL). For ``--minutes`` every line its agents write (what journald would store
+footage, at the lab config's URL) and its detection model (NanoDet, so the footage's walkers make events;
+``--no-model``: none). For ``--minutes`` every line its agents write (what journald would store
 from their stdout) becomes a journal entry carrying the fields journald adds to a service's stdout line
 (``_SYSTEMD_UNIT``, ``_PID``, ``_CMDLINE``, ``_BOOT_ID``, …), written as it is logged into a journal by
 systemd-journal-remote (the lab has no journald). ``systemd-journal-upload --follow`` sends that journal from
@@ -18,8 +19,8 @@ bytes left out): the logs' own tunnel bytes, while the uplink's traffic shares t
 run, the metrics as bench/fleet_tunnel_bytes.py measures them (one scrape of every agent through the uplink's
 proxy, as shipped), at the deployed 4-min interval: the baseline the logs are compared with.
 
-Assumptions, printed with the figures: a 4G site's plan of 5 GB/month; one camera; a healthy edge at INFO
-(a failing camera or relay logs more); systemd's and the kernel's own lines on a real appliance (boot,
+Assumptions, printed with the figures: a 4G site's plan of 5 GB/month; one camera; a healthy edge at INFO,
+however many events (they are logged at debug; a failing camera or relay logs more); systemd's and the kernel's own lines on a real appliance (boot,
 DHCP renewals, time sync) are not in the lab and come on top; systemd 257's journal-upload sends the export
 format uncompressed (upload compression came with 258).
 Needs root, wireguard-go, prometheus, prometheus-node-exporter, systemd-journal-remote, nft, the test footage.
@@ -28,8 +29,10 @@ Needs root, wireguard-go, prometheus, prometheus-node-exporter, systemd-journal-
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import secrets
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -40,6 +43,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from agents.edge.models.fetch import fetch  # noqa: E402
+from agents.edge.models.store import ModelStore  # noqa: E402
 from bench.fleet_tunnel_bytes import (  # noqa: E402
     AGENTS,
     BUDGET_BYTES_PER_MONTH,
@@ -48,6 +53,7 @@ from bench.fleet_tunnel_bytes import (  # noqa: E402
     per_day,
     per_scrape,
 )
+from guardian.runtime.logging import syslog_priority  # noqa: E402
 from tests.conftest import FakeCamera  # noqa: E402
 from tests.observability.fleet_lab import EDGE_AGENT_PORTS, enrol_edge, fleet_lab  # noqa: E402
 from tests.observability.test_fleet_logs import (  # noqa: E402
@@ -58,10 +64,11 @@ from tests.observability.test_fleet_logs import (  # noqa: E402
 from tests.relay.netlab import Lab, wait_for  # noqa: E402
 
 WIREGUARD_OVERHEAD = 20 + 8 + 32  # outer IPv4 + UDP + WireGuard data header (16) and tag (16), per packet
-PRIORITY = {"debug": 7, "info": 6, "warning": 4, "error": 3, "critical": 2}
+LEVELS = ("debug", "info", "warning", "error", "critical")
 BOOT_ID = secrets.token_hex(16)
 MACHINE_ID = secrets.token_hex(16)
-FOOTAGE = Path(os.environ.get("GUARDIAN_CACHE", Path.home() / ".cache" / "guardian")) / "vtest.mp4"
+CACHE = Path(os.environ.get("GUARDIAN_CACHE", Path.home() / ".cache" / "guardian"))
+FOOTAGE = CACHE / "vtest.mp4"
 
 
 class JournalOfAgents:
@@ -95,11 +102,11 @@ class JournalOfAgents:
 
     def entry(self, agent: str, line: str) -> bytes:
         self.seqnum += 1
-        level = next((name for name in PRIORITY if f'"level": "{name}"' in line or f'"level":"{name}"' in line), "info")
+        level = next((name for name in LEVELS if f'"level": "{name}"' in line or f'"level":"{name}"' in line), "info")
         now = time.time_ns() // 1000
         text = (f"__REALTIME_TIMESTAMP={now}\n__MONOTONIC_TIMESTAMP={time.monotonic_ns() // 1000}\n"
                 f"__SEQNUM={self.seqnum}\n__SEQNUM_ID={MACHINE_ID}\n{self.fields[agent]}"
-                f"PRIORITY={PRIORITY[level]}\nMESSAGE={line}\n\n")
+                f"PRIORITY={syslog_priority(logging.getLevelName(level.upper()))}\nMESSAGE={line}\n\n")
         self.message_bytes += len(line.encode())
         event = line.split('"event": "', 1)[-1].split('"', 1)[0] if '"event": "' in line else line[:40]
         self.events[f"{agent}:{event}"] = self.events.get(f"{agent}:{event}", 0) + 1
@@ -159,6 +166,11 @@ def journal_port_bytes(lab: Lab) -> tuple[int, int]:
     return total_bytes, total_packets
 
 
+def edge_events(lab: Lab) -> int:
+    with sqlite3.connect(lab.edge_db, timeout=10) as db:
+        return db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+
+
 def shipped_entries(directory: Path) -> int:
     out = subprocess.run(["journalctl", f"--directory={directory}", "-o", "cat", "--no-pager"], capture_output=True,
                          text=True).stdout
@@ -171,6 +183,7 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=10.0, help="seconds per metrics window (the baseline)")
     parser.add_argument("--lines", type=int, default=30, help="agent lines sent again to measure one entry's cost")
     parser.add_argument("--gap", type=float, default=2.0, help="seconds between those lines sent one at a time")
+    parser.add_argument("--no-model", action="store_true", help="no detection model (no events): the recorder only")
     args = parser.parse_args()
     budget_day = BUDGET_BYTES_PER_MONTH / 30
     with tempfile.TemporaryDirectory() as tmp, fleet_lab(Path(tmp), show_logs=False) as lab:
@@ -179,6 +192,12 @@ def main() -> None:
         try:
             enrol_edge(lab)
             wait_for(lambda: b"stream_open" in lab.logs["recorder"].read_bytes(), 60, "the recorder to open its camera", 0.5)
+            if not args.no_model:  # as shipped: the detector has its model and the footage's walkers make events
+                store = ModelStore(lab.dir / "models")
+                fetch(store, "nanodet", CACHE)
+                store.activate("nanodet")
+                wait_for(lambda: b"stream_open" in lab.logs["detector"].read_bytes(), 300, "the detector at work", 1)
+            events_before = edge_events(lab)
             listen = remote_listen(lab)
             received = lab.dir / "relay-journal"
             received.mkdir()
@@ -204,6 +223,8 @@ def main() -> None:
             end_bytes, end_packets = journal_port_bytes(lab)
             ip_bytes, packets = end_bytes - start_bytes, end_packets - start_packets
             steady_entries = journal.entries - 1  # the agents' own, without the bench's start marker
+            steady_kinds = {kind: n for kind, n in journal.events.items() if kind != "uplink:bench_start"}
+            events = edge_events(lab) - events_before
             # The cost of one entry on the tunnel: the agents' own start-up lines again, one alone every --gap
             # seconds (each goes out as it is logged), then all of them at once (one upload).
             lines = [(agent, line) for agent in EDGE_AGENT_PORTS
@@ -229,9 +250,11 @@ def main() -> None:
     log_tunnel = ip_bytes + packets * WIREGUARD_OVERHEAD
     log_day = log_tunnel * 86400 / seconds
     metrics_day = per_day(sum(scrape.values()), EDGE_INTERVAL_S)
-    print(f"edge agents' logs over {args.minutes:.1f} min (steady state, one camera, no detection model, INFO): "
+    detection = "no detection model" if args.no_model else f"detecting, {events} events"
+    print(f"edge agents' logs over {args.minutes:.1f} min (steady state, one camera, {detection}, INFO): "
           f"{steady_entries} entries ({60 * steady_entries / seconds:.1f}/min); all entries: MESSAGE "
           f"{journal.message_bytes / journal.entries:.0f} B, export format {journal.export_bytes / journal.entries:.0f} B on average")
+    print("the window's lines: " + (", ".join(f"{k[:60]} ×{v}" for k, v in steady_kinds.items()) or "none"))
     common = sorted(journal.events.items(), key=lambda kv: -kv[1])[:6]
     print(f"{len(journal.events)} kinds of line; most frequent: " + ", ".join(f"{k[:60]} ×{v}" for k, v in common))
     print(f"steady state on the tunnel: {log_tunnel} B ({packets} packets: {ip_bytes} B of IP, + WireGuard's)")
