@@ -10,8 +10,10 @@ key, issued in the past) gets the relay's 401 and the page says the access expir
 signed up in its own browser context, sees none of it. The encrypted archive: an event's clip reaches
 the demo's SeaweedFS store, the cloud lists it, and the archive player opens it with the secret the
 demo set. Operations: a program killed with SIGKILL is restarted as its unit would be while the others
-keep running, and no log of the demo holds a secret (the relay's private key above all). Screenshots
-go to test-artifacts/e2e/.
+keep running, and no log of the demo holds a secret (the relay's private key above all). The owner's
+walk-through of issue #17: a simulated ONVIF camera is found, added with its login (sealed in the browser),
+renamed, masked, disabled and removed, each seen to take effect on the edge. Screenshots go to
+test-artifacts/e2e/.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ import os
 import re
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +39,10 @@ import pytest
 
 from demo.stack import ARCHIVE_BUCKET, CAMERA, CAMERA_TITLE, DemoStack
 from guardian.contracts import auth
+from tests.conftest import FakeCamera
 from tests.ui.browser import BrowserTab
+from tests.ui.conftest import ROOT
+from tests.ui.test_camera_zones import draw
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -435,6 +442,171 @@ def test_closing_the_tab_ends_the_live_session_at_once(demo_stack: DemoStack, br
         assert all(datetime.fromisoformat(s["ended_at"]) < expires for s in ended.values())
 
 
+WALK_USER = "garden"
+WALK_PASSWORD = "Amber-Otter-Kettle-52"  # typed in the browser; sealed there to the edge's key, nowhere else in clear
+# The walkway is the whole picture; clicked a few pixels inside its corners, the editor puts them on the edges.
+WALK_MASK = [(0.005, 0.005), (0.995, 0.005), (0.995, 0.995), (0.005, 0.995)]
+
+
+@contextlib.contextmanager
+def camera_on_the_lan(footage: Path) -> Iterator[FakeCamera]:
+    """A customer's camera next to the demo's edge: the RTSP test camera with a login, behind the simulated ONVIF
+    device (tests/fakes/onvif_camera.py: WS-Discovery and the Device/Media services on a real SOAP stack). It is
+    on the host, as the demo's edge is: the edge's multicast probe leaves by the host's own interfaces and loops
+    back to it (loopback itself is left out of discovery, as on a real LAN)."""
+    rtsp = FakeCamera(footage, user=WALK_USER, password=WALK_PASSWORD)
+    rtsp.start()
+    onvif = subprocess.Popen([sys.executable, "-m", "tests.fakes.onvif_camera", "--rtsp-url", rtsp.url()],
+                             cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert onvif.stdout is not None
+        assert json.loads(onvif.stdout.readline())["event"] == "ready"
+        yield rtsp
+    finally:
+        onvif.terminate()
+        onvif.wait(15)
+        rtsp.stop()
+
+
+def _pulls(camera: FakeCamera) -> list[str]:
+    """Who reads the camera: the programs at the other end of its RTSP server's connections (the edge's recorder
+    and detector, its live view while someone watches)."""
+    out = subprocess.run(["ss", "-Htnp", "state", "established", f"( dport = :{camera.port} )"],
+                         capture_output=True, text=True, check=True).stdout
+    readers = []
+    for pid in re.findall(r"pid=(\d+)", out):
+        with contextlib.suppress(OSError):
+            readers.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip())
+    return readers
+
+
+def _events_since(client: httpx.Client, camera: str, since: datetime) -> list[dict[str, Any]]:
+    items = client.get("/api/v1/events", params={"camera": camera, "limit": 100}).json()["items"]
+    return [e for e in items if datetime.fromisoformat(e["start_at"]) > since]
+
+
+@pytest.mark.timeout(600)
+def test_owner_finds_adds_tunes_and_removes_a_camera(demo_stack: DemoStack, browser, artifacts: Path,
+                                                     footage_mp4: Path) -> None:
+    """Issue #17's walk-through in Chromium on the demo stack: the simulated ONVIF camera is found on the edge's
+    network and added with its login (a wrong password first: the edge's own error); within seconds it records
+    and detects; a rename shows on the Cameras page, the dashboard and the timeline; a mask over the walkway stops
+    its events while the demo camera (the same footage) goes on making them; disabling it ends the edge's
+    connections to it; removing it takes it off the device. The login never reaches the cloud in the clear."""
+    stack = demo_stack
+    info = stack.info
+    assert info is not None
+    with camera_on_the_lan(footage_mp4) as camera, api(stack) as client:
+        tab = Tab(browser, stack.cloud_url, artifacts, "walkthrough")
+        p = tab.page
+        to_cloud: list[str] = []
+        p.on("request", lambda r: to_cloud.append(r.post_data or "") if r.url.startswith(stack.cloud_url) else None)
+        tab.sign_in(info.email, info.password, "Dashboard")
+        nav(p, "Cameras")
+        device = p.locator("article.device-config").first
+        device.get_by_role("button", name=re.compile("^Find cameras on")).click()
+        p.get_by_role("button", name="Search now").click()
+        p.get_by_test_id("discovery-count").wait_for(timeout=60_000)
+        assert re.match(r"\d+ cameras? found", p.get_by_test_id("discovery-count").inner_text()), \
+            p.get_by_test_id("discovery-count").inner_text()
+        found = p.locator("li.discovered-camera", has_text="SimCam")
+        assert "768×576" in found.inner_text()
+        tab.shot("found")
+        found.get_by_role("button", name=re.compile("^Add ")).click()
+        assert p.get_by_label("Stream address").input_value() == camera.url()  # the camera's own stream URI
+        p.get_by_label("Camera name").fill("Garden")
+        p.get_by_label("User name").fill(WALK_USER)
+        p.get_by_label("Password", exact=True).fill("not-the-password")
+        p.get_by_role("button", name="Test connection").click()
+        failed = p.locator(".probe-failed")
+        failed.wait_for(timeout=60_000)
+        assert failed.get_attribute("data-kind") == "auth_failed", failed.inner_text()  # the edge's own verdict
+        tab.shot("wrong-password")
+        p.get_by_label("Password", exact=True).fill(WALK_PASSWORD)
+        p.get_by_role("button", name="Test connection").click()
+        p.locator(".probe-ok", has_text="H264 768×576").wait_for(timeout=60_000)
+        p.get_by_label("Person").check()
+        added = time.monotonic()
+        p.get_by_role("button", name="Add camera", exact=True).click()
+        p.get_by_text(re.compile(r"Saved as version \d+")).wait_for()
+        row = p.locator("li.config-camera", has_text="Garden")
+        name = row.get_attribute("data-camera")
+        assert name
+        row.get_by_test_id("apply-state").get_by_text("Applied").wait_for(timeout=60_000)
+        assert _pulls(camera)  # recording it
+        # Its health, as the edge reports it through the relay, on its card without a reload.
+        card = p.locator("li.card.camera", has=p.get_by_role("heading", name="Garden", exact=True, level=2))
+        card.get_by_text("Online", exact=True).wait_for(timeout=30_000)
+        nav(p, "Events")
+        p.locator(".event", has_text="Garden").first.wait_for(timeout=EVENT_WAIT_MS)
+        add_to_event = time.monotonic() - added
+        tab.shot("first-event")
+
+        # A rename, from the camera's card: the Cameras page, the dashboard and the timeline say the new name.
+        nav(p, "Cameras")
+        p.get_by_role("button", name="Rename Garden", exact=True).click()
+        p.get_by_label("New name").fill("Garden gate")
+        p.get_by_role("button", name="Save", exact=True).click()
+        p.get_by_role("heading", name="Garden gate", level=2).wait_for()
+        p.locator(f"li.config-camera[data-camera={name}] h3", has_text="Garden gate").wait_for()
+        nav(p, "Events")
+        p.locator(".event", has_text="Garden gate").first.wait_for()
+        nav(p, "Dashboard")
+        p.get_by_text("Garden gate").first.wait_for()
+        tab.shot("renamed")
+
+        # A mask over the walkway: no event of this camera starts once it applies, while the demo camera, showing
+        # the same footage unmasked, goes on making them.
+        nav(p, "Cameras")
+        p.get_by_role("button", name="Edit Garden gate").click()
+        p.get_by_label("Draw a mask (ignored area)").check()
+        draw(p, WALK_MASK)
+        p.get_by_label("Name of mask 1").fill("walkway")
+        tab.shot("mask")
+        sent: list[str] = []
+        p.on("request", lambda r: sent.append(r.post_data or "") if r.method == "PUT" else None)
+        p.get_by_role("button", name="Save camera").click()
+        p.get_by_text(re.compile(r"Saved as version \d+")).wait_for()
+        [mask] = next(c for c in json.loads(sent[-1])["cameras"] if c["name"] == name)["detection"]["masks"]
+        assert [(q["x"], q["y"]) for q in mask["points"]] == [(0, 0), (1, 0), (1, 1), (0, 1)], mask
+        p.locator(f"li.config-camera[data-camera={name}]").get_by_test_id("apply-state").get_by_text("Applied").wait_for(
+            timeout=60_000)
+        masked = datetime.now(UTC) + timedelta(seconds=5)  # the detector reloads camera settings every 2 s
+        deadline = time.monotonic() + 180
+        while len(_events_since(client, CAMERA, masked)) < 2 or datetime.now(UTC) < masked + timedelta(seconds=30):
+            assert time.monotonic() < deadline, "the demo camera made no events: nobody walked by to be masked"
+            time.sleep(2)
+        assert _events_since(client, name, masked) == [], "an event started inside the mask"
+        assert _pulls(camera)  # masked, not stopped: still recorded
+
+        # Disable while someone watches it live: the edge lets go of the camera, the live view included.
+        p.get_by_role("button", name="Watch live Garden gate").click()
+        playing = "document.querySelector('li.card.camera .live-view[data-live-state=\"live\"] video')"
+        wait_until(p, f"{playing} && {playing}.getVideoPlaybackQuality().totalVideoFrames > 0", 60_000)
+        tab.shot("live")
+        p.get_by_role("button", name="Disable Garden gate").click()
+        p.get_by_text("Camera “Garden gate” disabled.").wait_for()
+        deadline = time.monotonic() + 60
+        while _pulls(camera):
+            assert time.monotonic() < deadline, f"the disabled camera is still read by {_pulls(camera)}"
+            time.sleep(0.5)
+        p.locator("li.card.camera", has=p.get_by_role("heading", name="Garden gate", exact=True, level=2)) \
+            .get_by_text("Disabled", exact=True).wait_for(timeout=30_000)
+        tab.shot("disabled")
+
+        # Remove: gone from the device's configuration, applied.
+        p.once("dialog", lambda dialog: dialog.accept())
+        p.get_by_role("button", name="Remove Garden gate").click()
+        p.get_by_text("Camera “Garden gate” removed.").wait_for()
+        assert p.locator(f"li.config-camera[data-camera={name}]").count() == 0
+        tab.close()
+    print(f"walk-through: 'Add camera' -> first event in the timeline {add_to_event:.1f} s")
+    # The login went out of the browser sealed only, and is in no cloud or relay database in the clear.
+    assert not [body for body in to_cloud if WALK_PASSWORD in body]
+    stores = [*stack.state.glob("cloud/cloud.db*"), *stack.state.glob("relay/relay.db*")]
+    assert stores and not [s for s in stores if WALK_PASSWORD.encode() in s.read_bytes()]
+
+
 def test_a_killed_program_is_restarted_and_the_others_keep_running(demo_stack: DemoStack) -> None:
     sup = demo_stack.sup
     assert sup is not None
@@ -462,6 +634,7 @@ def test_no_log_holds_a_secret(demo_stack: DemoStack) -> None:
         "cloud secret key": stack.path("credentials", "cloud", "secret_key").read_text().strip(),
         "archive secret": stack.info.archive_secret,
         "demo password": stack.info.password,
+        "walk-through camera password": WALK_PASSWORD,
         "TURN secret": stack.path("relay", "turn-secret").read_text().strip(),
         **{f"store secret {p.name}": p.read_text().strip() for p in (
             stack.path("relay", "archive-s3-secret"), stack.path("credentials", "cloud", "archive.secret_access_key"),

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from agents.edge.live.errors import UnknownCamera
 from agents.edge.live.gop import DEFAULT_GOP_CACHE_BYTES
 from agents.edge.live.reader import CameraReader
-from agents.edge.live.session import ViewerSession
+from agents.edge.live.session import CONNECT_TIMEOUT_S, ViewerSession
 from agents.edge.live.types import CameraStreams, LiveStream, TurnServer
 from agents.edge.video.ingest import StreamOptions
 
@@ -29,9 +29,12 @@ CameraLookup = Callable[[str], CameraStreams | None]
 
 class LiveHub:
     def __init__(self, cameras: Mapping[str, CameraStreams] | CameraLookup,
-                 options: StreamOptions | None = None, gop_cache_bytes: int = DEFAULT_GOP_CACHE_BYTES) -> None:
-        """``gop_cache_bytes`` bounds each reader's GOP cache (:mod:`~agents.edge.live.gop`); 0 disables it."""
+                 options: StreamOptions | None = None, gop_cache_bytes: int = DEFAULT_GOP_CACHE_BYTES,
+                 connect_timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+        """``gop_cache_bytes`` bounds each reader's GOP cache (:mod:`~agents.edge.live.gop`); 0 disables it.
+        ``connect_timeout_s``: a session whose viewer has not connected by then ends (ViewerSession)."""
         self._lookup: CameraLookup = dict(cameras).get if isinstance(cameras, Mapping) else cameras
+        self._connect_timeout_s = connect_timeout_s
         self._urls: dict[tuple[str, LiveStream], str] = {}
         self._options = options or StreamOptions()
         self._gop_cache_bytes = gop_cache_bytes
@@ -65,7 +68,7 @@ class LiveHub:
             self.sessions.pop(session.session_id, None)
             await reader.unsubscribe(track)
 
-        session = ViewerSession(secrets.token_hex(8), camera, track, turn, expires_at, ended)
+        session = ViewerSession(secrets.token_hex(8), camera, track, turn, expires_at, ended, self._connect_timeout_s)
         self.sessions[session.session_id] = session
         try:
             profile = await reader.profile_level_id()
@@ -83,6 +86,11 @@ class LiveHub:
     async def stop_session(self, session_id: str, reason: str = "stopped") -> None:
         session = self.sessions.get(session_id)
         if session is not None:
+            await session.close(reason)
+
+    async def keep_cameras(self, cameras: Collection[str], reason: str) -> None:
+        """End the sessions of every camera not in ``cameras`` (disabled or removed: nobody watches it any more)."""
+        for session in [s for s in self.sessions.values() if s.camera not in cameras]:
             await session.close(reason)
 
     async def close(self) -> None:

@@ -3,7 +3,9 @@
 ICE goes through the relay's TURN server only (``iceTransportPolicy`` relay; the browser is asked for
 the same), with a credential that expires with the session. The media is DTLS-SRTP between this peer
 and the browser: the TURN server forwards packets it cannot read. The session ends when the viewer
-closes (DTLS close or ICE failure), at its deadline, or when :meth:`close` is called.
+closes (DTLS close or ICE failure), when it has not connected within ``connect_timeout_s`` of the answer (a
+viewer that left before its browser had the answer: nobody would stop it, and the camera stays open for it),
+at its deadline, or when :meth:`close` is called.
 """
 
 from __future__ import annotations
@@ -38,13 +40,18 @@ log = get_logger("guardian.edge.live")
 aioice.stun.RETRY_RTO = 0.1
 aioice.stun.RETRY_MAX = 8
 
+# A browser that has the answer connects through TURN in about a second (bench/live_view.py); one that left
+# before it got the answer never does, and aiortc keeps such a peer "connecting" until the session's deadline.
+CONNECT_TIMEOUT_S = 30.0
+
 
 class ViewerSession:
     """``session_id`` names it (logs, stop requests); ``expires_at`` is a unix time."""
 
     def __init__(self, session_id: str, camera: str, track: CameraTrack, turn: TurnServer, expires_at: float,
-                 on_end: Callable[[ViewerSession], Awaitable[None]]) -> None:
+                 on_end: Callable[[ViewerSession], Awaitable[None]], connect_timeout_s: float = CONNECT_TIMEOUT_S) -> None:
         self.session_id = session_id
+        self.connect_timeout_s = connect_timeout_s
         self.camera = camera
         self.track = track
         self.expires_at = expires_at
@@ -59,6 +66,7 @@ class ViewerSession:
         self._pc.on("connectionstatechange", self._state_changed)
         loop = asyncio.get_running_loop()
         self._deadline = loop.call_later(max(0.0, expires_at - time.time()), self._expire)
+        self._connect_deadline: asyncio.TimerHandle | None = None
         self._closing: asyncio.Task[None] | None = None
 
     async def answer(self, offer_sdp: str, profile_level_id: str) -> str:
@@ -87,6 +95,8 @@ class ViewerSession:
             raise NegotiationFailed(f"cannot answer the offer ({type(exc).__name__}: {exc})") from None
         self._log.info("live_session_answered", camera_profile=profile_level_id,
                        answered_profile=codec.parameters["profile-level-id"])
+        if self._pc.connectionState != "connected":
+            self._connect_deadline = asyncio.get_running_loop().call_later(self.connect_timeout_s, self._never_connected)
         return self._pc.localDescription.sdp
 
     def extend(self, expires_at: float) -> bool:
@@ -110,6 +120,8 @@ class ViewerSession:
     async def _close(self, reason: str) -> None:
         self.end_reason = reason
         self._deadline.cancel()
+        if self._connect_deadline is not None:
+            self._connect_deadline.cancel()
         await self._pc.close()
         await self._on_end(self)
         self.ended.set()
@@ -118,9 +130,15 @@ class ViewerSession:
     def _state_changed(self) -> None:
         state = self._pc.connectionState
         self._log.info("live_session_state", state=state)
+        if state == "connected" and self._connect_deadline is not None:
+            self._connect_deadline.cancel()
         if state in ("failed", "closed") and self._closing is None:
             self._closing = asyncio.ensure_future(self._close("viewer left" if state == "closed" else "connection failed"))
 
     def _expire(self) -> None:
         if self._closing is None:
             self._closing = asyncio.ensure_future(self._close("expired"))
+
+    def _never_connected(self) -> None:
+        if self._closing is None and self._pc.connectionState != "connected":
+            self._closing = asyncio.ensure_future(self._close("viewer never connected"))

@@ -90,7 +90,7 @@ class UplinkSettings(Section):
         "auto", description="auto: kernel WireGuard when the kernel has it, else wireguard-go."
     )
     heartbeat_interval_s: float = Field(10.0, gt=0, description="Heartbeat period on the uplink stream.")
-    telemetry_interval_s: float = Field(30.0, gt=0, description="How often a telemetry sample is queued.")
+    telemetry_interval_s: float = Field(30.0, gt=0, description="How often a telemetry sample is queued (sooner when a camera's state changed, at most one per third of this).")
     max_in_flight: int = Field(512, ge=1, le=10_000, description="Messages sent but not yet acknowledged, at most.")
     batch_size: int = Field(256, ge=1, description="Outbox rows read per query.")
     poll_interval_s: float = Field(0.02, gt=0, description="How often the outbox is checked for new rows.")

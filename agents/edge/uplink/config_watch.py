@@ -5,7 +5,8 @@ credentials to it), then watches from its applied version: the relay sends the n
 is newer, then each newer one as it arrives. Each is applied atomically
 (:func:`agents.edge.camera_config.store.apply`) and reported. Any stream error ends the connection; the
 next one starts after an exponential backoff with full jitter, reset by a message received. The recorder
-and the detector pick the applied cameras up from the database on their own.
+and the detector pick the applied cameras up from the database on their own; ``on_applied`` is for the
+uplink's own use of them (the live view ends the sessions of cameras disabled or removed).
 
 The report also carries the detector's connection to the site's MQTT broker (``camera_config.mqtt_status``,
 written by the detector process when it changes): while connected, the uplink looks at it every
@@ -15,7 +16,7 @@ written by the detector process when it changes): while connected, the uplink lo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import grpc
 from sqlalchemy.orm import sessionmaker
@@ -47,8 +48,10 @@ class ConfigWatch:
         metrics: AgentMetrics,
         credentials: grpc.ChannelCredentials | None = None,
         mqtt_check_s: float = MQTT_CHECK_S,
+        on_applied: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.sessions = sessions
+        self.on_applied = on_applied
         self.target = target
         self.key = key
         self.device_id = device_id
@@ -107,6 +110,8 @@ class ConfigWatch:
         self.applied_gauge.set(result.applied_version)
         if result.outcome is store.Outcome.APPLIED:
             log.info("config_applied", version=result.version, cameras=len(desired.cameras), failed=list(result.failed))
+            if self.on_applied is not None:
+                await self.on_applied()
         elif result.outcome is store.Outcome.UNCHANGED:
             log.info("config_unchanged", version=result.version)
         else:

@@ -16,12 +16,13 @@ the EdgeMedia server listens on the loopback address the relay allocated (and di
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import grpc
 
 from agents.edge import outbox
-from agents.edge.camera_config.cameras import KeySource
+from agents.edge.camera_config.cameras import KeySource, runnable_cameras
 from agents.edge.camera_config.key import ConfigKey, config_key_path
 from agents.edge.config import EdgeSettings
 from agents.edge.db import database_path, open_database
@@ -36,12 +37,15 @@ from agents.edge.uplink.media_server import EdgeMediaService, EventsLookup, Medi
 from agents.edge.uplink.release import RELEASE_BASE, rolled_back
 from agents.edge.uplink.scrape_proxy import ScrapeProxy
 from agents.edge.uplink.telemetry import (
+    CAMERA_LOOK_S,
     CameraStatusSource,
     DetectorLatency,
     InferenceLatencySource,
     NoInference,
     RecorderCameras,
+    SampleSchedule,
     TelemetrySampler,
+    camera_states,
 )
 from agents.edge.uplink.tunnel import EdgeTunnel
 from guardian.contracts.edge.v1 import cameras_pb2_grpc, media_pb2_grpc
@@ -160,7 +164,8 @@ class UplinkAgent:
         # Made on the first start; the cloud seals camera credentials to it (reported on each connection).
         config_key = await asyncio.to_thread(ConfigKey.load_or_create, config_key_path(s.storage.data_dir))
         self.config_watch = ConfigWatch(
-            self.sessions, target, config_key, enrolment.device_id, s.uplink, self.metrics, credentials
+            self.sessions, target, config_key, enrolment.device_id, s.uplink, self.metrics, credentials,
+            on_applied=self._end_live_views_of_stopped_cameras,
         )
         self._media_server = grpc.aio.server()
         media_pb2_grpc.add_EdgeMediaServicer_to_server(
@@ -210,13 +215,24 @@ class UplinkAgent:
         server = grpc.ssl_server_credentials([(key, cert)], root_certificates=device_ca, require_client_auth=True)
         return channel, server
 
+    async def _end_live_views_of_stopped_cameras(self) -> None:
+        """After a config is applied: a camera disabled or removed is watched by nobody any more."""
+        if self.live is not None:
+            running = {spec.name for spec in await asyncio.to_thread(runnable_cameras, self.sessions)}
+            await self.live.keep_cameras(running, "camera disabled or removed")
+
     async def _telemetry_loop(self) -> None:
-        assert self.client is not None
+        assert self.client is not None and self.cameras is not None
+        interval = self.settings.uplink.telemetry_interval_s
+        schedule = SampleSchedule(interval, time.monotonic())
         while True:
-            await asyncio.sleep(self.settings.uplink.telemetry_interval_s)
+            await asyncio.sleep(min(CAMERA_LOOK_S, interval))
             try:
-                await asyncio.to_thread(self.sampler.enqueue_sample)
-                self.client.wake.set()
+                states = camera_states(await asyncio.to_thread(self.cameras.camera_status))
+                if schedule.due(states, time.monotonic()):
+                    sample = await asyncio.to_thread(self.sampler.enqueue_sample)
+                    schedule.sent(camera_states(list(sample.cameras)), time.monotonic())
+                    self.client.wake.set()
             except Exception as exc:  # a bad sample must not stop the uplink
                 log.error("telemetry_failed", error=str(exc))
 

@@ -64,7 +64,8 @@ _CONTRACT_STATES = {"connecting", "streaming", "failed", "disabled"}
 
 
 class RecorderCameras:
-    """Live camera states from the recorder's rows in the ``cameras`` table."""
+    """Live camera states from the recorder's rows in the ``cameras`` table, for the cameras the edge has:
+    edge.toml's (``configured``) until a desired config from the cloud is applied, then that config's."""
 
     def __init__(self, sessions: sessionmaker, configured: list[CameraSettings], stale_after_s: float = 60.0) -> None:
         self.sessions = sessions
@@ -74,29 +75,33 @@ class RecorderCameras:
     def camera_status(self) -> list[uplink_pb2.CameraStatus]:
         from datetime import UTC, datetime
 
+        from agents.edge.camera_config.store import current_version
         from agents.edge.video.cameras import list_cameras
 
         rows = {c.name: c for c in list_cameras(self.sessions)}
+        if current_version(self.sessions):  # the cloud's cameras replace edge.toml's (camera_config.store)
+            cameras = [(r.name, r.enabled) for r in rows.values() if r.source == "desired" and r.config_state != "removed"]
+        else:
+            cameras = [(c.name, c.enabled) for c in self.configured]
         now = datetime.now(UTC)
         out = []
-        for cam in self.configured:
-            row = rows.get(cam.name)
-            if not cam.enabled:
-                out.append(uplink_pb2.CameraStatus(camera=cam.name, state="disabled"))
+        for name, enabled in cameras:
+            row = rows.get(name)
+            if not enabled:
+                out.append(uplink_pb2.CameraStatus(camera=name, state="disabled"))
                 continue
             updated = row.updated_at if row is not None else None
             if updated is not None and updated.tzinfo is None:
                 updated = updated.replace(tzinfo=UTC)
             if row is None or updated is None or (now - updated).total_seconds() > self.stale_after_s:
                 # "" is the contract's "unknown" (edge.v1.CameraStatus.state).
-                out.append(uplink_pb2.CameraStatus(camera=cam.name, state="",
-                                                   reason="no recent status from the recorder"))
+                out.append(uplink_pb2.CameraStatus(camera=name, state="", reason="no recent status from the recorder"))
                 continue
             state, reason = row.state, row.reason or ""
             if state not in _CONTRACT_STATES:  # the recorder's "stopped" (and anything newer)
                 state, reason = "failed", reason or f"recorder reports {row.state!r}"
             status = uplink_pb2.CameraStatus(
-                camera=cam.name, state=state, reason=reason, fps=row.fps, bitrate_bps=row.bitrate_bps
+                camera=name, state=state, reason=reason, fps=row.fps, bitrate_bps=row.bitrate_bps
             )
             if row.last_frame_at is not None:
                 last = row.last_frame_at
@@ -237,6 +242,34 @@ def _disk_percent(path: Path) -> float:
     total = st.f_blocks * st.f_frsize
     free = st.f_bavail * st.f_frsize
     return 100.0 * (total - free) / total if total else 0.0
+
+
+#: How often the uplink looks at the cameras' states between samples (a SQLite read of a few rows).
+CAMERA_LOOK_S = 2.0
+
+
+class SampleSchedule:
+    """When to queue a telemetry sample: every ``interval_s``, and sooner when a camera's state changed since the
+    last sample (a camera added from the UI shows online within seconds, a camera that fails shows it), but at
+    most one sample per third of the interval: a flapping camera triples the telemetry at worst."""
+
+    def __init__(self, interval_s: float, now: float) -> None:
+        self.interval_s = interval_s
+        self._sent_at = now
+        self._states: tuple[tuple[str, str], ...] | None = None
+
+    def due(self, states: tuple[tuple[str, str], ...], now: float) -> bool:
+        since = now - self._sent_at
+        if self._states is None:  # the first look: what is there now is the baseline
+            self._states = states
+        return since >= self.interval_s or (states != self._states and since >= self.interval_s / 3)
+
+    def sent(self, states: tuple[tuple[str, str], ...], now: float) -> None:
+        self._sent_at, self._states = now, states
+
+
+def camera_states(statuses: list[uplink_pb2.CameraStatus]) -> tuple[tuple[str, str], ...]:
+    return tuple((c.camera, c.state) for c in statuses)
 
 
 class TelemetrySampler:

@@ -15,7 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from structlog.testing import capture_logs
 
 from agents.edge.live.hub import LiveHub
-from agents.edge.live.types import CameraStreams
+from agents.edge.live.types import CameraStreams, TurnServer
 from agents.edge.uplink.cameras_server import EdgeCamerasService
 from guardian.contracts.edge.v1 import cameras_pb2, cameras_pb2_grpc
 from tests.conftest import FakeCamera
@@ -65,3 +65,37 @@ def test_the_edge_records_why_the_relay_stopped_a_session(fake_camera: FakeCamer
     assert reasons == {"revoked": "device revoked", "viewer": "viewer stopped", "": "viewer stopped"}
     ended = [line["reason"] for line in logs if line["event"] == "live_session_ended"]
     assert ended == ["device revoked", "viewer stopped", "viewer stopped"]
+
+
+def test_sessions_end_when_their_camera_goes_and_when_the_viewer_never_connects(fake_camera: FakeCamera,
+                                                                               tmp_path: Path) -> None:
+    """A camera disabled or removed in the config ends its sessions at once (the uplink calls keep_cameras after
+    each apply), and its reader lets go of the camera; a viewer that never connects (it left before its browser
+    had the answer) is given up after the connect timeout instead of holding the camera until its deadline."""
+    async def scenario(turn: Coturn) -> dict[str, object]:
+        streams = CameraStreams(main_url=fake_camera.url())
+        hub = LiveHub({"front": streams, "back": streams}, connect_timeout_s=4.0)
+        expires = time.time() + 120
+        try:
+            sessions = {}
+            for camera in ("front", "back"):
+                creds = turn.mint(f"{camera}-edge")
+                session, _answer = await hub.open_session(camera, chromium_offer(), TurnServer(
+                    urls=(turn.url,), username=creds.username, credential=creds.credential), expires)
+                sessions[camera] = session
+            await hub.keep_cameras({"back"}, "camera disabled or removed")
+            front_reader = hub.reader("front")
+            assert front_reader is not None
+            out: dict[str, object] = {"front": sessions["front"].end_reason, "back_open": not sessions["back"].ended.is_set()}
+            await asyncio.wait_for(sessions["back"].ended.wait(), 30)
+            out["back"] = sessions["back"].end_reason
+            out["front_reader_running"] = front_reader.running
+            return out
+        finally:
+            await hub.close()
+
+    with Coturn(tmp_path) as turn:
+        out = asyncio.run(scenario(turn))
+    assert out["front"] == "camera disabled or removed" and out["back_open"], out
+    assert out["back"] == "viewer never connected", out
+    assert out["front_reader_running"] is False, out

@@ -65,7 +65,13 @@ def test_the_edge_applies_what_the_relay_hands_down_and_reports_it(tmp_path: Pat
         relay = FakeRelay()
         server = await serve(relay, port)
         settings = UplinkSettings(backoff_base_s=0.05, backoff_max_s=0.2)
-        watch = ConfigWatch(sessions, f"127.0.0.1:{port}", key, DEVICE, settings, AgentMetrics("edge"))
+        applies: list[list[str]] = []  # the cameras runnable each time on_applied ran (the uplink's live view)
+
+        async def on_applied() -> None:
+            applies.append([c.name for c in runnable_cameras(sessions)])
+
+        watch = ConfigWatch(sessions, f"127.0.0.1:{port}", key, DEVICE, settings, AgentMetrics("edge"),
+                            on_applied=on_applied)
         task = asyncio.create_task(watch.run())
 
         async def report() -> config_pb2.ConfigReport:
@@ -90,6 +96,7 @@ def test_the_edge_applies_what_the_relay_hands_down_and_reports_it(tmp_path: Pat
             await relay.configs.put(desired(1, camera("old", "rtsp://10.0.0.9/main")))  # older: refused
             assert (await report()).applied_version == 2
             assert [c.name for c in runnable_cameras(sessions)] == ["front"]
+            assert applies == [["front"], ["front"]]  # after each version applied (1, 2), not the repeat or the old one
 
             # The relay restarts: the edge reconnects, reports, and watches from what it applied.
             await server.stop(None)

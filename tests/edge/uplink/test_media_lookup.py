@@ -10,16 +10,18 @@ from pathlib import Path
 
 import grpc
 
+from agents.edge.camera_config.store import Outcome, apply
 from agents.edge.config import CameraSettings
 from agents.edge.db import open_database
 from agents.edge.db.tables import EventRow
 from agents.edge.events.store import EventStore
 from agents.edge.uplink.media_server import EdgeMediaService, EventsLookup
-from agents.edge.uplink.telemetry import RecorderCameras, _histogram_buckets, histogram_quantile
+from agents.edge.uplink.telemetry import RecorderCameras, SampleSchedule, _histogram_buckets, histogram_quantile
 from agents.edge.video.cameras import save_statuses, sync_cameras
 from agents.edge.video.status import CameraState, CameraStatus
 from guardian.contracts.edge.v1 import media_pb2, media_pb2_grpc
 from guardian.runtime.metrics import AgentMetrics
+from tests.edge.camera_config.helpers import DEVICE, camera, desired
 
 
 def _event(store: EventStore, data_dir: Path, clip: bytes | None) -> str:
@@ -100,6 +102,43 @@ def test_camera_status_comes_from_the_recorders_rows(tmp_path: Path) -> None:
     assert (by_name["back"].state, by_name["back"].reason) == ("failed", "connection refused")
     assert by_name["side"].state == "disabled"
     engine.dispose()
+
+
+def test_cameras_added_from_the_cloud_report_their_health(tmp_path: Path) -> None:
+    """Once a desired config is applied its cameras are the edge's: they are the ones reported (edge.toml's
+    are not), with the recorder's states, and a camera removed from the config is no longer reported."""
+    engine, sessions = open_database(tmp_path / "edge.db")
+    configured = [CameraSettings(name="front", record_url="rtsp://x/1")]
+    sync_cameras(sessions, configured)
+    source = RecorderCameras(sessions, configured)
+    assert [s.camera for s in source.camera_status()] == ["front"]
+    garden, shed = camera("garden", "rtsp://10.0.0.7/garden"), camera("shed", "rtsp://10.0.0.8/shed", enabled=False)
+    assert apply(sessions, desired(1, garden, shed), None, DEVICE).outcome is Outcome.APPLIED
+    now = datetime.now(UTC)
+    save_statuses(sessions, [CameraStatus("garden", CameraState.STREAMING, since=now, last_frame_at=now, fps=10.0)])
+    by_name = {s.camera: s for s in source.camera_status()}
+    assert set(by_name) == {"garden", "shed"}
+    assert by_name["garden"].state == "streaming" and by_name["garden"].last_frame_at.seconds == int(now.timestamp())
+    assert by_name["shed"].state == "disabled"
+    assert apply(sessions, desired(2, shed), None, DEVICE).outcome is Outcome.APPLIED
+    assert [(s.camera, s.state) for s in source.camera_status()] == [("shed", "disabled")]
+    engine.dispose()
+
+
+def test_a_camera_state_change_is_sampled_early_but_not_more_than_thrice_an_interval() -> None:
+    connecting, streaming = (("garden", "connecting"),), (("garden", "streaming"),)
+    schedule = SampleSchedule(30.0, now=0.0)
+    assert not schedule.due(connecting, 2.0)  # the first look is the baseline
+    assert not schedule.due(connecting, 28.0)
+    assert schedule.due(connecting, 30.0)  # the interval
+    schedule.sent(connecting, 30.0)
+    assert not schedule.due(streaming, 32.0)  # changed, but a sample went 2 s ago
+    assert schedule.due(streaming, 40.0)  # changed: a third of the interval after the last sample
+    schedule.sent(streaming, 40.0)
+    assert not schedule.due(streaming, 50.0) and not schedule.due(connecting, 49.0)
+    assert schedule.due(connecting, 50.0)
+    schedule.sent(connecting, 50.0)
+    assert schedule.due((), 60.0)  # a removed camera is a change too
 
 
 def test_inference_latency_is_the_median_of_the_detectors_histogram() -> None:

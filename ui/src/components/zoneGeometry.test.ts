@@ -1,6 +1,6 @@
-// The zone editor's geometry: screen pixels become fractions of the picture (clamped, rounded), points are
-// grabbed within a fingertip's reach in pixels whatever the picture's size, and a shape closes on its first
-// point only once it has three.
+// The zone editor's geometry: screen pixels become fractions of the picture (clamped, rounded, onto an edge
+// within a few pixels of it), points are grabbed within a fingertip's reach in pixels whatever the picture's
+// size, and a shape closes on its first point only once it has three.
 import { describe, expect, it } from "vitest";
 import {
   closePolygon,
@@ -26,6 +26,12 @@ describe("normalise", () => {
   it("clamps positions past the edges (a drag out of the picture) and rounds to four decimals", () => {
     expect(normalise(40, 900, box)).toEqual({ x: 0, y: 1 });
     expect(normalise(100 + 800 / 3, 50, box)).toEqual({ x: 0.3333, y: 0 });
+  });
+
+  it("puts a point within a few pixels of an edge onto it (a mask drawn to the edge covers the edge)", () => {
+    expect(normalise(100 + 5, 50 + 450 - 2, box)).toEqual({ x: 0, y: 1 });
+    expect(normalise(900 - 6, 50 + 6, box)).toEqual({ x: 1, y: 0 });
+    expect(normalise(100 + 8, 50 + 450 - 9, box)).toEqual({ x: 0.01, y: 0.98 }); // further in: where it was put
   });
 
   it("gives the origin for a surface with no size (not laid out yet)", () => {

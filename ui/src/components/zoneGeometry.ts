@@ -25,10 +25,22 @@ const clamp = (value: number) => Math.min(1, Math.max(0, value));
 /** Four decimals: a tenth of a pixel on a 4K picture, and short JSON. */
 const round = (value: number) => Math.round(value * 10_000) / 10_000;
 
-/** A pointer position in page pixels as a point of the picture (clamped to its edges). */
+/** How near (in CSS pixels) to the picture's edge a point goes onto it: the last pixel is hard to hit, and a mask
+ *  drawn "to the edge" must cover it (the edge drops a person whose feet are on the mask, and at the bottom
+ *  edge feet are on the last row). */
+export const EDGE_SNAP_PX = 6;
+
+function snapped(offsetPx: number, sizePx: number): number {
+  if (offsetPx <= EDGE_SNAP_PX) return 0;
+  if (offsetPx >= sizePx - EDGE_SNAP_PX) return 1;
+  return round(offsetPx / sizePx);
+}
+
+/** A pointer position in page pixels as a point of the picture (clamped to its edges, and onto an edge when
+ *  within EDGE_SNAP_PX of it). */
 export function normalise(clientX: number, clientY: number, box: Box): Point {
   if (box.width <= 0 || box.height <= 0) return { x: 0, y: 0 };
-  return { x: round(clamp((clientX - box.left) / box.width)), y: round(clamp((clientY - box.top) / box.height)) };
+  return { x: snapped(clientX - box.left, box.width), y: snapped(clientY - box.top, box.height) };
 }
 
 /** A point of the picture in pixels of the surface (relative to its top-left corner). */

@@ -4,7 +4,7 @@
 // camera shows what the device made of it, and its detection tiles and detail (input size) are chosen from lists with their cost.
 import { act } from "react";
 import { MemoryRouter } from "react-router";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { ApiClient, createApi } from "../api";
 import type { CameraConfig, DeviceConfig } from "../api/deviceConfig";
 import type { CameraPublic, DevicePublic, UserPublic } from "../api/types";
@@ -204,6 +204,28 @@ describe("cameras page: desired configuration", () => {
                 "the renamed version");
     // The camera form now edits version 2, so its next save is not a version conflict.
     expect(cloud.config.version).toBe(2);
+  });
+
+  it("asks again until the device has applied the newest version, then shows what it did and stops asking", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    try {
+      const state = await render(config(1, [porch]));
+      expect(page.$("[data-camera=porch] [data-testid=apply-state]")!.textContent).toBe("Pending");
+      const reads = state.configReads;
+      await act(async () => { vi.advanceTimersByTime(5_000); });
+      await until(() => state.configReads === reads + 1, "still pending: asked again");
+      state.config = config(1, [porch], {
+        reported: { applied_version: 1, refused_version: 0, refused_reason: "", reported_at: "2026-01-01T00:00:00Z",
+                    cameras: [{ camera: "porch", state: "applied", error: "" }] },
+      });
+      await act(async () => { vi.advanceTimersByTime(5_000); });
+      await until(() => page.$("[data-camera=porch] [data-testid=apply-state]")?.textContent === "Applied", "the applied state");
+      const settled = state.configReads;
+      await act(async () => { vi.advanceTimersByTime(20_000); });
+      expect(state.configReads).toBe(settled); // applied: nothing left to wait for
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("reloads on a version conflict, tells the person, and saves on the newer version", async () => {

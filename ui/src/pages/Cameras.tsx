@@ -108,6 +108,15 @@ function DeviceCameras({ device, admin, live, now }: { device: DevicePublic; adm
   const [discovering, setDiscovering] = useState(false);
   const title = device.name.trim() || device.id;
 
+  // Until the device has applied (or refused) the newest version, ask again as often as for the cameras' health,
+  // so "Pending" turns into what the device did without a reload. Not while a form is open on the version shown.
+  const waiting = !!config && config.reported.applied_version < config.version && config.reported.refused_version !== config.version;
+  useEffect(() => {
+    if (!waiting || editing) return;
+    const timer = setInterval(reload, HEALTH_POLL_MS);
+    return () => clearInterval(timer);
+  }, [waiting, editing, reload]);
+
   /** PUT the whole list edited from the version on screen; a conflict loads the newer version, then rethrows. */
   async function save(current: DeviceConfig, cameras: CameraConfig[], what: string): Promise<void> {
     try {
