@@ -111,7 +111,10 @@ class ConfigWatch:
         if result.outcome is store.Outcome.APPLIED:
             log.info("config_applied", version=result.version, cameras=len(desired.cameras), failed=list(result.failed))
             if self.on_applied is not None:
-                await self.on_applied()
+                try:
+                    await self.on_applied()
+                except Exception as exc:  # applied all the same; reported next
+                    log.error("config_applied_hook_failed", error=str(exc))
         elif result.outcome is store.Outcome.UNCHANGED:
             log.info("config_unchanged", version=result.version)
         else:
