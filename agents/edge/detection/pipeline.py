@@ -9,6 +9,7 @@ while it runs (:attr:`CameraPipeline.rules`); the next result uses them.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import time
@@ -129,6 +130,12 @@ class CameraPipeline:
         """``decode_path``: 1 for the path the camera's frames are decoded by now, 0 for the others."""
         for path in DECODE_PATHS:
             self.metrics.decode_path.labels(self.camera.name, path).set(1 if path == choice.path else 0)
+
+    def forget_decode_path(self) -> None:
+        """The camera is no longer watched: its ``decode_path`` series go (a gauge would go on saying 1)."""
+        for path in DECODE_PATHS:
+            with contextlib.suppress(KeyError):  # never set: the reader had not opened the stream
+                self.metrics.decode_path.remove(self.camera.name, path)
 
     def process(self, image: np.ndarray, at: float, block: bool = False, read_at: float | None = None) -> str:
         """Gate one frame (BGR, captured at unix time ``at`` by the camera's clock, read at ``read_at`` by this

@@ -160,9 +160,12 @@ class DetectionService:
                         pipeline.start()
         for pipeline in retired:
             pipeline.close()
+        restarted = {spec.name for spec in start}
         for pipeline in retired:
             pipeline.join(timeout=15)
             self.results.put(_Retired(pipeline))  # after its last submitted frame's result, or with it
+            if pipeline.camera.name not in restarted:  # a restarted camera's new pipeline has set its own
+                pipeline.forget_decode_path()
             log.info("camera_unwatched", camera=pipeline.camera.name)
 
     def _pipeline(self, spec: CameraSpec) -> CameraPipeline | None:

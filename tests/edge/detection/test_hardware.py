@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.edge.config import CameraSettings
+from agents.edge.camera_config import store
+from agents.edge.config import CameraSettings, EdgeSettings
 from agents.edge.db import open_database
 from agents.edge.detection.config import DetectionSettings
 from agents.edge.detection.detector import Detector
@@ -28,6 +29,7 @@ from agents.edge.detection.device import choose_device
 from agents.edge.detection.metrics import DetectorMetrics
 from agents.edge.detection.model_slot import ModelSlot
 from agents.edge.detection.pipeline import CameraPipeline
+from agents.edge.detection.service import DetectionService
 from agents.edge.events.manager import EventManager
 from agents.edge.events.media import VideoMedia
 from agents.edge.events.store import EventStore
@@ -36,6 +38,7 @@ from guardian.runtime.errors import ConfigError
 from guardian.runtime.logging import configure_logging
 from guardian.runtime.metrics import AgentMetrics
 from tests.conftest import FakeCamera
+from tests.edge.camera_config.helpers import DEVICE, camera, desired
 from tests.edge.video.helpers import FAST, wait_for
 
 VENV_BIN = Path(sys.executable).parent
@@ -231,3 +234,30 @@ def test_the_hardware_command_shows_the_configured_choice_and_a_fake_intel_node(
     assert ("  decode (auto, decode = 'auto'): software - auto: PyAV's FFmpeg has qsv but not vaapi, which QSV "
             "needs on Linux") in lines
     assert f"  decode (configured, decode = 'qsv'): qsv on {dri / 'renderD128'} - configured" in lines
+
+
+def test_a_camera_no_longer_watched_takes_its_decode_path_with_it(model_store, tmp_path: Path,
+                                                                  fake_camera: FakeCamera) -> None:
+    """The detector's decode-path gauge of a camera removed from the config goes with the camera (it would go
+    on saying "software: 1" for a camera that is gone); the camera still watched keeps its own."""
+    settings = EdgeSettings(storage={"data_dir": tmp_path / "data"}, models={"store_dir": model_store.root})
+    metrics = AgentMetrics("edge")
+    service = DetectionService(settings, metrics, media=None)
+    sample = metrics.registry.get_sample_value
+
+    def path_of(camera: str) -> float | None:
+        return sample("guardian_edge_detection_decode_path", {"camera": camera, "path": "software"})
+
+    url = fake_camera.url()
+    assert store.apply(service.sessions, desired(1, camera("front", url), camera("back", url)), None, DEVICE).outcome \
+        is store.Outcome.APPLIED
+    service.reload_cameras()
+    service.start()
+    try:
+        wait_for(lambda: path_of("front") == 1 and path_of("back") == 1, 30, "both cameras decoding")
+        assert store.apply(service.sessions, desired(2, camera("back", url)), None, DEVICE).outcome \
+            is store.Outcome.APPLIED
+        service.reload_cameras()
+        assert path_of("front") is None and path_of("back") == 1
+    finally:
+        service.stop()
