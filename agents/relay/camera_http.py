@@ -3,6 +3,7 @@ and a stream probe, each asked of the edge's EdgeCameras server on demand.
 
     GET|HEAD /media/v1/devices/{device_id}/cameras/{camera}/picture.jpg?token=T   image/jpeg
     POST     /media/v1/devices/{device_id}/discover     (Bearer T, no body)    {"took_s", "cameras": [...]}
+             … with a JSON body {"address", "sealed_credentials"}: that one device asked again, with a login
     POST     /media/v1/devices/{device_id}/probe        (Bearer T, JSON body)  {"ok", "codec", ...} | {"ok": false, "error"}
 
 Mounted with the event media (:func:`agents.relay.media_http.create_media_app`: the same listener, CORS
@@ -18,13 +19,14 @@ the search exactly as ``guardian-edge cameras discover`` prints it, except that 
 
 ====  =========================================================================================
 400   ``bad_request`` (probe: not JSON, no rtsp(s):// URL, credentials in the URL, sealed credentials
-      not base64)
+      not base64; discover with a body: not JSON, no http(s):// address, credentials in it, sealed
+      credentials not base64)
 401   ``token_missing``, ``token_invalid`` (format, signature, unknown key, a clip token), ``token_expired``
 403   ``wrong_tenant``, ``wrong_device``, ``wrong_camera``, ``wrong_scope``, ``wrong_relay``,
       ``unknown_device``, ``device_revoked``
 404   ``not_found`` (no such path), ``no_picture`` (the edge has no picture of that camera yet: not
       started, or the camera sends no frames)
-413   ``too_large`` (a probe body over 16 KiB)
+413   ``too_large`` (a probe or discover body over 16 KiB)
 502   ``edge_error`` (the edge answered with something unexpected)
 503   ``device_offline`` (the edge's server cannot be reached)
 504   ``device_timeout`` (no answer in ``media.first_byte_timeout_s`` for a picture,
@@ -185,27 +187,53 @@ class CameraEndpoint:
         body = b"" if request.method == "HEAD" else picture.jpeg
         return self._counted("picture", Response(body, headers=headers, media_type="image/jpeg"))
 
+    async def _body(self, request: Request) -> bytes | None:
+        """The request's body, or None when it is over MAX_PROBE_BODY."""
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_PROBE_BODY:
+                return None
+        return body
+
     async def discover(self, request: Request) -> Response:
         device = await self._authorise(request, "discover")
         if isinstance(device, Response):
             return self._counted("discover", device)
+        body = await self._body(request)
+        if body is None:
+            return self._counted("discover", error_response(413, "too_large", f"the body is over {MAX_PROBE_BODY} bytes"))
+        address, sealed = "", None
+        if body.strip():  # one device asked again, with a login: {"address", "sealed_credentials"}
+            try:
+                asked = json.loads(body)
+                if not isinstance(asked, dict):
+                    raise ValueError("the body must be a JSON object")
+                given = asked.get("address")
+                if not isinstance(given, str) or not given.lower().startswith(("http://", "https://")) \
+                        or len(given) > 2048:
+                    raise ValueError("address must be an http:// or https:// URL")
+                if _URL_WITH_CREDENTIALS.match(given):
+                    raise ValueError("the address must not carry credentials: send them sealed")
+                address, sealed = given, _sealed(asked.get("sealed_credentials"))
+            except ValueError as exc:  # json.JSONDecodeError is one
+                detail = str(exc) if not isinstance(exc, json.JSONDecodeError) else "the body is not JSON"
+                return self._counted("discover", error_response(400, "bad_request", detail))
         try:
-            result = await self.client.discover(device.address, self.settings.discover_timeout_s)
+            result = await self.client.discover(device.address, self.settings.discover_timeout_s, address, sealed or b"")
         except grpc.aio.AioRpcError as exc:
             return self._counted("discover", _grpc_error(exc, device, "discover"))
-        log.info("cameras_discovered", device=device.device_id, found=len(result.cameras))
-        body = {"took_s": result.took_s, "cameras": [camera_json(c) for c in result.cameras]}
-        return self._counted("discover", JSONResponse(body, headers=COMMON_HEADERS))
+        log.info("cameras_discovered", device=device.device_id, found=len(result.cameras), asked_again=bool(address))
+        found = {"took_s": result.took_s, "cameras": [camera_json(c) for c in result.cameras]}
+        return self._counted("discover", JSONResponse(found, headers=COMMON_HEADERS))
 
     async def probe(self, request: Request) -> Response:
         device = await self._authorise(request, "probe")
         if isinstance(device, Response):
             return self._counted("probe", device)
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_PROBE_BODY:
-                return self._counted("probe", error_response(413, "too_large", f"the body is over {MAX_PROBE_BODY} bytes"))
+        body = await self._body(request)
+        if body is None:
+            return self._counted("probe", error_response(413, "too_large", f"the body is over {MAX_PROBE_BODY} bytes"))
         try:
             asked = json.loads(body)
             if not isinstance(asked, dict):

@@ -22,8 +22,11 @@ class EdgeCamerasClient:
     async def picture(self, address: str, camera: str, timeout: float) -> cameras_pb2.CameraPicture:
         return await self._stub(address).Picture(cameras_pb2.PictureRequest(camera=camera), timeout=timeout)
 
-    async def discover(self, address: str, timeout: float) -> cameras_pb2.DiscoverResult:
-        return await self._stub(address).Discover(cameras_pb2.DiscoverRequest(), timeout=timeout)
+    async def discover(self, address: str, timeout: float, device_address: str = "",
+                       sealed_credentials: bytes = b"") -> cameras_pb2.DiscoverResult:
+        """A search of the edge's LAN; with ``device_address``, that one device asked again (with the login)."""
+        request = cameras_pb2.DiscoverRequest(address=device_address, sealed_credentials=sealed_credentials)
+        return await self._stub(address).Discover(request, timeout=timeout)
 
     async def probe(self, address: str, url: str, sealed_credentials: bytes, timeout: float) -> cameras_pb2.ProbeResult:
         request = cameras_pb2.ProbeRequest(url=url, sealed_credentials=sealed_credentials)

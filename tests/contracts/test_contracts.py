@@ -109,7 +109,8 @@ def test_camera_access_carries_credentials_only_sealed():
             assert not any(word in field.name for word in ("user", "password", "secret")), field.full_name
             if field.type == FieldDescriptor.TYPE_BYTES:
                 byte_fields.add(field.full_name)
-    assert byte_fields == {"guardian.edge.v1.CameraPicture.jpeg", "guardian.edge.v1.ProbeRequest.sealed_credentials"}
+    assert byte_fields == {"guardian.edge.v1.CameraPicture.jpeg", "guardian.edge.v1.ProbeRequest.sealed_credentials",
+                           "guardian.edge.v1.DiscoverRequest.sealed_credentials"}
     assert cameras.DESCRIPTOR.name not in [d.name for d in ingest.DESCRIPTOR.dependencies]
     health = ingest.DESCRIPTOR.message_types_by_name["CameraHealth"]
     assert {f.type for f in health.fields} <= {FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_DOUBLE,

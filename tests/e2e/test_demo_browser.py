@@ -449,19 +449,22 @@ WALK_MASK = [(0.005, 0.005), (0.995, 0.005), (0.995, 0.995), (0.005, 0.995)]
 
 
 @contextlib.contextmanager
-def camera_on_the_lan(footage: Path) -> Iterator[FakeCamera]:
-    """A customer's camera next to the demo's edge: the RTSP test camera with a login, behind the simulated ONVIF
-    device (tests/fakes/onvif_camera.py: WS-Discovery and the Device/Media services on a real SOAP stack). It is
-    on the host, as the demo's edge is: the edge's multicast probe leaves by the host's own interfaces and loops
-    back to it (loopback itself is left out of discovery, as on a real LAN)."""
+def camera_on_the_lan(footage: Path) -> Iterator[tuple[FakeCamera, str]]:
+    """A customer's camera next to the demo's edge, and its ONVIF address: the RTSP test camera behind the
+    simulated ONVIF device (tests/fakes/onvif_camera.py: WS-Discovery and the Device/Media services on a real SOAP
+    stack), both with the same login, as a camera out of its box has. It is on the host, as the demo's edge is:
+    the edge's multicast probe leaves by the host's own interfaces and loops back to it (loopback itself is left
+    out of discovery, as on a real LAN)."""
     rtsp = FakeCamera(footage, user=WALK_USER, password=WALK_PASSWORD)
     rtsp.start()
-    onvif = subprocess.Popen([sys.executable, "-m", "tests.fakes.onvif_camera", "--rtsp-url", rtsp.url()],
-                             cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    onvif = subprocess.Popen([sys.executable, "-m", "tests.fakes.onvif_camera", "--rtsp-url", rtsp.url(),
+                              "--user", WALK_USER], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "ONVIF_CAMERA_PASSWORD": WALK_PASSWORD})
     try:
         assert onvif.stdout is not None
-        assert json.loads(onvif.stdout.readline())["event"] == "ready"
-        yield rtsp
+        ready = json.loads(onvif.stdout.readline())
+        assert ready["event"] == "ready"
+        yield rtsp, ready["xaddr"]
     finally:
         onvif.terminate()
         onvif.wait(15)
@@ -489,14 +492,15 @@ def _events_since(client: httpx.Client, camera: str, since: datetime) -> list[di
 def test_owner_finds_adds_tunes_and_removes_a_camera(demo_stack: DemoStack, browser, artifacts: Path,
                                                      footage_mp4: Path) -> None:
     """Issue #17's walk-through in Chromium on the demo stack: the simulated ONVIF camera is found on the edge's
-    network and added with its login (a wrong password first: the edge's own error); within seconds it records
-    and detects; a rename shows on the Cameras page, the dashboard and the timeline; a mask over the walkway stops
-    its events while the demo camera (the same footage) goes on making them; disabling it ends the edge's
-    connections to it; removing it takes it off the device. The login never reaches the cloud in the clear."""
+    network, asked again with its login (a wrong password first: the edge's own error) and added with it; within
+    seconds it records and detects; a rename shows on the Cameras page, the dashboard and the timeline; a mask
+    over the walkway stops its events while the demo camera (the same footage) goes on making them; disabling it
+    ends the edge's connections to it; removing it takes it off the device. The login never reaches the cloud in
+    the clear."""
     stack = demo_stack
     info = stack.info
     assert info is not None
-    with camera_on_the_lan(footage_mp4) as camera, api(stack) as client:
+    with camera_on_the_lan(footage_mp4) as (camera, address), api(stack) as client:
         tab = Tab(browser, stack.cloud_url, artifacts, "walkthrough")
         p = tab.page
         to_cloud: list[str] = []
@@ -509,13 +513,30 @@ def test_owner_finds_adds_tunes_and_removes_a_camera(demo_stack: DemoStack, brow
         p.get_by_test_id("discovery-count").wait_for(timeout=60_000)
         assert re.match(r"\d+ cameras? found", p.get_by_test_id("discovery-count").inner_text()), \
             p.get_by_test_id("discovery-count").inner_text()
-        found = p.locator("li.discovered-camera", has_text="SimCam")
-        assert "768×576" in found.inner_text()
+        # Asked without a login, the camera keeps its streams to itself; with one, sealed here, the edge asks again.
+        found = p.locator(f"li.discovered-camera[data-address='{address}']")
+        assert "refused the user name or password" in found.inner_text(), found.inner_text()
+        found.get_by_label("User name").fill(WALK_USER)
+        for password in ("not-the-password", WALK_PASSWORD):
+            found.get_by_label("Password").fill(password)
+            with p.expect_response(lambda r: r.url.endswith("/discover") and r.request.method == "POST", timeout=60_000):
+                found.get_by_role("button", name="Ask with this login").click()
+            if password != WALK_PASSWORD:  # the edge's own verdict, from the camera
+                found.get_by_role("button", name="Ask with this login").wait_for()
+                assert "refused the user name or password" in found.inner_text(), found.inner_text()
+                tab.shot("found-wrong-login")
+                p.set_viewport_size({"width": 390, "height": 844})  # a phone: the login form fits, no sideways scroll
+                assert p.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+                tab.shot("found-wrong-login-phone")
+                p.set_viewport_size({"width": 1280, "height": 860})
+        found.get_by_text("768×576").wait_for()
+        assert "SimCam" in found.inner_text()
         tab.shot("found")
         found.get_by_role("button", name=re.compile("^Add ")).click()
         assert p.get_by_label("Stream address").input_value() == camera.url()  # the camera's own stream URI
+        assert p.get_by_label("User name").input_value() == WALK_USER  # the login it took, carried over
+        assert p.get_by_label("Password", exact=True).input_value() == WALK_PASSWORD
         p.get_by_label("Camera name").fill("Garden")
-        p.get_by_label("User name").fill(WALK_USER)
         p.get_by_label("Password", exact=True).fill("not-the-password")
         p.get_by_role("button", name="Test connection").click()
         failed = p.locator(".probe-failed")

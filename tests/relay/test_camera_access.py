@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import ssl
 import subprocess
@@ -134,6 +135,42 @@ def test_discover_answers_with_the_edge_search(stack: TlsStack, http: httpx.Clie
     assert isinstance(found["cameras"], list) and found["took_s"] > 0  # loopback: no ONVIF camera to find here
     assert response.headers["access-control-allow-origin"] == UI_ORIGIN
     assert post(http, stack, "discover", token(stack)).json()["error"] == "wrong_scope"  # a picture token
+
+
+def test_discover_asks_one_camera_again_with_a_sealed_login(stack: TlsStack, http: httpx.Client,
+                                                           fake_camera_factory) -> None:
+    """A camera that protects its ONVIF media service answers a search without profiles; the browser then has
+    the edge ask that address again with the login it sealed. The simulated ONVIF camera answers on loopback
+    (no multicast needed for this: the address is given)."""
+    rtsp = fake_camera_factory()
+    onvif = subprocess.Popen([PYTHON, "-m", "tests.fakes.onvif_camera", "--rtsp-url", rtsp.url(), "--no-discovery",
+                              "--user", "admin"], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "ONVIF_CAMERA_PASSWORD": PASSWORD})
+    try:
+        assert onvif.stdout is not None
+        address = json.loads(onvif.stdout.readline())["xaddr"]
+        bearer = token(stack, ("discover",), None)
+        right = post(http, stack, "discover", bearer, {"address": address, "sealed_credentials": sealed_for_the_edge(
+            stack, f"admin:{PASSWORD}")})
+        assert right.status_code == 200, right.text
+        [camera] = right.json()["cameras"]
+        assert camera["error"] is None and camera["address"] == address
+        assert [(p["encoding"], p["stream_uri"]) for p in camera["profiles"]] == [("H264", rtsp.url())]
+        wrong = post(http, stack, "discover", bearer, {"address": address, "sealed_credentials": sealed_for_the_edge(
+            stack, "admin:not-the-password")})
+        assert [c["error"]["kind"] for c in wrong.json()["cameras"]] == ["auth_failed"]
+        for body, detail in [({"address": address.replace("://", f"://admin:{PASSWORD}@")}, "credentials"),
+                             ({"address": "rtsp://127.0.0.1/cam"}, "http"), ([1], "object"),
+                             ({"address": address, "sealed_credentials": "*"}, "base64")]:
+            refused = post(http, stack, "discover", bearer, body)
+            assert (refused.status_code, refused.json()["error"]) == (400, "bad_request"), body
+            assert detail in refused.json()["detail"] and PASSWORD not in refused.text
+        too_large = post(http, stack, "discover", bearer, {"address": address, "padding": "x" * 20_000})
+        assert (too_large.status_code, too_large.json()["error"]) == (413, "too_large")
+    finally:
+        onvif.terminate()
+        onvif.wait(15)
+    assert PASSWORD not in stack.log_tail("relay", 400) and PASSWORD not in stack.log_tail("edge", 400)
 
 
 def test_cors_preflight_for_the_posts(stack: TlsStack, http: httpx.Client) -> None:

@@ -1,7 +1,9 @@
 """EdgeCameras: the edge answers its relay about its cameras, on request (a browser asked through the relay).
 
 - ``Picture``: the latest picture the detector kept of a camera (:mod:`agents.edge.detection.picture`).
-- ``Discover``: an ONVIF search of the edge's LAN (:func:`agents.edge.onvif.discovery.discover`).
+- ``Discover``: an ONVIF search of the edge's LAN (:func:`agents.edge.onvif.discovery.discover`); or, with an
+  address, that one device asked again (:func:`agents.edge.onvif.device.describe`) with a login sealed in the
+  browser (a camera that protects its media service answers a search without its profiles).
 - ``Probe``: open one stream as the recorder would (:func:`agents.edge.onvif.probe.probe`), with the
   credentials sealed in the browser to this edge's config key, opened here exactly as the config apply
   opens them (:meth:`agents.edge.camera_config.key.ConfigKey.open`) and kept in memory for the probe only.
@@ -32,6 +34,7 @@ from agents.edge.detection.picture import picture_path
 from agents.edge.live.errors import NegotiationFailed, StreamUnavailable, UnknownCamera
 from agents.edge.live.hub import CameraLookup, LiveHub
 from agents.edge.live.types import CameraStreams, LiveStream, StopReason, TurnServer
+from agents.edge.onvif.device import describe
 from agents.edge.onvif.discovery import discover
 from agents.edge.onvif.probe import probe
 from agents.edge.onvif.types import Camera, ErrorKind
@@ -73,6 +76,20 @@ def probe_url_problem(url: str) -> str | None:
         return "the URL must be rtsp:// or rtsps:// with a host"
     if parts.username is not None or parts.password is not None:
         return "the URL must not carry credentials: they travel sealed"
+    return None
+
+
+def device_address_problem(address: str) -> str | None:
+    """Why ``address`` is not an ONVIF device service URL to ask (not http(s), no host, credentials in it), or None."""
+    try:
+        parts = urlsplit(address)
+        parts.port  # noqa: B018 -- raises on a port that is not a number
+    except ValueError:
+        return "not a valid URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "the address must be http:// or https:// with a host"
+    if parts.username is not None or parts.password is not None:
+        return "the address must not carry credentials: they travel sealed"
     return None
 
 
@@ -133,12 +150,38 @@ class EdgeCamerasService(cameras_pb2_grpc.EdgeCamerasServicer):
         self, request: cameras_pb2.DiscoverRequest, context: grpc.aio.ServicerContext
     ) -> cameras_pb2.DiscoverResult:
         await refuse_unless_relay(context, self.allowed_peer, self.allowed_name)
+        if request.address:
+            return await self._describe_one(request, context)
         search_s = min(request.search_timeout_s or SEARCH_TIMEOUT_S, MAX_SEARCH_TIMEOUT_S)
         report = await discover(search_s, DEVICE_TIMEOUT_S)
         log.info("cameras_discovered", found=len(report.cameras), seconds=round(report.search_s + report.describe_s, 2))
         return cameras_pb2.DiscoverResult(
             cameras=[discovered_camera(c) for c in report.cameras], took_s=round(report.search_s + report.describe_s, 3)
         )
+
+    async def _describe_one(
+        self, request: cameras_pb2.DiscoverRequest, context: grpc.aio.ServicerContext
+    ) -> cameras_pb2.DiscoverResult:
+        problem = device_address_problem(request.address)
+        if problem is not None:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        user = password = None
+        if request.sealed_credentials:
+            try:
+                if self.config_key is None:
+                    raise CredentialsUnavailable("discover", "this edge has no config key")
+                login = self.config_key.open("discover", request.sealed_credentials)  # memory only
+                user, password = login.username, login.password
+            except CredentialsUnavailable as exc:
+                log.info("camera_describe_credentials_unreadable")
+                failed = cameras_pb2.DiscoveredCamera(address=request.address, error=cameras_pb2.CameraError(
+                    kind=str(ErrorKind.CREDENTIALS_UNREADABLE), detail=exc.reason))
+                return cameras_pb2.DiscoverResult(cameras=[failed])
+        started = asyncio.get_running_loop().time()
+        camera = await describe(request.address, (), user, password, DEVICE_TIMEOUT_S)
+        took = asyncio.get_running_loop().time() - started
+        log.info("camera_described", profiles=len(camera.profiles), error=camera.error.kind if camera.error else None)
+        return cameras_pb2.DiscoverResult(cameras=[discovered_camera(camera)], took_s=round(took, 3))
 
     async def Probe(
         self, request: cameras_pb2.ProbeRequest, context: grpc.aio.ServicerContext

@@ -224,7 +224,7 @@ class UplinkAgent:
     async def _telemetry_loop(self) -> None:
         assert self.client is not None and self.cameras is not None
         interval = self.settings.uplink.telemetry_interval_s
-        schedule = SampleSchedule(interval, time.monotonic())
+        schedule = SampleSchedule(interval, time.monotonic() - interval)  # the first look samples: a started edge shows its cameras at once
         while True:
             await asyncio.sleep(min(CAMERA_LOOK_S, interval))
             try:

@@ -16,7 +16,12 @@ from agents.edge.db import open_database
 from agents.edge.db.tables import EventRow
 from agents.edge.events.store import EventStore
 from agents.edge.uplink.media_server import EdgeMediaService, EventsLookup
-from agents.edge.uplink.telemetry import RecorderCameras, SampleSchedule, _histogram_buckets, histogram_quantile
+from agents.edge.uplink.telemetry import (
+    RecorderCameras,
+    SampleSchedule,
+    _histogram_buckets,
+    histogram_quantile,
+)
 from agents.edge.video.cameras import save_statuses, sync_cameras
 from agents.edge.video.status import CameraState, CameraStatus
 from guardian.contracts.edge.v1 import media_pb2, media_pb2_grpc

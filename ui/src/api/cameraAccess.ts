@@ -7,6 +7,7 @@
 //   GET  {relay_url}/media/v1/devices/{device}/cameras/{camera}/picture.jpg?token=T  image/jpeg,
 //        X-Picture-Taken-At: RFC 3339; 404 no_picture
 //   POST {relay_url}/media/v1/devices/{device}/discover  (Bearer T)  {"took_s", "cameras": [...]}
+//        with {"address", "sealed_credentials"}: that one camera asked again, with a login
 //   POST {relay_url}/media/v1/devices/{device}/probe     (Bearer T)  {"url", "sealed_credentials"}
 //        → {"ok": true, codec, width, height, fps} | {"ok": false, "error": {kind, detail}}
 // Errors are JSON {"error": code, "detail": text}; 401/403 token refused, 502/503/504 device offline.
@@ -150,6 +151,17 @@ export async function discoverCameras(grant: DeviceAccessToken, deviceId: string
                                       signal?: AbortSignal): Promise<Discovery> {
   const found = await postJson<Discovery>(fetchImpl, `${relayBase(grant, deviceId)}/discover`, grant.token, undefined, signal);
   return { took_s: found.took_s, cameras: found.cameras.map((c) => ({ ...c, profiles: c.profiles ?? [], error: failure(c.error) })) };
+}
+
+/** Have the device ask the camera at `address` (a device service URL its search found) again, with the login
+ *  sealed to its key: a camera that protects its media service answers a search without its streams. */
+export async function describeCamera(grant: DeviceAccessToken, deviceId: string, address: string, sealedCredentials: string | null,
+                                     fetchImpl: FetchLike, signal?: AbortSignal): Promise<DiscoveredCamera> {
+  const found = await postJson<Discovery>(fetchImpl, `${relayBase(grant, deviceId)}/discover`, grant.token,
+    { address, sealed_credentials: sealedCredentials }, signal);
+  const camera = found.cameras[0];
+  if (!camera) return { address, manufacturer: null, model: null, profiles: [], error: { kind: "protocol", detail: "no answer for this camera" } };
+  return { ...camera, profiles: camera.profiles ?? [], error: failure(camera.error) };
 }
 
 /** Ask the device to open `url` with the login sealed to its key: the codec and size, or why not. */

@@ -1,9 +1,13 @@
 // "Find cameras": the device searches its own network for ONVIF cameras (through the relay; takes seconds),
-// and the person picks one to prefill the add form with its name and stream addresses.
-import { useRef, useState } from "react";
+// and the person picks one to prefill the add form with its name and stream addresses. A camera that protects
+// its media service answers without its streams: its login, sealed here to the device's key, has the device
+// ask it again, and goes on into the add form.
+import { useId, useRef, useState, type FormEvent } from "react";
 import { describeError, isApiError } from "../api";
-import { describeFailure, describeRelayError, discoverCameras, isRelayError, type DiscoveredCamera, type DiscoveredProfile, type Discovery } from "../api/cameraAccess";
+import { describeCamera, describeFailure, describeRelayError, discoverCameras, isRelayError, type DiscoveredCamera, type DiscoveredProfile, type Discovery } from "../api/cameraAccess";
+import type { ConfigKey } from "../api/deviceConfig";
 import { useServices } from "../context";
+import { sealCredentials } from "../crypto/seal";
 import { emptyDraft, suggestName, type CameraDraft } from "./cameraDraft";
 import { Loading } from "./Feedback";
 
@@ -54,12 +58,67 @@ export interface CameraDiscoveryProps {
   deviceId: string;
   deviceTitle: string;
   otherNames: string[];
+  /** The device's key for camera logins (null until it has sent it): a login is sealed to it. */
+  configKey: ConfigKey | null;
   onPick: (draft: CameraDraft) => void;
   onClose: () => void;
 }
 
-export function CameraDiscovery({ deviceId, deviceTitle, otherNames, onPick, onClose }: CameraDiscoveryProps) {
+interface Login {
+  username: string;
+  password: string;
+}
+
+/** A login for one found camera: sealed here, the device asks the camera again with it. */
+function DiscoveredLogin({ deviceId, camera, configKey, onAnswer }: {
+  deviceId: string; camera: DiscoveredCamera; configKey: ConfigKey | null;
+  onAnswer: (camera: DiscoveredCamera, login: Login) => void;
+}) {
   const { api, relayFetch } = useServices();
+  const id = useId();
+  const [login, setLogin] = useState<Login>({ username: "", password: "" });
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  async function ask(event: FormEvent) {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      if (!configKey) throw new Error("The device has not sent its key for camera logins yet, so the password cannot be sealed.");
+      const sealed = await sealCredentials(login.username, login.password, configKey);
+      const grant = await api.deviceAccess.token(deviceId, ["discover"]);
+      onAnswer(await describeCamera(grant, deviceId, camera.address, sealed.ciphertext, relayFetch), login);
+    } catch (reason) {
+      setError(isRelayError(reason) ? describeRelayError(reason) : reason instanceof Error ? reason.message : describeError(reason));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <form className="discovered-login" onSubmit={(e) => void ask(e)}>
+      <div className="field">
+        <label htmlFor={`${id}-user`}>User name</label>
+        <input id={`${id}-user`} value={login.username} autoComplete="off" required
+               onChange={(e) => setLogin({ ...login, username: e.target.value })} />
+      </div>
+      <div className="field">
+        <label htmlFor={`${id}-password`}>Password</label>
+        <input id={`${id}-password`} type="password" value={login.password} autoComplete="new-password"
+               onChange={(e) => setLogin({ ...login, password: e.target.value })} />
+      </div>
+      <button type="submit" className="button small" disabled={busy || !login.username}>
+        {busy ? "Asking…" : "Ask with this login"}
+      </button>
+      {error && <p className="small apply-error" role="alert">{error}</p>}
+    </form>
+  );
+}
+
+export function CameraDiscovery({ deviceId, deviceTitle, otherNames, configKey, onPick, onClose }: CameraDiscoveryProps) {
+  const { api, relayFetch } = useServices();
+  const [logins, setLogins] = useState<Record<string, Login>>({});
   const [found, setFound] = useState<Discovery | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -72,6 +131,7 @@ export function CameraDiscovery({ deviceId, deviceTitle, otherNames, onPick, onC
     setBusy(true);
     setError(null);
     setFound(null);
+    setLogins({});
     try {
       const grant = await api.deviceAccess.token(deviceId, ["discover"]);
       const result = await discoverCameras(grant, deviceId, relayFetch, abort.signal);
@@ -86,6 +146,21 @@ export function CameraDiscovery({ deviceId, deviceTitle, otherNames, onPick, onC
   function close() {
     run.current?.abort();
     onClose();
+  }
+
+  /** The device's new answer for one camera; its login is kept for the add form once the camera took it. */
+  function answered(camera: DiscoveredCamera, login: Login) {
+    setFound((old) => old && { ...old, cameras: old.cameras.map((c) => (c.address === camera.address ? camera : c)) });
+    setLogins((old) => {
+      const { [camera.address]: _dropped, ...rest } = old;
+      return camera.error ? rest : { ...rest, [camera.address]: login };
+    });
+  }
+
+  function pick(camera: DiscoveredCamera) {
+    const draft = draftFromDiscovery(camera, otherNames);
+    const login = logins[camera.address];
+    onPick(login ? { ...draft, username: login.username, password: login.password } : draft);
   }
 
   const count = found?.cameras.length ?? 0;
@@ -132,9 +207,14 @@ export function CameraDiscovery({ deviceId, deviceTitle, otherNames, onPick, onC
                   <div>
                     <strong>{title}</strong> <span className="small muted">{cameraHost(camera.address)}</span>
                     {camera.error ? (
-                      <p className="small apply-error">
-                        {describeFailure(camera.error)}{camera.error.detail ? ` (${camera.error.detail})` : ""}
-                      </p>
+                      <>
+                        <p className="small apply-error">
+                          {describeFailure(camera.error)}{camera.error.detail ? ` (${camera.error.detail})` : ""}
+                        </p>
+                        {camera.error.kind === "auth_failed" && (
+                          <DiscoveredLogin deviceId={deviceId} camera={camera} configKey={configKey} onAnswer={answered} />
+                        )}
+                      </>
                     ) : (
                       <ul className="small muted profiles">
                         {streamProfiles(camera).map((p) => <li key={p.token}>{profileText(p)}</li>)}
@@ -142,7 +222,7 @@ export function CameraDiscovery({ deviceId, deviceTitle, otherNames, onPick, onC
                     )}
                   </div>
                   <button type="button" className="button small" aria-label={`Add ${title} at ${cameraHost(camera.address)}`}
-                          onClick={() => onPick(draftFromDiscovery(camera, otherNames))}>
+                          onClick={() => pick(camera)}>
                     Add this camera
                   </button>
                 </li>

@@ -215,6 +215,43 @@ describe("cameras page: discovery and connection test through the relay", () => 
     expect([saved.name, saved.record.url, saved.detect?.url]).toEqual(["acme-cam-2", "rtsp://192.168.1.20:554/main", "rtsp://192.168.1.20:554/sub"]);
   });
 
+  it("asks a camera that wants a login again with the login sealed, and carries the login into the form", async () => {
+    const lib = await sodium();
+    const pair = lib.crypto_box_keypair();
+    const variant = lib.base64_variants.URLSAFE_NO_PADDING;
+    const key = { key_id: "0123456789abcdef", public_key: lib.to_base64(pair.publicKey, variant) };
+    const state = await render(config({ config_key: key }));
+    const unlocked: DiscoveredCamera = { ...acme, address: locked.address, model: "Cam 3" };
+    const asked: string[] = [];
+    state.relay = (path, init) => {
+      if (path !== "POST /media/v1/devices/edge-home/discover") return json({}, 404);
+      if (!init?.body) return json({ took_s: 2.0, cameras: [locked] });
+      const body = JSON.parse(String(init.body)) as { address: string; sealed_credentials: string };
+      const login = lib.crypto_box_seal_open(lib.from_base64(body.sealed_credentials, variant), pair.publicKey, pair.privateKey, "text");
+      asked.push(`${body.address} ${login}`);
+      return json({ took_s: 0.3, cameras: [login === `admin:${PASSWORD}` ? unlocked : locked] });
+    };
+    act(() => button("Find cameras on Hall cupboard's network").click());
+    act(() => button("Search now").click());
+    await until(() => page.$("[data-testid=discovery-count]"), "the cameras found");
+
+    type("User name", "admin");
+    type("Password", "wrong");
+    act(() => page.$<HTMLFormElement>("form.discovered-login")!.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true })));
+    await until(() => asked.length === 1 && page.$("form.discovered-login button:not([disabled])"), "the first answer");
+    expect(page.container.textContent).toContain("The camera refused the user name or password.");
+    type("Password", PASSWORD);
+    act(() => page.$<HTMLFormElement>("form.discovered-login")!.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true })));
+    await until(() => shows("1920×1080"), "the camera's streams");
+    expect(asked).toEqual([`${locked.address} admin:wrong`, `${locked.address} admin:${PASSWORD}`]);
+    expect(state.relayCalls.filter((c) => c.body).every((c) => !c.body!.includes(PASSWORD))).toBe(true);
+    expect(page.$("form.discovered-login")).toBeNull();
+
+    act(() => button("Add Acme Cam 3 at 192.168.1.21").click());
+    expect(input("Stream address").value).toBe("rtsp://192.168.1.20:554/main");
+    expect([input("User name").value, input("Password").value]).toEqual(["admin", PASSWORD]);
+  });
+
   it("says so when the device is offline or the relay cannot be reached", async () => {
     const state = await render(config());
     state.relay = () => json({ error: "edge_offline", detail: "the device is not connected" }, 503);

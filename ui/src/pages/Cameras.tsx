@@ -224,6 +224,7 @@ function DeviceCameras({ device, admin, live, now }: { device: DevicePublic; adm
           )}
           {discovering && !editing && (
             <CameraDiscovery deviceId={device.id} deviceTitle={title} otherNames={config.cameras.map((c) => c.name)}
+                             configKey={config.config_key}
                              onPick={(draft) => { setDiscovering(false); setEditing({ kind: "new", draft }); }}
                              onClose={() => setDiscovering(false)} />
           )}

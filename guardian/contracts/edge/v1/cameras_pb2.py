@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(guardian/contracts/edge/v1/cameras.proto\x12\x10guardian.edge.v1\x1a\x1fgoogle/protobuf/timestamp.proto\" \n\x0ePictureRequest\x12\x0e\n\x06\x63\x61mera\x18\x01 \x01(\t\"K\n\rCameraPicture\x12\x0c\n\x04jpeg\x18\x01 \x01(\x0c\x12,\n\x08taken_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"+\n\x0f\x44iscoverRequest\x12\x18\n\x10search_timeout_s\x18\x01 \x01(\x01\"+\n\x0b\x43\x61meraError\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\"\x98\x01\n\x11\x44iscoveredProfile\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08\x65ncoding\x18\x03 \x01(\t\x12\r\n\x05width\x18\x04 \x01(\r\x12\x0e\n\x06height\x18\x05 \x01(\r\x12\x0b\n\x03\x66ps\x18\x06 \x01(\x01\x12\x12\n\nstream_uri\x18\x07 \x01(\t\x12\x14\n\x0csnapshot_uri\x18\x08 \x01(\t\"\xdf\x01\n\x10\x44iscoveredCamera\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0e\n\x06scopes\x18\x02 \x03(\t\x12\x14\n\x0cmanufacturer\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\x10\n\x08\x66irmware\x18\x05 \x01(\t\x12\x0e\n\x06serial\x18\x06 \x01(\t\x12\x35\n\x08profiles\x18\x07 \x03(\x0b\x32#.guardian.edge.v1.DiscoveredProfile\x12,\n\x05\x65rror\x18\x08 \x01(\x0b\x32\x1d.guardian.edge.v1.CameraError\"U\n\x0e\x44iscoverResult\x12\x33\n\x07\x63\x61meras\x18\x01 \x03(\x0b\x32\".guardian.edge.v1.DiscoveredCamera\x12\x0e\n\x06took_s\x18\x02 \x01(\x01\"7\n\x0cProbeRequest\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x1a\n\x12sealed_credentials\x18\x02 \x01(\x0c\"\x82\x01\n\x0bProbeResult\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\r\n\x05\x63odec\x18\x02 \x01(\t\x12\r\n\x05width\x18\x03 \x01(\r\x12\x0e\n\x06height\x18\x04 \x01(\r\x12\x0b\n\x03\x66ps\x18\x05 \x01(\x01\x12,\n\x05\x65rror\x18\x06 \x01(\x0b\x32\x1d.guardian.edge.v1.CameraError\"\xab\x01\n\tLiveOffer\x12\x0e\n\x06\x63\x61mera\x18\x01 \x01(\t\x12\x0b\n\x03sdp\x18\x02 \x01(\t\x12\x0e\n\x06stream\x18\x03 \x01(\t\x12\x11\n\tturn_urls\x18\x04 \x03(\t\x12\x15\n\rturn_username\x18\x05 \x01(\t\x12\x17\n\x0fturn_credential\x18\x06 \x01(\t\x12.\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"-\n\nLiveAnswer\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0b\n\x03sdp\x18\x02 \x01(\t\">\n\x08LiveStop\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06\x63\x61mera\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x1c\n\x0bLiveStopped\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\"_\n\tLiveRenew\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06\x63\x61mera\x18\x02 \x01(\t\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x1c\n\x0bLiveRenewed\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x32\xcc\x03\n\x0b\x45\x64geCameras\x12L\n\x07Picture\x12 .guardian.edge.v1.PictureRequest\x1a\x1f.guardian.edge.v1.CameraPicture\x12O\n\x08\x44iscover\x12!.guardian.edge.v1.DiscoverRequest\x1a .guardian.edge.v1.DiscoverResult\x12\x46\n\x05Probe\x12\x1e.guardian.edge.v1.ProbeRequest\x1a\x1d.guardian.edge.v1.ProbeResult\x12\x46\n\tStartLive\x12\x1b.guardian.edge.v1.LiveOffer\x1a\x1c.guardian.edge.v1.LiveAnswer\x12\x45\n\x08StopLive\x12\x1a.guardian.edge.v1.LiveStop\x1a\x1d.guardian.edge.v1.LiveStopped\x12G\n\tRenewLive\x12\x1b.guardian.edge.v1.LiveRenew\x1a\x1d.guardian.edge.v1.LiveRenewedb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(guardian/contracts/edge/v1/cameras.proto\x12\x10guardian.edge.v1\x1a\x1fgoogle/protobuf/timestamp.proto\" \n\x0ePictureRequest\x12\x0e\n\x06\x63\x61mera\x18\x01 \x01(\t\"K\n\rCameraPicture\x12\x0c\n\x04jpeg\x18\x01 \x01(\x0c\x12,\n\x08taken_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"X\n\x0f\x44iscoverRequest\x12\x18\n\x10search_timeout_s\x18\x01 \x01(\x01\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x1a\n\x12sealed_credentials\x18\x03 \x01(\x0c\"+\n\x0b\x43\x61meraError\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\"\x98\x01\n\x11\x44iscoveredProfile\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08\x65ncoding\x18\x03 \x01(\t\x12\r\n\x05width\x18\x04 \x01(\r\x12\x0e\n\x06height\x18\x05 \x01(\r\x12\x0b\n\x03\x66ps\x18\x06 \x01(\x01\x12\x12\n\nstream_uri\x18\x07 \x01(\t\x12\x14\n\x0csnapshot_uri\x18\x08 \x01(\t\"\xdf\x01\n\x10\x44iscoveredCamera\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0e\n\x06scopes\x18\x02 \x03(\t\x12\x14\n\x0cmanufacturer\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\x10\n\x08\x66irmware\x18\x05 \x01(\t\x12\x0e\n\x06serial\x18\x06 \x01(\t\x12\x35\n\x08profiles\x18\x07 \x03(\x0b\x32#.guardian.edge.v1.DiscoveredProfile\x12,\n\x05\x65rror\x18\x08 \x01(\x0b\x32\x1d.guardian.edge.v1.CameraError\"U\n\x0e\x44iscoverResult\x12\x33\n\x07\x63\x61meras\x18\x01 \x03(\x0b\x32\".guardian.edge.v1.DiscoveredCamera\x12\x0e\n\x06took_s\x18\x02 \x01(\x01\"7\n\x0cProbeRequest\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x1a\n\x12sealed_credentials\x18\x02 \x01(\x0c\"\x82\x01\n\x0bProbeResult\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\r\n\x05\x63odec\x18\x02 \x01(\t\x12\r\n\x05width\x18\x03 \x01(\r\x12\x0e\n\x06height\x18\x04 \x01(\r\x12\x0b\n\x03\x66ps\x18\x05 \x01(\x01\x12,\n\x05\x65rror\x18\x06 \x01(\x0b\x32\x1d.guardian.edge.v1.CameraError\"\xab\x01\n\tLiveOffer\x12\x0e\n\x06\x63\x61mera\x18\x01 \x01(\t\x12\x0b\n\x03sdp\x18\x02 \x01(\t\x12\x0e\n\x06stream\x18\x03 \x01(\t\x12\x11\n\tturn_urls\x18\x04 \x03(\t\x12\x15\n\rturn_username\x18\x05 \x01(\t\x12\x17\n\x0fturn_credential\x18\x06 \x01(\t\x12.\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"-\n\nLiveAnswer\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0b\n\x03sdp\x18\x02 \x01(\t\">\n\x08LiveStop\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06\x63\x61mera\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x1c\n\x0bLiveStopped\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\"_\n\tLiveRenew\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06\x63\x61mera\x18\x02 \x01(\t\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x1c\n\x0bLiveRenewed\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x32\xcc\x03\n\x0b\x45\x64geCameras\x12L\n\x07Picture\x12 .guardian.edge.v1.PictureRequest\x1a\x1f.guardian.edge.v1.CameraPicture\x12O\n\x08\x44iscover\x12!.guardian.edge.v1.DiscoverRequest\x1a .guardian.edge.v1.DiscoverResult\x12\x46\n\x05Probe\x12\x1e.guardian.edge.v1.ProbeRequest\x1a\x1d.guardian.edge.v1.ProbeResult\x12\x46\n\tStartLive\x12\x1b.guardian.edge.v1.LiveOffer\x1a\x1c.guardian.edge.v1.LiveAnswer\x12\x45\n\x08StopLive\x12\x1a.guardian.edge.v1.LiveStop\x1a\x1d.guardian.edge.v1.LiveStopped\x12G\n\tRenewLive\x12\x1b.guardian.edge.v1.LiveRenew\x1a\x1d.guardian.edge.v1.LiveRenewedb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,31 +37,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CAMERAPICTURE']._serialized_start=129
   _globals['_CAMERAPICTURE']._serialized_end=204
   _globals['_DISCOVERREQUEST']._serialized_start=206
-  _globals['_DISCOVERREQUEST']._serialized_end=249
-  _globals['_CAMERAERROR']._serialized_start=251
-  _globals['_CAMERAERROR']._serialized_end=294
-  _globals['_DISCOVEREDPROFILE']._serialized_start=297
-  _globals['_DISCOVEREDPROFILE']._serialized_end=449
-  _globals['_DISCOVEREDCAMERA']._serialized_start=452
-  _globals['_DISCOVEREDCAMERA']._serialized_end=675
-  _globals['_DISCOVERRESULT']._serialized_start=677
-  _globals['_DISCOVERRESULT']._serialized_end=762
-  _globals['_PROBEREQUEST']._serialized_start=764
-  _globals['_PROBEREQUEST']._serialized_end=819
-  _globals['_PROBERESULT']._serialized_start=822
-  _globals['_PROBERESULT']._serialized_end=952
-  _globals['_LIVEOFFER']._serialized_start=955
-  _globals['_LIVEOFFER']._serialized_end=1126
-  _globals['_LIVEANSWER']._serialized_start=1128
-  _globals['_LIVEANSWER']._serialized_end=1173
-  _globals['_LIVESTOP']._serialized_start=1175
-  _globals['_LIVESTOP']._serialized_end=1237
-  _globals['_LIVESTOPPED']._serialized_start=1239
-  _globals['_LIVESTOPPED']._serialized_end=1267
-  _globals['_LIVERENEW']._serialized_start=1269
-  _globals['_LIVERENEW']._serialized_end=1364
-  _globals['_LIVERENEWED']._serialized_start=1366
-  _globals['_LIVERENEWED']._serialized_end=1394
-  _globals['_EDGECAMERAS']._serialized_start=1397
-  _globals['_EDGECAMERAS']._serialized_end=1857
+  _globals['_DISCOVERREQUEST']._serialized_end=294
+  _globals['_CAMERAERROR']._serialized_start=296
+  _globals['_CAMERAERROR']._serialized_end=339
+  _globals['_DISCOVEREDPROFILE']._serialized_start=342
+  _globals['_DISCOVEREDPROFILE']._serialized_end=494
+  _globals['_DISCOVEREDCAMERA']._serialized_start=497
+  _globals['_DISCOVEREDCAMERA']._serialized_end=720
+  _globals['_DISCOVERRESULT']._serialized_start=722
+  _globals['_DISCOVERRESULT']._serialized_end=807
+  _globals['_PROBEREQUEST']._serialized_start=809
+  _globals['_PROBEREQUEST']._serialized_end=864
+  _globals['_PROBERESULT']._serialized_start=867
+  _globals['_PROBERESULT']._serialized_end=997
+  _globals['_LIVEOFFER']._serialized_start=1000
+  _globals['_LIVEOFFER']._serialized_end=1171
+  _globals['_LIVEANSWER']._serialized_start=1173
+  _globals['_LIVEANSWER']._serialized_end=1218
+  _globals['_LIVESTOP']._serialized_start=1220
+  _globals['_LIVESTOP']._serialized_end=1282
+  _globals['_LIVESTOPPED']._serialized_start=1284
+  _globals['_LIVESTOPPED']._serialized_end=1312
+  _globals['_LIVERENEW']._serialized_start=1314
+  _globals['_LIVERENEW']._serialized_end=1409
+  _globals['_LIVERENEWED']._serialized_start=1411
+  _globals['_LIVERENEWED']._serialized_end=1439
+  _globals['_EDGECAMERAS']._serialized_start=1442
+  _globals['_EDGECAMERAS']._serialized_end=1902
 # @@protoc_insertion_point(module_scope)

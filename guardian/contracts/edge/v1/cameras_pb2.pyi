@@ -24,10 +24,14 @@ class CameraPicture(_message.Message):
     def __init__(self, jpeg: _Optional[bytes] = ..., taken_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DiscoverRequest(_message.Message):
-    __slots__ = ("search_timeout_s",)
+    __slots__ = ("search_timeout_s", "address", "sealed_credentials")
     SEARCH_TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    SEALED_CREDENTIALS_FIELD_NUMBER: _ClassVar[int]
     search_timeout_s: float
-    def __init__(self, search_timeout_s: _Optional[float] = ...) -> None: ...
+    address: str
+    sealed_credentials: bytes
+    def __init__(self, search_timeout_s: _Optional[float] = ..., address: _Optional[str] = ..., sealed_credentials: _Optional[bytes] = ...) -> None: ...
 
 class CameraError(_message.Message):
     __slots__ = ("kind", "detail")

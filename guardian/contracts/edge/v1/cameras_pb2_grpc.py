@@ -77,7 +77,8 @@ class EdgeCamerasServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Discover(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """INVALID_ARGUMENT for an address that is not http(s):// or carries credentials itself.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
