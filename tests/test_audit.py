@@ -187,16 +187,18 @@ def test_one_part_alone(advisories: AdvisoryService) -> None:
     assert audit(advisories.url, advisories.url, "pip").returncode == 64
 
 
-@pytest.mark.parametrize(("audit_exit", "tests_pass", "run_exit"), [
-    (0, True, 0),
-    (3, True, 0),  # not audited (no source reachable): reported, not a failure
-    (1, True, 1),  # vulnerabilities found fail the run
-    (64, True, 1),  # a broken scan is no pass either
-    (3, False, 1),
+@pytest.mark.parametrize(("audit_exit", "tests_pass", "images_pass", "run_exit"), [
+    (0, True, True, 0),
+    (3, True, True, 0),  # not audited (no source reachable): reported, not a failure
+    (1, True, True, 1),  # vulnerabilities found fail the run
+    (64, True, True, 1),  # a broken scan is no pass either
+    (3, False, True, 1),
+    (0, True, False, 1),  # the image tests run beside the others: their failure fails the run too
 ])
-def test_the_test_command_fails_only_on_findings(tmp_path: Path, audit_exit: int, tests_pass: bool,
+def test_the_test_command_fails_only_on_findings(tmp_path: Path, audit_exit: int, tests_pass: bool, images_pass: bool,
                                                   run_exit: int) -> None:
-    """scripts/test.sh, as CI runs it (no arguments), in a copy whose setup and scan are stand-ins."""
+    """scripts/test.sh, as CI runs it (no arguments), in a copy whose setup and scan are stand-ins; tests/images
+    runs in a pytest of its own beside the rest, and its output follows theirs."""
     (tmp_path / "scripts").mkdir()
     shutil.copy(ROOT / "scripts" / "test.sh", tmp_path / "scripts" / "test.sh")
     (tmp_path / "scripts" / "setup.sh").write_text("#!/bin/sh\nexit 0\n")
@@ -205,10 +207,14 @@ def test_the_test_command_fails_only_on_findings(tmp_path: Path, audit_exit: int
         script.chmod(0o755)
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_one.py").write_text(f"def test_one():\n    assert {tests_pass}\n")
+    (tmp_path / "tests" / "images").mkdir()
+    (tmp_path / "tests" / "images" / "test_image.py").write_text(f"def test_image():\n    assert {images_pass}\n")
     env = {**os.environ, "GUARDIAN_VENV": str(Path(sys.executable).parent.parent)}
     result = subprocess.run(["bash", str(tmp_path / "scripts" / "test.sh")], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == run_exit, result.stdout + result.stderr
     assert "audit stand-in" in result.stdout
     assert ("1 passed" if tests_pass else "1 failed") in result.stdout
+    images = result.stdout.split("==> tests/images (exit", 1)[1]  # the image tests' own report, after the others'
+    assert ("test_image.py ." if images_pass else "test_image.py F") in images and "test_one.py" not in images
     assert ("NOT AUDITED" in result.stdout) == (audit_exit == 3)
