@@ -65,32 +65,28 @@ def discovered_camera(camera: Camera) -> cameras_pb2.DiscoveredCamera:
     return message
 
 
-def probe_url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be probed (not RTSP, no host, credentials in it), or None."""
+def _url_problem(url: str, schemes: tuple[str, str], what: str) -> str | None:
+    """Why ``url`` is not one of ``schemes`` with a host and without credentials, or None."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 -- raises on a port that is not a number
     except ValueError:
         return "not a valid URL"
-    if parts.scheme not in ("rtsp", "rtsps") or not parts.hostname:
-        return "the URL must be rtsp:// or rtsps:// with a host"
+    if parts.scheme not in schemes or not parts.hostname:
+        return f"the {what} must be {schemes[0]}:// or {schemes[1]}:// with a host"
     if parts.username is not None or parts.password is not None:
-        return "the URL must not carry credentials: they travel sealed"
+        return f"the {what} must not carry credentials: they travel sealed"
     return None
+
+
+def probe_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be probed (not RTSP, no host, credentials in it), or None."""
+    return _url_problem(url, ("rtsp", "rtsps"), "URL")
 
 
 def device_address_problem(address: str) -> str | None:
     """Why ``address`` is not an ONVIF device service URL to ask (not http(s), no host, credentials in it), or None."""
-    try:
-        parts = urlsplit(address)
-        parts.port  # noqa: B018 -- raises on a port that is not a number
-    except ValueError:
-        return "not a valid URL"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "the address must be http:// or https:// with a host"
-    if parts.username is not None or parts.password is not None:
-        return "the address must not carry credentials: they travel sealed"
-    return None
+    return _url_problem(address, ("http", "https"), "address")
 
 
 def live_cameras(sessions: sessionmaker[WriterSession], keys: KeySource) -> CameraLookup:
