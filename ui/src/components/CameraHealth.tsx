@@ -16,13 +16,12 @@ export function formatFps(fps: number | null | undefined): string | null {
 }
 
 export function CameraHealth({ camera, now, badge = true }: { camera: CameraPublic; now: Date; badge?: boolean }) {
-  // A camera that is not streaming has no rate to speak of (its last report says 0).
+  // A streaming camera says so with its rates: its last frame's age would only be the report's (a device reports
+  // every 30 s and on a change). One that is not streaming has no rate to speak of, and when it last sent a frame
+  // is what matters.
   const streaming = camera.state === "streaming";
-  const facts = [
-    streaming ? formatFps(camera.fps) : null,
-    streaming ? formatBitrate(camera.bitrate_bps) : null,
-    `last frame ${formatRelative(camera.last_frame_at, now)}`,
-  ].filter(Boolean);
+  const rates = streaming ? [formatFps(camera.fps), formatBitrate(camera.bitrate_bps)].filter(Boolean) : [];
+  const facts = rates.length ? rates : [`last frame ${formatRelative(camera.last_frame_at, now)}`];
   return (
     <div className="camera-health small" data-testid="camera-health">
       {badge && <CameraStateBadge state={camera.state} />}
