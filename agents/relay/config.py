@@ -7,6 +7,7 @@ Secrets (the relay's request-signing key) come from a file, normally a systemd c
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -140,6 +141,60 @@ class LiveSettings(Section):
         return self
 
 
+class UpdatesSettings(Section):
+    """The update mirror (issue #19, :mod:`agents.relay.update_mirror`): the release files the edges'
+    systemd-sysupdate fetches, served on the tunnel address only and cached here, so edges need no route
+    out but their tunnel."""
+
+    enabled: bool = Field(False, description="Serve and cache update files for this relay's edges.")
+    origin: str = Field(
+        "",
+        description="Where releases are published (scripts/release-image.sh's DEST served over HTTP(S)), e.g. "
+        "https://updates.example.com/; it holds guardian-edge/ and guardian-relay/.",
+    )
+    ca_file: Path | None = Field(None, description="CA bundle to verify the origin's certificate (default: system).")
+    port: int = Field(
+        8480, ge=1, le=65535,
+        description="Plain HTTP port on the tunnel address. The edges' transfers (/usr/lib/sysupdate.d) name 8480: "
+        "change both or neither.",
+    )
+    cache_dir: Path = Field(
+        Path("/var/cache/guardian-relay/updates"),
+        description="Files verified against the release's SHA256SUMS; a file no release lists any more is deleted.",
+    )
+    index_ttl_s: float = Field(
+        60.0, gt=0,
+        description="How long a release's SHA256SUMS and signature are served before the origin is asked again "
+        "(when the origin cannot be reached, the last ones are served).",
+    )
+    timeout_s: float = Field(30.0, gt=0, description="Origin connect and read timeout (between chunks).")
+    images: list[str] = Field(
+        default_factory=lambda: ["guardian-edge", "guardian-relay"],
+        description="Image ids served (directories of the origin); any other path is 404.",
+    )
+
+    @field_validator("origin")
+    @classmethod
+    def _origin(cls, value: str) -> str:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/") + "/" if value else value
+
+    @field_validator("images")
+    @classmethod
+    def _images(cls, value: list[str]) -> list[str]:
+        for image in value:
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", image):
+                raise ValueError(f"{image!r} is not an image id")
+        return value
+
+    @model_validator(mode="after")
+    def _enabled_needs_origin(self) -> UpdatesSettings:
+        if self.enabled and not self.origin:
+            raise ValueError("updates.enabled needs updates.origin")
+        return self
+
+
 class CacheSettings(Section):
     database: Path = Field(Path("/var/lib/guardian-relay/relay.db"), description="The relay's SQLite file.")
     event_retention_days: float = Field(30.0, gt=0, description="Events older than this are deleted.")
@@ -211,6 +266,7 @@ class RelaySettings(AgentSettings):
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings, description="Encrypted clip archive.")
     media: MediaSettings = Field(default_factory=MediaSettings, description="Clip/snapshot endpoint for browsers.")
     live: LiveSettings = Field(default_factory=LiveSettings, description="Live view: signalling and TURN.")
+    updates: UpdatesSettings = Field(default_factory=UpdatesSettings, description="Update files for the edges.")
 
     @model_validator(mode="after")
     def _tls_mode_needs_ca(self) -> RelaySettings:

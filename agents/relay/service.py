@@ -2,7 +2,8 @@
 
 Start order: database → WireGuard interface and peers (wireguard mode) → gRPC Uplink and EdgeConfig
 server on the tunnel address → HTTPS enrolment (public address, and the tunnel address for key rotation)
-with the browser media endpoint mounted at ``/media`` → the reconcile, forwarding, revocation-poll,
+with the browser media endpoint mounted at ``/media`` → the update mirror on the tunnel address (when
+``[updates]`` is enabled) → the reconcile, forwarding, revocation-poll,
 config-pull and cleanup loops. READY follows (``run_agent``).
 
 tls mode (the local demo only, see agents/relay/README.md): no WireGuard; the Uplink server requires a
@@ -50,6 +51,7 @@ from agents.relay.pki import DeviceCA
 from agents.relay.registry import Registry
 from agents.relay.revocations import RevocationPoller
 from agents.relay.tunnel import RelayTunnel
+from agents.relay.update_mirror import UpdateMirror
 from guardian.contracts import auth
 from guardian.contracts.edge.v1 import config_pb2_grpc
 from guardian.runtime.errors import ConfigError
@@ -127,6 +129,8 @@ class RelayAgent:
         self.tunnel: RelayTunnel | None = None
         self.live: LiveEndpoint | None = None
         self._revocation_tasks: set[asyncio.Task[None]] = set()
+        self.updates: UpdateMirror | None = None
+        self._updates_http: _Uvicorn | None = None
 
     async def start(self, ctx: ServiceContext) -> None:
         s = self.settings
@@ -260,6 +264,9 @@ class RelayAgent:
         ctx.tasks.create_task(self._http.serve(sockets=sockets), name="enrolment")
         log.info("enrolment_listening", address=s.enrolment.address, port=s.enrolment.port)
 
+        if s.updates.enabled:
+            self._serve_updates(ctx, grpc_address)
+
         ctx.tasks.create_task(self._reconcile_loop(ctx), name="reconcile")  # tls mode too: local revocations
         ctx.tasks.create_task(self._cleanup_loop(ctx), name="cleanup")
         if s.cloud.enabled:
@@ -271,6 +278,21 @@ class RelayAgent:
             ctx.tasks.create_task(self.revocations.run(ctx.watchdog.progress), name="revocations")
             puller = ConfigPuller(s.cloud, self.desired_configs, self.config_changes, self._cloud, self.metrics)
             ctx.tasks.create_task(puller.run(ctx.watchdog.progress), name="config-pull")
+
+    def _serve_updates(self, ctx: ServiceContext, address: str) -> None:
+        """The update mirror, plain HTTP on the tunnel address (the nftables of provisioning let only the tunnel
+        interface reach it: enrolled edges; in tls mode, the demo's loopback address). What it serves is signed by
+        the release key and checked by the edge."""
+        s = self.settings.updates
+        self.updates = UpdateMirror(s, self.metrics)
+        try:
+            self.updates.open()
+        except OSError as exc:
+            raise ConfigError("updates.cache_dir", [f"{s.cache_dir}: {exc.strerror or exc}"]) from None
+        config = uvicorn.Config(self.updates.app(), log_config=None, access_log=False, lifespan="off")
+        self._updates_http = _Uvicorn(config)
+        ctx.tasks.create_task(self._updates_http.serve(sockets=[_listen_socket(address, s.port)]), name="updates")
+        log.info("updates_listening", address=address, port=s.port)
 
     def _cloud_revoked(self, device_ids: list[str]) -> None:
         """Devices revoked in the registry because of the cloud (it revoked them, or the token they enrolled
@@ -347,6 +369,10 @@ class RelayAgent:
     async def close(self) -> None:
         if self._http is not None:
             self._http.should_exit = True
+        if self._updates_http is not None:
+            self._updates_http.should_exit = True
+        if self.updates is not None:
+            await self.updates.close()
         if self._grpc is not None:
             await self._grpc.stop(grace=1.0)
         if self.media_client is not None:

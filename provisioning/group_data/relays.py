@@ -27,3 +27,8 @@ relay_edge_scrape_interval = "4m"
 # (HTTPS), e.g. "https://cloud.example.net:19532"; unset: the relay keeps its journal (it always receives its
 # edges' journals on the tunnel address).
 relay_journal_upload_url = os.environ.get("GUARDIAN_RELAY_JOURNAL_URL")
+# Updates (#19, agents/relay/update_mirror.py): where releases are published (scripts/release-image.sh's
+# DEST over HTTP(S)), e.g. "https://updates.example.net/"; the relay serves and caches them for its edges on
+# its tunnel address (and for itself: its own /etc/hosts names its mirror). Unset: no mirror.
+relay_updates_origin = os.environ.get("GUARDIAN_UPDATES_ORIGIN")
+relay_updates_port = 8480  # the images' transfers (/usr/lib/sysupdate.d) name this port

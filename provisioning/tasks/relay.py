@@ -168,6 +168,10 @@ def service(extra_changes: list, relay_id: RelayId) -> list:
         dest="/etc/guardian/relay.toml", mode="644", credentials=CREDENTIALS, relay_id=relay_id,
         cloud_ca=CLOUD_CA if ca else None, turn_address=tunnel_address(),
     )
+    if host.data.get("relay_updates_origin"):
+        # The relay updates through its own mirror too (the images' transfers fetch from guardian-updates).
+        files.line(name="guardian-updates names this relay's update mirror", path="/etc/hosts",
+                   line=".* guardian-updates$", replace=f"{tunnel_address()} guardian-updates")
     unit_src = REPO / "units" / "guardian-relay.service"
     unit = files.put(name="guardian-relay.service from units/ installed", src=str(unit_src),
                      dest="/etc/systemd/system/guardian-relay.service", mode="644")

@@ -26,7 +26,14 @@ from agents.edge.video.service import RecorderAgent
 from agents.relay.archive import ArchiveService
 from agents.relay.camera_http import CameraEndpoint
 from agents.relay.config import CloudSettings as RelayCloudSettings
-from agents.relay.config import HealthSettings, LiveSettings, MediaSettings, RelaySettings, TunnelSettings
+from agents.relay.config import (
+    HealthSettings,
+    LiveSettings,
+    MediaSettings,
+    RelaySettings,
+    TunnelSettings,
+    UpdatesSettings,
+)
 from agents.relay.config_pull import ConfigPuller
 from agents.relay.edge_config import EdgeConfigService
 from agents.relay.forwarder import Forwarder
@@ -37,6 +44,7 @@ from agents.relay.media_http import MediaEndpoint
 from agents.relay.revocations import RevocationPoller
 from agents.relay.service import RelayAgent
 from agents.relay.tunnel import RelayTunnel
+from agents.relay.update_mirror import UpdateMirror
 from cloud.api.fleet_metrics import FleetCollector
 from cloud.core.state import CloudMetrics
 from cloud.services.fleet import Fleet
@@ -93,6 +101,7 @@ def relay_registry(workdir: Path) -> AgentMetrics:
     Forwarder(cloud, KEPT, health, KEPT, m)
     RevocationPoller(cloud, KEPT, KEPT, m)
     ArchiveService(KEPT, KEPT, KEPT, KEPT, KEPT, workdir / "relay" / "spool", m)
+    UpdateMirror(UpdatesSettings(), m)
     return m
 
 

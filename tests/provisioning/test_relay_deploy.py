@@ -3,6 +3,8 @@ own network namespace, reached over SSH by pyinfra; its certificate from an ACME
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -37,15 +39,36 @@ def pebble(lab: Lab) -> Iterator[Pebble]:
         server.close()
 
 
+UPDATES_PORT = 8099  # the release origin's, in the controller's namespace
+PUBLISHED = f"{'ab' * 32}  guardian-relay_0.2.0_x86-64.efi\n"
+
+
+@pytest.fixture
+def update_origin(lab: Lab, tmp_path: Path) -> Iterator[None]:
+    """A release origin (issue #19) where the relays reach the controller: a published SHA256SUMS and its
+    signature (the relay's mirror passes them on; the appliance checks the signature)."""
+    published = tmp_path / "published" / "guardian-relay"
+    published.mkdir(parents=True)
+    (published / "SHA256SUMS").write_text(PUBLISHED)
+    (published / "SHA256SUMS.gpg").write_bytes(b"signature")
+    server = subprocess.Popen(["ip", "netns", "exec", lab.controller, sys.executable, "-m", "http.server",
+                               str(UPDATES_PORT), "--directory", str(published.parent)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    yield
+    server.terminate()
+    server.wait(10)
+
+
 def test_relay_deploy_makes_a_running_relay_and_is_idempotent(lab: Lab, pebble: Pebble, releases: Callable[..., Path],
-                                                              tmp_path: Path) -> None:
+                                                              tmp_path: Path, update_origin: None) -> None:
     tar = releases("relay")
     relay = lab.add("relay")
     pebble.add_name("relay.lab", relay)
     lab.wait_ssh(relay)
     lab.write_inventory({"relays": [["relay", {"relay_id": "rly-lab", "tenant_id": "ten-lab",
                                                "relay_public_name": "relay.lab"}]]})
-    env = {**_env(lab, tar.parent, relay.peer_address), **pebble.env()}
+    env = {**_env(lab, tar.parent, relay.peer_address), **pebble.env(),
+           "GUARDIAN_UPDATES_ORIGIN": f"http://{relay.peer_address}:{UPDATES_PORT}/"}
 
     dry = lab.pyinfra("--json", "--dry", "inventories/lab.py", "deploy_relay.py", env=env)
     assert dry.returncode == 0, dry.stderr[-3000:]
@@ -88,6 +111,14 @@ def test_relay_deploy_makes_a_running_relay_and_is_idempotent(lab: Lab, pebble: 
     assert blocked.returncode == 28  # connect timed out: the SYN was dropped
     assert lab.controller_run(["bash", "-c", f"exec 3<>/dev/tcp/{relay.address}/8443"], check=False).returncode == 0
     lab.ssh(relay, "systemctl stop probe-listener")
+
+    # Updates (#19): the relay's mirror serves the published index on its tunnel address, and the relay names
+    # it guardian-updates for its own systemd-sysupdate; only the tunnel may reach it from outside.
+    assert "tcp dport 8480 accept" in state and 'iifname "wg-guardian" tcp dport 8480' in state
+    mirror = lab.ssh(relay, "getent hosts guardian-updates; curl -sS --retry 20 --retry-delay 1 --retry-all-errors "
+                            "http://guardian-updates:8480/guardian-relay/SHA256SUMS").stdout
+    assert mirror.split()[:2] == ["10.77.0.1", "guardian-updates"] and mirror.endswith(PUBLISHED), mirror
+    assert "10.77.0.1:8480" in lab.ssh(relay, "ss -Htln 'sport = :8480'").stdout
 
     # Live view's TURN server runs, with the REST-API secret only (0640, readable by coturn's user), and
     # the relay is configured with the same secret file; the firewall lets TURN in.

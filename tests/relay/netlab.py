@@ -205,6 +205,10 @@ class Lab:
         self.procs[name] = proc
         return proc
 
+    def start_process(self, name: str, ns: str, args: list[str]) -> subprocess.Popen[bytes]:
+        """Any other program in one of the lab's namespaces (logged and torn down like the lab's own)."""
+        return self._start(name, ns, args)
+
     def start_cloud(self, fail_first: int = 0) -> None:
         self._start(
             "cloud",
