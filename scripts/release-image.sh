@@ -14,7 +14,8 @@
 #   guardian-ROLE_VERSION_x86-64.efi                           the UKI (usrhash= of that /usr)
 #   SHA256SUMS, SHA256SUMS.gpg
 #
-# Serve DEST over HTTP as http://guardian-updates/ (the transfers in /usr/lib/sysupdate.d). The
+# Serve DEST over HTTP(S) as the relays' [updates] origin: each relay's mirror serves and caches the files
+# for its edges at http://guardian-updates:8480/ (the transfers in /usr/lib/sysupdate.d). The
 # signing key is the release key whose public half the images were built with
 # (GUARDIAN_UPDATE_PUBRING); --gpg-home/--key pick it (default: gpg's own home and default key).
 # Prints one JSON line with the version and the file sizes.

@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     from agents.edge.uplink.metrics_cli import add_metrics_parser
 
     add_metrics_parser(sub)
+    from agents.edge.uplink.update_source import add_update_source_parser
+
+    add_update_source_parser(sub)
     from agents.edge.onvif.cli import add_cameras_parser
 
     add_cameras_parser(sub)

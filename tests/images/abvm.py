@@ -23,7 +23,9 @@ STEP_SCRIPT = HERE / "ab-step.sh"
 STEP_UNIT = HERE / "guardian-ab-step.service"
 OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
-# The guest reaches "guardian-updates" at one of these (ab-step.sh points /etc/hosts at them).
+# The guest reaches "guardian-updates" at one of these (ab-step.sh points /etc/hosts at them), on the
+# update mirror's port that the image's transfers name (a relay's mirror, agents/relay/update_mirror.py).
+UPDATE_PORT = 8480
 SOURCE_ADDRESSES = {
     "good": "10.0.2.100",
     "bad-signature": "10.0.2.101",
@@ -37,11 +39,16 @@ class UpdateSource:
     root: Path
     requests: list[str] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
+    mirror_port: int | None = None  # a relay's update mirror in front of this source: the guest reaches that
 
     @property
     def port(self) -> int:
         assert self.server is not None
         return self.server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
 
 
 @contextmanager
@@ -102,7 +109,7 @@ def boot(
 ) -> str:
     """Boot until the guest powers off (reboots stay inside the run); returns this run's console."""
     forwards = ",".join(
-        f"guestfwd=tcp:{SOURCE_ADDRESSES[name]}:80-cmd:{sys.executable} {HERE / 'stdio_tcp.py'} 127.0.0.1 {source.port}"
+        f"guestfwd=tcp:{SOURCE_ADDRESSES[name]}:{UPDATE_PORT}-cmd:{sys.executable} {HERE / 'stdio_tcp.py'} 127.0.0.1 {source.mirror_port or source.port}"
         for name, source in sources.items()
     )
     dropin = b"[Unit]\nWants=guardian-ab-step.service\n"

@@ -34,6 +34,26 @@ as_edge=(systemd-run --quiet --wait --pipe --collect -p DynamicUser=yes -p User=
          -p StateDirectory=guardian-edge -p Environment=HOME=/var/lib/guardian-edge
          /usr/lib/guardian/bin/python -c)
 
+# Issue #19: an update through the relay's mirror, the way the image updates: the command the image's
+# systemd-sysupdate.service runs first (guardian-updates -> the relay's tunnel address), then the image's own
+# systemd-sysupdate and systemd-pull. The transfer writes a file instead of a partition (a directory image has
+# none), without a signature check (the image does not carry the test's release key; tests/relay checks
+# signatures through the mirror with systemd-pull).
+update_through_the_relay() {
+    local defs=/run/guardian-update-test target=/var/lib/guardian-update-test hosts rc got
+    mkdir -p "$defs" "$target"
+    printf '%s\n' '[Transfer]' 'Verify=no' '[Source]' 'Type=url-file' \
+        'Path=http://guardian-updates:8480/guardian-edge/' 'MatchPattern=guardian-edge_@v_x86-64.efi' \
+        '[Target]' 'Type=regular-file' "Path=$target" 'MatchPattern=probe_@v.efi' 'Mode=0644' >"$defs/50-probe.transfer"
+    hosts="$(grep -E '^[^#]*ExecStartPre=' /usr/lib/systemd/system/systemd-sysupdate.service.d/50-guardian.conf | cut -d= -f2-)"
+    $hosts >/dev/null 2>"$defs.err"; rc=$?
+    [ "$rc" = 0 ] || sed 's/^/GUARDIAN-LOG update-source: /' "$defs.err" >/dev/console
+    /usr/lib/systemd/systemd-sysupdate --definitions="$defs" update >"$defs.log" 2>&1; rc=$?
+    got="$(sha256sum "$target"/probe_*.efi 2>/dev/null | cut -d' ' -f1)"
+    say "update rc=$rc source=$(getent hosts guardian-updates | tr -s ' ' _) files=$(ls "$target" | tr '\n' ,) sha256=${got:-none}"
+    [ "$rc" = 0 ] || tail -n 12 "$defs.log" | sed 's/^/GUARDIAN-LOG sysupdate: /' >/dev/console
+}
+
 # With a real cloud (boot-test.sh --cloud): no event is queued here. The owner adds the camera from the
 # UI while this waits; done once the detector's first event from that camera is acknowledged by the relay.
 if [ "$(cat "${CREDENTIALS_DIRECTORY:-/nonexistent}/guardian.bootcheck.mode" 2>/dev/null)" = cloud ]; then
@@ -65,6 +85,7 @@ print(f'{row[0]} camera={row[1]}' if row else '')" 2>/dev/null)"
         sleep 2
     done
     say "event=$acked acked=yes uptime=$(cut -d' ' -f1 /proc/uptime)"
+    [ -s "${CREDENTIALS_DIRECTORY:-/nonexistent}/guardian.bootcheck.update" ] && update_through_the_relay
     exit 0
 fi
 

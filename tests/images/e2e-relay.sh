@@ -43,3 +43,16 @@ for _ in $(seq 30); do
     sleep 2
 done
 say "journal=$([ "$lines" -gt 0 ] && echo yes || echo no) uplink_lines=$lines socket=$(systemctl is-active systemd-journal-remote.socket) listen=$(systemctl show -P Listen systemd-journal-remote.socket | tr ' ' ,)"
+# Issue #19: with an updates origin, the edge then fetches an update through this relay's mirror
+# (e2e-edge.sh): stay up until the mirror has stored a file and no edge is still reading one.
+if grep -q '^\[updates\]' /etc/guardian/relay.toml 2>/dev/null; then
+    objects=/var/cache/guardian-relay/updates/objects
+    stored() { find "$objects" -maxdepth 1 -type f ! -name '.partial-*' 2>/dev/null | wc -l; }
+    reading() { ss -Htn state established '( sport = :8480 )' | wc -l; }
+    update_deadline=$(( $(cut -d. -f1 /proc/uptime) + 300 ))
+    until [ "$(stored)" -gt 0 ] && [ "$(reading)" -eq 0 ]; do
+        [ "$(cut -d. -f1 /proc/uptime)" -ge "$update_deadline" ] && break
+        sleep 1
+    done
+    say "updates stored=$(stored) listen=$(ss -Htln '( sport = :8480 )' | awk '{print $4}' | tr '\n' ,)"
+fi

@@ -106,16 +106,21 @@ def _start(role: str, directory: Path, work: Path, bridge: str, files: dict[str,
 
 @contextmanager
 def boot_relay_and_edge(lab_dir: Path, relay_dir: Path, edge_dir: Path, bridge: str, *,
-                        wait_s: int) -> Iterator[tuple[Container, Container]]:
+                        wait_s: int, updates_origin: str | None = None) -> Iterator[tuple[Container, Container]]:
     """Boot the relay, then the edge, for the cloud lab in ``lab_dir`` (tests/images/cloudlab.py, started with
     host=HOST and relay_lan=RELAY). Their end-to-end steps wait ``wait_s`` seconds from boot for the camera's
-    first event; the containers are stopped after."""
+    first event; the containers are stopped after. With ``updates_origin`` (releases published there, seen from
+    the relay), the relay's update mirror serves them and the edge then fetches an update through its tunnel
+    (e2e-edge.sh)."""
     work = lab_dir / "nspawn"
     work.mkdir()
     relay_material.write(work, lab_dir, relay_material.RelayAddresses(
-        lan=RELAY, cloud_url=f"http://{HOST}:{_lab_port(lab_dir)}", media_url=f"https://{RELAY}:8443", extra_names=()))
+        lan=RELAY, cloud_url=f"http://{HOST}:{_lab_port(lab_dir)}", media_url=f"https://{RELAY}:8443", extra_names=(),
+        updates_origin=updates_origin))
     common = {"guardian.bootcheck.mode": _text(work / "mode", "cloud"),
               "guardian.bootcheck.wait": _text(work / "wait", str(wait_s))}
+    if updates_origin:
+        common["guardian.bootcheck.update"] = _text(work / "update", "through-the-relay")
     relay_files = {p.name: p for p in (work / "cred-relay").iterdir()}
     relay_files |= common | {"guardian.bootcheck.e2e": HERE / "e2e-relay.sh"}
     # The personalised download's enrol.conf (relay endpoint, token, relay CA), as a credential.

@@ -33,6 +33,7 @@ class RelayAddresses:
     cloud_url: str = "http://10.0.2.100"  # QEMU's guestfwd to the host's cloud
     media_url: str | None = None  # the relay's HTTPS for browsers; default https://127.0.0.1:<media_port>
     extra_names: tuple[str, ...] = ("127.0.0.1",)  # the certificate's other addresses (QEMU's host forward)
+    updates_origin: str | None = None  # where releases are published: the relay's update mirror serves them
 
 
 def write(work: Path, lab: Path | None, where: RelayAddresses = RelayAddresses()) -> None:
@@ -86,6 +87,11 @@ network = "10.77.0.0/24"
 [health]
 report_interval_s = 10
 {cloud}signing_key_file = "{CREDENTIALS}/guardian.relay.signing.key"
+'''
+    if where.updates_origin:
+        relay_toml += f'''[updates]
+enabled = true
+origin = "{where.updates_origin}"
 '''
     (work / "relay.toml").write_text(relay_toml)
     # tmpfiles.extra: systemd-tmpfiles-setup writes /etc/guardian/relay.toml early in boot (C escapes).

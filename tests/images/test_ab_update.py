@@ -3,7 +3,8 @@
 The relay image (the smaller of the two; both carry the same layout, transfers and boot assessment)
 is built three times from this tree: v1 (flashed), v2 (the update) and v3 (v2 with an agent that
 never gets READY). v1 boots, refuses a badly signed and a tampered update, then updates to v2 with
-systemd-sysupdate from an HTTP source; v2 boots from the other /usr slot with the data on /var intact
+systemd-sysupdate through a relay's update mirror (agents/relay/update_mirror.py, run as its own process in
+front of the HTTP origin, as a relay serves its edges); v2 boots from the other /usr slot with the data on /var intact
 and is marked good; then v3 is installed, fails its health check on each of its three tries, and the
 box comes back on v2 by itself. Figures (update size, download + apply time, boot-to-healthy,
 rollback time) go to $CACHE/images/ab-update/figures.json.
@@ -21,6 +22,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,7 @@ import pytest
 
 from tests.images import abvm
 from tests.images.bootcheck import CACHE, ROOT
+from tests.relay.mirror_process import MirrorProcess
 
 pytestmark = [
     pytest.mark.slow,
@@ -196,13 +199,28 @@ def _updates(lines: list[tuple[str, dict[str, str]]]) -> dict[str, dict[str, str
     return {fields["source"]: fields for kind, fields in lines if kind == "update"}
 
 
+@contextmanager
+def _through_a_mirror(source: abvm.UpdateSource, tmp_path: Path) -> Iterator[MirrorProcess]:
+    workdir = tmp_path / "mirror"
+    workdir.mkdir()
+    mirror = MirrorProcess(workdir, {"enabled": True, "origin": source.url, "cache_dir": str(workdir / "cache")})
+    mirror.start()
+    source.mirror_port = mirror.port
+    try:
+        yield mirror
+    finally:
+        mirror.stop()
+        print(f"===== update mirror log =====\n{mirror.log.read_text()[-3000:]}")
+
+
 def test_update_refuses_bad_files_installs_v2_and_can_fall_back(releases: Releases, tmp_path: Path) -> None:
     """v1 refuses a bad signature and a tampered file, updates to v2; v2 boots with /var intact and is
     marked good; (GUARDIAN_AB_ROLLBACK=1) a v3 that never gets healthy falls back to v2 by itself."""
     AB.mkdir(parents=True, exist_ok=True)
     disk, efivars = abvm.new_machine(releases.flashed, tmp_path, grow_bytes=2 * 1024**3)
     figures: dict[str, object] = {"sizes": releases.sizes}
-    with abvm.serve_sources(releases.sources) as sources:
+    # The good release reaches the guest through an update mirror, which caches it from its origin.
+    with abvm.serve_sources(releases.sources) as sources, _through_a_mirror(sources["good"], tmp_path) as mirror:
         # Boot 1: v1, flashed. Bad signature and tampered file refused, then the update to v2.
         console = abvm.boot(disk, efivars, AB / "v1.console.log", "v1", sources, BOOT_TIMEOUT)
         lines = abvm.report_lines(console)
@@ -238,6 +256,10 @@ def test_update_refuses_bad_files_installs_v2_and_can_fall_back(releases: Releas
         ), good
         assert f"guardian-{ROLE}_{V2}_x86-64+3-0.efi" in good["ukis"], good
         figures["update_seconds"] = float(good["seconds"])
+        # Through the mirror: it fetched each of v2's files from the origin once and stored it.
+        v2_files = [p for p in sources["good"].requests if f"_{V2}_" in p]
+        assert len(v2_files) == 3 and len(set(v2_files)) == 3, sources["good"].requests
+        assert len(mirror.objects()) >= 3, mirror.objects()
 
         # Boot 2 onwards: v2 from the other slot, data intact, marked good; then (rollback stage) v3,
         # which never gets healthy and runs out of tries; the box comes back on v2 by itself.

@@ -1,7 +1,9 @@
 """Issue #17's "Done when" at native speed: the relay and edge images booted in systemd-nspawn next to a real
 cloud and the RTSP test camera (tests/images/nspawnlab.py). The edge enrols on its own through the relay;
 Chromium signs in, adds the camera from the UI (its login sealed in the browser to the edge's key), and the
-camera's first detection appears in the timeline, having crossed edge -> WireGuard -> relay -> cloud.
+camera's first detection appears in the timeline, having crossed edge -> WireGuard -> relay -> cloud. Then
+(issue #19) the edge fetches an update with its own systemd-sysupdate through the relay's update mirror, which
+caches it from a release origin on the host: the edge has no route to the origin but its tunnel.
 
 The QEMU boot of the disk images (tests/images/test_qemu_boot.py) proves the same up to recording; under TCG
 it cannot detect within CI's time (software floating point), which is what this boot is for. Figures and
@@ -10,10 +12,17 @@ screenshots go to test-artifacts/e2e/nspawn-first-camera*.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +30,7 @@ from tests.images.bootcheck import build_image
 from tests.images.cloudlab import cloud_lab
 from tests.images.firstcamera import ARTIFACTS, camera_login_absent_from_the_cloud, first_camera_from_the_ui
 from tests.images.nspawnlab import HOST, RELAY, boot_relay_and_edge, lan_bridge
+from tests.relay.release_files import ReleaseKey, publish, version_file
 
 pytestmark = [
     pytest.mark.slow,
@@ -33,13 +43,39 @@ pytestmark = [
 EVENT_TIMEOUT_S = 600
 
 
+@contextmanager
+def release_origin(root: Path, address: str) -> Iterator[tuple[str, list[str]]]:
+    """Published releases over HTTP on ``address`` (the host, as the relay reaches it): its URL and the paths
+    asked for."""
+    asked: list[str] = []
+
+    class Handler(SimpleHTTPRequestHandler):
+        def log_message(self, *_args: Any) -> None:
+            asked.append(self.path)
+
+    server = ThreadingHTTPServer((address, 0), partial(Handler, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://{address}:{server.server_address[1]}/", asked
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_booted_edge_gets_its_first_camera_from_the_ui_and_its_events_reach_the_timeline(
         tmp_path: Path, footage_mp4: Path) -> None:
     relay_dir, edge_dir = build_image("relay"), build_image("edge")
+    update = os.urandom(2_000_000)
+    update_name = version_file("guardian-edge", "99.0.0")
+    key = ReleaseKey(tmp_path / "release-key")
+    publish(tmp_path / "releases", "guardian-edge", key, {update_name: update})
+    key.close()
     with lan_bridge() as bridge, cloud_lab(tmp_path / "lab", footage_mp4, host=HOST, relay_lan=RELAY,
-                                           relay_media_url=f"https://{RELAY}:8443") as lab:
+                                           relay_media_url=f"https://{RELAY}:8443") as lab, \
+            release_origin(tmp_path / "releases", HOST) as (origin_url, origin_asked):
         # The containers' end-to-end steps wait from boot: enrolment, then the camera's first event.
-        with boot_relay_and_edge(lab.dir, relay_dir, edge_dir, bridge, wait_s=EVENT_TIMEOUT_S + 300) as (relay, edge):
+        with boot_relay_and_edge(lab.dir, relay_dir, edge_dir, bridge, wait_s=EVENT_TIMEOUT_S + 300,
+                                 updates_origin=origin_url) as (relay, edge):
             figures = first_camera_from_the_ui(
                 lab, camera_at=f"{HOST}:{lab.camera.port}", event_timeout_s=EVENT_TIMEOUT_S,
                 alive=lambda: relay.alive() and edge.alive(), why_not=lambda: edge.tail() + "\n" + relay.tail(),
@@ -60,3 +96,10 @@ def test_booted_edge_gets_its_first_camera_from_the_ui_and_its_events_reach_the_
     # The edge image's journal-upload reached the relay image's journal-remote on the tunnel address, on the
     # relay's first boot (its relay.toml came after the generators, as a credential).
     assert any("journal=yes" in line and "listen=10.77.0.1:19532" in line for line in relay_report.e2e), relay_report.e2e
+    # Issue #19: the edge's systemd-sysupdate fetched the update from the relay's mirror on its tunnel address
+    # (guardian-updates named it there), which fetched it from the origin once and stored it.
+    update_line = next((line for line in edge_report.e2e if line.startswith("update ")), "")
+    assert "rc=0" in update_line and "source=10.77.0.1_guardian-updates" in update_line, edge.tail()
+    assert f"sha256={hashlib.sha256(update).hexdigest()}" in update_line and "probe_99.0.0.efi" in update_line
+    assert any(line.startswith("updates stored=1 listen=10.77.0.1:8480,") for line in relay_report.e2e), relay_report.e2e
+    assert origin_asked.count(f"/guardian-edge/{update_name}") == 1, origin_asked
