@@ -154,6 +154,7 @@ class UpdateMirror:
                 continue
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 log.warning("update_index_unreadable", image=image, error=str(exc))
+        self._delete_unlisted()  # what a stop between storing an index and this clean-up left
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -252,11 +253,11 @@ class UpdateMirror:
                 self.requests.labels("stale_index").inc()
                 return current
             index = ReleaseIndex(sums, signature, now)
+            self._indexes[image] = index
             if current is None or (current.sums, current.signature) != (sums, signature):
                 await asyncio.to_thread(self._store_index, image, index)
+                await asyncio.to_thread(self._delete_unlisted)  # only a changed index can unlist a file
                 log.info("update_index_fetched", image=image, files=len(index.files))
-            self._indexes[image] = index
-            await asyncio.to_thread(self._delete_unlisted)
             return index
 
     async def _fetch_small(self, path: str) -> bytes:

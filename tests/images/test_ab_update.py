@@ -31,6 +31,7 @@ import pytest
 from tests.images import abvm
 from tests.images.bootcheck import CACHE, ROOT
 from tests.relay.mirror_process import MirrorProcess
+from tests.relay.release_files import ReleaseKey
 
 pytestmark = [
     pytest.mark.slow,
@@ -57,32 +58,6 @@ class Releases:
     flashed: Path  # v1's disk image
     sources: dict[str, Path]  # update source name -> directory served as http://guardian-updates/
     sizes: dict[str, dict[str, object]]
-
-
-def _gpg_key(home: Path) -> Path:
-    home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    subprocess.run(
-        [
-            "gpg",
-            "--homedir",
-            str(home),
-            "--batch",
-            "--passphrase",
-            "",
-            "--quick-gen-key",
-            f"Guardian test release ({home.name})",
-            "ed25519",
-            "sign",
-            "never",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    pubring = home / "pubring.gpg"
-    pubring.write_bytes(
-        subprocess.run(["gpg", "--homedir", str(home), "--export"], check=True, capture_output=True).stdout
-    )
-    return pubring
 
 
 def _build(version: str, pubring: Path, *extra: str) -> None:
@@ -124,20 +99,16 @@ def _copy_tree(src: Path, dest: Path) -> Path:
 @pytest.fixture(scope="module")
 def releases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Releases]:
     work = tmp_path_factory.mktemp("ab-releases")
+    keys = ReleaseKey(work / "release-key"), ReleaseKey(work / "other-key")
     try:
-        yield _make_releases(work)
+        yield _make_releases(work, *keys)
     finally:
-        # gpg started an agent per home directory: stop them with the keys.
-        for home in (work / "release-key", work / "other-key"):
-            subprocess.run(
-                ["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=False, capture_output=True
-            )
+        for key in keys:  # gpg started an agent per home directory: stop them with the keys
+            key.close()
 
 
-def _make_releases(work: Path) -> Releases:
-    release_key, other_key = work / "release-key", work / "other-key"
-    pubring = _gpg_key(release_key)
-    _gpg_key(other_key)
+def _make_releases(work: Path, release_key: ReleaseKey, other_key: ReleaseKey) -> Releases:
+    pubring = release_key.pubring
     image_dir = f"guardian-{ROLE}"
     good = work / "good"
     sizes = {}
@@ -145,27 +116,13 @@ def _make_releases(work: Path) -> Releases:
     _build(V1, pubring)
     flashed = work / "v1.raw"
     subprocess.run(["cp", "--sparse=always", str(OUT / f"guardian-{ROLE}.raw"), str(flashed)], check=True)
-    sizes[V1] = _release(good, release_key)
+    sizes[V1] = _release(good, release_key.home)
     _build(V2, pubring)
-    sizes[V2] = _release(good, release_key)
+    sizes[V2] = _release(good, release_key.home)
 
     # The same files, SHA256SUMS signed by a key the image does not trust.
     bad_signature = _copy_tree(good, work / "bad-signature")
-    subprocess.run(
-        [
-            "gpg",
-            "--homedir",
-            str(other_key),
-            "--batch",
-            "--yes",
-            "--output",
-            str(bad_signature / image_dir / "SHA256SUMS.gpg"),
-            "--detach-sign",
-            str(bad_signature / image_dir / "SHA256SUMS"),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    other_key.sign(bad_signature / image_dir / "SHA256SUMS")
     # Correctly signed SHA256SUMS, but v2's /usr changed by one byte after signing.
     tampered = _copy_tree(good, work / "tampered")
     usr = next((tampered / image_dir).glob(f"guardian-{ROLE}_{V2}_x86-64.usr-x86-64.*.raw"))
@@ -187,7 +144,7 @@ def _make_releases(work: Path) -> Releases:
     )
     _build(V3, pubring, f"--extra-tree={work / 'broken-tree'}")
     broken_v3 = _copy_tree(good, work / "broken-v3")
-    sizes[V3] = _release(broken_v3, release_key)
+    sizes[V3] = _release(broken_v3, release_key.home)
     return Releases(flashed, {**trees, "broken-v3": broken_v3}, sizes)
 
 
@@ -203,7 +160,7 @@ def _updates(lines: list[tuple[str, dict[str, str]]]) -> dict[str, dict[str, str
 def _through_a_mirror(source: abvm.UpdateSource, tmp_path: Path) -> Iterator[MirrorProcess]:
     workdir = tmp_path / "mirror"
     workdir.mkdir()
-    mirror = MirrorProcess(workdir, {"enabled": True, "origin": source.url, "cache_dir": str(workdir / "cache")})
+    mirror = MirrorProcess(workdir, {"origin": source.url})
     mirror.start()
     source.mirror_port = mirror.port
     try:

@@ -16,13 +16,7 @@ import hashlib
 import json
 import os
 import shutil
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -30,7 +24,7 @@ from tests.images.bootcheck import build_image
 from tests.images.cloudlab import cloud_lab
 from tests.images.firstcamera import ARTIFACTS, camera_login_absent_from_the_cloud, first_camera_from_the_ui
 from tests.images.nspawnlab import HOST, RELAY, boot_relay_and_edge, lan_bridge
-from tests.relay.release_files import ReleaseKey, publish, version_file
+from tests.relay.release_files import Origin, ReleaseKey, publish, version_file
 
 pytestmark = [
     pytest.mark.slow,
@@ -43,25 +37,6 @@ pytestmark = [
 EVENT_TIMEOUT_S = 600
 
 
-@contextmanager
-def release_origin(root: Path, address: str) -> Iterator[tuple[str, list[str]]]:
-    """Published releases over HTTP on ``address`` (the host, as the relay reaches it): its URL and the paths
-    asked for."""
-    asked: list[str] = []
-
-    class Handler(SimpleHTTPRequestHandler):
-        def log_message(self, *_args: Any) -> None:
-            asked.append(self.path)
-
-    server = ThreadingHTTPServer((address, 0), partial(Handler, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://{address}:{server.server_address[1]}/", asked
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_booted_edge_gets_its_first_camera_from_the_ui_and_its_events_reach_the_timeline(
         tmp_path: Path, footage_mp4: Path) -> None:
     relay_dir, edge_dir = build_image("relay"), build_image("edge")
@@ -70,12 +45,12 @@ def test_booted_edge_gets_its_first_camera_from_the_ui_and_its_events_reach_the_
     key = ReleaseKey(tmp_path / "release-key")
     publish(tmp_path / "releases", "guardian-edge", key, {update_name: update})
     key.close()
+    origin = Origin(tmp_path / "releases", "guardian-edge", address=HOST)  # the host, as the relay reaches it
     with lan_bridge() as bridge, cloud_lab(tmp_path / "lab", footage_mp4, host=HOST, relay_lan=RELAY,
-                                           relay_media_url=f"https://{RELAY}:8443") as lab, \
-            release_origin(tmp_path / "releases", HOST) as (origin_url, origin_asked):
+                                           relay_media_url=f"https://{RELAY}:8443") as lab, origin:
         # The containers' end-to-end steps wait from boot: enrolment, then the camera's first event.
         with boot_relay_and_edge(lab.dir, relay_dir, edge_dir, bridge, wait_s=EVENT_TIMEOUT_S + 300,
-                                 updates_origin=origin_url) as (relay, edge):
+                                 updates_origin=origin.url) as (relay, edge):
             figures = first_camera_from_the_ui(
                 lab, camera_at=f"{HOST}:{lab.camera.port}", event_timeout_s=EVENT_TIMEOUT_S,
                 alive=lambda: relay.alive() and edge.alive(), why_not=lambda: edge.tail() + "\n" + relay.tail(),
@@ -102,4 +77,4 @@ def test_booted_edge_gets_its_first_camera_from_the_ui_and_its_events_reach_the_
     assert "rc=0" in update_line and "source=10.77.0.1_guardian-updates" in update_line, edge.tail()
     assert f"sha256={hashlib.sha256(update).hexdigest()}" in update_line and "probe_99.0.0.efi" in update_line
     assert any(line.startswith("updates stored=1 listen=10.77.0.1:8480,") for line in relay_report.e2e), relay_report.e2e
-    assert origin_asked.count(f"/guardian-edge/{update_name}") == 1, origin_asked
+    assert origin.asked(update_name) == 1, origin.paths

@@ -24,7 +24,6 @@ from agents.relay.config import UpdatesSettings
 from agents.relay.update_mirror import UpdateMirror
 from guardian.runtime.logging import configure_logging
 from guardian.runtime.metrics import AgentMetrics
-from tests.relay.netlab import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,6 +60,8 @@ class MirrorProcess:
                 cwd=ROOT, stdout=log, stderr=log, pass_fds=[sock.fileno()],
             )
         sock.close()
+        from tests.relay.netlab import wait_for  # here: the mirror's own process need not import the lab
+
         wait_for(lambda: self._answers(), 30, "the mirror to answer")
 
     def _answers(self) -> bool:

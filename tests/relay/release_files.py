@@ -61,9 +61,10 @@ def version_file(image: str, version: str) -> str:
 class Origin:
     """A plain HTTP server over a release directory (where releases are published), counting what it is asked."""
 
-    def __init__(self, root: Path, image: str = "guardian-edge") -> None:
+    def __init__(self, root: Path, image: str = "guardian-edge", address: str = "127.0.0.1") -> None:
         self.root = root
         self.image = image
+        self.address = address
         self.paths: list[str] = []
         self.delay_per_chunk = 0.0  # seconds per 64 KiB: a slow origin, so that edges overlap a download
         self.shared_bps = 0.0  # one link's rate shared by every connection (0: none): the way to the internet
@@ -94,20 +95,27 @@ class Origin:
                     time.sleep(origin.delay_per_chunk)
                     origin.pace(len(chunk))
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), partial(Handler, directory=str(self.root)))
+        self.server = ThreadingHTTPServer((self.address, port), partial(Handler, directory=str(self.root)))
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @property
     def url(self) -> str:
         assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}/"
+        return f"http://{self.address}:{self.server.server_address[1]}/"
 
     def stop(self) -> None:
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+
+    def __enter__(self) -> Origin:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
 
     def asked(self, name: str) -> int:
         return self.paths.count(f"/{self.image}/{name}")
