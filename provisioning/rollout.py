@@ -1,8 +1,12 @@
 """Staged edge rollout: a canary, then waves, each one parallel pyinfra run; a report per edge that is also
 the rollout's state, so a stopped rollout can be resumed.
 
-    python rollout.py INVENTORY --version V [--canary 5] [--wave 25] [--fail-percent 0] [--parallel N]
-                      [--report FILE | --resume FILE] [--dry] [-- PYINFRA ARGS]
+    python rollout.py INVENTORY --version V [--group edges|relays] [--canary 5] [--wave 25] [--fail-percent 0]
+                      [--parallel N] [--report FILE | --resume FILE] [--dry] [-- PYINFRA ARGS]
+
+``--group relays`` rolls an image version out to the relay VMs (deploy_image_update.py) the same way, each relay
+counting as its own "relay" for the spread; edges (the default) take a release or, with host data
+``guardian_install = "image"``, an image version (deploy_edge_update.py).
 
 Stages (fleet/plan.py): the canary is ``--canary`` % of the edges (at least one) and tolerates no failure;
 then waves of ``--wave`` % each, edges of all relays mixed; a wave stops the rollout when more than
@@ -23,11 +27,12 @@ import sys
 from pathlib import Path
 
 from fleet import wave
-from fleet.inventory import edges_of
+from fleet.inventory import GROUPS, edges_of
 from fleet.plan import Stage, plan, too_many_failed
 from fleet.report import Device, Report, load
 
-DEFAULTS: dict[str, float | None] = {"canary": 5, "wave": 25, "fail_percent": 0, "parallel": None}
+DEFAULTS: dict[str, float | str | None] = {"group": "edges", "canary": 5, "wave": 25, "fail_percent": 0,
+                                           "parallel": None}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -35,6 +40,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("inventory")
     parser.add_argument("--version", default=os.environ.get("GUARDIAN_VERSION"),
                         help="the release to roll out (default: $GUARDIAN_VERSION; on --resume: the report's)")
+    parser.add_argument("--group", choices=GROUPS, help="the inventory group to update (edges)")
     parser.add_argument("--canary", type=float, metavar="PERCENT", help="canary share of the edges (5)")
     parser.add_argument("--wave", type=float, metavar="PERCENT", help="share of the edges per wave (25)")
     parser.add_argument("--fail-percent", type=int, metavar="PERCENT",
@@ -64,7 +70,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def start(args: argparse.Namespace, inventory: str) -> tuple[Report, list[Stage]]:
     """The report to fill in and the stages still to run (a new rollout, or what a resumed one has left)."""
-    edges = edges_of(inventory)
+    edges = edges_of(inventory, args.group)
     previous = load(args.resume) if args.resume else None
     version = previous.version if previous else args.version
     done = {d.device: d for d in previous.devices if d.result in wave.OK} if previous else {}
@@ -102,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {stage.name}: {len(stage.edges)} edges ({', '.join(e.name for e in stage.edges[:8])}"
               f"{', …' if len(stage.edges) > 8 else ''})", file=sys.stderr)
         outcomes = wave.run(inventory, stage, report.version, parallel=args.parallel, dry=args.dry,
-                            extra=args.pyinfra_args)
+                            extra=args.pyinfra_args, group=args.group)
         for name, outcome in outcomes.items():
             devices[name].result, devices[name].detail = outcome.result, outcome.detail
         bad = sum(o.result in wave.BAD for o in outcomes.values())

@@ -5,19 +5,21 @@
 # byte offset (read from the GPT with sfdisk). No loop devices, no mounting, no root needed.
 #
 #   scripts/personalise-image.sh GENERIC.raw OUT.raw --relay HOST:PORT --token-file FILE \
-#       [--address CIDR --gateway IP --dns IP] [--relay-ca CA.pem]
-#   scripts/personalise-image.sh GENERIC.raw OUT.raw --config enrol.conf
+#       [--address CIDR --gateway IP --dns IP] [--relay-ca CA.pem] [--operator-keys AUTHORIZED_KEYS]
+#   scripts/personalise-image.sh GENERIC.raw OUT.raw --config enrol.conf [--operator-keys AUTHORIZED_KEYS]
 #
 # --relay-ca: the CA of the relay's enrolment certificate when it is private (self-signed); it goes
 # into enrol.conf as GUARDIAN_RELAY_CA (base64 of the PEM) and first boot installs it.
+# --operator-keys: the operator's SSH public keys (an authorized_keys file), as GUARDIAN_OPERATOR_SSH_KEYS;
+# first boot installs them for root, and sshd answers on the edge's tunnel only (updates by pyinfra, #19).
 # The bootstrap token is read from a file (or - for stdin), never from the command line. OUT is a
 # sparse copy (cp --sparse=always); GENERIC is not modified. Exit 64 on bad usage, 65 on bad data.
 set -euo pipefail
 
 die() { echo "personalise-image: $1" >&2; exit "${2:-65}"; }
-[ $# -ge 2 ] || die "usage: $0 GENERIC.raw OUT.raw (--config FILE | --relay HOST:PORT --token-file FILE [--address CIDR] [--gateway IP] [--dns IP] [--relay-ca CA.pem])" 64
+[ $# -ge 2 ] || die "usage: $0 GENERIC.raw OUT.raw (--config FILE | --relay HOST:PORT --token-file FILE [--address CIDR] [--gateway IP] [--dns IP] [--relay-ca CA.pem]) [--operator-keys FILE]" 64
 generic="$1"; out="$2"; shift 2
-config="" relay="" token_file="" address="" gateway="" dns="" relay_ca=""
+config="" relay="" token_file="" address="" gateway="" dns="" relay_ca="" operator_keys=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --config) config="$2"; shift ;;
@@ -27,6 +29,7 @@ while [ $# -gt 0 ]; do
         --gateway) gateway="$2"; shift ;;
         --dns) dns="$2"; shift ;;
         --relay-ca) relay_ca="$2"; shift ;;
+        --operator-keys) operator_keys="$2"; shift ;;
         *) die "unknown option $1" 64 ;;
     esac
     shift
@@ -48,6 +51,7 @@ else
     render+=("--relay=$relay" "--token-file=$token_file" "--address=$address" "--gateway=$gateway" "--dns=$dns")
 fi
 [ -z "$relay_ca" ] || render+=("--relay-ca=$relay_ca")
+[ -z "$operator_keys" ] || render+=("--operator-keys=$operator_keys")
 python3 "$slot_tool" "${render[@]}" >"$conf" || die "no enrolment settings written (see above)"
 grep -q '^GUARDIAN_RELAY_ENDPOINT=.' "$conf" && grep -q '^GUARDIAN_BOOTSTRAP_TOKEN=.' "$conf" \
     || die "the config needs GUARDIAN_RELAY_ENDPOINT and GUARDIAN_BOOTSTRAP_TOKEN"

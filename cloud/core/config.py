@@ -254,6 +254,11 @@ class EdgeImageSettings(Section):
         None, description="PEM of the private CA that signed the relays' enrolment certificates (lab setups); "
         "it goes into every personalised image. Unset with public certificates.",
     )
+    operator_ssh_keys_file: Path | None = Field(
+        None, description="The operator's SSH public keys (an authorized_keys file) that go into every personalised "
+        "image: first boot installs them, and the edge answers SSH on its relay tunnel only (image updates by "
+        "pyinfra, provisioning/README.md). Unset: the edges take no operator key from the download.",
+    )
     xz_cache_dir: Path | None = Field(
         None, description="Writable directory for the generic image's compressed parts, made once per image for "
         "the .img.xz download (docs/images.md; the deploy: /var/lib/guardian-cloud/edge-image-xz); unset: no .img.xz.",

@@ -188,7 +188,8 @@ def bootstrap_token_text(row: BootstrapToken, signing_key: auth.Ed25519PrivateKe
 
 def personalised(session: Session, row: BootstrapToken, settings: CloudSettings,
                  signing_key: auth.Ed25519PrivateKey) -> PersonalisedImage:
-    """The generic image carrying ``row``'s token, its relay's enrolment address and the relay CA, if any."""
+    """The generic image carrying ``row``'s token, its relay's enrolment address, and the relay CA and the
+    operator's SSH keys, if any."""
     if settings.edge_image.path is None:
         raise ImageUnavailable("no edge image is configured on this cloud (edge_image.path)")
     image = generic_image(settings.edge_image.path)
@@ -196,11 +197,12 @@ def personalised(session: Session, row: BootstrapToken, settings: CloudSettings,
     endpoint = relay and (relay.enrolment_endpoint or host_port(relay.endpoint_url))
     if not endpoint:
         raise ImageUnavailable("the token's relay has no enrolment address")
-    ca = settings.edge_image.relay_ca_file
+    ca, keys = settings.edge_image.relay_ca_file, settings.edge_image.operator_ssh_keys_file
     try:
         conf = enrol_slot.render_conf(
             endpoint, bootstrap_token_text(row, signing_key, settings.tokens.format),
             relay_ca_pem=ca.read_bytes() if ca is not None else None,
+            operator_ssh_keys=keys.read_bytes() if keys is not None else None,
         )
         return PersonalisedImage(image, enrol_slot.render_slot(conf))
     except (OSError, enrol_slot.SlotError) as error:

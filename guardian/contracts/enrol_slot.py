@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import re
 import struct
 import sys
 import uuid
@@ -46,16 +47,46 @@ class Slot:
         return self.extents[0][0]
 
 
+# One public key per line of an authorized_keys file (no options before the key type): what
+# firstboot/guardian-firstboot accepts in GUARDIAN_OPERATOR_SSH_KEYS (it checks with the same pattern).
+AUTHORIZED_KEY = re.compile(
+    r"(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)"
+    r" [A-Za-z0-9+/=]+( .*)?"
+)
+
+
 def render_conf(relay: str, token: str, *, address: str = "", gateway: str = "", dns: str = "",
-                relay_ca_pem: bytes | None = None) -> bytes:
-    """enrol.conf as scripts/personalise-image.sh writes it for ``--relay --token-file [--relay-ca]``."""
+                relay_ca_pem: bytes | None = None, operator_ssh_keys: bytes | None = None) -> bytes:
+    """enrol.conf as scripts/personalise-image.sh writes it for ``--relay --token-file [--relay-ca]
+    [--operator-keys]``."""
     values = [relay, token, address, gateway, dns]
     if not relay or not token or any(v != v.strip() or any(c.isspace() for c in v) for v in values):
         raise SlotError("relay and token are required; values may not contain whitespace")
     lines = [CONF_HEADER, f"GUARDIAN_RELAY_ENDPOINT={relay}\n", f"GUARDIAN_BOOTSTRAP_TOKEN={token}\n"]
     lines += [f"GUARDIAN_{key}={value}\n" for key, value in (("ADDRESS", address), ("GATEWAY", gateway), ("DNS", dns)) if value]
     conf = "".join(lines).encode()
+    if operator_ssh_keys is not None:
+        conf = with_operator_keys(conf, operator_ssh_keys)
     return conf if relay_ca_pem is None else with_relay_ca(conf, relay_ca_pem)
+
+
+def operator_keys(authorized_keys: bytes) -> bytes:
+    """The public keys of an authorized_keys file, one per line (comments and blank lines dropped), checked:
+    the operator's way in to an edge through its relay (issue #19; first boot installs them for root)."""
+    keys = [line.strip() for line in authorized_keys.decode("utf-8", "replace").splitlines()]
+    keys = [key for key in keys if key and not key.startswith("#")]
+    bad = [key[:40] for key in keys if not AUTHORIZED_KEY.fullmatch(key)]
+    if not keys or bad:
+        raise SlotError(f"operator SSH keys: not an authorized_keys file of public keys ({bad[0] if bad else 'no key'})")
+    return ("\n".join(keys) + "\n").encode()
+
+
+def with_operator_keys(conf: bytes, authorized_keys: bytes) -> bytes:
+    """``conf`` carrying the operator's SSH public keys (base64) as its only ``GUARDIAN_OPERATOR_SSH_KEYS``."""
+    lines = [line for line in conf.splitlines(keepends=True) if not line.startswith(b"GUARDIAN_OPERATOR_SSH_KEYS=")]
+    if lines and not lines[-1].endswith(b"\n"):
+        lines[-1] += b"\n"
+    return b"".join(lines) + b"GUARDIAN_OPERATOR_SSH_KEYS=" + base64.b64encode(operator_keys(authorized_keys)) + b"\n"
 
 
 def with_relay_ca(conf: bytes, relay_ca_pem: bytes) -> bytes:
@@ -69,7 +100,8 @@ def with_relay_ca(conf: bytes, relay_ca_pem: bytes) -> bytes:
 def conf_from_options(argv: Sequence[str]) -> bytes:
     """enrol.conf for scripts/personalise-image.sh's options: ``--config FILE`` (the operator's own file,
     CR dropped) or ``--relay HOST:PORT --token-file FILE|-`` [``--address/--gateway/--dns``], and
-    ``--relay-ca PEM``. The same :func:`render_conf` the cloud's download uses, so both give one file."""
+    ``--relay-ca PEM`` and ``--operator-keys AUTHORIZED_KEYS``. The same :func:`render_conf` the cloud's download
+    uses, so both give one file."""
     parser = argparse.ArgumentParser(prog="enrol_slot.py conf")
     parser.add_argument("--config")
     parser.add_argument("--relay", default="")
@@ -77,7 +109,14 @@ def conf_from_options(argv: Sequence[str]) -> bytes:
     for name in ("--address", "--gateway", "--dns"):
         parser.add_argument(name, default="")
     parser.add_argument("--relay-ca")
+    parser.add_argument("--operator-keys")
     args = parser.parse_args(argv)
+    keys: bytes | None = None
+    if args.operator_keys:
+        try:
+            keys = Path(args.operator_keys).read_bytes()
+        except OSError as error:
+            raise SlotError(f"--operator-keys: cannot read {args.operator_keys}: {error.strerror}") from error
     ca: bytes | None = None
     if args.relay_ca:
         try:
@@ -88,6 +127,7 @@ def conf_from_options(argv: Sequence[str]) -> bytes:
             raise SlotError(f"--relay-ca: not a PEM certificate file: {args.relay_ca}")
     if args.config:
         conf = Path(args.config).read_bytes().replace(b"\r", b"")
+        conf = conf if keys is None else with_operator_keys(conf, keys)
         return conf if ca is None else with_relay_ca(conf, ca)
     if not args.token_file:
         raise SlotError("need --config, or --relay and --token-file")
@@ -95,7 +135,8 @@ def conf_from_options(argv: Sequence[str]) -> bytes:
     token = (sys.stdin.read() if args.token_file == "-" else Path(args.token_file).read_text()).rstrip("\n")
     if not token:
         raise SlotError("the token file is empty")
-    return render_conf(args.relay, token, address=args.address, gateway=args.gateway, dns=args.dns, relay_ca_pem=ca)
+    return render_conf(args.relay, token, address=args.address, gateway=args.gateway, dns=args.dns, relay_ca_pem=ca,
+                       operator_ssh_keys=keys)
 
 
 def render_slot(conf: bytes) -> bytes:

@@ -6,7 +6,9 @@ hosts it could not reach would be missing from them anyway.
 Written to the file named by ``GUARDIAN_ROLLOUT_EVENTS`` (nothing is recorded without it):
 
     {"event": "connected", "host": H}
-    {"event": "unreachable", "host": H, "detail": "<pyinfra's connect error>"}
+    {"event": "unreachable", "host": H, "detail": "<pyinfra's connect error>"}   before it ever connected
+    {"event": "reconnect_error", "host": H, "detail": "…"}   after it had connected: a reconnect that failed
+        (an image update reconnects while the box reboots, tasks/image_update.py): not unreachable
     {"event": "planned", "host": H, "ops": ["<operation name>", …]}   once per host, before the first operation runs
     {"event": "op", "host": H, "op": "<operation name>", "ok": true | false}
 """
@@ -27,16 +29,19 @@ class _Recorder(BaseStateCallback):
     def __init__(self, path: str) -> None:
         self.out = open(path, "a", encoding="utf-8")  # noqa: SIM115 (open for the life of the pyinfra process)
         self.planned = False
+        self.connected: set[str] = set()
 
     def write(self, **event: Any) -> None:
         self.out.write(json.dumps(event) + "\n")
         self.out.flush()
 
     def host_connect(self, state, host) -> None:  # type: ignore[override]
+        self.connected.add(host.name)
         self.write(event="connected", host=host.name)
 
     def host_connect_error(self, state, host, error) -> None:  # type: ignore[override]
-        self.write(event="unreachable", host=host.name, detail=str(error))
+        event = "reconnect_error" if host.name in self.connected else "unreachable"
+        self.write(event=event, host=host.name, detail=str(error))
 
     def operation_start(self, state, op_hash) -> None:  # type: ignore[override]
         if not self.planned:  # the operations are all known now: what each host is going to run

@@ -1,10 +1,12 @@
-"""One stage of the rollout: ONE pyinfra run of deploy_edge_update.py over all the stage's edges in parallel,
-with pyinfra's own failure threshold (``--fail-percent``), and each edge's outcome, read from what pyinfra
-recorded (fleet/events.py) and the lines it printed about that host:
+"""One stage of the rollout: ONE pyinfra run of deploy_edge_update.py (edges) or deploy_image_update.py (relays)
+over all the stage's devices in parallel, with pyinfra's own failure threshold (``--fail-percent``), and each
+one's outcome, read from what pyinfra recorded (fleet/events.py) and the lines it printed about that host:
 
-    updated      the switch to V ran and passed (health, then heartbeats through the relay)
+    updated      the switch to V ran and passed (health, then heartbeats through the relay; an image: V booted
+                 and marked good)
     unchanged    already on V: nothing to switch
-    rolled-back  a check failed after the switch and the previous release is active again
+    rolled-back  a check failed after the switch and the previous release is active again (an image: systemd-boot
+                 went back to the previous version by itself)
     unreachable  pyinfra could not connect (never "unchanged")
     failed       anything else that went wrong (the upload, a revert that did not work, …)
     skipped      not reached: pyinfra stopped the run (threshold) before this edge's switch
@@ -27,12 +29,15 @@ from fleet.plan import Stage
 PROVISIONING = Path(__file__).resolve().parent.parent
 PYINFRA = Path(sys.executable).parent / "pyinfra"
 EVENTS = PROVISIONING / "fleet" / "events.py"
-DEPLOY = "deploy_edge_update.py"
+# What a stage runs, by the inventory group it updates: edges take a release or an image (per host,
+# deploy_edge_update.py), relays only images (Debian relay hosts are updated by deploy_relay.py).
+DEPLOYS = {"edges": "deploy_edge_update.py", "relays": "deploy_image_update.py"}
 
 OK = ("updated", "unchanged")
 BAD = ("rolled-back", "unreachable", "failed")  # what counts against the threshold
 # The operations that switch an edge to the new release or check it afterwards end with this (see
-# tasks/edge_update.py); their failure message says whether the previous release was brought back.
+# tasks/edge_update.py, tasks/image_update.py); their failure message says whether the previous release was
+# brought back.
 SWITCH_SUFFIX = "(else rolled back)"
 ROLLED_BACK = ("rolled back to ", "); reverted")  # guardian-activate; the heartbeat check
 NOT_ROLLED_BACK = ("still unhealthy", "revert FAILED")
@@ -47,10 +52,10 @@ class Outcome:
 
 
 def pyinfra_command(inventory: str, stage: Stage, version: str, *, parallel: int | None, dry: bool,
-                    extra: list[str]) -> list[str]:
+                    extra: list[str], group: str = "edges") -> list[str]:
     hosts = [edge.name for edge in stage.edges]
     cmd = [str(PYINFRA), "--json", "-y", "--config", str(EVENTS), "--fail-percent", str(stage.fail_percent),
-           "--parallel", str(min(parallel or len(hosts), len(hosts))), inventory, DEPLOY,
+           "--parallel", str(min(parallel or len(hosts), len(hosts))), inventory, DEPLOYS[group],
            "--data", f"guardian_version={version}"]
     for host in hosts:
         cmd += ["--limit", host]
@@ -58,11 +63,12 @@ def pyinfra_command(inventory: str, stage: Stage, version: str, *, parallel: int
 
 
 def run(inventory: str, stage: Stage, version: str, *, parallel: int | None = None, dry: bool = False,
-        extra: list[str] | None = None) -> dict[str, Outcome]:
+        extra: list[str] | None = None, group: str = "edges") -> dict[str, Outcome]:
     """Run the stage; its outcome per edge name."""
     with tempfile.TemporaryDirectory(prefix="guardian-rollout-") as tmp:
         events_path = Path(tmp) / "events.jsonl"
-        proc = subprocess.run(pyinfra_command(inventory, stage, version, parallel=parallel, dry=dry, extra=extra or []),
+        proc = subprocess.run(pyinfra_command(inventory, stage, version, parallel=parallel, dry=dry, extra=extra or [],
+                                                  group=group),
                               cwd=PROVISIONING, env={**os.environ, "GUARDIAN_ROLLOUT_EVENTS": str(events_path)},
                               capture_output=True, text=True)
         events = [json.loads(line) for line in events_path.read_text().splitlines()] if events_path.exists() else []

@@ -24,3 +24,7 @@ acme_email = os.environ.get("GUARDIAN_ACME_EMAIL", "")
 # Local path of the CA (PEM) that signed the ACME server's own HTTPS certificate: a test server only
 # (Pebble in tests/provisioning); unset: the system CAs.
 acme_ca_file = os.environ.get("GUARDIAN_ACME_CA_FILE")
+# Image updates (tasks/image_update.py, issue #19): seconds from the reboot into a new image version until the
+# box has settled on one (the new version marked good, or the previous one again after its tries; under
+# emulation a rollback of three tries took ~14 min).
+image_boot_timeout = int(os.environ.get("GUARDIAN_IMAGE_BOOT_TIMEOUT", "1200"))

@@ -39,6 +39,9 @@ cloud_admin_password_file = os.environ.get("GUARDIAN_CLOUD_ADMIN_PASSWORD_FILE")
 cloud_edge_image_path = os.environ.get("GUARDIAN_CLOUD_EDGE_IMAGE_PATH", "/var/lib/guardian-cloud/guardian-edge.raw")
 # PEM on the cloud host of the private CA that signed the relays' certificates; unset with public ones.
 cloud_edge_image_relay_ca_file = os.environ.get("GUARDIAN_CLOUD_EDGE_IMAGE_RELAY_CA_FILE")
+# An authorized_keys file on the cloud host: the operators' SSH public keys every downloaded edge image carries
+# (first boot installs them; the edge answers SSH on its tunnel only, for image updates, #19); unset: none.
+cloud_edge_image_operator_keys_file = os.environ.get("GUARDIAN_CLOUD_EDGE_IMAGE_OPERATOR_KEYS_FILE")
 # The Alertmanager the fleet page reads ([alertmanager] url): the one Prometheus sends its alerts to
 # (templates/prometheus.yml.j2, Debian's prometheus-alertmanager); "" leaves the page without alerts.
 cloud_alertmanager_url = os.environ.get("GUARDIAN_CLOUD_ALERTMANAGER_URL", "http://127.0.0.1:9093")

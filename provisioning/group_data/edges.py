@@ -19,3 +19,7 @@ edge_health_settle = int(os.environ.get("GUARDIAN_EDGE_HEALTH_SETTLE", "3"))
 # ``guardian-relay device list --json``: [{"device_id": …, "last_seen": ISO 8601 | null, …}, …].
 edge_heartbeat_timeout = int(os.environ.get("GUARDIAN_EDGE_HEARTBEAT_TIMEOUT", "120"))
 edge_heartbeat_command = os.environ.get("GUARDIAN_EDGE_HEARTBEAT_COMMAND", "guardian-relay device list --json")
+# How an edge is updated: "release" (a Debian host: a release tar installed beside the current one,
+# tasks/edge_update.py) or "image" (a flashed appliance image: systemd-sysupdate + reboot + boot assessment,
+# tasks/image_update.py). Set per host in the inventory, or for all with GUARDIAN_EDGE_INSTALL.
+guardian_install = os.environ.get("GUARDIAN_EDGE_INSTALL", "release")

@@ -6,6 +6,7 @@ The generic image is a small real GPT disk with a FAT ESP carrying the image bui
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ from fastapi.testclient import TestClient
 from cloud.api.main import create_app
 from cloud.core.config import CloudSettings
 from cloud.services import edge_image
+from guardian.contracts import enrol_slot
 from tests.cloud.conftest import Member, add_relay, make_settings, signup, test_client
 from tests.cloud.servers import serve
 from tests.images import esp_disk
@@ -32,6 +34,8 @@ pytestmark = pytest.mark.skipif(
 # The bytes do not depend on the database: those tests run on SQLite only; access checks on both backends.
 sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 CA_PEM = b"-----BEGIN CERTIFICATE-----\nMIIBrelayca\n-----END CERTIFICATE-----\n"
+# The operator's SSH public keys (issue #19): every download carries them, as personalise-image.sh --operator-keys.
+OPERATOR_KEYS = b"# operators\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOperatorKeyForTheTest ops@example.net\n"
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +51,16 @@ def ca_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(db_url: str, signing_key: Any, generic: Path, ca_file: Path) -> CloudSettings:
-    return make_settings(db_url, signing_key, edge_image={"path": str(generic), "relay_ca_file": str(ca_file)})
+def keys_file(tmp_path: Path) -> Path:
+    path = tmp_path / "operator_keys"
+    path.write_bytes(OPERATOR_KEYS)
+    return path
+
+
+@pytest.fixture
+def settings(db_url: str, signing_key: Any, generic: Path, ca_file: Path, keys_file: Path) -> CloudSettings:
+    return make_settings(db_url, signing_key, edge_image={"path": str(generic), "relay_ca_file": str(ca_file),
+                                                          "operator_ssh_keys_file": str(keys_file)})
 
 
 @pytest.fixture
@@ -73,7 +85,8 @@ def _script_output(generic: Path, tmp_path: Path, token: str, ca_file: Path) -> 
     token_file.write_text(token)
     out = tmp_path / "device.raw"
     subprocess.run([str(SCRIPT), str(generic), str(out), "--relay", "relay-a.relays.example.org:443",
-                    "--token-file", str(token_file), "--relay-ca", str(ca_file)], check=True, capture_output=True)
+                    "--token-file", str(token_file), "--relay-ca", str(ca_file),
+                    "--operator-keys", str(tmp_path / "operator_keys")], check=True, capture_output=True)
     return out.read_bytes()
 
 
@@ -87,6 +100,8 @@ def test_download_is_byte_identical_to_the_script(client: TestClient, generic: P
     assert response.headers["content-length"] == str(generic.stat().st_size)
     expected = _script_output(generic, tmp_path, issued["token"], ca_file)
     assert response.content == expected, "the download must be what personalise-image.sh writes"
+    keys_line = b"GUARDIAN_OPERATOR_SSH_KEYS=" + base64.b64encode(enrol_slot.operator_keys(OPERATOR_KEYS))
+    assert keys_line in response.content, "the operator's keys ride in every download"
     assert response.content != generic.read_bytes()
 
     checksum = client.get(f"/api/v1/bootstrap-tokens/{issued['id']}/image/checksum", headers=owner.auth).json()

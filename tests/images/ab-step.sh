@@ -1,19 +1,18 @@
 #!/bin/bash
 # Runs inside a booted appliance image under QEMU for the A/B update test (tests/images/test_ab_update.py),
-# delivered as the credential guardian.abstep with its unit (guardian-ab-step.service). The plan is
-# the credential guardian.ab.plan:
-#   v1     seed data on /var, then try three update sources (each reached as "guardian-updates"
-#          through /etc/hosts; the test's QEMU forwards them to HTTP servers on the host):
-#          10.0.2.101 bad signature, 10.0.2.102 tampered /usr file, 10.0.2.100 good; power off
-#   v2     report (the test checks version, data, health, blessing); power off
-#   v2+v3  report, then update from 10.0.2.103 (a v3 that fails its health check) and reboot; the
-#          following boots only report until the box is back on v2 by itself; then power off
+# delivered as the credential guardian.abstep with its unit (guardian-ab-step.service), on every boot:
+#   - reports the boot (the test checks version, data, health, blessing) and the slots;
+#   - first boot only: seeds data on /var, then tries two bad update sources itself (each reached as
+#     "guardian-updates" through /etc/hosts; the test's QEMU forwards them to HTTP servers on the host):
+#     10.0.2.101 bad signature, 10.0.2.102 tampered /usr file; then points "guardian-updates" at the
+#     good one (10.0.2.100);
+#   - says "operator-ready": the updates themselves come from the operator's pyinfra over SSH
+#     (provisioning/rollout.py --group relays), and the test powers the box off over SSH.
 # Every boot prints one line "GUARDIAN-AB boot ..." and the results as "GUARDIAN-AB key=value ...".
 set -u
 # The UKI names tty0 last (the console a Mini PC shows), so /dev/console is not the serial port.
 out=/dev/ttyS0
 say() { echo "GUARDIAN-AB $*" >"$out"; }
-plan="$(cat "$CREDENTIALS_DIRECTORY/guardian.ab.plan" 2>/dev/null || echo v2)"
 state=/var/lib/guardian-ab-test
 mkdir -p "$state"
 
@@ -52,27 +51,12 @@ update() {  # update NAME IP: one systemd-sysupdate run against the source at IP
     return $rc
 }
 
-case "$plan" in
-    v1)
-        head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$state/marker"
-        say "seeded marker=$(cat "$state/marker")"
-        update bad-signature 10.0.2.101
-        update tampered 10.0.2.102
-        update good 10.0.2.100
-        ;;
-    v2+v3)
-        if [ ! -e "$state/v3-requested" ]; then
-            echo "$version" >"$state/good-version"
-            touch "$state/v3-requested"
-            update broken-v3 10.0.2.103 && { say "rebooting into the new version"; systemctl reboot; exit 0; }
-        elif [ "$version" != "$(cat "$state/good-version" 2>/dev/null)" ]; then
-            # The trial version: its health check reboots the box (guardian-agents-healthy).
-            say "trial version=$version, waiting for the health check's verdict"
-            exit 0
-        else
-            say "rolled-back version=$version"
-        fi
-        ;;
-esac
-say "end"
-systemctl poweroff
+if [ ! -e "$state/marker" ]; then
+    head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$state/marker"
+    say "seeded marker=$(cat "$state/marker")"
+    update bad-signature 10.0.2.101
+    update tampered 10.0.2.102
+    sed -i '/ guardian-updates$/d' /etc/hosts
+    echo "10.0.2.100 guardian-updates" >>/etc/hosts
+fi
+say "operator-ready version=$version"

@@ -1,6 +1,7 @@
 """What the A/B update test needs around QEMU: a UEFI boot (OVMF, systemd-boot, the UKIs on the ESP:
 boot counting lives there, so no direct kernel boot), update sources served over HTTP from the
-host and reached by the guest as fixed addresses, and the report lines of tests/images/ab-step.sh.
+host and reached by the guest as fixed addresses, SSH to the guest for the operator's pyinfra, and
+the report lines of tests/images/ab-step.sh.
 """
 
 from __future__ import annotations
@@ -8,9 +9,11 @@ from __future__ import annotations
 import base64
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -104,14 +107,89 @@ def new_machine(raw: Path, work: Path, grow_bytes: int) -> tuple[Path, Path]:
     return disk, efivars
 
 
-def boot(
-    disk: Path, efivars: Path, console: Path, plan: str, sources: Mapping[str, UpdateSource], timeout: float
-) -> str:
-    """Boot until the guest powers off (reboots stay inside the run); returns this run's console."""
+class Machine:
+    """A running QEMU guest: its console file and the host port forwarded to its SSH (guardian-sshd.socket).
+
+    A reboot restarts QEMU (``-no-reboot``, then the same command again: same disk, UEFI variables and SSH
+    port), so every boot is a cold start. A warm reset inside one TCG QEMU once hung after the update: no
+    firmware output for 8 minutes at full CPU after "reboot: machine restart", while a cold start of the same
+    disk booted v2 at once (and warm resets before had worked). QEMU stops for good when the guest powers off.
+    """
+
+    def __init__(self, args: list[str], console: Path, ssh_port: int) -> None:
+        self.args, self.console, self.ssh_port = args, console, ssh_port
+        self.starts = 0
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._supervise, daemon=True)
+        self._thread.start()
+
+    def _supervise(self) -> None:
+        try:
+            while not self._stop.is_set():
+                mark = self.console.stat().st_size if self.console.exists() else 0
+                self.starts += 1
+                self._process = subprocess.Popen(
+                    self.args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                )
+                self._process.wait()
+                with self.console.open("rb") as f:  # this run's console: a power-off ends it, a reboot starts again
+                    f.seek(mark)
+                    if b"reboot: Power down" in f.read() or self._process.returncode != 0:
+                        break
+        finally:
+            self._done.set()
+
+    def stopped(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout: float) -> None:
+        """Until the guest has powered off."""
+        if not self._done.wait(timeout):
+            raise AssertionError(f"the guest did not power off within {timeout:.0f} s")
+
+    def kill(self) -> None:
+        self._stop.set()
+        while not self._done.is_set():
+            if self._process is not None and self._process.poll() is None:
+                self._process.kill()
+            self._done.wait(1)
+
+    def console_text(self) -> str:
+        return self.console.read_text(errors="replace") if self.console.exists() else ""
+
+    def wait_for(self, line: str, count: int, timeout: float) -> str:
+        """Wait until the console holds ``line`` ``count`` times (or the guest stops); returns the console."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.console_text()
+            if text.count(line) >= count:
+                return text
+            if self.stopped():
+                raise AssertionError(f"the guest stopped before {line!r} x{count}:\n{text[-3000:]}")
+            time.sleep(2)
+        raise AssertionError(f"no {line!r} x{count} on the console within {timeout:.0f} s:\n{self.console_text()[-3000:]}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running(
+    disk: Path, efivars: Path, console: Path, sources: Mapping[str, UpdateSource], authorized_key: str
+) -> Iterator[Machine]:
+    """Boot the machine and keep it running across reboots; stopped at the end if it did not power off.
+    The operator's key reaches root's authorized_keys as the credential ssh.authorized_keys.root, as a
+    hypervisor (relay VM) or the personalised image (edge) hands it over in the field."""
     forwards = ",".join(
         f"guestfwd=tcp:{SOURCE_ADDRESSES[name]}:{UPDATE_PORT}-cmd:{sys.executable} {HERE / 'stdio_tcp.py'} 127.0.0.1 {source.mirror_port or source.port}"
         for name, source in sources.items()
     )
+    ssh_port = _free_port()
     dropin = b"[Unit]\nWants=guardian-ab-step.service\n"
     args = [
         "qemu-system-x86_64",
@@ -126,6 +204,7 @@ def boot(
         "-m",
         "2048",
         "-nographic",
+        "-no-reboot",
         "-monitor",
         "none",
         "-display",
@@ -139,18 +218,33 @@ def boot(
         "-device",
         "virtio-blk-pci,drive=disk",
         "-netdev",
-        f"user,id=lan,{forwards}",
+        f"user,id=lan,hostfwd=tcp:127.0.0.1:{ssh_port}-:22,{forwards}",
         "-device",
         "virtio-net-pci,netdev=lan",
+        "-chardev",
+        f"file,id=console,path={console},append=on",
         "-serial",
-        f"file:{console}",
+        "chardev:console",
         *_credential("guardian.abstep", STEP_SCRIPT.read_bytes()),
-        *_credential("guardian.ab.plan", plan.encode()),
         *_credential("systemd.extra-unit.guardian-ab-step.service", STEP_UNIT.read_bytes()),
         *_credential("systemd.unit-dropin.multi-user.target", dropin),
+        *_credential("ssh.authorized_keys.root", authorized_key.encode()),
     ]
-    subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=True)
-    return console.read_text(errors="replace")
+    machine = Machine(args, console, ssh_port)
+    try:
+        yield machine
+    finally:
+        machine.kill()
+
+
+def ssh_config(path: Path, name: str, port: int, key: Path) -> Path:
+    """An ssh_config naming the guest, for pyinfra (host data ssh_config_file) and plain ssh."""
+    path.write_text(
+        f"Host {name}\n    HostName 127.0.0.1\n    Port {port}\n    User root\n    IdentityFile {key}\n"
+        "    StrictHostKeyChecking no\n    UserKnownHostsFile /dev/null\n    LogLevel ERROR\n"
+        "    ConnectTimeout 30\n"
+    )
+    return path
 
 
 _LINE = re.compile(r"GUARDIAN-AB (\w[\w-]*) ?(.*)")

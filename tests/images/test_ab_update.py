@@ -2,14 +2,17 @@
 
 The relay image (the smaller of the two; both carry the same layout, transfers and boot assessment)
 is built three times from this tree: v1 (flashed), v2 (the update) and v3 (v2 with an agent that
-never gets READY). v1 boots, refuses a badly signed and a tampered update, then updates to v2 with
-systemd-sysupdate through a relay's update mirror (agents/relay/update_mirror.py, run as its own process in
-front of the HTTP origin, as a relay serves its edges); v2 boots from the other /usr slot with the data on /var intact
-and is marked good; then v3 is installed, fails its health check on each of its three tries, and the
-box comes back on v2 by itself. Figures (update size, download + apply time, boot-to-healthy,
-rollback time) go to $CACHE/images/ab-update/figures.json.
+never gets READY). v1 boots and refuses a badly signed and a tampered update by itself. Then the operator
+rolls v2 out as in the field: provisioning/rollout.py --group relays, pyinfra over SSH (the image's
+guardian-sshd.socket, the operator's key given as the credential ssh.authorized_keys.root), runs
+systemd-sysupdate, which fetches through a relay's update mirror (agents/relay/update_mirror.py, run as its
+own process in front of the HTTP origin, as a relay serves its edges), reboots and waits for the verdict; v2
+boots from the other /usr slot with the data on /var intact and is marked good, and the report says
+"updated". Then a rollout of v3: it fails its health check on each of its three tries, the box comes back
+on v2 by itself, and the report says "rolled-back". Figures (update size, download + apply time,
+reboot-to-good, rollback time) go to $CACHE/images/ab-update/figures.json.
 
-Budget: two incremental builds (~1.5 min each with warm caches) and two TCG boots. The rollback
+Budget: two incremental builds (~1.5 min each with warm caches) and one TCG run of two boots. The rollback
 stage adds a third build and four boots (three tries of v3, then v2): it runs with
 GUARDIAN_AB_ROLLBACK=1 until its TCG time fits the CI budget. One command outside pytest:
 GUARDIAN_AB_ROLLBACK=1 .venv/bin/pytest tests/images/test_ab_update.py -s
@@ -19,8 +22,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,11 +51,14 @@ pytestmark = [
 ]
 
 ROLE = "relay"
+PROVISIONING = ROOT / "provisioning"
 AB = CACHE / "images" / "ab-update"
 # Its own output directory: the other image tests keep using theirs while this one builds versions.
 OUT = AB / "out"
 V1, V2, V3 = "0.1.0", "0.2.0", "0.3.0"
 BOOT_TIMEOUT = 1800.0
+# A rollout: install, reboot and the verdict; with the rollback stage three tries of v3 and v2 again.
+ROLLOUT_TIMEOUT = 2 * BOOT_TIMEOUT
 ROLLBACK = os.environ.get("GUARDIAN_AB_ROLLBACK") == "1"
 
 
@@ -170,16 +179,78 @@ def _through_a_mirror(source: abvm.UpdateSource, tmp_path: Path) -> Iterator[Mir
         print(f"===== update mirror log =====\n{mirror.log.read_text()[-3000:]}")
 
 
+@dataclass
+class Operator:
+    """The operator's side: a key the guest trusts, an inventory naming the guest as a relay, and
+    provisioning/rollout.py run with them, as in the field."""
+
+    workdir: Path
+    key: Path
+
+    @classmethod
+    def new(cls, workdir: Path) -> Operator:
+        workdir.mkdir()
+        key = workdir / "id_ed25519"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "operator", "-f", str(key)], check=True)
+        return cls(workdir, key)
+
+    @property
+    def public_key(self) -> str:
+        return self.key.with_suffix(".pub").read_text()
+
+    def inventory(self, machine: abvm.Machine) -> Path:
+        config = abvm.ssh_config(self.workdir / "ssh_config", "ab-relay", machine.ssh_port, self.key)
+        path = self.workdir / "inventory.py"
+        path.write_text(f"relays = [('ab-relay', {{'ssh_config_file': {str(config)!r}}})]\n")
+        return path
+
+    def rollout(self, machine: abvm.Machine, version: str) -> tuple[int, dict[str, object], float]:
+        """rollout.py --group relays: its exit status, the guest's entry in the report, the wall time."""
+        report = self.workdir / f"rollout-{version}.json"
+        started = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, "rollout.py", str(self.inventory(machine)), "--group", "relays", "--version", version,
+             "--report", str(report)],
+            cwd=PROVISIONING, capture_output=True, text=True, timeout=ROLLOUT_TIMEOUT,
+            env={**os.environ, "GUARDIAN_IMAGE_BOOT_TIMEOUT": str(int(BOOT_TIMEOUT))},
+        )
+        seconds = time.monotonic() - started
+        print(f"===== rollout {version} (rc {proc.returncode}, {seconds:.0f} s) =====\n{proc.stderr[-4000:]}")
+        assert report.exists(), proc.stderr[-3000:]
+        entries = json.loads(report.read_text())["devices"]
+        assert [e["device"] for e in entries] == ["ab-relay"], entries
+        return proc.returncode, entries[0], seconds
+
+    def ssh(self, machine: abvm.Machine, command: str) -> subprocess.CompletedProcess[str]:
+        config = abvm.ssh_config(self.workdir / "ssh_config", "ab-relay", machine.ssh_port, self.key)
+        return subprocess.run(["ssh", "-F", str(config), "ab-relay", command], capture_output=True, text=True,
+                              timeout=300)
+
+
+def _seconds(detail: str, pattern: str) -> float:
+    match = re.search(pattern, detail)
+    assert match, (pattern, detail)
+    return float(match.group(1))
+
+
 def test_update_refuses_bad_files_installs_v2_and_can_fall_back(releases: Releases, tmp_path: Path) -> None:
-    """v1 refuses a bad signature and a tampered file, updates to v2; v2 boots with /var intact and is
-    marked good; (GUARDIAN_AB_ROLLBACK=1) a v3 that never gets healthy falls back to v2 by itself."""
+    """v1 refuses a bad signature and a tampered file; the operator's rollout (pyinfra over SSH) updates it
+    to v2, which boots with /var intact and is marked good; (GUARDIAN_AB_ROLLBACK=1) a rollout of a v3 that
+    never gets healthy is reported rolled back, the box back on v2 by itself."""
     AB.mkdir(parents=True, exist_ok=True)
     disk, efivars = abvm.new_machine(releases.flashed, tmp_path, grow_bytes=2 * 1024**3)
+    operator = Operator.new(tmp_path / "operator")
     figures: dict[str, object] = {"sizes": releases.sizes}
+    console_path = AB / "console.log"
+    console_path.unlink(missing_ok=True)
     # The good release reaches the guest through an update mirror, which caches it from its origin.
-    with abvm.serve_sources(releases.sources) as sources, _through_a_mirror(sources["good"], tmp_path) as mirror:
-        # Boot 1: v1, flashed. Bad signature and tampered file refused, then the update to v2.
-        console = abvm.boot(disk, efivars, AB / "v1.console.log", "v1", sources, BOOT_TIMEOUT)
+    with (
+        abvm.serve_sources(releases.sources) as sources,
+        _through_a_mirror(sources["good"], tmp_path) as mirror,
+        abvm.running(disk, efivars, console_path, sources, operator.public_key) as machine,
+    ):
+        # Boot 1: v1, flashed. The box itself refuses a bad signature and a tampered file.
+        console = machine.wait_for("GUARDIAN-AB operator-ready", 1, BOOT_TIMEOUT)
         lines = abvm.report_lines(console)
         first = _boots(lines)[0]
         assert first["version"] == V1, first
@@ -206,45 +277,49 @@ def test_update_refuses_bad_files_installs_v2_and_can_fall_back(releases: Releas
         # No slot labelled with v2 and no v2 UKI: the free slot never became a bootable version.
         assert tampered["slots"] == layout["slots"] and tampered["ukis"] == layout["ukis"], tampered
 
-        good = updates["good"]
-        assert good["rc"] == "0", good
-        assert (
-            f"guardian-{ROLE}_{V2}," in good["slots"] and f"guardian-{ROLE}_{V2}_verity," in good["slots"]
-        ), good
-        assert f"guardian-{ROLE}_{V2}_x86-64+3-0.efi" in good["ukis"], good
-        figures["update_seconds"] = float(good["seconds"])
+        # The operator rolls v2 out: pyinfra over SSH runs systemd-sysupdate, reboots, and waits for the
+        # verdict of systemd-boot's boot assessment.
+        rc, entry, seconds = operator.rollout(machine, V2)
+        assert (rc, entry["result"]) == (0, "updated"), entry
+        figures["update_seconds"] = _seconds(str(entry["detail"]), rf"image {V2} installed in ([\d.]+) s")
+        figures["rollout_v2_wall_s"] = round(seconds, 1)
+        figures["reboot_to_marked_good_s"] = _seconds(str(entry["detail"]), r"marked good (\d+) s after the reboot")
         # Through the mirror: it fetched each of v2's files from the origin once and stored it.
         v2_files = [p for p in sources["good"].requests if f"_{V2}_" in p]
         assert len(v2_files) == 3 and len(set(v2_files)) == 3, sources["good"].requests
         assert len(mirror.objects()) >= 3, mirror.objects()
+        # A second rollout of the same version finds it running: unchanged, nothing rebooted.
+        rc, entry, _ = operator.rollout(machine, V2)
+        assert (rc, entry["result"]) == (0, "unchanged"), entry
 
-        # Boot 2 onwards: v2 from the other slot, data intact, marked good; then (rollback stage) v3,
-        # which never gets healthy and runs out of tries; the box comes back on v2 by itself.
-        plan = "v2+v3" if ROLLBACK else "v2"
-        console = abvm.boot(disk, efivars, AB / "v2.console.log", plan, sources, BOOT_TIMEOUT)
-    lines = abvm.report_lines(console)
+        if ROLLBACK:
+            # v3 never gets healthy: tried three times (its health check reboots it), marked bad by
+            # systemd-boot's counter, and the box comes back on v2 by itself; the rollout says so.
+            repoint = operator.ssh(machine, "sed -i 's/^10.0.2.100 guardian-updates$/10.0.2.103 guardian-updates/' /etc/hosts")
+            assert repoint.returncode == 0, repoint.stderr
+            rc, entry, seconds = operator.rollout(machine, V3)
+            assert (rc, entry["result"]) == (1, "rolled-back"), entry
+            assert f"rolled back to {V2}" in str(entry["detail"]), entry
+            figures["rollback_seconds_reboot_to_v2"] = _seconds(str(entry["detail"]), r"rolled back to \S+ (\d+) s")
+            figures["rollout_v3_wall_s"] = round(seconds, 1)
+            booted = operator.ssh(machine, ". /usr/lib/os-release; echo $IMAGE_VERSION")
+            assert booted.stdout.strip() == V2, booted
+
+        operator.ssh(machine, "systemctl poweroff")
+        machine.wait(timeout=600)
+        figures["qemu_starts"] = machine.starts
+    lines = abvm.report_lines(console_path.read_text(errors="replace"))
     boots = _boots(lines)
-    second = boots[0]
+    second = boots[1]
     assert second["version"] == V2, second
     assert second["marker"] == marker, second
     assert second["health"] == "active" and second["blessed"] == "good", second
     figures["v2_boot_to_healthy_s_since_kernel"] = int(second["healthy_us"]) / 1e6
-    if not ROLLBACK:
-        (AB / "figures.json").write_text(json.dumps(figures, indent=2))
-        print(json.dumps(figures, indent=2))
-        return
-    assert _updates(lines)["broken-v3"]["rc"] == "0"
-    # v3 was tried three times (its health check reboots it, often before the step reports) and is
-    # now marked bad by systemd-boot's counter: +0-3, tries left 0, done 3.
-    assert all(b["health"] != "active" for b in boots if b["version"] == V3), boots
-    back = boots[-1]
-    assert back["version"] == V2 and back["marker"] == marker and back["health"] == "active", boots
-    final_layout = [fields for kind, fields in lines if kind == "layout"][-1]
-    assert f"guardian-{ROLE}_{V3}_x86-64+0-3.efi" in final_layout["ukis"], final_layout
-    assert any(kind == "rolled-back" for kind, _ in lines)
-
-    figures["rollback_seconds_update_done_to_v2_healthy"] = round(
-        float(back["wall"]) - float(boots[0]["wall"]) - float(_updates(lines)["broken-v3"]["seconds"]), 1
-    )
+    if ROLLBACK:
+        assert all(b["health"] != "active" for b in boots if b["version"] == V3), boots
+        back = boots[-1]
+        assert back["version"] == V2 and back["marker"] == marker and back["health"] == "active", boots
+        final_layout = [fields for kind, fields in lines if kind == "layout"][-1]
+        assert f"guardian-{ROLE}_{V3}_x86-64+0-3.efi" in final_layout["ukis"], final_layout
     (AB / "figures.json").write_text(json.dumps(figures, indent=2))
     print(json.dumps(figures, indent=2))

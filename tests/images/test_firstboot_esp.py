@@ -68,6 +68,7 @@ def _run(tmp_path: Path, disk: Path) -> tuple[subprocess.CompletedProcess[str], 
         "GUARDIAN_CMDLINE": os.devnull,
         "GUARDIAN_WAIT_ONLINE_S": "1",
         "GUARDIAN_HOSTNAME_FILE": str(tmp_path / "hostname"),  # never the host's
+        "GUARDIAN_ROOT_SSH_DIR": str(tmp_path / "root-ssh"),  # nor root's keys
     }
     proc = subprocess.run(["bash", str(FIRSTBOOT)], env=env, capture_output=True, text=True, timeout=60)
     return proc, log
@@ -119,3 +120,42 @@ def test_reads_a_personalised_slot_and_says_when_the_slot_is_empty(tmp_path: Pat
     proc, log = _run(tmp_path, disk)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "--relay 10.78.0.1:8443" in log.read_text()
+
+
+def test_installs_the_operators_ssh_keys_and_refuses_what_is_not_a_key(generic: Path, tmp_path: Path) -> None:  # noqa: F811
+    """Issue #19: the operator's public keys ride in enrol.conf (personalise-image.sh --operator-keys, as the
+    cloud's download does with [edge_image] operator_ssh_keys_file); first boot adds them for root."""
+    key = tmp_path / "operator"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ops@example", "-f", str(key)], check=True)
+    keys = tmp_path / "authorized_keys"
+    keys.write_text(f"# the fleet's operators\n\n{key.with_suffix('.pub').read_text()}")
+    conf = tmp_path / "enrol.conf"
+    conf.write_text("GUARDIAN_RELAY_ENDPOINT=10.78.0.1:8443\nGUARDIAN_BOOTSTRAP_TOKEN=tok-123\n")
+    disk = tmp_path / "device.raw"
+    subprocess.run([str(PERSONALISE), str(generic), str(disk), "--config", str(conf), "--operator-keys", str(keys)],
+                   check=True, capture_output=True)
+    ssh_dir = tmp_path / "root-ssh"
+    ssh_dir.mkdir(mode=0o700)
+    (ssh_dir / "authorized_keys").write_text("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeep from-the-credential\n")
+    proc, _ = _run(tmp_path, disk)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    installed = (ssh_dir / "authorized_keys").read_text().splitlines()
+    assert installed == ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeep from-the-credential",
+                         key.with_suffix(".pub").read_text().strip()], installed
+    assert (ssh_dir / "authorized_keys").stat().st_mode & 0o777 == 0o600
+
+    # A private key by mistake: personalise-image.sh refuses it (exit 65), naming the option.
+    proc2 = subprocess.run([str(PERSONALISE), str(generic), str(tmp_path / "bad.raw"), "--config", str(conf),
+                            "--operator-keys", str(key)], capture_output=True, text=True)
+    assert proc2.returncode == 65 and "operator SSH keys" in proc2.stderr, proc2.stderr
+    # A hand-written enrol.conf whose keys are not keys: first boot says so and applies nothing.
+    for d in ("state", "root-ssh"):
+        shutil.rmtree(tmp_path / d)
+    conf.write_text("GUARDIAN_RELAY_ENDPOINT=10.78.0.1:8443\nGUARDIAN_BOOTSTRAP_TOKEN=tok-123\n"
+                    "GUARDIAN_OPERATOR_SSH_KEYS=bm90IGEga2V5Cg==\n")
+    subprocess.run([str(PERSONALISE), str(generic), str(tmp_path / "bad2.raw"), "--config", str(conf)],
+                   check=True, capture_output=True)
+    proc3, _ = _run(tmp_path, tmp_path / "bad2.raw")
+    assert proc3.returncode == 75, proc3.stdout
+    assert "GUARDIAN_OPERATOR_SSH_KEYS is not base64 of SSH public keys" in proc3.stdout
+    assert not (tmp_path / "root-ssh").exists()

@@ -16,7 +16,8 @@ from guardian.contracts import auth
 from guardian.runtime.config import load_settings
 
 PROVISIONING = Path(__file__).resolve().parents[2] / "provisioning"
-DEPLOY_ENV = ("GUARDIAN_CLOUD_EDGE_IMAGE_PATH", "GUARDIAN_CLOUD_EDGE_IMAGE_RELAY_CA_FILE", "GUARDIAN_CLOUD_ALERTMANAGER_URL")
+DEPLOY_ENV = ("GUARDIAN_CLOUD_EDGE_IMAGE_PATH", "GUARDIAN_CLOUD_EDGE_IMAGE_RELAY_CA_FILE",
+              "GUARDIAN_CLOUD_EDGE_IMAGE_OPERATOR_KEYS_FILE", "GUARDIAN_CLOUD_ALERTMANAGER_URL")
 
 
 @pytest.fixture
@@ -52,6 +53,7 @@ def test_the_deployed_file_offers_the_image_download_and_reads_the_local_alertma
     settings = deployed_settings(tmp_path, monkeypatch)
     assert settings.edge_image.path == Path("/var/lib/guardian-cloud/guardian-edge.raw")
     assert settings.edge_image.relay_ca_file is None  # relays with public certificates
+    assert settings.edge_image.operator_ssh_keys_file is None
     assert settings.edge_image.xz_cache_dir == Path("/var/lib/guardian-cloud/edge-image-xz")  # the unit's StateDirectory
     # The Alertmanager Prometheus sends its alerts to.
     assert str(settings.alertmanager.url) == "http://127.0.0.1:9093/"
@@ -65,9 +67,11 @@ def test_the_operator_chooses_the_image_the_relay_ca_and_the_alertmanager_or_tur
     settings = deployed_settings(
         tmp_path, monkeypatch, GUARDIAN_CLOUD_EDGE_IMAGE_PATH="/srv/images/edge 1.raw",
         GUARDIAN_CLOUD_EDGE_IMAGE_RELAY_CA_FILE="/etc/guardian/relay-ca.pem",
+        GUARDIAN_CLOUD_EDGE_IMAGE_OPERATOR_KEYS_FILE="/etc/guardian/operator_keys",
         GUARDIAN_CLOUD_ALERTMANAGER_URL="https://alerts.example.net:9093")
     assert settings.edge_image.path == Path("/srv/images/edge 1.raw")
     assert settings.edge_image.relay_ca_file == Path("/etc/guardian/relay-ca.pem")
+    assert settings.edge_image.operator_ssh_keys_file == Path("/etc/guardian/operator_keys")
     assert str(settings.alertmanager.url) == "https://alerts.example.net:9093/"
 
     off = deployed_settings(tmp_path, monkeypatch, GUARDIAN_CLOUD_EDGE_IMAGE_PATH="", GUARDIAN_CLOUD_ALERTMANAGER_URL="")

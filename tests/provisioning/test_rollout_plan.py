@@ -1,18 +1,25 @@
-"""The rollout's stage plan (provisioning/fleet/plan.py) and the outcome an edge gets from what pyinfra
-recorded (fleet/wave.py): pure functions, no targets."""
+"""The rollout's stage plan (provisioning/fleet/plan.py), the outcome an edge gets from what pyinfra
+recorded (fleet/wave.py) and what an image update reads from the box after its reboot
+(tasks/image_update.py): pure functions, no targets."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections import Counter
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from tests.provisioning.targets import PROVISIONING
 
 sys.path.append(str(PROVISIONING))  # provisioning/ is pyinfra's working directory, not a package
 
+from fleet.events import _Recorder
+from fleet.inventory import edges_of
 from fleet.plan import Edge, plan, spread_relays, too_many_failed
-from fleet.wave import outcome
+from fleet.wave import outcome, pyinfra_command
+from tasks.image_update import parse_probe, rolled_back, verdict
 
 
 def fleet(count: int, relays: int) -> list[Edge]:
@@ -94,3 +101,67 @@ def test_outcomes_from_what_pyinfra_recorded() -> None:
                {"event": "op", "op": "Release installed", "ok": True}])[0] == "skipped"
     assert of([connected])[0] == "skipped"
     assert of([])[0] == "skipped"
+
+
+IMAGE_SWITCH = "Image 0.2.0 booted, healthy and marked good (else rolled back)"
+IMAGE_INSTALL = "Image 0.2.0 downloaded, verified and installed beside 0.1.0 (systemd-sysupdate)"
+
+
+def test_image_updates_read_the_boot_assessment() -> None:
+    """tasks/image_update.py: what a probe after the reboot means, and how the rollout reports it."""
+    probe = parse_probe(["id=guardian-relay", "version=0.2.0", "boot_id=b2", "blessed=good", "system=running",
+                         "ukis=guardian-relay_0.1.0_x86-64.efi guardian-relay_0.2.0_x86-64.efi "])
+    assert probe["version"] == "0.2.0" and probe["ukis"].split() == [
+        "guardian-relay_0.1.0_x86-64.efi", "guardian-relay_0.2.0_x86-64.efi"]
+    assert verdict(probe, "0.2.0", "0.1.0") == "good"
+    # Still booting, or the new version on trial and not yet (or never) marked good: no verdict; its
+    # health check reboots it, systemd-boot counts the try.
+    assert verdict({**probe, "system": "starting"}, "0.2.0", "0.1.0") is None
+    assert verdict({**probe, "blessed": "indeterminate", "system": "degraded"}, "0.2.0", "0.1.0") is None
+    assert verdict({**probe, "blessed": "bad"}, "0.2.0", "0.1.0") is None
+    # Back on the version it ran before: systemd-boot gave up on the new one.
+    assert verdict({**probe, "version": "0.1.0", "blessed": "clean"}, "0.2.0", "0.1.0") == "rolled-back"
+    assert verdict({**probe, "version": "0.1.0", "system": "starting"}, "0.2.0", "0.1.0") is None
+
+    def of(ok: bool, stderr: str) -> tuple[str, str]:
+        events: list[dict[str, Any]] = [{"host": "r1", "event": "connected"}, {"host": "r1", "event": "planned", "ops": [IMAGE_INSTALL, IMAGE_SWITCH]},
+                  {"host": "r1", "event": "op", "op": IMAGE_INSTALL, "ok": True},
+                  {"host": "r1", "event": "op", "op": IMAGE_SWITCH, "ok": ok}]
+        result = outcome("r1", events, stderr, dry=False)
+        return result.result, result.detail
+
+    assert of(True, "[r1] image 0.2.0 installed in 41.0 s\n[r1] image 0.2.0 healthy and marked good 230 s after the reboot\n") == (
+        "updated", "")
+    message = rolled_back("r1", "0.2.0", "0.1.0", 840, 4, "guardian-relay_0.1.0_x86-64.efi guardian-relay_0.2.0_x86-64+0-3.efi")
+    rolled = f"[r1] Unexpected error in Python callback: DeployError({message!r})\n"
+    assert of(False, rolled)[0] == "rolled-back"
+    assert of(False, "[r1] Unexpected error in Python callback: DeployError('r1: no verdict on image 0.2.0 within 1200 s')\n")[0] == "failed"
+
+
+def test_relays_are_a_rollout_group_of_their_own(tmp_path: Path) -> None:
+    inventory = tmp_path / "inventory.py"
+    inventory.write_text("relays = ['relay-a', ('relay-b', {'ssh_port': 2222})]\n"
+                         "edges = [('e1', {'edge_relay': 'relay-a'}), 'e2']\n")
+    assert edges_of(str(inventory), "relays") == [Edge("relay-a", "relay-a"), Edge("relay-b", "relay-b")]
+    assert edges_of(str(inventory)) == [Edge("e1", "relay-a"), Edge("e2", "")]
+    stage = plan(edges_of(str(inventory), "relays"))[0]
+    assert "deploy_image_update.py" in pyinfra_command(str(inventory), stage, "0.2.0", parallel=None, dry=False,
+                                                       extra=[], group="relays")
+    assert "deploy_edge_update.py" in pyinfra_command(str(inventory), stage, "0.2.0", parallel=None, dry=False, extra=[])
+
+
+def test_a_failed_reconnect_during_a_reboot_is_not_unreachable(tmp_path: Path) -> None:
+    """An image update reconnects while the box reboots (tasks/image_update.py); pyinfra reports each failed
+    try as a connect error. Only a host that never connected is unreachable."""
+    path = tmp_path / "events.jsonl"
+    recorder = _Recorder(str(path))
+    box, ghost = SimpleNamespace(name="box"), SimpleNamespace(name="ghost")
+    recorder.host_connect(None, box)
+    recorder.host_connect_error(None, box, "Error reading SSH protocol banner")
+    recorder.host_connect_error(None, ghost, "No route to host")
+    recorder.out.close()
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(e["event"], e["host"]) for e in events] == [
+        ("connected", "box"), ("reconnect_error", "box"), ("unreachable", "ghost")]
+    assert outcome("box", events, "", dry=False).result != "unreachable"
+    assert outcome("ghost", events, "", dry=False).result == "unreachable"
