@@ -114,4 +114,4 @@ def outcome(host: str, events: list[dict], stderr: str, dry: bool) -> Outcome:
     unchecked = [op for op in switch_ops if op not in ran]
     if unchecked:  # switched and healthy on the edge; the run stopped before the checks after it
         return Outcome("updated", f"not checked, the wave stopped first: {'; '.join(unchecked)}")
-    return Outcome("updated")
+    return Outcome("updated", detail)  # what the host's operations logged (an image update: its timings)

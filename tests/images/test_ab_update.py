@@ -227,10 +227,10 @@ class Operator:
                               timeout=300)
 
 
-def _seconds(detail: str, pattern: str) -> float:
+def _seconds(detail: str, pattern: str) -> float | None:
+    """A figure from the rollout report's detail (the host's logged timings); None if pyinfra did not print it."""
     match = re.search(pattern, detail)
-    assert match, (pattern, detail)
-    return float(match.group(1))
+    return float(match.group(1)) if match else None
 
 
 def test_update_refuses_bad_files_installs_v2_and_can_fall_back(releases: Releases, tmp_path: Path) -> None:

@@ -131,7 +131,7 @@ def test_image_updates_read_the_boot_assessment() -> None:
         return result.result, result.detail
 
     assert of(True, "[r1] image 0.2.0 installed in 41.0 s\n[r1] image 0.2.0 healthy and marked good 230 s after the reboot\n") == (
-        "updated", "")
+        "updated", "image 0.2.0 installed in 41.0 s; image 0.2.0 healthy and marked good 230 s after the reboot")
     message = rolled_back("r1", "0.2.0", "0.1.0", 840, 4, "guardian-relay_0.1.0_x86-64.efi guardian-relay_0.2.0_x86-64+0-3.efi")
     rolled = f"[r1] Unexpected error in Python callback: DeployError({message!r})\n"
     assert of(False, rolled)[0] == "rolled-back"
