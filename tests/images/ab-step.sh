@@ -36,10 +36,14 @@ say "boot n=$boots version=$version entry=$(efivar LoaderEntrySelected) $(grep -
     "wall=$(date +%s.%N) marker=$(cat "$state/marker" 2>/dev/null || echo none)"
 say "layout slots=$(slots) ukis=$(ukis)"
 
+point_updates_at() {  # point_updates_at IP: "guardian-updates" resolves to IP (/etc/hosts)
+    sed -i '/ guardian-updates$/d' /etc/hosts
+    echo "$1 guardian-updates" >>/etc/hosts
+}
+
 update() {  # update NAME IP: one systemd-sysupdate run against the source at IP
     local name="$1" ip="$2"
-    sed -i '/ guardian-updates$/d' /etc/hosts
-    echo "$ip guardian-updates" >>/etc/hosts
+    point_updates_at "$ip"
     local t0 t1 rc
     t0="$(date +%s.%N)"
     /usr/lib/systemd/systemd-sysupdate update >"$state/update-$name.log" 2>&1
@@ -56,7 +60,6 @@ if [ ! -e "$state/marker" ]; then
     say "seeded marker=$(cat "$state/marker")"
     update bad-signature 10.0.2.101
     update tampered 10.0.2.102
-    sed -i '/ guardian-updates$/d' /etc/hosts
-    echo "10.0.2.100 guardian-updates" >>/etc/hosts
+    point_updates_at 10.0.2.100
 fi
 say "operator-ready version=$version"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +19,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from tests.conftest import free_port
 
 HERE = Path(__file__).resolve().parent
 STEP_SCRIPT = HERE / "ab-step.sh"
@@ -172,12 +173,6 @@ class Machine:
         raise AssertionError(f"no {line!r} x{count} on the console within {timeout:.0f} s:\n{self.console_text()[-3000:]}")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def running(
     disk: Path, efivars: Path, console: Path, sources: Mapping[str, UpdateSource], authorized_key: str
@@ -189,7 +184,7 @@ def running(
         f"guestfwd=tcp:{SOURCE_ADDRESSES[name]}:{UPDATE_PORT}-cmd:{sys.executable} {HERE / 'stdio_tcp.py'} 127.0.0.1 {source.mirror_port or source.port}"
         for name, source in sources.items()
     )
-    ssh_port = _free_port()
+    ssh_port = free_port()
     dropin = b"[Unit]\nWants=guardian-ab-step.service\n"
     args = [
         "qemu-system-x86_64",
