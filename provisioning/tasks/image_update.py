@@ -99,7 +99,9 @@ def update() -> None:
         python.call(name="Runs a Guardian appliance image", function=_not_an_image)
         return
     if running["version"] == version:
-        host.noop(f"image {version} already running")
+        # An operation, not host.noop: the rollout's record (fleet/events.py) learns a host's plan from its
+        # first operation, and a host with none would be reported skipped instead of unchanged.
+        python.call(name=f"Image {version} running", function=host.log, message=f"image {version} already running")
         return
     previous = running["version"]
     python.call(name=f"Image {version} downloaded, verified and installed beside {previous} (systemd-sysupdate)",

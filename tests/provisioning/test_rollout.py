@@ -82,3 +82,24 @@ def test_unreachable_edge_stops_the_wave_and_a_resumed_rollout_leaves_updated_ed
     code, report = _rollout(lab, env, "--resume", str(state))
     assert code == 0
     assert _results(report) == {"edge1": ("canary", "updated"), "edge2": ("wave 1", "updated")}
+
+
+def test_image_rollout_of_the_running_version_is_unchanged_and_a_debian_host_is_refused(lab: Lab) -> None:
+    """rollout.py --group relays (tasks/image_update.py) reads IMAGE_VERSION from the box: the version it
+    already runs is "unchanged" with exit 0 (the A/B test's second rollout once came back "skipped": a host with
+    no operation was never recorded as planned); a host that is not one of our images is refused, untouched."""
+    image, debian = lab.add("image"), lab.add("debian")
+    for machine in (image, debian):
+        lab.wait_ssh(machine)
+    # The target's root is a throw-away overlay: it says it runs relay image 0.2.0.
+    lab.ssh(image, "printf 'IMAGE_ID=guardian-relay\\nIMAGE_VERSION=0.2.0\\n' >> /usr/lib/os-release")
+    env = {**os.environ, "GUARDIAN_LAB": str(lab.workdir / "lab.json")}
+
+    lab.write_inventory({"relays": [["image", {}]]})
+    code, report = _rollout(lab, env, "--group", "relays", "--version", "0.2.0")
+    assert (code, _results(report)) == (0, {"image": ("canary", "unchanged")}), report
+
+    lab.write_inventory({"relays": [["debian", {}]]})
+    code, report = _rollout(lab, env, "--group", "relays", "--version", "0.2.0")
+    assert (code, _results(report)) == (1, {"debian": ("canary", "failed")}), report
+    assert "not a Guardian appliance image" in report["devices"][0]["detail"], report
