@@ -20,6 +20,14 @@ off in the lab, whose edges are not enrolled; in the field a stage waits for a h
   greenlet; measured here) or uploading the release (``--release-mb`` at ``--uplink-mbps``), whichever is
   larger.
 
+Image updates (flashed edges, ``guardian_install = "image"``): the A/B test (tests/images/test_ab_update.py)
+measures one box's whole rollout under QEMU TCG (install through the relay's mirror, reboot, marked good) and
+writes it to its figures file (``--image-figures``). A stage then takes that one-box time plus, per further
+edge, the larger of the operator machine's pyinfra CPU (measured above; an image update runs two operations
+to a release's many, so this over-counts) and what the busiest relay serves its edges after the first
+(the update's bytes at ``--relay-mbps``: the mirror fetches each file from the origin once per relay). Skipped
+when the file is missing.
+
 Assumed, not measured: each relay's sshd accepts a whole wave's ProxyJump connections at once (see
 provisioning/README.md, "At scale"). Nothing is asserted.
 """
@@ -34,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,6 +53,7 @@ from fleet.plan import Edge, plan  # noqa: E402
 
 from tests.provisioning.targets import PROVISIONING, Lab, build_tree  # noqa: E402
 
+IMAGE_FIGURES = Path(os.environ.get("GUARDIAN_CACHE", Path.home() / ".cache" / "guardian")) / "images/ab-update/figures.json"
 HEARTBEAT_INTERVAL_S = 10.0  # agents/edge/uplink/config.py: heartbeat_interval_s
 VERSION = "0.1.1"
 
@@ -81,6 +91,9 @@ def main() -> None:
     parser.add_argument("--wave", type=float, default=25)
     parser.add_argument("--uplink-mbps", type=float, default=1000, help="operator machine's upload bandwidth (field model)")
     parser.add_argument("--release-mb", type=float, help="release size for the field model (default: the lab release's)")
+    parser.add_argument("--image-figures", type=Path, default=IMAGE_FIGURES,
+                        help="the A/B test's figures (one box's measured image rollout)")
+    parser.add_argument("--relay-mbps", type=float, default=1000, help="what a relay serves its edges (image model)")
     args = parser.parse_args()
     if args.edges < 3:
         parser.error("--edges: at least 3 (one baseline edge, then a wave of two or more)")
@@ -124,8 +137,30 @@ def main() -> None:
         print(f"      {stage.name:8} {len(stage.edges):5} edges   lab {lab_s / 60:6.1f} min   field {field_s / 60:6.1f} min")
     print(f"total: lab model {sum(lab_t) / 60:.1f} min, field model {sum(field_t) / 60:.1f} min (goal: < 60 min); "
           f"one edge after another: {args.fleet * one / 3600:.1f} h")
+    if args.image_figures.exists():
+        image_projection(json.loads(args.image_figures.read_text()), stages, cpu_per_edge, args.relay_mbps)
+    else:
+        print(f"image updates: no figures at {args.image_figures} (run tests/images/test_ab_update.py first)")
     print("assumed: relays' sshd and the operator's machine take a whole wave at once (see provisioning/README.md, "
           "'At scale'); the release size is the lab's core release: pass --release-mb for the edge release")
+
+
+def image_projection(figures: dict, stages: list, cpu_per_edge: float, relay_mbps: float) -> None:
+    one = float(figures["rollout_v2_wall_s"])
+    size = figures["sizes"][max(figures["sizes"])]  # the version rolled out
+    update_mb = (size["usr_bytes"] + size["verity_bytes"] + size["uki_bytes"]) / 1e6
+    serve_per_edge = update_mb * 8 / relay_mbps
+    times = []
+    for stage in stages:
+        busiest = max(Counter(e.relay for e in stage.edges).values())
+        times.append(one + max(cpu_per_edge * (len(stage.edges) - 1), serve_per_edge * (busiest - 1)))
+    print(f"image updates: one box's rollout {one:.1f} s measured under QEMU TCG (install {figures.get('update_seconds')} s, "
+          f"reboot to marked good {figures.get('reboot_to_marked_good_s')} s); update {update_mb:.0f} MB, "
+          f"{serve_per_edge:.2f} s per edge from its relay at {relay_mbps:g} Mbit/s")
+    for stage, seconds in zip(stages, times, strict=True):
+        print(f"      {stage.name:8} {len(stage.edges):5} edges   image {seconds / 60:6.1f} min")
+    print(f"total: image model {sum(times) / 60:.1f} min (goal: < 60 min); one box after another: "
+          f"{len([e for s in stages for e in s.edges]) * one / 3600:.1f} h")
 
 
 if __name__ == "__main__":

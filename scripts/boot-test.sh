@@ -159,6 +159,16 @@ fi
 if [ "$which" = both ]; then
     cp "$ROOT/tests/images/e2e-relay.sh" "$work/cred-relay/guardian.bootcheck.e2e"
     cp "$ROOT/tests/images/e2e-edge.sh" "$work/cred-edge/guardian.bootcheck.e2e"
+    # Issue #19: operator SSH reaches the edge through its relay only. The edge trusts the operator's key from
+    # its enrolment settings (GUARDIAN_OPERATOR_SSH_KEYS: the cloud's download carries the lab's key, cloudlab.py;
+    # otherwise personalise-image.sh --operator-keys below); the relay's e2e step gets the private half (test
+    # only) and logs in on the edge's tunnel address, then tries its LAN address.
+    if [ -n "$lab" ] && [ -s "$lab/operator-key" ]; then
+        cp "$lab/operator-key" "$lab/operator-key.pub" "$work/"
+    else
+        ssh-keygen -q -t ed25519 -N "" -C operator -f "$work/operator-key"
+    fi
+    cp "$work/operator-key" "$work/cred-relay/guardian.bootcheck.operator-key"
     if [ -n "$lab" ]; then
         mode=cloud; [ -n "$image" ] && mode=download
         echo "$mode" >"$work/cred-relay/guardian.bootcheck.mode"
@@ -178,8 +188,10 @@ if [ "$which" = both ]; then
 fi
 if [[ " ${roles[*]} " == *" edge "* ]] && [ -z "$image" ]; then
     # A tenant's personalised download: relay endpoint, one-time token, static address on the LAN.
+    keys=(); [ -s "$work/operator-key.pub" ] && keys=(--operator-keys "$work/operator-key.pub")
     "$ROOT/scripts/personalise-image.sh" "$work/edge.raw" "$work/edge.personal.raw" \
-        --relay 10.78.0.1:8443 --token-file "$work/token" --address 10.78.0.2/24 --relay-ca "$work/relay-ca.pem" >/dev/null
+        --relay 10.78.0.1:8443 --token-file "$work/token" --address 10.78.0.2/24 --relay-ca "$work/relay-ca.pem" \
+        "${keys[@]}" >/dev/null
     mv "$work/edge.personal.raw" "$work/edge.raw"
 fi
 for role in "${roles[@]}"; do

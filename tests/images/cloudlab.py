@@ -71,6 +71,15 @@ def _secret(path: Path, text: str) -> None:
         handle.write(text)
 
 
+def _operator_key(directory: Path) -> Path:
+    """The operator's SSH key pair (issue #19): the cloud's download carries the public half, boot-test.sh gives
+    the relay VM the private half to log in on the edge through the tunnel. Returns the public key file."""
+    key = directory / "operator-key"
+    if not key.exists():
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "operator", "-f", str(key)], check=True)
+    return key.with_suffix(".pub")
+
+
 @contextmanager
 def cloud_lab(directory: Path, footage: Path, *, host: str = "127.0.0.1", relay_lan: str = "10.78.0.1",
               relay_media_url: str | None = None, signup: bool = True, edge_image: Path | None = None,
@@ -82,7 +91,8 @@ def cloud_lab(directory: Path, footage: Path, *, host: str = "127.0.0.1", relay_
     ``relay_media_url``: the relay's HTTPS address for browsers (default: a host forward to be made by the
     caller, https://127.0.0.1:<media_port>). ``signup=False``: no tenant yet (the owner signs up in the browser
     and adds the device there; then :meth:`Lab.record_tenant`). ``edge_image``/``relay_ca_file``: the cloud's
-    image download (``[edge_image]``; the CA file is read per download, so it may be written later)."""
+    image download (``[edge_image]``; the CA file is read per download, so it may be written later; the operator's SSH
+    key, :func:`_operator_key`)."""
     directory.mkdir(parents=True, exist_ok=True)
     creds = directory / "credentials"
     creds.mkdir(exist_ok=True)
@@ -95,7 +105,8 @@ def cloud_lab(directory: Path, footage: Path, *, host: str = "127.0.0.1", relay_
         "database": {"url": f"sqlite:///{directory / 'cloud.db'}"},
         "http": {"host": host, "port": cloud_port, "ui_dir": ROOT / "ui" / "dist"},
         "auth": {"cookie_secure": False},  # plain HTTP on loopback here; production runs behind TLS
-        **({"edge_image": {"path": edge_image, **({"relay_ca_file": relay_ca_file} if relay_ca_file else {})}}
+        **({"edge_image": {"path": edge_image, **({"relay_ca_file": relay_ca_file} if relay_ca_file else {}),
+                           "operator_ssh_keys_file": _operator_key(directory)}}
            if edge_image else {}),
     }, credentials=creds)
     env = {**os.environ, "CREDENTIALS_DIRECTORY": str(creds)}

@@ -54,6 +54,16 @@ update_through_the_relay() {
     [ "$rc" = 0 ] || tail -n 12 "$defs.log" | sed 's/^/GUARDIAN-LOG sysupdate: /' >/dev/console
 }
 
+# Issue #19: when this edge trusts an operator key (boot-test.sh gives one), stay up until the relay's e2e step
+# has logged in over the tunnel (its command leaves /run/guardian-operator-login), at most 300 s.
+wait_for_the_operator() {
+    [ -s /root/.ssh/authorized_keys ] || return 0
+    local until_s=$(( $(cut -d. -f1 /proc/uptime) + 300 ))
+    until [ -e /run/guardian-operator-login ] || [ "$(cut -d. -f1 /proc/uptime)" -ge "$until_s" ]; do sleep 1; done
+    say "operator_ssh=$([ -e /run/guardian-operator-login ] && echo yes || echo no)" \
+        "socket=$(systemctl is-active guardian-sshd.socket) listen=$(systemctl show -P Listen guardian-sshd.socket | tr ' ' ,)"
+}
+
 # With a real cloud (boot-test.sh --cloud): no event is queued here. The owner adds the camera from the
 # UI while this waits; done once the detector's first event from that camera is acknowledged by the relay.
 if [ "$(cat "${CREDENTIALS_DIRECTORY:-/nonexistent}/guardian.bootcheck.mode" 2>/dev/null)" = cloud ]; then
@@ -86,6 +96,7 @@ print(f'{row[0]} camera={row[1]}' if row else '')" 2>/dev/null)"
     done
     say "event=$acked acked=yes uptime=$(cut -d' ' -f1 /proc/uptime)"
     [ -s "${CREDENTIALS_DIRECTORY:-/nonexistent}/guardian.bootcheck.update" ] && update_through_the_relay
+    wait_for_the_operator
     exit 0
 fi
 
@@ -114,3 +125,4 @@ print(c.execute('select count(*) from outbox where key = ?', ('$event_id',)).fet
     sleep 2
 done
 say "event=$event_id acked=yes uptime=$(cut -d' ' -f1 /proc/uptime)"
+wait_for_the_operator

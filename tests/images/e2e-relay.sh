@@ -56,3 +56,17 @@ if grep -q '^\[updates\]' /etc/guardian/relay.toml 2>/dev/null; then
     done
     say "updates stored=$(stored) listen=$(ss -Htln '( sport = :8480 )' | awk '{print $4}' | tr '\n' ,)"
 fi
+# Issue #19: operators reach the edge through this relay (pyinfra's ProxyJump: this hop). With the operator's
+# key (boot-test.sh only), log in on the edge's tunnel address, then try its LAN address: nothing may answer
+# there (the edge's guardian-sshd.socket is bound to its WireGuard interface).
+key="${CREDENTIALS_DIRECTORY:-/nonexistent}/guardian.bootcheck.operator-key"
+if [ -s "$key" ] && [ -n "$device" ]; then
+    cp "$key" /run/operator-key && chmod 600 /run/operator-key
+    tunnel="$(query "select tunnel_address from devices")"
+    lan="$(cat "${CREDENTIALS_DIRECTORY:-/nonexistent}/guardian.bootcheck.edge-lan" 2>/dev/null || echo 10.78.0.2)"
+    ssh_to() { timeout 180 ssh -i /run/operator-key -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+        -o BatchMode=yes -o ConnectTimeout=60 "root@$1" 'touch /run/guardian-operator-login; . /usr/lib/os-release; echo "$IMAGE_ID-$IMAGE_VERSION"' 2>/run/ssh-$1.err; }
+    over_tunnel="$(ssh_to "$tunnel")"
+    over_lan="$(ssh_to "$lan")"
+    say "ssh tunnel=${over_tunnel:-failed:$(tr ' ' _ </run/ssh-$tunnel.err | tail -c 200)} lan=${over_lan:-refused:$(tr ' ' _ </run/ssh-$lan.err | tail -c 120)}"
+fi

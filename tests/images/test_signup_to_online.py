@@ -4,7 +4,8 @@ A new owner signs up in Chromium, adds a device, and downloads the personalised 
 link (the cloud streams the generic image with the token, the relay's address and the relay CA in its
 enrolment slot). That very file boots in QEMU next to the relay image (scripts/boot-test.sh --cloud DIR
 --image FILE), enrols by itself, and the open Devices page shows it healthy without a reload; one event queued
-on the edge then crosses edge -> relay -> cloud. This is CI's QEMU boot of the disk images (the no-cloud boot,
+on the edge then crosses edge -> relay -> cloud, and the relay logs in on the edge with the operator's SSH key
+over the tunnel, not over the LAN (issue #19). This is CI's QEMU boot of the disk images (the no-cloud boot,
 scripts/boot-test.sh --build both, stays one command outside pytest). Figures: test-artifacts/e2e/signup-to-online.json.
 """
 
@@ -81,6 +82,11 @@ def test_owner_signs_up_downloads_the_image_and_the_booted_box_comes_online(tmp_
     assert "enrolled=yes" in " ".join(summary["edge"]["e2e"]), summary["edge"]["e2e"]
     assert any("acked=yes" in line for line in summary["edge"]["e2e"]), summary["edge"]["e2e"]
     assert any("received=yes forwarded=yes" in line for line in summary["relay"]["e2e"]), summary["relay"]["e2e"]
+    # Issue #19: the operator's way in (pyinfra's ProxyJump through the relay): from the relay, SSH with the
+    # operator's key logs in on the edge's tunnel address; its LAN address refuses the connection.
+    ssh = next((line for line in summary["relay"]["e2e"] if line.startswith("ssh ")), "no ssh line")
+    assert "tunnel=guardian-edge-" in ssh and "lan=refused:" in ssh, summary["relay"]["e2e"]
+    assert "operator_ssh=yes" in " ".join(summary["edge"]["e2e"]), summary["edge"]["e2e"]
 
 
 def _sign_up_and_download(tab: BrowserTab, lab: Lab, material: Path, downloaded: Path) -> dict[str, Any]:
