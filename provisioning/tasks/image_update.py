@@ -22,6 +22,7 @@ from __future__ import annotations
 import shlex
 import time
 
+from paramiko import SSHException
 from pyinfra import host
 from pyinfra.api import FactBase
 from pyinfra.api.exceptions import DeployError
@@ -40,6 +41,9 @@ PROBE = (
     'echo "system=$(systemctl is-system-running 2>/dev/null)"; '
     'echo "ukis=$(ls "$(bootctl --print-boot-path 2>/dev/null || echo /efi)/EFI/Linux" 2>/dev/null | tr "\\n" " ")"'
 )
+# What a command over a connection the box dropped (rebooting) raises, seen as EOFError from paramiko while a
+# trial version's health check rebooted it.
+DROPPED = (EOFError, OSError, SSHException)
 # systemctl is-system-running while the boot has not finished: no verdict yet.
 BOOTING = ("initializing", "starting")
 
@@ -80,11 +84,14 @@ def rolled_back(name: str, version: str, previous: str, seconds: float, boots: i
 
 def _probe() -> dict[str, str] | None:
     """Connect if need be and read the boot state; None while the host cannot be reached."""
-    if not host.connected:
-        host.connect(show_errors=False)
+    try:
         if not host.connected:
-            return None
-    ok, out = host.run_shell_command(PROBE)
+            host.connect(show_errors=False)
+            if not host.connected:
+                return None
+        ok, out = host.run_shell_command(PROBE)
+    except DROPPED:  # the box went down mid-command: paramiko raises instead of failing it
+        ok = False
     if not ok:
         host.disconnect()  # the box went down under us (a trial version rebooting)
         return None

@@ -11,10 +11,14 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+from paramiko import SSHException
+
 from tests.provisioning.targets import PROVISIONING
 
 sys.path.append(str(PROVISIONING))  # provisioning/ is pyinfra's working directory, not a package
 
+import tasks.image_update as image_update
 from fleet.events import _Recorder
 from fleet.inventory import edges_of
 from fleet.plan import Edge, plan, spread_relays, too_many_failed
@@ -165,3 +169,26 @@ def test_a_failed_reconnect_during_a_reboot_is_not_unreachable(tmp_path: Path) -
         ("connected", "box"), ("reconnect_error", "box"), ("unreachable", "ghost")]
     assert outcome("box", events, "", dry=False).result != "unreachable"
     assert outcome("ghost", events, "", dry=False).result == "unreachable"
+
+
+def test_a_box_that_drops_the_connection_mid_probe_is_still_rebooting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rollback run once failed with EOFError: paramiko raised while v3's health check rebooted the box
+    under the probe. A dropped connection means "not reachable yet" (probe again), not a failed update."""
+    class Box:
+        def __init__(self, error: BaseException) -> None:
+            self.connected, self.error, self.disconnects = True, error, 0
+
+        def run_shell_command(self, command: str) -> Any:
+            raise self.error
+
+        def disconnect(self) -> None:
+            self.connected, self.disconnects = False, self.disconnects + 1
+
+    for error in (EOFError(), SSHException("Channel closed."), ConnectionResetError()):
+        box = Box(error)
+        monkeypatch.setattr(image_update, "host", box)
+        assert image_update._probe() is None
+        assert box.disconnects == 1 and not box.connected
+    monkeypatch.setattr(image_update, "host", Box(ValueError("a bug, not a reboot")))
+    with pytest.raises(ValueError):
+        image_update._probe()
