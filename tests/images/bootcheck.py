@@ -101,10 +101,12 @@ def nspawn_command(
     kernel_args: Sequence[str] = (),
     bridge: str | None = None,
     host0_network: Path = NSPAWN_NETWORK,
+    volatile: bool = True,
 ) -> list[str]:
     """The systemd-nspawn command that boots ``directory`` in a throw-away overlay (--volatile=overlay)
     with the boot check; ``credentials`` are written to files in ``workdir``. Flags as FACTS.md says for
-    a host without systemd as PID 1.
+    a host without systemd as PID 1. ``volatile=False`` boots the directory itself, writable: what the boot
+    leaves there (its /etc and /var) is there at the next boot, as on an appliance's data partition.
 
     Its own network namespace with one link (host0, veth): the agents' loopback ports (metrics 9464-9467)
     must not meet the host's or another run's container, and the boot must see a network as an appliance
@@ -114,7 +116,7 @@ def nspawn_command(
     machine = f"gtest{os.getpid() % 100000}x{next(_boots)}"
     cmd = [
         "systemd-nspawn", "-q", "--register=no", "--keep-unit", "--console=read-only",
-        "--volatile=overlay",
+        *(["--volatile=overlay"] if volatile else []),
         f"--network-bridge={bridge}" if bridge else "--network-veth", f"--machine={machine}",
         f"--load-credential=network.network.10-host0:{host0_network}",
         f"--load-credential=guardian.bootcheck:{CHECK_SCRIPT}",

@@ -54,6 +54,15 @@ update_through_the_relay() {
     [ "$rc" = 0 ] || tail -n 12 "$defs.log" | sed 's/^/GUARDIAN-LOG sysupdate: /' >/dev/console
 }
 
+# Issue #19: the boot assessment as the image runs it (guardian-edge-healthy.service, its sandbox and its stamp),
+# now that the device is enrolled: at boot it found the uplink not configured yet and assessed nothing of it.
+# Passes only with the uplink READY and a heartbeat the relay acknowledged.
+assess_this_boot() {
+    systemctl restart guardian-edge-healthy.service
+    say "assessment=$(systemctl is-active guardian-edge-healthy.service)" \
+        "$(journalctl -b --no-pager -o cat -u guardian-edge-healthy.service | grep -F 'guardian-edge-uplink.service:' | tail -n 1 | tr ' ' _)"
+}
+
 # Issue #19: when this edge trusts an operator key (boot-test.sh gives one), stay up until the relay's e2e step
 # has logged in over the tunnel (its command leaves /run/guardian-operator-login), at most 300 s.
 wait_for_the_operator() {
@@ -95,13 +104,14 @@ print(f'{row[0]} camera={row[1]}' if row else '')" 2>/dev/null)"
         sleep 2
     done
     say "event=$acked acked=yes uptime=$(cut -d' ' -f1 /proc/uptime)"
+    assess_this_boot
     [ -s "${CREDENTIALS_DIRECTORY:-/nonexistent}/guardian.bootcheck.update" ] && update_through_the_relay
     wait_for_the_operator
     exit 0
 fi
 
-event_id="$(cat /proc/sys/kernel/random/uuid)"
-"${as_edge[@]}" "
+queue_event() {  # queue_event ID: one event through the edge's own EventStore, as the detector writes them
+    "${as_edge[@]}" "
 from datetime import UTC, datetime
 from pathlib import Path
 from agents.edge.config import EdgeSettings
@@ -112,17 +122,58 @@ from guardian.runtime.config import load_settings
 s = load_settings(EdgeSettings, Path('/etc/guardian/edge.toml'))
 _, sessions = open_database(database_path(s))
 now = datetime.now(UTC)
-EventStore(sessions).save(EventRow(id='$event_id', camera='boot-test', label='person', model='boot-test@0',
+EventStore(sessions).save(EventRow(id='$1', camera='boot-test', label='person', model='boot-test@0',
     start_at=now, end_at=now, ended=True, max_score=0.9, mean_score=0.8, hits=3))
-" || { say "event=$event_id queued=no"; exit 1; }
-say "event=$event_id queued=yes"
-while :; do
-    left="$("${as_edge[@]}" "
+"
+}
+
+wait_acked() {  # wait_acked ID: until the relay has acknowledged it (its outbox row deleted), or the deadline
+    local left
+    while :; do
+        left="$("${as_edge[@]}" "
 import sqlite3; c = sqlite3.connect('file:/var/lib/guardian-edge/edge.db?mode=ro', uri=True)
-print(c.execute('select count(*) from outbox where key = ?', ('$event_id',)).fetchone()[0])")"
-    [ "$left" = 0 ] && break
-    late && { say "event=$event_id acked=no"; exit 1; }
-    sleep 2
-done
+print(c.execute('select count(*) from outbox where key = ?', ('$1',)).fetchone()[0])")"
+        [ "$left" = 0 ] && return 0
+        late && return 1
+        sleep 2
+    done
+}
+
+uplink_sessions() {  # how many streams the uplink has opened to the relay (its own counter)
+    /usr/lib/guardian/bin/python -c "
+import urllib.request
+text = urllib.request.urlopen('http://127.0.0.1:9466/metrics', timeout=5).read().decode()
+print(next(int(float(l.split()[-1])) for l in text.splitlines() if l.startswith('guardian_edge_uplink_reconnects_total ')))"
+}
+
+# Issue #19 (tests/images/test_nspawn_relay_replaced.py, credential guardian.bootcheck.relay-replaced): stay up
+# while the relay powers off, gets a new image version and boots again; queue an event while it is away, and
+# see the replaced relay acknowledge it over the same tunnel, without enrolling again. The relay's first boot
+# powers off once it has a second event, the "ready" one below: the session count is taken before, so the
+# new session that its going away starts cannot be missed.
+across_the_relay_replacement() {
+    [ -s "${CREDENTIALS_DIRECTORY:-/nonexistent}/guardian.bootcheck.relay-replaced" ] || return 0
+    local sessions ready second
+    sessions="$(uplink_sessions)" || { say "relay_gone=unknown (no uplink metrics)"; return 1; }
+    ready="$(cat /proc/sys/kernel/random/uuid)"
+    queue_event "$ready" && wait_acked "$ready" || { say "ready event=$ready acked=no"; return 1; }
+    say "ready event=$ready acked=yes sessions=$sessions"
+    until [ "$(uplink_sessions)" -gt "$sessions" ] 2>/dev/null; do
+        late && { say "relay_gone=no"; return 1; }
+        sleep 1
+    done
+    say "relay_gone=yes uptime=$(cut -d' ' -f1 /proc/uptime)"
+    second="$(cat /proc/sys/kernel/random/uuid)"
+    queue_event "$second" || { say "after_replacement event=$second queued=no"; return 1; }
+    wait_acked "$second" || { say "after_replacement event=$second acked=no"; return 1; }
+    say "after_replacement event=$second acked=yes uptime=$(cut -d' ' -f1 /proc/uptime) sessions=$(uplink_sessions)"
+}
+
+event_id="$(cat /proc/sys/kernel/random/uuid)"
+queue_event "$event_id" || { say "event=$event_id queued=no"; exit 1; }
+say "event=$event_id queued=yes"
+wait_acked "$event_id" || { say "event=$event_id acked=no"; exit 1; }
 say "event=$event_id acked=yes uptime=$(cut -d' ' -f1 /proc/uptime)"
+assess_this_boot
 wait_for_the_operator
+across_the_relay_replacement

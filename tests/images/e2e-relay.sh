@@ -21,6 +21,11 @@ import sqlite3; c = sqlite3.connect('file:/var/lib/guardian-relay/relay.db?mode=
 print(' '.join(str(r[0]) for r in c.execute('''$1''')))" 2>/dev/null
 }
 device=""; event=""; forwarded=""
+. /usr/lib/os-release
+say "image version=$IMAGE_VERSION uptime=$(cut -d' ' -f1 /proc/uptime)"
+# How many events to wait for (credential guardian.bootcheck.events, default 1): the relay-replacement test's
+# second boot waits for the one the edge queued while the relay was away.
+want="$(cat "${CREDENTIALS_DIRECTORY:-/nonexistent}/guardian.bootcheck.events" 2>/dev/null || echo 1)"
 # With a real cloud (mode cloud: a camera's event; download: the edge's queued one), only once the cloud has
 # acknowledged it (forwarded).
 if [ "$mode" = cloud ] || [ "$mode" = download ]; then
@@ -29,7 +34,7 @@ fi
 while :; do
     [ -n "$device" ] || { device="$(query 'select device_id from devices')"; [ -n "$device" ] && say "device=${device// /,} enrolled=yes uptime=$(cut -d' ' -f1 /proc/uptime)"; }
     event="$(query "select event_id from events $forwarded")"
-    [ -n "$event" ] && break
+    [ -n "$event" ] && [ "$(wc -w <<<"$event")" -ge "$want" ] && break
     [ "$(cut -d. -f1 /proc/uptime)" -ge "$deadline" ] && { say "device=${device:-none} event=none"; exit 1; }
     sleep 2
 done

@@ -92,14 +92,18 @@ LinkLocalAddressing=no
     return path
 
 
-def _start(role: str, directory: Path, work: Path, bridge: str, files: dict[str, Path], address: str) -> Container:
-    creds = work / f"creds-{role}"
+def start(role: str, directory: Path, work: Path, bridge: str, files: dict[str, Path], address: str, *,
+          volatile: bool = True, name: str | None = None) -> Container:
+    """Boot ``directory`` on the bridge at ``address`` with the credentials ``files``; its console goes to
+    ``work/NAME.console.log`` (NAME: ``name`` or the role). See bootcheck.nspawn_command for ``volatile``."""
+    name = name or role
+    creds = work / f"creds-{name}"
     creds.mkdir(exist_ok=True)
     cmd = nspawn_command(directory, creds, credential_files=files, bridge=bridge,
-                         host0_network=_host0(work / f"{role}.network", address))
-    console = work / f"{role}.console.log"
+                         host0_network=_host0(work / f"{role}.network", address), volatile=volatile)
+    console = work / f"{name}.console.log"
     log = console.open("wb")
-    (work / f"{role}.start").write_text(f"{time.time()}\n")
+    (work / f"{name}.start").write_text(f"{time.time()}\n")
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=creds)
     return Container(role, proc, console, log)
 
@@ -132,8 +136,8 @@ def boot_relay_and_edge(lab_dir: Path, relay_dir: Path, edge_dir: Path, bridge: 
     # after a failure they are stopped at once.
     grace = 0.0
     try:
-        started.append(_start("relay", relay_dir, work, bridge, relay_files, RELAY))
-        started.append(_start("edge", edge_dir, work, bridge, edge_files, EDGE))
+        started.append(start("relay", relay_dir, work, bridge, relay_files, RELAY))
+        started.append(start("edge", edge_dir, work, bridge, edge_files, EDGE))
         (lab_dir / "edge.start").write_text((work / "edge.start").read_text())
         yield started[0], started[1]
         grace = 180.0

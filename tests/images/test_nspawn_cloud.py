@@ -68,6 +68,9 @@ def test_booted_edge_gets_its_first_camera_from_the_ui_and_its_events_reach_the_
     # The edge's first acknowledged event is from the camera added in the UI, and the relay forwarded it.
     assert any("acked=yes" in line and "camera=front-door" in line for line in edge_report.e2e), edge_report.e2e
     assert any("received=yes forwarded=yes" in line for line in relay_report.e2e), relay_report.e2e
+    # Issue #19: the image's boot assessment, run again once enrolled, passes on a heartbeat the relay acknowledged.
+    assert any("assessment=active" in line and "heartbeat_acknowledged_by_the_relay" in line
+               for line in edge_report.e2e), edge_report.e2e
     # The edge image's journal-upload reached the relay image's journal-remote on the tunnel address, on the
     # relay's first boot (its relay.toml came after the generators, as a credential).
     assert any("journal=yes" in line and "listen=10.77.0.1:19532" in line for line in relay_report.e2e), relay_report.e2e

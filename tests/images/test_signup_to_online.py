@@ -81,6 +81,9 @@ def test_owner_signs_up_downloads_the_image_and_the_booted_box_comes_online(tmp_
     # The VM was given no enrolment settings: first boot can only have read the downloaded image's ESP file.
     assert "enrolled=yes" in " ".join(summary["edge"]["e2e"]), summary["edge"]["e2e"]
     assert any("acked=yes" in line for line in summary["edge"]["e2e"]), summary["edge"]["e2e"]
+    # Issue #19: the image's boot assessment, run again once enrolled, passes on a heartbeat the relay acknowledged.
+    assert any("assessment=active" in line and "heartbeat_acknowledged_by_the_relay" in line
+               for line in summary["edge"]["e2e"]), summary["edge"]["e2e"]
     assert any("received=yes forwarded=yes" in line for line in summary["relay"]["e2e"]), summary["relay"]["e2e"]
     # Issue #19: the operator's way in (pyinfra's ProxyJump through the relay): from the relay, SSH with the
     # operator's key logs in on the edge's tunnel address; its LAN address refuses the connection.

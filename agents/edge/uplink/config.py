@@ -90,6 +90,11 @@ class UplinkSettings(Section):
         "auto", description="auto: kernel WireGuard when the kernel has it, else wireguard-go."
     )
     heartbeat_interval_s: float = Field(10.0, gt=0, description="Heartbeat period on the uplink stream.")
+    heartbeat_stamp: Path | None = Field(
+        None,
+        description="A file touched whenever the relay acknowledges a heartbeat, removed at start; the image's boot "
+        "assessment waits for it (the unit sets it under its runtime directory). None: not written.",
+    )
     telemetry_interval_s: float = Field(30.0, gt=0, description="How often a telemetry sample is queued (sooner when a camera's state changed, at most one per third of this).")
     max_in_flight: int = Field(512, ge=1, le=10_000, description="Messages sent but not yet acknowledged, at most.")
     batch_size: int = Field(256, ge=1, description="Outbox rows read per query.")

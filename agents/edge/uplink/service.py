@@ -33,6 +33,7 @@ from agents.edge.uplink.camera_ids import CameraIdKeyError, camera_id_key_path, 
 from agents.edge.uplink.cameras_server import EdgeCamerasService, live_cameras
 from agents.edge.uplink.client import AGENT_VERSION, UplinkClient
 from agents.edge.uplink.config_watch import ConfigWatch
+from agents.edge.uplink.heartbeat_stamp import HeartbeatStamp
 from agents.edge.uplink.media_server import EdgeMediaService, EventsLookup, MediaLookup
 from agents.edge.uplink.release import RELEASE_BASE, rolled_back
 from agents.edge.uplink.scrape_proxy import ScrapeProxy
@@ -155,10 +156,13 @@ class UplinkAgent:
         target = f"{enrolment.relay_tunnel_address}:{enrolment.uplink_port}"
 
         tunnel = self.tunnel
+        stamp = HeartbeatStamp(s.uplink.heartbeat_stamp) if s.uplink.heartbeat_stamp else None
 
-        def on_rtt(ms: float) -> None:
+        def on_rtt(ms: float) -> None:  # a heartbeat was acknowledged
             if tunnel is not None:
                 tunnel.rtt_ms = ms
+            if stamp is not None:
+                stamp.touch()
 
         self.client = UplinkClient(self.sessions, target, s.uplink, self.metrics, credentials, on_rtt)
         # Made on the first start; the cloud seals camera credentials to it (reported on each connection).
