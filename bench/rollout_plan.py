@@ -141,8 +141,10 @@ def main() -> None:
         image_projection(json.loads(args.image_figures.read_text()), stages, cpu_per_edge, args.relay_mbps)
     else:
         print(f"image updates: no figures at {args.image_figures} (run tests/images/test_ab_update.py first)")
-    print("assumed: relays' sshd and the operator's machine take a whole wave at once (see provisioning/README.md, "
-          "'At scale'); the release size is the lab's core release: pass --release-mb for the edge release")
+    print("assumed: relays' SSH and the operator's machine take a whole wave at once (the relay image: 128 "
+          "connections per source, tests/images/test_nspawn_operator_ssh.py; Debian relays: sshd's MaxStartups, see "
+          "provisioning/README.md, 'At scale'); the release size is the lab's core release: pass --release-mb for "
+          "the edge release")
 
 
 def image_projection(figures: dict, stages: list, cpu_per_edge: float, relay_mbps: float) -> None:
