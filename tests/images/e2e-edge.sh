@@ -3,7 +3,9 @@
 # boot-check.sh before its unit report). Waits until first boot has enrolled the device on its own
 # and the uplink is active, then queues one event through the edge's own EventStore (as the agents'
 # dynamic user, the way the detector writes events: a VM has no camera) and waits until the relay
-# has acknowledged it (acknowledged outbox rows are deleted). Prints GUARDIAN-CHECK e2e … lines.
+# has acknowledged it (acknowledged outbox rows are deleted), then runs the image's boot assessment
+# again now that it is enrolled. Also used by the nspawn boots (tests/images/nspawnlab.py,
+# test_nspawn_relay_replaced.py), whose extra steps are credentials. Prints GUARDIAN-CHECK e2e … lines.
 set -u
 say() { echo "GUARDIAN-CHECK e2e $*" >/dev/console; }
 wait_s=${GUARDIAN_E2E_TIMEOUT:-900}

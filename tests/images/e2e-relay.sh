@@ -1,7 +1,8 @@
 #!/bin/bash
 # End-to-end step of scripts/boot-test.sh on the relay VM (credential guardian.bootcheck.e2e): keeps
-# the relay up until an edge has enrolled on its own and one of its events is in the relay's cache
-# (read-only, as the relay's dynamic user). Prints GUARDIAN-CHECK e2e … lines.
+# the relay up until an edge has enrolled on its own and one of its events (or the number the credential
+# guardian.bootcheck.events asks for) is in the relay's cache (read-only, as the relay's dynamic user).
+# Prints GUARDIAN-CHECK e2e … lines, the first with the image version it runs.
 set -u
 say() { echo "GUARDIAN-CHECK e2e $*" >/dev/console; }
 mode="$(cat "${CREDENTIALS_DIRECTORY:-/nonexistent}/guardian.bootcheck.mode" 2>/dev/null)"
