@@ -142,7 +142,7 @@ def main() -> None:
     else:
         print(f"image updates: no figures at {args.image_figures} (run tests/images/test_ab_update.py first)")
     print("assumed: relays' SSH and the operator's machine take a whole wave at once (the relay image: 128 "
-          "connections per source, tests/images/test_nspawn_operator_ssh.py; Debian relays: sshd's MaxStartups, see "
+          "connections per source, tests/images/test_nspawn_operator_ssh.py; Debian relays: MaxStartups 128 set by deploy_relay.py, see "
           "provisioning/README.md, 'At scale'); the release size is the lab's core release: pass --release-mb for "
           "the edge release")
 

@@ -24,4 +24,5 @@ if "relays" in host.groups:
         relay_metrics.relay_metrics(relay_id)  # #23: the relay and its edges scraped, sent to the operator
     relay.turn()  # after the relay: its allocations use the relay's tunnel address
     journal.relay_journal(config)  # #23: the edges' journals in (tunnel address), the relay's own to the operator
+    relay.operator_ssh()  # #19: the jump host of its edges, a rollout wave at once
     relay.firewall()

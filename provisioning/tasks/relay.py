@@ -3,7 +3,8 @@
 Packages, the agent at the pinned release, /etc/guardian/relay.toml, TLS material (by ACME, tasks/acme.py:
 lego answers the http-01 challenge on port 80 itself; or the lab's files) and the request signing key
 (as systemd credentials), the unit from units/, nftables (WireGuard + HTTPS + TURN only, HTTP for ACME,
-SSH from the admin networks), registration with the cloud, and the service running.
+SSH from the admin networks), sshd as its edges' jump host (``operator_ssh``), registration with the cloud,
+and the service running.
 
 Live view (``turn``): coturn from Debian with the TURN REST API shared secret only (no users), made once on
 the relay (``turn.secret`` in the secrets directory; the relay gets it as a credential and mints
@@ -195,6 +196,24 @@ def firewall() -> None:
                            src=str(TEMPLATES / "nftables-relay.conf.j2"), dest="/etc/nftables.conf", mode="755")
     server.shell(name="Firewall rules loaded", commands=["nft -f /etc/nftables.conf"], _if=rules.did_change)
     systemd.service(name="nftables loads the rules at boot", service="nftables.service", enabled=True)
+
+
+# The relay is its edges' SSH jump host (pyinfra's ProxyJump): a rollout wave opens one connection here per edge of
+# this relay in the wave, all at once and from the operator's address. sshd's default MaxStartups (10:30:100) drops
+# unauthenticated connections beyond 10 at random, which the rollout reports as unreachable edges. A 25 % wave of a
+# full tunnel network (253 edges) is 64: start dropping beyond 128. The relay image's socket has the same limit.
+JUMP_HOST_SSHD = """# Guardian relay (provisioning/tasks/relay.py): a rollout wave's connections to the edges behind it at once.
+MaxStartups 128:30:256
+"""
+
+
+@deploy("Relay operator SSH")
+def operator_ssh() -> None:
+    conf = files.put(name="sshd takes a rollout wave's jump connections at once (MaxStartups)",
+                     src=io.StringIO(JUMP_HOST_SSHD), dest="/etc/ssh/sshd_config.d/50-guardian-jump-host.conf",
+                     mode="644")
+    server.shell(name="sshd accepts its configuration", commands=["/usr/sbin/sshd -t"], _if=conf.did_change)
+    systemd.service(name="sshd reloaded after a change", service="ssh.service", reloaded=True, _if=conf.did_change)
 
 
 # Prints the relay's signing public key (run on the relay; used by the registration on the cloud host).

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,7 @@ def pebble(lab: Lab) -> Iterator[Pebble]:
         server.close()
 
 
+WAVE = 64  # a 25 % rollout wave of a relay whose /24 tunnel network is full
 UPDATES_PORT = 8099  # the release origin's, in the controller's namespace
 PUBLISHED = f"{'ab' * 32}  guardian-relay_0.2.0_x86-64.efi\n"
 
@@ -129,6 +131,14 @@ def test_relay_deploy_makes_a_running_relay_and_is_idempotent(lab: Lab, pebble: 
     assert conf[0] == "640 root turnserver" and conf[1] == "1" and len(conf[2]) >= 32
     turn_state = lab.ssh(relay, "ss -Hlun 'sport = :3478' | wc -l; grep -c 'secret_file' /etc/guardian/relay.toml").stdout
     assert [int(n) for n in turn_state.split()] >= [1, 1]
+
+    # The relay is its edges' jump host (#19): a rollout wave's connections, 64 at once from the operator's address,
+    # all get in (sshd's default MaxStartups, 10:30:100, dropped some of them at random).
+    assert "maxstartups 128:30:256" in lab.ssh(relay, "/usr/sbin/sshd -T").stdout
+    with ThreadPoolExecutor(WAVE) as pool:
+        wave = list(pool.map(lambda _: lab.ssh(relay, "sleep 5; echo in", check=False), range(WAVE)))
+    refused = [r.stderr.strip()[-160:] for r in wave if r.stdout.strip() != "in"]
+    assert refused == [], f"{len(refused)} of {WAVE} refused: {refused[:3]}"
 
     second = results(lab.pyinfra("--json", "-y", "inventories/lab.py", "deploy_relay.py", env=env))
     changed = [op["name"] for op in second["results"]["operations"] if op["success"] or op["error"]]
