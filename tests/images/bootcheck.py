@@ -85,10 +85,14 @@ def parse_report(console: str) -> BootReport:
     return report
 
 
-def build_image(role: str, fmt: str = "directory") -> Path:
-    """Build (incrementally) and return the image: a directory, or the .raw disk."""
-    subprocess.run([str(ROOT / "scripts" / "build-image.sh"), role, f"--format={fmt}"], check=True)
-    return OUT / (f"guardian-{role}-dir" if fmt == "directory" else f"guardian-{role}.raw")
+def build_image(role: str, fmt: str = "directory", *, version: str | None = None, out: Path = OUT) -> Path:
+    """Build (incrementally) and return the image: a directory, or the .raw disk. ``version`` overrides the
+    profile's ImageVersion; give it its own ``out``, so the other image tests keep the default build."""
+    env = {**os.environ, "GUARDIAN_IMAGES_OUT": str(out)}
+    if version:
+        env["GUARDIAN_IMAGE_VERSION"] = version
+    subprocess.run([str(ROOT / "scripts" / "build-image.sh"), role, f"--format={fmt}"], check=True, env=env)
+    return out / (f"guardian-{role}-dir" if fmt == "directory" else f"guardian-{role}.raw")
 
 
 def nspawn_command(

@@ -121,16 +121,10 @@ def boot_relay_and_edge(lab_dir: Path, relay_dir: Path, edge_dir: Path, bridge: 
     relay_material.write(work, lab_dir, relay_material.RelayAddresses(
         lan=RELAY, cloud_url=f"http://{HOST}:{_lab_port(lab_dir)}", media_url=f"https://{RELAY}:8443", extra_names=(),
         updates_origin=updates_origin))
-    common = {"guardian.bootcheck.mode": _text(work / "mode", "cloud"),
-              "guardian.bootcheck.wait": _text(work / "wait", str(wait_s))}
+    extra = {"guardian.bootcheck.mode": write_credential(work / "mode", "cloud\n")}
     if updates_origin:
-        common["guardian.bootcheck.update"] = _text(work / "update", "through-the-relay")
-    relay_files = {p.name: p for p in (work / "cred-relay").iterdir()}
-    relay_files |= common | {"guardian.bootcheck.e2e": HERE / "e2e-relay.sh"}
-    # The personalised download's enrol.conf (relay endpoint, token, relay CA), as a credential.
-    enrol = render_conf(f"{RELAY}:8443", (work / "token").read_text().strip(),
-                        relay_ca_pem=(work / "relay-ca.pem").read_bytes())
-    edge_files = common | {"guardian.bootcheck.e2e": HERE / "e2e-edge.sh", "guardian.enrol": _bytes(work / "enrol.conf", enrol)}
+        extra["guardian.bootcheck.update"] = write_credential(work / "update", "through-the-relay\n")
+    relay_files, edge_files = e2e_credentials(work, wait_s, extra)
     started: list[Container] = []
     # On success the containers power off by themselves (the relay once the edge's event has been forwarded);
     # after a failure they are stopped at once.
@@ -150,13 +144,25 @@ def _lab_port(lab_dir: Path) -> int:
     return int(json.loads((lab_dir / "lab.json").read_text())["cloud_port"])
 
 
-def _text(path: Path, text: str) -> Path:
-    path.write_text(text + "\n")
-    return path
+def e2e_credentials(work: Path, wait_s: int, extra: dict[str, Path] | None = None
+                    ) -> tuple[dict[str, Path], dict[str, Path]]:
+    """The relay's and the edge's credentials for a boot with their end-to-end steps (e2e-ROLE.sh), once
+    relay_material.write(work, ...) has run: the relay's material, the edge's enrol.conf (the personalised
+    download's: relay endpoint, token, relay CA, rendered by render_conf), the bound ``wait_s`` (seconds from
+    boot) and ``extra`` for both."""
+    common = {"guardian.bootcheck.wait": write_credential(work / "wait", f"{wait_s}\n"), **(extra or {})}
+    relay_files = {p.name: p for p in (work / "cred-relay").iterdir()}
+    relay_files |= common | {"guardian.bootcheck.e2e": HERE / "e2e-relay.sh"}
+    enrol = render_conf(f"{RELAY}:8443", (work / "token").read_text().strip(),
+                        relay_ca_pem=(work / "relay-ca.pem").read_bytes())
+    edge_files = common | {"guardian.bootcheck.e2e": HERE / "e2e-edge.sh",
+                           "guardian.enrol": write_credential(work / "enrol.conf", enrol)}
+    return relay_files, edge_files
 
 
-def _bytes(path: Path, data: bytes) -> Path:
+def write_credential(path: Path, data: str | bytes) -> Path:
+    """A credential file for nspawn's --load-credential, readable by root only (enrol.conf holds a token)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+        handle.write(data.encode() if isinstance(data, str) else data)
     return path

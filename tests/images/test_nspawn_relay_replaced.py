@@ -18,10 +18,17 @@ from pathlib import Path
 
 import pytest
 
-from guardian.contracts.enrol_slot import render_conf
 from tests.images import relay_material
-from tests.images.bootcheck import CACHE, HERE, ROOT, build_image
-from tests.images.nspawnlab import EDGE, RELAY, Container, lan_bridge, start
+from tests.images.bootcheck import CACHE, build_image
+from tests.images.nspawnlab import (
+    EDGE,
+    RELAY,
+    Container,
+    e2e_credentials,
+    lan_bridge,
+    start,
+    write_credential,
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -33,22 +40,6 @@ pytestmark = [
 V2 = "0.2.0"
 # Bounds a failure, not a figure: each container's end-to-end step, from its boot.
 WAIT_S = 900
-
-
-def _relay_version(version: str) -> Path:
-    """The relay's directory image built as ``version`` into its own output directory (the other image tests
-    keep the default build); incremental, from the same cache."""
-    out = CACHE / "images" / "relay-replaced" / "out"
-    env = {**os.environ, "GUARDIAN_IMAGES_OUT": str(out), "GUARDIAN_IMAGE_VERSION": version}
-    subprocess.run([str(ROOT / "scripts" / "build-image.sh"), "relay", "--format=directory"], env=env, check=True)
-    return out / "guardian-relay-dir"
-
-
-def _file(path: Path, data: str | bytes) -> Path:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data.encode() if isinstance(data, str) else data)
-    return path
 
 
 def _relay_db(root: Path, sql: str) -> list[tuple]:
@@ -75,24 +66,16 @@ def _image_version(root: Path) -> str:
 
 def test_a_relay_given_a_new_image_version_keeps_its_enrolled_edges(tmp_path: Path) -> None:
     v1, edge_dir = build_image("relay"), build_image("edge")
-    v2 = _relay_version(V2)
+    v2 = build_image("relay", version=V2, out=CACHE / "images" / "relay-replaced" / "out")
     assert _image_version(v2) == V2 and _image_version(v1) != V2
     relay_root = tmp_path / "relay-root"  # the relay's disk: writable, kept between its boots
     subprocess.run(["cp", "-a", "--reflink=auto", str(v1), str(relay_root)], check=True)
     work = tmp_path / "nspawn"
     work.mkdir()
     relay_material.write(work, None, relay_material.RelayAddresses(lan=RELAY, extra_names=()))
-    wait = {"guardian.bootcheck.wait": _file(work / "wait", f"{WAIT_S}\n")}
-    relay_files = {p.name: p for p in (work / "cred-relay").iterdir()}
-    relay_files |= wait | {"guardian.bootcheck.e2e": HERE / "e2e-relay.sh",
-                           "guardian.bootcheck.events": _file(work / "events-v1", "2\n")}
-    enrol = render_conf(f"{RELAY}:8443", (work / "token").read_text().strip(),
-                        relay_ca_pem=(work / "relay-ca.pem").read_bytes())
-    edge_files = wait | {
-        "guardian.bootcheck.e2e": HERE / "e2e-edge.sh",
-        "guardian.enrol": _file(work / "enrol.conf", enrol),
-        "guardian.bootcheck.relay-replaced": _file(work / "relay-replaced", "yes\n"),
-    }
+    relay_files, edge_files = e2e_credentials(work, WAIT_S)
+    relay_files["guardian.bootcheck.events"] = write_credential(work / "events-v1", "2\n")
+    edge_files["guardian.bootcheck.relay-replaced"] = write_credential(work / "relay-replaced", "yes\n")
     started: list[Container] = []
     with lan_bridge() as bridge:
         try:
@@ -110,7 +93,7 @@ def test_a_relay_given_a_new_image_version_keeps_its_enrolled_edges(tmp_path: Pa
             # The new version: v2's /usr over the same data, as the A/B update leaves the disk.
             shutil.rmtree(relay_root / "usr")
             subprocess.run(["cp", "-a", "--reflink=auto", str(v2 / "usr"), str(relay_root / "usr")], check=True)
-            events_too = {"guardian.bootcheck.events": _file(work / "events-v2", "3\n")}
+            events_too = {"guardian.bootcheck.events": write_credential(work / "events-v2", "3\n")}
             second = start("relay", relay_root, work, bridge, relay_files | events_too, RELAY, volatile=False,
                            name="relay-v2")
             started.append(second)
