@@ -20,9 +20,10 @@ off in the lab, whose edges are not enrolled; in the field a stage waits for a h
   greenlet; measured here) or uploading the release (``--release-mb`` at ``--uplink-mbps``), whichever is
   larger.
 
-Image updates (flashed edges, ``guardian_install = "image"``): the A/B test (tests/images/test_ab_update.py)
-measures one box's whole rollout under QEMU TCG (install through the relay's mirror, reboot, marked good) and
-writes it to its figures file (``--image-figures``). A stage then takes that one-box time plus, per further
+Image updates (flashed edges, ``guardian_install = "image"``): the edge's A/B test
+(tests/images/test_edge_ab_update.py; the relay VM's, tests/images/test_ab_update.py, when the edge's has not
+run) measures one box's whole rollout under QEMU TCG (install through the relay's mirror, reboot, marked good)
+and writes it to its figures file (``--image-figures``). A stage then takes that one-box time plus, per further
 edge, the larger of the operator machine's pyinfra CPU (measured above; an image update runs two operations
 to a release's many, so this over-counts) and what the busiest relay serves its edges after the first
 (the update's bytes at ``--relay-mbps``: the mirror fetches each file from the origin once per relay). Skipped
@@ -53,7 +54,10 @@ from fleet.plan import Edge, plan  # noqa: E402
 
 from tests.provisioning.targets import PROVISIONING, Lab, build_tree  # noqa: E402
 
-IMAGE_FIGURES = Path(os.environ.get("GUARDIAN_CACHE", Path.home() / ".cache" / "guardian")) / "images/ab-update/figures.json"
+IMAGES = Path(os.environ.get("GUARDIAN_CACHE", Path.home() / ".cache" / "guardian")) / "images"
+# One box's measured image rollout: a flashed edge through its relay, else (not run yet) the relay VM's.
+IMAGE_FIGURES = next((p for p in (IMAGES / "edge-ab-update/figures.json", IMAGES / "ab-update/figures.json")
+                      if p.exists()), IMAGES / "edge-ab-update/figures.json")
 HEARTBEAT_INTERVAL_S = 10.0  # agents/edge/uplink/config.py: heartbeat_interval_s
 VERSION = "0.1.1"
 
@@ -140,7 +144,7 @@ def main() -> None:
     if args.image_figures.exists():
         image_projection(json.loads(args.image_figures.read_text()), stages, cpu_per_edge, args.relay_mbps)
     else:
-        print(f"image updates: no figures at {args.image_figures} (run tests/images/test_ab_update.py first)")
+        print(f"image updates: no figures at {args.image_figures} (run tests/images/test_edge_ab_update.py first)")
     print("assumed: relays' SSH and the operator's machine take a whole wave at once (the relay image: 128 "
           "connections per source, tests/images/test_nspawn_operator_ssh.py; Debian relays: MaxStartups 128 set by deploy_relay.py, see "
           "provisioning/README.md, 'At scale'); the release size is the lab's core release: pass --release-mb for "
@@ -156,7 +160,7 @@ def image_projection(figures: dict, stages: list, cpu_per_edge: float, relay_mbp
     for stage in stages:
         busiest = max(Counter(e.relay for e in stage.edges).values())
         times.append(one + max(cpu_per_edge * (len(stage.edges) - 1), serve_per_edge * (busiest - 1)))
-    print(f"image updates: one box's rollout {one:.1f} s measured under QEMU TCG (install {figures.get('update_seconds')} s, "
+    print(f"image updates ({size['image']}): one box's rollout {one:.1f} s measured under QEMU TCG (install {figures.get('update_seconds')} s, "
           f"reboot to marked good {figures.get('reboot_to_marked_good_s')} s); update {update_mb:.0f} MB, "
           f"{serve_per_edge:.2f} s per edge from its relay at {relay_mbps:g} Mbit/s")
     for stage, seconds in zip(stages, times, strict=True):

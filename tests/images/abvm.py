@@ -7,6 +7,8 @@ the report lines of tests/images/ab-step.sh.
 from __future__ import annotations
 
 import base64
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -41,6 +43,7 @@ SOURCE_ADDRESSES = {
 @dataclass
 class UpdateSource:
     root: Path
+    address: str = "127.0.0.1"
     requests: list[str] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
     mirror_port: int | None = None  # a relay's update mirror in front of this source: the guest reaches that
@@ -52,13 +55,14 @@ class UpdateSource:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
+        assert self.server is not None
+        return f"http://{self.address}:{self.port}/"
 
 
 @contextmanager
-def serve_sources(roots: Mapping[str, Path]) -> Iterator[dict[str, UpdateSource]]:
-    """One HTTP server per update source on 127.0.0.1, recording the paths the guest asked for."""
-    sources = {name: UpdateSource(root) for name, root in roots.items()}
+def serve_sources(roots: Mapping[str, Path], address: str = "127.0.0.1") -> Iterator[dict[str, UpdateSource]]:
+    """One HTTP server per update source on ``address``, recording the paths the guest asked for."""
+    sources = {name: UpdateSource(root, address) for name, root in roots.items()}
     for source in sources.values():
 
         class Handler(SimpleHTTPRequestHandler):
@@ -67,7 +71,7 @@ def serve_sources(roots: Mapping[str, Path]) -> Iterator[dict[str, UpdateSource]
             def log_message(self, format: str, *args: object) -> None:
                 self.seen.append(self.path)
 
-        source.server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(source.root)))
+        source.server = ThreadingHTTPServer((source.address, 0), partial(Handler, directory=str(source.root)))
         threading.Thread(target=source.server.serve_forever, daemon=True).start()
     try:
         yield sources
@@ -76,6 +80,20 @@ def serve_sources(roots: Mapping[str, Path]) -> Iterator[dict[str, UpdateSource]
             assert source.server is not None
             source.server.shutdown()
             source.server.server_close()
+
+
+def release(role: str, out: Path, dest: Path, gpg_home: Path) -> dict[str, object]:
+    """Publish the image built in ``out`` into ``dest`` with scripts/release-image.sh (SHA256SUMS signed with
+    the key in ``gpg_home``); returns its figures (sizes)."""
+    proc = subprocess.run(
+        [str(HERE.parent.parent / "scripts" / "release-image.sh"), role, str(dest), "--gpg-home", str(gpg_home)],
+        env={**os.environ, "GUARDIAN_IMAGES_OUT": str(out)},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    figures: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return figures
 
 
 def _credential(name: str, data: bytes) -> list[str]:
@@ -109,7 +127,8 @@ def new_machine(raw: Path, work: Path, grow_bytes: int) -> tuple[Path, Path]:
 
 
 class Machine:
-    """A running QEMU guest: its console file and the host port forwarded to its SSH (guardian-sshd.socket).
+    """A running QEMU guest: its console file and the host port forwarded to its SSH (guardian-sshd.socket;
+    None when the guest's network is not QEMU's user network).
 
     A reboot restarts QEMU (``-no-reboot``, then the same command again: same disk, UEFI variables and SSH
     port), so every boot is a cold start. A warm reset inside one TCG QEMU once hung after the update: no
@@ -117,7 +136,7 @@ class Machine:
     disk booted v2 at once (and warm resets before had worked). QEMU stops for good when the guest powers off.
     """
 
-    def __init__(self, args: list[str], console: Path, ssh_port: int) -> None:
+    def __init__(self, args: list[str], console: Path, ssh_port: int | None = None) -> None:
         self.args, self.console, self.ssh_port = args, console, ssh_port
         self.starts = 0
         self._process: subprocess.Popen[bytes] | None = None
@@ -177,14 +196,29 @@ class Machine:
 def running(
     disk: Path, efivars: Path, console: Path, sources: Mapping[str, UpdateSource], authorized_key: str
 ) -> Iterator[Machine]:
-    """Boot the machine and keep it running across reboots; stopped at the end if it did not power off.
-    The operator's key reaches root's authorized_keys as the credential ssh.authorized_keys.root, as a
-    hypervisor (relay VM) or the personalised image (edge) hands it over in the field."""
+    """Boot the machine on QEMU's user network (the update sources at SOURCE_ADDRESSES, its SSH forwarded to a
+    host port) and keep it running across reboots; stopped at the end if it did not power off. The guest
+    tries the bad sources itself on its first boot (ab-step.sh). The operator's key reaches root's
+    authorized_keys as the credential ssh.authorized_keys.root, as a hypervisor hands it to a relay VM."""
     forwards = ",".join(
         f"guestfwd=tcp:{SOURCE_ADDRESSES[name]}:{UPDATE_PORT}-cmd:{sys.executable} {HERE / 'stdio_tcp.py'} 127.0.0.1 {source.mirror_port or source.port}"
         for name, source in sources.items()
     )
     ssh_port = free_port()
+    network = ["-netdev", f"user,id=lan,hostfwd=tcp:127.0.0.1:{ssh_port}-:22,{forwards}"]
+    credentials = {"guardian.abstep.refusals": b"bad-signature tampered\n",
+                   "ssh.authorized_keys.root": authorized_key.encode()}
+    with booted(disk, efivars, console, network, credentials, ssh_port=ssh_port) as machine:
+        yield machine
+
+
+@contextmanager
+def booted(
+    disk: Path, efivars: Path, console: Path, network: list[str], credentials: Mapping[str, bytes], *,
+    smp: int = 1, ssh_port: int | None = None,
+) -> Iterator[Machine]:
+    """Boot the disk under UEFI with ``network`` (QEMU -netdev arguments for the NIC "lan"), the A/B step
+    (ab-step.sh) and ``credentials``; kept running across reboots, stopped at the end if it did not power off."""
     dropin = b"[Unit]\nWants=guardian-ab-step.service\n"
     args = [
         "qemu-system-x86_64",
@@ -195,7 +229,7 @@ def running(
         "-cpu",
         "max",
         "-smp",
-        "1",
+        str(smp),
         "-m",
         "2048",
         "-nographic",
@@ -212,8 +246,7 @@ def running(
         f"if=none,id=disk,file={disk},format=qcow2",
         "-device",
         "virtio-blk-pci,drive=disk",
-        "-netdev",
-        f"user,id=lan,hostfwd=tcp:127.0.0.1:{ssh_port}-:22,{forwards}",
+        *network,
         "-device",
         "virtio-net-pci,netdev=lan",
         "-chardev",
@@ -223,8 +256,9 @@ def running(
         *_credential("guardian.abstep", STEP_SCRIPT.read_bytes()),
         *_credential("systemd.extra-unit.guardian-ab-step.service", STEP_UNIT.read_bytes()),
         *_credential("systemd.unit-dropin.multi-user.target", dropin),
-        *_credential("ssh.authorized_keys.root", authorized_key.encode()),
     ]
+    for name, data in credentials.items():
+        args += _credential(name, data)
     machine = Machine(args, console, ssh_port)
     try:
         yield machine

@@ -85,13 +85,20 @@ def parse_report(console: str) -> BootReport:
     return report
 
 
-def build_image(role: str, fmt: str = "directory", *, version: str | None = None, out: Path = OUT) -> Path:
+def build_image(role: str, fmt: str = "directory", *, version: str | None = None, out: Path = OUT,
+                pubring: Path | None = None, mkosi_args: Sequence[str] = ()) -> Path:
     """Build (incrementally) and return the image: a directory, or the .raw disk. ``version`` overrides the
-    profile's ImageVersion; give it its own ``out``, so the other image tests keep the default build."""
+    profile's ImageVersion; give it its own ``out``, so the other image tests keep the default build.
+    ``pubring``: the key the image trusts for updates (none: it accepts no update); ``mkosi_args`` go to mkosi."""
     env = {**os.environ, "GUARDIAN_IMAGES_OUT": str(out)}
     if version:
         env["GUARDIAN_IMAGE_VERSION"] = version
-    subprocess.run([str(ROOT / "scripts" / "build-image.sh"), role, f"--format={fmt}"], check=True, env=env)
+    if pubring:
+        env["GUARDIAN_UPDATE_PUBRING"] = str(pubring)
+    args = [str(ROOT / "scripts" / "build-image.sh"), role, f"--format={fmt}"]
+    if mkosi_args:
+        args += ["--", *mkosi_args]
+    subprocess.run(args, check=True, env=env)
     return out / (f"guardian-{role}-dir" if fmt == "directory" else f"guardian-{role}.raw")
 
 

@@ -49,6 +49,18 @@ def lan_bridge() -> Iterator[str]:
         subprocess.run(["ip", "link", "del", name], check=False)
 
 
+@contextmanager
+def tap_on(bridge: str) -> Iterator[str]:
+    """A TAP device on the bridge, for a QEMU guest on the lab LAN (``-netdev tap,ifname=NAME``). Removed after."""
+    name = f"gttap{os.getpid() % 100000}"
+    subprocess.run(["ip", "tuntap", "add", "dev", name, "mode", "tap"], check=True)
+    try:
+        subprocess.run(["ip", "link", "set", name, "master", bridge, "up"], check=True)
+        yield name
+    finally:
+        subprocess.run(["ip", "link", "del", name], check=False)
+
+
 @dataclass
 class Container:
     role: str

@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 
 from tests.images import abvm
-from tests.images.bootcheck import CACHE, ROOT
+from tests.images.bootcheck import CACHE, ROOT, build_image
 from tests.relay.mirror_process import MirrorProcess
 from tests.relay.release_files import ReleaseKey
 
@@ -69,29 +69,12 @@ class Releases:
     sizes: dict[str, dict[str, object]]
 
 
-def _build(version: str, pubring: Path, *extra: str) -> None:
-    env = {
-        **os.environ,
-        "GUARDIAN_IMAGES_OUT": str(OUT),
-        "GUARDIAN_IMAGE_VERSION": version,
-        "GUARDIAN_UPDATE_PUBRING": str(pubring),
-    }
-    args = [str(ROOT / "scripts" / "build-image.sh"), ROLE]
-    if extra:
-        args += ["--", *extra]
-    proc = subprocess.run(args, env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+def _build(version: str, pubring: Path, *mkosi_args: str) -> None:
+    build_image(ROLE, "disk", version=version, out=OUT, pubring=pubring, mkosi_args=mkosi_args)
 
 
 def _release(dest: Path, gpg_home: Path) -> dict[str, object]:
-    proc = subprocess.run(
-        [str(ROOT / "scripts" / "release-image.sh"), ROLE, str(dest), "--gpg-home", str(gpg_home)],
-        env={**os.environ, "GUARDIAN_IMAGES_OUT": str(OUT)},
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return abvm.release(ROLE, OUT, dest, gpg_home)
 
 
 def _copy_tree(src: Path, dest: Path) -> Path:
@@ -198,8 +181,12 @@ class Operator:
     def public_key(self) -> str:
         return self.key.with_suffix(".pub").read_text()
 
+    def _config(self, machine: abvm.Machine) -> Path:
+        assert machine.ssh_port is not None
+        return abvm.ssh_config(self.workdir / "ssh_config", "ab-relay", machine.ssh_port, self.key)
+
     def inventory(self, machine: abvm.Machine) -> Path:
-        config = abvm.ssh_config(self.workdir / "ssh_config", "ab-relay", machine.ssh_port, self.key)
+        config = self._config(machine)
         path = self.workdir / "inventory.py"
         path.write_text(f"relays = [('ab-relay', {{'ssh_config_file': {str(config)!r}}})]\n")
         return path
@@ -222,7 +209,7 @@ class Operator:
         return proc.returncode, entries[0], seconds
 
     def ssh(self, machine: abvm.Machine, command: str) -> subprocess.CompletedProcess[str]:
-        config = abvm.ssh_config(self.workdir / "ssh_config", "ab-relay", machine.ssh_port, self.key)
+        config = self._config(machine)
         return subprocess.run(["ssh", "-F", str(config), "ab-relay", command], capture_output=True, text=True,
                               timeout=300)
 
