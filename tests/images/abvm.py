@@ -96,6 +96,32 @@ def release(role: str, out: Path, dest: Path, gpg_home: Path) -> dict[str, objec
     return figures
 
 
+def rollout(inventory: Path, version: str, report: Path, boot_timeout: float, *args: str
+            ) -> tuple[int, dict[str, object], float]:
+    """provisioning/rollout.py with the inventory of one box, as the operator runs it: its exit status, the box's
+    entry in the report, the wall time. ``args``: e.g. ``--group relays``. Bounded by twice ``boot_timeout``
+    (the install, then the reboot and the verdict, which pyinfra bounds by ``boot_timeout``)."""
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "rollout.py", str(inventory), *args, "--version", version, "--report", str(report)],
+        cwd=HERE.parent.parent / "provisioning", capture_output=True, text=True, timeout=2 * boot_timeout,
+        env={**os.environ, "GUARDIAN_IMAGE_BOOT_TIMEOUT": str(int(boot_timeout))},
+    )
+    seconds = time.monotonic() - started
+    print(f"===== rollout {version} (rc {proc.returncode}, {seconds:.0f} s) =====\n{proc.stderr[-4000:]}")
+    assert report.exists(), proc.stderr[-3000:]
+    entries = json.loads(report.read_text())["devices"]
+    assert len(entries) == 1, entries
+    entry: dict[str, object] = entries[0]
+    return proc.returncode, entry, seconds
+
+
+def seconds_in(detail: str, pattern: str) -> float | None:
+    """A figure from a rollout report's detail (the host's logged timings); None if pyinfra did not print it."""
+    match = re.search(pattern, detail)
+    return float(match.group(1)) if match else None
+
+
 def _credential(name: str, data: bytes) -> list[str]:
     return ["-smbios", f"type=11,value=io.systemd.credential.binary:{name}={base64.b64encode(data).decode()}"]
 
@@ -286,3 +312,20 @@ def report_lines(console: str) -> list[tuple[str, dict[str, str]]]:
     for match in _LINE.finditer(console):
         lines.append((match.group(1), dict(_FIELD.findall(match.group(2)))))
     return lines
+
+
+_KERNEL_START = re.compile(r"Command line:.*?usrhash=([0-9a-f]{12})")
+
+
+def kernel_usrhashes(console: str) -> list[str]:
+    """Each kernel start's /usr (the first 12 digits of its usrhash=, as ab-step.sh reports them): every boot,
+    also those of a version whose health check rebooted it before ab-step.sh ran."""
+    return _KERNEL_START.findall(console)
+
+
+def assert_tried_three_times_then_back(console: str, flashed: str, good: str) -> None:
+    """The kernel starts of a box flashed with ``flashed``, updated to ``good``, then given a version that never
+    got healthy: flashed, good, the bad version three times (systemd-boot's tries), good again by itself."""
+    kernels = kernel_usrhashes(console)
+    assert len(kernels) == 6 and kernels[:2] == [flashed, good] and kernels[5] == good, kernels
+    assert len(set(kernels[2:5])) == 1 and kernels[2] not in (flashed, good), kernels
