@@ -33,6 +33,7 @@ import contextlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import time
 import uuid
@@ -119,7 +120,7 @@ EOF"""
 @dataclass
 class Releases:
     flashed: Path  # v1's disk image, as built
-    published: Path  # the release origin: v1 and v2, SHA256SUMS signed
+    published: Path  # the release origin: v1, v2 (and v3 for the rollback stage), SHA256SUMS signed
     sizes: dict[str, dict[str, object]]
 
 
@@ -315,6 +316,9 @@ def _update_through_the_relay(operator: Operator, edge: abvm.Machine, relay: Con
     # The operator reaches the edge through the relay (its sshd listens on the tunnel only).
     _until("edge answering through the relay", lambda: operator.ssh("edge", "true", timeout=120).returncode == 0,
            600, edge)
+    # ...and not on its LAN address: its sshd listens on the tunnel only, so the kernel refuses.
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((EDGE, 22), timeout=30).close()
     before = _queue_event(operator)
     _acknowledged(operator, before)
     assert before in operator.relay_state()["events"]
