@@ -15,6 +15,7 @@ one's outcome, read from what pyinfra recorded (fleet/events.py) and the lines i
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -42,6 +43,8 @@ SWITCH_SUFFIX = "(else rolled back)"
 ROLLED_BACK = ("rolled back to ", "); reverted")  # guardian-activate; the heartbeat check
 NOT_ROLLED_BACK = ("still unhealthy", "revert FAILED")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# pyinfra's line for an exception in a python.call callback: the exception's repr.
+_CALLBACK_ERROR = re.compile(r"Unexpected error in Python callback: \w+\((.*?),?\)")
 _STATUS = re.compile(r"(Success|No changes|Skipped)( on retry \d+)?")  # pyinfra's per-operation lines, no news
 
 
@@ -81,10 +84,23 @@ def run(inventory: str, stage: Stage, version: str, *, parallel: int | None = No
 
 
 def host_lines(stderr: str, host: str, last: int = 6) -> str:
-    """pyinfra's output lines about ``host`` (they start ``[host]``), the last few joined."""
+    """pyinfra's output lines about ``host`` (they start ``[host]``), the last few joined; an exception raised in
+    an operation's callback (a DeployError from a task) as its message alone."""
     prefix = f"[{host}]"
     lines = [line.strip()[len(prefix):].strip() for line in stderr.splitlines() if line.strip().startswith(prefix)]
-    return "; ".join([line for line in lines if line and not _STATUS.fullmatch(line)][-last:])
+    return "; ".join([_callback_error(line) for line in lines if line and not _STATUS.fullmatch(line)][-last:])
+
+
+def _callback_error(line: str) -> str:
+    """``Unexpected error in Python callback: DeployError('m',)`` -> ``m``; any other line as it is."""
+    match = _CALLBACK_ERROR.fullmatch(line)
+    if not match:
+        return line
+    try:
+        message = ast.literal_eval(match.group(1))
+    except (ValueError, SyntaxError):
+        return line
+    return message if isinstance(message, str) else line
 
 
 def outcome(host: str, events: list[dict], stderr: str, dry: bool) -> Outcome:

@@ -138,8 +138,12 @@ def test_image_updates_read_the_boot_assessment() -> None:
         "updated", "image 0.2.0 installed in 41.0 s; image 0.2.0 healthy and marked good 230 s after the reboot")
     message = rolled_back("r1", "0.2.0", "0.1.0", 840, 4, "guardian-relay_0.1.0_x86-64.efi guardian-relay_0.2.0_x86-64+0-3.efi")
     rolled = f"[r1] Unexpected error in Python callback: DeployError({message!r})\n"
-    assert of(False, rolled)[0] == "rolled-back"
-    assert of(False, "[r1] Unexpected error in Python callback: DeployError('r1: no verdict on image 0.2.0 within 1200 s')\n")[0] == "failed"
+    assert of(False, rolled) == ("rolled-back", f"{IMAGE_SWITCH}: {message}")  # the task's words, not pyinfra's repr
+    assert of(False, "[r1] Unexpected error in Python callback: DeployError('r1: no verdict on image 0.2.0 within 1200 s')\n") == (
+        "failed", f"{IMAGE_SWITCH}: r1: no verdict on image 0.2.0 within 1200 s")
+    # Anything else pyinfra says stays as it said it.
+    assert of(False, "[r1] Unexpected error in Python callback: OSError(5, 'Input/output error')\n")[1].endswith(
+        "OSError(5, 'Input/output error')")
 
 
 def test_relays_are_a_rollout_group_of_their_own(tmp_path: Path) -> None:
