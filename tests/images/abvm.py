@@ -1,7 +1,8 @@
-"""What the A/B update test needs around QEMU: a UEFI boot (OVMF, systemd-boot, the UKIs on the ESP:
-boot counting lives there, so no direct kernel boot), update sources served over HTTP from the
-host and reached by the guest as fixed addresses, SSH to the guest for the operator's pyinfra, and
-the report lines of tests/images/ab-step.sh.
+"""What the A/B update tests (the relay's, test_ab_update.py; the edge's, test_edge_ab_update.py) need around
+QEMU: a UEFI boot (OVMF, systemd-boot, the UKIs on the ESP: boot counting lives there, so no direct kernel
+boot), release files published and served over HTTP from the host (the relay VM reaches them at fixed
+addresses; the edge through its relay's mirror), SSH to the guest for the operator's pyinfra, the rollout
+itself, and what the console tells: the report lines of tests/images/ab-step.sh and each kernel start.
 """
 
 from __future__ import annotations
@@ -55,7 +56,6 @@ class UpdateSource:
 
     @property
     def url(self) -> str:
-        assert self.server is not None
         return f"http://{self.address}:{self.port}/"
 
 
