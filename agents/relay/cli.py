@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agents.relay.config import DEFAULT_CONFIG, RelaySettings
+from agents.relay.update_source import add_update_source_parser
 from guardian.runtime.cli import add_config_argument, add_config_commands, run_cli, start_logging
 from guardian.runtime.config import load_settings
 from guardian.runtime.service import run_agent
@@ -139,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_argument(targets, DEFAULT_CONFIG, ENV)
     targets.add_argument("output", type=Path, help="the file_sd JSON file the relay's Prometheus reads")
     targets.set_defaults(handler=_scrape_targets)
+    add_update_source_parser(sub)
     return parser
 
 

@@ -1,13 +1,14 @@
 """Image update of an appliance that runs this repo's images (a flashed edge, a relay VM), issue #19.
 
 The box does the work itself: systemd-sysupdate fetches the version's /usr, verity and UKI (an edge
-through its relay's mirror), checks the release signature before writing anything and installs them in
-the free A/B slot; the UKI boots with a tries counter, and systemd-boot falls back to the version the box
-ran before when the new one does not get healthy (guardian-*-healthy.service before boot-complete.target)
-within its tries. This deploy starts that and watches it:
+through its relay's mirror, a relay through its own), checks the release signature before writing anything
+and installs them in the free A/B slot; the UKI boots with a tries counter, and systemd-boot falls back to the
+version the box ran before when the new one does not get healthy (guardian-*-healthy.service before
+boot-complete.target) within its tries. This deploy starts that and watches it:
 
 1. read the running version (``IMAGE_VERSION`` in os-release); already V: nothing to do;
-2. "installed": ``systemd-sysupdate update V`` (an edge first points ``guardian-updates`` at its relay);
+2. "installed": ``systemd-sysupdate update V`` (first ``guardian-updates`` is pointed at the update mirror: an
+   edge's relay's, a relay's own);
 3. "(else rolled back)": reboot, then reconnect until the box has settled on a version: V marked good by
    systemd-bless-boot (updated), or the previous version again (systemd-boot rolled back: the operation
    fails with "rolled back to", which fleet/wave.py reports as rolled-back), or neither within
@@ -118,15 +119,21 @@ def update() -> None:
                 timeout=host.data.image_boot_timeout)
 
 
+UPDATE_SOURCE = {
+    "guardian-edge": "guardian-edge update-source --hosts /etc/hosts && ",
+    "guardian-relay": "guardian-relay update-source --hosts /etc/hosts && ",
+}
+
+
 def _not_an_image() -> None:
     raise DeployError(f"{host.name}: /usr/lib/os-release has no IMAGE_VERSION: not a Guardian appliance image "
                       "(Debian hosts take release updates: host data guardian_install = \"release\")")
 
 
 def _install(version: str, image_id: str) -> None:
-    # An edge fetches through its relay's mirror: name it (the image's systemd-sysupdate.service does the
-    # same before a timer-started update).
-    prepare = "guardian-edge update-source --hosts /etc/hosts && " if image_id == "guardian-edge" else ""
+    # An edge fetches through its relay's mirror, a relay through its own: name it (the image's
+    # systemd-sysupdate.service does the same before a timer-started update).
+    prepare = UPDATE_SOURCE.get(image_id, "")
     started = time.monotonic()
     ok, out = host.run_shell_command(f"{prepare}{SYSUPDATE} update {shlex.quote(version)}")
     seconds = time.monotonic() - started

@@ -2,10 +2,10 @@
 # Runs inside a booted appliance image under QEMU for the A/B update test (tests/images/test_ab_update.py),
 # delivered as the credential guardian.abstep with its unit (guardian-ab-step.service), on every boot:
 #   - reports the boot (the test checks version, data, health, blessing) and the slots;
-#   - first boot only: seeds data on /var; with the credential guardian.abstep.refusals (the relay's run),
-#     then tries two bad update sources itself (each reached as "guardian-updates" through /etc/hosts; the
-#     test's QEMU forwards them to HTTP servers on the host): 10.0.2.101 bad signature, 10.0.2.102
-#     tampered /usr file; then points "guardian-updates" at the good one (10.0.2.100);
+#   - first boot only: seeds data on /var; with the credential guardian.abstep.refusals (the relay's run:
+#     "NAME=ADDRESS ..."), then tries each bad update source itself (reached as "guardian-updates" through
+#     /etc/hosts: HTTP servers of the test on the lab LAN, e.g. a bad signature, a tampered /usr file), and
+#     then drops that name again: the rollout points it at the real update mirror;
 #   - says "operator-ready": the updates themselves come from the operator's pyinfra over SSH
 #     (provisioning/rollout.py), and the test powers the box off over SSH. The edge's run
 #     (test_edge_ab_update.py) needs no refusals: the edge fetches from its relay's mirror, with the same
@@ -60,10 +60,12 @@ update() {  # update NAME IP: one systemd-sysupdate run against the source at IP
 if [ ! -e "$state/marker" ]; then
     head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$state/marker"
     say "seeded marker=$(cat "$state/marker")"
-    if [ -s "${CREDENTIALS_DIRECTORY:-/nonexistent}/guardian.abstep.refusals" ]; then
-        update bad-signature 10.0.2.101
-        update tampered 10.0.2.102
-        point_updates_at 10.0.2.100
+    refusals="${CREDENTIALS_DIRECTORY:-/nonexistent}/guardian.abstep.refusals"
+    if [ -s "$refusals" ]; then
+        for source in $(cat "$refusals"); do
+            update "${source%%=*}" "${source#*=}"
+        done
+        sed -i '/ guardian-updates$/d' /etc/hosts
     fi
 fi
 say "operator-ready version=$version"

@@ -1,8 +1,9 @@
 """What the A/B update tests (the relay's, test_ab_update.py; the edge's, test_edge_ab_update.py) need around
 QEMU: a UEFI boot (OVMF, systemd-boot, the UKIs on the ESP: boot counting lives there, so no direct kernel
-boot), release files published and served over HTTP from the host (the relay VM reaches them at fixed
-addresses; the edge through its relay's mirror), SSH to the guest for the operator's pyinfra, the rollout
-itself, and what the console tells: the report lines of tests/images/ab-step.sh and each kernel start.
+boot), release files published and served over HTTP from the host (the boxes fetch them through a relay's
+update mirror; the bad sources a relay VM tries itself on the lab LAN), the operator (SSH to the relay and,
+through it, to the edge; the rollout with pyinfra), and what the console tells: the report lines of
+tests/images/ab-step.sh and each kernel start.
 """
 
 from __future__ import annotations
@@ -23,22 +24,16 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tests.conftest import free_port
-
 HERE = Path(__file__).resolve().parent
 STEP_SCRIPT = HERE / "ab-step.sh"
 STEP_UNIT = HERE / "guardian-ab-step.service"
 OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
-# The guest reaches "guardian-updates" at one of these (ab-step.sh points /etc/hosts at them), on the
-# update mirror's port that the image's transfers name (a relay's mirror, agents/relay/update_mirror.py).
+KERNEL_PANIC = "Kernel panic - not syncing"
+
+# The port of the update mirror that the images' transfers name (a relay's, agents/relay/update_mirror.py): a test
+# source the guest is to fetch from directly (as "guardian-updates") listens there.
 UPDATE_PORT = 8480
-SOURCE_ADDRESSES = {
-    "good": "10.0.2.100",
-    "bad-signature": "10.0.2.101",
-    "tampered": "10.0.2.102",
-    "broken-v3": "10.0.2.103",
-}
 
 
 @dataclass
@@ -47,7 +42,6 @@ class UpdateSource:
     address: str = "127.0.0.1"
     requests: list[str] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
-    mirror_port: int | None = None  # a relay's update mirror in front of this source: the guest reaches that
 
     @property
     def port(self) -> int:
@@ -60,8 +54,10 @@ class UpdateSource:
 
 
 @contextmanager
-def serve_sources(roots: Mapping[str, Path], address: str = "127.0.0.1") -> Iterator[dict[str, UpdateSource]]:
-    """One HTTP server per update source on ``address``, recording the paths the guest asked for."""
+def serve_sources(roots: Mapping[str, Path], address: str = "127.0.0.1", port: int = 0
+                  ) -> Iterator[dict[str, UpdateSource]]:
+    """One HTTP server per update source on ``address`` (and ``port``; 0: any free one), recording the paths the
+    guest asked for."""
     sources = {name: UpdateSource(root, address) for name, root in roots.items()}
     for source in sources.values():
 
@@ -71,7 +67,7 @@ def serve_sources(roots: Mapping[str, Path], address: str = "127.0.0.1") -> Iter
             def log_message(self, format: str, *args: object) -> None:
                 self.seen.append(self.path)
 
-        source.server = ThreadingHTTPServer((source.address, 0), partial(Handler, directory=str(source.root)))
+        source.server = ThreadingHTTPServer((source.address, port), partial(Handler, directory=str(source.root)))
         threading.Thread(target=source.server.serve_forever, daemon=True).start()
     try:
         yield sources
@@ -153,17 +149,16 @@ def new_machine(raw: Path, work: Path, grow_bytes: int) -> tuple[Path, Path]:
 
 
 class Machine:
-    """A running QEMU guest: its console file and the host port forwarded to its SSH (guardian-sshd.socket;
-    None when the guest's network is not QEMU's user network).
+    """A running QEMU guest and its console file.
 
-    A reboot restarts QEMU (``-no-reboot``, then the same command again: same disk, UEFI variables and SSH
-    port), so every boot is a cold start. A warm reset inside one TCG QEMU once hung after the update: no
+    A reboot restarts QEMU (``-no-reboot``, then the same command again: same disk, UEFI variables and
+    network), so every boot is a cold start. A warm reset inside one TCG QEMU once hung after the update: no
     firmware output for 8 minutes at full CPU after "reboot: machine restart", while a cold start of the same
     disk booted v2 at once (and warm resets before had worked). QEMU stops for good when the guest powers off.
     """
 
-    def __init__(self, args: list[str], console: Path, ssh_port: int | None = None) -> None:
-        self.args, self.console, self.ssh_port = args, console, ssh_port
+    def __init__(self, args: list[str], console: Path) -> None:
+        self.args, self.console = args, console
         self.starts = 0
         self._process: subprocess.Popen[bytes] | None = None
         self._stop = threading.Event()
@@ -214,37 +209,22 @@ class Machine:
                 return text
             if self.stopped():
                 raise AssertionError(f"the guest stopped before {line!r} x{count}:\n{text[-3000:]}")
+            if KERNEL_PANIC in text:  # it would sit there until the timeout (the UKI's command line has no panic=)
+                raise AssertionError(f"the guest's kernel panicked before {line!r} x{count}:\n{text[-3000:]}")
             time.sleep(2)
         raise AssertionError(f"no {line!r} x{count} on the console within {timeout:.0f} s:\n{self.console_text()[-3000:]}")
 
 
 @contextmanager
-def running(
-    disk: Path, efivars: Path, console: Path, sources: Mapping[str, UpdateSource], authorized_key: str
-) -> Iterator[Machine]:
-    """Boot the machine on QEMU's user network (the update sources at SOURCE_ADDRESSES, its SSH forwarded to a
-    host port) and keep it running across reboots; stopped at the end if it did not power off. The guest
-    tries the bad sources itself on its first boot (ab-step.sh). The operator's key reaches root's
-    authorized_keys as the credential ssh.authorized_keys.root, as a hypervisor hands it to a relay VM."""
-    forwards = ",".join(
-        f"guestfwd=tcp:{SOURCE_ADDRESSES[name]}:{UPDATE_PORT}-cmd:{sys.executable} {HERE / 'stdio_tcp.py'} 127.0.0.1 {source.mirror_port or source.port}"
-        for name, source in sources.items()
-    )
-    ssh_port = free_port()
-    network = ["-netdev", f"user,id=lan,hostfwd=tcp:127.0.0.1:{ssh_port}-:22,{forwards}"]
-    credentials = {"guardian.abstep.refusals": b"bad-signature tampered\n",
-                   "ssh.authorized_keys.root": authorized_key.encode()}
-    with booted(disk, efivars, console, network, credentials, ssh_port=ssh_port) as machine:
-        yield machine
-
-
-@contextmanager
 def booted(
     disk: Path, efivars: Path, console: Path, network: list[str], credentials: Mapping[str, bytes], *,
-    smp: int = 1, ssh_port: int | None = None,
+    smp: int = 1, mac: str | None = None,
 ) -> Iterator[Machine]:
-    """Boot the disk under UEFI with ``network`` (QEMU -netdev arguments for the NIC "lan"), the A/B step
-    (ab-step.sh) and ``credentials``; kept running across reboots, stopped at the end if it did not power off."""
+    """Boot the disk under UEFI with ``network`` (QEMU -netdev arguments for the NIC "lan", with ``mac`` if
+    given), the A/B step (ab-step.sh) and ``credentials``; kept running across reboots, stopped at the end if it
+    did not power off. ``smp`` > 1 runs multi-threaded TCG: faster, but a relay VM's kernel once panicked at 4 s
+    with 2 vCPUs (an int3 Oops while patching its own code, a known multi-threaded TCG hazard), so the relay's
+    test keeps one."""
     dropin = b"[Unit]\nWants=guardian-ab-step.service\n"
     args = [
         "qemu-system-x86_64",
@@ -274,7 +254,7 @@ def booted(
         "virtio-blk-pci,drive=disk",
         *network,
         "-device",
-        "virtio-net-pci,netdev=lan",
+        "virtio-net-pci,netdev=lan" + (f",mac={mac}" if mac else ""),
         "-chardev",
         f"file,id=console,path={console},append=on",
         "-serial",
@@ -285,21 +265,70 @@ def booted(
     ]
     for name, data in credentials.items():
         args += _credential(name, data)
-    machine = Machine(args, console, ssh_port)
+    machine = Machine(args, console)
     try:
         yield machine
     finally:
         machine.kill()
 
 
-def ssh_config(path: Path, name: str, port: int, key: Path) -> Path:
-    """An ssh_config naming the guest, for pyinfra (host data ssh_config_file) and plain ssh."""
-    path.write_text(
-        f"Host {name}\n    HostName 127.0.0.1\n    Port {port}\n    User root\n    IdentityFile {key}\n"
-        "    StrictHostKeyChecking no\n    UserKnownHostsFile /dev/null\n    LogLevel ERROR\n"
-        "    ConnectTimeout 30\n"
-    )
-    return path
+# Run on a relay as root (over the operator's SSH): its registry and event cache, read-only.
+RELAY_STATE = """/usr/lib/guardian/bin/python - <<'EOF'
+import json, sqlite3
+c = sqlite3.connect('file:/var/lib/guardian-relay/relay.db?mode=ro', uri=True)
+print(json.dumps({
+    'devices': [list(r) for r in c.execute('select device_id, public_key, tunnel_address, revoked_at from devices')],
+    'events': [r[0] for r in c.execute('select event_id from events')],
+}))
+EOF"""
+
+
+class Operator:
+    """The operator's side: a key the boxes trust, an ssh_config naming the relay (on the lab LAN at
+    ``relay_address``) and, once it has enrolled, the edge (its tunnel address, ProxyJump the relay: its sshd
+    listens on the tunnel only), and provisioning/rollout.py run with an inventory of them."""
+
+    def __init__(self, workdir: Path, relay_address: str) -> None:
+        workdir.mkdir()
+        self.workdir, self.relay_address = workdir, relay_address
+        self.key = workdir / "id_ed25519"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "operator", "-f", str(self.key)],
+                       check=True)
+        self.config = workdir / "ssh_config"
+        self.write_config(edge_tunnel_address=None)
+
+    @property
+    def public_key(self) -> Path:
+        return self.key.with_suffix(".pub")
+
+    def write_config(self, edge_tunnel_address: str | None) -> None:
+        common = (f"    User root\n    IdentityFile {self.key}\n    BatchMode yes\n    StrictHostKeyChecking no\n"
+                  "    UserKnownHostsFile /dev/null\n    LogLevel ERROR\n    ConnectTimeout 30\n")
+        text = f"Host relay\n    HostName {self.relay_address}\n{common}"
+        if edge_tunnel_address:
+            text += f"\nHost edge\n    HostName {edge_tunnel_address}\n    ProxyJump relay\n{common}"
+        self.config.write_text(text)
+
+    def ssh(self, name: str, command: str, stdin: str | None = None, timeout: float = 300
+            ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["ssh", "-F", str(self.config), name, command], input=stdin, capture_output=True,
+                              text=True, timeout=timeout)
+
+    def relay_state(self) -> dict[str, list]:
+        proc = self.ssh("relay", RELAY_STATE)
+        assert proc.returncode == 0, proc.stderr
+        state: dict[str, list] = json.loads(proc.stdout)
+        return state
+
+    def rollout(self, version: str, inventory: str, device: str, boot_timeout: float, *args: str
+                ) -> tuple[int, dict[str, object], float]:
+        """rollout.py with ``inventory`` (a pyinfra inventory's text; ``SSH_CONFIG`` in it stands for this
+        operator's ssh_config): its exit status, ``device``'s entry in the report, the wall time."""
+        path = self.workdir / "inventory.py"
+        path.write_text(inventory.replace("SSH_CONFIG", repr(str(self.config))))
+        rc, entry, seconds = rollout(path, version, self.workdir / f"rollout-{version}.json", boot_timeout, *args)
+        assert entry["device"] == device, entry
+        return rc, entry, seconds
 
 
 _LINE = re.compile(r"GUARDIAN-AB (\w[\w-]*) ?(.*)")

@@ -148,11 +148,12 @@ text = urllib.request.urlopen('http://127.0.0.1:9466/metrics', timeout=5).read()
 print(next(int(float(l.split()[-1])) for l in text.splitlines() if l.startswith('guardian_edge_uplink_reconnects_total ')))"
 }
 
-# Issue #19 (tests/images/test_nspawn_relay_replaced.py, credential guardian.bootcheck.relay-replaced): stay up
-# while the relay powers off, gets a new image version and boots again; queue an event while it is away, and
-# see the replaced relay acknowledge it over the same tunnel, without enrolling again. The relay's first boot
-# powers off once it has a second event, the "ready" one below: the session count is taken before, so the
-# new session that its going away starts cannot be missed.
+# Issue #19 (credential guardian.bootcheck.relay-replaced; tests/images/test_nspawn_relay_replaced.py, and
+# test_ab_update.py, where the relay VM updates itself): stay up while the relay goes, gets a new image version
+# and boots again; queue an event while it is away, and see the replaced relay acknowledge it over the same
+# tunnel, without enrolling again. The relay's first boot goes once it has a second event, the "ready" one
+# below (in nspawn it powers off; under QEMU the test then updates it): the session count is taken before, so
+# the new session that its going away starts cannot be missed.
 across_the_relay_replacement() {
     [ -s "${CREDENTIALS_DIRECTORY:-/nonexistent}/guardian.bootcheck.relay-replaced" ] || return 0
     local sessions ready second

@@ -172,6 +172,21 @@ def e2e_credentials(work: Path, wait_s: int, extra: dict[str, Path] | None = Non
     return relay_files, edge_files
 
 
+# Ends the hold of held_until_the_test_is_done: the test runs this in the container (over the operator's SSH).
+HOLD_DONE = "touch /run/guardian-test-done"
+
+
+def held_until_the_test_is_done(path: Path, test: str, seconds: int, report: str = "done") -> Path:
+    """An end-to-end step (the credential guardian.bootcheck.e2e) that keeps the container up until the test runs
+    HOLD_DONE in it, at most ``seconds``; then prints ``report`` (shell words) as its GUARDIAN-CHECK e2e line."""
+    path.write_text(f"""#!/bin/bash
+# {test}: keep this container up until the test is done (at most {seconds} s).
+for _ in $(seq {seconds}); do [ -e /run/guardian-test-done ] && break; sleep 1; done
+echo "GUARDIAN-CHECK e2e {report}" >/dev/console
+""")
+    return path
+
+
 def write_credential(path: Path, data: str | bytes) -> Path:
     """A credential file for nspawn's --load-credential, readable by root only (enrol.conf holds a token)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

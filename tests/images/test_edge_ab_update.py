@@ -44,8 +44,20 @@ from pathlib import Path
 import pytest
 
 from tests.images import abvm, relay_material
+from tests.images.abvm import Operator
 from tests.images.bootcheck import CACHE, ROOT, build_image
-from tests.images.nspawnlab import EDGE, HOST, RELAY, Container, lan_bridge, start, tap_on, write_credential
+from tests.images.nspawnlab import (
+    EDGE,
+    HOLD_DONE,
+    HOST,
+    RELAY,
+    Container,
+    held_until_the_test_is_done,
+    lan_bridge,
+    start,
+    tap_on,
+    write_credential,
+)
 from tests.relay.release_files import ReleaseKey
 
 pytestmark = [
@@ -74,12 +86,6 @@ ExecStart=
 ExecStart=/bin/false
 Restart=no
 """
-# Keeps the relay up until the test says it is done (bounded: the container powers off by itself after that).
-HOLD = """#!/bin/bash
-# tests/images/test_edge_ab_update.py: keep the relay up until the test is done (at most 3600 s).
-for _ in $(seq 3600); do [ -e /run/guardian-edge-ab-done ] && break; sleep 1; done
-echo "GUARDIAN-CHECK e2e edge-ab relay done" >/dev/console
-"""
 # Run on the edge over SSH: as the agents' dynamic user, the way e2e-edge.sh queues an event (the detector's
 # EventStore; a VM has no camera) or asks whether the relay has acknowledged it (its outbox row deleted).
 AS_EDGE = ("systemd-run --quiet --wait --pipe --collect -p DynamicUser=yes -p User=guardian-edge "
@@ -106,17 +112,6 @@ stored = c.execute('select count(*) from events where id = ?', ('{event_id}',)).
 queued = c.execute('select count(*) from outbox where key = ?', ('{event_id}',)).fetchone()[0]
 print(f'stored={{stored}} queued={{queued}}')
 """
-# Run on the relay as root: its registry and event cache (read-only).
-RELAY_STATE = """/usr/lib/guardian/bin/python - <<'EOF'
-import json, sqlite3
-c = sqlite3.connect('file:/var/lib/guardian-relay/relay.db?mode=ro', uri=True)
-print(json.dumps({
-    'devices': [list(r) for r in c.execute('select device_id, public_key, tunnel_address, revoked_at from devices')],
-    'events': [r[0] for r in c.execute('select event_id from events')],
-}))
-EOF"""
-
-
 @dataclass
 class Releases:
     flashed: Path  # v1's disk image, as built
@@ -149,54 +144,15 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Releases]:
         key.close()  # gpg started an agent for its home directory
 
 
-class Operator:
-    """The operator's side: a key, an ssh_config naming the relay (on the LAN) and the edge (its tunnel address,
-    ProxyJump the relay), an inventory of both, and provisioning/rollout.py run with them."""
-
-    def __init__(self, workdir: Path) -> None:
-        workdir.mkdir()
-        self.workdir = workdir
-        self.key = workdir / "id_ed25519"
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "operator", "-f", str(self.key)],
-                       check=True)
-        self.config = workdir / "ssh_config"
-        self.write_config(edge_tunnel_address=None)
-
-    @property
-    def public_key(self) -> Path:
-        return self.key.with_suffix(".pub")
-
-    def write_config(self, edge_tunnel_address: str | None) -> None:
-        common = (f"    User root\n    IdentityFile {self.key}\n    BatchMode yes\n    StrictHostKeyChecking no\n"
-                  "    UserKnownHostsFile /dev/null\n    LogLevel ERROR\n    ConnectTimeout 30\n")
-        text = f"Host relay\n    HostName {RELAY}\n{common}"
-        if edge_tunnel_address:
-            text += f"\nHost edge\n    HostName {edge_tunnel_address}\n    ProxyJump relay\n{common}"
-        self.config.write_text(text)
-
-    def ssh(self, name: str, command: str, stdin: str | None = None, timeout: float = 300
-            ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["ssh", "-F", str(self.config), name, command], input=stdin, capture_output=True,
-                              text=True, timeout=timeout)
-
-    def relay_state(self) -> dict[str, list]:
-        proc = self.ssh("relay", RELAY_STATE)
-        assert proc.returncode == 0, proc.stderr
-        state: dict[str, list] = json.loads(proc.stdout)
-        return state
-
-    def rollout(self, version: str, device_id: str) -> tuple[int, dict[str, object], float]:
-        """rollout.py (the edges): its exit status, the edge's entry in the report, the wall time."""
-        inventory = self.workdir / "inventory.py"
-        config = str(self.config)
-        inventory.write_text(
-            f"relays = [('relay', {{'ssh_config_file': {config!r}}})]\n"
-            f"edges = [('edge', {{'ssh_config_file': {config!r}, 'guardian_install': 'image', "
-            f"'edge_relay': 'relay', 'edge_device_id': {device_id!r}}})]\n"
-        )
-        rc, entry, seconds = abvm.rollout(inventory, version, self.workdir / f"rollout-{version}.json", BOOT_TIMEOUT)
-        assert entry["device"] == "edge", entry
-        return rc, entry, seconds
+def _rollout(operator: Operator, version: str, device_id: str) -> tuple[int, dict[str, object], float]:
+    """rollout.py (the edges; the relay is in the inventory as their jump host): its exit status, the edge's entry
+    in the report, the wall time."""
+    inventory = (
+        "relays = [('relay', {'ssh_config_file': SSH_CONFIG})]\n"
+        "edges = [('edge', {'ssh_config_file': SSH_CONFIG, 'guardian_install': 'image', "
+        f"'edge_relay': 'relay', 'edge_device_id': {device_id!r}}})]\n"
+    )
+    return operator.rollout(version, inventory, "edge", BOOT_TIMEOUT)
 
 
 def _until(what: str, check: Callable[[], object], timeout: float, guest: abvm.Machine | None = None) -> None:
@@ -245,17 +201,17 @@ def test_a_flashed_edge_is_updated_through_its_relay_by_the_operators_rollout(re
     relay_dir = build_image("relay")
     work = tmp_path / "lab"
     work.mkdir()
-    operator = Operator(tmp_path / "operator")
+    operator = Operator(tmp_path / "operator", RELAY)
     figures: dict[str, object] = {"sizes": releases.sizes}
     console_path = EDGE_AB / "console.log"
     console_path.unlink(missing_ok=True)
-    (work / "hold.sh").write_text(HOLD)
     relay: Container | None = None
     with lan_bridge() as bridge, abvm.serve_sources({"origin": releases.published}, address=HOST) as sources:
         relay_material.write(work, None, relay_material.RelayAddresses(
             lan=RELAY, extra_names=(), updates_origin=sources["origin"].url))
         relay_files = {p.name: p for p in (work / "cred-relay").iterdir()}
-        relay_files |= {"ssh.authorized_keys.root": operator.public_key, "guardian.bootcheck.e2e": work / "hold.sh",
+        relay_files |= {"ssh.authorized_keys.root": operator.public_key, "guardian.bootcheck.e2e": held_until_the_test_is_done(
+                           work / "hold.sh", "tests/images/test_edge_ab_update.py", 3600),
                         "guardian.bootcheck.wait": write_credential(work / "wait", "3600\n")}
         disk, efivars = abvm.new_machine(_personalise(releases.flashed, work, operator), tmp_path,
                                          grow_bytes=4 * 1024**3)
@@ -272,7 +228,7 @@ def test_a_flashed_edge_is_updated_through_its_relay_by_the_operators_rollout(re
         finally:
             if relay is not None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
-                    operator.ssh("relay", "touch /run/guardian-edge-ab-done", timeout=60)
+                    operator.ssh("relay", HOLD_DONE, timeout=60)
                 relay.wait(120)
     # The edge's only update source was the relay's mirror: it fetched each of v2's files from the origin once.
     v2_files = [p for p in sources["origin"].requests if f"_{V2}_" in p]
@@ -323,7 +279,7 @@ def _update_through_the_relay(operator: Operator, edge: abvm.Machine, relay: Con
     _acknowledged(operator, before)
     assert before in operator.relay_state()["events"]
 
-    rc, entry, seconds = operator.rollout(V2, device_id)
+    rc, entry, seconds = _rollout(operator, V2, device_id)
     assert (rc, entry["result"]) == (0, "updated"), entry
     detail = str(entry["detail"])
     figures["update_seconds"] = abvm.seconds_in(detail, rf"image {V2} installed in ([\d.]+) s")
@@ -343,7 +299,7 @@ def _update_through_the_relay(operator: Operator, edge: abvm.Machine, relay: Con
         return
 
     # v3's detector fails: three tries, then systemd-boot goes back to v2, and the rollout says so.
-    rc, entry, seconds = operator.rollout(V3, device_id)
+    rc, entry, seconds = _rollout(operator, V3, device_id)
     assert (rc, entry["result"]) == (1, "rolled-back"), entry
     assert f"rolled back to {V2}" in str(entry["detail"]), entry
     figures["rollback_seconds_reboot_to_v2"] = abvm.seconds_in(str(entry["detail"]), r"rolled back to \S+ (\d+) s")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.images.bootcheck import build_image
-from tests.images.nspawnlab import RELAY, lan_bridge, start
+from tests.images.nspawnlab import HOLD_DONE, RELAY, held_until_the_test_is_done, lan_bridge, start
 
 pytestmark = [
     pytest.mark.slow,
@@ -27,12 +27,6 @@ pytestmark = [
 ]
 
 WAVE = 64  # 25 % of the 253 edges a relay's /24 tunnel network holds, rounded up
-HOLD = """#!/bin/bash
-# tests/images/test_nspawn_operator_ssh.py: keep the relay up until the operator's last SSH says so (at most 600 s).
-for _ in $(seq 600); do [ -e /run/guardian-ssh-test-done ] && break; sleep 1; done
-echo "GUARDIAN-CHECK e2e ssh accepted=$(systemctl show -P NAccepted guardian-sshd.socket)" \\
-    "refused=$(systemctl show -P NRefused guardian-sshd.socket)" >/dev/console
-"""
 
 
 # The sshd processes and their proportional set size (shared pages split among them), in KiB.
@@ -55,8 +49,11 @@ def test_the_relay_takes_a_waves_worth_of_operator_connections_at_once(tmp_path:
         f"Host relay\n    HostName {RELAY}\n    User root\n    IdentityFile {key}\n    BatchMode yes\n"
         "    StrictHostKeyChecking no\n    UserKnownHostsFile /dev/null\n    LogLevel ERROR\n    ConnectTimeout 30\n"
     )
-    (work / "hold.sh").write_text(HOLD)
-    files = {"ssh.authorized_keys.root": key.with_suffix(".pub"), "guardian.bootcheck.e2e": work / "hold.sh"}
+    hold = held_until_the_test_is_done(
+        work / "hold.sh", "tests/images/test_nspawn_operator_ssh.py", 600,
+        report="ssh accepted=$(systemctl show -P NAccepted guardian-sshd.socket)"
+        " refused=$(systemctl show -P NRefused guardian-sshd.socket)")
+    files = {"ssh.authorized_keys.root": key.with_suffix(".pub"), "guardian.bootcheck.e2e": hold}
     with lan_bridge() as bridge:
         relay = start("relay", relay_dir, work, bridge, files, RELAY)
         try:
@@ -71,7 +68,7 @@ def test_the_relay_takes_a_waves_worth_of_operator_connections_at_once(tmp_path:
                 cost = pool.submit(_ssh, config, PSS)
                 results = [s.result() for s in sessions]
                 measured = cost.result()
-            _ssh(config, "touch /run/guardian-ssh-test-done")
+            _ssh(config, HOLD_DONE)
             relay.wait(300)
         finally:
             relay.wait(0)

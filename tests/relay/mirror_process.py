@@ -4,7 +4,7 @@
 
 FD is a listening socket the test bound (so no port race); SETTINGS_JSON the ``[updates]`` section.
 SIGTERM stops it; the tests also kill it with SIGKILL mid-download. ``MirrorProcess`` starts it so
-(tests/relay/test_update_mirror.py, and the A/B update under QEMU, tests/images/test_ab_update.py).
+(tests/relay/test_update_mirror.py).
 """
 
 from __future__ import annotations

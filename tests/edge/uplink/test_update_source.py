@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from agents.common.update_hosts import with_update_source, write_hosts
 from agents.edge.cli import main
 from agents.edge.config import EdgeSettings
 from agents.edge.enrolment import Enrolment, enrolment_path
-from agents.edge.uplink.update_source import with_update_source, write_hosts
 from demo import configs
 
 HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"
