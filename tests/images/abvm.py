@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -270,6 +270,15 @@ def booted(
         yield machine
     finally:
         machine.kill()
+
+
+def until(what: str, check: Callable[[], object], timeout: float, guest: Machine | None = None) -> None:
+    """Poll ``check()`` every 3 s until it is true; fail after ``timeout`` or when the guest stopped."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert guest is None or not guest.stopped(), f"{what}: the guest stopped:\n{guest.console_text()[-3000:]}"
+        assert time.monotonic() < deadline, f"no {what} within {timeout:.0f} s"
+        time.sleep(3)
 
 
 # Run on a relay as root (over the operator's SSH): its registry and event cache, read-only.

@@ -173,7 +173,8 @@ def e2e_credentials(work: Path, wait_s: int, extra: dict[str, Path] | None = Non
 
 
 # Ends the hold of held_until_the_test_is_done: the test runs this in the container (over the operator's SSH).
-HOLD_DONE = "touch /run/guardian-test-done"
+HOLD_FLAG = "/run/guardian-test-done"
+HOLD_DONE = f"touch {HOLD_FLAG}"
 
 
 def held_until_the_test_is_done(path: Path, test: str, seconds: int, report: str = "done") -> Path:
@@ -181,7 +182,7 @@ def held_until_the_test_is_done(path: Path, test: str, seconds: int, report: str
     HOLD_DONE in it, at most ``seconds``; then prints ``report`` (shell words) as its GUARDIAN-CHECK e2e line."""
     path.write_text(f"""#!/bin/bash
 # {test}: keep this container up until the test is done (at most {seconds} s).
-for _ in $(seq {seconds}); do [ -e /run/guardian-test-done ] && break; sleep 1; done
+for _ in $(seq {seconds}); do [ -e {HOLD_FLAG} ] && break; sleep 1; done
 echo "GUARDIAN-CHECK e2e {report}" >/dev/console
 """)
     return path

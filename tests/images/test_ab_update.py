@@ -33,8 +33,7 @@ import json
 import os
 import shutil
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,14 +172,6 @@ def _updates(lines: list[tuple[str, dict[str, str]]]) -> dict[str, dict[str, str
     return {fields["source"]: fields for kind, fields in lines if kind == "update"}
 
 
-def _until(what: str, check: Callable[[], object], timeout: float) -> None:
-    """Poll ``check()`` every 3 s until it is true; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"no {what} within {timeout:.0f} s"
-        time.sleep(3)
-
-
 def _e2e_line(edge: Container, prefix: str) -> str:
     return next((line for line in edge.report().e2e if line.startswith(prefix)), "")
 
@@ -291,7 +282,7 @@ def _attach_an_edge(work: Path, bridge: str, edge_dir: Path) -> Container:
     _, edge_files = e2e_credentials(work, EDGE_WAIT_S)
     edge_files["guardian.bootcheck.relay-replaced"] = write_credential(work / "relay-replaced", "yes\n")
     edge = start("edge", edge_dir, work, bridge, edge_files, EDGE)
-    _until("the edge's events acknowledged by v1", lambda: "acked=yes" in _e2e_line(edge, "ready ")
+    abvm.until("the edge's events acknowledged by v1", lambda: "acked=yes" in _e2e_line(edge, "ready ")
            or not edge.alive(), 900)
     assert "acked=yes" in _e2e_line(edge, "ready "), edge.tail()
     return edge
@@ -345,7 +336,7 @@ def _updated_with_the_edge_attached(operator: Operator, edge: Container, origin:
 
     # The edge stayed up: it saw the relay go, and the event it queued meanwhile is acknowledged by v2, whose
     # agent (this boot's) has the edge's uplink stream.
-    _until("the edge's event after the update", lambda: _e2e_line(edge, "after_replacement ") or not edge.alive(),
+    abvm.until("the edge's event after the update", lambda: _e2e_line(edge, "after_replacement ") or not edge.alive(),
            900)
     after = _e2e_line(edge, "after_replacement ")
     assert "acked=yes" in after, edge.tail()

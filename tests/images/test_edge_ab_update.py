@@ -35,9 +35,8 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,6 +111,8 @@ stored = c.execute('select count(*) from events where id = ?', ('{event_id}',)).
 queued = c.execute('select count(*) from outbox where key = ?', ('{event_id}',)).fetchone()[0]
 print(f'stored={{stored}} queued={{queued}}')
 """
+
+
 @dataclass
 class Releases:
     flashed: Path  # v1's disk image, as built
@@ -155,15 +156,6 @@ def _rollout(operator: Operator, version: str, device_id: str) -> tuple[int, dic
     return operator.rollout(version, inventory, "edge", BOOT_TIMEOUT)
 
 
-def _until(what: str, check: Callable[[], object], timeout: float, guest: abvm.Machine | None = None) -> None:
-    """Poll ``check()`` every 3 s until it is true; fail after ``timeout`` or when the guest stopped."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert guest is None or not guest.stopped(), f"{what}: the guest stopped:\n{guest.console_text()[-3000:]}"
-        assert time.monotonic() < deadline, f"no {what} within {timeout:.0f} s"
-        time.sleep(3)
-
-
 def _queue_event(operator: Operator) -> str:
     event_id = str(uuid.uuid4())
     proc = operator.ssh("edge", AS_EDGE, stdin=QUEUE_EVENT.format(event_id=event_id))
@@ -177,7 +169,7 @@ def _event_state(operator: Operator, event_id: str) -> str:
 
 
 def _acknowledged(operator: Operator, event_id: str, timeout: float = 300) -> None:
-    _until(f"acknowledgement of event {event_id}",
+    abvm.until(f"acknowledgement of event {event_id}",
            lambda: _event_state(operator, event_id) == "stored=1 queued=0", timeout)
 
 
@@ -264,13 +256,13 @@ def _update_through_the_relay(operator: Operator, edge: abvm.Machine, relay: Con
     # Boot 1: v1, flashed and personalised; first boot enrols it with the relay.
     edge.wait_for("GUARDIAN-AB operator-ready", 1, BOOT_TIMEOUT)
     assert relay.alive(), relay.tail()
-    _until("relay answering the operator", lambda: operator.ssh("relay", "true", timeout=60).returncode == 0, 300)
-    _until("edge enrolled at the relay", lambda: operator.relay_state()["devices"], 600, edge)
+    abvm.until("relay answering the operator", lambda: operator.ssh("relay", "true", timeout=60).returncode == 0, 300)
+    abvm.until("edge enrolled at the relay", lambda: operator.relay_state()["devices"], 600, edge)
     [(device_id, public_key, tunnel_address, revoked)] = operator.relay_state()["devices"]
     assert revoked is None
     operator.write_config(edge_tunnel_address=tunnel_address)
     # The operator reaches the edge through the relay (its sshd listens on the tunnel only).
-    _until("edge answering through the relay", lambda: operator.ssh("edge", "true", timeout=120).returncode == 0,
+    abvm.until("edge answering through the relay", lambda: operator.ssh("edge", "true", timeout=120).returncode == 0,
            600, edge)
     # ...and not on its LAN address: its sshd listens on the tunnel only, so the kernel refuses.
     with pytest.raises(ConnectionRefusedError):
