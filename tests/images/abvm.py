@@ -292,6 +292,12 @@ print(json.dumps({
 EOF"""
 
 
+SSH_TRIES = 3
+# ssh's messages for a connection that never got as far as running the command.
+NOT_CONNECTED = ("during banner exchange", "Connection timed out", "Connection refused", "No route to host",
+                 "kex_exchange_identification")
+
+
 class Operator:
     """The operator's side: a key the boxes trust, an ssh_config naming the relay (on the lab LAN at
     ``relay_address``) and, once it has enrolled, the edge (its tunnel address, ProxyJump the relay: its sshd
@@ -320,8 +326,15 @@ class Operator:
 
     def ssh(self, name: str, command: str, stdin: str | None = None, timeout: float = 300
             ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["ssh", "-F", str(self.config), name, command], input=stdin, capture_output=True,
-                              text=True, timeout=timeout)
+        """Run ``command`` on ``name``. A connection that never reached the command (a guest under TCG on a busy
+        host can take longer than ConnectTimeout to send its banner) is tried again, as an operator would; a
+        command that ran, or a connection that broke after it started, is not."""
+        for _attempt in range(SSH_TRIES):
+            proc = subprocess.run(["ssh", "-F", str(self.config), name, command], input=stdin, capture_output=True,
+                                  text=True, timeout=timeout)
+            if proc.returncode != 255 or not any(cause in proc.stderr for cause in NOT_CONNECTED):
+                break
+        return proc
 
     def relay_state(self) -> dict[str, list]:
         proc = self.ssh("relay", RELAY_STATE)
