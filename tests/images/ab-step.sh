@@ -37,6 +37,13 @@ say "boot n=$boots version=$version entry=$(efivar LoaderEntrySelected) $(grep -
     "blessed=$(/usr/lib/systemd/systemd-bless-boot status 2>/dev/null || echo n/a) healthy_us=$ready_us" \
     "wall=$(date +%s.%N) marker=$(cat "$state/marker" 2>/dev/null || echo none)"
 say "layout slots=$(slots) ukis=$(ukis)"
+if grep -q '^guardian-data ' /etc/crypttab 2>/dev/null; then  # the edge's data partition (docs/images.md)
+    say "data mount=$(findmnt -nvo SOURCE,FSTYPE /var/lib/private/guardian-edge | tr ' ' :)" \
+        "keyslots=$(systemd-cryptenroll /dev/disk/by-partlabel/guardian-data 2>/dev/null | awk 'NR>1{print $2}' | sort | tr '\n' ,)" \
+        "keyfile=$([ -e /etc/guardian/data-partition.key ] && echo yes || echo no)" \
+        "tpm2=$(systemd-analyze has-tpm2 --quiet && echo yes || echo no)" \
+        "size_mb=$(( $(lsblk -bndo SIZE /dev/disk/by-partlabel/guardian-data 2>/dev/null || echo 0) / 1048576 ))"
+fi
 
 point_updates_at() {  # point_updates_at IP: "guardian-updates" resolves to IP (/etc/hosts)
     sed -i '/ guardian-updates$/d' /etc/hosts

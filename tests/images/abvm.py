@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -157,8 +157,8 @@ class Machine:
     disk booted v2 at once (and warm resets before had worked). QEMU stops for good when the guest powers off.
     """
 
-    def __init__(self, args: list[str], console: Path) -> None:
-        self.args, self.console = args, console
+    def __init__(self, args: list[str], console: Path, tpm: Path | None = None) -> None:
+        self.args, self.console, self.tpm = args, console, tpm
         self.starts = 0
         self._process: subprocess.Popen[bytes] | None = None
         self._stop = threading.Event()
@@ -171,10 +171,11 @@ class Machine:
             while not self._stop.is_set():
                 mark = self.console.stat().st_size if self.console.exists() else 0
                 self.starts += 1
-                self._process = subprocess.Popen(
-                    self.args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-                )
-                self._process.wait()
+                with software_tpm(self.tpm) if self.tpm else nullcontext():
+                    self._process = subprocess.Popen(
+                        self.args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                    )
+                    self._process.wait()
                 with self.console.open("rb") as f:  # this run's console: a power-off ends it, a reboot starts again
                     f.seek(mark)
                     if b"reboot: Power down" in f.read() or self._process.returncode != 0:
@@ -215,16 +216,47 @@ class Machine:
         raise AssertionError(f"no {line!r} x{count} on the console within {timeout:.0f} s:\n{self.console_text()[-3000:]}")
 
 
+def tpm_socket(state: Path) -> Path:
+    return state / "swtpm.sock"
+
+
+@contextmanager
+def software_tpm(state: Path) -> Iterator[None]:
+    """swtpm, a TPM 2.0 emulator, for one QEMU run: its NVRAM (the sealing keys) lives in ``state`` and so
+    outlives the run, as a Mini PC's TPM outlives a reboot. One process per run: QEMU shuts its TPM down when
+    it exits."""
+    state.mkdir(exist_ok=True)
+    socket = tpm_socket(state)
+    socket.unlink(missing_ok=True)
+    process = subprocess.Popen(
+        ["swtpm", "socket", "--tpm2", "--tpmstate", f"dir={state}", "--ctrl", f"type=unixio,path={socket}",
+         "--log", f"file={state / 'swtpm.log'}"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not socket.exists():
+            assert process.poll() is None and time.monotonic() < deadline, \
+                f"swtpm did not start: {(state / 'swtpm.log').read_text(errors='replace')[-2000:]}"
+            time.sleep(0.1)
+        yield
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        process.wait(30)
+
+
 @contextmanager
 def booted(
     disk: Path, efivars: Path, console: Path, network: list[str], credentials: Mapping[str, bytes], *,
-    smp: int = 1, mac: str | None = None,
+    smp: int = 1, mac: str | None = None, tpm: Path | None = None,
 ) -> Iterator[Machine]:
     """Boot the disk under UEFI with ``network`` (QEMU -netdev arguments for the NIC "lan", with ``mac`` if
     given), the A/B step (ab-step.sh) and ``credentials``; kept running across reboots, stopped at the end if it
     did not power off. ``smp`` > 1 runs multi-threaded TCG: faster, but a relay VM's kernel once panicked at 4 s
     with 2 vCPUs (an int3 Oops while patching its own code, a known multi-threaded TCG hazard), so the relay's
-    test keeps one."""
+    test keeps one. ``tpm``: a TPM 2.0 (swtpm, a CRB device as on Intel's firmware TPMs) whose state is kept in
+    that directory across reboots; without it the machine has none."""
     dropin = b"[Unit]\nWants=guardian-ab-step.service\n"
     args = [
         "qemu-system-x86_64",
@@ -265,7 +297,10 @@ def booted(
     ]
     for name, data in credentials.items():
         args += _credential(name, data)
-    machine = Machine(args, console)
+    if tpm:
+        args += ["-chardev", f"socket,id=chrtpm,path={tpm_socket(tpm)}", "-tpmdev", "emulator,id=tpm0,chardev=chrtpm",
+                 "-device", "tpm-crb,tpmdev=tpm0"]
+    machine = Machine(args, console, tpm)
     try:
         yield machine
     finally:

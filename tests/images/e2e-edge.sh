@@ -31,6 +31,12 @@ until [ -e /var/lib/guardian-enrol/enrolled ] && [ "$(systemctl is-active guardi
     sleep 2
 done
 say "enrolled=yes uptime=$(cut -d' ' -f1 /proc/uptime) status=$(tr ' ' '_' </run/guardian-enrol/status)"
+if grep -q '^guardian-data ' /etc/crypttab 2>/dev/null; then  # a flashed disk's data partition (docs/images.md)
+    say "data mount=$(findmnt -nvo SOURCE,FSTYPE /var/lib/private/guardian-edge | tr ' ' :)" \
+        "keyslots=$(systemd-cryptenroll /dev/disk/by-partlabel/guardian-data 2>/dev/null | awk 'NR>1{print $2}' | sort | tr '\n' ,)" \
+        "keyfile=$([ -e /etc/guardian/data-partition.key ] && echo yes || echo no)" \
+        "tpm2=$(systemd-analyze has-tpm2 --quiet && echo yes || echo no)"
+fi
 
 as_edge=(systemd-run --quiet --wait --pipe --collect -p DynamicUser=yes -p User=guardian-edge -p Group=guardian-edge
          -p StateDirectory=guardian-edge -p Environment=HOME=/var/lib/guardian-edge

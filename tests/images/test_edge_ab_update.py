@@ -15,7 +15,9 @@ tests/images/test_ab_update.py). The edge enrols by itself. Then, as in the fiel
 - v2 boots from the other /usr slot, passes its health check (agents READY and a heartbeat acknowledged by
   the relay) and is marked good; the report says "updated";
 - after it: the data on /var (a marker), the edge's database (the v1 event), its enrolment (one device at the
-  relay, same identity and tunnel address) are intact, and a new event from v2 is acknowledged.
+  relay, same identity and tunnel address) are intact, and a new event from v2 is acknowledged. The database
+  and enrolment are on the data partition the first boot made, LUKS2 sealed to the machine's TPM2 (swtpm,
+  kept across the reboots): v2 opens it with the TPM2 alone, as v1 did.
 
 With GUARDIAN_AB_ROLLBACK=1 a third build follows, v3, whose detector fails at start: its rollout boots v3,
 which fails its health check on each of its three tries; the box comes back on v2 by itself, the report says
@@ -66,6 +68,7 @@ pytestmark = [
         shutil.which("qemu-system-x86_64") is None, reason="scripts/setup.d/60-images.sh installs qemu"
     ),
     pytest.mark.skipif(not abvm.OVMF_CODE.exists(), reason="UEFI firmware (ovmf) missing"),
+    pytest.mark.skipif(shutil.which("swtpm") is None, reason="scripts/setup.d/60-images.sh installs swtpm"),
     pytest.mark.skipif(shutil.which("systemd-nspawn") is None, reason="scripts/setup.d/60-images.sh installs systemd-container"),
     # Two incremental edge builds and two TCG boots of the edge; every wait below bounds itself.
     pytest.mark.timeout(3600),
@@ -211,7 +214,7 @@ def test_a_flashed_edge_is_updated_through_its_relay_by_the_operators_rollout(re
             relay = start("relay", relay_dir, work, bridge, relay_files, RELAY)
             with tap_on(bridge) as tap, abvm.booted(
                 disk, efivars, console_path, ["-netdev", f"tap,id=lan,ifname={tap},script=no,downscript=no"], {},
-                smp=2,
+                smp=2, tpm=tmp_path / "tpm",
             ) as edge:
                 _update_through_the_relay(operator, edge, relay, figures)
                 operator.ssh("edge", "systemctl poweroff")
@@ -246,6 +249,14 @@ def test_a_flashed_edge_is_updated_through_its_relay_by_the_operators_rollout(re
     assert second["version"] == V2 and second["marker"] == marker, boots
     assert second["usrhash"] != first["usrhash"], boots
     assert second["health"] == "active" and second["blessed"] == "good", second
+    # The agents' state (the database and enrolment checked above) lives on the data partition, made on the first
+    # boot and sealed to the box's TPM2 (swtpm): every boot, v2's too, opened it with the TPM2 alone.
+    data = [fields for kind, fields in lines if kind == "data"]
+    assert len(data) == len(boots), data
+    for fields in data:
+        assert (fields["mount"], fields["keyslots"], fields["keyfile"], fields["tpm2"]) == (
+            "/dev/mapper/guardian-data:ext4", "tpm2,", "no", "yes"), data
+    figures["data_partition_mb"] = int(data[0]["size_mb"])
     figures["v2_boot_to_healthy_s_since_kernel"] = int(second["healthy_us"]) / 1e6
     (EDGE_AB / "figures.json").write_text(json.dumps(figures, indent=2))
     print(json.dumps(figures, indent=2))
