@@ -92,8 +92,8 @@ def test_owner_signs_up_downloads_the_image_and_the_booted_box_comes_online(tmp_
     assert "operator_ssh=yes" in " ".join(summary["edge"]["e2e"]), summary["edge"]["e2e"]
     # This VM has no TPM2: the agents' state is on the data partition all the same, LUKS2 opened with the key
     # file on the root partition (the documented fallback; test_edge_ab_update.py boots one with a TPM2).
-    assert "data mount=/dev/mapper/guardian-data:ext4 keyslots=password, keyfile=yes tpm2=no" in summary["edge"]["e2e"], \
-        summary["edge"]["e2e"]
+    assert "data mount=/dev/mapper/guardian-data:ext4 keyslots=password, keyfile=yes tpm2=no" in " ".join(
+        summary["edge"]["e2e"]), summary["edge"]["e2e"]
 
 
 def _sign_up_and_download(tab: BrowserTab, lab: Lab, material: Path, downloaded: Path) -> dict[str, Any]:
