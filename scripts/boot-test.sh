@@ -73,6 +73,23 @@ done
 mkdir -p "$LOGS"
 work="$(mktemp -d)"
 pids=()
+# QEMU for one VM. The UKI's panic=10 (copied to the command line below) reboots a kernel that panicked, which
+# under -no-reboot ends QEMU: start it again on the same disk, as the box's own reboot would (at most twice).
+# Multi-threaded TCG (the edge's 2 vCPUs) sometimes panics a kernel seconds into its boot.
+run_vm() {
+    local console=$1 restarts=0 mark qemu=""
+    shift
+    trap 'kill "$qemu" 2>/dev/null; exit 143' TERM
+    while :; do
+        mark=$(stat -c %s "$console" 2>/dev/null || echo 0)
+        qemu-system-x86_64 "$@" &
+        qemu=$!
+        wait "$qemu" || return
+        tail -c "+$((mark + 1))" "$console" | grep -aq 'Kernel panic - not syncing' && [ $((restarts += 1)) -le 2 ] \
+            || return 0
+        echo "kernel panic: QEMU started again ($restarts)"
+    done
+}
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
@@ -106,7 +123,7 @@ boot() {  # boot ROLE MAC NETDEV-ARGS KERNEL-EXTRA
     # kernel boot bypasses the UKI, so they are copied from its command line).
     local usr_args
     objcopy -O binary --only-section=.cmdline "$OUT/guardian-$role.efi" "$work/$role.cmdline"   # not a pipe: objcopy seeks
-    usr_args="$(tr '\0 ' '\n\n' <"$work/$role.cmdline" | grep -E '^(usrhash|mount\.usr)' | tr '\n' ' ')"
+    usr_args="$(tr '\0 ' '\n\n' <"$work/$role.cmdline" | grep -E '^(usrhash|mount\.usr|panic=)' | tr '\n' ' ')"
     # Under TCG on a loaded 2-core machine (load average 10-15 from other suites), dm-verity setup of /usr
     # in the initrd outlasted systemd's default 90 s device timeout (emergency mode), and OS units such as
     # systemd-networkd their 90 s start timeout: wait longer. (The agents' units set their own timeouts.)
@@ -122,7 +139,8 @@ boot() {  # boot ROLE MAC NETDEV-ARGS KERNEL-EXTRA
         "${uplink_args[@]}"
         -smbios "type=11,value=$(cred guardian.bootcheck "$(b64 "$ROOT/tests/images/boot-check.sh")")"
         -smbios "type=11,value=$(cred systemd.extra-unit.guardian-boot-check.service "$(b64 "$ROOT/tests/images/guardian-boot-check.service")")"
-        -serial "file:$LOGS/$role.console.log" -monitor none -display none
+        -chardev "file,id=console,path=$LOGS/$role.console.log,append=on" -serial chardev:console
+        -monitor none -display none
     )
     # The relay's LAN address as a systemd-networkd credential (an operator's static config). The edge
     # gets none: its static address comes from the personalised enrol.conf, applied by first boot,
@@ -135,7 +153,8 @@ boot() {  # boot ROLE MAC NETDEV-ARGS KERNEL-EXTRA
     done
     date +%s.%N >"$work/$role.start"
     [ -z "$lab" ] || cp "$work/$role.start" "$lab/$role.start"
-    qemu-system-x86_64 "${args[@]}" </dev/null >"$LOGS/$role.qemu.log" 2>&1 &
+    rm -f "$LOGS/$role.console.log"
+    run_vm "$LOGS/$role.console.log" "${args[@]}" </dev/null >"$LOGS/$role.qemu.log" 2>&1 &
     pids+=($!)
     echo $! >"$work/$role.pid"
 }

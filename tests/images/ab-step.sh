@@ -32,7 +32,7 @@ healthy_unit="$(systemctl list-unit-files --no-legend 'guardian-*-healthy.servic
 boots=$(( $(cat "$state/boots" 2>/dev/null || echo 0) + 1 ))
 echo "$boots" >"$state/boots"
 ready_us="$(systemctl show -P ActiveEnterTimestampMonotonic "$healthy_unit")"
-say "boot n=$boots version=$version entry=$(efivar LoaderEntrySelected) $(grep -o "usrhash=[0-9a-f]\{12\}" /proc/cmdline) usr=$(findmnt -nvo SOURCE,FSTYPE /usr | tr ' ' :)" \
+say "boot n=$boots version=$version entry=$(efivar LoaderEntrySelected) $(grep -o "usrhash=[0-9a-f]\{12\}" /proc/cmdline) usr=$(findmnt -nvo SOURCE,FSTYPE /usr | tr ' ' :) panic=$(cat /proc/sys/kernel/panic)" \
     "health=$(systemctl is-active "$healthy_unit") boot_complete=$(systemctl is-active boot-complete.target)" \
     "blessed=$(/usr/lib/systemd/systemd-bless-boot status 2>/dev/null || echo n/a) healthy_us=$ready_us" \
     "wall=$(date +%s.%N) marker=$(cat "$state/marker" 2>/dev/null || echo none)"

@@ -210,8 +210,6 @@ class Machine:
                 return text
             if self.stopped():
                 raise AssertionError(f"the guest stopped before {line!r} x{count}:\n{text[-3000:]}")
-            if KERNEL_PANIC in text:  # it would sit there until the timeout (the UKI's command line has no panic=)
-                raise AssertionError(f"the guest's kernel panicked before {line!r} x{count}:\n{text[-3000:]}")
             time.sleep(2)
         raise AssertionError(f"no {line!r} x{count} on the console within {timeout:.0f} s:\n{self.console_text()[-3000:]}")
 
@@ -255,7 +253,8 @@ def booted(
     given), the A/B step (ab-step.sh) and ``credentials``; kept running across reboots, stopped at the end if it
     did not power off. ``smp`` > 1 runs multi-threaded TCG: faster, but a relay VM's kernel once panicked at 4 s
     with 2 vCPUs (an int3 Oops while patching its own code, a known multi-threaded TCG hazard), so the relay's
-    test keeps one. ``tpm``: a TPM 2.0 (swtpm, a CRB device as on Intel's firmware TPMs) whose state is kept in
+    test keeps one; the edge's kernel did too ("Fatal exception in interrupt", 2 of ~13 boots). The images'
+    panic=10 reboots such a kernel, as it would a box in the field, and QEMU starts again. ``tpm``: a TPM 2.0 (swtpm, a CRB device as on Intel's firmware TPMs) whose state is kept in
     that directory across reboots; without it the machine has none."""
     dropin = b"[Unit]\nWants=guardian-ab-step.service\n"
     args = [
@@ -403,15 +402,26 @@ def report_lines(console: str) -> list[tuple[str, dict[str, str]]]:
 _KERNEL_START = re.compile(r"Command line:.*?usrhash=([0-9a-f]{12})")
 
 
-def kernel_usrhashes(console: str) -> list[str]:
-    """Each kernel start's /usr (the first 12 digits of its usrhash=, as ab-step.sh reports them): every boot,
-    also those of a version whose health check rebooted it before ab-step.sh ran."""
-    return _KERNEL_START.findall(console)
+def kernel_starts(console: str) -> list[tuple[str, bool]]:
+    """Each kernel start as (its /usr: the first 12 digits of its usrhash=, as ab-step.sh reports them; whether
+    that boot ended in a kernel panic): every boot, also those of a version whose health check rebooted it
+    before ab-step.sh ran, and those the kernel's panic=10 rebooted."""
+    starts = list(_KERNEL_START.finditer(console))
+    ends = [m.start() for m in starts[1:]] + [len(console)]
+    return [(m.group(1), KERNEL_PANIC in console[m.start():end]) for m, end in zip(starts, ends, strict=True)]
+
+
+def kernel_panics(console: str) -> int:
+    return sum(panicked for _, panicked in kernel_starts(console))
 
 
 def assert_tried_three_times_then_back(console: str, flashed: str, good: str) -> None:
     """The kernel starts of a box flashed with ``flashed``, updated to ``good``, then given a version that never
-    got healthy: flashed, good, the bad version three times (systemd-boot's tries), good again by itself."""
-    kernels = kernel_usrhashes(console)
+    got healthy: flashed, good, the bad version three times (systemd-boot's tries), good again by itself.
+
+    Multi-threaded TCG sometimes panics a kernel seconds into its boot (see ``booted``); the image's panic=10
+    reboots it. Such a start of the flashed or good version is left out (it boots again, as a box in the field
+    would); one of the bad version stays in: systemd-boot counted it as a try before starting the kernel."""
+    kernels = [usr for usr, panicked in kernel_starts(console) if not (panicked and usr in (flashed, good))]
     assert len(kernels) == 6 and kernels[:2] == [flashed, good] and kernels[5] == good, kernels
     assert len(set(kernels[2:5])) == 1 and kernels[2] not in (flashed, good), kernels

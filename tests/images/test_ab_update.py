@@ -262,6 +262,9 @@ def test_a_relay_vm_refuses_bad_files_is_updated_with_its_edge_attached_and_can_
     assert second["marker"] == marker and second["usrhash"] != first["usrhash"], boots
     assert second["health"] == "active" and second["blessed"] == "good", second
     figures["v2_boot_to_healthy_s_since_kernel"] = int(second["healthy_us"]) / 1e6
+    # A kernel panic reboots the box (the UKI's panic=10) instead of hanging it.
+    assert {fields["panic"] for fields in boots} == {"10"}, boots
+    figures["kernel_panics"] = abvm.kernel_panics(console)
     if ROLLBACK:
         # v3's health check rebooted it before the A/B step could report: the kernel's command lines tell its tries.
         abvm.assert_tried_three_times_then_back(console, first["usrhash"], second["usrhash"])
