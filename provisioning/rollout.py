@@ -28,11 +28,11 @@ from pathlib import Path
 
 from fleet import wave
 from fleet.inventory import GROUPS, edges_of
-from fleet.plan import Stage, plan, too_many_failed
+from fleet.plan import CANARY_PERCENT, WAVE_PERCENT, Stage, plan, too_many_failed
 from fleet.report import Device, Report, load
 
-DEFAULTS: dict[str, float | str | None] = {"group": "edges", "canary": 5, "wave": 25, "fail_percent": 0,
-                                           "parallel": None}
+DEFAULTS: dict[str, float | str | None] = {"group": "edges", "canary": CANARY_PERCENT, "wave": WAVE_PERCENT,
+                                           "fail_percent": 0, "parallel": None}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

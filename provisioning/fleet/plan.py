@@ -10,6 +10,11 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+CANARY_PERCENT = 5
+WAVE_PERCENT = 25
+# A relay's tunnel network is a /24 (agents/relay/config.py): 254 addresses, the first is the relay's own.
+EDGES_PER_FULL_RELAY = 253
+
 
 @dataclass(frozen=True)
 class Edge:
@@ -29,6 +34,12 @@ def share(fleet_size: int, percent: float) -> int:
     return max(1, math.ceil(fleet_size * percent / 100))
 
 
+def full_relay_wave(wave_percent: float = WAVE_PERCENT) -> int:
+    """A wave's share of a full relay's edges: the jump connections its sshd takes at once when a fleet of full
+    relays is rolled out (provisioning/tasks/relay.py sizes MaxStartups for it)."""
+    return share(EDGES_PER_FULL_RELAY, wave_percent)
+
+
 def spread_relays(edges: Iterable[Edge]) -> list[Edge]:
     """Round-robin over the relays (in the order they first appear), keeping each relay's order of edges:
     any run of consecutive edges then covers as many relays as it can."""
@@ -41,8 +52,8 @@ def spread_relays(edges: Iterable[Edge]) -> list[Edge]:
     return spread
 
 
-def plan(edges: Sequence[Edge], *, fleet_size: int | None = None, canary_percent: float = 5,
-         wave_percent: float = 25, fail_percent: int = 0, canary_needed: bool = True) -> list[Stage]:
+def plan(edges: Sequence[Edge], *, fleet_size: int | None = None, canary_percent: float = CANARY_PERCENT,
+         wave_percent: float = WAVE_PERCENT, fail_percent: int = 0, canary_needed: bool = True) -> list[Stage]:
     """The stages that update ``edges``, sized against ``fleet_size`` (default: all of ``edges``; on resume,
     the whole inventory, so waves keep their size). The canary tolerates no failure; the waves
     ``fail_percent``. ``canary_needed=False`` (a resumed rollout whose canary passed) starts with the waves."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,6 +19,10 @@ import pytest
 
 from tests.images.bootcheck import build_image
 from tests.images.nspawnlab import HOLD_DONE, RELAY, held_until_the_test_is_done, lan_bridge, start
+from tests.provisioning.targets import PROVISIONING
+
+sys.path.append(str(PROVISIONING))  # provisioning/ is pyinfra's working directory, not a package
+from fleet.plan import full_relay_wave
 
 pytestmark = [
     pytest.mark.slow,
@@ -26,7 +31,7 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("systemd-nspawn") is None, reason="scripts/setup.d/60-images.sh installs systemd-container"),
 ]
 
-WAVE = 64  # 25 % of the 253 edges a relay's /24 tunnel network holds, rounded up
+WAVE = full_relay_wave()  # a rollout wave's share of a relay whose tunnel network is full (64)
 
 
 # The sshd processes and their proportional set size (shared pages split among them), in KiB.

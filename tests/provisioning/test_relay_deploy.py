@@ -14,7 +14,10 @@ import pytest
 from guardian.contracts import auth
 from tests.provisioning.conftest import results
 from tests.provisioning.pebble import Pebble
-from tests.provisioning.targets import Lab
+from tests.provisioning.targets import PROVISIONING, Lab
+
+sys.path.append(str(PROVISIONING))  # provisioning/ is pyinfra's working directory, not a package
+from fleet.plan import full_relay_wave
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +43,7 @@ def pebble(lab: Lab) -> Iterator[Pebble]:
         server.close()
 
 
-WAVE = 64  # a 25 % rollout wave of a relay whose /24 tunnel network is full
+WAVE = full_relay_wave()  # a rollout wave's share of a relay whose tunnel network is full (64)
 UPDATES_PORT = 8099  # the release origin's, in the controller's namespace
 PUBLISHED = f"{'ab' * 32}  guardian-relay_0.2.0_x86-64.efi\n"
 
