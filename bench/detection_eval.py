@@ -7,8 +7,9 @@ Scenes: COCO-style ground truth in ``bench/detection_sets/<scene>/ground_truth.j
 is, its licence and how its labels were made: ``bench/detection_sets/README.md``); footage in
 ``$GUARDIAN_CACHE/detection_sets`` and ``vtest.mp4`` (scripts/setup.d/20-video.sh, 25-detection-sets.sh).
 
-The model is the shipped NanoDet (or, for the ``centernet`` variants, MobileNetV3-CenterNet; for the ``yolox``
-variants YOLOX-Nano: ``yolox`` stretched, ``yolox-lb`` letterboxed, ``yolox-lb640`` letterboxed at 640), converted
+The model is NanoDet, the default until 2026-12-05 (or, for the ``centernet`` variants, MobileNetV3-CenterNet; for
+the ``yolox`` variants YOLOX-Nano, the shipped default since: ``yolox`` stretched as shipped, ``yolox-lb``
+letterboxed, ``yolox-lb640`` letterboxed at 640), converted
 through the project's model store and run by :class:`~agents.edge.detection.detector.Detector` (OpenVINO,
 the service's own pre- and post-processing). Each variant (``stretch``: the frame squashed into 416×416, as shipped; ``letterbox``: aspect ratio kept,
 padded; ``unmerged``: stretch without the merge of overlapping vehicle boxes across labels; ``lb320``,

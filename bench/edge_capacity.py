@@ -3,6 +3,7 @@ decoded frames of real footage, the plain (shipped) setting as the baseline, all
 
     .venv/bin/python bench/edge_capacity.py [--fps 5] [--stream-fps 15] [--frames 60] [--rounds 2]
                                             [--settings plain,lb512,lb640,tiles2x1,lb+tiles2x1]
+                                            [--models yolox-nano,nanodet]
 
 Footage: the market_street film (640×360, a detection sub-stream's size; scripts/setup.d/25-detection-sets.sh),
 decoded once; decoding is timed on its own (CPU per frame), since a camera's sub-stream is decoded at its
@@ -111,34 +112,42 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=60, help="frames per setting and round")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--settings", default="plain,lb512,lb640,tiles2x1,lb+tiles2x1")
+    ap.add_argument("--models", default=f"{DetectionSettings().model},nanodet",
+                    help="built-in models, each run with every setting; the first one's plain is the baseline")
     args = ap.parse_args()
-    names = args.settings.split(",")
+    settings = args.settings.split(",")
     cores = len(os.sched_getaffinity(0))
     frames, decode_cpu = decode(FOOTAGE, args.frames)
     store = ModelStore(Path(tempfile.mkdtemp()) / "models")
-    stored = fetch(store, "nanodet", CACHE)
     shipped = DetectionSettings()
-    detectors = {n: Detector(stored, store.load(stored), filters=shipped.model_copy(update=SETTINGS[n].changes))
-                 for n in names}
+    detectors: dict[str, Detector] = {}
+    tiles_of: dict[str, TileGrid | None] = {}
+    for model in args.models.split(","):
+        stored = fetch(store, model, CACHE)
+        for s in settings:
+            name = f"{model}:{s}"
+            detectors[name] = Detector(stored, store.load(stored), filters=shipped.model_copy(update=SETTINGS[s].changes))
+            tiles_of[name] = SETTINGS[s].tiles
+    names = list(detectors)
     for n in names:  # warm-up: first inferences of a shape compile kernels
-        run(detectors[n], frames[:4], SETTINGS[n].tiles)
+        run(detectors[n], frames[:4], tiles_of[n])
     measured: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
     for _ in range(args.rounds):
         for n in names:
-            measured[n].append(run(detectors[n], frames, SETTINGS[n].tiles))
-    print(f"# NanoDet {stored.manifest.ref}, {frames[0].shape[1]}×{frames[0].shape[0]} frames, {cores} cores, "
+            measured[n].append(run(detectors[n], frames, tiles_of[n]))
+    print(f"# {args.models}, {frames[0].shape[1]}×{frames[0].shape[0]} frames, {cores} cores, "
           f"{args.frames} frames × {args.rounds} rounds per setting; decode {decode_cpu * 1000:.1f} ms CPU/frame; "
           f"cameras at {args.fps:g} fps analysed, {args.stream_fps:g} fps decoded")
-    print(f"{'setting':12} {'inf/frame':>9} {'frames/s':>9} {'CPU ms/f':>9} {'cams(wall)':>10} {'cams(CPU)':>10} {'vs plain':>8}")
+    print(f"{'model:setting':24} {'inf/frame':>9} {'frames/s':>9} {'CPU ms/f':>9} {'cams(wall)':>10} {'cams(CPU)':>10} {'vs plain':>8}")
     base = None
     for n in names:
         fps = statistics.median(m[0] for m in measured[n])
         cpu = statistics.median(m[1] for m in measured[n])
-        tiles = SETTINGS[n].tiles
+        tiles = tiles_of[n]
         per_frame = len(tiles.windows(frames[0].shape[:2])) if tiles else 1
         by_cpu = cores / (args.fps * cpu + args.stream_fps * decode_cpu)
         base = base or by_cpu
-        print(f"{n:12} {per_frame:9} {fps:9.1f} {cpu * 1000:9.1f} {fps / args.fps:10.1f} {by_cpu:10.1f} "
+        print(f"{n:24} {per_frame:9} {fps:9.1f} {cpu * 1000:9.1f} {fps / args.fps:10.1f} {by_cpu:10.1f} "
               f"{by_cpu / base:8.0%}")
 
 

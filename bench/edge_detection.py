@@ -1,7 +1,7 @@
 """Edge detection benchmark: bare OpenVINO throughput (baseline) vs the full pipeline on the same model in
 the same run, per-stage latency, and inferences per minute on a static vs a busy scene.
 
-    .venv/bin/python bench/edge_detection.py [--frames 300] [--rounds 3] [--cameras 1] [--requests 0]
+    .venv/bin/python bench/edge_detection.py [--frames 300] [--rounds 3] [--cameras 1] [--requests 0] [--model M]
 
 Footage: the cached vtest.mp4 (campus, people walking), decoded once at 5 fps (decoding and the BGR
 conversion are measured on their own and left out of both throughput figures: the camera's decoder runs
@@ -57,6 +57,7 @@ import numpy as np
 import openvino as ov
 
 from agents.edge.config import EdgeSettings
+from agents.edge.detection.config import DetectionSettings
 from agents.edge.detection.detector import Detector
 from agents.edge.detection.motion import MotionGate
 from agents.edge.detection.service import DetectionService
@@ -169,11 +170,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--cameras", type=int, default=1, help="cameras fed in parallel in the pipeline")
     ap.add_argument("--requests", type=int, default=0, help="infer requests (0: the service's default)")
+    ap.add_argument("--model", default=DetectionSettings().model, help="built-in model (default: the shipped one)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp())
     store = ModelStore(tmp / "models")
-    fetch(store, "nanodet", CACHE)
-    store.activate("nanodet")
+    fetch(store, args.model, CACHE)
+    store.activate(args.model)
     frames, decode_ms, convert_ms = decode_frames(args.frames)
     cameras = [f"cam{i}" for i in range(args.cameras)]
     settings = EdgeSettings(
@@ -204,9 +206,9 @@ def main() -> None:
         p.gate.decide = timed_gate  # type: ignore[method-assign]  # timed: the bench wraps each stage
         original = p.on_result
 
-        def timed(job, result, original=original):
+        def timed(job, result, arrived_at=None, original=original):
             a = time.perf_counter()
-            original(job, result)
+            original(job, result, arrived_at)
             stage["track+events"].append(time.perf_counter() - a)
 
         p.on_result = timed  # type: ignore[method-assign]

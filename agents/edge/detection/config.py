@@ -46,7 +46,7 @@ class MotionSection(Section):
 
 class DetectionSettings(Section):
     enabled: bool = Field(True, description="Run the detector service.")
-    model: str = Field("nanodet", description="Model name in the store used when none is activated.")
+    model: str = Field("yolox-nano", description="Model name in the store used when none is activated.")
     device: str = Field(
         "auto",
         description="OpenVINO device for inference. auto: the GPU when OpenVINO lists one, else the CPU; or CPU, "

@@ -14,6 +14,7 @@ A size the model cannot take (a family that cannot be reshaped) is said once, an
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -58,6 +59,14 @@ class ModelSlot:
     @property
     def ref(self) -> str:
         return self.detector.ref if self.detector is not None else ""
+
+    def first_model_name(self) -> str:
+        """The model the first load takes: the store's active one, else the configured name."""
+        try:
+            pointer = json.loads(self.store.active_file.read_text())
+        except (OSError, ValueError):
+            return self.settings.model
+        return str(pointer.get("name") or self.settings.model) if isinstance(pointer, dict) else self.settings.model
 
     def _no_model(self, exc: ModelError) -> None:
         self.problem = str(exc)

@@ -229,7 +229,7 @@ class DetectionService:
     def status(self) -> str:
         """One line for systemd's STATUS= (``systemctl status``)."""
         if self.slot.loading:
-            return f"loading the model {self.settings.detection.model} (recording is not affected)"
+            return f"loading the model {self.slot.first_model_name()} (recording is not affected)"
         if self.slot.detector is None:
             return f"waiting for a model: {self.slot.problem}"
         return f"detecting with {self.slot.detector.ref} on {len(self.pipelines)} camera(s)"

@@ -96,15 +96,14 @@ def add_models_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
     p = msub.add_parser(
         "fetch", help="fetch and convert built-in models (nanodet, ssdlite-person, centernet, yolox-nano)",
-        description="Fetch and convert built-in models. nanodet (the default), ssdlite-person and yolox-nano "
-        "(Megvii's YOLOX-Nano, Apache-2.0, from a pinned PyPI wheel; its own default thresholds apply while it is "
-        "active, agents/edge/models/families/yolox.py) are Apache-2.0/MIT. "
+        description="Fetch and convert built-in models. yolox-nano (the default: Megvii's YOLOX-Nano, Apache-2.0, "
+        "from a pinned PyPI wheel), nanodet (the default before it) and ssdlite-person are Apache-2.0/MIT. "
         "centernet (MobileNetV3-CenterNet, 512x512) is a user's choice only: its npm redistribution says MIT, but "
         "the upstream repository (github.com/610265158/mobilenetv3_centernet) has no licence file; it is never "
         "the shipped default. Its scores run lower: while it is active, its own default thresholds (person 0.4, "
         "agents/edge/models/families/centernet.py) apply wherever [detection] sets no threshold/thresholds.",
     )
-    p.add_argument("names", nargs="*", default=["nanodet"], metavar="NAME")
+    p.add_argument("names", nargs="*", default=["yolox-nano"], metavar="NAME")
     p.add_argument("--activate", action="store_true", help="make the fetched model the active one")
     common(p)
     p.set_defaults(handler=_fetch)

@@ -88,7 +88,7 @@ def test_without_a_model_ready_with_a_clear_status_then_detects_once_a_model_arr
     try:
         _receive(sock, "READY=1", 60, seen, detector)
         status = _receive(sock, "STATUS=waiting for a model", 10, seen, detector)
-        assert "guardian-edge models fetch nanodet" in status and str(store) in status
+        assert "guardian-edge models fetch yolox-nano" in status and str(store) in status  # the default model
         assert detector.metric("guardian_edge_detection_model_loaded") == 0
         time.sleep(2)  # still up, not failing or restarting
         assert detector.alive()
