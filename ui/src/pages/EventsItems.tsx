@@ -92,7 +92,7 @@ function ItemRow({ api, item, cameraName, thumbnails, query, fresh, onReviewed }
       <Link to={eventHref(item.best_event_id, query)} className="event-link">
         <Thumbnail event={best} enabled={thumbnails} />
         <span className="event-main">
-          <span className="event-label">
+          <span className="event-label" title={title}>
             {!item.reviewed && <span className="unreviewed-dot" aria-label="Not reviewed" role="img" />}
             {title}
           </span>
