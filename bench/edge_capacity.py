@@ -26,6 +26,11 @@ and cameras at 5 fps by CPU — plain (416, stretch) 22.6 ms, 15.0 cameras; lett
 letterbox 640: 54 ms, 6.8 (46 %); 2×1 tiles + full frame (3 inferences): 65 ms, 5.8 (39 %); letterbox +
 2×1 tiles: 71 ms, 5.4 (36 %). By wall clock under that load: 3.1 / 2.1 / 1.8 / 1.7 / 1.3 cameras. So
 tiles are a per-camera choice for the wide, distant scenes, not a default.
+
+YOLOX-Nano, the default since 2026-12-05, beside NanoDet in one run (``--frames 40 --rounds 2 --settings
+plain,lb640,tiles2x1``, the machine otherwise idle; decode 1.2 ms CPU per frame): CPU per frame and cameras at 5 fps
+by CPU — plain 15.1 ms, 21.3 cameras (NanoDet 24.3 ms, 14.3); letterbox 640 33.9 ms, 10.6 (NanoDet 6.9); 2×1 tiles
+46.0 ms, 8.0 (NanoDet 5.2). By wall clock: 25.4 / 11.4 / 8.4 cameras (NanoDet 16.0 / 7.2 / 5.3).
 """
 
 from __future__ import annotations
