@@ -58,3 +58,15 @@ def footage_frames(fps: float = 5.0, limit: int | None = None) -> list[tuple[flo
 @pytest.fixture(scope="session")
 def footage() -> list[tuple[float, np.ndarray]]:
     return footage_frames()
+
+
+def cache_with(tmp_path_factory: pytest.TempPathFactory, relative: str) -> Path:
+    """A download cache holding only ``relative`` from the shared cache (linked, read only): fetching a model
+    from it writes nothing into the shared cache."""
+    cached = CACHE / relative
+    if not cached.is_file():
+        pytest.fail(f"{cached} missing: run scripts/setup.sh (scripts/setup.d/30-models.sh)")
+    cache = tmp_path_factory.mktemp("cache")
+    (cache / relative).parent.mkdir(parents=True)
+    (cache / relative).symlink_to(cached)
+    return cache

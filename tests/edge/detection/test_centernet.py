@@ -23,7 +23,7 @@ from agents.edge.models.labels import COCO80
 from agents.edge.models.store import ModelStore, StoredModel
 from agents.edge.models.tfjs import load_tfjs
 from agents.edge.models.tfjs_reference import run_reference
-from tests.edge.detection.conftest import CACHE
+from tests.edge.detection.conftest import CACHE, cache_with
 
 VTEST_TRUTH = Path(__file__).parents[3] / "bench" / "detection_sets" / "vtest" / "ground_truth.json"
 FAMILY = get_family("centernet")
@@ -33,16 +33,7 @@ OWN = DetectionSettings(labels=[], threshold=FAMILY.default_threshold or 0.5, th
 
 @pytest.fixture(scope="session")
 def human_models_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A download cache holding only the cached human-models tarball (linked, read only): fetching the model
-    writes nothing into the shared cache."""
-    tarball = CACHE / "npm" / HUMAN_MODELS_TARBALL
-    if not tarball.is_file():
-        pytest.fail(f"{tarball} missing: run scripts/setup.sh (scripts/setup.d/30-models.sh)")
-    cache = tmp_path_factory.mktemp("cache")
-    (cache / "npm").mkdir()
-    (cache / "npm" / HUMAN_MODELS_TARBALL).symlink_to(tarball)
-    return cache
-
+    return cache_with(tmp_path_factory, f"npm/{HUMAN_MODELS_TARBALL}")
 
 @pytest.fixture(scope="session")
 def centernet_store(tmp_path_factory: pytest.TempPathFactory, human_models_cache: Path) -> tuple[ModelStore, StoredModel]:

@@ -25,7 +25,7 @@ from agents.edge.models.fetch import YOLOX_MEMBER, YOLOX_WHEEL, fetch
 from agents.edge.models.input_size import at_input_size
 from agents.edge.models.labels import COCO80
 from agents.edge.models.store import ModelStore, StoredModel
-from tests.edge.detection.conftest import CACHE
+from tests.edge.detection.conftest import CACHE, cache_with
 
 VTEST_TRUTH = Path(__file__).parents[3] / "bench" / "detection_sets" / "vtest" / "ground_truth.json"
 FAMILY = get_family("yolox")
@@ -35,16 +35,7 @@ F32 = {"INFERENCE_PRECISION_HINT": "f32"}
 
 @pytest.fixture(scope="session")
 def yolox_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A download cache holding only the cached wheel (linked, read only): fetching writes nothing into the
-    shared cache."""
-    wheel = CACHE / "pypi" / YOLOX_WHEEL
-    if not wheel.is_file():
-        pytest.fail(f"{wheel} missing: run scripts/setup.sh (scripts/setup.d/30-models.sh)")
-    cache = tmp_path_factory.mktemp("cache")
-    (cache / "pypi").mkdir()
-    (cache / "pypi" / YOLOX_WHEEL).symlink_to(wheel)
-    return cache
-
+    return cache_with(tmp_path_factory, f"pypi/{YOLOX_WHEEL}")
 
 @pytest.fixture(scope="session")
 def yolox_store(tmp_path_factory: pytest.TempPathFactory, yolox_cache: Path) -> tuple[ModelStore, StoredModel]:
