@@ -105,6 +105,7 @@ class _Open:
     until: int | None = None
     away_since: float | None = None  # a stationary object: when it began to stand away from where it appeared
     standing: Standing | None = None  # a moving object: where it last stopped, whether it parked there
+    point_texts: list[str] = field(default_factory=list)  # its points from ``since`` on as JSON (_track_json)
 
     @property
     def parked(self) -> bool:
@@ -209,13 +210,13 @@ class EventManager:
                 split.append(track.label)
             moved_item = self._place(ev, track.history[-1:])
             shown = (len(ev.zones), ev.row.severity)
-            zones_json = self._zones_json(ev)
+            self._look_at_zones(ev)
             # A zone entered or an alert: said at once (the item on MQTT, the summary to the cloud).
             if moved_item or shown != (len(ev.zones), ev.row.severity) \
                     or track.last_seen - ev.saved_through >= PROGRESS_INTERVAL_S:
                 row = ev.row
                 row.max_score, row.mean_score, row.hits = ev.stats()
-                row.track_json, row.zones_json = self._track_json(ev), zones_json
+                row.track_json, row.zones_json = self._track_json(ev), json.dumps(list(ev.zones))
                 ev.saved_through = track.last_seen
                 self._save(row)
                 if self.observer is not None:
@@ -306,7 +307,8 @@ class EventManager:
             end = min(end, ev.standing.parked_at)  # parked: active no more (it drove in, then stood still)
         before = ev.item
         ev.item = self.items.place(ev.item, start, end)
-        ev.row.review_item = ev.item.id
+        if before is not ev.item:  # a row's attribute set is SQLAlchemy's instrumented one: not once per result
+            ev.row.review_item = ev.item.id
         return before is not None and before is not ev.item
 
     def _item_took(self, ev: _Open) -> None:
@@ -333,14 +335,23 @@ class EventManager:
                 self.observer.item_changed("end", self.camera, item)
 
     def _track_json(self, ev: _Open) -> str:
+        """The event's newest :data:`MAX_TRACK_POINTS` points as JSON. A point's text is made once (the row
+        is stored again every :data:`PROGRESS_INTERVAL_S`, a long event's whole track each time)."""
         history = ev.track.history
         end = len(history) if ev.until is None else ev.until
-        hist = history[max(ev.since, end - MAX_TRACK_POINTS):end]
-        return json.dumps([[round(t, 3), *(round(v, 4) for v in box), round(score, 3)] for t, box, score in hist])
+        texts = ev.point_texts
+        for t, box, score in history[ev.since + len(texts):end]:
+            texts.append(json.dumps([round(t, 3), *(round(v, 4) for v in box), round(score, 3)]))
+        return "[" + ", ".join(texts[max(0, end - ev.since - MAX_TRACK_POINTS):end - ev.since]) + "]"
 
     def _zones_json(self, ev: _Open) -> str:
-        """The zones any point of the event's track stood in, in the order first entered; the points
-        since the last call are looked at (a long event is not gone over again each time)."""
+        """The zones any point of the event's track stood in, in the order first entered (JSON)."""
+        self._look_at_zones(ev)
+        return json.dumps(list(ev.zones))
+
+    def _look_at_zones(self, ev: _Open) -> None:
+        """Add the zones the event's points since the last call stood in (a long event is not gone over
+        again each time), and raise its severity if they make it an alert."""
         history = ev.track.history
         end = len(history) if ev.until is None else ev.until
         if self.zones_at is not None:
@@ -349,8 +360,9 @@ class EventManager:
         ev.zoned_points = max(ev.zoned_points, end)
         # Never lowered: a rule change does not demote an alert already sent.
         if self.severity_of is not None and ev.row.severity != "alert":
-            ev.row.severity = self.severity_of(ev.row.label, list(ev.zones))
-        return json.dumps(list(ev.zones))
+            severity = self.severity_of(ev.row.label, list(ev.zones))
+            if severity != ev.row.severity:
+                ev.row.severity = severity
 
     def _close(self, track: Track, now: float) -> None:
         ev = self.open.pop(track.id, None)

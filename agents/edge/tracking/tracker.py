@@ -104,13 +104,11 @@ class Tracker:
             preds = np.array([t.predict(now) for t in self.tracks], np.float32)
             dets = np.array([d.box for d in detections], np.float32)
             iou = iou_matrix(preds, dets)
-            kinds = [kind(d.label) for d in detections]
-            same = np.array([[t.kind == k for k in kinds] for t in self.tracks])
+            same = np.array([t.kind for t in self.tracks])[:, None] == np.array([kind(d.label) for d in detections])[None, :]
             iou = np.where(same, iou, 0.0)
-            pairs = sorted(
-                ((iou[i, j], i, j) for i in range(len(self.tracks)) for j in range(len(detections)) if iou[i, j] >= s.iou_match),
-                reverse=True,
-            )
+            # Best pairs first; on this thread per result, so only the pairs above the bar are visited.
+            rows, cols = np.nonzero(iou >= s.iou_match)
+            pairs = sorted(zip(iou[rows, cols].tolist(), rows.tolist(), cols.tolist(), strict=True), reverse=True)
             for _, i, j in pairs:
                 if i in matched_tracks or j not in unmatched:
                     continue
