@@ -4,7 +4,7 @@ import type { Api } from "../api";
 import { describeError } from "../api";
 import type { EventPublic, ReviewItemPublic } from "../api/types";
 import { Thumbnail } from "../components/Thumbnail";
-import { dayKey, formatDay, formatLabel, formatTime } from "../state/format";
+import { dayKey, formatDay, formatLabel, formatLabels, formatTime } from "../state/format";
 
 /** The timeline's rows: one per review item (a camera's overlapping activity), grouped by day. */
 export function ItemList({ api, items, cameraNames, thumbnails, query, fresh, onReviewed }: {
@@ -54,7 +54,7 @@ function ItemRow({ api, item, cameraName, thumbnails, query, fresh, onReviewed }
   const [events, setEvents] = useState<EventPublic[] | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const title = item.labels.map(formatLabel).join(", ");
+  const title = formatLabels(item.labels);
   // The best event's thumbnail shows the item; it is asked for again when the item changes.
   const best = { id: item.best_event_id, label: item.labels[0] ?? "", end_at: item.end_at, has_clip: item.event_count > 0 };
   const listId = `item-events-${item.id}`;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { buildSeries, hourSlots, niceMax, topLabels } from "./chart";
-import { dayKey, formatBytes, formatDateTime, formatDay, formatDuration, formatLabel, formatRelative, formatTime } from "./format";
+import { dayKey, formatBytes, formatDateTime, formatDay, formatDuration, formatLabel, formatLabels, formatRelative, formatTime } from "./format";
 
 describe("formatting in the viewer's zone", () => {
   const iso = "2024-03-10T23:30:00Z";
@@ -24,6 +24,9 @@ describe("formatting in the viewer's zone", () => {
   it("formats labels, durations, sizes and relative times", () => {
     expect(formatLabel("traffic_light")).toBe("Traffic light");
     expect(formatLabel("person")).toBe("Person");
+    expect(formatLabels(["truck", "car", "person", "dog"])).toBe("Person, Truck, Car, Dog");
+    expect(formatLabels(["car", "traffic_light"])).toBe("Car, Traffic light");
+    expect(formatLabels([])).toBe("");
     expect(formatDuration("2024-01-01T00:00:00Z", "2024-01-01T00:01:05Z")).toBe("1 min 5 s");
     expect(formatDuration("2024-01-01T00:00:00Z", null)).toBeNull();
     expect(formatBytes(5 * 1024 ** 3, { locale: "en" })).toBe("5.4 GB");

@@ -67,6 +67,13 @@ export function formatLabel(label: string): string {
   return words ? words[0]!.toUpperCase() + words.slice(1) : label;
 }
 
+/** An item's labels for its one-line title: people first (what an owner looks for, and a long title is cut
+ * at its end on a phone), the rest in the order given. */
+export function formatLabels(labels: readonly string[]): string {
+  const people = labels.filter((label) => label === "person");
+  return [...people, ...labels.filter((label) => label !== "person")].map(formatLabel).join(", ");
+}
+
 export function formatBytes(bytes: number, options: FormatOptions = {}): string {
   const units = ["byte", "kilobyte", "megabyte", "gigabyte", "terabyte"] as const;
   let value = bytes;
