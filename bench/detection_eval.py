@@ -8,10 +8,11 @@ is, its licence and how its labels were made: ``bench/detection_sets/README.md``
 ``$GUARDIAN_CACHE/detection_sets`` and ``vtest.mp4`` (scripts/setup.d/20-video.sh, 25-detection-sets.sh).
 
 The model is NanoDet, the default until 2026-12-05 (or, for the ``centernet`` variants, MobileNetV3-CenterNet; for
-the ``yolox`` variants YOLOX-Nano, the shipped default since: ``yolox`` stretched as shipped, ``yolox-lb``
-letterboxed, ``yolox-lb640`` letterboxed at 640), converted
+the ``yolox`` variants YOLOX-Nano, the shipped default since: ``yolox`` as shipped, its family's geometry
+(letterboxed at 640 since 2026-12-05), ``yolox-416`` stretched at 416 (as shipped before), ``yolox-lb`` letterboxed
+at 416, ``yolox-512``/``yolox-640`` stretched and ``yolox-lb512``/``yolox-lb640`` letterboxed at that size), converted
 through the project's model store and run by :class:`~agents.edge.detection.detector.Detector` (OpenVINO,
-the service's own pre- and post-processing). Each variant (``stretch``: the frame squashed into 416×416, as shipped; ``letterbox``: aspect ratio kept,
+the service's own pre- and post-processing). Each variant (``stretch``: the frame squashed into 416×416, as NanoDet ships; ``letterbox``: aspect ratio kept,
 padded; ``unmerged``: stretch without the merge of overlapping vehicle boxes across labels; ``lb320``,
 ``lb512``, ``lb640``: letterbox at that input size, the converted NanoDet made shape-aware by
 :mod:`agents.edge.models.input_size`; ``st+2x1``, ``lb+2x1``, ``lb+2x2``: the full frame plus that grid of
@@ -108,7 +109,16 @@ was ignored by its umbrella only, the figure behind the lamp post by its upper b
 changed). People ≥ 40 px, R@1FA, before → after: NanoDet stretch / letterbox 15 / 15 → 20 / 25 %; YOLOX
 stretch (as shipped) 30 → 55 % (threshold 0.27), letterbox 55 → 55 %, letterbox 640 0 → 100 %, st+2x1 0 → 80 %,
 lb+2x1 85 → 85 %. At the thresholds, YOLOX stretch: recall 30 %, precision 86 → 100 %. With 5 frames, one false
-alarm is 20 per 100 frames, so R@1FA here allows none: a single confident false alarm decides it."""
+alarm is 20 per 100 frames, so R@1FA here allows none: a single confident false alarm decides it.
+
+YOLOX letterboxed at 640 is the shipped geometry since (its family's default, ``yolox``; ``yolox-416`` is the
+stretch at 416 shipped before). One run, 2026-12-05, yolox-416 → yolox; people ≥ 40 px, R@1FA: vtest 63 → 76 %,
+market_street 61 → 65 %, rain_street 55 → 100 %, voc_photos 100 → 100 %; at the thresholds (recall, precision):
+vtest 91 % (95 %) → 91 % (88 %: 25 → 75 false alarms per 100 frames, a small sign at the top left and people
+boxed differently from the NanoDet-drafted truth), market_street 61 % (95 %) → 81 % (93 %), rain_street 30 % →
+65 % (100 %). Vehicles pooled, R@1FA: 100 % on vtest, rain_street and voc_photos for both; market_street 25 %
+for both (at the thresholds 10 → 45 %, precision 100 → 69 %). Letterboxed at 512: 73 / 42 / 80 / 100 %. CPU
+per frame, one request: 25–48 → 53–80 ms."""
 
 from __future__ import annotations
 
@@ -160,21 +170,26 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lb640": {"input_fit": "letterbox", "input_size": 640},
     "centernet": {"input_fit": "stretch"},
     "centernet-lb": {"input_fit": "letterbox"},
-    "yolox": {"input_fit": "stretch"},
-    "yolox-lb": {"input_fit": "letterbox"},
+    "yolox": {},  # as shipped: the family's own geometry (letterboxed at 640 since 2026-12-05)
+    "yolox-416": {"input_fit": "stretch", "input_size": 416},  # the shipped one until then
+    "yolox-lb": {"input_fit": "letterbox", "input_size": 416},
     "yolox-lb640": {"input_fit": "letterbox", "input_size": 640},
+    "yolox-512": {"input_fit": "stretch", "input_size": 512},
+    "yolox-lb512": {"input_fit": "letterbox", "input_size": 512},
+    "yolox-640": {"input_fit": "stretch", "input_size": 640},
 }
 # The variants that run another model than NanoDet (agents/edge/models/fetch.py BUILTIN); they are scored at
 # that family's own default thresholds (its scores run on another scale).
-MODEL_OF: dict[str, str] = {"centernet": "centernet", "centernet-lb": "centernet", "yolox": "yolox-nano",
+MODEL_OF: dict[str, str] = {"centernet": "centernet", "centernet-lb": "centernet", "yolox": "yolox-nano", "yolox-416": "yolox-nano",
                             "yolox-lb": "yolox-nano", "yolox-lb640": "yolox-nano", "yolox+2x1": "yolox-nano",
+                            "yolox-512": "yolox-nano", "yolox-lb512": "yolox-nano", "yolox-640": "yolox-nano",
                             "yolox-lb+2x1": "yolox-nano"}
 # Tiled variants: the full frame plus a grid of overlapping tiles, merged (agents/edge/detection/tiling.py).
 TILED: dict[str, tuple[str, TileGrid]] = {
     "st+2x1": ("stretch", TileGrid(2, 1)),
     "lb+2x1": ("letterbox", TileGrid(2, 1)),
     "lb+2x2": ("letterbox", TileGrid(2, 2)),
-    "yolox+2x1": ("yolox", TileGrid(2, 1)),
+    "yolox+2x1": ("yolox-416", TileGrid(2, 1)),
     "yolox-lb+2x1": ("yolox-lb", TileGrid(2, 1)),
 }
 

@@ -80,22 +80,20 @@ class DetectionSettings(Section):
         default_factory=lambda: {"car": 0.35, "truck": 0.35, "bus": 0.35, "train": 0.35},
         description="Per-label minimum scores (override the default).",
     )
-    # Stretch stays the default for now: bench/detection_eval.py shows letterbox finding more people on every
-    # labelled scene but losing vtest's parked vehicles (recall 92 % → 45 %: they come out smaller at 416 px).
-    # Larger inputs (input_size 512/640) give vtest's vehicles back (95–98 %) but add vehicle false alarms on
-    # rain_street, and cost 2–2.6× the CPU: stretch at 416 stays the default; tiles and the input size are per-camera choices.
-    input_fit: Literal["letterbox", "stretch"] = Field(
-        "stretch",
+    # Unset, the input geometry is the model family's (models/families: YOLOX letterboxed at 640, NanoDet
+    # stretched at its 416), chosen from bench/detection_eval.py's labelled scenes like its thresholds.
+    input_fit: Literal["letterbox", "stretch"] | None = Field(
+        None,
         description="How a frame is fitted into the network's square input: letterbox keeps the aspect ratio "
-        "(padding the rest; more people found, small vehicles lost at 416 px), stretch squashes it "
-        "(bench/detection_eval.py compares them).",
+        "(padding the rest), stretch squashes it; unset: the model family's own (YOLOX letterbox, the others "
+        "stretch; bench/detection_eval.py compares them).",
     )
     input_size: int = Field(
         0, ge=0, le=1024, multiple_of=32,
         description="Side of the network's square input in pixels (a multiple of 32) for the cameras without "
         "their own (a camera's detection input_size, from the cloud, gets a model compiled at its size); 0: the "
-        "model's own (NanoDet 416). Larger finds smaller objects at a higher cost per frame "
-        "(bench/detection_eval.py, bench/edge_capacity.py).",
+        "model family's own (YOLOX 640), else the model's (NanoDet 416). Larger finds smaller objects at a "
+        "higher cost per frame (bench/detection_eval.py, bench/edge_capacity.py).",
     )
     merge_vehicles: bool = Field(
         True,

@@ -20,6 +20,7 @@ beside the file.
 from __future__ import annotations
 
 import argparse
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -64,14 +65,16 @@ def _eval(args: argparse.Namespace) -> int:
         load_set,
         suggestions,
     )
+    from agents.edge.models.families import get_family
 
     store, _ = open_store(args)
     d = edge_settings(args).detection
     stored = store.get(args.model, args.version) if args.model else store.active() or store.get(d.model)
     labelled = load_set(args.ground_truth, args.media)
     results = {}
-    size = args.input_size if args.input_size is not None else d.input_size
-    for fit in args.fit or [d.input_fit]:
+    family = get_family(stored.manifest.family)  # the geometry and thresholds the config leaves unset are its
+    size = args.input_size if args.input_size is not None else d.input_size or family.default_input_size
+    for fit in args.fit or [d.input_fit or family.default_input_fit]:
         filters = scoring_settings(d, labelled.label_names, args.floor, input_fit=fit, input_size=size)
         detector = Detector(stored, store.load(stored), device=d.device, performance_hint="LATENCY", num_requests=1,
                             filters=filters)
@@ -81,7 +84,7 @@ def _eval(args: argparse.Namespace) -> int:
             results[f"{fit}+{grid.columns}x{grid.rows}"] = {i: tiled.detect(f, grid) for i, f in labelled.frames.items()}
     print(f"# {stored.manifest.ref}, input {size or stored.manifest.input_shape}, {detector.device}, scores ≥ {args.floor}; "
           f"P/R at the config's thresholds")
-    print(format_report(labelled, evaluate(labelled, results, lambda label: d.thresholds.get(label, d.threshold))))
+    print(format_report(labelled, evaluate(labelled, results, functools.partial(d.threshold_of, family=family))))
     print()
     print(format_suggestions(suggestions(labelled, results, args.target_precision), args.target_precision))
     return 0
@@ -94,9 +97,11 @@ def add_eval_parser(models: argparse._SubParsersAction[argparse.ArgumentParser])
                    help="a directory holding the set's footage (repeatable; then beside the file)")
     p.add_argument("--model", help="stored model name (default: the active model, else the config's)")
     p.add_argument("--version", help="version of --model (default: the newest)")
-    p.add_argument("--fit", type=_fits, help=f"input fits to compare, comma-separated ({', '.join(FITS)}; default: the config's)")
+    p.add_argument("--fit", type=_fits, help=f"input fits to compare, comma-separated ({', '.join(FITS)}; default: the "
+                   "config's, else the model family's)")
     p.add_argument("--floor", type=float, default=0.15, help="lowest score kept (the curves start here)")
-    p.add_argument("--input-size", type=int, help="network input side in pixels, a multiple of 32 (default: the config's)")
+    p.add_argument("--input-size", type=int, help="network input side in pixels, a multiple of 32 (default: the config's, "
+                   "else the model family's, else the model's own)")
     p.add_argument("--tiles", type=_tiles, help="also evaluate each fit tiled: COLUMNSxROWS, e.g. 2x1")
     p.add_argument("--target-precision", type=float, default=0.9,
                    help="precision the suggested per-label thresholds reach (default 0.9)")

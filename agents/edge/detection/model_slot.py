@@ -6,7 +6,7 @@ model (an empty store, a corrupt file) the slot stays empty, says why, and keeps
 
 A camera may ask for its own network input size (its ``detection.input_size``; a larger input finds smaller,
 more distant objects at a higher cost per inference). The slot keeps one compiled model per size in use: the
-edge's default one (``[detection] input_size``, 0: the model's own) and one for each other size the cameras
+edge's default one (``[detection] input_size``, 0: the model family's own, else the model's) and one for each other size the cameras
 ask for (:meth:`ModelSlot.use_sizes`, on every camera reload), compiled when a camera first asks for it,
 shared by the cameras of that size and released once none does. A new activation swaps them all together.
 A size the model cannot take (a family that cannot be reshaped) is said once, and its cameras get the default.

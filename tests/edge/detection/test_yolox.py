@@ -120,7 +120,7 @@ def test_graph_postprocessing_equals_the_numpy_route(yolox_store, vtest_set):
     for frame in vtest_set.frames.values():
         r = compiled({0: frame[None]})
         raw = r[compiled.outputs[1]]
-        ref = postprocess(FAMILY.decode({OUTPUT_NAME: raw}, (416, 416), OWN.min_score, 80), COCO80, OWN.thresholds,
+        ref = postprocess(FAMILY.decode({OUTPUT_NAME: raw}, detector.input_hw, OWN.min_score, 80), COCO80, OWN.thresholds,
                           OWN.threshold, OWN.min_area, OWN.nms_iou, OWN.wanted_labels, OWN.merged_labels)
         final = r[compiled.outputs[0]]
         assert len(final) == len(ref)
@@ -139,12 +139,21 @@ def test_detector_finds_the_astronaut(yolox_store, astronaut_bgr):
     assert x0 < 0.15 and 0.6 < x1 < 0.85 and y0 < 0.15 and y1 > 0.9
 
 
-@pytest.mark.parametrize("fit", ["stretch", "letterbox"])
-def test_detector_finds_the_people_and_vehicles_in_vtest(yolox_store, vtest_set, fit):
-    """At the family's default thresholds most people ≥ 40 px tall and the vehicles are boxed (IoU ≥ 0.5 with
-    the hand-drawn box), and most boxes are right."""
+def test_the_family_fits_frames_letterboxed_at_640_unless_the_config_says_otherwise(yolox_store):
     store, stored = yolox_store
-    detector = Detector(stored, store.load(stored), filters=OWN.model_copy(update={"input_fit": fit}))
+    shipped = Detector(stored, store.load(stored), filters=OWN)  # [detection] input_fit and input_size unset
+    assert (shipped.input_hw, shipped.letterbox) == ((640, 640), True)
+    configured = Detector(stored, store.load(stored), filters=OWN.model_copy(update={"input_fit": "stretch", "input_size": 416}))
+    assert (configured.input_hw, configured.letterbox) == ((416, 416), False)
+
+
+@pytest.mark.parametrize(("fit", "size"), [("stretch", 416), (None, 0)])
+def test_detector_finds_the_people_and_vehicles_in_vtest(yolox_store, vtest_set, fit, size):
+    """At the family's default thresholds most people ≥ 40 px tall and the vehicles are boxed (IoU ≥ 0.5 with
+    the hand-drawn box), and most boxes are right: stretched at 416 (the default until 2026-12-05) and at the
+    family's own geometry (letterboxed at 640)."""
+    store, stored = yolox_store
+    detector = Detector(stored, store.load(stored), filters=OWN.model_copy(update={"input_fit": fit, "input_size": size}))
     results: Results = {image_id: detector.detect(frame) for image_id, frame in vtest_set.frames.items()}
     people = match(vtest_set.truth, results, {"person"}, lambda a: a["bbox"][3] >= 40)
     hits, false_alarms = people.at(OWN.threshold)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -48,6 +48,10 @@ class Family(Protocol):
     # bench/detection_eval.py's curves; None: the edge's [detection] defaults, which are NanoDet's.
     default_threshold: float | None
     default_thresholds: Mapping[str, float]
+    # How frames are fitted into the network by default ([detection] input_fit, input_size unset): "stretch" or
+    # "letterbox", and the input side (0: the stored model's own), chosen from bench/detection_eval.py.
+    default_input_fit: Literal["letterbox", "stretch"]
+    default_input_size: int
 
     def decode(
         self, outputs: Mapping[str, np.ndarray], input_hw: tuple[int, int], min_score: float, num_labels: int

@@ -16,6 +16,7 @@ compared and fetched as a user's choice, never shipped as the default.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -35,6 +36,8 @@ class CenterNetFamily:
     # vehicles' 1-false-alarm-per-100-frames cuts lie at 0.30–0.43 (pooled), so 0.35, as NanoDet's.
     default_threshold: float | None = 0.4
     default_thresholds: Mapping[str, float] = {"car": 0.35, "truck": 0.35, "bus": 0.35, "train": 0.35}
+    default_input_fit: Literal["letterbox", "stretch"] = "stretch"
+    default_input_size: int = 0  # the stored model's own
 
     def check_outputs(self, outputs: Mapping[str, Sequence[int]], num_labels: int) -> str | None:
         shapes = [tuple(int(d) for d in s) for s in outputs.values()]

@@ -7,6 +7,7 @@ cell centre ((x+0.5)*stride, (y+0.5)*stride).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -32,6 +33,9 @@ class NanoDetFamily:
     strides = (8, 16, 32)
     default_threshold: float | None = None  # the [detection] defaults
     default_thresholds: Mapping[str, float] = {}
+    # Stretched at its 416: letterboxed, vtest's parked vehicles come out too small (bench/detection_eval.py).
+    default_input_fit: Literal["letterbox", "stretch"] = "stretch"
+    default_input_size: int = 0  # the stored model's own
 
     def check_outputs(self, outputs: Mapping[str, Sequence[int]], num_labels: int) -> str | None:
         shapes = [tuple(int(d) for d in s) for s in outputs.values()]

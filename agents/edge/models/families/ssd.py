@@ -7,6 +7,7 @@ num_detections [1].
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -25,6 +26,8 @@ class SsdFamily:
     input = InputSpec(layout="NHWC", color="RGB", element_type="u8")
     default_threshold: float | None = None  # the [detection] defaults
     default_thresholds: Mapping[str, float] = {}
+    default_input_fit: Literal["letterbox", "stretch"] = "stretch"
+    default_input_size: int = 0  # the stored model's own
 
     def check_outputs(self, outputs: Mapping[str, Sequence[int]], num_labels: int) -> str | None:
         names = [n.lower() for n in outputs]

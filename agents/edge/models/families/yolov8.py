@@ -5,6 +5,7 @@ box centre/size in input pixels followed by per-class scores (already sigmoid); 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -16,6 +17,8 @@ class Yolov8Family:
     input = InputSpec(layout="NCHW", color="RGB", element_type="f32", mean=(0.0, 0.0, 0.0), scale=(255.0, 255.0, 255.0))
     default_threshold: float | None = None  # the [detection] defaults
     default_thresholds: Mapping[str, float] = {}
+    default_input_fit: Literal["letterbox", "stretch"] = "stretch"
+    default_input_size: int = 0  # the stored model's own
 
     def check_outputs(self, outputs: Mapping[str, Sequence[int]], num_labels: int) -> str | None:
         shapes = [tuple(int(d) for d in s) for s in outputs.values()]

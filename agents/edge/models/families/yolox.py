@@ -10,6 +10,7 @@ Its scores sit on another scale than NanoDet's, so it brings its own default thr
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
 from agents.edge.models.families.base import InputSpec
 from agents.edge.models.families.yolov8 import Yolov8Family
@@ -23,5 +24,15 @@ class YoloxFamily(Yolov8Family):
     # alarms (25 → 60 per 100 frames, mostly a sign post); 0.5 keeps precision ≥ 95 % on both (people ≥ 40 px:
     # recall 91 % and 61 %). Cars reach 90 % at 0.21–0.36 and trucks at 0.46 on vtest, where the vehicle labels'
     # boxes are merged (merge_vehicles): pooled, vehicles at 0.35 are 98–100 % precise on every scene.
+    # Letterboxed at 640 (below) the lowest cuts with precision ≥ 90 % for people are 0.58 on vtest, 0.43 on
+    # market_street, 0.26 on rain_street: 0.5 keeps 88 / 93 / 100 % precision at 91 / 81 / 65 % recall (people
+    # ≥ 40 px), where 0.6 would cost market_street a fifth of its people for vtest's few.
     default_threshold: float | None = 0.5
     default_thresholds: Mapping[str, float] = {"car": 0.35, "truck": 0.35, "bus": 0.35, "train": 0.35}
+    # Letterboxed at 640 (bench/detection_eval.py, 2026-12-05; people ≥ 40 px, recall at ≤ 1 false alarm per 100
+    # frames, stretched at 416 → letterboxed at 640): market_street 61 → 65 %, rain_street 55 → 100 %, vtest 63 →
+    # 76 %, voc_photos 100 %; vehicles unchanged (100 %; market_street's 1906 trams 25 %). Stretched at 640 is worse
+    # than at 416 on the 16:9 streets (29 / 30 %), letterboxed at 512 between. It costs ~2.4× the CPU per frame:
+    # bench/edge_capacity.py measures 10.6 cameras at 5 fps on 2 cores (21 at 416), above the 8 asked for.
+    default_input_fit: Literal["letterbox", "stretch"] = "letterbox"
+    default_input_size: int = 640
