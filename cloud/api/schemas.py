@@ -466,7 +466,8 @@ class DetectionConfigShape(Shape):
         "inference per tile); null: the whole frame only.")
     input_size: Literal[0, 320, 416, 512, 640] = Field(
         0, description="Side of the detector's square input in pixels (with tiles: each tile's); larger finds "
-        "smaller, more distant people at a higher cost (about 2× at 640); 0: the device's default (416 unless its config says otherwise).")
+        "smaller, more distant people at a higher cost (about 2× at 640 than at 416); 0: the device's default (its "
+        "model's: 640 for the shipped YOLOX-Nano, 416 for NanoDet, unless its config says otherwise).")
 
     @model_validator(mode="after")
     def _unique_names(self) -> DetectionConfigShape:

@@ -1542,7 +1542,7 @@ export interface components {
             tiles?: components["schemas"]["TileConfigShape"] | null;
             /**
              * Input Size
-             * @description Side of the detector's square input in pixels (with tiles: each tile's); larger finds smaller, more distant people at a higher cost (about 2× at 640); 0: the device's default (416 unless its config says otherwise).
+             * @description Side of the detector's square input in pixels (with tiles: each tile's); larger finds smaller, more distant people at a higher cost (about 2× at 640 than at 416); 0: the device's default (its model's: 640 for the shipped YOLOX-Nano, 416 for NanoDet, unless its config says otherwise).
              * @default 0
              * @enum {integer}
              */

@@ -249,7 +249,8 @@ export function CameraForm({ initial, isNew, otherNames, configKey, deviceId, pi
               {INPUT_SIZES.map((size) => <option key={size} value={String(size)}>{size}</option>)}
             </select>
             <small id={`${field("inputSize")}-hint`} className="hint">
-              Larger finds smaller, more distant people, at about 2× the CPU at 640.
+              Larger finds smaller, more distant people. Default: the model's own (640 for the shipped one); 416 costs
+              about half the CPU.
             </small>
           </div>
           <div className="field">

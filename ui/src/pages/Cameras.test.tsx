@@ -298,7 +298,8 @@ describe("cameras page: desired configuration", () => {
     expect([...detail.options].map((o) => o.textContent)).toEqual(["Default", "320", "416", "512", "640"]);
     const hint = page.$(`#${CSS.escape(detail.getAttribute("aria-describedby")!)}`)!.textContent;
     expect(hint).toContain("smaller, more distant people");
-    expect(hint).toContain("2× the CPU at 640");
+    expect(hint).toContain("640 for the shipped one"); // what "Default" means, and what a smaller input saves
+    expect(hint).toContain("416 costs about half the CPU");
     choose("Detail", "640");
     submit();
     await until(() => state.puts.length === 1 && page.container.textContent?.includes("Saved as version 2"), "the save");
