@@ -32,7 +32,7 @@ class YoloxFamily(Yolov8Family):
     # Letterboxed at 640 (bench/detection_eval.py, 2026-12-05; people ≥ 40 px, recall at ≤ 1 false alarm per 100
     # frames, stretched at 416 → letterboxed at 640): market_street 61 → 65 %, rain_street 55 → 100 %, vtest 63 →
     # 76 %, voc_photos 100 %; vehicles unchanged (100 %; market_street's 1906 trams 25 %). Stretched at 640 is worse
-    # than at 416 on the 16:9 streets (29 / 30 %), letterboxed at 512 between. It costs ~2.4× the CPU per frame:
-    # bench/edge_capacity.py measures 10.6 cameras at 5 fps on 2 cores (21 at 416), above the 8 asked for.
+    # than at 416 on the 16:9 streets (29 / 30 %), letterboxed at 512 between. It costs ~2.2× the CPU per frame:
+    # bench/edge_capacity.py measures 8.9–10.6 cameras at 5 fps on 2 cores (17–21 at 416), above the 8 asked for.
     default_input_fit: Literal["letterbox", "stretch"] = "letterbox"
     default_input_size: int = 640
