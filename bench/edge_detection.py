@@ -47,8 +47,9 @@ YOLOX-Nano (the default since 2026-12-05), ``--frames 150 --rounds 3``, the mach
 frames/s. The pipeline's own cost per frame is NanoDet's, but YOLOX's inference is shorter, so it weighs more.
 
 YOLOX-Nano letterboxed at 640 (its family's default since 2026-12-05), ``--frames 150 --rounds 5``, the machine
-otherwise idle: pipeline/bare **92 %** (rounds 90, 92, 92, 90, 92), CPU per frame 93 % (36.2 vs 38.7 ms, +2.5 ms:
-the larger input has 2.4× the candidates for the in-graph NMS, and letterboxed boxes are mapped back to the frame);
+otherwise idle: pipeline/bare **92 %** (rounds 90, 92, 92, 90, 92), CPU per frame 93 % (36.2 vs 38.7 ms, +2.5 ms,
+not split by stage in that run: at 640 the in-graph thresholds and NMS see 2.4× the anchors, and letterboxed boxes
+are mapped back to the frame);
 bare 52.5–54.9 inf/s, pipeline 48.4–50.7 frames/s. The event thread's work per result went down the same day
 (zones' JSON only when stored, a stored track point's JSON made once, the tracker's pairs from the IoU matrix):
 0.52 → 0.42 ms of CPU per result replayed alone; at 416 the ratio stayed 89 % (rounds 84–91) over 5 rounds."""
