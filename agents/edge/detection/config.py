@@ -145,6 +145,10 @@ class DetectionSettings(Section):
             return family.default_threshold
         return self.threshold
 
+    def input_geometry(self, family: Family) -> tuple[str, int]:
+        """(input fit, input side; 0: the stored model's own): as configured, else the model ``family``'s."""
+        return self.input_fit or family.default_input_fit, self.input_size or family.default_input_size
+
     def for_cameras(self) -> DetectionSettings:
         """The detector's filters in the service: scores down to the cameras' floor for every label (each
         camera's rules then apply its own thresholds or the edge's)."""

@@ -101,7 +101,7 @@ class Detector:
         shape = self.manifest.input_shape
         layout = self.family.input.layout
         self.input_hw = (shape[2], shape[3]) if layout == "NCHW" else (shape[1], shape[2])
-        size = self.filters.input_size or self.family.default_input_size
+        fit, size = self.filters.input_geometry(self.family)
         if size and (size, size) != self.input_hw:  # a larger input finds smaller objects, at its cost
             model = at_input_size(model, layout, size)
             self.input_hw = (size, size)
@@ -120,7 +120,7 @@ class Detector:
                 config["INFERENCE_PRECISION_HINT"] = inference_precision
             return config
 
-        self.letterbox = (self.filters.input_fit or self.family.default_input_fit) == "letterbox"
+        self.letterbox = fit == "letterbox"
         # Letterboxed boxes are normalised to the padded input: the minimum area applies after mapping
         # them back to the frame (``_to_frame``), so the model's own filter lets every area through.
         self._model_filters = self.filters.model_copy(update={"min_area": 0.0}) if self.letterbox else self.filters

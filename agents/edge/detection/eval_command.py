@@ -73,8 +73,9 @@ def _eval(args: argparse.Namespace) -> int:
     labelled = load_set(args.ground_truth, args.media)
     results = {}
     family = get_family(stored.manifest.family)  # the geometry and thresholds the config leaves unset are its
-    size = args.input_size if args.input_size is not None else d.input_size or family.default_input_size
-    for fit in args.fit or [d.input_fit or family.default_input_fit]:
+    default_fit, default_size = d.input_geometry(family)
+    size = args.input_size if args.input_size is not None else default_size
+    for fit in args.fit or [default_fit]:
         filters = scoring_settings(d, labelled.label_names, args.floor, input_fit=fit, input_size=size)
         detector = Detector(stored, store.load(stored), device=d.device, performance_hint="LATENCY", num_requests=1,
                             filters=filters)
