@@ -1,7 +1,7 @@
 """``guardian-edge models eval``: how the installed model does on a labelled set, on the box itself.
 
     guardian-edge models eval GROUND_TRUTH.json [--media DIR]... [--model NAME [--version V]]
-                              [--fit stretch,letterbox] [--input-size 640] [--tiles 2x1]
+                              [--fit stretch,letterbox] [--input-size 640] [--tiles 2x1] [--camera NAME]
                               [--target-precision 0.9] [--floor 0.15]
 
 The model (the active one, else the config's ``[detection] model``) runs through the detector service's
@@ -15,19 +15,35 @@ cameras' ``detection.tiles``). Then, per label and variant, the precision/recall
 suggested for ``--target-precision`` (the lowest score cut reaching it: the most recall at that precision),
 the value for a camera's per-label thresholds. Footage is looked up in each ``--media`` directory, then
 beside the file.
+
+``--camera NAME`` evaluates as that camera of this box runs (its stored detection settings, read from the
+edge's database): its input size and tiles, then its labels, minimum area and masks applied to the
+detections as the detector service applies them (:class:`~agents.edge.detection.camera_rules.CameraRules`),
+and P/R at its own per-label thresholds where it sets them. So an operator labels a few of the camera's frames
+and sees what a mask or a threshold changes before or after setting it.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
-from collections.abc import Sequence
+import dataclasses
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from agents.edge.config import EdgeSettings
+from agents.edge.detection.camera_rules import CameraRules
 from agents.edge.detection.config import DetectionSettings
 from agents.edge.detection.tiling import TileGrid
 from agents.edge.models.cli import add_store_arguments, edge_settings, open_store
+from agents.edge.tracking.types import Detection
+from guardian.runtime.errors import GuardianError
+
+if TYPE_CHECKING:
+    from agents.edge.detection.detector import Detector
 
 FITS = ("stretch", "letterbox")
 
@@ -36,6 +52,33 @@ def scoring_settings(settings: DetectionSettings, labels: Sequence[str], floor: 
     """``settings`` reporting every one of ``labels`` scoring at least ``floor`` (``changes`` on top)."""
     return settings.model_copy(update={"labels": list(labels), "selectable_labels": [], "threshold": floor,
                                        "thresholds": {}, **changes})
+
+
+class UnknownCamera(GuardianError):
+    """``--camera`` names no camera this box runs."""
+
+    exit_code = os.EX_USAGE
+
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        super().__init__(f"no camera named {name!r} on this box (known: {', '.join(known) or 'none'})")
+
+
+def camera_rules(settings: EdgeSettings, name: str) -> CameraRules:
+    """The detection rules of the camera ``name`` as the detector service reads them from the edge's database."""
+    from agents.edge.camera_config.cameras import runnable_cameras
+    from agents.edge.db import database_path, open_database
+
+    path = database_path(settings)
+    if not path.exists():  # opening it would create an empty one
+        raise UnknownCamera(name, [])
+    engine, sessions = open_database(path)
+    try:
+        cameras = {spec.name: spec for spec in runnable_cameras(sessions)}
+    finally:
+        engine.dispose()
+    if name not in cameras:
+        raise UnknownCamera(name, sorted(cameras))
+    return CameraRules.from_json(name, cameras[name].detection_json)
 
 
 def _fits(text: str) -> list[str]:
@@ -68,27 +111,50 @@ def _eval(args: argparse.Namespace) -> int:
     from agents.edge.models.families import get_family
 
     store, _ = open_store(args)
-    d = edge_settings(args).detection
+    settings = edge_settings(args)
+    d = settings.detection
+    rules = camera_rules(settings, args.camera) if args.camera else None
     stored = store.get(args.model, args.version) if args.model else store.active() or store.get(d.model)
     labelled = load_set(args.ground_truth, args.media)
     results = {}
     family = get_family(stored.manifest.family)  # the geometry and thresholds the config leaves unset are its
     default_fit, default_size = d.input_geometry(family)
+    if rules is not None and rules.input_size:
+        default_size = rules.input_size
     size = args.input_size if args.input_size is not None else default_size
+    # The camera's own thresholds are its P/R figures; the curves need every detection down to the floor.
+    keep = dataclasses.replace(rules, thresholds=()) if rules is not None else None
     for fit in args.fit or [default_fit]:
         filters = scoring_settings(d, labelled.label_names, args.floor, input_fit=fit, input_size=size)
         detector = Detector(stored, store.load(stored), device=d.device, performance_hint="LATENCY", num_requests=1,
                             filters=filters)
-        results[fit] = detect_all(detector.detect, labelled.frames)
-        if args.tiles is not None and args.tiles.tiled:
-            grid, tiled = args.tiles, detector
-            results[f"{fit}+{grid.columns}x{grid.rows}"] = {i: tiled.detect(f, grid) for i, f in labelled.frames.items()}
+        grids = [rules.tiles if rules is not None else None]
+        if args.tiles is not None and args.tiles.tiled and args.tiles not in grids:
+            grids.append(args.tiles)
+        for grid in grids:
+            variant = (args.camera or fit) + (f"+{grid.columns}x{grid.rows}" if grid is not None else "")
+            if args.camera and len(args.fit or []) > 1:
+                variant = f"{variant}:{fit}"
+            results[variant] = detect_all(_detect(detector, grid, keep), labelled.frames)
     print(f"# {stored.manifest.ref}, input {size or stored.manifest.input_shape}, {detector.device}, scores ≥ {args.floor}; "
-          f"P/R at the config's thresholds")
-    print(format_report(labelled, evaluate(labelled, results, functools.partial(d.threshold_of, family=family))))
+          f"P/R at the {'camera' if rules is not None else 'config'}'s thresholds")
+
+    own = dict(rules.thresholds) if rules is not None else {}
+
+    def threshold_of(label: str) -> float:
+        return own[label] if label in own else d.threshold_of(label, family=family)
+
+    print(format_report(labelled, evaluate(labelled, results, threshold_of)))
     print()
     print(format_suggestions(suggestions(labelled, results, args.target_precision), args.target_precision))
     return 0
+
+
+def _detect(detector: Detector, grid: TileGrid | None, rules: CameraRules | None) -> Callable[[np.ndarray], list[Detection]]:
+    """One frame through ``detector`` (and ``grid``'s tiles), then ``rules`` as the detector service applies them."""
+    if rules is None:
+        return lambda frame: detector.detect(frame, grid)
+    return lambda frame: rules.apply(detector.detect(frame, grid))
 
 
 def add_eval_parser(models: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -104,6 +170,8 @@ def add_eval_parser(models: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("--input-size", type=int, help="network input side in pixels, a multiple of 32 (default: the config's, "
                    "else the model family's, else the model's own)")
     p.add_argument("--tiles", type=_tiles, help="also evaluate each fit tiled: COLUMNSxROWS, e.g. 2x1")
+    p.add_argument("--camera", metavar="NAME", help="evaluate as this box's camera NAME runs: its input size, tiles, "
+                   "labels, masks and thresholds")
     p.add_argument("--target-precision", type=float, default=0.9,
                    help="precision the suggested per-label thresholds reach (default 0.9)")
     add_store_arguments(p)

