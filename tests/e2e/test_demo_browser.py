@@ -577,7 +577,7 @@ def test_owner_finds_adds_tunes_and_removes_a_camera(demo_stack: DemoStack, brow
         tab.shot("renamed")
 
         # A mask over the walkway: no event of this camera starts once it applies, while the demo camera, showing
-        # the same footage unmasked, goes on making them.
+        # the same footage without that mask (its own covers only a sign post), goes on making them.
         nav(p, "Cameras")
         p.get_by_role("button", name="Edit Garden gate").click()
         p.get_by_label("Draw a mask (ignored area)").check()
