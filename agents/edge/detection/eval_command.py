@@ -32,18 +32,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from agents.edge.config import EdgeSettings
-from agents.edge.detection.camera_rules import CameraRules
 from agents.edge.detection.config import DetectionSettings
 from agents.edge.detection.tiling import TileGrid
 from agents.edge.models.cli import add_store_arguments, edge_settings, open_store
-from agents.edge.tracking.types import Detection
 from guardian.runtime.errors import GuardianError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # numpy, protobuf and OpenVINO: loaded by the command itself, not by `guardian-edge --help`
+    import numpy as np
+
+    from agents.edge.detection.camera_rules import CameraRules
     from agents.edge.detection.detector import Detector
+    from agents.edge.tracking.types import Detection
 
 FITS = ("stretch", "letterbox")
 
@@ -67,6 +67,7 @@ def camera_rules(settings: EdgeSettings, name: str) -> CameraRules:
     """The detection rules of the camera ``name`` as the detector service reads them from the edge's database."""
     from agents.edge.camera_config.cameras import runnable_cameras
     from agents.edge.db import database_path, open_database
+    from agents.edge.detection.camera_rules import CameraRules
 
     path = database_path(settings)
     if not path.exists():  # opening it would create an empty one
