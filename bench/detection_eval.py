@@ -138,7 +138,6 @@ at 0.6 and 100 % at 0.7, where recall drops to 97 % here but to 63 % / 34 % on m
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import functools
 import os
 import sys
@@ -153,7 +152,7 @@ import numpy as np
 from agents.edge.detection.camera_rules import CameraRules
 from agents.edge.detection.config import DetectionSettings
 from agents.edge.detection.detector import Detector
-from agents.edge.detection.eval_command import scoring_settings
+from agents.edge.detection.eval_command import scoring_settings, under_rules
 from agents.edge.detection.tiling import TileGrid
 from agents.edge.models.evaluation import (
     LabelledSet,
@@ -222,11 +221,6 @@ def camera_rules(scene: str) -> CameraRules:
     return CameraRules.from_json(scene, path.read_text() if path.is_file() else "")
 
 
-def with_rules(detect: Callable[[np.ndarray], list[Detection]], rules: CameraRules) -> Callable[[np.ndarray], list[Detection]]:
-    keep = dataclasses.replace(rules, thresholds=())  # the curves need every score down to the floor (as models eval)
-    return lambda frame: keep.apply(detect(frame))
-
-
 def rows_at_own_thresholds(labelled: LabelledSet, results: dict[str, Results], models: dict[str, StoredModel]) -> list[Row]:
     """The report's rows, each variant's P/R at its model family's thresholds, in the table's order."""
     rows: list[Row] = []
@@ -275,7 +269,7 @@ def main() -> None:
         rules = camera_rules(scene)
         for v, detect in detectors.items():
             started, cpu = time.perf_counter(), time.process_time()
-            results[v] = detect_all(with_rules(detect, rules) if v in RULED else detect, labelled.frames)
+            results[v] = detect_all(under_rules(detect, rules) if v in RULED else detect, labelled.frames)
             n = len(labelled.frames)
             per_frame[v] = ((time.perf_counter() - started) / n * 1000, (time.process_time() - cpu) / n * 1000)
         print()

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -42,7 +43,6 @@ if TYPE_CHECKING:  # numpy, protobuf and OpenVINO: loaded by the command itself,
     import numpy as np
 
     from agents.edge.detection.camera_rules import CameraRules
-    from agents.edge.detection.detector import Detector
     from agents.edge.tracking.types import Detection
 
 FITS = ("stretch", "letterbox")
@@ -123,8 +123,6 @@ def _eval(args: argparse.Namespace) -> int:
     if rules is not None and rules.input_size:
         default_size = rules.input_size
     size = args.input_size if args.input_size is not None else default_size
-    # The camera's own thresholds are its P/R figures; the curves need every detection down to the floor.
-    keep = dataclasses.replace(rules, thresholds=()) if rules is not None else None
     for fit in args.fit or [default_fit]:
         filters = scoring_settings(d, labelled.label_names, args.floor, input_fit=fit, input_size=size)
         detector = Detector(stored, store.load(stored), device=d.device, performance_hint="LATENCY", num_requests=1,
@@ -136,7 +134,8 @@ def _eval(args: argparse.Namespace) -> int:
             variant = (args.camera or fit) + (f"+{grid.columns}x{grid.rows}" if grid is not None else "")
             if args.camera and len(args.fit or []) > 1:
                 variant = f"{variant}:{fit}"
-            results[variant] = detect_all(_detect(detector, grid, keep), labelled.frames)
+            results[variant] = detect_all(under_rules(functools.partial(detector.detect, tiles=grid), rules),
+                                          labelled.frames)
     print(f"# {stored.manifest.ref}, input {size or stored.manifest.input_shape}, {detector.device}, scores ≥ {args.floor}; "
           f"P/R at the {'camera' if rules is not None else 'config'}'s thresholds")
 
@@ -151,11 +150,14 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _detect(detector: Detector, grid: TileGrid | None, rules: CameraRules | None) -> Callable[[np.ndarray], list[Detection]]:
-    """One frame through ``detector`` (and ``grid``'s tiles), then ``rules`` as the detector service applies them."""
+def under_rules(detect: Callable[[np.ndarray], list[Detection]],
+                rules: CameraRules | None) -> Callable[[np.ndarray], list[Detection]]:
+    """``detect``, then a camera's ``rules`` as the detector service applies them, all but their thresholds: those
+    are the camera's P/R figures, and the curves need every detection down to the floor."""
     if rules is None:
-        return lambda frame: detector.detect(frame, grid)
-    return lambda frame: rules.apply(detector.detect(frame, grid))
+        return detect
+    keep = dataclasses.replace(rules, thresholds=())
+    return lambda frame: keep.apply(detect(frame))
 
 
 def add_eval_parser(models: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
